@@ -1,0 +1,67 @@
+// Package mem turns offsets into a shared mapping into typed pointers. It is
+// the one place where shmkit converts raw bytes into Go values, and every
+// conversion checks bounds and alignment first.
+//
+// Why these conversions are valid: a mapping made by mmap is not Go heap, is
+// never moved or collected while mapped, and is at least page aligned, so
+// that a pointer to &b[off] stays valid for as long as the mapping does and
+// has the alignment of off. The types produced here hold no Go pointers
+// (callers check that with package ctypes), so the garbage collector never
+// needs to scan the memory they describe.
+package mem
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+func check(b []byte, off, size, align uintptr) {
+	if off > uintptr(len(b)) || size > uintptr(len(b))-off {
+		panic(fmt.Sprintf("shmkit/mem: range [%d, %d) outside a mapping of %d bytes", off, off+size, len(b)))
+	}
+	if align > 1 && (uintptr(unsafe.Pointer(unsafe.SliceData(b)))+off)%align != 0 {
+		panic(fmt.Sprintf("shmkit/mem: offset %d is not %d-byte aligned", off, align))
+	}
+}
+
+// Uint32 is the 4-byte word at b[off], for use with sync/atomic.
+func Uint32(b []byte, off uintptr) *uint32 {
+	check(b, off, 4, 4)
+	return (*uint32)(unsafe.Pointer(&b[off]))
+}
+
+// Uint64 is the 8-byte word at b[off], for use with sync/atomic.
+func Uint64(b []byte, off uintptr) *uint64 {
+	check(b, off, 8, 8)
+	return (*uint64)(unsafe.Pointer(&b[off]))
+}
+
+// Ptr is the T at b[off]. T must be plain data (see package ctypes).
+func Ptr[T any](b []byte, off uintptr) *T {
+	var z T
+	check(b, off, unsafe.Sizeof(z), unsafe.Alignof(z))
+	return (*T)(unsafe.Pointer(&b[off]))
+}
+
+// Slice is the n values of type T starting at b[off]. T must be plain data.
+func Slice[T any](b []byte, off uintptr, n int) []T {
+	var z T
+	if n < 0 {
+		panic("shmkit/mem: negative length")
+	}
+	size := unsafe.Sizeof(z)
+	if size != 0 && uintptr(n) > (^uintptr(0))/size {
+		panic("shmkit/mem: length overflows")
+	}
+	check(b, off, size*uintptr(n), unsafe.Alignof(z))
+	if n == 0 {
+		return []T{}
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(&b[off])), n)
+}
+
+// Bytes is the memory a T occupies, as bytes, for copying plain values in
+// and out of shared memory.
+func Bytes[T any](v *T) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(v)), unsafe.Sizeof(*v))
+}

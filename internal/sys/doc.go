@@ -1,0 +1,21 @@
+// Package sys holds every raw system call shmkit makes: shared futexes,
+// memfd_create, O_TMPFILE and linkat, fallocate, statfs, and process
+// identity read from /proc. Nothing outside internal/ calls the kernel
+// directly; the packages above see typed errors, never a raw errno.
+//
+// On systems other than Linux every function returns ErrNotSupported.
+//
+// # Caveats
+//
+// A futex wait blocks the calling OS thread for its duration. That is right
+// for rare waits (a segment being created, the allocator lock); hot waits
+// belong in a parking layer above this one.
+package sys
+
+import "errors"
+
+// ErrNotSupported is returned on systems where shmkit has no implementation.
+var ErrNotSupported = errors.New("shmkit: not supported on this system")
+
+// ErrTimedOut is returned by a futex wait whose timeout or deadline passed.
+var ErrTimedOut = errors.New("shmkit: futex wait timed out")

@@ -1,0 +1,83 @@
+//go:build linux
+
+package sys
+
+import (
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The futex contract: FutexWait sleeps only if *addr still equals val when
+// the kernel looks (atomically with respect to FutexWake on the same word),
+// so a waker that changes the word before calling FutexWake can never be
+// missed. Waits return early for spurious reasons; callers always re-check
+// the word in a loop. The word must be 4-byte aligned and lie in a MAP_SHARED
+// mapping: these are shared futexes (no FUTEX_PRIVATE_FLAG), keyed by the
+// page and offset, so that processes mapping the same file at different
+// addresses meet on the same word.
+const (
+	futexWaitBitset = 9 // FUTEX_WAIT_BITSET: absolute CLOCK_MONOTONIC timeout
+	futexWake       = 1 // FUTEX_WAKE
+	futexBitsetAny  = ^uint32(0)
+)
+
+// FutexWait sleeps while *addr == val, for at most timeout (forever when
+// timeout < 0). It returns nil when woken, when *addr != val, or on a
+// spurious wake-up, and ErrTimedOut when the timeout passed. EINTR restarts
+// the wait with the time that is left.
+func FutexWait(addr *uint32, val uint32, timeout time.Duration) error {
+	if timeout < 0 {
+		return futexWaitAbs(addr, val, nil)
+	}
+	var now unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &now); err != nil {
+		return err
+	}
+	abs := unix.NsecToTimespec(now.Nano() + int64(timeout))
+	return futexWaitAbs(addr, val, &abs)
+}
+
+// FutexWaitUntil is FutexWait with an absolute deadline. A zero deadline
+// waits forever.
+func FutexWaitUntil(addr *uint32, val uint32, deadline time.Time) error {
+	if deadline.IsZero() {
+		return futexWaitAbs(addr, val, nil)
+	}
+	d := time.Until(deadline)
+	if d <= 0 {
+		return ErrTimedOut
+	}
+	return FutexWait(addr, val, d)
+}
+
+func futexWaitAbs(addr *uint32, val uint32, abs *unix.Timespec) error {
+	for {
+		_, _, errno := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)),
+			futexWaitBitset, uintptr(val), uintptr(unsafe.Pointer(abs)), 0, uintptr(futexBitsetAny))
+		switch errno {
+		case 0, unix.EAGAIN:
+			return nil
+		case unix.EINTR:
+			continue // the absolute deadline stays the same
+		case unix.ETIMEDOUT:
+			return ErrTimedOut
+		default:
+			return errno
+		}
+	}
+}
+
+// FutexWake wakes at most n waiters sleeping on addr and reports how many
+// it woke.
+func FutexWake(addr *uint32, n int) (int, error) {
+	if n < 0 {
+		n = int(^uint32(0) >> 1)
+	}
+	r, _, errno := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWake, uintptr(n), 0, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
+}

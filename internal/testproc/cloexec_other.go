@@ -1,0 +1,5 @@
+//go:build !unix
+
+package testproc
+
+func closeOnExec(fd int) {}

@@ -1,0 +1,609 @@
+package shm
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/sys"
+)
+
+// Spec describes an object to place in a segment.
+type Spec struct {
+	Kind        Kind   // what the object is; must not be 0
+	Fingerprint uint64 // layout fingerprint of its element type (ctypes.Layout), or 0
+	Size        uint64 // payload bytes; payloads are 64-byte aligned and zeroed
+}
+
+func (sp Spec) check(h *header) error {
+	if sp.Kind == 0 {
+		return fmt.Errorf("%w: object kind 0", ErrKind)
+	}
+	if sp.Size == 0 || sp.Size > maxSegmentSize {
+		return fmt.Errorf("%w: object of %d bytes", ErrSize, sp.Size)
+	}
+	if sp.Size > h.heapEnd()-h.heapOff {
+		return fmt.Errorf("%w: an object of %d bytes cannot fit a %d-byte segment", ErrFull, sp.Size, h.size)
+	}
+	return nil
+}
+
+// Object is one block of a segment holding a shared object: the memory a
+// higher-level type (a Value, a Queue) lives in.
+type Object struct {
+	seg    *Segment
+	off    uint64
+	length uint64
+	kind   Kind
+	fp     uint64
+	gen    uint64
+	index  int // directory entry, or -1 for an unnamed object
+	name   string
+}
+
+// Bytes is the object's memory, zeroed when it was allocated. It is valid
+// until the segment is closed in this process.
+func (o *Object) Bytes() []byte { return o.seg.b[o.off : o.off+o.length : o.off+o.length] }
+
+// Segment is the segment the object lives in.
+func (o *Object) Segment() *Segment { return o.seg }
+
+// Name is the object's name in the segment's directory, or "".
+func (o *Object) Name() string { return o.name }
+
+// Kind is the object's kind.
+func (o *Object) Kind() Kind { return o.kind }
+
+// Fingerprint is the layout fingerprint the object was made with.
+func (o *Object) Fingerprint() uint64 { return o.fp }
+
+// Handle names the object so that another process can attach to it.
+func (o *Object) Handle() Handle {
+	return Handle{Segment: o.seg.h.id, Name: o.seg.name, Offset: o.off, Kind: o.kind, Fingerprint: o.fp, Generation: o.gen}
+}
+
+// Free gives the object's memory back to its segment (see Segment.Free).
+func (o *Object) Free() error { return o.seg.Free(o) }
+
+// Publish makes a named object that Reserve returned visible to Find, once
+// its creator has initialized it, and wakes processes waiting for it.
+// Unnamed objects need no Publish.
+func (o *Object) Publish() error {
+	if o.index < 0 {
+		return nil
+	}
+	if err := o.seg.usable(); err != nil {
+		return err
+	}
+	st := o.seg.entryState(o.index)
+	if !atomic.CompareAndSwapUint32(st, entryReserved, entryLive) {
+		return fmt.Errorf("publishing %q: %w: entry was removed", o.name, ErrStale)
+	}
+	sys.FutexWake(st, -1)
+	return nil
+}
+
+// ObjectInfo describes one entry of a segment's directory.
+type ObjectInfo struct {
+	Name         string
+	Kind         Kind
+	Fingerprint  uint64
+	Offset       uint64 // of the payload from the segment's start
+	Length       uint64
+	Ready        bool // published; false while its creator initializes it
+	CreatorPid   int
+	CreatorAlive bool
+}
+
+// testHookReserve, when set by a test, runs in Reserve between allocating
+// the block and writing the directory entry.
+var testHookReserve func()
+
+// arenaLocks serialises this process's goroutines on a segment before they
+// take its cross-process lock, across every mapping of that segment here.
+var arenaLocks sync.Map // segment id -> *sync.Mutex
+
+func (s *Segment) arenaMutex() *sync.Mutex {
+	m, _ := arenaLocks.LoadOrStore(s.h.id, new(sync.Mutex))
+	return m.(*sync.Mutex)
+}
+
+func (s *Segment) usable() error {
+	if s.closed.Load() {
+		return fmt.Errorf("segment %s: %w", s.label(), os.ErrClosed)
+	}
+	return nil
+}
+
+func (s *Segment) entryState(i int) *uint32 {
+	return mem.Uint32(s.b, uintptr(s.h.dirOff)+uintptr(i)*entrySize+eState)
+}
+
+func (s *Segment) entryBytes(i int) []byte {
+	off := s.h.dirOff + uint64(i)*entrySize
+	return s.b[off : off+entrySize]
+}
+
+// lockArena takes the segment's allocator lock, which guards the heap and
+// the directory. The lock word records its owner (pid and start time), so a
+// process that dies holding it cannot hang the others: the next locker that
+// finds the owner gone takes the lock over and repairs the heap. Every change
+// made under the lock commits with a single store (see alloc), so what a dead
+// owner leaves is always a consistent heap, at worst with a block to reclaim.
+func (s *Segment) lockArena() error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	mu := s.arenaMutex()
+	mu.Lock()
+	if err := s.usable(); err != nil { // closed while we waited
+		mu.Unlock()
+		return err
+	}
+	owner := mem.Uint64(s.b, hLockOwner)
+	seq := mem.Uint32(s.b, hLockSeq)
+	waiters := mem.Uint32(s.b, hLockWaiters)
+	for i := 0; ; i++ {
+		if atomic.CompareAndSwapUint64(owner, 0, s.me) { // fast path
+			return nil
+		}
+		cur := atomic.LoadUint64(owner)
+		switch {
+		case cur == 0:
+			continue
+		case cur == s.me:
+			// This process's goroutines are serialised by mu, so only a
+			// corrupted word can name us.
+			mu.Unlock()
+			return fmt.Errorf("%w: allocator lock held by this process", ErrCorrupt)
+		case i < 64:
+			runtime.Gosched()
+			continue
+		case !sys.AliveWord(cur):
+			if atomic.CompareAndSwapUint64(owner, cur, s.me) {
+				atomic.AddUint64(mem.Uint64(s.b, hRecoveries), 1)
+				s.repair()
+				return nil
+			}
+			continue
+		}
+		v := atomic.LoadUint32(seq)
+		atomic.AddUint32(waiters, 1)
+		if atomic.LoadUint64(owner) == cur {
+			// Bounded, so that an owner that dies while we sleep is noticed.
+			sys.FutexWait(seq, v, 20*time.Millisecond)
+		}
+		atomic.AddUint32(waiters, ^uint32(0))
+	}
+}
+
+func (s *Segment) unlockArena() {
+	atomic.StoreUint64(mem.Uint64(s.b, hLockOwner), 0)
+	seq := mem.Uint32(s.b, hLockSeq)
+	atomic.AddUint32(seq, 1)
+	if atomic.LoadUint32(mem.Uint32(s.b, hLockWaiters)) > 0 {
+		sys.FutexWake(seq, 1)
+	}
+	s.arenaMutex().Unlock()
+}
+
+// repair runs under the lock after it was taken from a dead owner. A named
+// block that its directory entry does not point back to was allocated by a
+// process that died before it wrote the entry: it is freed. Everything else
+// a dead owner can leave is consistent by construction.
+func (s *Segment) repair() {
+	_ = s.walk(func(off uint64, k block) error {
+		if k.state != blockUsed || k.entry == 0 {
+			return nil
+		}
+		if !s.entryOwns(int(k.entry)-1, off+blockHeader, k.gen) {
+			atomic.StoreUint32(mem.Uint32(s.b, uintptr(off)+bState), blockFree)
+		}
+		return nil
+	})
+}
+
+func (s *Segment) entryOwns(i int, payload, gen uint64) bool {
+	if i < 0 || i >= int(s.h.entries) {
+		return false
+	}
+	e, err := decodeEntry(s.entryBytes(i), &s.h)
+	return err == nil && e.state != entryEmpty && e.off == payload && e.gen == gen
+}
+
+func (s *Segment) top() (uint64, error) {
+	top := atomic.LoadUint64(mem.Uint64(s.b, hTop))
+	if top < s.h.heapOff || top > s.h.heapEnd() || (top-s.h.heapOff)%blockAlign != 0 {
+		return 0, fmt.Errorf("%w: heap top %d outside [%d, %d]", ErrCorrupt, top, s.h.heapOff, s.h.heapEnd())
+	}
+	return top, nil
+}
+
+// walk calls fn for every block from the heap's start to its top, in order.
+func (s *Segment) walk(fn func(off uint64, k block) error) error {
+	top, err := s.top()
+	if err != nil {
+		return err
+	}
+	for off := s.h.heapOff; off < top; {
+		k, err := decodeBlock(s.b, off, top)
+		if err != nil {
+			return err
+		}
+		if err := fn(off, k); err != nil {
+			return err
+		}
+		off += k.size
+	}
+	return nil
+}
+
+// alloc finds room for a block of need bytes (header included), first fit,
+// merging runs of free blocks on the way, and marks it used. It runs under
+// the lock. Every step commits with one store, so a process killed anywhere
+// in it leaves a heap that walks: a split writes the tail's header inside
+// the free block before it shrinks the block; a merge or a new block at the
+// top is one size or top store; marking the block used is the last store.
+func (s *Segment) alloc(sp Spec, entryIndex uint32) (uint64, uint64, error) {
+	need := blockHeader + alignUp(sp.Size, blockAlign)
+	top, err := s.top()
+	if err != nil {
+		return 0, 0, err
+	}
+	for off := s.h.heapOff; off < top; {
+		k, err := decodeBlock(s.b, off, top)
+		if err != nil {
+			return 0, 0, err
+		}
+		if k.state == blockUsed {
+			off += k.size
+			continue
+		}
+		size := k.size
+		for off+size < top {
+			n, err := decodeBlock(s.b, off+size, top)
+			if err != nil {
+				return 0, 0, err
+			}
+			if n.state != blockFree {
+				break
+			}
+			size += n.size
+		}
+		if size != k.size {
+			atomic.StoreUint64(mem.Uint64(s.b, uintptr(off)+bSize), size)
+		}
+		if off+size == top { // a free run at the end goes back to the top
+			atomic.StoreUint64(mem.Uint64(s.b, hTop), off)
+			top = off
+			break
+		}
+		if size >= need {
+			if size-need >= minBlock {
+				tail := s.b[off+need : off+need+blockHeader]
+				clear(tail)
+				le.PutUint64(tail[bSize:], size-need)
+				atomic.StoreUint32(mem.Uint32(tail, bState), blockFree)
+				atomic.StoreUint64(mem.Uint64(s.b, uintptr(off)+bSize), need)
+				size = need
+			}
+			gen := s.fill(off, size, sp, entryIndex)
+			return off + blockHeader, gen, nil
+		}
+		off += size
+	}
+	if need > s.h.heapEnd()-top {
+		return 0, 0, fmt.Errorf("%w: no room for %d bytes in segment %s (%d bytes free at the top)",
+			ErrFull, sp.Size, s.label(), s.h.heapEnd()-top)
+	}
+	gen := s.fill(top, need, sp, entryIndex)
+	atomic.StoreUint64(mem.Uint64(s.b, hTop), top+need)
+	return top + blockHeader, gen, nil
+}
+
+// fill zeroes a block's payload and writes its header, state used last.
+func (s *Segment) fill(off, size uint64, sp Spec, entryIndex uint32) uint64 {
+	clear(s.b[off+blockHeader : off+size])
+	gen := atomic.AddUint64(mem.Uint64(s.b, hGen), 1)
+	h := s.b[off : off+blockHeader]
+	le.PutUint32(h[bKind:], uint32(sp.Kind))
+	le.PutUint64(h[bSize:], size)
+	le.PutUint64(h[bFP:], sp.Fingerprint)
+	le.PutUint64(h[bOwner:], s.me)
+	le.PutUint64(h[bGen:], gen)
+	le.PutUint64(h[bLen:], sp.Size)
+	le.PutUint32(h[bEntry:], entryIndex)
+	atomic.StoreUint32(mem.Uint32(h, bState), blockUsed)
+	return gen
+}
+
+// findBlock walks to the used block whose payload is at payload, so that an
+// offset from a handle or a caller is never trusted blindly.
+func (s *Segment) findBlock(payload uint64) (block, error) {
+	var found block
+	ok := false
+	err := s.walk(func(off uint64, k block) error {
+		if off+blockHeader == payload {
+			found, ok = k, true
+			return errStopWalk
+		}
+		if off > payload {
+			return errStopWalk
+		}
+		return nil
+	})
+	if err != nil && err != errStopWalk {
+		return found, err
+	}
+	if !ok || found.state != blockUsed {
+		return found, fmt.Errorf("%w: no object at offset %d of segment %s", ErrStale, payload, s.label())
+	}
+	return found, nil
+}
+
+var errStopWalk = fmt.Errorf("stop")
+
+// freeBlock marks the used block with its payload at payload free (the
+// commit), merges it with a free successor, and gives the run of free blocks
+// at the end of the heap, if any, back to the top.
+func (s *Segment) freeBlock(payload uint64) error {
+	k, err := s.findBlock(payload)
+	if err != nil {
+		return err
+	}
+	off := payload - blockHeader
+	atomic.StoreUint32(mem.Uint32(s.b, uintptr(off)+bState), blockFree)
+	top, err := s.top()
+	if err != nil {
+		return err
+	}
+	if next := off + k.size; next < top {
+		if n, err := decodeBlock(s.b, next, top); err == nil && n.state == blockFree {
+			atomic.StoreUint64(mem.Uint64(s.b, uintptr(off)+bSize), k.size+n.size)
+		}
+	}
+	run := top // start of the free run that ends at the top
+	err = s.walk(func(o uint64, b block) error {
+		if b.state == blockUsed {
+			run = top
+		} else if run == top {
+			run = o
+		}
+		return nil
+	})
+	if err == nil && run < top {
+		atomic.StoreUint64(mem.Uint64(s.b, hTop), run)
+	}
+	return err
+}
+
+// Alloc hands out an unnamed block of sp.Size zeroed bytes, 64-byte
+// aligned. It is safe from many processes at once. Free gives it back.
+func (s *Segment) Alloc(sp Spec) (*Object, error) {
+	if err := sp.check(&s.h); err != nil {
+		return nil, err
+	}
+	if err := s.lockArena(); err != nil {
+		return nil, err
+	}
+	defer s.unlockArena()
+	off, gen, err := s.alloc(sp, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &Object{seg: s, off: off, length: sp.Size, kind: sp.Kind, fp: sp.Fingerprint, gen: gen, index: -1}, nil
+}
+
+// Free gives an object's memory back to its segment; a named object loses
+// its name too. Every process must have stopped using it.
+func (s *Segment) Free(o *Object) error {
+	if o == nil || o.seg != s {
+		return fmt.Errorf("%w: object of another segment", ErrStale)
+	}
+	if o.index >= 0 {
+		return s.Remove(o.name)
+	}
+	if err := s.lockArena(); err != nil {
+		return err
+	}
+	defer s.unlockArena()
+	k, err := s.findBlock(o.off)
+	if err != nil {
+		return err
+	}
+	if k.gen != o.gen {
+		return fmt.Errorf("%w: object at offset %d was already freed", ErrStale, o.off)
+	}
+	return s.freeBlock(o.off)
+}
+
+// Reserve makes a named object: it allocates its block and takes the name,
+// so that a second Reserve of the name fails with ErrExist, but Find waits
+// until the caller has initialized the memory and called Publish. A name
+// whose creator died before publishing is reclaimed.
+func (s *Segment) Reserve(name string, sp Spec) (*Object, error) {
+	if err := checkName(name, maxObjectName); err != nil {
+		return nil, err
+	}
+	if err := sp.check(&s.h); err != nil {
+		return nil, err
+	}
+	if err := s.lockArena(); err != nil {
+		return nil, err
+	}
+	defer s.unlockArena()
+	slot := -1
+	for i := 0; i < int(s.h.entries); i++ {
+		e, err := decodeEntry(s.entryBytes(i), &s.h)
+		if err != nil {
+			return nil, err
+		}
+		if e.state == entryEmpty || e.name != name {
+			if e.state == entryEmpty && slot < 0 {
+				slot = i
+			}
+			continue
+		}
+		if e.state == entryReserved && !sys.AliveWord(e.owner) {
+			s.dropEntry(i, e)
+			if slot < 0 {
+				slot = i
+			}
+			continue
+		}
+		return nil, fmt.Errorf("object %q in segment %s: %w", name, s.label(), ErrExist)
+	}
+	if slot < 0 {
+		return nil, fmt.Errorf("%w: all %d directory entries of segment %s are taken", ErrFull, s.h.entries, s.label())
+	}
+	off, gen, err := s.alloc(sp, uint32(slot)+1)
+	if err != nil {
+		return nil, err
+	}
+	if testHookReserve != nil {
+		testHookReserve() // a test kills the process here: block allocated, no entry yet
+	}
+	e := entry{kind: sp.Kind, fp: sp.Fingerprint, off: off, length: sp.Size, owner: s.me, gen: gen, name: name}
+	b := s.entryBytes(slot)
+	encodeEntry(b, &e)
+	atomic.StoreUint32(s.entryState(slot), entryReserved) // commits the name
+	return &Object{seg: s, off: off, length: sp.Size, kind: sp.Kind, fp: sp.Fingerprint, gen: gen, index: slot, name: name}, nil
+}
+
+// dropEntry empties a directory entry (the commit), then frees its block.
+func (s *Segment) dropEntry(i int, e entry) {
+	st := s.entryState(i)
+	atomic.StoreUint32(st, entryEmpty)
+	sys.FutexWake(st, -1)
+	if k, err := s.findBlock(e.off); err == nil && k.gen == e.gen {
+		s.freeBlock(e.off)
+	}
+}
+
+// Remove deletes a named object and frees its memory. Every process must
+// have stopped using it.
+func (s *Segment) Remove(name string) error {
+	if err := checkName(name, maxObjectName); err != nil {
+		return err
+	}
+	if err := s.lockArena(); err != nil {
+		return err
+	}
+	defer s.unlockArena()
+	i, e, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	s.dropEntry(i, e)
+	return nil
+}
+
+// lookup finds a named entry; it runs under the lock.
+func (s *Segment) lookup(name string) (int, entry, error) {
+	for i := 0; i < int(s.h.entries); i++ {
+		e, err := decodeEntry(s.entryBytes(i), &s.h)
+		if err != nil {
+			return 0, e, err
+		}
+		if e.state != entryEmpty && e.name == name {
+			return i, e, nil
+		}
+	}
+	return 0, entry{}, fmt.Errorf("object %q in segment %s: %w", name, s.label(), ErrNotExist)
+}
+
+// Find attaches to the named object, checking that it is of kind sp.Kind and
+// made with layout fingerprint sp.Fingerprint (sp.Size is not checked). If
+// its creator is still initializing it, Find waits until it is published,
+// the creator dies (ErrCreatorDied), or ctx ends.
+func (s *Segment) Find(ctx context.Context, name string, sp Spec) (*Object, error) {
+	if err := checkName(name, maxObjectName); err != nil {
+		return nil, err
+	}
+	for {
+		if err := s.lockArena(); err != nil {
+			return nil, err
+		}
+		i, e, err := s.lookup(name)
+		s.unlockArena()
+		switch {
+		case err != nil:
+			return nil, err
+		case e.kind != sp.Kind:
+			return nil, fmt.Errorf("object %q in segment %s is a %v, not a %v: %w", name, s.label(), e.kind, sp.Kind, ErrKind)
+		case e.fp != sp.Fingerprint:
+			return nil, fmt.Errorf("object %q in segment %s has layout fingerprint %#016x, not %#016x: %w",
+				name, s.label(), e.fp, sp.Fingerprint, ErrLayout)
+		case e.state == entryLive:
+			return &Object{seg: s, off: e.off, length: e.length, kind: e.kind, fp: e.fp, gen: e.gen, index: i, name: name}, nil
+		case !sys.AliveWord(e.owner):
+			return nil, fmt.Errorf("object %q in segment %s: %w (pid %d)", name, s.label(), ErrCreatorDied, e.owner>>32)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("waiting for object %q: %w", name, err)
+		}
+		sys.FutexWait(s.entryState(i), entryReserved, 20*time.Millisecond)
+	}
+}
+
+// Objects lists the segment's directory.
+func (s *Segment) Objects() ([]ObjectInfo, error) {
+	if err := s.lockArena(); err != nil {
+		return nil, err
+	}
+	defer s.unlockArena()
+	return listEntries(s.b[s.h.dirOff:], &s.h)
+}
+
+func listEntries(dir []byte, h *header) ([]ObjectInfo, error) {
+	var out []ObjectInfo
+	for i := 0; i < int(h.entries) && (i+1)*entrySize <= len(dir); i++ {
+		e, err := decodeEntry(dir[i*entrySize:(i+1)*entrySize], h)
+		if err != nil {
+			return out, err
+		}
+		if e.state == entryEmpty {
+			continue
+		}
+		out = append(out, ObjectInfo{Name: e.name, Kind: e.kind, Fingerprint: e.fp, Offset: e.off, Length: e.length,
+			Ready: e.state == entryLive, CreatorPid: int(e.owner >> 32), CreatorAlive: sys.AliveWord(e.owner)})
+	}
+	return out, nil
+}
+
+// Attach returns the object a handle names, after checking that the handle
+// belongs to this segment and that the object is still the one it named:
+// same offset, kind, layout fingerprint and generation.
+func (s *Segment) Attach(h Handle) (*Object, error) {
+	if h.Segment != s.h.id {
+		return nil, fmt.Errorf("%w: handle names segment %#x, this is %#x", ErrStale, h.Segment, s.h.id)
+	}
+	if err := s.lockArena(); err != nil {
+		return nil, err
+	}
+	defer s.unlockArena()
+	k, err := s.findBlock(h.Offset)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case k.gen != h.Generation:
+		return nil, fmt.Errorf("%w: object at offset %d was freed and its memory reused", ErrStale, h.Offset)
+	case k.kind != h.Kind:
+		return nil, fmt.Errorf("object at offset %d is a %v, not a %v: %w", h.Offset, k.kind, h.Kind, ErrKind)
+	case k.fp != h.Fingerprint:
+		return nil, fmt.Errorf("object at offset %d has fingerprint %#016x, not %#016x: %w", h.Offset, k.fp, h.Fingerprint, ErrLayout)
+	}
+	o := &Object{seg: s, off: h.Offset, length: k.length, kind: k.kind, fp: k.fp, gen: k.gen, index: -1}
+	if k.entry != 0 && s.entryOwns(int(k.entry)-1, h.Offset, k.gen) {
+		o.index = int(k.entry) - 1
+		e, _ := decodeEntry(s.entryBytes(o.index), &s.h)
+		o.name = e.name
+	}
+	return o, nil
+}

@@ -1,0 +1,128 @@
+// Package shm provides shared-memory segments that check what they hold:
+// named segments under /dev/shm that unrelated processes open by name,
+// anonymous segments (memfd) that a process family shares through inherited
+// file descriptors, and, inside every segment, an allocator and a directory
+// so that objects made in one process can be found by name in another.
+//
+// Higher-level shared types (package value, array, semaphore, ringbuffer)
+// are built on it: their constructors take an Option (In) that says where
+// the object goes, and use the process's default heap, an anonymous and
+// growing set of segments, without one.
+//
+//	seg, err := shm.Create("orders", 64<<20, nil) // mode 0600; ErrExist if taken
+//	defer seg.Close()
+//	obj, err := shm.Place(shm.Spec{Kind: shm.KindBytes, Size: 4096}, nil, shm.In(seg, "buf"))
+//
+//	// In another process:
+//	seg, err := shm.Open("orders", nil)          // checks the header; waits for a creator still at work
+//	obj, err := seg.Find(ctx, "buf", shm.Spec{Kind: shm.KindBytes})
+//
+// A Handle names one object (segment, offset, kind, layout, generation) and
+// encodes to bytes, so that an object can be passed to another process and
+// re-attached there with Resolve.
+//
+// # Creation
+//
+// Create makes the file unnamed (O_TMPFILE) in /dev/shm, reserves its whole
+// size with fallocate (a full /dev/shm is ErrNoSpace at Create, never a
+// SIGBUS later), writes the header, and only then links it under its name.
+// linkat never follows or replaces an existing entry, which gives the
+// guarantee of O_CREAT|O_EXCL|O_NOFOLLOW: of two processes creating the same
+// name, exactly one succeeds and the other gets ErrExist, and a planted
+// symlink is never followed. No process ever sees half a header. The
+// segment's state word then stays "creating" while Options.Init runs, and
+// Open waits for "ready", reporting ErrCreatorDied if the creator dies first
+// instead of waiting forever.
+//
+// # Segment header
+//
+// Every segment starts with a 256-byte header. Integers are little-endian.
+// The first 84 bytes never change after creation and carry a CRC-32C
+// (Castagnoli) checksum, computed with the state word taken as zero.
+//
+//	offset size  field
+//	     0    8  magic "shmkitSG"
+//	     8    4  version (1)
+//	    12    4  state: 0 creating, 1 ready (a futex word)
+//	    16    8  size: total bytes, header included
+//	    24    8  id: random, never 0, the segment's identity in handles
+//	    32    4  creator pid
+//	    36    4  flags: 1 anonymous
+//	    40    8  creator start time, clock ticks since boot (/proc/PID/stat field 22)
+//	    48    4  header size (256)
+//	    52    4  directory entries (1 to 65536)
+//	    56    8  directory offset (256)
+//	    64    8  heap offset: the directory's end, rounded up to 64
+//	    72    8  created, Unix nanoseconds
+//	    80    4  checksum of bytes 0 to 79
+//	   128    8  lock owner: pid<<32 | low 32 bits of its start time, 0 when free
+//	   136    4  lock sequence, a futex word bumped by every unlock
+//	   140    4  lock waiters
+//	   144    8  heap top: blocks lie between the heap offset and here
+//	   152    8  last generation handed to a block
+//	   160    8  lock recoveries: times the lock was taken from a dead owner
+//
+// The other bytes up to 256 are zero and reserved. Open rejects a header
+// whose magic, checksum, sizes or offsets are wrong (ErrBadHeader), whose
+// version is newer (ErrVersion), or whose size differs from the file's.
+//
+// # Directory
+//
+// The directory is an array of 128-byte entries, one per named object:
+//
+//	offset size  field
+//	     0    4  state: 0 empty, 1 reserved (creator initializing), 2 live (a futex word)
+//	     4    4  kind
+//	     8    8  fingerprint of the element type's layout (package ctypes)
+//	    16    8  payload offset
+//	    24    8  payload length
+//	    32    8  creator: pid<<32 | low 32 bits of its start time
+//	    40    8  generation of the block
+//	    48    2  name length (1 to 64)
+//	    52    4  checksum: CRC-32C of bytes 4 to 51 and the name
+//	    64   64  name
+//
+// # Heap
+//
+// The heap is a sequence of blocks from the heap offset to the heap top,
+// each a 64-byte header followed by its payload, so every payload is 64-byte
+// aligned and two objects never share a cache line:
+//
+//	offset size  field
+//	     0    4  state: "free" (0x65657266) or "used" (0x64657375)
+//	     4    4  kind
+//	     8    8  block size, header included, a multiple of 64
+//	    16    8  fingerprint
+//	    24    8  owner: the allocating process, pid<<32 | start time
+//	    32    8  generation
+//	    40    8  payload length asked for
+//	    48    4  directory entry + 1, or 0 for an unnamed block
+//
+// Allocation is first fit under a cross-process lock that records its
+// owner. Every change commits with one aligned store (a block marked used, a
+// size shrunk after the tail's header is written, the top moved), so a
+// process killed at any instruction leaves a heap that walks. A process that
+// finds the lock's owner dead takes the lock over and frees any named block
+// whose directory entry was never written. Payloads are zeroed when they are
+// handed out.
+//
+// # Caveats
+//
+//   - Close unmaps the segment: memory returned by Object.Bytes must not be
+//     touched afterwards, by any goroutine.
+//   - Free and Remove give memory back at once. Every process must have
+//     stopped using the object; a handle to it then fails with ErrStale.
+//   - A named segment can be truncated by any process that may write it,
+//     which would make the others fault. Anonymous segments are sealed
+//     against that; named ones rely on their file mode (0600 by default).
+//   - The allocator lock is held only for the few microseconds an
+//     allocation, lookup or removal takes, but it blocks an OS thread while
+//     it waits; it is not for hot paths.
+//   - Segments and objects live until removed. Unlink a named segment when
+//     it is no longer wanted; shmctl gc removes those whose creator died and
+//     that no process maps.
+//   - The default heap reserves memory in chunks (4 MiB, doubling) and
+//     keeps it for the life of the process.
+//   - Only Linux on amd64 and arm64 is implemented; elsewhere every
+//     function returns ErrNotSupported.
+package shm

@@ -1,0 +1,153 @@
+//go:build linux && (amd64 || arm64)
+
+package shm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/sys"
+)
+
+// seedImage is a small valid segment with a live and a reserved object and
+// a freed block, as bytes.
+func seedImage(t testing.TB) []byte {
+	s, err := Anonymous(8192)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a, _ := Place(Spec{Kind: KindValue, Fingerprint: 9, Size: 100}, nil, In(s, "obj"))
+	s.Reserve("pending", Spec{Kind: KindQueue, Size: 300})
+	x, _ := s.Alloc(Spec{Kind: KindBytes, Size: 64})
+	s.Alloc(Spec{Kind: KindBytes, Size: 64})
+	x.Free()
+	_ = a
+	return append([]byte(nil), s.b...)
+}
+
+func FuzzDecodeHeader(f *testing.F) {
+	img := seedImage(f)
+	f.Add(img[:headerSize], int64(len(img)))
+	f.Add(img[:headerSize], int64(-1))
+	f.Add([]byte(magic), int64(8))
+	f.Fuzz(func(t *testing.T, b []byte, size int64) {
+		h, err := decodeHeader(b, size)
+		if err != nil {
+			if !errors.Is(err, ErrBadHeader) && !errors.Is(err, ErrVersion) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		// What decodes re-encodes to the same immutable bytes.
+		out := make([]byte, headerSize)
+		encodeHeader(out, &h)
+		if !bytes.Equal(out[:hState], b[:hState]) || !bytes.Equal(out[hState+4:hSummed], b[hState+4:hSummed]) {
+			t.Fatalf("re-encoding differs")
+		}
+		if _, _, err := planLayout(h.size, h.entries); err != nil || h.heapOff >= h.heapEnd() {
+			t.Fatalf("accepted a header whose layout does not fit: %+v", h)
+		}
+	})
+}
+
+func FuzzDecodeEntry(f *testing.F) {
+	img := seedImage(f)
+	h, err := decodeHeader(img, int64(len(img)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		f.Add(img[h.dirOff+uint64(i)*entrySize : h.dirOff+uint64(i+1)*entrySize])
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := decodeEntry(b, &h)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		if e.state == entryEmpty {
+			return
+		}
+		if checkPayload(&h, e.off, e.length) != nil || checkName(e.name, maxObjectName) != nil {
+			t.Fatalf("accepted a bad entry %+v", e)
+		}
+		out := make([]byte, entrySize)
+		encodeEntry(out, &e)
+		if !bytes.Equal(out[eKind:eSum+4], b[eKind:eSum+4]) {
+			t.Fatalf("re-encoding differs")
+		}
+	})
+}
+
+func FuzzHandle(f *testing.F) {
+	for _, h := range []Handle{
+		{Segment: 1, Offset: 64 * 40, Kind: KindMutex, Fingerprint: 5, Generation: 1},
+		{Segment: 0xdeadbeef, Name: "orders", Offset: 1 << 20, Kind: KindQueue, Generation: 99},
+	} {
+		b, _ := h.MarshalBinary()
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var h Handle
+		if err := h.UnmarshalBinary(b); err != nil {
+			if !errors.Is(err, ErrBadHandle) || h != (Handle{}) {
+				t.Fatalf("failed decode: %v, handle %+v", err, h)
+			}
+			return
+		}
+		out, err := h.MarshalBinary()
+		if err != nil || !bytes.Equal(out, b) {
+			t.Fatalf("re-encoding differs: %v", err)
+		}
+	})
+}
+
+// FuzzSegmentImage runs the allocator and the directory over corrupted
+// segment images: every operation must fail with an error or succeed, never
+// panic, loop, or write outside the image.
+func FuzzSegmentImage(f *testing.F) {
+	f.Add(seedImage(f))
+	self, err := sys.Self()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, img []byte) {
+		h, err := decodeHeader(img, int64(len(img)))
+		if err != nil {
+			return
+		}
+		// A guard region after the image catches writes past its end.
+		buf := make([]byte, len(img)+4096)
+		copy(buf, img)
+		s := &Segment{b: buf[:len(img):len(img)], h: h, me: self.Word()}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		defer cancel()
+		s.Objects()
+		o, err := s.Find(ctx, "obj", Spec{Kind: KindValue, Fingerprint: 9})
+		if err == nil {
+			clear(o.Bytes())
+			s.Attach(o.Handle())
+		}
+		s.Find(ctx, "pending", Spec{Kind: KindQueue})
+		if n, err := s.Alloc(Spec{Kind: KindBytes, Size: 200}); err == nil {
+			clear(n.Bytes())
+			n.Free()
+		}
+		if n, err := s.Reserve("new", Spec{Kind: KindBytes, Size: 50}); err == nil {
+			n.Publish()
+		}
+		s.Remove("obj")
+		s.walk(func(uint64, block) error { return nil })
+		for _, c := range buf[len(img):] {
+			if c != 0 {
+				t.Fatal("wrote past the end of the image")
+			}
+		}
+	})
+}

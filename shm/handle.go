@@ -1,0 +1,143 @@
+package shm
+
+import (
+	"fmt"
+	"hash/crc32"
+)
+
+// Handle names one shared object: the segment it lives in, where, what kind
+// and what layout. It is what crosses a process boundary: encode it with
+// MarshalBinary, decode it with UnmarshalBinary (which checks everything and
+// never panics), and Resolve it in the other process.
+type Handle struct {
+	Segment     uint64 // segment identity (Segment.ID)
+	Name        string // segment name, "" for an anonymous segment
+	Offset      uint64 // payload offset in the segment
+	Kind        Kind
+	Fingerprint uint64
+	Generation  uint64 // tells a freed and reused block from the original
+}
+
+// Handle encoding, version 1 (little-endian):
+//
+//	[0,4)   "shmH"
+//	[4]     version (1)
+//	[5]     name length n (0 to 200)
+//	[6,8)   zero
+//	[8,16)  segment id
+//	[16,24) payload offset
+//	[24,28) kind
+//	[28,32) zero
+//	[32,40) fingerprint
+//	[40,48) generation
+//	[48,48+n) segment name
+//	then    CRC-32C of all the bytes before it
+const (
+	handleMagic   = "shmH"
+	handleVersion = 1
+	handleFixed   = 48
+)
+
+// MarshalBinary encodes h.
+func (h Handle) MarshalBinary() ([]byte, error) {
+	if h.Name != "" {
+		if err := checkName(h.Name, maxSegmentName); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadHandle, err)
+		}
+	}
+	b := make([]byte, handleFixed+len(h.Name)+4)
+	copy(b, handleMagic)
+	b[4] = handleVersion
+	b[5] = byte(len(h.Name))
+	le.PutUint64(b[8:], h.Segment)
+	le.PutUint64(b[16:], h.Offset)
+	le.PutUint32(b[24:], uint32(h.Kind))
+	le.PutUint64(b[32:], h.Fingerprint)
+	le.PutUint64(b[40:], h.Generation)
+	copy(b[handleFixed:], h.Name)
+	n := handleFixed + len(h.Name)
+	le.PutUint32(b[n:], crc32.Checksum(b[:n], castagnoli))
+	return b, nil
+}
+
+// UnmarshalBinary decodes b into h, failing with ErrBadHandle (and leaving h
+// unchanged) unless b is exactly a valid encoding.
+func (h *Handle) UnmarshalBinary(b []byte) error {
+	bad := func(why string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrBadHandle, fmt.Sprintf(why, args...))
+	}
+	if len(b) < handleFixed+4 {
+		return bad("%d bytes, at least %d needed", len(b), handleFixed+4)
+	}
+	if string(b[:4]) != handleMagic {
+		return bad("no handle magic")
+	}
+	if b[4] != handleVersion {
+		return bad("version %d", b[4])
+	}
+	n := int(b[5])
+	if len(b) != handleFixed+n+4 {
+		return bad("%d bytes for a name of %d", len(b), n)
+	}
+	if got, want := le.Uint32(b[handleFixed+n:]), crc32.Checksum(b[:handleFixed+n], castagnoli); got != want {
+		return bad("checksum %#08x, computed %#08x", got, want)
+	}
+	if b[6] != 0 || b[7] != 0 || le.Uint32(b[28:]) != 0 {
+		return bad("reserved bytes are not zero")
+	}
+	d := Handle{
+		Segment:     le.Uint64(b[8:]),
+		Offset:      le.Uint64(b[16:]),
+		Kind:        Kind(le.Uint32(b[24:])),
+		Fingerprint: le.Uint64(b[32:]),
+		Generation:  le.Uint64(b[40:]),
+		Name:        string(b[handleFixed : handleFixed+n]),
+	}
+	switch {
+	case d.Segment == 0:
+		return bad("segment id 0")
+	case d.Offset == 0 || d.Offset%blockAlign != 0 || d.Offset > maxSegmentSize:
+		return bad("offset %d", d.Offset)
+	case d.Kind == 0:
+		return bad("kind 0")
+	case d.Generation == 0:
+		return bad("generation 0")
+	}
+	if n > 0 {
+		if err := checkName(d.Name, maxSegmentName); err != nil {
+			return bad("%v", err)
+		}
+	}
+	*h = d
+	return nil
+}
+
+func (h Handle) String() string {
+	seg := h.Name
+	if seg == "" {
+		seg = fmt.Sprintf("anonymous %#x", h.Segment)
+	}
+	return fmt.Sprintf("%v@%d in %s (fingerprint %#016x, generation %d)", h.Kind, h.Offset, seg, h.Fingerprint, h.Generation)
+}
+
+// Resolve finds the object a handle names in this process: in a segment
+// already mapped here, or, for a named segment, by opening it (it then stays
+// open in this process). An anonymous segment this process does not have is
+// ErrNotMapped: map it first with FromFile.
+func Resolve(h Handle) (*Object, error) {
+	if s := registered(h.Segment); s != nil {
+		return s.Attach(h)
+	}
+	if h.Name == "" {
+		return nil, fmt.Errorf("%w: anonymous segment %#x", ErrNotMapped, h.Segment)
+	}
+	s, err := Open(h.Name, nil)
+	if err != nil {
+		return nil, err
+	}
+	if s.ID() != h.Segment {
+		s.Close()
+		return nil, fmt.Errorf("%w: segment %q was replaced (id %#x, handle has %#x)", ErrStale, h.Name, s.ID(), h.Segment)
+	}
+	return s.Attach(h)
+}

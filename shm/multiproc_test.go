@@ -1,0 +1,427 @@
+//go:build linux && (amd64 || arm64)
+
+package shm
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/testproc"
+)
+
+// childRace creates or opens the segment named by its argument ("mode name")
+// as soon as the parent lets it go, and prints what happened.
+var childRace = testproc.Register("shm-race", func(c *testproc.Child) error {
+	mode, name, _ := strings.Cut(c.Arg(), " ")
+	c.Point("go")
+	var (
+		s   *Segment
+		err error
+	)
+	if mode == "create" {
+		s, err = Create(name, 1<<20, nil)
+		if errors.Is(err, ErrExist) {
+			fmt.Println("RESULT exist")
+			return nil
+		}
+	} else {
+		s, err = OpenOrCreate(name, 1<<20, nil)
+	}
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	// Both processes can use it at once.
+	if _, err := s.Alloc(Spec{Kind: KindBytes, Size: 100}); err != nil {
+		return err
+	}
+	if s.Created() {
+		fmt.Println("RESULT created")
+	} else {
+		fmt.Println("RESULT opened")
+	}
+	return nil
+})
+
+func TestCreateRace(t *testing.T) {
+	for _, mode := range []string{"create", "open-or-create"} {
+		for round := 0; round < 15; round++ {
+			name := testName(t)
+			var ps []*testproc.Proc
+			for range 2 {
+				ps = append(ps, testproc.Start(t, childRace, testproc.Arg(mode+" "+name)))
+			}
+			for _, p := range ps {
+				p.WaitPoint("go")
+			}
+			for _, p := range ps {
+				p.Continue()
+			}
+			counts := map[string]int{}
+			for _, p := range ps {
+				out := p.Succeed().Output
+				i := strings.Index(out, "RESULT ")
+				if i < 0 {
+					t.Fatalf("child said %q", out)
+				}
+				counts[strings.Fields(out[i:])[1]]++
+			}
+			loser := "opened"
+			if mode == "create" {
+				loser = "exist"
+			}
+			if counts["created"] != 1 || counts[loser] != 1 {
+				t.Fatalf("%s round %d: %v", mode, round, counts)
+			}
+			if err := Unlink(name); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// openInBackground opens and closes the named segment in a goroutine and
+// sends Open's error.
+func openInBackground(name string) <-chan error {
+	opened := make(chan error, 1)
+	go func() {
+		s, err := Open(name, nil)
+		if err == nil {
+			s.Close()
+		}
+		opened <- err
+	}()
+	return opened
+}
+
+// childCreateSlow creates a segment and stops just before marking it ready.
+var childCreateSlow = testproc.Register("shm-create-slow", func(c *testproc.Child) error {
+	testHookBeforeReady = func() { c.Point("before-ready") }
+	s, err := Create(c.Arg(), 1<<20, nil)
+	if err != nil {
+		return err
+	}
+	return s.Close()
+})
+
+func TestCreatorKilledBeforeReady(t *testing.T) {
+	name := testName(t)
+	p := testproc.Start(t, childCreateSlow, testproc.Arg(name))
+	p.WaitPoint("before-ready")
+	opened := openInBackground(name)
+	select {
+	case err := <-opened:
+		t.Fatalf("Open returned before the segment was ready: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	p.Kill()
+	if !p.Wait().Killed() {
+		t.Fatal("child was not killed")
+	}
+	if err := <-opened; !errors.Is(err, ErrCreatorDied) {
+		t.Fatalf("waiting Open: %v, want ErrCreatorDied", err)
+	}
+	if _, err := Open(name, nil); !errors.Is(err, ErrCreatorDied) {
+		t.Fatalf("later Open: %v, want ErrCreatorDied", err)
+	}
+	info, err := Stat(name)
+	if err != nil || info.Ready || info.CreatorAlive {
+		t.Fatalf("Stat: %v %+v", err, info)
+	}
+	if err := Unlink(name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenWaitsForSlowCreator(t *testing.T) {
+	name := testName(t)
+	p := testproc.Start(t, childCreateSlow, testproc.Arg(name))
+	p.WaitPoint("before-ready")
+	opened := openInBackground(name)
+	p.Continue()
+	if err := <-opened; err != nil {
+		t.Fatal(err)
+	}
+	p.Succeed()
+}
+
+// childAllocChurn allocates and frees blocks in a shared segment, filling
+// each with its own byte and checking the fill before it frees it, then
+// prints the blocks it keeps.
+var childAllocChurn = testproc.Register("shm-alloc-churn", func(c *testproc.Child) error {
+	name, idx, _ := strings.Cut(c.Arg(), " ")
+	var fill byte
+	fmt.Sscan(idx, &fill)
+	s, err := Open(name, nil)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	r := rand.New(rand.NewPCG(uint64(fill), 7))
+	var kept []*Object
+	c.Point("go")
+	for i := 0; i < 400; i++ {
+		if len(kept) > 0 && r.IntN(2) == 0 {
+			j := r.IntN(len(kept))
+			for _, b := range kept[j].Bytes() {
+				if b != fill {
+					return fmt.Errorf("block at %d overwritten by %d", kept[j].off, b)
+				}
+			}
+			if err := kept[j].Free(); err != nil {
+				return err
+			}
+			kept = append(kept[:j], kept[j+1:]...)
+			continue
+		}
+		o, err := s.Alloc(Spec{Kind: KindBytes, Size: uint64(1 + r.IntN(4000))})
+		if err != nil {
+			return err
+		}
+		for k := range o.Bytes() {
+			o.Bytes()[k] = fill
+		}
+		kept = append(kept, o)
+	}
+	for _, o := range kept {
+		fmt.Printf("OBJ %d %d %d\n", o.off, o.length, fill)
+	}
+	return nil
+})
+
+func TestConcurrentAllocAcrossProcesses(t *testing.T) {
+	s := mustCreate(t, 32<<20, nil)
+	var ps []*testproc.Proc
+	for i := 1; i <= 4; i++ {
+		ps = append(ps, testproc.Start(t, childAllocChurn, testproc.Arg(fmt.Sprintf("%s %d", s.Name(), i))))
+	}
+	for _, p := range ps {
+		p.WaitPoint("go")
+	}
+	for _, p := range ps {
+		p.Continue()
+	}
+	type blk struct{ off, n uint64 }
+	var all []blk
+	for _, p := range ps {
+		for _, line := range strings.Split(p.Succeed().Output, "\n") {
+			var off, n uint64
+			var fill byte
+			if _, err := fmt.Sscanf(line, "OBJ %d %d %d", &off, &n, &fill); err != nil {
+				continue
+			}
+			for _, b := range s.b[off : off+n] {
+				if b != fill {
+					t.Fatalf("block at %d holds %d, want %d", off, b, fill)
+				}
+			}
+			all = append(all, blk{off, n})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].off < all[j].off })
+	for i := 1; i < len(all); i++ {
+		if all[i-1].off+all[i-1].n > all[i].off {
+			t.Fatalf("blocks at %d and %d overlap", all[i-1].off, all[i].off)
+		}
+	}
+	if used := checkHeap(t, s); used != len(all) {
+		t.Fatalf("%d used blocks, children kept %d", used, len(all))
+	}
+}
+
+// childHoldLock takes the segment's allocator lock and stops there.
+var childHoldLock = testproc.Register("shm-hold-lock", func(c *testproc.Child) error {
+	s, err := Open(c.Arg(), nil)
+	if err != nil {
+		return err
+	}
+	if err := s.lockArena(); err != nil {
+		return err
+	}
+	c.Point("locked")
+	s.unlockArena()
+	return nil
+})
+
+func TestKillHoldingAllocatorLock(t *testing.T) {
+	s := mustCreate(t, 1<<20, nil)
+	for round := 0; round < 3; round++ {
+		p := testproc.Start(t, childHoldLock, testproc.Arg(s.Name()))
+		p.WaitPoint("locked")
+		done := make(chan error, 1)
+		go func() {
+			_, err := s.Alloc(Spec{Kind: KindBytes, Size: 10})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			t.Fatalf("Alloc while another process holds the lock: %v", err)
+		case <-time.After(30 * time.Millisecond):
+		}
+		p.Kill()
+		p.Wait()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if n := atomic.LoadUint64(mem.Uint64(s.b, hRecoveries)); n != uint64(round+1) {
+			t.Fatalf("%d recoveries, want %d", n, round+1)
+		}
+	}
+	checkHeap(t, s)
+}
+
+// childReserve reserves a named object, stopping where the test asks:
+// "allocated" (block taken, no directory entry yet) or "reserved" (name
+// taken, not yet published).
+var childReserve = testproc.Register("shm-reserve", func(c *testproc.Child) error {
+	s, err := Open(c.Arg(), nil)
+	if err != nil {
+		return err
+	}
+	testHookReserve = func() { c.Point("allocated") }
+	o, err := s.Reserve("victim", Spec{Kind: KindValue, Size: 4000})
+	if err != nil {
+		return err
+	}
+	c.Point("reserved")
+	return o.Publish()
+})
+
+func TestKillInsideReserve(t *testing.T) {
+	s := mustCreate(t, 1<<20, nil)
+	p := testproc.Start(t, childReserve, testproc.Arg(s.Name()))
+	p.WaitPoint("allocated")
+	p.Kill()
+	p.Wait()
+	// The dead child held the lock with a block and no entry: the next
+	// locker takes over and frees the block.
+	o, err := s.Reserve("victim", Spec{Kind: KindValue, Size: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used := checkHeap(t, s); used != 1 {
+		t.Fatalf("%d used blocks after recovery, want 1", used)
+	}
+	o.Publish()
+}
+
+func TestKillBeforePublish(t *testing.T) {
+	s := mustCreate(t, 1<<20, nil)
+	p := testproc.Start(t, childReserve, testproc.Arg(s.Name()))
+	p.WaitPoint("reserved")
+	found := make(chan error, 1)
+	go func() {
+		_, err := s.Find(context.Background(), "victim", Spec{Kind: KindValue})
+		found <- err
+	}()
+	p.Kill()
+	p.Wait()
+	if err := <-found; !errors.Is(err, ErrCreatorDied) {
+		t.Fatalf("Find of an object whose creator died: %v", err)
+	}
+	objs, _ := s.Objects()
+	if len(objs) != 1 || objs[0].Ready || objs[0].CreatorAlive {
+		t.Fatalf("objects: %+v", objs)
+	}
+	// The name is reclaimed by the next creator.
+	if _, err := Place(Spec{Kind: KindValue, Size: 8}, nil, In(s, "victim")); err != nil {
+		t.Fatal(err)
+	}
+	if used := checkHeap(t, s); used != 1 {
+		t.Fatalf("%d used blocks, want 1", used)
+	}
+}
+
+// childPong resolves the handle in its argument (after mapping the segment
+// it was passed, if any), checks "ping" and writes "pong".
+var childPong = testproc.Register("shm-pong", func(c *testproc.Child) error {
+	if c.NumFiles() > 0 {
+		if _, err := FromFile(c.File(0)); err != nil {
+			return err
+		}
+	}
+	b, err := hex.DecodeString(c.Arg())
+	if err != nil {
+		return err
+	}
+	var h Handle
+	if err := h.UnmarshalBinary(b); err != nil {
+		return err
+	}
+	o, err := Resolve(h)
+	if err != nil {
+		return err
+	}
+	if string(o.Bytes()[:4]) != "ping" {
+		return fmt.Errorf("child reads %q", o.Bytes()[:4])
+	}
+	copy(o.Bytes(), "pong")
+	return nil
+})
+
+func TestHandleAcrossProcesses(t *testing.T) {
+	anon, err := Anonymous(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer anon.Close()
+	named := mustCreate(t, 1<<20, nil)
+	for _, c := range []struct {
+		seg   *Segment
+		files []*os.File
+	}{{anon, []*os.File{anon.File()}}, {named, nil}} {
+		o, err := Place(Spec{Kind: KindBytes, Size: 4}, nil, In(c.seg, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		copy(o.Bytes(), "ping")
+		b, _ := o.Handle().MarshalBinary()
+		testproc.Start(t, childPong, testproc.Arg(hex.EncodeToString(b)), testproc.Files(c.files...)).Succeed()
+		if string(o.Bytes()) != "pong" {
+			t.Fatalf("parent reads %q", o.Bytes())
+		}
+	}
+}
+
+// childCreateHold creates a segment and holds it until killed.
+var childCreateHold = testproc.Register("shm-create-hold", func(c *testproc.Child) error {
+	s, err := Create(c.Arg(), 1<<20, nil)
+	if err != nil {
+		return err
+	}
+	c.Point("holding")
+	return s.Close()
+})
+
+func TestUsersSeesCreator(t *testing.T) {
+	name := testName(t)
+	p := testproc.Start(t, childCreateHold, testproc.Arg(name))
+	p.WaitPoint("holding")
+	users, err := Users(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 1 || users[0] != p.Pid() {
+		t.Fatalf("users %v, want [%d] (the creator)", users, p.Pid())
+	}
+	p.Kill()
+	p.Wait()
+	users, err = Users(name)
+	if err != nil || len(users) != 0 {
+		t.Fatalf("users after the creator died: %v %v", users, err)
+	}
+	info, err := Stat(name)
+	if err != nil || info.CreatorAlive || !info.Ready {
+		t.Fatalf("Stat: %v %+v", err, info)
+	}
+}

@@ -1,0 +1,172 @@
+package shm
+
+import (
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/edsrzf/mmap-go"
+)
+
+// Dir is where named segments live.
+const Dir = "/dev/shm"
+
+// Options tune Create, Open and OpenOrCreate. A nil *Options means the
+// defaults.
+type Options struct {
+	// Mode holds the permission bits of a new named segment; 0 means 0600.
+	Mode os.FileMode
+	// MaxObjects is how many named objects the segment's directory holds;
+	// 0 picks one from the size (16 to 1024).
+	MaxObjects int
+	// Timeout bounds how long Open waits for a segment's creator to make it
+	// ready; 0 means 30 seconds. OpenContext takes a context instead.
+	Timeout time.Duration
+	// Init, if set, runs in Create after the name is taken and before the
+	// segment is marked ready, so that objects it places are there for
+	// every process that opens the segment. If it fails, Create removes the
+	// segment and returns the error.
+	Init func(*Segment) error
+}
+
+func (o *Options) mode() os.FileMode {
+	if o == nil || o.Mode == 0 {
+		return 0o600
+	}
+	return o.Mode.Perm()
+}
+
+func (o *Options) timeout() time.Duration {
+	if o == nil || o.Timeout <= 0 {
+		return 30 * time.Second
+	}
+	return o.Timeout
+}
+
+// entries is the directory capacity for a segment of size bytes.
+func (o *Options) entries(size int64) uint32 {
+	if o != nil && o.MaxObjects > 0 {
+		if o.MaxObjects > maxEntries {
+			return maxEntries + 1 // rejected by checkEntries
+		}
+		return uint32(o.MaxObjects)
+	}
+	return uint32(min(max(size/65536, 16), 1024))
+}
+
+// Segment is a mapped shared-memory segment: named (a file under /dev/shm)
+// or anonymous (a memfd). Its methods are safe for concurrent use, by
+// goroutines and by processes.
+type Segment struct {
+	name    string // "" for an anonymous segment
+	f       *os.File
+	m       mmap.MMap
+	b       []byte
+	h       header
+	me      uint64 // this process's owner word
+	created bool
+	closed  atomic.Bool
+}
+
+// Name is the segment's name, or "" for an anonymous segment.
+func (s *Segment) Name() string { return s.name }
+
+// Size is the segment's size in bytes, header included.
+func (s *Segment) Size() int64 { return int64(s.h.size) }
+
+// ID is the segment's random identity, the same in every process.
+func (s *Segment) ID() uint64 { return s.h.id }
+
+// Created reports whether this process created the segment (rather than
+// opening an existing one).
+func (s *Segment) Created() bool { return s.created }
+
+// File is the segment's open file, for handing it to a child process. It
+// belongs to the segment: do not close it.
+func (s *Segment) File() *os.File { return s.f }
+
+// Creator is the pid of the process that created the segment.
+func (s *Segment) Creator() int { return int(s.h.creatorPid) }
+
+func (s *Segment) label() string {
+	if s.name == "" {
+		return "(anonymous)"
+	}
+	return s.name
+}
+
+// Close unmaps the segment and closes its file. Memory of its objects must
+// not be touched afterwards. Closing twice is not an error. A named segment
+// stays in /dev/shm until Unlink.
+func (s *Segment) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	unregister(s)
+	mu := s.arenaMutex() // let an allocation in flight finish first
+	mu.Lock()
+	defer mu.Unlock()
+	var err error
+	if s.m != nil {
+		err = s.m.Unmap()
+	}
+	if s.f != nil {
+		if cerr := s.f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// Info describes a segment, as List and Stat report it.
+type Info struct {
+	Name         string
+	Size         int64
+	ID           uint64
+	Version      uint32
+	Anonymous    bool
+	CreatorPid   int
+	CreatorAlive bool
+	Ready        bool // false while the creator is still setting it up
+	Created      time.Time
+	Objects      int   // named objects in the directory
+	MaxObjects   int   // directory capacity
+	HeapUsed     int64 // bytes from the heap's start to its top
+	HeapSize     int64
+	// Err is set, by List, for a file that starts like a segment but whose
+	// header does not check out; the other fields are then zero.
+	Err error
+}
+
+// registry maps segment ids to the segments this process has mapped, so
+// that a handle can be resolved.
+var registry struct {
+	sync.Mutex
+	m map[uint64]*Segment
+}
+
+func register(s *Segment) {
+	registry.Lock()
+	defer registry.Unlock()
+	if registry.m == nil {
+		registry.m = make(map[uint64]*Segment)
+	}
+	if _, ok := registry.m[s.h.id]; !ok {
+		registry.m[s.h.id] = s
+	}
+}
+
+func unregister(s *Segment) {
+	registry.Lock()
+	defer registry.Unlock()
+	if registry.m[s.h.id] == s {
+		delete(registry.m, s.h.id)
+	}
+}
+
+func registered(id uint64) *Segment {
+	registry.Lock()
+	defer registry.Unlock()
+	return registry.m[id]
+}

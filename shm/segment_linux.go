@@ -1,0 +1,426 @@
+//go:build linux && (amd64 || arm64)
+
+package shm
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/edsrzf/mmap-go"
+
+	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/sys"
+)
+
+// testHookBeforeReady, when set by a test, runs in Create just before the
+// segment is marked ready.
+var testHookBeforeReady func()
+
+func checkSize(size int64) error {
+	switch {
+	case size <= 0:
+		return fmt.Errorf("%w: %d bytes", ErrSize, size)
+	case size > maxSegmentSize:
+		return fmt.Errorf("%w: %d bytes is beyond the %d-byte maximum", ErrSize, size, int64(maxSegmentSize))
+	}
+	return nil
+}
+
+func newID() uint64 {
+	var b [8]byte
+	for {
+		rand.Read(b[:])
+		if id := binary.LittleEndian.Uint64(b[:]); id != 0 {
+			return id
+		}
+	}
+}
+
+// Create makes a named segment of size bytes under /dev/shm, mode 0600
+// unless opts says otherwise. Its memory is reserved now: a full /dev/shm is
+// ErrNoSpace here, never a SIGBUS later. An existing name is ErrExist, even
+// when a symlink or a directory holds it. The segment gets its name only
+// once its header is written, so no process ever opens half a header.
+func Create(name string, size int64, opts *Options) (*Segment, error) {
+	if err := checkName(name, maxSegmentName); err != nil {
+		return nil, err
+	}
+	s, err := newSegment(name, size, opts, false)
+	if err != nil {
+		return nil, err
+	}
+	if opts != nil && opts.Init != nil {
+		if err := opts.Init(s); err != nil {
+			os.Remove(Dir + "/" + name)
+			s.Close()
+			return nil, fmt.Errorf("initializing segment %q: %w", name, err)
+		}
+	}
+	if testHookBeforeReady != nil {
+		testHookBeforeReady()
+	}
+	st := mem.Uint32(s.b, hState)
+	atomic.StoreUint32(st, stateReady)
+	sys.FutexWake(st, -1)
+	register(s)
+	return s, nil
+}
+
+// Anonymous makes a segment with no name, backed by a memfd: nothing to
+// clean up, gone when the last process that maps it exits or closes it. Its
+// size is sealed, so no process can shrink it under another's mapping.
+func Anonymous(size int64) (*Segment, error) {
+	s, err := newSegment("", size, nil, true)
+	if err != nil {
+		return nil, err
+	}
+	atomic.StoreUint32(mem.Uint32(s.b, hState), stateReady)
+	register(s)
+	return s, nil
+}
+
+func newSegment(name string, size int64, opts *Options, anon bool) (*Segment, error) {
+	label := name
+	if anon {
+		label = "(anonymous)"
+	}
+	if err := checkSize(size); err != nil {
+		return nil, fmt.Errorf("segment %s: %w", label, err)
+	}
+	entries := opts.entries(size)
+	dirOff, heapOff, err := planLayout(uint64(size), entries)
+	if err != nil {
+		return nil, fmt.Errorf("segment %s: %w", label, err)
+	}
+	if entries > maxEntries {
+		return nil, fmt.Errorf("segment %s: %w: at most %d objects", label, ErrSize, maxEntries)
+	}
+	self, err := sys.Self()
+	if err != nil {
+		return nil, fmt.Errorf("reading own process identity: %w", err)
+	}
+	var f *os.File
+	if anon {
+		f, err = sys.Memfd("shmkit")
+	} else {
+		if _, avail, serr := sys.SpaceOf(Dir); serr == nil && uint64(size) > avail {
+			return nil, fmt.Errorf("segment %s: %w: %d bytes asked, %d free in %s", label, ErrNoSpace, size, avail, Dir)
+		}
+		f, err = sys.TempFile(Dir, opts.mode())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("segment %s: %w", label, err)
+	}
+	fail := func(err error) (*Segment, error) {
+		f.Close()
+		return nil, fmt.Errorf("segment %s: %w", label, err)
+	}
+	if err := sys.Fallocate(f, size); err != nil {
+		if sys.IsNoSpace(err) {
+			return fail(fmt.Errorf("%w: reserving %d bytes: %v", ErrNoSpace, size, err))
+		}
+		return fail(err)
+	}
+	if anon {
+		if err := sys.SealSize(f); err != nil {
+			return fail(err)
+		}
+	}
+	m, err := mmap.Map(f, mmap.RDWR, 0)
+	if err != nil {
+		return fail(fmt.Errorf("mapping: %w", err))
+	}
+	h := header{version: formatVersion, size: uint64(size), id: newID(), creatorPid: self.Pid,
+		creatorStart: self.Start, entries: entries, dirOff: dirOff, heapOff: heapOff, created: time.Now().UnixNano()}
+	if anon {
+		h.flags = flagAnonymous
+	}
+	encodeHeader(m, &h)
+	s := &Segment{name: name, f: f, m: m, b: m, h: h, me: self.Word(), created: true}
+	if !anon {
+		if err := sys.Link(f, Dir+"/"+name); err != nil {
+			m.Unmap()
+			if errors.Is(err, fs.ErrExist) {
+				return fail(ErrExist)
+			}
+			return fail(err)
+		}
+	}
+	return s, nil
+}
+
+// Open maps an existing named segment, after checking its header. If its
+// creator is still setting it up, Open waits until it is ready (bounded by
+// opts.Timeout, 30 s by default) and fails with ErrCreatorDied if the
+// creator dies first.
+func Open(name string, opts *Options) (*Segment, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), opts.timeout())
+	defer cancel()
+	return OpenContext(ctx, name, opts)
+}
+
+// OpenContext is Open bounded by ctx rather than a timeout.
+func OpenContext(ctx context.Context, name string, opts *Options) (*Segment, error) {
+	if err := checkName(name, maxSegmentName); err != nil {
+		return nil, err
+	}
+	f, err := sys.OpenNoFollow(Dir+"/"+name, true)
+	if err != nil {
+		return nil, openError(name, err)
+	}
+	s, err := mapFile(ctx, f, name)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("segment %q: %w", name, err)
+	}
+	return s, nil
+}
+
+func openError(name string, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("segment %q: %w", name, ErrNotExist)
+	case errors.Is(err, sys.ErrSymlink), errors.Is(err, sys.ErrNotRegular):
+		return fmt.Errorf("segment %q: %w: %v", name, ErrBadHeader, err)
+	}
+	return fmt.Errorf("segment %q: %w", name, err)
+}
+
+// OpenOrCreate opens the named segment, or creates it with size bytes if it
+// does not exist. Of several processes racing, exactly one creates it (its
+// Created reports true) and the others open it.
+func OpenOrCreate(name string, size int64, opts *Options) (*Segment, error) {
+	for {
+		s, err := Create(name, size, opts)
+		if !errors.Is(err, ErrExist) {
+			return s, err
+		}
+		s, err = Open(name, opts)
+		if !errors.Is(err, ErrNotExist) {
+			return s, err
+		}
+		// Unlinked between the two calls: try again.
+	}
+}
+
+// FromFile maps the segment open as f, typically a descriptor a child
+// inherited from its parent. The segment takes f over: Close closes it.
+func FromFile(f *os.File) (*Segment, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), (*Options)(nil).timeout())
+	defer cancel()
+	return mapFile(ctx, f, "")
+}
+
+func mapFile(ctx context.Context, f *os.File, name string) (*Segment, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	hb := make([]byte, headerSize)
+	n, err := f.ReadAt(hb, 0)
+	if err != nil && err != io.EOF {
+		return nil, fmt.Errorf("reading header: %w", err)
+	}
+	h, err := decodeHeader(hb[:n], fi.Size())
+	if err != nil {
+		return nil, err
+	}
+	self, err := sys.Self()
+	if err != nil {
+		return nil, err
+	}
+	m, err := mmap.Map(f, mmap.RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("mapping: %w", err)
+	}
+	s := &Segment{name: name, f: f, m: m, b: m, h: h, me: self.Word()}
+	// The header was checked through read(2); check the mapping says the same.
+	if h2, err := decodeHeader(m[:headerSize], int64(len(m))); err != nil || h2 != h {
+		m.Unmap()
+		return nil, fmt.Errorf("%w: header changed while mapping", ErrBadHeader)
+	}
+	if err := s.waitReady(ctx); err != nil {
+		m.Unmap()
+		return nil, err
+	}
+	register(s)
+	return s, nil
+}
+
+// waitReady waits for the creator to mark the segment ready, noticing a
+// creator that died instead of spinning forever on its flag.
+func (s *Segment) waitReady(ctx context.Context) error {
+	st := mem.Uint32(s.b, hState)
+	creator := sys.ProcID{Pid: s.h.creatorPid, Start: s.h.creatorStart}
+	for {
+		switch v := atomic.LoadUint32(st); v {
+		case stateReady:
+			return nil
+		case stateCreating:
+		default:
+			return fmt.Errorf("%w: state word %d", ErrBadHeader, v)
+		}
+		if !creator.Alive() {
+			if atomic.LoadUint32(st) == stateReady {
+				return nil
+			}
+			return fmt.Errorf("%w (pid %d); remove it with shm.Unlink or shmctl gc", ErrCreatorDied, creator.Pid)
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("waiting for the creator (pid %d) to finish: %w", creator.Pid, err)
+		}
+		sys.FutexWait(st, stateCreating, 20*time.Millisecond)
+	}
+}
+
+// Unlink removes the name of a segment from /dev/shm. Processes that have it
+// mapped keep using it; its memory is freed when the last one closes it. A
+// file there that is not a shmkit segment is left alone (ErrBadHeader), and
+// so is one that replaced the segment while Unlink checked it (ErrStale).
+func Unlink(name string) error {
+	if err := checkName(name, maxSegmentName); err != nil {
+		return err
+	}
+	f, err := sys.OpenNoFollow(Dir+"/"+name, false)
+	if err != nil {
+		return openError(name, err)
+	}
+	defer f.Close()
+	var hb [len(magic)]byte
+	if _, err := f.ReadAt(hb[:], 0); err != nil || !hasMagic(hb[:]) {
+		return fmt.Errorf("segment %q: %w: refusing to remove it", name, ErrBadHeader)
+	}
+	// Remove the name only if it still names the file just checked.
+	checked, err1 := f.Stat()
+	now, err2 := os.Lstat(Dir + "/" + name)
+	if err1 != nil || err2 != nil || !os.SameFile(checked, now) {
+		return fmt.Errorf("segment %q: %w: replaced while being removed", name, ErrStale)
+	}
+	if err := os.Remove(Dir + "/" + name); err != nil {
+		return openError(name, err)
+	}
+	return nil
+}
+
+// Unlink removes the segment's name (see the package function Unlink).
+func (s *Segment) Unlink() error {
+	if s.name == "" {
+		return fmt.Errorf("unlinking an anonymous segment: %w", ErrName)
+	}
+	return Unlink(s.name)
+}
+
+// Stat reads a named segment's header and directory without mapping it or
+// waiting for it, as shmctl does.
+func Stat(name string) (Info, error) {
+	if err := checkName(name, maxSegmentName); err != nil {
+		return Info{}, err
+	}
+	f, err := sys.OpenNoFollow(Dir+"/"+name, false)
+	if err != nil {
+		return Info{}, openError(name, err)
+	}
+	defer f.Close()
+	info, _, err := statFile(f, name)
+	if err != nil {
+		return info, fmt.Errorf("segment %q: %w", name, err)
+	}
+	return info, nil
+}
+
+// StatObjects lists the directory of a named segment without mapping it.
+func StatObjects(name string) ([]ObjectInfo, error) {
+	if err := checkName(name, maxSegmentName); err != nil {
+		return nil, err
+	}
+	f, err := sys.OpenNoFollow(Dir+"/"+name, false)
+	if err != nil {
+		return nil, openError(name, err)
+	}
+	defer f.Close()
+	_, objs, err := statFile(f, name)
+	if err != nil {
+		return nil, fmt.Errorf("segment %q: %w", name, err)
+	}
+	return objs, nil
+}
+
+func statFile(f *os.File, name string) (Info, []ObjectInfo, error) {
+	info := Info{Name: name}
+	fi, err := f.Stat()
+	if err != nil {
+		return info, nil, err
+	}
+	hb := make([]byte, headerSize)
+	n, _ := f.ReadAt(hb, 0)
+	h, err := decodeHeader(hb[:n], fi.Size())
+	if err != nil {
+		return info, nil, err
+	}
+	dir := make([]byte, int(h.entries)*entrySize)
+	if _, err := f.ReadAt(dir, int64(h.dirOff)); err != nil {
+		return info, nil, fmt.Errorf("reading directory: %w", err)
+	}
+	objs, derr := listEntries(dir, &h)
+	creator := sys.ProcID{Pid: h.creatorPid, Start: h.creatorStart}
+	top := le.Uint64(hb[hTop:])
+	info = Info{Name: name, Size: int64(h.size), ID: h.id, Version: h.version, Anonymous: h.flags&flagAnonymous != 0,
+		CreatorPid: int(h.creatorPid), CreatorAlive: creator.Alive(), Ready: le.Uint32(hb[hState:]) == stateReady,
+		Created: time.Unix(0, h.created), Objects: len(objs), MaxObjects: int(h.entries),
+		HeapUsed: int64(top) - int64(h.heapOff), HeapSize: int64(h.heapEnd() - h.heapOff)}
+	return info, objs, derr // a corrupted directory entry still shows the header
+}
+
+// List describes every shmkit segment under /dev/shm, by name. Files that
+// are not shmkit segments are left out; one that starts like a segment but
+// whose header is bad is listed with Info.Err set.
+func List() ([]Info, error) {
+	ents, err := os.ReadDir(Dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []Info
+	for _, e := range ents {
+		if !e.Type().IsRegular() || checkName(e.Name(), maxSegmentName) != nil {
+			continue
+		}
+		f, err := sys.OpenNoFollow(Dir+"/"+e.Name(), false)
+		if err != nil {
+			continue // gone, or not ours to read
+		}
+		var mb [len(magic)]byte
+		if _, err := f.ReadAt(mb[:], 0); err != nil || !hasMagic(mb[:]) {
+			f.Close()
+			continue
+		}
+		info, _, err := statFile(f, e.Name())
+		f.Close()
+		if err != nil {
+			info.Name, info.Err = e.Name(), err
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// Users lists the processes other than this one that map the named segment
+// or hold it open.
+func Users(name string) ([]int, error) {
+	if err := checkName(name, maxSegmentName); err != nil {
+		return nil, err
+	}
+	pids, err := sys.Users(Dir+"/"+name, true)
+	out := make([]int, len(pids))
+	for i, p := range pids {
+		out[i] = int(p)
+	}
+	return out, err
+}
