@@ -6,8 +6,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"hash/crc32"
 	"testing"
-	"time"
 
 	"github.com/shmkit/shmkit/internal/sys"
 )
@@ -15,7 +15,7 @@ import (
 // seedImage is a small valid segment with a live and a reserved object and
 // a freed block, as bytes.
 func seedImage(t testing.TB) []byte {
-	s, err := Anonymous(8192)
+	s, err := Anonymous(4096)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,23 +35,34 @@ func FuzzDecodeHeader(f *testing.F) {
 	f.Add(img[:headerSize], int64(-1))
 	f.Add([]byte(magic), int64(8))
 	f.Fuzz(func(t *testing.T, b []byte, size int64) {
-		h, err := decodeHeader(b, size)
-		if err != nil {
-			if !errors.Is(err, ErrBadHeader) && !errors.Is(err, ErrVersion) {
-				t.Fatalf("untyped error %v", err)
-			}
-			return
-		}
-		// What decodes re-encodes to the same immutable bytes.
-		out := make([]byte, headerSize)
-		encodeHeader(out, &h)
-		if !bytes.Equal(out[:hState], b[:hState]) || !bytes.Equal(out[hState+4:hSummed], b[hState+4:hSummed]) {
-			t.Fatalf("re-encoding differs")
-		}
-		if _, _, err := planLayout(h.size, h.entries); err != nil || h.heapOff >= h.heapEnd() {
-			t.Fatalf("accepted a header whose layout does not fit: %+v", h)
+		checkHeaderDecode(t, b, size)
+		// Again with the checksum made right, so that the checks behind it
+		// are reached too.
+		if len(b) >= hSummed {
+			c := append([]byte(nil), b...)
+			le.PutUint32(c[hSum:], headerSum(c))
+			checkHeaderDecode(t, c, size)
 		}
 	})
+}
+
+func checkHeaderDecode(t *testing.T, b []byte, size int64) {
+	h, err := decodeHeader(b, size)
+	if err != nil {
+		if !errors.Is(err, ErrBadHeader) && !errors.Is(err, ErrVersion) {
+			t.Fatalf("untyped error %v", err)
+		}
+		return
+	}
+	// What decodes re-encodes to the same immutable bytes.
+	out := make([]byte, headerSize)
+	encodeHeader(out, &h)
+	if !bytes.Equal(out[:hState], b[:hState]) || !bytes.Equal(out[hState+4:hSummed], b[hState+4:hSummed]) {
+		t.Fatalf("re-encoding differs")
+	}
+	if _, _, err := planLayout(h.size, h.entries); err != nil || h.heapOff >= h.heapEnd() {
+		t.Fatalf("accepted a header whose layout does not fit: %+v", h)
+	}
 }
 
 func FuzzDecodeEntry(f *testing.F) {
@@ -64,25 +75,46 @@ func FuzzDecodeEntry(f *testing.F) {
 		f.Add(img[h.dirOff+uint64(i)*entrySize : h.dirOff+uint64(i+1)*entrySize])
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		e, err := decodeEntry(b, &h)
-		if err != nil {
-			if !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("untyped error %v", err)
-			}
-			return
-		}
-		if e.state == entryEmpty {
-			return
-		}
-		if checkPayload(&h, e.off, e.length) != nil || checkName(e.name, maxObjectName) != nil {
-			t.Fatalf("accepted a bad entry %+v", e)
-		}
-		out := make([]byte, entrySize)
-		encodeEntry(out, &e)
-		if !bytes.Equal(out[eKind:eSum+4], b[eKind:eSum+4]) {
-			t.Fatalf("re-encoding differs")
+		checkEntryDecode(t, b, &h)
+		if c, ok := fixEntrySum(b); ok {
+			checkEntryDecode(t, c, &h)
 		}
 	})
+}
+
+// fixEntrySum returns a copy of the entry b with its checksum made right.
+func fixEntrySum(b []byte) ([]byte, bool) {
+	if len(b) < entrySize {
+		return nil, false
+	}
+	n := int(le.Uint16(b[eNameLen:]))
+	if n > maxObjectName {
+		return nil, false
+	}
+	c := append([]byte(nil), b...)
+	le.PutUint32(c[eSum:], entrySum(c, n))
+	return c, true
+}
+
+func checkEntryDecode(t *testing.T, b []byte, h *header) {
+	e, err := decodeEntry(b, h)
+	if err != nil {
+		if !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("untyped error %v", err)
+		}
+		return
+	}
+	if e.state == entryEmpty {
+		return
+	}
+	if checkPayload(h, e.off, e.length) != nil || checkName(e.name, maxObjectName) != nil {
+		t.Fatalf("accepted a bad entry %+v", e)
+	}
+	out := make([]byte, entrySize)
+	encodeEntry(out, &e)
+	if !bytes.Equal(out[eKind:eSum+4], b[eKind:eSum+4]) {
+		t.Fatalf("re-encoding differs")
+	}
 }
 
 func FuzzHandle(f *testing.F) {
@@ -94,18 +126,28 @@ func FuzzHandle(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var h Handle
-		if err := h.UnmarshalBinary(b); err != nil {
-			if !errors.Is(err, ErrBadHandle) || h != (Handle{}) {
-				t.Fatalf("failed decode: %v, handle %+v", err, h)
-			}
-			return
-		}
-		out, err := h.MarshalBinary()
-		if err != nil || !bytes.Equal(out, b) {
-			t.Fatalf("re-encoding differs: %v", err)
+		checkHandleDecode(t, b)
+		if len(b) >= handleFixed+4 {
+			c := append([]byte(nil), b...)
+			n := len(c) - 4
+			le.PutUint32(c[n:], crc32.Checksum(c[:n], castagnoli))
+			checkHandleDecode(t, c)
 		}
 	})
+}
+
+func checkHandleDecode(t *testing.T, b []byte) {
+	var h Handle
+	if err := h.UnmarshalBinary(b); err != nil {
+		if !errors.Is(err, ErrBadHandle) || h != (Handle{}) {
+			t.Fatalf("failed decode: %v, handle %+v", err, h)
+		}
+		return
+	}
+	out, err := h.MarshalBinary()
+	if err != nil || !bytes.Equal(out, b) {
+		t.Fatalf("re-encoding differs: %v", err)
+	}
 }
 
 // FuzzSegmentImage runs the allocator and the directory over corrupted
@@ -117,17 +159,44 @@ func FuzzSegmentImage(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, img []byte) {
+	f.Fuzz(func(t *testing.T, img []byte) { fuzzImageBody(t, img, self) })
+}
+
+func fuzzImageBody(t *testing.T, img []byte, self sys.ProcID) {
+	{
+		// Checksums made right, so that the fuzzer's changes reach the
+		// directory and the heap rather than stopping at a checksum.
+		// The size field follows the input's length, so that a shortened
+		// input is a truncated image rather than one rejected at once.
+		img = append([]byte(nil), img...)
+		if len(img) >= hSummed {
+			le.PutUint64(img[hSize:], uint64(len(img)))
+			le.PutUint32(img[hSum:], headerSum(img))
+		}
 		h, err := decodeHeader(img, int64(len(img)))
 		if err != nil {
 			return
+		}
+		for i := uint64(0); i < uint64(h.entries) && h.dirOff+(i+1)*entrySize <= uint64(len(img)); i++ {
+			e := img[h.dirOff+i*entrySize : h.dirOff+(i+1)*entrySize]
+			if c, ok := fixEntrySum(e); ok {
+				copy(e, c)
+			}
+		}
+		// The lock word names its holder; a fuzzed one naming a live process
+		// (the image's own creator, say) would rightly make every operation
+		// wait for it. Start each run with the lock free.
+		if len(img) >= headerSize {
+			clear(img[hLockOwner : hLockWaiters+4])
 		}
 		// A guard region after the image catches writes past its end.
 		buf := make([]byte, len(img)+4096)
 		copy(buf, img)
 		s := &Segment{b: buf[:len(img):len(img)], h: h, me: self.Word()}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
-		defer cancel()
+		// Cancelled: Find looks once and never waits for a reserved entry
+		// whose recorded creator may be this very process.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
 		s.Objects()
 		o, err := s.Find(ctx, "obj", Spec{Kind: KindValue, Fingerprint: 9})
 		if err == nil {
@@ -149,5 +218,5 @@ func FuzzSegmentImage(f *testing.F) {
 				t.Fatal("wrote past the end of the image")
 			}
 		}
-	})
+	}
 }

@@ -425,3 +425,92 @@ func TestUsersSeesCreator(t *testing.T) {
 		t.Fatalf("Stat: %v %+v", err, info)
 	}
 }
+
+// childChurnForever allocates, fills, checks and frees blocks until killed,
+// exiting 1 if it ever finds one of its blocks changed by someone else.
+var childChurnForever = testproc.Register("shm-churn-forever", func(c *testproc.Child) error {
+	name, idx, _ := strings.Cut(c.Arg(), " ")
+	var fill byte
+	fmt.Sscan(idx, &fill)
+	s, err := Open(name, nil)
+	if err != nil {
+		return err
+	}
+	r := rand.New(rand.NewPCG(uint64(fill), uint64(os.Getpid())))
+	var kept []*Object
+	c.Point("go")
+	for {
+		if len(kept) > 20 || (len(kept) > 0 && r.IntN(2) == 0) {
+			j := r.IntN(len(kept))
+			for _, b := range kept[j].Bytes() {
+				if b != fill {
+					return fmt.Errorf("block at %d overwritten by %d", kept[j].off, b)
+				}
+			}
+			if err := kept[j].Free(); err != nil {
+				return err
+			}
+			kept = append(kept[:j], kept[j+1:]...)
+			continue
+		}
+		o, err := s.Alloc(Spec{Kind: KindBytes, Size: uint64(1 + r.IntN(3000))})
+		if errors.Is(err, ErrFull) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		for k := range o.Bytes() {
+			o.Bytes()[k] = fill
+		}
+		kept = append(kept, o)
+	}
+})
+
+// TestKillDuringChurn SIGKILLs processes at random moments while they
+// allocate and free, so that kills land anywhere in the allocator: inside
+// a split, a merge, a move of the top. After every kill the heap must walk,
+// the surviving process must never see its blocks changed, and the next
+// locker must recover the lock.
+func TestKillDuringChurn(t *testing.T) {
+	s := mustCreate(t, 4<<20, nil)
+	start := func(i int) *testproc.Proc {
+		p := testproc.Start(t, childChurnForever, testproc.Arg(fmt.Sprintf("%s %d", s.Name(), i)))
+		p.WaitPoint("go")
+		p.Continue()
+		return p
+	}
+	procs := []*testproc.Proc{start(1), start(2)}
+	r := rand.New(rand.NewPCG(3, 4))
+	rounds := 60
+	if testing.Short() {
+		rounds = 10
+	}
+	for round := 0; round < rounds; round++ {
+		time.Sleep(time.Duration(r.IntN(3000)) * time.Microsecond)
+		i := r.IntN(2)
+		procs[i].Kill()
+		if res := procs[i].Wait(); !res.Killed() {
+			t.Fatalf("round %d: child ended by itself: exit %d\n%s", round, res.ExitCode, res.Output)
+		}
+		// The lock may be held by the dead child: this Alloc takes it over.
+		o, err := s.Alloc(Spec{Kind: KindBytes, Size: 100})
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		o.Free()
+		procs[i] = start(1 + i)
+	}
+	for _, p := range procs {
+		p.Kill()
+		if res := p.Wait(); !res.Killed() {
+			t.Fatalf("child ended by itself: exit %d\n%s", res.ExitCode, res.Output)
+		}
+	}
+	if err := s.lockArena(); err != nil {
+		t.Fatal(err)
+	}
+	checkHeap(t, s)
+	s.unlockArena()
+	t.Logf("%d lock recoveries in %d kills", atomic.LoadUint64(mem.Uint64(s.b, hRecoveries)), rounds+2)
+}

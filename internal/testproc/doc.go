@@ -58,9 +58,13 @@
 // entry and every new descriptor (except the Go runtime's poller: eventpoll,
 // eventfd) is named on stderr and fails the run; the entries are removed.
 // All shmkit test binaries on a machine share a lock file,
-// /tmp/shmkit-testproc.lock, held shared while their tests run and exclusive
-// during the /dev/shm check, so that go test running packages in parallel
-// never has one binary remove another's live segment.
+// /tmp/shmkit-testproc.lock, held shared while their tests run. A binary
+// whose tests are done takes it exclusive if it can within a second: then
+// every new entry is a leak. While other binaries still run (go test runs
+// packages in parallel), it judges only the entries it can tell are its own
+// (a name carrying its pid, as ShmName gives, or a shmkit segment created by
+// it or a child it started), so that it never removes another binary's live
+// segment and never waits long for one.
 //
 // # Caveats
 //

@@ -1,6 +1,7 @@
 package testproc
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -137,5 +138,36 @@ func TestMainReportsLeaks(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(shm, "leaked-segment")); !os.IsNotExist(err) {
 		t.Errorf("leaked entry not removed: %v", err)
+	}
+}
+
+func TestOurs(t *testing.T) {
+	dir := t.TempDir()
+	pid := os.Getpid()
+	seg := func(creator uint32) string {
+		b := make([]byte, 64)
+		copy(b, "shmkitSG")
+		binary.LittleEndian.PutUint32(b[32:], creator)
+		p := filepath.Join(dir, fmt.Sprint("seg", creator))
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		name, path string
+		want       bool
+	}{
+		{fmt.Sprintf("shmkit-test-%d-3", pid), dir + "/missing", true},
+		{fmt.Sprintf("shmkit-example-x-%d", pid), dir + "/missing", true},
+		{fmt.Sprintf("shmkit-test-%d1-3", pid), dir + "/missing", false}, // another pid
+		{"orders", seg(uint32(pid)), true},
+		{"orders", seg(1), false},
+		{"plain", dir + "/missing", false},
+	}
+	for _, c := range cases {
+		if got := ours(c.name, c.path); got != c.want {
+			t.Errorf("ours(%q, %s) = %v, want %v", c.name, c.path, got, c.want)
+		}
 	}
 }

@@ -171,6 +171,7 @@ func Start(t testing.TB, name string, opts ...Option) *Proc {
 		repR.Close()
 		t.Fatalf("testproc: starting %q: %v", name, err)
 	}
+	spawned.Store(p.cmd.Process.Pid, true)
 	p.timer = time.AfterFunc(cfg.timeout, p.expire)
 	go p.read()
 	go p.reap()
