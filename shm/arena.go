@@ -148,6 +148,7 @@ func (s *Segment) lockArena() error {
 	owner := mem.Uint64(s.b, hLockOwner)
 	seq := mem.Uint32(s.b, hLockSeq)
 	waiters := mem.Uint32(s.b, hLockWaiters)
+	var checked time.Time // when the owner was last seen to use the segment
 	for i := 0; ; i++ {
 		if atomic.CompareAndSwapUint64(owner, 0, s.me) { // fast path
 			return nil
@@ -164,7 +165,7 @@ func (s *Segment) lockArena() error {
 		case i < 64:
 			runtime.Gosched()
 			continue
-		case !sys.AliveWord(cur):
+		case !sys.AliveWord(cur) || s.strayOwner(cur, &checked):
 			if atomic.CompareAndSwapUint64(owner, cur, s.me) {
 				atomic.AddUint64(mem.Uint64(s.b, hRecoveries), 1)
 				s.repair()
@@ -180,6 +181,26 @@ func (s *Segment) lockArena() error {
 		}
 		atomic.AddUint32(waiters, ^uint32(0))
 	}
+}
+
+// strayOwner reports, at most once a second, whether the live process the
+// lock word names does not map or hold the segment. A real holder always
+// does (it wrote the word through its mapping, and Close waits for the
+// lock), so such a word is corrupted or names a process of another pid
+// namespace, and must not block the segment forever.
+func (s *Segment) strayOwner(w uint64, checked *time.Time) bool {
+	if s.ino == 0 {
+		return false
+	}
+	if checked.IsZero() {
+		*checked = time.Now()
+		return false
+	}
+	if time.Since(*checked) < time.Second {
+		return false
+	}
+	*checked = time.Now()
+	return !sys.Uses(int32(w>>32), s.dev, s.ino)
 }
 
 func (s *Segment) unlockArena() {

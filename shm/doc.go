@@ -102,7 +102,9 @@
 // owner. Every change commits with one aligned store (a block marked used, a
 // size shrunk after the tail's header is written, the top moved), so a
 // process killed at any instruction leaves a heap that walks. A process that
-// finds the lock's owner dead takes the lock over and frees any named block
+// finds the lock's owner dead (or, after waiting a second, finds that the
+// live process the lock word names does not map the segment, as only a
+// corrupted word could say) takes the lock over and frees any named block
 // whose directory entry was never written. Payloads are zeroed when they are
 // handed out.
 //

@@ -146,3 +146,28 @@ func ExampleHandle() {
 	fmt.Printf("%s\n", same.Bytes())
 	// Output: shared!!
 }
+
+func ExampleFromFile() {
+	// A child process gets the segment's file as an inherited descriptor
+	// (package process does this); here the same process reopens it.
+	seg, err := shm.Anonymous(1 << 20)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer seg.Close()
+	f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", seg.File().Fd()), os.O_RDWR, 0)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// FromFile checks the header, and takes f over: Close closes it.
+	again, err := shm.FromFile(f)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer again.Close()
+	fmt.Println(again.ID() == seg.ID())
+	// Output: true
+}

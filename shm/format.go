@@ -224,7 +224,7 @@ func encodeEntry(b []byte, e *entry) {
 	le.PutUint64(b[eGen:], e.gen)
 	le.PutUint16(b[eNameLen:], uint16(len(e.name)))
 	clear(b[eNameLen+2 : eSum])
-	clear(b[eName : eName+maxObjectName])
+	clear(b[eSum+4 : eName+maxObjectName])
 	copy(b[eName:], e.name)
 	le.PutUint32(b[eSum:], entrySum(b, len(e.name)))
 }
@@ -251,6 +251,9 @@ func decodeEntry(b []byte, h *header) (entry, error) {
 	if got, want := le.Uint32(b[eSum:]), entrySum(b, n); got != want {
 		return e, fmt.Errorf("%w: directory entry checksum %#08x, computed %#08x", ErrCorrupt, got, want)
 	}
+	if !allZero(b[eNameLen+2:eSum]) || !allZero(b[eSum+4:eName]) || !allZero(b[eName+n:entrySize]) {
+		return e, fmt.Errorf("%w: directory entry has reserved bytes that are not zero", ErrCorrupt)
+	}
 	e.kind = Kind(le.Uint32(b[eKind:]))
 	e.fp = le.Uint64(b[eFP:])
 	e.off = le.Uint64(b[eOff:])
@@ -271,6 +274,15 @@ func decodeEntry(b []byte, h *header) (entry, error) {
 		return e, fmt.Errorf("%w: directory entry %q has no creator", ErrCorrupt, e.name)
 	}
 	return e, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // checkPayload reports whether [off, off+length) can be the payload of a

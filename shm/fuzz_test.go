@@ -112,7 +112,7 @@ func checkEntryDecode(t *testing.T, b []byte, h *header) {
 	}
 	out := make([]byte, entrySize)
 	encodeEntry(out, &e)
-	if !bytes.Equal(out[eKind:eSum+4], b[eKind:eSum+4]) {
+	if !bytes.Equal(out[eKind:], b[eKind:entrySize]) {
 		t.Fatalf("re-encoding differs")
 	}
 }
@@ -185,7 +185,8 @@ func fuzzImageBody(t *testing.T, img []byte, self sys.ProcID) {
 		}
 		// The lock word names its holder; a fuzzed one naming a live process
 		// (the image's own creator, say) would rightly make every operation
-		// wait for it. Start each run with the lock free.
+		// wait for it, since an image in memory has no file whose users could
+		// show the word to be stray. Start each run with the lock free.
 		if len(img) >= headerSize {
 			clear(img[hLockOwner : hLockWaiters+4])
 		}

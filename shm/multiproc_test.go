@@ -514,3 +514,21 @@ func TestKillDuringChurn(t *testing.T) {
 	s.unlockArena()
 	t.Logf("%d lock recoveries in %d kills", atomic.LoadUint64(mem.Uint64(s.b, hRecoveries)), rounds+2)
 }
+
+func TestLockWordNamingAStranger(t *testing.T) {
+	s := mustCreate(t, 1<<20, nil)
+	other := mustCreate(t, 1<<20, nil)
+	// A live process that holds another segment's lock, not this one's.
+	p := testproc.Start(t, childHoldLock, testproc.Arg(other.Name()))
+	p.WaitPoint("locked")
+	stranger := atomic.LoadUint64(mem.Uint64(other.b, hLockOwner))
+	atomic.StoreUint64(mem.Uint64(s.b, hLockOwner), stranger) // as corruption would
+	if _, err := s.Alloc(Spec{Kind: KindBytes, Size: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if n := atomic.LoadUint64(mem.Uint64(s.b, hRecoveries)); n != 1 {
+		t.Fatalf("%d recoveries, want 1", n)
+	}
+	p.Kill()
+	p.Wait()
+}

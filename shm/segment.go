@@ -65,6 +65,8 @@ type Segment struct {
 	b       []byte
 	h       header
 	me      uint64 // this process's owner word
+	dev     uint64 // device and inode of the file, to recognise its users
+	ino     uint64
 	created bool
 	closed  atomic.Bool
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -88,7 +89,7 @@ func Anonymous(size int64) (*Segment, error) {
 }
 
 func newSegment(name string, size int64, opts *Options, anon bool) (*Segment, error) {
-	label := name
+	label := strconv.Quote(name)
 	if anon {
 		label = "(anonymous)"
 	}
@@ -145,6 +146,7 @@ func newSegment(name string, size int64, opts *Options, anon bool) (*Segment, er
 	}
 	encodeHeader(m, &h)
 	s := &Segment{name: name, f: f, m: m, b: m, h: h, me: self.Word(), created: true}
+	s.dev, s.ino, _ = sys.FileID(f)
 	if !anon {
 		if err := sys.Link(f, Dir+"/"+name); err != nil {
 			m.Unmap()
@@ -211,12 +213,18 @@ func OpenOrCreate(name string, size int64, opts *Options) (*Segment, error) {
 	}
 }
 
-// FromFile maps the segment open as f, typically a descriptor a child
-// inherited from its parent. The segment takes f over: Close closes it.
+// FromFile maps the segment open (read-write) as f, typically a descriptor
+// a child inherited from its parent. The segment takes f over: Close closes
+// it, and so does FromFile when it fails.
 func FromFile(f *os.File) (*Segment, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), (*Options)(nil).timeout())
 	defer cancel()
-	return mapFile(ctx, f, "")
+	s, err := mapFile(ctx, f, "")
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 func mapFile(ctx context.Context, f *os.File, name string) (*Segment, error) {
@@ -239,9 +247,10 @@ func mapFile(ctx context.Context, f *os.File, name string) (*Segment, error) {
 	}
 	m, err := mmap.Map(f, mmap.RDWR, 0)
 	if err != nil {
-		return nil, fmt.Errorf("mapping: %w", err)
+		return nil, fmt.Errorf("mapping read-write (is the file open for writing?): %w", err)
 	}
 	s := &Segment{name: name, f: f, m: m, b: m, h: h, me: self.Word()}
+	s.dev, s.ino, _ = sys.FileID(f)
 	// The header was checked through read(2); check the mapping says the same.
 	if h2, err := decodeHeader(m[:headerSize], int64(len(m))); err != nil || h2 != h {
 		m.Unmap()

@@ -5,6 +5,7 @@ package shm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"strings"
@@ -227,6 +228,27 @@ func TestBadInput(t *testing.T) {
 			_, err := Open(plant(t, img), nil)
 			return err
 		}, []error{ErrVersion}},
+		{"FromFile of a file that is not a segment", func(t *testing.T) error {
+			f, err := os.CreateTemp(t.TempDir(), "junk")
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteString(strings.Repeat("junk", 100))
+			_, err = FromFile(f) // closes f: the leak check would see it otherwise
+			return err
+		}, []error{ErrBadHeader}},
+		{"FromFile of a read-only segment file", func(t *testing.T) error {
+			s := mustCreate(t, 1<<16, nil)
+			f, err := os.Open(Dir + "/" + s.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = FromFile(f)
+			if err == nil {
+				return nil
+			}
+			return fmt.Errorf("%w: %v", ErrBadHeader, err) // any error will do; it must not map
+		}, []error{ErrBadHeader}},
 		{"open with a corrupted directory", func(t *testing.T) error {
 			img := image(t)
 			off := le.Uint64(img[hDirOff:])

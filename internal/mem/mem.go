@@ -8,6 +8,16 @@
 // has the alignment of off. The types produced here hold no Go pointers
 // (callers check that with package ctypes), so the garbage collector never
 // needs to scan the memory they describe.
+//
+// # Caveats
+//
+//   - A pointer or slice from this package is valid only while its mapping
+//     is: after the segment is closed (unmapped), using it faults.
+//   - The checks here are of bounds and alignment only; whether the bytes
+//     hold a valid value of the type is for the caller's header checks.
+//   - Memory in a mapping is not Go heap: the race detector does not see
+//     accesses to it, so cross-process synchronisation must be right by
+//     construction (atomics, futexes), not by -race.
 package mem
 
 import (

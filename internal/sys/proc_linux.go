@@ -145,6 +145,25 @@ func Users(path string, excludeSelf bool) ([]int32, error) {
 	return pids, nil
 }
 
+// FileID is the device and inode of an open file.
+func FileID(f *os.File) (dev, ino uint64, err error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return 0, 0, err
+	}
+	return uint64(st.Dev), st.Ino, nil
+}
+
+// Uses reports whether process pid maps the file with the given device and
+// inode or holds it open. A process this one may not inspect counts as a
+// user, so that the answer errs on the side of "in use".
+func Uses(pid int32, dev, ino uint64) bool {
+	if _, err := os.Stat("/proc/" + strconv.Itoa(int(pid)) + "/maps"); err != nil {
+		return !errors.Is(err, os.ErrNotExist)
+	}
+	return usesFile(int(pid), dev, ino)
+}
+
 func usesFile(pid int, dev, ino uint64) bool {
 	dir := "/proc/" + strconv.Itoa(pid)
 	if b, err := os.ReadFile(dir + "/maps"); err == nil {
