@@ -2,6 +2,7 @@ package shm
 
 import (
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,33 +143,37 @@ type Info struct {
 }
 
 // registry maps segment ids to the segments this process has mapped, so
-// that a handle can be resolved.
+// that a handle can be resolved; a segment mapped twice is there twice.
 var registry struct {
 	sync.Mutex
-	m map[uint64]*Segment
+	m map[uint64][]*Segment
 }
 
 func register(s *Segment) {
 	registry.Lock()
 	defer registry.Unlock()
 	if registry.m == nil {
-		registry.m = make(map[uint64]*Segment)
+		registry.m = make(map[uint64][]*Segment)
 	}
-	if _, ok := registry.m[s.h.id]; !ok {
-		registry.m[s.h.id] = s
-	}
+	registry.m[s.h.id] = append(registry.m[s.h.id], s)
 }
 
 func unregister(s *Segment) {
 	registry.Lock()
 	defer registry.Unlock()
-	if registry.m[s.h.id] == s {
+	segs := slices.DeleteFunc(registry.m[s.h.id], func(x *Segment) bool { return x == s })
+	if len(segs) == 0 {
 		delete(registry.m, s.h.id)
+	} else {
+		registry.m[s.h.id] = segs
 	}
 }
 
 func registered(id uint64) *Segment {
 	registry.Lock()
 	defer registry.Unlock()
-	return registry.m[id]
+	if segs := registry.m[id]; len(segs) > 0 {
+		return segs[0]
+	}
+	return nil
 }

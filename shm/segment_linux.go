@@ -200,17 +200,18 @@ func openError(name string, err error) error {
 // does not exist. Of several processes racing, exactly one creates it (its
 // Created reports true) and the others open it.
 func OpenOrCreate(name string, size int64, opts *Options) (*Segment, error) {
-	for {
-		s, err := Create(name, size, opts)
-		if !errors.Is(err, ErrExist) {
+	var err error
+	for range 10 {
+		var s *Segment
+		if s, err = Create(name, size, opts); !errors.Is(err, ErrExist) {
 			return s, err
 		}
-		s, err = Open(name, opts)
-		if !errors.Is(err, ErrNotExist) {
+		if s, err = Open(name, opts); !errors.Is(err, ErrNotExist) {
 			return s, err
 		}
-		// Unlinked between the two calls: try again.
+		// Unlinked between the two calls: try again, a few times.
 	}
+	return nil, fmt.Errorf("segment %q keeps appearing and disappearing: %w", name, err)
 }
 
 // FromFile maps the segment open (read-write) as f, typically a descriptor

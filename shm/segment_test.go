@@ -432,3 +432,32 @@ func TestListAndStat(t *testing.T) {
 		t.Fatalf("StatObjects: %v %+v", err, objs)
 	}
 }
+
+func TestResolveAfterClosingOneOfTwoMappings(t *testing.T) {
+	s, err := Anonymous(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", s.File().Fd()), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := FromFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := again.Alloc(Spec{Kind: KindBytes, Size: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := o.Handle()
+	// Whichever mapping closes first, the other still resolves the handle.
+	if err := again.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Resolve(h)
+	if err != nil || r.Segment() != s {
+		t.Fatalf("Resolve after closing one mapping: %v", err)
+	}
+}
