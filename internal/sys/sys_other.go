@@ -31,6 +31,8 @@ func (p ProcID) Alive() bool                                            { return
 func (p ProcID) Word() uint64                                           { return uint64(uint32(p.Pid))<<32 | uint64(uint32(p.Start)) }
 func AliveWord(w uint64) bool                                           { return false }
 func Users(path string, excludeSelf bool) ([]int32, error)              { return nil, ErrNotSupported }
+func FileID(f *os.File) (dev, ino uint64, err error)                    { return 0, 0, ErrNotSupported }
+func Uses(pid int32, dev, ino uint64) bool                              { return true }
 
 var (
 	ErrSymlink    = errors.New("is a symbolic link")

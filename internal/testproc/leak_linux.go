@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -109,9 +108,6 @@ func (lc *leakCheck) finish() []string {
 	}
 	return problems
 }
-
-// spawned holds the pids of the children this process started.
-var spawned sync.Map // int -> bool
 
 // ours reports whether a /dev/shm entry belongs to this test binary: its
 // name carries this process's pid (as ShmName's and the examples' names

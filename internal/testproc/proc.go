@@ -79,6 +79,10 @@ func (r Result) status() string {
 	return "exit code " + strconv.Itoa(r.ExitCode)
 }
 
+// spawned holds the pids of the children this process started, so that
+// the leak check can tell the segments they made.
+var spawned sync.Map // int -> bool
+
 // Proc is a running (or finished) child, seen from the test.
 type Proc struct {
 	t       testing.TB
