@@ -108,6 +108,27 @@
 // whose directory entry was never written. Payloads are zeroed when they are
 // handed out.
 //
+// # Handles
+//
+// A handle encodes (MarshalBinary) to 52 bytes plus the segment name, all
+// integers little-endian. UnmarshalBinary accepts exactly this and nothing
+// else (ErrBadHandle); Resolve then checks the object itself: its block must
+// be used and have the handle's kind, fingerprint and generation.
+//
+//	offset size  field
+//	     0    4  handle magic "shmH"
+//	     4    1  handle version (1)
+//	     5    1  segment name length n (0 for an anonymous segment)
+//	     6    2  zero
+//	     8    8  segment id
+//	    16    8  payload offset of the object
+//	    24    4  kind of the object
+//	    28    4  zero
+//	    32    8  fingerprint of the object
+//	    40    8  generation of the object
+//	    48    n  segment name
+//	  48+n    4  CRC-32C of the bytes before it
+//
 // # Caveats
 //
 //   - Close unmaps the segment: memory returned by Object.Bytes must not be

@@ -31,9 +31,15 @@ func TestDocLayout(t *testing.T) {
 		{bState, 4, `state: "free"`}, {bKind, 4, "kind"}, {bSize, 8, "block size"}, {bFP, 8, "fingerprint"},
 		{bOwner, 8, "owner: the allocating"}, {bGen, 8, "generation"}, {bLen, 8, "payload length asked"},
 		{bEntry, 4, "directory entry + 1"},
+		{0, 4, "handle magic"}, {4, 1, "handle version"}, {5, 1, "segment name length"}, {8, 8, "segment id"},
+		{16, 8, "payload offset of the object"}, {24, 4, "kind of the object"}, {32, 8, "fingerprint of the object"},
+		{40, 8, "generation of the object"}, {handleFixed, 0, ""},
 	}
 	for _, r := range rows {
 		row := fmt.Sprintf("%6d %4d  %s", r.off, r.size, r.field)
+		if r.field == "" { // the handle's variable part
+			row = fmt.Sprintf("%6d    n  segment name", r.off)
+		}
 		if !strings.Contains(doc, row) {
 			t.Errorf("doc.go lacks the row %q", row)
 		}

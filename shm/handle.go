@@ -18,20 +18,7 @@ type Handle struct {
 	Generation  uint64 // tells a freed and reused block from the original
 }
 
-// Handle encoding, version 1 (little-endian):
-//
-//	[0,4)   "shmH"
-//	[4]     version (1)
-//	[5]     name length n (0 to 200)
-//	[6,8)   zero
-//	[8,16)  segment id
-//	[16,24) payload offset
-//	[24,28) kind
-//	[28,32) zero
-//	[32,40) fingerprint
-//	[40,48) generation
-//	[48,48+n) segment name
-//	then    CRC-32C of all the bytes before it
+// Handle encoding, version 1: doc.go draws it byte by byte.
 const (
 	handleMagic   = "shmH"
 	handleVersion = 1

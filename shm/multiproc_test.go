@@ -453,6 +453,16 @@ var childChurnForever = testproc.Register("shm-churn-forever", func(c *testproc.
 			kept = append(kept[:j], kept[j+1:]...)
 			continue
 		}
+		if r.IntN(4) == 0 { // named objects too: Reserve, Publish, Remove
+			name := fmt.Sprintf("c%d-%d", fill, r.IntN(8))
+			if err := s.Remove(name); err != nil && !errors.Is(err, ErrNotExist) {
+				return err
+			}
+			if _, err := Place(Spec{Kind: KindValue, Size: 200}, nil, In(s, name)); err != nil && !errors.Is(err, ErrFull) {
+				return err
+			}
+			continue
+		}
 		o, err := s.Alloc(Spec{Kind: KindBytes, Size: uint64(1 + r.IntN(3000))})
 		if errors.Is(err, ErrFull) {
 			continue
@@ -466,6 +476,40 @@ var childChurnForever = testproc.Register("shm-churn-forever", func(c *testproc.
 		kept = append(kept, o)
 	}
 })
+
+// checkDirectory checks, under the lock, that every directory entry points
+// to a used block of its generation, and that every used named block is
+// the one its entry points to.
+func checkDirectory(t *testing.T, s *Segment) {
+	t.Helper()
+	named := 0
+	for i := 0; i < int(s.h.entries); i++ {
+		e, err := decodeEntry(s.entryBytes(i), &s.h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.state == entryEmpty {
+			continue
+		}
+		named++
+		k, err := s.findBlock(e.off)
+		if err != nil || k.gen != e.gen || k.entry != uint32(i)+1 {
+			t.Fatalf("entry %q points to block %+v (%v)", e.name, k, err)
+		}
+	}
+	err := s.walk(func(off uint64, k block) error {
+		if k.state == blockUsed && k.entry != 0 {
+			named--
+			if !s.entryOwns(int(k.entry)-1, off+blockHeader, k.gen) {
+				t.Fatalf("named block at %d has no entry", off)
+			}
+		}
+		return nil
+	})
+	if err != nil || named != 0 {
+		t.Fatalf("walk: %v; entries and named blocks differ by %d", err, named)
+	}
+}
 
 // TestKillDuringChurn SIGKILLs processes at random moments while they
 // allocate and free, so that kills land anywhere in the allocator: inside
@@ -499,6 +543,12 @@ func TestKillDuringChurn(t *testing.T) {
 			t.Fatalf("round %d: %v", round, err)
 		}
 		o.Free()
+		if err := s.lockArena(); err != nil {
+			t.Fatal(err)
+		}
+		checkHeap(t, s)
+		checkDirectory(t, s)
+		s.unlockArena()
 		procs[i] = start(1 + i)
 	}
 	for _, p := range procs {
@@ -511,6 +561,7 @@ func TestKillDuringChurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkHeap(t, s)
+	checkDirectory(t, s)
 	s.unlockArena()
 	t.Logf("%d lock recoveries in %d kills", atomic.LoadUint64(mem.Uint64(s.b, hRecoveries)), rounds+2)
 }
