@@ -101,7 +101,7 @@ func ParseCode(s string) (Code, error) {
 			return c, nil
 		}
 	}
-	return 0, fmt.Errorf("ctypes: parsing type code %q: %w", s, ErrUnknownCode)
+	return 0, fmt.Errorf("type code %q: %w", s, ErrUnknownCode)
 }
 
 // CodeOf returns the type code of the Go scalar type T; see CodeFor.

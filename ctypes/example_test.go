@@ -60,7 +60,7 @@ func ExampleParseCode() {
 	fmt.Println(errors.Is(err, ctypes.ErrUnknownCode))
 	// Output:
 	// 'H' (uint16) 2 <nil>
-	// ctypes: parsing type code "x": ctypes: unknown type code
+	// type code "x": ctypes: unknown type code
 	// true
 }
 
