@@ -62,7 +62,7 @@
 //	   152    8  last generation handed to a block
 //	   160    8  lock recoveries: times the lock was taken from a dead owner
 //
-// The other bytes up to 256 are zero and reserved. Open rejects a header
+// The other bytes up to 256 are reserved and must be zero. Open rejects a header
 // whose magic, checksum, sizes or offsets are wrong (ErrBadHeader), whose
 // version is newer (ErrVersion), or whose size differs from the file's.
 //

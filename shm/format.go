@@ -46,6 +46,7 @@ const (
 	hTop         = 144 // uint64 end of the last block
 	hGen         = 152 // uint64 last generation handed to an object
 	hRecoveries  = 160 // uint64 times the lock was taken over from a dead owner
+	hMutableEnd  = 168 // the rest of the header is reserved and zero
 
 	stateCreating = 0
 	stateReady    = 1
@@ -163,6 +164,9 @@ func decodeHeader(b []byte, fileSize int64) (header, error) {
 	}
 	if got, want := le.Uint32(b[hSum:]), headerSum(b); got != want {
 		return h, fmt.Errorf("%w: header checksum %#08x, computed %#08x", ErrBadHeader, got, want)
+	}
+	if !allZero(b[hSummed:hLockOwner]) || !allZero(b[hMutableEnd:headerSize]) {
+		return h, fmt.Errorf("%w: reserved header bytes are not zero", ErrBadHeader)
 	}
 	h.size = le.Uint64(b[hSize:])
 	h.id = le.Uint64(b[hID:])

@@ -55,6 +55,9 @@ func checkHeaderDecode(t *testing.T, b []byte, size int64) {
 		return
 	}
 	// What decodes re-encodes to the same immutable bytes.
+	if !allZero(b[hSummed:hLockOwner]) || !allZero(b[hMutableEnd:headerSize]) {
+		t.Fatalf("accepted non-zero reserved bytes")
+	}
 	out := make([]byte, headerSize)
 	encodeHeader(out, &h)
 	if !bytes.Equal(out[:hState], b[:hState]) || !bytes.Equal(out[hState+4:hSummed], b[hState+4:hSummed]) {

@@ -221,6 +221,13 @@ func TestBadInput(t *testing.T) {
 			_, err := Open(plant(t, img), nil)
 			return err
 		}, []error{ErrBadHeader}},
+		{"open a segment with a reserved header byte set", func(t *testing.T) error {
+			img := image(t)
+			img[200] = 1
+			le.PutUint32(img[hSum:], headerSum(img))
+			_, err := Open(plant(t, img), nil)
+			return err
+		}, []error{ErrBadHeader}},
 		{"open a newer format", func(t *testing.T) error {
 			img := image(t)
 			le.PutUint32(img[hVersion:], formatVersion+1)
