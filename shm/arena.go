@@ -186,8 +186,8 @@ func (s *Segment) lockArena() error {
 // strayOwner reports, at most once a second, whether the live process the
 // lock word names does not map or hold the segment. A real holder always
 // does (it wrote the word through its mapping, and Close waits for the
-// lock), so such a word is corrupted or names a process of another pid
-// namespace, and must not block the segment forever.
+// lock), so such a word is corrupted and must not block the segment
+// forever.
 func (s *Segment) strayOwner(w uint64, checked *time.Time) bool {
 	if s.ino == 0 {
 		return false

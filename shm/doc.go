@@ -146,6 +146,10 @@
 //     that no process maps.
 //   - The default heap reserves memory in chunks (4 MiB, doubling) and
 //     keeps it for the life of the process.
+//   - Owners are recorded as pids (with their start times) of the pid
+//     namespace they run in. Processes sharing a segment must share a pid
+//     namespace: across containers with separate ones, each would take the
+//     other for dead and take over a lock it holds.
 //   - Only Linux on amd64 and arm64 is implemented; elsewhere every
 //     function returns ErrNotSupported.
 package shm
