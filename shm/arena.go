@@ -77,12 +77,21 @@ func (o *Object) Publish() error {
 	if o.index < 0 {
 		return nil
 	}
-	if err := o.seg.usable(); err != nil {
+	s := o.seg
+	if err := s.lockArena(); err != nil {
 		return err
 	}
-	st := o.seg.entryState(o.index)
-	if !atomic.CompareAndSwapUint32(st, entryReserved, entryLive) {
-		return fmt.Errorf("publishing %q: %w: entry was removed", o.name, ErrStale)
+	// The entry must still be this object's: it may have been removed, and
+	// even reserved again by another process, since.
+	e, err := decodeEntry(s.entryBytes(o.index), &s.h)
+	st := s.entryState(o.index)
+	ok := err == nil && e.state == entryReserved && e.gen == o.gen && e.off == o.off
+	if ok {
+		atomic.StoreUint32(st, entryLive)
+	}
+	s.unlockArena()
+	if !ok {
+		return fmt.Errorf("publishing %q: %w: it was removed", o.name, ErrStale)
 	}
 	sys.FutexWake(st, -1)
 	return nil
@@ -426,13 +435,19 @@ func (s *Segment) Free(o *Object) error {
 	if o == nil || o.seg != s {
 		return fmt.Errorf("%w: object of another segment", ErrStale)
 	}
-	if o.index >= 0 {
-		return s.Remove(o.name)
-	}
 	if err := s.lockArena(); err != nil {
 		return err
 	}
 	defer s.unlockArena()
+	if o.index >= 0 {
+		// The name may have been removed and given to a new object since.
+		i, e, err := s.lookup(o.name)
+		if err != nil || e.gen != o.gen {
+			return fmt.Errorf("%w: object %q was already removed", ErrStale, o.name)
+		}
+		s.dropEntry(i, e)
+		return nil
+	}
 	k, err := s.findBlock(o.off)
 	if err != nil {
 		return err

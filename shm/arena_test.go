@@ -188,6 +188,42 @@ func TestDirectory(t *testing.T) {
 	}
 }
 
+func TestFreeOfARemovedNameKeepsItsSuccessor(t *testing.T) {
+	s := mustCreate(t, 1<<20, nil)
+	sp := Spec{Kind: KindValue, Size: 8}
+	old, err := Place(sp, nil, In(s, "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove("x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Place(sp, nil, In(s, "x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Free(); !errors.Is(err, ErrStale) {
+		t.Fatalf("Free of the removed object: %v", err)
+	}
+	// Likewise a Publish of a reservation whose name went to another.
+	r, err := s.Reserve("y", sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Remove("y")
+	if _, err := s.Reserve("y", sp); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Publish(); !errors.Is(err, ErrStale) {
+		t.Fatalf("Publish of a removed reservation: %v", err)
+	}
+	if objs, _ := s.Objects(); objs[len(objs)-1].Name != "y" || objs[len(objs)-1].Ready {
+		t.Fatalf("the new reservation was published by the old one: %+v", objs)
+	}
+	if _, err := s.Find(context.Background(), "x", sp); err != nil {
+		t.Fatalf("the new object is gone: %v", err)
+	}
+}
+
 func TestHandle(t *testing.T) {
 	s := mustCreate(t, 1<<20, nil)
 	o, err := Place(Spec{Kind: KindArray, Fingerprint: 42, Size: 80}, nil, In(s, "arr"))
