@@ -155,6 +155,33 @@ func TestOpenWaitsForSlowCreator(t *testing.T) {
 	p.Succeed()
 }
 
+// allocFilled allocates size bytes and fills them with fill.
+func allocFilled(s *Segment, size uint64, fill byte) (*Object, error) {
+	o, err := s.Alloc(Spec{Kind: KindBytes, Size: size})
+	if err != nil {
+		return nil, err
+	}
+	b := o.Bytes()
+	for k := range b {
+		b[k] = fill
+	}
+	return o, nil
+}
+
+// checkAndFree checks that kept[j] still holds only fill, frees it, and
+// drops it from kept.
+func checkAndFree(kept []*Object, j int, fill byte) ([]*Object, error) {
+	for _, b := range kept[j].Bytes() {
+		if b != fill {
+			return kept, fmt.Errorf("block at %d overwritten by %d", kept[j].off, b)
+		}
+	}
+	if err := kept[j].Free(); err != nil {
+		return kept, err
+	}
+	return append(kept[:j], kept[j+1:]...), nil
+}
+
 // childAllocChurn allocates and frees blocks in a shared segment, filling
 // each with its own byte and checking the fill before it frees it, then
 // prints the blocks it keeps.
@@ -172,24 +199,15 @@ var childAllocChurn = testproc.Register("shm-alloc-churn", func(c *testproc.Chil
 	c.Point("go")
 	for i := 0; i < 400; i++ {
 		if len(kept) > 0 && r.IntN(2) == 0 {
-			j := r.IntN(len(kept))
-			for _, b := range kept[j].Bytes() {
-				if b != fill {
-					return fmt.Errorf("block at %d overwritten by %d", kept[j].off, b)
-				}
-			}
-			if err := kept[j].Free(); err != nil {
+			var err error
+			if kept, err = checkAndFree(kept, r.IntN(len(kept)), fill); err != nil {
 				return err
 			}
-			kept = append(kept[:j], kept[j+1:]...)
 			continue
 		}
-		o, err := s.Alloc(Spec{Kind: KindBytes, Size: uint64(1 + r.IntN(4000))})
+		o, err := allocFilled(s, uint64(1+r.IntN(4000)), fill)
 		if err != nil {
 			return err
-		}
-		for k := range o.Bytes() {
-			o.Bytes()[k] = fill
 		}
 		kept = append(kept, o)
 	}
@@ -441,16 +459,10 @@ var childChurnForever = testproc.Register("shm-churn-forever", func(c *testproc.
 	c.Point("go")
 	for {
 		if len(kept) > 20 || (len(kept) > 0 && r.IntN(2) == 0) {
-			j := r.IntN(len(kept))
-			for _, b := range kept[j].Bytes() {
-				if b != fill {
-					return fmt.Errorf("block at %d overwritten by %d", kept[j].off, b)
-				}
-			}
-			if err := kept[j].Free(); err != nil {
+			var err error
+			if kept, err = checkAndFree(kept, r.IntN(len(kept)), fill); err != nil {
 				return err
 			}
-			kept = append(kept[:j], kept[j+1:]...)
 			continue
 		}
 		if r.IntN(4) == 0 { // named objects too: Reserve, Publish, Remove
@@ -463,15 +475,12 @@ var childChurnForever = testproc.Register("shm-churn-forever", func(c *testproc.
 			}
 			continue
 		}
-		o, err := s.Alloc(Spec{Kind: KindBytes, Size: uint64(1 + r.IntN(3000))})
+		o, err := allocFilled(s, uint64(1+r.IntN(3000)), fill)
 		if errors.Is(err, ErrFull) {
 			continue
 		}
 		if err != nil {
 			return err
-		}
-		for k := range o.Bytes() {
-			o.Bytes()[k] = fill
 		}
 		kept = append(kept, o)
 	}
