@@ -133,6 +133,10 @@
 //
 //   - Close unmaps the segment: memory returned by Object.Bytes must not be
 //     touched afterwards, by any goroutine.
+//   - An unnamed block belongs to whoever holds its handle. If the process
+//     that allocated it dies before handing the handle on, the block stays
+//     used until the segment is removed; nothing can tell it from a block
+//     that other processes still use. Named objects have no such leak.
 //   - Free and Remove give memory back at once. Every process must have
 //     stopped using the object; a handle to it then fails with ErrStale.
 //   - A named segment can be truncated by any process that may write it,
