@@ -142,9 +142,10 @@
 //   - A named segment can be truncated by any process that may write it,
 //     which would make the others fault. Anonymous segments are sealed
 //     against that; named ones rely on their file mode (0600 by default).
-//   - The allocator lock is held only for the few microseconds an
-//     allocation, lookup or removal takes, but it blocks an OS thread while
-//     it waits; it is not for hot paths.
+//   - The allocator lock is held for one allocation, lookup or removal
+//     (about a microsecond each in BenchmarkAllocFree and BenchmarkFind; a
+//     lookup scans the whole directory, so a large one costs more), but a
+//     waiter blocks an OS thread while it waits: it is not for hot paths.
 //   - Segments and objects live until removed. Unlink a named segment when
 //     it is no longer wanted; shmctl gc removes those whose creator died and
 //     that no process maps.
