@@ -155,6 +155,18 @@ func TestOpenWaitsForSlowCreator(t *testing.T) {
 	p.Succeed()
 }
 
+// openChurnArg opens the segment a churn child's argument ("name fill")
+// names and returns it with the child's fill byte.
+func openChurnArg(c *testproc.Child) (*Segment, byte, error) {
+	name, idx, _ := strings.Cut(c.Arg(), " ")
+	var fill byte
+	if _, err := fmt.Sscan(idx, &fill); err != nil {
+		return nil, 0, fmt.Errorf("argument %q: %w", c.Arg(), err)
+	}
+	s, err := Open(name, nil)
+	return s, fill, err
+}
+
 // allocFilled allocates size bytes and fills them with fill.
 func allocFilled(s *Segment, size uint64, fill byte) (*Object, error) {
 	o, err := s.Alloc(Spec{Kind: KindBytes, Size: size})
@@ -186,10 +198,7 @@ func checkAndFree(kept []*Object, j int, fill byte) ([]*Object, error) {
 // each with its own byte and checking the fill before it frees it, then
 // prints the blocks it keeps.
 var childAllocChurn = testproc.Register("shm-alloc-churn", func(c *testproc.Child) error {
-	name, idx, _ := strings.Cut(c.Arg(), " ")
-	var fill byte
-	fmt.Sscan(idx, &fill)
-	s, err := Open(name, nil)
+	s, fill, err := openChurnArg(c)
 	if err != nil {
 		return err
 	}
@@ -447,10 +456,7 @@ func TestUsersSeesCreator(t *testing.T) {
 // childChurnForever allocates, fills, checks and frees blocks until killed,
 // exiting 1 if it ever finds one of its blocks changed by someone else.
 var childChurnForever = testproc.Register("shm-churn-forever", func(c *testproc.Child) error {
-	name, idx, _ := strings.Cut(c.Arg(), " ")
-	var fill byte
-	fmt.Sscan(idx, &fill)
-	s, err := Open(name, nil)
+	s, fill, err := openChurnArg(c)
 	if err != nil {
 		return err
 	}
