@@ -26,11 +26,4 @@ func mustCreate(t testing.TB, size int64, opts *Options) *Segment {
 
 // closeDefaultHeap closes the default heap's segments, which otherwise live
 // as long as the process, so that the leak check sees none.
-func closeDefaultHeap() {
-	defaultHeap.mu.Lock()
-	defer defaultHeap.mu.Unlock()
-	for _, s := range defaultHeap.segs {
-		s.Close()
-	}
-	defaultHeap.segs = nil
-}
+func closeDefaultHeap() { defaultHeap.Close() }

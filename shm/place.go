@@ -113,3 +113,18 @@ func (h *Heap) Add(seg *Segment) {
 	defer h.mu.Unlock()
 	h.segs = append(h.segs, seg)
 }
+
+// Close closes (unmaps) every segment of the heap and empties it; the heap
+// grows again on the next Alloc. Every object that lived in it becomes
+// unusable in this process, and children that inherited the segments keep
+// their own mappings. It is for the end of a program, or of a test.
+func (h *Heap) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var errs []error
+	for _, s := range h.segs {
+		errs = append(errs, s.Close())
+	}
+	h.segs = nil
+	return errors.Join(errs...)
+}

@@ -81,3 +81,63 @@ func FutexWake(addr *uint32, n int) (int, error) {
 	}
 	return int(r), nil
 }
+
+// Waitv is one word of a FutexWaitv call, laid out as the kernel's struct
+// futex_waitv: the expected value, the word's address and flags.
+type Waitv struct {
+	Val   uint64
+	Addr  uintptr
+	Flags uint32
+	_     uint32
+}
+
+// futex2SizeU32 is FUTEX2_SIZE_U32: a 32-bit word, shared (no FUTEX2_PRIVATE).
+const futex2SizeU32 = 2
+
+var _ = [1]struct{}{}[unsafe.Sizeof(Waitv{})-24]
+
+// Set makes w wait while *addr == val. The address is kept as a number: the
+// word lives in a shared mapping (or, for a private control word, in memory
+// the caller keeps alive), never in memory the Go collector could free.
+func (w *Waitv) Set(addr *uint32, val uint32) {
+	*w = Waitv{Val: uint64(val), Addr: uintptr(unsafe.Pointer(addr)), Flags: futex2SizeU32}
+}
+
+// FutexWaitv sleeps until a FutexWake on one of the words in w (returning
+// its index), or until deadline (ErrTimedOut; a zero deadline waits
+// forever). It returns -1 and no error when some word no longer held its
+// value on entry, or when a signal interrupted the wait: callers re-check
+// every word. The kernel takes at most 128 words (Linux 5.16 and later;
+// ErrNotSupported before).
+func FutexWaitv(w []Waitv, deadline time.Time) (int, error) {
+	if len(w) == 0 || len(w) > 128 {
+		return -1, unix.EINVAL
+	}
+	var ts *unix.Timespec
+	if !deadline.IsZero() {
+		d := time.Until(deadline)
+		if d <= 0 {
+			return -1, ErrTimedOut
+		}
+		var now unix.Timespec
+		if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &now); err != nil {
+			return -1, err
+		}
+		abs := unix.NsecToTimespec(now.Nano() + int64(d))
+		ts = &abs
+	}
+	r, _, errno := unix.Syscall6(unix.SYS_FUTEX_WAITV, uintptr(unsafe.Pointer(&w[0])), uintptr(len(w)), 0,
+		uintptr(unsafe.Pointer(ts)), unix.CLOCK_MONOTONIC, 0)
+	switch errno {
+	case 0:
+		return int(r), nil
+	case unix.EAGAIN, unix.EINTR:
+		return -1, nil
+	case unix.ETIMEDOUT:
+		return -1, ErrTimedOut
+	case unix.ENOSYS:
+		return -1, ErrNotSupported
+	default:
+		return -1, errno
+	}
+}

@@ -104,13 +104,18 @@ func (p ProcID) Word() uint64 { return uint64(uint32(p.Pid))<<32 | uint64(uint32
 // running. The start time is compared on its low 32 bits: at 100 ticks a
 // second they repeat after 497 days, and only a process with the same pid
 // started exactly that long after the first could be mistaken for it.
-func AliveWord(w uint64) bool {
-	pid := int32(w >> 32)
+func AliveWord(w uint64) bool { return AliveStart(int32(w>>32), w, 32) }
+
+// AliveStart reports whether process pid is running and its start time
+// agrees with start on the low bits bits: AliveWord for owner words that
+// keep fewer bits of the start time to make room for flags.
+func AliveStart(pid int32, start uint64, bits uint) bool {
 	if pid <= 0 {
 		return false
 	}
 	st, err := startTime(pid)
-	if err != nil || uint32(st) != uint32(w) {
+	mask := uint64(1)<<bits - 1
+	if err != nil || st&mask != start&mask {
 		return false
 	}
 	return !isZombie(pid)

@@ -30,6 +30,18 @@ func Lookup(pid int32) (ProcID, error)                                  { return
 func (p ProcID) Alive() bool                                            { return false }
 func (p ProcID) Word() uint64                                           { return uint64(uint32(p.Pid))<<32 | uint64(uint32(p.Start)) }
 func AliveWord(w uint64) bool                                           { return false }
+func AliveStart(pid int32, start uint64, bits uint) bool                { return false }
+func FutexWaitv(w []Waitv, deadline time.Time) (int, error)             { return -1, ErrNotSupported }
+
+// Waitv is one word of a FutexWaitv; see the Linux implementation.
+type Waitv struct {
+	Val   uint64
+	Addr  uintptr
+	Flags uint32
+	_     uint32
+}
+
+func (w *Waitv) Set(addr *uint32, val uint32) {}
 func Users(path string, excludeSelf bool) ([]int32, error)              { return nil, ErrNotSupported }
 func FileID(f *os.File) (dev, ino uint64, err error)                    { return 0, 0, ErrNotSupported }
 func Uses(pid int32, dev, ino uint64) bool                              { return true }

@@ -83,17 +83,22 @@ func registeredNames() []string {
 // open file descriptors, runs the tests, and then fails the run (non-zero
 // exit, a line on stderr naming each) when a test left a new entry in
 // /dev/shm, which it removes, or leaked a file descriptor. Descriptors of the
-// Go runtime's own poller do not count. It calls os.Exit.
-func Main(m *testing.M) {
+// Go runtime's own poller do not count. The cleanups run after the tests
+// and before the check: closing what a package keeps for the life of the
+// process (the default heap). It calls os.Exit.
+func Main(m *testing.M, cleanups ...func()) {
 	if name, ok := os.LookupEnv(envFunc); ok {
 		runChild(name) // never returns
 	}
-	os.Exit(runParent(m))
+	os.Exit(runParent(m, cleanups))
 }
 
-func runParent(m *testing.M) int {
+func runParent(m *testing.M, cleanups []func()) int {
 	lc := startLeakCheck()
 	code := m.Run()
+	for _, f := range cleanups {
+		f()
+	}
 	problems := lc.finish()
 	for _, p := range problems {
 		fmt.Fprintln(os.Stderr, "testproc: "+p)

@@ -1,0 +1,262 @@
+package semaphore
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/park"
+	"github.com/shmkit/shmkit/internal/sys"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Barrier makes a fixed number of parties wait for each other (Python's
+// Barrier). The last of them to arrive releases them all, and the barrier
+// is ready for the next round. Abort, a waiter whose ctx ends, or a party
+// that dies inside Wait break it: every waiter, and every later arrival
+// until Reset, gets ErrBrokenBarrier.
+type Barrier struct {
+	object
+	state   *uint64
+	word    *uint32 // low half of *state: the futex word
+	parties int
+	slots   []byte // per arrival index: who waits there, in which round
+}
+
+// The state word: bits 0-15 the waiters of this round, bit 16 broken, bits
+// 17-31 the round (mod 2^15), bits 32-63 how each of the last 32 rounds
+// ended (bit r%32: 1 broken or reset, 0 released).
+const (
+	bCount   = 1<<16 - 1
+	bBroken  = 1 << 16
+	bRound   = 1 << 17
+	bRounds  = 1 << 15
+	bHistory = 32
+	// MaxParties is the most parties a Barrier can have.
+	MaxParties = 1<<15 - 1
+	slotSize   = 16 // owner word (8), round (4), unused (4)
+	slotsOff   = lineSize
+)
+
+func round(st uint64) uint32 { return uint32(st>>17) & (bRounds - 1) }
+
+// NewBarrier makes a Barrier for parties parties, in the default heap or
+// where opts place it.
+func NewBarrier(parties int, opts ...shm.Option) (*Barrier, error) {
+	if parties < 1 || parties > MaxParties {
+		return nil, fmt.Errorf("%w: barrier of %d parties (1 to %d)", ErrInvalid, parties, MaxParties)
+	}
+	if _, err := me(); err != nil {
+		return nil, err
+	}
+	size := uint64(slotsOff + parties*slotSize)
+	o, err := shm.Place(barrierInfo.spec(size), func(b []byte) error {
+		*mem.Uint32(b, 8) = uint32(parties)
+		return nil
+	}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("making barrier: %w", err)
+	}
+	x := &Barrier{}
+	return x, x.init(o)
+}
+
+// OpenBarrier opens the Barrier called name in seg.
+func OpenBarrier(seg *shm.Segment, name string) (*Barrier, error) {
+	o, err := find(seg, name, barrierInfo)
+	if err != nil {
+		return nil, err
+	}
+	x := &Barrier{}
+	return x, x.init(o)
+}
+
+// UnmarshalBinary attaches x to the Barrier whose handle MarshalBinary
+// encoded.
+func (x *Barrier) UnmarshalBinary(b []byte) error {
+	o, err := resolve(b, barrierInfo)
+	if err != nil {
+		return err
+	}
+	return x.init(o)
+}
+
+func (x *Barrier) init(o *shm.Object) error {
+	b := o.Bytes()
+	n := int(atomic.LoadUint32(mem.Uint32(b, 8)))
+	if n < 1 || n > MaxParties || len(b) < slotsOff+n*slotSize {
+		return fmt.Errorf("%w: barrier of %d parties in %d bytes", ErrCorrupt, n, len(b))
+	}
+	x.o, x.state, x.word, x.parties = o, mem.Uint64(b, 0), mem.Uint32(b, 0), n
+	x.slots = b[slotsOff : slotsOff+n*slotSize]
+	x.closed.Store(false)
+	return nil
+}
+
+// Parties is the number of parties the barrier waits for.
+func (x *Barrier) Parties() int { return x.parties }
+
+// Waiting is the number of parties waiting in this round.
+func (x *Barrier) Waiting() int {
+	st := atomic.LoadUint64(x.state)
+	if st&bBroken != 0 {
+		return 0
+	}
+	return int(st & bCount)
+}
+
+// Broken reports whether the barrier is broken.
+func (x *Barrier) Broken() bool { return atomic.LoadUint64(x.state)&bBroken != 0 }
+
+// Wait waits until all parties have called Wait, and returns this caller's
+// arrival index, from 0 for the first to Parties()-1 for the last, which
+// releases the others. It returns ErrBrokenBarrier if the barrier is or
+// becomes broken; when ctx ends first it breaks the barrier for all and
+// returns an error matching both ErrBrokenBarrier and ctx.Err().
+func (x *Barrier) Wait(ctx context.Context) (int, error) {
+	if err := x.usable("wait"); err != nil {
+		return 0, err
+	}
+	self, err := me()
+	if err != nil {
+		return 0, err
+	}
+	raceRelease(x.word)
+	var st uint64
+	for {
+		st = atomic.LoadUint64(x.state)
+		if st&bBroken != 0 {
+			return 0, ErrBrokenBarrier
+		}
+		i := int(st & bCount)
+		if i >= x.parties {
+			return 0, fmt.Errorf("%w: %d waiting at a barrier of %d", ErrCorrupt, i, x.parties)
+		}
+		if i == x.parties-1 { // the last: release the round
+			r := round(st)
+			next := st&^(bCount|bRound*(bRounds-1)|1<<(bHistory+r%bHistory)) | uint64((r+1)%bRounds)<<17
+			if atomic.CompareAndSwapUint64(x.state, st, next) {
+				sys.FutexWake(x.word, -1)
+				raceAcquire(x.word)
+				return i, nil
+			}
+			continue
+		}
+		if atomic.CompareAndSwapUint64(x.state, st, st+1) {
+			x.record(i, self, round(st))
+			st++
+			break
+		}
+	}
+	i, r := int(st&bCount)-1, round(st)
+	var unknown time.Time // since when an earlier party's slot was found unwritten
+	for {
+		err := park.Wait(ctx, x.word, uint32(st), recheck)
+		st = atomic.LoadUint64(x.state)
+		if round(st) != r {
+			if (round(st)-r)%bRounds < bHistory && st>>(bHistory+r%bHistory)&1 != 0 {
+				return i, ErrBrokenBarrier
+			}
+			raceAcquire(x.word)
+			return i, nil
+		}
+		if st&bBroken != 0 {
+			return i, ErrBrokenBarrier
+		}
+		switch {
+		case err == park.ErrTimeout:
+			if x.lostParty(st, r, &unknown) {
+				x.breakRound(r)
+				return i, fmt.Errorf("%w: a party died waiting", ErrBrokenBarrier)
+			}
+		case err != nil:
+			x.breakRound(r)
+			return i, fmt.Errorf("%w: %w", ErrBrokenBarrier, err)
+		}
+	}
+}
+
+// record writes who waits at index i in round r. A party that dies between
+// taking its index and recording itself leaves the slot of an older round;
+// lostParty gives such a slot a second to be written.
+func (x *Barrier) record(i int, self uint64, r uint32) {
+	atomic.StoreUint64(mem.Uint64(x.slots, uintptr(i*slotSize)), self)
+	atomic.StoreUint32(mem.Uint32(x.slots, uintptr(i*slotSize+8)), r)
+}
+
+// unwrittenGrace is how long a slot may stay unwritten before its party is
+// taken for dead.
+const unwrittenGrace = time.Second
+
+// lostParty reports whether a party waiting in round r has died.
+func (x *Barrier) lostParty(st uint64, r uint32, unknown *time.Time) bool {
+	n := int(st & bCount)
+	gap := false
+	for j := 0; j < n && j < x.parties; j++ {
+		if atomic.LoadUint32(mem.Uint32(x.slots, uintptr(j*slotSize+8))) != r {
+			gap = true
+			continue
+		}
+		if !alive(atomic.LoadUint64(mem.Uint64(x.slots, uintptr(j*slotSize)))) {
+			return true
+		}
+	}
+	if !gap {
+		*unknown = time.Time{}
+		return false
+	}
+	if unknown.IsZero() {
+		*unknown = time.Now()
+	}
+	return time.Since(*unknown) > unwrittenGrace
+}
+
+// breakRound breaks the barrier if it is still in round r.
+func (x *Barrier) breakRound(r uint32) {
+	for {
+		st := atomic.LoadUint64(x.state)
+		if round(st) != r || st&bBroken != 0 {
+			return
+		}
+		if atomic.CompareAndSwapUint64(x.state, st, st|bBroken) {
+			sys.FutexWake(x.word, -1)
+			return
+		}
+	}
+}
+
+// Abort breaks the barrier: every waiter returns ErrBrokenBarrier, and so
+// does every Wait until Reset.
+func (x *Barrier) Abort() error {
+	if err := x.usable("abort"); err != nil {
+		return err
+	}
+	x.breakRound(round(atomic.LoadUint64(x.state)))
+	return nil
+}
+
+// Reset returns the barrier to its empty state for a new round. Parties
+// waiting in the current round get ErrBrokenBarrier.
+func (x *Barrier) Reset() error {
+	if err := x.usable("reset"); err != nil {
+		return err
+	}
+	for {
+		st := atomic.LoadUint64(x.state)
+		if st&(bCount|bBroken) == 0 {
+			return nil
+		}
+		r := round(st)
+		next := st&^(bCount|bBroken|bRound*(bRounds-1)) | 1<<(bHistory+r%bHistory) | uint64((r+1)%bRounds)<<17
+		if atomic.CompareAndSwapUint64(x.state, st, next) {
+			sys.FutexWake(x.word, -1)
+			return nil
+		}
+	}
+}
+
+func (x *Barrier) String() string {
+	return fmt.Sprintf("Barrier(%s, %d/%d waiting, broken %v)", x.Handle(), x.Waiting(), x.parties, x.Broken())
+}

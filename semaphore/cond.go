@@ -1,0 +1,235 @@
+package semaphore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/park"
+	"github.com/shmkit/shmkit/internal/sys"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Cond is a condition variable on a Mutex, shared between processes
+// (Python's Condition). Wait releases the mutex, sleeps until Signal or
+// Broadcast, and takes the mutex again before it returns.
+//
+// Signal hands out one wake-up token and Broadcast one per waiter; a
+// waiter returns by taking a token. A waiter that starts waiting after a
+// Signal may take that token before an earlier one does: as with any
+// condition variable, wait in a loop on the condition (WaitFor does).
+type Cond struct {
+	object
+	mu      *Mutex
+	tickets *uint64 // high half: tokens handed out; low half: waiters
+	seq     *uint32 // bumped by every Signal and Broadcast; the futex word
+}
+
+// NewCond makes a Cond on mu. It is placed in mu's segment (unnamed) unless
+// opts name it there with shm.In; a Cond and its mutex always share a
+// segment, so that opening one finds the other.
+func NewCond(mu *Mutex, opts ...shm.Option) (*Cond, error) {
+	if mu == nil {
+		return nil, fmt.Errorf("%w: nil mutex", ErrInvalid)
+	}
+	if err := mu.usable("make cond"); err != nil {
+		return nil, err
+	}
+	seg := mu.o.Segment()
+	opts = append([]shm.Option{shm.In(seg, "")}, opts...)
+	h := mu.Handle()
+	var placed *shm.Segment
+	probe := func(b []byte) error {
+		*mem.Uint64(b, 16) = h.Offset
+		*mem.Uint64(b, 24) = h.Generation
+		return nil
+	}
+	o, err := shm.Place(condInfo.spec(0), probe, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("making cond: %w", err)
+	}
+	if placed = o.Segment(); placed != seg && placed.ID() != seg.ID() {
+		o.Free()
+		return nil, fmt.Errorf("%w: a Cond must be placed in its mutex's segment", ErrInvalid)
+	}
+	c := &Cond{}
+	c.init(o, mu)
+	return c, nil
+}
+
+// OpenCond opens the Cond called name in seg, with its mutex.
+func OpenCond(seg *shm.Segment, name string) (*Cond, error) {
+	o, err := find(seg, name, condInfo)
+	if err != nil {
+		return nil, err
+	}
+	return attachCond(o)
+}
+
+// UnmarshalBinary attaches c to the Cond whose handle MarshalBinary
+// encoded, and to its mutex.
+func (c *Cond) UnmarshalBinary(b []byte) error {
+	o, err := resolve(b, condInfo)
+	if err != nil {
+		return err
+	}
+	x, err := attachCond(o)
+	if err != nil {
+		return err
+	}
+	c.init(o, x.mu)
+	return nil
+}
+
+func attachCond(o *shm.Object) (*Cond, error) {
+	self, err := me()
+	if err != nil {
+		return nil, err
+	}
+	b := o.Bytes()
+	seg := o.Segment()
+	mo, err := seg.Attach(shm.Handle{Segment: seg.ID(), Name: seg.Name(), Offset: atomic.LoadUint64(mem.Uint64(b, 16)),
+		Kind: mutexInfo.kind, Fingerprint: mutexInfo.fp, Generation: atomic.LoadUint64(mem.Uint64(b, 24))})
+	if err != nil {
+		return nil, fmt.Errorf("attaching cond's mutex: %w", err)
+	}
+	mu := &Mutex{}
+	mu.init(mo, self)
+	c := &Cond{}
+	c.init(o, mu)
+	return c, nil
+}
+
+func (c *Cond) init(o *shm.Object, mu *Mutex) {
+	b := o.Bytes()
+	c.o, c.mu, c.tickets, c.seq = o, mu, mem.Uint64(b, 0), mem.Uint32(b, 8)
+	c.closed.Store(false)
+}
+
+// Mutex is the mutex c is on (Python's Condition's lock).
+func (c *Cond) Mutex() *Mutex { return c.mu }
+
+// Wait releases the mutex, which this process must hold (ErrNotOwner
+// otherwise), waits for a Signal or Broadcast, and locks the mutex again
+// before it returns, even when ctx ends first (it then returns ctx.Err()).
+// If the mutex's holder died meanwhile, Wait returns ErrOwnerDead, holding
+// the mutex, as Mutex.Lock does.
+func (c *Cond) Wait(ctx context.Context) error {
+	if err := c.usable("wait"); err != nil {
+		return err
+	}
+	if !c.mu.l.heldHere() {
+		return fmt.Errorf("%w: Cond.Wait needs its mutex locked", ErrNotOwner)
+	}
+	atomic.AddUint64(c.tickets, 1) // one more waiter
+	seq := atomic.LoadUint32(c.seq)
+	c.mu.Unlock()
+	var werr error
+	for {
+		if c.takeToken() {
+			raceAcquire(c.seq)
+			break
+		}
+		if werr = park.Wait(ctx, c.seq, seq, -1); werr != nil {
+			c.leave()
+			break
+		}
+		seq = atomic.LoadUint32(c.seq)
+	}
+	if err := c.mu.Lock(); err != nil {
+		return errors.Join(werr, err)
+	}
+	return werr
+}
+
+// takeToken takes a wake-up token, if one was handed out, leaving.
+func (c *Cond) takeToken() bool {
+	for {
+		t := atomic.LoadUint64(c.tickets)
+		if t>>32 == 0 {
+			return false
+		}
+		if atomic.CompareAndSwapUint64(c.tickets, t, t-1<<32-1) {
+			return true
+		}
+	}
+}
+
+// leave takes a waiter that gives up off the count. If every waiter held a
+// token, one of them was its: it goes with it, so that the count of tokens
+// never exceeds that of waiters; otherwise the tokens stay for the others.
+func (c *Cond) leave() {
+	for {
+		t := atomic.LoadUint64(c.tickets)
+		w, k := uint32(t), uint32(t>>32)
+		if w == 0 {
+			return // corrupted; nothing to take
+		}
+		w--
+		k = min(k, w)
+		if atomic.CompareAndSwapUint64(c.tickets, t, uint64(k)<<32|uint64(w)) {
+			return
+		}
+	}
+}
+
+// WaitFor waits until cond() is true, checking it with the mutex held,
+// as Python's wait_for does: it calls Wait while cond() is false. It
+// returns nil, ctx.Err(), or ErrOwnerDead (at once, holding the mutex: the
+// state cond looks at may be half-updated).
+func (c *Cond) WaitFor(ctx context.Context, cond func() bool) error {
+	for !cond() {
+		if err := c.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Signal wakes one waiter, if there is one.
+func (c *Cond) Signal() error { return c.notify(1) }
+
+// Broadcast wakes every waiter.
+func (c *Cond) Broadcast() error { return c.notify(-1) }
+
+// Notify wakes at most n waiters (Python's notify(n)).
+func (c *Cond) Notify(n int) error {
+	if n < 0 {
+		return fmt.Errorf("%w: notify %d", ErrInvalid, n)
+	}
+	return c.notify(n)
+}
+
+func (c *Cond) notify(n int) error {
+	if err := c.usable("notify"); err != nil {
+		return err
+	}
+	raceRelease(c.seq)
+	for {
+		t := atomic.LoadUint64(c.tickets)
+		w, k := uint32(t), uint32(t>>32)
+		if k >= w || n == 0 {
+			return nil // no waiter without a token: no system call
+		}
+		add := w - k
+		if n >= 0 && uint32(n) < add {
+			add = uint32(n)
+		}
+		if atomic.CompareAndSwapUint64(c.tickets, t, t+uint64(add)<<32) {
+			break
+		}
+	}
+	atomic.AddUint32(c.seq, 1)
+	sys.FutexWake(c.seq, -1)
+	return nil
+}
+
+// Waiting is the number of waiters that have no token yet.
+func (c *Cond) Waiting() int {
+	t := atomic.LoadUint64(c.tickets)
+	return int(uint32(t) - min(uint32(t), uint32(t>>32)))
+}
+
+func (c *Cond) String() string { return fmt.Sprintf("Cond(%s, waiting %d)", c.Handle(), c.Waiting()) }

@@ -1,0 +1,138 @@
+package semaphore
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/park"
+	"github.com/shmkit/shmkit/internal/sys"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Event is a flag shared between processes: Set raises it and wakes every
+// waiter in every process, Clear lowers it, Wait waits for it.
+type Event struct {
+	object
+	word *uint32 // bits 2-31: generation (bumped by every Set); bit 1: sleepers; bit 0: set
+}
+
+const (
+	evSet      = 1
+	evSleepers = 2
+	evGen      = 4
+)
+
+// NewEvent makes a cleared Event, in the default heap or where opts place
+// it.
+func NewEvent(opts ...shm.Option) (*Event, error) {
+	if _, err := me(); err != nil {
+		return nil, err
+	}
+	o, err := shm.Place(eventInfo.spec(0), nil, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("making event: %w", err)
+	}
+	e := &Event{}
+	e.init(o)
+	return e, nil
+}
+
+// OpenEvent opens the Event called name in seg.
+func OpenEvent(seg *shm.Segment, name string) (*Event, error) {
+	o, err := find(seg, name, eventInfo)
+	if err != nil {
+		return nil, err
+	}
+	e := &Event{}
+	e.init(o)
+	return e, nil
+}
+
+// UnmarshalBinary attaches e to the Event whose handle MarshalBinary
+// encoded.
+func (e *Event) UnmarshalBinary(b []byte) error {
+	o, err := resolve(b, eventInfo)
+	if err != nil {
+		return err
+	}
+	e.init(o)
+	return nil
+}
+
+func (e *Event) init(o *shm.Object) {
+	e.o, e.word = o, mem.Uint32(o.Bytes(), 0)
+	e.closed.Store(false)
+}
+
+// Set raises the flag and wakes every waiter. A waiter that was waiting
+// when Set ran returns nil even if Clear follows at once.
+func (e *Event) Set() error {
+	if err := e.usable("set"); err != nil {
+		return err
+	}
+	raceRelease(e.word)
+	for {
+		c := atomic.LoadUint32(e.word)
+		if c&evSet != 0 {
+			return nil
+		}
+		if atomic.CompareAndSwapUint32(e.word, c, (c&^(evSleepers|evSet))+evGen|evSet) {
+			if c&evSleepers != 0 {
+				sys.FutexWake(e.word, -1)
+			}
+			return nil
+		}
+	}
+}
+
+// Clear lowers the flag.
+func (e *Event) Clear() error {
+	if err := e.usable("clear"); err != nil {
+		return err
+	}
+	for {
+		c := atomic.LoadUint32(e.word)
+		if c&evSet == 0 || atomic.CompareAndSwapUint32(e.word, c, c&^evSet) {
+			return nil
+		}
+	}
+}
+
+// IsSet reports whether the flag is raised.
+func (e *Event) IsSet() bool { return atomic.LoadUint32(e.word)&evSet != 0 }
+
+// Wait returns nil when the flag is raised, at once if it is already, or
+// ctx.Err() when ctx ends first.
+func (e *Event) Wait(ctx context.Context) error {
+	if err := e.usable("wait"); err != nil {
+		return err
+	}
+	c := atomic.LoadUint32(e.word)
+	if c&evSet != 0 { // fast path
+		raceAcquire(e.word)
+		return nil
+	}
+	gen := c &^ (evSleepers | evSet)
+	for i := 0; ; i++ {
+		c = atomic.LoadUint32(e.word)
+		if c&evSet != 0 || c&^(evSleepers|evSet) != gen {
+			raceAcquire(e.word)
+			return nil
+		}
+		if i < spin {
+			runtime.Gosched()
+			continue
+		}
+		if c&evSleepers == 0 && !atomic.CompareAndSwapUint32(e.word, c, c|evSleepers) {
+			continue
+		}
+		if err := park.Wait(ctx, e.word, c|evSleepers, -1); err != nil {
+			return err
+		}
+	}
+}
+
+func (e *Event) String() string { return fmt.Sprintf("Event(%s, set %v)", e.Handle(), e.IsSet()) }

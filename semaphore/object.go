@@ -1,0 +1,223 @@
+package semaphore
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/sys"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// object is what every type here shares: its block of shared memory and
+// the state of this process's handle to it.
+type object struct {
+	o      *shm.Object
+	closed atomic.Bool
+}
+
+// Handle names the object for another process (see shm.Resolve).
+func (x *object) Handle() shm.Handle { return x.o.Handle() }
+
+// Name is the object's name in its segment, "" when it is unnamed.
+func (x *object) Name() string { return x.o.Name() }
+
+// MarshalBinary encodes the object's handle, so that encoders (gob among
+// them) carry the shared object itself to another process.
+func (x *object) MarshalBinary() ([]byte, error) { return x.o.Handle().MarshalBinary() }
+
+// Close ends this handle: later calls through it fail with an error
+// wrapping os.ErrClosed. The shared object stays for the other handles and
+// processes; a lock held through it stays held. Close is idempotent.
+func (x *object) Close() error {
+	x.closed.Store(true)
+	return nil
+}
+
+func (x *object) usable(what string) error {
+	if x.closed.Load() {
+		return fmt.Errorf("semaphore: %s: %w", what, os.ErrClosed)
+	}
+	return nil
+}
+
+// kinds describes each type's block: its kind, layout fingerprint and
+// payload size. The fingerprint names the layout version documented in
+// doc.go; a process built with another layout fails to attach (ErrLayout).
+type kindInfo struct {
+	kind shm.Kind
+	fp   uint64
+	size uint64
+}
+
+func info(k shm.Kind, layout string, size uint64) kindInfo {
+	h := fnv.New64a()
+	h.Write([]byte("shmkit/semaphore/v1 " + layout))
+	return kindInfo{kind: k, fp: h.Sum64(), size: size}
+}
+
+var (
+	mutexInfo   = info(shm.KindMutex, "mutex state:u64@0", lineSize)
+	rlockInfo   = info(shm.KindRLock, "rlock state:u64@0 depth:u32@8", lineSize)
+	semInfo     = info(shm.KindSemaphore, "semaphore count:u32@0 bound:u32@4", lineSize)
+	eventInfo   = info(shm.KindEvent, "event word:u32@0", lineSize)
+	condInfo    = info(shm.KindCond, "cond tickets:u64@0 seq:u32@8 mutex:u64@16 mutexgen:u64@24", lineSize)
+	barrierInfo = info(shm.KindBarrier, "barrier state:u64@0 parties:u32@8 slots:16*parties@64", lineSize)
+)
+
+// lineSize is a cache line: each object's hot words sit alone on one.
+const lineSize = 64
+
+func (k kindInfo) spec(size uint64) shm.Spec {
+	if size == 0 {
+		size = k.size
+	}
+	return shm.Spec{Kind: k.kind, Fingerprint: k.fp, Size: size}
+}
+
+// find opens the object called name in seg, checking its kind and layout.
+func find(seg *shm.Segment, name string, k kindInfo) (*shm.Object, error) {
+	if seg == nil {
+		return nil, fmt.Errorf("%w: nil segment", ErrInvalid)
+	}
+	o, err := seg.Find(context.Background(), name, k.spec(0))
+	if err != nil {
+		return nil, fmt.Errorf("opening %v %q: %w", k.kind, name, err)
+	}
+	return o, checkSize(o, k.size)
+}
+
+// resolve decodes a handle (MarshalBinary's bytes) and attaches to the
+// object it names, checking its kind and layout.
+func resolve(b []byte, k kindInfo) (*shm.Object, error) {
+	var h shm.Handle
+	if err := h.UnmarshalBinary(b); err != nil {
+		return nil, err
+	}
+	if h.Kind != k.kind {
+		return nil, fmt.Errorf("semaphore: handle names a %v, not a %v: %w", h.Kind, k.kind, shm.ErrKind)
+	}
+	if h.Fingerprint != k.fp {
+		return nil, fmt.Errorf("semaphore: %v handle has layout %#016x, not %#016x: %w", k.kind, h.Fingerprint, k.fp, shm.ErrLayout)
+	}
+	o, err := shm.Resolve(h)
+	if err != nil {
+		return nil, fmt.Errorf("resolving %v: %w", k.kind, err)
+	}
+	return o, checkSize(o, k.size)
+}
+
+func checkSize(o *shm.Object, min uint64) error {
+	if uint64(len(o.Bytes())) < min {
+		return fmt.Errorf("%v of %d bytes, at least %d needed: %w", o.Kind(), len(o.Bytes()), min, shm.ErrLayout)
+	}
+	return nil
+}
+
+// Owner words. A lock's state is one 64-bit word: 0 when free, else the
+// owner's pid in the high half and, in the low half, the low 31 bits of its
+// start time shifted left by one, with bit 0 set when waiters may sleep
+// (contended). The low half is the futex word (amd64 and arm64 are little
+// endian, so it is the word at the state's own address). Taking the lock
+// and recording its owner are the same compare-and-swap: there is no moment
+// at which the lock is held by nobody known.
+const (
+	contended = 1
+	startBits = 31
+)
+
+var self struct {
+	once sync.Once
+	word uint64
+	err  error
+}
+
+// me is this process's owner word (contended bit clear).
+func me() (uint64, error) {
+	self.once.Do(func() {
+		p, err := sys.Self()
+		if err != nil {
+			self.err = err
+			return
+		}
+		self.word = uint64(uint32(p.Pid))<<32 | (p.Start&(1<<startBits-1))<<1
+	})
+	return self.word, self.err
+}
+
+func pidOf(w uint64) int { return int(int32(w >> 32)) }
+
+// liveness caches what /proc said about owners, so that many waiters on
+// one dead or live owner read it once per aliveTTL.
+var liveness struct {
+	sync.Mutex
+	seen map[uint64]seen
+}
+
+type seen struct {
+	at    time.Time
+	alive bool
+}
+
+const aliveTTL = 10 * time.Millisecond
+
+// alive reports whether the process an owner word names is running. A dead
+// process stays dead, so a negative answer is cached for good.
+func alive(w uint64) bool {
+	w &^= contended
+	if w == 0 {
+		return false
+	}
+	if m, _ := me(); w == m {
+		return true
+	}
+	liveness.Lock()
+	s, ok := liveness.seen[w]
+	liveness.Unlock()
+	if ok && (!s.alive || time.Since(s.at) < aliveTTL) {
+		return s.alive
+	}
+	a := sys.AliveStart(int32(w>>32), (w&0xffffffff)>>1, startBits)
+	liveness.Lock()
+	if liveness.seen == nil || len(liveness.seen) > 4096 {
+		liveness.seen = map[uint64]seen{}
+	}
+	liveness.seen[w] = seen{time.Now(), a}
+	liveness.Unlock()
+	return a
+}
+
+// recheck bounds every sleep of a waiter whose wake-up could depend on a
+// process that may die (a lock's owner, a barrier's parties), so that a
+// death is seen within recheck+aliveTTL.
+const recheck = 25 * time.Millisecond
+
+// gate makes the goroutines of one process wait for a lock or semaphore
+// one at a time: one of them sleeps on the shared word, the others in the
+// Go scheduler, so that a wake-up never stirs a herd.
+type gate chan struct{}
+
+func newGate() gate { return make(gate, 1) }
+
+func (g gate) enter(ctx context.Context) error {
+	select {
+	case g <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case g <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g gate) leave() { <-g }
+
+// spin is how many times a slow path looks again before it sleeps.
+const spin = 4
