@@ -41,10 +41,10 @@ type Waitv struct {
 	_     uint32
 }
 
-func (w *Waitv) Set(addr *uint32, val uint32) {}
-func Users(path string, excludeSelf bool) ([]int32, error)              { return nil, ErrNotSupported }
-func FileID(f *os.File) (dev, ino uint64, err error)                    { return 0, 0, ErrNotSupported }
-func Uses(pid int32, dev, ino uint64) bool                              { return true }
+func (w *Waitv) Set(addr *uint32, val uint32)              {}
+func Users(path string, excludeSelf bool) ([]int32, error) { return nil, ErrNotSupported }
+func FileID(f *os.File) (dev, ino uint64, err error)       { return 0, 0, ErrNotSupported }
+func Uses(pid int32, dev, ino uint64) bool                 { return true }
 
 var (
 	ErrSymlink    = errors.New("is a symbolic link")
