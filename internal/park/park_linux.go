@@ -148,10 +148,20 @@ func dispatch(ctx context.Context, addr *uint32, val uint32, deadline time.Time)
 		err = ErrTimeout
 	}
 	mu.Lock()
-	if w.e != nil {
-		w.e.remove(w)
+	var idle *dispatcher
+	if e := w.e; e != nil {
+		d := e.d
+		e.remove(w)
+		if len(d.entries) == 0 {
+			// Let it see it has nothing left, so that it can end.
+			atomic.AddUint32(&d.ctl, 1)
+			idle = d
+		}
 	}
 	mu.Unlock()
+	if idle != nil {
+		sys.FutexWake(&idle.ctl, 1)
+	}
 	select { // a wake-up that raced with the give-up
 	case <-w.ch:
 	default:
