@@ -38,6 +38,7 @@ const (
 	MaxParties = 1<<15 - 1
 	slotSize   = 16 // owner word (8), round (4), unused (4)
 	slotsOff   = lineSize
+	slotRound  = 8
 )
 
 func round(st uint64) uint32 { return uint32(st>>17) & (bRounds - 1) }
@@ -53,7 +54,7 @@ func NewBarrier(parties int, opts ...shm.Option) (*Barrier, error) {
 	}
 	size := uint64(slotsOff + parties*slotSize)
 	o, err := shm.Place(barrierInfo.spec(size), func(b []byte) error {
-		*mem.Uint32(b, 8) = uint32(parties)
+		*mem.Uint32(b, offParties) = uint32(parties)
 		return nil
 	}, opts...)
 	if err != nil {
@@ -85,11 +86,11 @@ func (x *Barrier) UnmarshalBinary(b []byte) error {
 
 func (x *Barrier) init(o *shm.Object) error {
 	b := o.Bytes()
-	n := int(atomic.LoadUint32(mem.Uint32(b, 8)))
+	n := int(atomic.LoadUint32(mem.Uint32(b, offParties)))
 	if n < 1 || n > MaxParties || len(b) < slotsOff+n*slotSize {
 		return fmt.Errorf("%w: barrier of %d parties in %d bytes", ErrCorrupt, n, len(b))
 	}
-	x.o, x.state, x.word, x.parties = o, mem.Uint64(b, 0), mem.Uint32(b, 0), n
+	x.o, x.state, x.word, x.parties = o, mem.Uint64(b, offBarrier), mem.Uint32(b, offBarrier), n
 	x.slots = b[slotsOff : slotsOff+n*slotSize]
 	x.closed.Store(false)
 	return nil
@@ -183,7 +184,7 @@ func (x *Barrier) Wait(ctx context.Context) (int, error) {
 // lostParty gives such a slot a second to be written.
 func (x *Barrier) record(i int, self uint64, r uint32) {
 	atomic.StoreUint64(mem.Uint64(x.slots, uintptr(i*slotSize)), self)
-	atomic.StoreUint32(mem.Uint32(x.slots, uintptr(i*slotSize+8)), r)
+	atomic.StoreUint32(mem.Uint32(x.slots, uintptr(i*slotSize+slotRound)), r)
 }
 
 // unwrittenGrace is how long a slot may stay unwritten before its party is
@@ -195,7 +196,7 @@ func (x *Barrier) lostParty(st uint64, r uint32, unknown *time.Time) bool {
 	n := int(st & bCount)
 	gap := false
 	for j := 0; j < n && j < x.parties; j++ {
-		if atomic.LoadUint32(mem.Uint32(x.slots, uintptr(j*slotSize+8))) != r {
+		if atomic.LoadUint32(mem.Uint32(x.slots, uintptr(j*slotSize+slotRound))) != r {
 			gap = true
 			continue
 		}

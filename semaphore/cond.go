@@ -38,21 +38,20 @@ func NewCond(mu *Mutex, opts ...shm.Option) (*Cond, error) {
 		return nil, err
 	}
 	seg := mu.o.Segment()
-	opts = append([]shm.Option{shm.In(seg, "")}, opts...)
-	h := mu.Handle()
-	var placed *shm.Segment
-	probe := func(b []byte) error {
-		*mem.Uint64(b, 16) = h.Offset
-		*mem.Uint64(b, 24) = h.Generation
-		return nil
+	switch at, _ := shm.Placement(opts...); {
+	case at == nil:
+		opts = []shm.Option{shm.In(seg, "")}
+	case at.ID() != seg.ID():
+		return nil, fmt.Errorf("%w: a Cond must be placed in its mutex's segment", ErrInvalid)
 	}
-	o, err := shm.Place(condInfo.spec(0), probe, opts...)
+	h := mu.Handle()
+	o, err := shm.Place(condInfo.spec(0), func(b []byte) error {
+		*mem.Uint64(b, offMutex) = h.Offset
+		*mem.Uint64(b, offMutexGen) = h.Generation
+		return nil
+	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("making cond: %w", err)
-	}
-	if placed = o.Segment(); placed != seg && placed.ID() != seg.ID() {
-		o.Free()
-		return nil, fmt.Errorf("%w: a Cond must be placed in its mutex's segment", ErrInvalid)
 	}
 	c := &Cond{}
 	c.init(o, mu)
@@ -90,8 +89,8 @@ func attachCond(o *shm.Object) (*Cond, error) {
 	}
 	b := o.Bytes()
 	seg := o.Segment()
-	mo, err := seg.Attach(shm.Handle{Segment: seg.ID(), Name: seg.Name(), Offset: atomic.LoadUint64(mem.Uint64(b, 16)),
-		Kind: mutexInfo.kind, Fingerprint: mutexInfo.fp, Generation: atomic.LoadUint64(mem.Uint64(b, 24))})
+	mo, err := seg.Attach(shm.Handle{Segment: seg.ID(), Name: seg.Name(), Offset: atomic.LoadUint64(mem.Uint64(b, offMutex)),
+		Kind: mutexInfo.kind, Fingerprint: mutexInfo.fp, Generation: atomic.LoadUint64(mem.Uint64(b, offMutexGen))})
 	if err != nil {
 		return nil, fmt.Errorf("attaching cond's mutex: %w", err)
 	}
@@ -104,7 +103,7 @@ func attachCond(o *shm.Object) (*Cond, error) {
 
 func (c *Cond) init(o *shm.Object, mu *Mutex) {
 	b := o.Bytes()
-	c.o, c.mu, c.tickets, c.seq = o, mu, mem.Uint64(b, 0), mem.Uint32(b, 8)
+	c.o, c.mu, c.tickets, c.seq = o, mu, mem.Uint64(b, offTickets), mem.Uint32(b, offSeq)
 	c.closed.Store(false)
 }
 

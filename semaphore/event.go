@@ -63,7 +63,7 @@ func (e *Event) UnmarshalBinary(b []byte) error {
 }
 
 func (e *Event) init(o *shm.Object) {
-	e.o, e.word = o, mem.Uint32(o.Bytes(), 0)
+	e.o, e.word = o, mem.Uint32(o.Bytes(), offEvent)
 	e.closed.Store(false)
 }
 

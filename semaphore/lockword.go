@@ -22,7 +22,7 @@ type lockWord struct {
 }
 
 func newLockWord(b []byte, self uint64) lockWord {
-	return lockWord{state: mem.Uint64(b, 0), word: mem.Uint32(b, 0), self: self, gate: newGate()}
+	return lockWord{state: mem.Uint64(b, offState), word: mem.Uint32(b, offState), self: self, gate: newGate()}
 }
 
 // try takes a free lock, or one whose owner died (reporting ErrOwnerDead).

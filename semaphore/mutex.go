@@ -184,7 +184,7 @@ func (r *RLock) init(o *shm.Object, self uint64) {
 	r.o = o
 	r.closed.Store(false)
 	r.l = newLockWord(o.Bytes(), self)
-	r.depth = mem.Uint32(o.Bytes(), 8)
+	r.depth = mem.Uint32(o.Bytes(), offDepth)
 }
 
 // maxDepth bounds re-entry, far beyond any real nesting.

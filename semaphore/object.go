@@ -72,6 +72,21 @@ var (
 // lineSize is a cache line: each object's hot words sit alone on one.
 const lineSize = 64
 
+// Offsets in each kind's payload; doc.go draws them (TestDocLayout checks).
+const (
+	offState    = 0  // Mutex, RLock: the owner word
+	offDepth    = 8  // RLock: re-entry depth
+	offCount    = 0  // Semaphore: sleepers bit and count
+	offBound    = 4  // Semaphore: bound, 0 when unbounded
+	offEvent    = 0  // Event: generation, sleepers, set
+	offTickets  = 0  // Cond: tokens and waiters
+	offSeq      = 8  // Cond: the futex word
+	offMutex    = 16 // Cond: its mutex's payload offset
+	offMutexGen = 24 // Cond: its mutex's block generation
+	offBarrier  = 0  // Barrier: the state word
+	offParties  = 8  // Barrier: number of parties
+)
+
 func (k kindInfo) spec(size uint64) shm.Spec {
 	if size == 0 {
 		size = k.size

@@ -47,9 +47,9 @@ func newSem(n int, bounded bool, opts []shm.Option) (*Semaphore, error) {
 		return nil, err
 	}
 	o, err := shm.Place(semInfo.spec(0), func(b []byte) error {
-		*mem.Uint32(b, 0) = uint32(n)
+		*mem.Uint32(b, offCount) = uint32(n)
 		if bounded {
-			*mem.Uint32(b, 4) = uint32(n)
+			*mem.Uint32(b, offBound) = uint32(n)
 		}
 		return nil
 	}, opts...)
@@ -82,11 +82,11 @@ func (s *Semaphore) UnmarshalBinary(b []byte) error {
 
 func (s *Semaphore) init(o *shm.Object) error {
 	b := o.Bytes()
-	bound := atomic.LoadUint32(mem.Uint32(b, 4))
+	bound := atomic.LoadUint32(mem.Uint32(b, offBound))
 	if bound > maxCount {
 		return fmt.Errorf("%w: semaphore bound %d", ErrCorrupt, bound)
 	}
-	s.o, s.count, s.bound, s.gate = o, mem.Uint32(b, 0), bound, newGate()
+	s.o, s.count, s.bound, s.gate = o, mem.Uint32(b, offCount), bound, newGate()
 	s.closed.Store(false)
 	return nil
 }

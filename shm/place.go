@@ -22,14 +22,22 @@ func In(seg *Segment, name string) Option {
 	return func(p *placement) { p.seg, p.name = seg, name }
 }
 
+// Placement reports where opts would place an object: the segment and name
+// given with In, or a nil segment for the default heap.
+func Placement(opts ...Option) (seg *Segment, name string) {
+	var p placement
+	for _, o := range opts {
+		o(&p)
+	}
+	return p.seg, p.name
+}
+
 // Place makes the memory for a new object as opts say, and runs init on it
 // (zeroed) before any other process can find it. If init fails, the memory
 // is given back. Constructors of shared types are built on Place.
 func Place(sp Spec, init func(b []byte) error, opts ...Option) (*Object, error) {
 	var p placement
-	for _, o := range opts {
-		o(&p)
-	}
+	p.seg, p.name = Placement(opts...)
 	var (
 		o   *Object
 		err error

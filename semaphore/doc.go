@@ -1,0 +1,122 @@
+// Package semaphore gives processes the locks and signals of Python's
+// multiprocessing, in shared memory and on futexes, robust against the
+// death of any process:
+//
+//	Python                          shmkit
+//	Lock                            Mutex: Lock, LockContext, TryLock, Unlock
+//	RLock                           RLock (re-entrant per process)
+//	Semaphore, BoundedSemaphore     New, NewBounded: Acquire(ctx, n), TryAcquire, Release, Value
+//	Condition                       Cond: Wait(ctx), WaitFor, Signal, Broadcast, Notify(n)
+//	Event                           Event: Set, Clear, IsSet, Wait(ctx)
+//	Barrier                         Barrier: Wait(ctx) (index), Abort, Reset
+//
+// A constructor places the object in the process's default heap, or where
+// shm.In says: in a segment, under a name that other processes open it by
+// (OpenMutex, OpenEvent, ...). Every object encodes as a handle
+// (MarshalBinary; UnmarshalBinary attaches to it), which is how package
+// process passes it to a child, and how encoding/gob carries it.
+//
+// Every blocking call takes a context, and gives up when it ends with
+// ctx.Err(), leaving the object as it was: a cancelled Acquire has taken no
+// units, a cancelled LockContext holds no lock. Cond.Wait is the exception
+// that Python and sync.Cond share: it holds the mutex again when it
+// returns, whatever it returns.
+//
+// # When a process dies
+//
+// A Mutex or RLock records its holder (pid and start time) in the same
+// compare-and-swap that takes it, so there is no moment when it is held by
+// nobody known. A waiter that finds the holder dead takes the lock and gets
+// ErrOwnerDead: it holds the lock, and judges whether the data it guards is
+// consistent. Waiters look at the holder's liveness when they arrive and
+// after each 25 ms of sleep, so a death is seen within about 40 ms.
+//
+// A party that dies inside Barrier.Wait breaks the barrier for the others
+// (ErrBrokenBarrier) within the same bound. A process that dies inside
+// Cond.Wait leaves the others waiting as before; if it died holding the
+// mutex, the next locker gets ErrOwnerDead. Semaphore units and Event
+// flags have no owner: see Caveats.
+//
+// # Waiting
+//
+// Fast paths make no system call: an uncontended Lock and Unlock are one
+// compare-and-swap each, an Acquire with units to spare is one, a Set with
+// no sleeper is one. A waiter spins briefly, then marks the word as having
+// sleepers and sleeps on it; a waker makes the FUTEX_WAKE system call only
+// when that mark is there.
+//
+// Within one process, the goroutines waiting for the same Mutex, RLock or
+// Semaphore queue in the Go scheduler, and only the first of them sleeps on
+// the shared word: a release wakes one goroutine per process, never a herd.
+// Sleeping itself holds no OS thread for long (internal/park): a goroutine
+// sleeps in the kernel itself for at most 2 ms, and only two at a time do;
+// longer waits hand their word to a dispatcher goroutine that sleeps in
+// futex_waitv on up to 127 words for the whole process, four dispatchers at
+// most. Ten thousand goroutines parked on four hundred objects hold about
+// ten OS threads in all (TestParkedGoroutinesThreads).
+//
+// # Layout
+//
+// Each object is one block of a shm segment, of the kind and layout
+// fingerprint below, so that attaching to a block of another kind or
+// layout fails (shm.ErrKind, shm.ErrLayout). Offsets are in bytes from the
+// payload's start; every word is little endian and accessed atomically.
+//
+//	kind       offset  size  field
+//	mutex      0       8     owner word (below)
+//	rlock      0       8     owner word
+//	rlock      8       4     depth: how many times the holder entered it
+//	semaphore  0       4     bit 31: sleepers; bits 0-30: units
+//	semaphore  4       4     bound; 0 when unbounded
+//	event      0       4     bits 2-31: Set generation; bit 1: sleepers; bit 0: set
+//	cond       0       8     high half: wake-up tokens; low half: waiters
+//	cond       8       4     sequence, bumped by every notify; the futex word
+//	cond       16      8     payload offset of its mutex, in the same segment
+//	cond       24      8     block generation of its mutex
+//	barrier    0       8     state (below)
+//	barrier    8       4     parties
+//	barrier    64      16*n  per arrival index: owner word (8), round (4), unused (4)
+//
+// The owner word is 0 when the lock is free; else its high 32 bits are the
+// holder's pid, bits 1-31 the low 31 bits of its start time (clock ticks
+// since boot) and bit 0 is set when waiters may sleep. The futex word is
+// its low half. The barrier's state word holds the waiters of this round
+// (bits 0-15), broken (bit 16), the round mod 2^15 (bits 17-31), and how
+// each of the last 32 rounds ended (bit 32 + round%32: 1 broken or reset, 0
+// released); its low half is the futex word. Every payload is at least 64
+// bytes, one cache line.
+//
+// # Caveats
+//
+//   - Semaphore units are not owned: a process that dies holding some does
+//     not give them back. When units stand for a resource that dies with
+//     the process, pair each process with a Mutex, or count in a Value.
+//   - RLock re-entry is per process: every goroutine of the holding process
+//     passes. Go has no goroutine identity to do as Python does per thread.
+//   - A process that dies inside Cond.Wait still counts as a waiter: a later
+//     Signal may be spent on it, which shows as a spurious wake-up of the
+//     next waiter to arrive. Wait in a loop on the condition, or use
+//     WaitFor.
+//   - Signal wakes one waiter, not the longest waiting one: a waiter that
+//     arrives after a Signal may take its wake-up first.
+//   - A Barrier remembers how the last 32 rounds ended; a waiter that sleeps
+//     through more rounds than that (its wake-up delayed while the others
+//     went round 32 times) takes its own round as released. A party killed
+//     in the few instructions between taking its arrival index and
+//     recording itself is taken for dead after a second.
+//   - Owners are pids of the pid namespace each process runs in: processes
+//     sharing these objects must share a pid namespace (see package shm).
+//   - Close ends a handle, not the object; a lock held through it stays
+//     held. The object lives as long as its segment (or until it is removed
+//     by name). Closing the segment while goroutines still use an object
+//     in it is a bug, as for any shm object.
+//   - The race detector does not see atomics on shared memory; under -race
+//     these types tell it about the ordering they provide between the
+//     goroutines of one process, so that data they guard is not reported.
+//   - Sleeping on more than 508 distinct words at once in one process
+//     makes further waits poll their word (every 50 us to 4 ms), and a
+//     kernel older than Linux 5.16 (no futex_waitv) makes every wait longer
+//     than 2 ms poll: slower wake-ups, still no thread per waiter.
+//   - Only Linux on amd64 and arm64 is implemented; elsewhere constructors
+//     return ErrNotSupported.
+package semaphore

@@ -1,0 +1,71 @@
+package semaphore
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// TestDocLayout checks the layout table in doc.go against the offsets the
+// code uses.
+func TestDocLayout(t *testing.T) {
+	b, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uintptr{
+		"mutex owner":       offState,
+		"rlock owner":       offState,
+		"rlock depth:":      offDepth,
+		"semaphore bit":     offCount,
+		"semaphore bound;":  offBound,
+		"event bits":        offEvent,
+		"cond high":         offTickets,
+		"cond sequence,":    offSeq,
+		"cond payload":      offMutex,
+		"cond block":        offMutexGen,
+		"barrier state":     offBarrier,
+		"barrier parties":   offParties,
+		"barrier per":       slotsOff,
+		"barrier sizeslot":  slotSize,
+		"owner word size":   unsafe.Sizeof(uint64(0)),
+		"semaphore sizecnt": unsafe.Sizeof(uint32(0)),
+	}
+	got := map[string]uintptr{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(strings.TrimPrefix(line, "//"))
+		if len(f) < 4 || !strings.Contains("mutex rlock semaphore event cond barrier", f[0]) {
+			continue
+		}
+		var off uintptr
+		for _, c := range f[1] {
+			if c < '0' || c > '9' {
+				off = ^uintptr(0)
+				break
+			}
+			off = off*10 + uintptr(c-'0')
+		}
+		if off == ^uintptr(0) {
+			continue
+		}
+		got[f[0]+" "+f[3]] = off
+		if f[0] == "barrier" && f[2] == "16*n" {
+			got["barrier sizeslot"] = 16
+		}
+		if f[0] == "mutex" {
+			got["owner word size"] = uintptr(f[2][0] - '0')
+		}
+		if f[0] == "semaphore" && f[1] == "0" {
+			got["semaphore sizecnt"] = uintptr(f[2][0] - '0')
+		}
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("doc.go %q: offset %d (found %v), code uses %d", k, g, ok, v)
+		}
+	}
+	if mutexInfo.size < lineSize || barrierInfo.size < slotsOff {
+		t.Error("payloads smaller than a cache line")
+	}
+}

@@ -1,0 +1,199 @@
+//go:build linux && (amd64 || arm64)
+
+package semaphore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/shmkit/shmkit/semaphore"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// A Mutex guards data that several processes share. Here goroutines stand
+// in for the processes; see OpenMutex for a second process.
+func ExampleNewMutex() {
+	mu, err := semaphore.NewMutex()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	counter := 0
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 1000 {
+				if err := mu.Lock(); errors.Is(err, semaphore.ErrOwnerDead) {
+					// We hold the lock; its last holder died inside it.
+					// Check or repair the data here.
+				}
+				counter++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Println(counter)
+	// Output: 4000
+}
+
+// Another process finds a named Mutex in a segment it opens by name. The
+// segment stands in for one made by another process.
+func ExampleOpenMutex() {
+	name := fmt.Sprintf("example-mutex-%d", os.Getpid())
+	seg, err := shm.Create(name, 1<<20, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer seg.Unlink()
+	defer seg.Close()
+	if _, err := semaphore.NewMutex(shm.In(seg, "printing")); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	// In the other process:
+	other, err := shm.Open(name, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer other.Close()
+	mu, err := semaphore.OpenMutex(other, "printing")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	mu.Lock()
+	fmt.Println("hello world")
+	mu.Unlock()
+	// Output: hello world
+}
+
+func ExampleNewRLock() {
+	rl, _ := semaphore.NewRLock()
+	rl.Lock()
+	rl.Lock() // the holding process may enter again
+	fmt.Println("depth", rl.Depth())
+	rl.Unlock()
+	rl.Unlock()
+	fmt.Println("owner", rl.Owner())
+	// Output:
+	// depth 2
+	// owner 0
+}
+
+// A Semaphore limits how many workers use a resource at once.
+func ExampleNew() {
+	sem, _ := semaphore.New(3)
+	ctx := context.Background()
+	if err := sem.Acquire(ctx, 2); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println("left", sem.Value(), "try 2:", sem.TryAcquire(2))
+	sem.Release(2)
+	fmt.Println("left", sem.Value())
+
+	// A cancelled Acquire takes nothing.
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	fmt.Println(sem.Acquire(ctx, 4), sem.Value())
+	// Output:
+	// left 1 try 2: false
+	// left 3
+	// context deadline exceeded 3
+}
+
+func ExampleNewBounded() {
+	sem, _ := semaphore.NewBounded(2)
+	err := sem.Release(1)
+	fmt.Println(errors.Is(err, semaphore.ErrOverRelease), sem.Value())
+	// Output: true 2
+}
+
+// An Event wakes every waiter, in every process.
+func ExampleNewEvent() {
+	ev, _ := semaphore.NewEvent()
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ev.Wait(context.Background())
+			_ = i
+		}()
+	}
+	ev.Set()
+	wg.Wait()
+	fmt.Println("all woke; set:", ev.IsSet())
+
+	ev.Clear()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	fmt.Println(ev.Wait(ctx)) // Python's wait(timeout) returning False
+	// Output:
+	// all woke; set: true
+	// context deadline exceeded
+}
+
+// A Cond lets consumers wait for a condition on shared state.
+func ExampleNewCond() {
+	mu, _ := semaphore.NewMutex()
+	cond, _ := semaphore.NewCond(mu)
+	items := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		mu.Lock()
+		defer mu.Unlock()
+		cond.WaitFor(context.Background(), func() bool { return items > 0 })
+		fmt.Println("consumed", items)
+	}()
+	mu.Lock()
+	items = 1
+	cond.Broadcast()
+	mu.Unlock()
+	<-done
+	// Output: consumed 1
+}
+
+// A Barrier holds its parties until all have arrived.
+func ExampleNewBarrier() {
+	bar, _ := semaphore.NewBarrier(3)
+	var wg sync.WaitGroup
+	seen := make([]bool, 3)
+	var mu sync.Mutex
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			i, err := bar.Wait(context.Background())
+			if err != nil {
+				fmt.Println(err)
+				return
+			}
+			mu.Lock()
+			seen[i] = true
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	fmt.Println(seen)
+
+	bar.Abort()
+	_, err := bar.Wait(context.Background())
+	fmt.Println(err)
+	bar.Reset()
+	fmt.Println("broken:", bar.Broken())
+	// Output:
+	// [true true true]
+	// semaphore: broken barrier
+	// broken: false
+}

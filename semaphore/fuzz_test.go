@@ -1,0 +1,156 @@
+//go:build linux && (amd64 || arm64)
+
+package semaphore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/shm"
+)
+
+// FuzzAttach writes arbitrary bytes over each kind's shared state, as a
+// buggy or hostile process could, then attaches and uses the object with a
+// short deadline. Nothing may panic or hang; what succeeds must be
+// consistent (a lock taken is held by this process and can be unlocked).
+func FuzzAttach(f *testing.F) {
+	le := binary.LittleEndian
+	seed := func(kind byte, words ...uint64) {
+		b := []byte{kind}
+		for _, w := range words {
+			b = le.AppendUint64(b, w)
+		}
+		f.Add(b)
+	}
+	pid := uint64(os.Getpid())
+	seed(0)
+	seed(0, 1<<32|2)                      // a mutex held by pid 1
+	seed(0, pid<<32|contended)            // "held" by this process, wrong start time
+	seed(0, 0x7fffffff<<32|6)             // a pid that cannot exist
+	seed(1, 5<<32|1, 1<<31)               // rlock: huge depth
+	seed(2, 0xffffffff)                   // semaphore: sleepers and the largest count
+	seed(2, 0, 0xffffffff)                // semaphore: impossible bound
+	seed(3, 0xfffffffe)                   // event: sleepers, not set
+	seed(4, 0xffffffff, 3, 1<<40, 7)      // cond: waiters overflow, bad mutex offset
+	seed(5, 2, 3)                         // barrier: two of three waiting
+	seed(5, 0xffff, 3)                    // barrier: more waiting than parties
+	seed(5, 0, 1<<20)                     // barrier: parties beyond its slots
+	seed(5, 1|1<<16, 3, 0, 0, 0, 0, 0, 0) // barrier: broken
+
+	seg := testSeg(f)
+	mu, err := NewMutex(shm.In(seg, "mutex"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	objs := []*object{&mu.object}
+	rl, _ := NewRLock(shm.In(seg, "rlock"))
+	sem, _ := NewBounded(4, shm.In(seg, "semaphore"))
+	ev, _ := NewEvent(shm.In(seg, "event"))
+	cmu, _ := NewMutex(shm.In(seg, "condmutex"))
+	cond, _ := NewCond(cmu, shm.In(seg, "cond"))
+	bar, _ := NewBarrier(3, shm.In(seg, "barrier"))
+	objs = append(objs, &rl.object, &sem.object, &ev.object, &cond.object, &bar.object)
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 {
+			return
+		}
+		k := int(data[0]) % len(objs)
+		b := objs[k].o.Bytes()
+		clear(b)
+		copy(b, data[1:])
+		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		defer cancel()
+		name := objs[k].o.Name()
+		switch k {
+		case 0:
+			m, err := OpenMutex(seg, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			useLock(t, ctx, m.LockContext, m.TryLock, m.Unlock, m.Owner)
+		case 1:
+			r, err := OpenRLock(seg, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Depth()
+			useLock(t, ctx, r.LockContext, r.TryLock, r.Unlock, r.Owner)
+		case 2:
+			s, err := Open(seg, name)
+			if err != nil {
+				if !errors.Is(err, ErrCorrupt) {
+					t.Fatal(err)
+				}
+				return
+			}
+			v := s.Value()
+			if s.TryAcquire(1) {
+				if s.Value() != v-1 {
+					t.Fatalf("value %d after taking 1 of %d", s.Value(), v)
+				}
+				s.Release(1)
+			}
+			s.Acquire(ctx, 2)
+			s.Release(1)
+		case 3:
+			e, err := OpenEvent(seg, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.IsSet()
+			e.Wait(ctx)
+			e.Set()
+			if !e.IsSet() {
+				t.Fatal("not set after Set")
+			}
+			if err := e.Wait(ctx); err != nil {
+				t.Fatal(err)
+			}
+			e.Clear()
+		case 4:
+			c, err := OpenCond(seg, name)
+			if err != nil {
+				return // the mutex reference is corrupt: attaching says so
+			}
+			c.Waiting()
+			c.Signal()
+			if ok, _ := c.Mutex().TryLock(); ok {
+				c.Wait(ctx)
+				c.Mutex().Unlock()
+			}
+			c.Broadcast()
+		case 5:
+			x, err := OpenBarrier(seg, name)
+			if err != nil {
+				if !errors.Is(err, ErrCorrupt) {
+					t.Fatal(err)
+				}
+				return
+			}
+			x.Waiting()
+			x.Wait(ctx)
+			x.Reset()
+			x.Abort()
+		}
+	})
+}
+
+func useLock(t *testing.T, ctx context.Context, lock func(context.Context) error, try func() (bool, error),
+	unlock func(), owner func() int) {
+	ok, err := try()
+	if !ok {
+		err = lock(ctx)
+		ok = err == nil || errors.Is(err, ErrOwnerDead)
+	}
+	if ok {
+		if owner() != os.Getpid() {
+			t.Fatalf("locked, but owner is %d", owner())
+		}
+		unlock()
+	}
+}
