@@ -49,40 +49,20 @@ func NewBarrier(parties int, opts ...shm.Option) (*Barrier, error) {
 	if parties < 1 || parties > MaxParties {
 		return nil, fmt.Errorf("%w: barrier of %d parties (1 to %d)", ErrInvalid, parties, MaxParties)
 	}
-	if _, err := me(); err != nil {
-		return nil, err
-	}
-	size := uint64(slotsOff + parties*slotSize)
-	o, err := shm.Place(barrierInfo.spec(size), func(b []byte) error {
+	return attach[Barrier](place(barrierInfo, uint64(slotsOff+parties*slotSize), func(b []byte) error {
 		*mem.Uint32(b, offParties) = uint32(parties)
 		return nil
-	}, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("making barrier: %w", err)
-	}
-	x := &Barrier{}
-	return x, x.init(o)
+	}, opts))
 }
 
 // OpenBarrier opens the Barrier called name in seg.
 func OpenBarrier(seg *shm.Segment, name string) (*Barrier, error) {
-	o, err := find(seg, name, barrierInfo)
-	if err != nil {
-		return nil, err
-	}
-	x := &Barrier{}
-	return x, x.init(o)
+	return attach[Barrier](find(seg, name, barrierInfo))
 }
 
 // UnmarshalBinary attaches x to the Barrier whose handle MarshalBinary
 // encoded.
-func (x *Barrier) UnmarshalBinary(b []byte) error {
-	o, err := resolve(b, barrierInfo)
-	if err != nil {
-		return err
-	}
-	return x.init(o)
-}
+func (x *Barrier) UnmarshalBinary(b []byte) error { return unmarshal(x, b, barrierInfo) }
 
 func (x *Barrier) init(o *shm.Object) error {
 	b := o.Bytes()

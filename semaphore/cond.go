@@ -45,66 +45,50 @@ func NewCond(mu *Mutex, opts ...shm.Option) (*Cond, error) {
 		return nil, fmt.Errorf("%w: a Cond must be placed in its mutex's segment", ErrInvalid)
 	}
 	h := mu.Handle()
-	o, err := shm.Place(condInfo.spec(0), func(b []byte) error {
+	o, err := place(condInfo, 0, func(b []byte) error {
 		*mem.Uint64(b, offMutex) = h.Offset
 		*mem.Uint64(b, offMutexGen) = h.Generation
 		return nil
-	}, opts...)
+	}, opts)
 	if err != nil {
-		return nil, fmt.Errorf("making cond: %w", err)
+		return nil, err
 	}
-	c := &Cond{}
-	c.init(o, mu)
-	return c, nil
+	c := &Cond{mu: mu}
+	return c, c.init(o)
 }
 
 // OpenCond opens the Cond called name in seg, with its mutex.
 func OpenCond(seg *shm.Segment, name string) (*Cond, error) {
-	o, err := find(seg, name, condInfo)
-	if err != nil {
-		return nil, err
-	}
-	return attachCond(o)
+	return attach[Cond](find(seg, name, condInfo))
 }
 
 // UnmarshalBinary attaches c to the Cond whose handle MarshalBinary
 // encoded, and to its mutex.
 func (c *Cond) UnmarshalBinary(b []byte) error {
-	o, err := resolve(b, condInfo)
-	if err != nil {
-		return err
-	}
-	x, err := attachCond(o)
-	if err != nil {
-		return err
-	}
-	c.init(o, x.mu)
-	return nil
+	c.mu = nil
+	return unmarshal(c, b, condInfo)
 }
 
-func attachCond(o *shm.Object) (*Cond, error) {
-	self, err := me()
-	if err != nil {
-		return nil, err
-	}
+// init takes up the Cond's block and, unless c has its mutex already,
+// attaches to the mutex the block names, in the same segment.
+func (c *Cond) init(o *shm.Object) error {
 	b := o.Bytes()
-	seg := o.Segment()
-	mo, err := seg.Attach(shm.Handle{Segment: seg.ID(), Name: seg.Name(), Offset: atomic.LoadUint64(mem.Uint64(b, offMutex)),
-		Kind: mutexInfo.kind, Fingerprint: mutexInfo.fp, Generation: atomic.LoadUint64(mem.Uint64(b, offMutexGen))})
-	if err != nil {
-		return nil, fmt.Errorf("attaching cond's mutex: %w", err)
+	if c.mu == nil {
+		seg := o.Segment()
+		mo, err := seg.Attach(shm.Handle{Segment: seg.ID(), Name: seg.Name(), Offset: atomic.LoadUint64(mem.Uint64(b, offMutex)),
+			Kind: mutexInfo.kind, Fingerprint: mutexInfo.fp, Generation: atomic.LoadUint64(mem.Uint64(b, offMutexGen))})
+		if err != nil {
+			return fmt.Errorf("attaching cond's mutex: %w", err)
+		}
+		mu := &Mutex{}
+		if err := mu.init(mo); err != nil {
+			return err
+		}
+		c.mu = mu
 	}
-	mu := &Mutex{}
-	mu.init(mo, self)
-	c := &Cond{}
-	c.init(o, mu)
-	return c, nil
-}
-
-func (c *Cond) init(o *shm.Object, mu *Mutex) {
-	b := o.Bytes()
-	c.o, c.mu, c.tickets, c.seq = o, mu, mem.Uint64(b, offTickets), mem.Uint32(b, offSeq)
+	c.o, c.tickets, c.seq = o, mem.Uint64(b, offTickets), mem.Uint32(b, offSeq)
 	c.closed.Store(false)
+	return nil
 }
 
 // Mutex is the mutex c is on (Python's Condition's lock).

@@ -28,43 +28,22 @@ const (
 // NewEvent makes a cleared Event, in the default heap or where opts place
 // it.
 func NewEvent(opts ...shm.Option) (*Event, error) {
-	if _, err := me(); err != nil {
-		return nil, err
-	}
-	o, err := shm.Place(eventInfo.spec(0), nil, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("making event: %w", err)
-	}
-	e := &Event{}
-	e.init(o)
-	return e, nil
+	return attach[Event](place(eventInfo, 0, nil, opts))
 }
 
 // OpenEvent opens the Event called name in seg.
 func OpenEvent(seg *shm.Segment, name string) (*Event, error) {
-	o, err := find(seg, name, eventInfo)
-	if err != nil {
-		return nil, err
-	}
-	e := &Event{}
-	e.init(o)
-	return e, nil
+	return attach[Event](find(seg, name, eventInfo))
 }
 
 // UnmarshalBinary attaches e to the Event whose handle MarshalBinary
 // encoded.
-func (e *Event) UnmarshalBinary(b []byte) error {
-	o, err := resolve(b, eventInfo)
-	if err != nil {
-		return err
-	}
-	e.init(o)
-	return nil
-}
+func (e *Event) UnmarshalBinary(b []byte) error { return unmarshal(e, b, eventInfo) }
 
-func (e *Event) init(o *shm.Object) {
+func (e *Event) init(o *shm.Object) error {
 	e.o, e.word = o, mem.Uint32(o.Bytes(), offEvent)
 	e.closed.Store(false)
+	return nil
 }
 
 // Set raises the flag and wakes every waiter. A waiter that was waiting

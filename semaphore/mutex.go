@@ -21,53 +21,27 @@ type Mutex struct {
 // NewMutex makes an unlocked Mutex, in the default heap or where opts place
 // it (shm.In).
 func NewMutex(opts ...shm.Option) (*Mutex, error) {
-	self, err := me()
-	if err != nil {
-		return nil, err
-	}
-	o, err := shm.Place(mutexInfo.spec(0), nil, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("making mutex: %w", err)
-	}
-	m := &Mutex{}
-	m.init(o, self)
-	return m, nil
+	return attach[Mutex](place(mutexInfo, 0, nil, opts))
 }
 
 // OpenMutex opens the Mutex called name in seg.
 func OpenMutex(seg *shm.Segment, name string) (*Mutex, error) {
-	self, err := me()
-	if err != nil {
-		return nil, err
-	}
-	o, err := find(seg, name, mutexInfo)
-	if err != nil {
-		return nil, err
-	}
-	m := &Mutex{}
-	m.init(o, self)
-	return m, nil
+	return attach[Mutex](find(seg, name, mutexInfo))
 }
 
 // UnmarshalBinary attaches m to the Mutex whose handle MarshalBinary
 // encoded, as a child process does with a Mutex passed to it.
-func (m *Mutex) UnmarshalBinary(b []byte) error {
+func (m *Mutex) UnmarshalBinary(b []byte) error { return unmarshal(m, b, mutexInfo) }
+
+func (m *Mutex) init(o *shm.Object) error {
 	self, err := me()
 	if err != nil {
 		return err
 	}
-	o, err := resolve(b, mutexInfo)
-	if err != nil {
-		return err
-	}
-	m.init(o, self)
-	return nil
-}
-
-func (m *Mutex) init(o *shm.Object, self uint64) {
 	m.o = o
 	m.closed.Store(false)
 	m.l = newLockWord(o.Bytes(), self)
+	return nil
 }
 
 // Lock locks m, waiting as long as it takes. It returns nil, or
@@ -137,54 +111,28 @@ type RLock struct {
 // NewRLock makes an unlocked RLock, in the default heap or where opts place
 // it.
 func NewRLock(opts ...shm.Option) (*RLock, error) {
-	self, err := me()
-	if err != nil {
-		return nil, err
-	}
-	o, err := shm.Place(rlockInfo.spec(0), nil, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("making rlock: %w", err)
-	}
-	r := &RLock{}
-	r.init(o, self)
-	return r, nil
+	return attach[RLock](place(rlockInfo, 0, nil, opts))
 }
 
 // OpenRLock opens the RLock called name in seg.
 func OpenRLock(seg *shm.Segment, name string) (*RLock, error) {
-	self, err := me()
-	if err != nil {
-		return nil, err
-	}
-	o, err := find(seg, name, rlockInfo)
-	if err != nil {
-		return nil, err
-	}
-	r := &RLock{}
-	r.init(o, self)
-	return r, nil
+	return attach[RLock](find(seg, name, rlockInfo))
 }
 
 // UnmarshalBinary attaches r to the RLock whose handle MarshalBinary
 // encoded.
-func (r *RLock) UnmarshalBinary(b []byte) error {
+func (r *RLock) UnmarshalBinary(b []byte) error { return unmarshal(r, b, rlockInfo) }
+
+func (r *RLock) init(o *shm.Object) error {
 	self, err := me()
 	if err != nil {
 		return err
 	}
-	o, err := resolve(b, rlockInfo)
-	if err != nil {
-		return err
-	}
-	r.init(o, self)
-	return nil
-}
-
-func (r *RLock) init(o *shm.Object, self uint64) {
 	r.o = o
 	r.closed.Store(false)
 	r.l = newLockWord(o.Bytes(), self)
 	r.depth = mem.Uint32(o.Bytes(), offDepth)
+	return nil
 }
 
 // maxDepth bounds re-entry, far beyond any real nesting.

@@ -126,6 +126,45 @@ func resolve(b []byte, k kindInfo) (*shm.Object, error) {
 	return o, checkSize(o, k.size)
 }
 
+// place makes the block for a new object, as opts say.
+func place(k kindInfo, size uint64, init func([]byte) error, opts []shm.Option) (*shm.Object, error) {
+	if _, err := me(); err != nil {
+		return nil, err
+	}
+	o, err := shm.Place(k.spec(size), init, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("making %v: %w", k.kind, err)
+	}
+	return o, nil
+}
+
+// initer is every type here: it takes up the block it was given.
+type initer interface{ init(o *shm.Object) error }
+
+// attach makes a T on the block that place, find or resolve returned.
+func attach[T any, P interface {
+	*T
+	initer
+}](o *shm.Object, err error) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	x := P(new(T))
+	if err := x.init(o); err != nil {
+		return nil, err
+	}
+	return (*T)(x), nil
+}
+
+// unmarshal attaches x to the object whose handle b encodes.
+func unmarshal(x initer, b []byte, k kindInfo) error {
+	o, err := resolve(b, k)
+	if err != nil {
+		return err
+	}
+	return x.init(o)
+}
+
 func checkSize(o *shm.Object, min uint64) error {
 	if uint64(len(o.Bytes())) < min {
 		return fmt.Errorf("%v of %d bytes, at least %d needed: %w", o.Kind(), len(o.Bytes()), min, shm.ErrLayout)

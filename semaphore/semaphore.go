@@ -43,42 +43,23 @@ func newSem(n int, bounded bool, opts []shm.Option) (*Semaphore, error) {
 	if n < 0 || n > maxCount || (bounded && n == 0) {
 		return nil, fmt.Errorf("%w: semaphore of %d units", ErrInvalid, n)
 	}
-	if _, err := me(); err != nil {
-		return nil, err
-	}
-	o, err := shm.Place(semInfo.spec(0), func(b []byte) error {
+	return attach[Semaphore](place(semInfo, 0, func(b []byte) error {
 		*mem.Uint32(b, offCount) = uint32(n)
 		if bounded {
 			*mem.Uint32(b, offBound) = uint32(n)
 		}
 		return nil
-	}, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("making semaphore: %w", err)
-	}
-	s := &Semaphore{}
-	return s, s.init(o)
+	}, opts))
 }
 
 // Open opens the Semaphore (bounded or not) called name in seg.
 func Open(seg *shm.Segment, name string) (*Semaphore, error) {
-	o, err := find(seg, name, semInfo)
-	if err != nil {
-		return nil, err
-	}
-	s := &Semaphore{}
-	return s, s.init(o)
+	return attach[Semaphore](find(seg, name, semInfo))
 }
 
 // UnmarshalBinary attaches s to the Semaphore whose handle MarshalBinary
 // encoded.
-func (s *Semaphore) UnmarshalBinary(b []byte) error {
-	o, err := resolve(b, semInfo)
-	if err != nil {
-		return err
-	}
-	return s.init(o)
-}
+func (s *Semaphore) UnmarshalBinary(b []byte) error { return unmarshal(s, b, semInfo) }
 
 func (s *Semaphore) init(o *shm.Object) error {
 	b := o.Bytes()
