@@ -39,6 +39,9 @@ const (
 	slotSize   = 16 // owner word (8), round (4), unused (4)
 	slotsOff   = lineSize
 	slotRound  = 8
+	// slotWritten marks a slot's round as written, so that a slot never
+	// written (all zeroes) does not pass for one of round 0.
+	slotWritten = 1 << 31
 )
 
 func round(st uint64) uint32 { return uint32(st>>17) & (bRounds - 1) }
@@ -164,7 +167,7 @@ func (x *Barrier) Wait(ctx context.Context) (int, error) {
 // lostParty gives such a slot a second to be written.
 func (x *Barrier) record(i int, self uint64, r uint32) {
 	atomic.StoreUint64(mem.Uint64(x.slots, uintptr(i*slotSize)), self)
-	atomic.StoreUint32(mem.Uint32(x.slots, uintptr(i*slotSize+slotRound)), r)
+	atomic.StoreUint32(mem.Uint32(x.slots, uintptr(i*slotSize+slotRound)), r|slotWritten)
 }
 
 // unwrittenGrace is how long a slot may stay unwritten before its party is
@@ -176,7 +179,7 @@ func (x *Barrier) lostParty(st uint64, r uint32, unknown *time.Time) bool {
 	n := int(st & bCount)
 	gap := false
 	for j := 0; j < n && j < x.parties; j++ {
-		if atomic.LoadUint32(mem.Uint32(x.slots, uintptr(j*slotSize+slotRound))) != r {
+		if atomic.LoadUint32(mem.Uint32(x.slots, uintptr(j*slotSize+slotRound))) != r|slotWritten {
 			gap = true
 			continue
 		}

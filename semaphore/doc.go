@@ -32,7 +32,9 @@
 // after each 25 ms of sleep, so a death is seen within about 40 ms.
 //
 // A party that dies inside Barrier.Wait breaks the barrier for the others
-// (ErrBrokenBarrier) within the same bound. A process that dies inside
+// (ErrBrokenBarrier) within the same bound. It had arrived, though: if the
+// last party arrives before the death is noticed, the round is released as
+// usual, and nobody is left waiting either way. A process that dies inside
 // Cond.Wait leaves the others waiting as before; if it died holding the
 // mutex, the next locker gets ErrOwnerDead. Semaphore units and Event
 // flags have no owner: see Caveats.
@@ -75,7 +77,7 @@
 //	cond       24      8     block generation of its mutex
 //	barrier    0       8     state (below)
 //	barrier    8       4     parties
-//	barrier    64      16*n  per arrival index: owner word (8), round (4), unused (4)
+//	barrier    64      16*n  per arrival index: owner word (8), round | 1<<31 (4), unused (4)
 //
 // The owner word is 0 when the lock is free; else its high 32 bits are the
 // holder's pid, bits 1-31 the low 31 bits of its start time (clock ticks

@@ -1,0 +1,1098 @@
+//go:build linux && (amd64 || arm64)
+
+package semaphore
+
+// SIGKILL tests: a process dies holding a lock, inside a lock/unlock loop,
+// inside Barrier.Wait or inside Cond.Wait, and the survivors (this process,
+// sometimes a child) must get the lock, with ErrOwnerDead exactly when the
+// dead process held it, or ErrBrokenBarrier, and never hang. Each test runs
+// alone (go test -run TestKillMutexOwnerWhileWaiting) and repeats its
+// scenario killRounds times, one child per round, killed at a testproc
+// Point or after a random delay. Each round's child is started during the
+// round before, so that start-ups overlap the rounds, and the kill tests
+// run in parallel with each other (t.Parallel). The random seed is
+// logged; every wait is bounded (mpTimeout, testproc timeouts), and the
+// only timing check is that a death is noticed within killNoticed; the
+// latencies measured are logged.
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/testproc"
+	"github.com/shmkit/shmkit/shm"
+)
+
+const (
+	// killRounds is how many times each kill test repeats its scenario.
+	killRounds = 200
+	// killNoticed is the generous bound on how long survivors may take to
+	// notice a death (documented: about 40 ms; a second for a barrier
+	// party killed before recording itself).
+	killNoticed = 5 * time.Second
+)
+
+// killRand is a random source whose seed the test logs.
+func killRand(t testing.TB) *rand.Rand {
+	seed := uint64(time.Now().UnixNano())
+	if s, err := strconv.ParseUint(os.Getenv("SEMAPHORE_KILL_SEED"), 10, 64); err == nil {
+		seed = s
+	}
+	t.Logf("random seed %d (set SEMAPHORE_KILL_SEED to repeat)", seed)
+	return rand.New(rand.NewPCG(seed, 0x5eed))
+}
+
+// killAhead is how many rounds ahead a kill test starts its children: a
+// child's start-up (tens of milliseconds under -race) overlaps the rounds
+// before it.
+const killAhead = 3
+
+// killSeries starts the child of each round, with what the round needs to
+// know about it, killAhead rounds ahead.
+type killSeries[T any] struct {
+	start   func() T
+	started []T
+	left    int // children still to start
+}
+
+func newKillSeries[T any](rounds int, start func() T) *killSeries[T] {
+	return &killSeries[T]{start: start, left: rounds}
+}
+
+// child is this round's child, already started.
+func (s *killSeries[T]) child() T {
+	for s.left > 0 && len(s.started) <= killAhead {
+		s.started = append(s.started, s.start())
+		s.left--
+	}
+	c := s.started[0]
+	s.started = s.started[1:]
+	return c
+}
+
+// killContexts hands out a context per round, ending mpTimeout after the
+// round began (a test of many rounds takes longer than that on a busy
+// machine) and cancelled when the next round begins or the test ends.
+type killContexts struct{ cancel context.CancelFunc }
+
+func newKillContexts(t testing.TB) *killContexts {
+	k := &killContexts{}
+	t.Cleanup(func() {
+		if k.cancel != nil {
+			k.cancel()
+		}
+	})
+	return k
+}
+
+func (k *killContexts) next() context.Context {
+	if k.cancel != nil {
+		k.cancel()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), mpTimeout)
+	k.cancel = cancel
+	return ctx
+}
+
+// killMustDie waits for a child that was killed.
+func killMustDie(t testing.TB, p *testproc.Proc) {
+	t.Helper()
+	if res := p.Wait(); !res.Killed() {
+		t.Fatalf("child %d was to be killed, ended with exit code %d:\n%s", p.Pid(), res.ExitCode, res.Output)
+	}
+}
+
+// killLatencies collects how long survivors took to notice deaths.
+type killLatencies []time.Duration
+
+func (l *killLatencies) add(t testing.TB, d time.Duration) {
+	t.Helper()
+	if d > killNoticed {
+		t.Errorf("a death was noticed after %v (more than %v)", d, killNoticed)
+	}
+	*l = append(*l, d)
+}
+
+func (l killLatencies) log(t testing.TB, what string) {
+	if len(l) == 0 {
+		return
+	}
+	s := slices.Sorted(slices.Values(l))
+	q := func(f float64) time.Duration { return s[int(f*float64(len(s)-1))].Round(10 * time.Microsecond) }
+	t.Logf("%s: %d deaths noticed after min %v, median %v, 90%% %v, max %v", what, len(s), q(0), q(0.5), q(0.9), q(1))
+}
+
+// killLock is a Mutex or an RLock, as the kill tests use them.
+type killLock struct {
+	kind   string // "mutex" or "rlock"
+	name   string
+	word   *lockWord
+	lock   func(context.Context) error
+	try    func() (bool, error)
+	unlock func()
+	owner  func() int
+	depth  func() int // 1 for a held Mutex
+}
+
+func killMutex(mu *Mutex, name string) killLock {
+	return killLock{"mutex", name, &mu.l, mu.LockContext, mu.TryLock, mu.Unlock, mu.Owner,
+		func() int { return min(mu.Owner(), 1) }}
+}
+
+func killRLock(r *RLock, name string) killLock {
+	return killLock{"rlock", name, &r.l, r.LockContext, r.TryLock, r.Unlock, r.Owner, r.Depth}
+}
+
+// killOpenLock opens the lock named by fields kind and name.
+func killOpenLock(seg *shm.Segment, kind, name string) (killLock, error) {
+	switch kind {
+	case "mutex":
+		mu, err := OpenMutex(seg, name)
+		if err != nil {
+			return killLock{}, err
+		}
+		return killMutex(mu, name), nil
+	case "rlock":
+		r, err := OpenRLock(seg, name)
+		if err != nil {
+			return killLock{}, err
+		}
+		return killRLock(r, name), nil
+	}
+	return killLock{}, fmt.Errorf("unknown lock kind %q", kind)
+}
+
+// killTakeDead takes a lock whose holder died, the way a round chose:
+// Lock, LockContext or TryLock. It returns the error, which must match
+// ErrOwnerDead.
+func killTakeDead(ctx context.Context, l killLock, how int) error {
+	switch how % 3 {
+	case 0:
+		return l.lock(context.Background())
+	case 1:
+		return l.lock(ctx)
+	}
+	ok, err := l.try()
+	if !ok {
+		return fmt.Errorf("TryLock of a lock whose holder died: false, %v", err)
+	}
+	return err
+}
+
+// killChildLock locks the lock its argument names ("seg kind name depth
+// unlocks"): depth times, then unlocks it unlocks times, and stops at
+// "locked" to be killed holding it. It stops at "ready" first, before
+// touching it.
+var killChildLock = testproc.Register("sem-kill-lock", func(c *testproc.Child) error {
+	seg, f, err := mpArgs(c)
+	if err != nil {
+		return err
+	}
+	defer seg.Close()
+	depth, err := mpInt(f, 2)
+	if err != nil {
+		return err
+	}
+	unlocks, err := mpInt(f, 3)
+	if err != nil {
+		return err
+	}
+	l, err := killOpenLock(seg, f[0], f[1])
+	if err != nil {
+		return err
+	}
+	c.Point("ready")
+	for d := 1; d <= depth; d++ {
+		if err := l.lock(context.Background()); err != nil {
+			return fmt.Errorf("lock %d: %w", d, err)
+		}
+	}
+	for range unlocks {
+		l.unlock()
+	}
+	c.Point("locked")
+	for range depth - unlocks {
+		l.unlock()
+	}
+	return errors.New("not killed at \"locked\"")
+})
+
+// killOwnerTest is the scenario of the four owner tests: a child takes the
+// lock (an RLock at a random depth), is killed at "locked", and this
+// process takes the lock from it: already waiting in Lock when it dies, or
+// arriving after it was reaped, now and then as a child.
+func killOwnerTest(t *testing.T, kind string, waiting bool) {
+	t.Parallel()
+	seg := testSeg(t)
+	var l killLock
+	if kind == "mutex" {
+		mu, err := NewMutex(shm.In(seg, "lock"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l = killMutex(mu, "lock")
+	} else {
+		r, err := NewRLock(shm.In(seg, "lock"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l = killRLock(r, "lock")
+	}
+	rng := killRand(t)
+	ctxs := newKillContexts(t)
+	var lat killLatencies
+	type child struct {
+		p    *testproc.Proc
+		held int // the depth it holds the lock at
+	}
+	series := newKillSeries(killRounds, func() child {
+		depth, unlocks := 1, 0
+		if kind == "rlock" {
+			depth = 1 + rng.IntN(3)
+			unlocks = rng.IntN(depth)
+		}
+		p := mpStart(t, killChildLock, seg.Name(), kind, "lock", strconv.Itoa(depth), strconv.Itoa(unlocks))
+		return child{p, depth - unlocks}
+	})
+	for round := range killRounds {
+		ctx := ctxs.next()
+		ch := series.child()
+		p := ch.p
+		p.WaitPoint("locked")
+		if o, d := l.owner(), l.depth(); o != p.Pid() || d != ch.held {
+			t.Fatalf("round %d: owner %d depth %d, want the child %d at depth %d", round, o, d, p.Pid(), ch.held)
+		}
+		var err error
+		var noticed time.Duration
+		if waiting {
+			type res struct {
+				err error
+				at  time.Time
+			}
+			got := make(chan res, 1)
+			go func() {
+				err := l.lock(ctx)
+				got <- res{err, time.Now()}
+			}()
+			mpEventually(t, "the waiter sleeps on the lock", func() bool { return mpContended(l.word) })
+			if rng.IntN(2) == 0 {
+				// Anywhere in the waiter's sleep, or past its next look.
+				time.Sleep(time.Duration(rng.IntN(30_000)) * time.Microsecond)
+			}
+			killed := time.Now()
+			p.Kill()
+			select {
+			case r := <-got:
+				err, noticed = r.err, r.at.Sub(killed)
+			case <-time.After(mpTimeout):
+				t.Fatalf("round %d: Lock still waiting %v after its holder was killed", round, mpTimeout)
+			}
+			killMustDie(t, p)
+		} else {
+			p.Kill()
+			killMustDie(t, p)
+			if round%20 == 19 {
+				// Another process arrives first.
+				if res := mpResult(t, mpStart(t, mpChildTry, seg.Name(), kind, "lock")); res != "true ownerdead" {
+					t.Fatalf("round %d: a child's TryLock of a lock whose holder died: %s, want true ownerdead", round, res)
+				}
+				continue
+			}
+			start := time.Now()
+			err = killTakeDead(ctx, l, rng.IntN(3))
+			noticed = time.Since(start)
+		}
+		if !errors.Is(err, ErrOwnerDead) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", p.Pid())) {
+			t.Fatalf("round %d: taking the lock of the killed child %d: %v, want ErrOwnerDead naming it", round, p.Pid(), err)
+		}
+		lat.add(t, noticed)
+		if o, d := l.owner(), l.depth(); o != os.Getpid() || d != 1 {
+			t.Fatalf("round %d: after ErrOwnerDead: owner %d depth %d, want %d 1", round, o, d, os.Getpid())
+		}
+		if kind == "rlock" { // and it re-enters as usual
+			if err := l.lock(ctx); err != nil || l.depth() != 2 {
+				t.Fatalf("round %d: re-entering after ErrOwnerDead: %v, depth %d", round, err, l.depth())
+			}
+			l.unlock()
+		}
+		l.unlock()
+		if o := l.owner(); o != 0 {
+			t.Fatalf("round %d: owner %d after Unlock", round, o)
+		}
+	}
+	lat.log(t, "ErrOwnerDead")
+}
+
+// TestKillMutexOwnerWhileWaiting: the holder of a Mutex is killed while
+// this process waits in Lock: the waiter gets the lock with ErrOwnerDead.
+func TestKillMutexOwnerWhileWaiting(t *testing.T) { killOwnerTest(t, "mutex", true) }
+
+// TestKillMutexOwnerNoWaiter: the holder of a Mutex is killed while nobody
+// waits: the next Lock, LockContext or TryLock, here or in another process,
+// gets it with ErrOwnerDead.
+func TestKillMutexOwnerNoWaiter(t *testing.T) { killOwnerTest(t, "mutex", false) }
+
+// TestKillRLockOwnerWhileWaiting: as for the Mutex, with the RLock held at
+// depth 1 to 3 (entered up to 3 times, left some of them).
+func TestKillRLockOwnerWhileWaiting(t *testing.T) { killOwnerTest(t, "rlock", true) }
+
+// TestKillRLockOwnerNoWaiter: as for the Mutex, with the RLock held at
+// depth 1 to 3.
+func TestKillRLockOwnerNoWaiter(t *testing.T) { killOwnerTest(t, "rlock", false) }
+
+// ---- Killed inside a lock/unlock loop ----
+
+// killLoopPoints are where a killLoop child can stop in an iteration, and
+// whether it holds the lock there.
+var killLoopPoints = []struct {
+	name string
+	held bool
+	only string // the lock kind it exists for, "" for both
+}{
+	{"before-lock", false, ""},
+	{"locked", true, ""},
+	{"reentered", true, "rlock"},
+	{"unlocking", true, ""},
+	{"unlocked", false, ""},
+}
+
+// killChildLoop locks and unlocks the lock its argument names ("seg kind
+// name iteration point") in a loop until it is killed, by Lock, LockContext
+// and TryLock in turn, marking the words block's marker while it holds the
+// lock; an RLock is entered twice. In the given iteration it stops at the
+// given point (see killLoopPoints); iteration -1 means never. It stops at
+// "ready" before the loop.
+var killChildLoop = testproc.Register("sem-kill-loop", func(c *testproc.Child) error {
+	seg, f, err := mpArgs(c)
+	if err != nil {
+		return err
+	}
+	defer seg.Close()
+	l, err := killOpenLock(seg, f[0], f[1])
+	if err != nil {
+		return err
+	}
+	at, err := mpInt(f, 2)
+	if err != nil {
+		return err
+	}
+	w, err := mpFindWords(seg)
+	if err != nil {
+		return err
+	}
+	marker := mem.Uint32(w, mpWMarker)
+	id := uint32(os.Getpid())
+	stop := func(i int, name string) {
+		if i == at && name == f[3] {
+			c.Point(name)
+		}
+	}
+	ctx := context.Background()
+	c.Point("ready")
+	for i := 0; ; i++ {
+		stop(i, "before-lock")
+		var err error
+		switch i % 3 {
+		case 0:
+			err = l.lock(context.Background())
+		case 1:
+			err = l.lock(ctx)
+		case 2:
+			for {
+				ok, terr := l.try()
+				if ok || terr != nil {
+					err = terr
+					break
+				}
+				runtime.Gosched()
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("iteration %d: lock: %w", i, err)
+		}
+		stop(i, "locked")
+		if m := atomic.SwapUint32(marker, id); m != 0 {
+			return fmt.Errorf("iteration %d: marker %d when the lock was taken", i, m)
+		}
+		if l.kind == "rlock" {
+			if err := l.lock(ctx); err != nil {
+				return fmt.Errorf("iteration %d: re-entering: %w", i, err)
+			}
+			stop(i, "reentered")
+			l.unlock()
+		}
+		if m := atomic.SwapUint32(marker, 0); m != id {
+			return fmt.Errorf("iteration %d: marker %d inside the critical section", i, m)
+		}
+		stop(i, "unlocking")
+		l.unlock()
+		stop(i, "unlocked")
+	}
+})
+
+// killContender locks and unlocks l in a loop in this process until told
+// to stop, as the child does, counting ErrOwnerDead and checking that a
+// lock taken normally has nobody inside.
+type killContender struct {
+	l       killLock
+	marker  *uint32
+	stop    atomic.Bool
+	n       atomic.Int64 // iterations done
+	dead    int
+	err     error
+	done    chan struct{}
+	running bool
+}
+
+func (k *killContender) run(ctx context.Context) {
+	defer close(k.done)
+	id := uint32(os.Getpid())
+	for !k.stop.Load() {
+		err := k.l.lock(ctx)
+		switch {
+		case err == nil:
+			if m := atomic.LoadUint32(k.marker); m != 0 {
+				k.err = fmt.Errorf("lock taken normally while %d is inside", m)
+				k.l.unlock()
+				return
+			}
+		case errors.Is(err, ErrOwnerDead):
+			k.dead++ // the dead holder may have left its mark
+		default:
+			k.err = err
+			return
+		}
+		atomic.StoreUint32(k.marker, id)
+		runtime.Gosched()
+		atomic.StoreUint32(k.marker, 0)
+		k.l.unlock()
+		k.n.Add(1)
+		runtime.Gosched()
+	}
+}
+
+// TestKillLockLoop: a child locks and unlocks a Mutex or an RLock (rounds
+// alternate) in a loop, while this process contends for it or not, and is
+// killed after a random delay or at a chosen point of a chosen iteration.
+// The lock is never held by nobody known: survivors get it normally (and
+// nobody else is inside) or with ErrOwnerDead, once at most, and exactly
+// once when the child died holding it; they never hang.
+func TestKillLockLoop(t *testing.T) {
+	t.Parallel()
+	seg := testSeg(t)
+	mu, err := NewMutex(shm.In(seg, "mutex"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRLock(shm.In(seg, "rlock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	locks := []killLock{killMutex(mu, "mutex"), killRLock(r, "rlock")}
+	w := mpWords(t, seg)
+	marker := mem.Uint32(w, mpWMarker)
+	rng := killRand(t)
+	ctxs := newKillContexts(t)
+	type child struct {
+		p     *testproc.Proc
+		l     killLock
+		iter  int    // of the point, -1 for a random delay
+		point string // where it stops
+		held  bool   // whether it holds the lock there
+	}
+	round := 0
+	series := newKillSeries(killRounds, func() child {
+		c := child{l: locks[round%2], iter: -1, point: "-"}
+		round++
+		if rng.IntN(3) == 0 {
+			for {
+				pt := killLoopPoints[rng.IntN(len(killLoopPoints))]
+				if pt.only == "" || pt.only == c.l.kind {
+					c.iter, c.point, c.held = rng.IntN(20), pt.name, pt.held
+					break
+				}
+			}
+		}
+		c.p = mpStart(t, killChildLoop, seg.Name(), c.l.kind, c.l.name, strconv.Itoa(c.iter), c.point)
+		return c
+	})
+	var stats struct{ dead, free, contended int }
+	for round := range killRounds {
+		ctx := ctxs.next()
+		c := series.child()
+		l, p := c.l, c.p
+		p.WaitPoint("ready")
+		k := &killContender{l: l, marker: marker, done: make(chan struct{})}
+		if rng.IntN(2) == 0 {
+			k.running = true
+			stats.contended++
+			go k.run(ctx)
+		}
+		if c.iter >= 0 {
+			p.WaitPoint(c.point)
+		} else {
+			p.Continue()
+			if d := rng.IntN(4); d > 0 {
+				time.Sleep(time.Duration(rng.IntN(1000*d)) * time.Microsecond)
+			}
+		}
+		p.Kill()
+		killMustDie(t, p)
+		// held: whether the dead child holds the lock now, if known.
+		dead := 0
+		if k.running {
+			// Let the contender go round twice more: it has then taken
+			// the lock since the death.
+			base := k.n.Load()
+			mpEventually(t, "the contender goes on after the death", func() bool {
+				select {
+				case <-k.done:
+					return true
+				default:
+				}
+				return k.n.Load() >= base+2
+			})
+			k.stop.Store(true)
+			<-k.done
+			if k.err != nil {
+				t.Fatalf("round %d (%s, point %s): contender: %v", round, l.kind, c.point, k.err)
+			}
+			dead = k.dead
+			if o := l.owner(); o != 0 {
+				t.Fatalf("round %d: owner %d after the contender stopped", round, o)
+			}
+		}
+		heldNow := l.owner() == p.Pid()
+		if c.iter >= 0 && !k.running && heldNow != c.held {
+			t.Fatalf("round %d (%s): child killed at %q: dead child holds the lock: %v, want %v", round, l.kind, c.point, heldNow, c.held)
+		}
+		err := killTakeDead(ctx, l, rng.IntN(3))
+		switch {
+		case err == nil:
+			if m := atomic.LoadUint32(marker); m != 0 {
+				t.Fatalf("round %d: lock taken normally with marker %d", round, m)
+			}
+		case errors.Is(err, ErrOwnerDead):
+			dead++
+			atomic.StoreUint32(marker, 0)
+		default:
+			t.Fatalf("round %d: final lock: %v", round, err)
+		}
+		if (err != nil) != heldNow {
+			t.Fatalf("round %d: final lock: %v, with the dead child holding it: %v", round, err, heldNow)
+		}
+		if dead > 1 || c.iter >= 0 && dead != map[bool]int{false: 0, true: 1}[c.held] {
+			t.Fatalf("round %d (%s, killed at %q, contended %v): %d ErrOwnerDead", round, l.kind, c.point, k.running, dead)
+		}
+		if dead == 1 {
+			stats.dead++
+		} else {
+			stats.free++
+		}
+		if l.depth() != 1 || l.owner() != os.Getpid() {
+			t.Fatalf("round %d: after the final lock: owner %d depth %d", round, l.owner(), l.depth())
+		}
+		l.unlock()
+		if o := l.owner(); o != 0 {
+			t.Fatalf("round %d: owner %d after the final unlock", round, o)
+		}
+	}
+	t.Logf("%d rounds the child died holding the lock, %d not; %d with this process contending", stats.dead, stats.free, stats.contended)
+}
+
+// ---- Killed inside Barrier.Wait ----
+
+// killChildBarrier waits at the barrier "bar" after stopping at "ready",
+// prints "RESULT index err" if Wait returns (it must not: it is killed
+// inside), and stops at "returned".
+var killChildBarrier = testproc.Register("sem-kill-barrier", func(c *testproc.Child) error {
+	seg, _, err := mpArgs(c)
+	if err != nil {
+		return err
+	}
+	defer seg.Close()
+	x, err := OpenBarrier(seg, "bar")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := mpChildContext(0)
+	defer cancel()
+	c.Point("ready")
+	i, err := x.Wait(ctx)
+	fmt.Printf("RESULT %d %s\n", i, mpErrClass(err))
+	c.Point("returned")
+	return nil
+})
+
+// killBarrierRound has three goroutines pass x together, and checks they
+// get the indices 0, 1 and 2.
+func killBarrierRound(t testing.TB, ctx context.Context, x *Barrier) {
+	t.Helper()
+	var idx [3]int
+	var errs [3]error
+	var wg sync.WaitGroup
+	for g := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			idx[g], errs[g] = x.Wait(ctx)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		t.Fatalf("a round after Reset: %v", err)
+	}
+	mpCheckIndices(t, 0, idx[:], 3)
+}
+
+// TestKillInsideBarrierWait: a party of a barrier of 3 is killed inside
+// Wait, with this process waiting there already or arriving after the
+// death: this process gets ErrBrokenBarrier, never hangs and never passes;
+// the barrier stays broken until Reset, and then works again.
+//
+// This process is never the last party to arrive: a last arrival
+// releases the round without looking at the others, so that a party dead
+// inside Wait counts as passed then (it had arrived). The first round of a
+// new barrier is passed normally before the kills: see
+// TestMultiprocBarrierSlowParty for what happens in round 0.
+func TestKillInsideBarrierWait(t *testing.T) {
+	t.Parallel()
+	seg := testSeg(t)
+	x, err := NewBarrier(3, shm.In(seg, "bar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := killRand(t)
+	ctxs := newKillContexts(t)
+	killBarrierRound(t, ctxs.next(), x)
+	series := newKillSeries(killRounds, func() *testproc.Proc { return mpStart(t, killChildBarrier, seg.Name()) })
+	type result struct {
+		i   int
+		err error
+		at  time.Time
+	}
+	survive := func(ctx context.Context) <-chan result {
+		ch := make(chan result, 1)
+		go func() {
+			i, err := x.Wait(ctx)
+			ch <- result{i, err, time.Now()}
+		}()
+		return ch
+	}
+	var lat killLatencies
+	orders := [3]int{}
+	for round := range killRounds {
+		ctx := ctxs.next()
+		p := series.child()
+		p.WaitPoint("ready")
+		// 0: we wait first; 1: we arrive after the child was reaped;
+		// 2: we arrive right after the kill.
+		order := rng.IntN(3)
+		orders[order]++
+		var got <-chan result
+		if order == 0 {
+			got = survive(ctx)
+			mpEventually(t, "this process waits", func() bool { return x.Waiting() == 1 })
+		}
+		p.Continue()
+		want := 1 + map[bool]int{true: 1}[order == 0]
+		mpEventually(t, "the child waits", func() bool { return x.Waiting() == want })
+		if rng.IntN(2) == 0 {
+			time.Sleep(time.Duration(rng.IntN(2000)) * time.Microsecond)
+		}
+		killed := time.Now()
+		p.Kill()
+		if order == 1 {
+			killMustDie(t, p)
+		}
+		if order != 0 {
+			got = survive(ctx)
+		}
+		var res result
+		select {
+		case res = <-got:
+		case <-time.After(mpTimeout):
+			t.Fatalf("round %d: Wait still waiting %v after a party was killed in it", round, mpTimeout)
+		}
+		if !errors.Is(res.err, ErrBrokenBarrier) || errors.Is(res.err, context.DeadlineExceeded) {
+			t.Fatalf("round %d (order %d): Wait with a party killed: index %d, %v; want ErrBrokenBarrier (the death noticed)", round, order, res.i, res.err)
+		}
+		lat.add(t, res.at.Sub(killed))
+		if res := p.Wait(); !res.Killed() || strings.Contains(res.Output, "RESULT") {
+			t.Fatalf("round %d: the child was to be killed inside Wait; exit code %d, output:\n%s", round, res.ExitCode, res.Output)
+		}
+		if !x.Broken() || x.Waiting() != 0 {
+			t.Fatalf("round %d: after the break: %v", round, x)
+		}
+		if _, err := x.Wait(ctx); !errors.Is(err, ErrBrokenBarrier) {
+			t.Fatalf("round %d: Wait at a broken barrier: %v", round, err)
+		}
+		if err := x.Reset(); err != nil {
+			t.Fatal(err)
+		}
+		killBarrierRound(t, ctx, x)
+	}
+	t.Logf("rounds by order (we waited first, arrived after the reap, arrived at once): %v", orders)
+	lat.log(t, "ErrBrokenBarrier")
+}
+
+// killChildBarrierIndex does the first step of Barrier.Wait at the barrier
+// "bar" by hand, as Wait does it: it takes the next arrival index. It stops
+// at "taken", before recording itself in the index's slot, to be killed
+// there: in the window Wait cannot close, where the others can only wait a
+// while (unwrittenGrace) before they take the party for dead.
+var killChildBarrierIndex = testproc.Register("sem-kill-barrier-index", func(c *testproc.Child) error {
+	seg, _, err := mpArgs(c)
+	if err != nil {
+		return err
+	}
+	defer seg.Close()
+	x, err := OpenBarrier(seg, "bar")
+	if err != nil {
+		return err
+	}
+	c.Point("ready")
+	if st := atomic.AddUint64(x.state, 1); int(st&bCount) >= x.parties || st&bBroken != 0 {
+		return fmt.Errorf("took an index in state %#x", st)
+	}
+	c.Point("taken")
+	return errors.New("not killed at \"taken\"")
+})
+
+// TestKillBarrierPartyBeforeRecord: a party killed between taking its
+// arrival index and recording itself breaks the barrier too, after
+// unwrittenGrace, whether this process waited before it or arrives after.
+// A few rounds only: each takes a second.
+func TestKillBarrierPartyBeforeRecord(t *testing.T) {
+	t.Parallel()
+	seg := testSeg(t)
+	x, err := NewBarrier(3, shm.In(seg, "bar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := mpContext(t)
+	killBarrierRound(t, ctx, x) // past round 0: see TestMultiprocBarrierSlowParty
+	var lat killLatencies
+	for round, first := range []bool{true, false} {
+		p := mpStart(t, killChildBarrierIndex, seg.Name())
+		p.WaitPoint("ready")
+		type result struct {
+			err error
+			at  time.Time
+		}
+		got := make(chan result, 1)
+		survive := func() {
+			go func() {
+				_, err := x.Wait(ctx)
+				got <- result{err, time.Now()}
+			}()
+		}
+		if first {
+			survive()
+			mpEventually(t, "this process waits", func() bool { return x.Waiting() == 1 })
+		}
+		p.WaitPoint("taken")
+		killed := time.Now()
+		p.Kill()
+		killMustDie(t, p)
+		if !first {
+			survive()
+		}
+		var res result
+		select {
+		case res = <-got:
+		case <-time.After(mpTimeout):
+			t.Fatalf("round %d: Wait still waiting %v after a party was killed in it", round, mpTimeout)
+		}
+		if !errors.Is(res.err, ErrBrokenBarrier) || errors.Is(res.err, context.DeadlineExceeded) {
+			t.Fatalf("round %d: Wait with a party killed before recording itself: %v; want ErrBrokenBarrier (the death noticed)", round, res.err)
+		}
+		lat.add(t, res.at.Sub(killed))
+		if err := x.Reset(); err != nil {
+			t.Fatal(err)
+		}
+		killBarrierRound(t, ctx, x)
+	}
+	lat.log(t, "ErrBrokenBarrier (party killed before recording itself)")
+}
+
+// ---- Killed inside Cond.Wait ----
+
+// killChildCond uses the Cond whose handle it is given ("seg handle
+// mode"), after stopping at "ready": it locks the mutex and, in mode
+// "hold", stops at "locked" to be killed holding it; in mode "wait" it
+// waits on the Cond, and if woken, marks the words block's marker while it
+// holds the mutex, printing WOKEN, UNLOCKING and UNLOCKED as it goes, then
+// stops at "done".
+var killChildCond = testproc.Register("sem-kill-cond", func(c *testproc.Child) error {
+	seg, f, err := mpArgs(c)
+	if err != nil {
+		return err
+	}
+	defer seg.Close()
+	b, err := hex.DecodeString(f[0])
+	if err != nil {
+		return err
+	}
+	var cv Cond
+	if err := cv.UnmarshalBinary(b); err != nil {
+		return err
+	}
+	mu := cv.Mutex()
+	w, err := mpFindWords(seg)
+	if err != nil {
+		return err
+	}
+	marker := mem.Uint32(w, mpWMarker)
+	id := uint32(os.Getpid())
+	ctx, cancel := mpChildContext(0)
+	defer cancel()
+	c.Point("ready")
+	if err := mu.Lock(); err != nil {
+		return err
+	}
+	if f[1] == "hold" {
+		c.Point("locked")
+		return errors.New("not killed at \"locked\"")
+	}
+	if err := cv.Wait(ctx); err != nil {
+		return fmt.Errorf("Wait: %w", err)
+	}
+	fmt.Println("WOKEN")
+	if m := atomic.SwapUint32(marker, id); m != 0 {
+		return fmt.Errorf("marker %d when Wait returned", m)
+	}
+	time.Sleep(time.Millisecond) // a window for the kill to land in
+	if m := atomic.SwapUint32(marker, 0); m != id {
+		return fmt.Errorf("marker %d inside the critical section", m)
+	}
+	fmt.Println("UNLOCKING")
+	mu.Unlock()
+	fmt.Println("UNLOCKED")
+	c.Point("done")
+	return nil
+})
+
+// TestKillInsideCondWait: of three processes waiting on a Cond (two
+// goroutines of this one and a child), the child is killed: while it waits
+// (Signal then still wakes each survivor, one per Signal), while it holds
+// the mutex before waiting (the next locker gets ErrOwnerDead, the
+// survivors are still woken), or at a random moment after a Broadcast
+// woke all three (the survivors return; ErrOwnerDead goes to exactly one
+// locker when it died holding the mutex, to none when it did not). Each
+// round has a new Mutex and Cond.
+func TestKillInsideCondWait(t *testing.T) {
+	t.Parallel()
+	seg := testSeg(t)
+	w := mpWords(t, seg)
+	marker := mem.Uint32(w, mpWMarker)
+	rng := killRand(t)
+	ctxs := newKillContexts(t)
+	type child struct {
+		p    *testproc.Proc
+		cv   *Cond
+		mode int // 0: dies waiting; 1: dies holding the mutex; 2: dies after a Broadcast
+	}
+	series := newKillSeries(killRounds, func() child {
+		mu, err := NewMutex(shm.In(seg, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cv, err := NewCond(mu)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mode := rng.IntN(3)
+		arg := map[bool]string{true: "hold", false: "wait"}[mode == 1]
+		return child{mpStart(t, killChildCond, seg.Name(), mpHex(t, cv), arg), cv, mode}
+	})
+	type result struct {
+		err error
+		bad string
+	}
+	var modes, deadRounds [3]int
+	for round := range killRounds {
+		ctx := ctxs.next()
+		c := series.child()
+		p, cv := c.p, c.cv
+		mu := cv.Mutex()
+		modes[c.mode]++
+		waiter := func() <-chan result {
+			ch := make(chan result, 1)
+			n := cv.Waiting()
+			go func() {
+				if err := mu.LockContext(ctx); err != nil {
+					ch <- result{fmt.Errorf("Lock before Wait: %w", err), ""}
+					return
+				}
+				err := cv.Wait(ctx)
+				var bad string
+				id := uint32(os.Getpid())
+				if mu.Owner() != os.Getpid() {
+					bad = fmt.Sprintf("Wait returned (%v) without the mutex (owner %d)", err, mu.Owner())
+				} else if m := atomic.SwapUint32(marker, id); err == nil && m != 0 {
+					bad = fmt.Sprintf("mutex taken normally while %d is inside", m)
+				}
+				if mu.Owner() == os.Getpid() {
+					runtime.Gosched()
+					if m := atomic.SwapUint32(marker, 0); m != id && bad == "" {
+						bad = fmt.Sprintf("marker %d inside the critical section", m)
+					}
+					mu.Unlock()
+				}
+				ch <- result{err, bad}
+			}()
+			mpEventually(t, "a goroutine waits", func() bool { return cv.Waiting() == n+1 })
+			return ch
+		}
+		gs := []<-chan result{waiter(), waiter()}
+		// next returns the first survivor to return, and which it was.
+		next := func(what string) (int, result) {
+			t.Helper()
+			select {
+			case r := <-gs[0]:
+				return 0, r
+			case r := <-gs[1]:
+				return 1, r
+			case <-time.After(mpTimeout):
+				t.Fatalf("round %d (mode %d): %s: no waiter returned within %v", round, c.mode, what, mpTimeout)
+			}
+			return 0, result{}
+		}
+		dead := 0
+		check := func(r result) {
+			t.Helper()
+			switch {
+			case r.bad != "":
+				t.Fatalf("round %d (mode %d): %s", round, c.mode, r.bad)
+			case errors.Is(r.err, ErrOwnerDead):
+				dead++
+			case r.err != nil:
+				t.Fatalf("round %d (mode %d): a survivor's Wait: %v", round, c.mode, r.err)
+			}
+		}
+		heldByDead := false
+		switch c.mode {
+		case 0, 2:
+			p.WaitPoint("ready")
+			p.Continue()
+			mpEventually(t, "the child waits", func() bool { return cv.Waiting() == 3 })
+			if c.mode == 2 {
+				if err := cv.Broadcast(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.mode == 2 || rng.IntN(2) == 0 {
+				time.Sleep(time.Duration(rng.IntN(4000)) * time.Microsecond)
+			}
+			p.Kill()
+		case 1:
+			p.WaitPoint("locked")
+			p.Kill()
+		}
+		out := p.Wait()
+		if !out.Killed() {
+			t.Fatalf("round %d: child not killed: exit code %d\n%s", round, out.ExitCode, out.Output)
+		}
+		if c.mode != 2 {
+			// Nobody can take the mutex before the Signal: see who holds it.
+			heldByDead = mu.Owner() == p.Pid()
+			if c.mode == 1 && !heldByDead || strings.Contains(out.Output, "WOKEN") {
+				t.Fatalf("round %d (mode %d): owner %d, child %d, output:\n%s", round, c.mode, mu.Owner(), p.Pid(), out.Output)
+			}
+		}
+		if c.mode == 1 && rng.IntN(2) == 0 {
+			// We lock first, then wake both.
+			if err := mu.LockContext(ctx); !errors.Is(err, ErrOwnerDead) {
+				t.Fatalf("round %d: Lock of the mutex the dead child held: %v", round, err)
+			}
+			dead++
+			heldByDead = false
+			if err := cv.Broadcast(); err != nil {
+				t.Fatal(err)
+			}
+			mu.Unlock()
+		}
+		if c.mode != 2 && !(c.mode == 1 && dead == 1) {
+			// One Signal wakes one survivor, whoever it is.
+			if err := cv.Signal(); err != nil {
+				t.Fatal(err)
+			}
+			first, r := next("after one Signal")
+			check(r)
+			if heldByDead && dead != 1 {
+				t.Fatalf("round %d (mode %d): the dead child held the mutex, the first survivor's Wait returned %v", round, c.mode, r.err)
+			}
+			select {
+			case r := <-gs[1-first]:
+				t.Fatalf("round %d (mode %d): one Signal woke both survivors (%v)", round, c.mode, r.err)
+			default:
+			}
+			gs = []<-chan result{gs[1-first], make(chan result)}
+			if err := cv.Signal(); err != nil {
+				t.Fatal(err)
+			}
+			_, r = next("after a second Signal")
+			check(r)
+		} else {
+			for range 2 {
+				_, r := next("after Broadcast")
+				check(r)
+			}
+		}
+		// Every lock since the death is done: ours is the last.
+		err := mu.LockContext(ctx)
+		if errors.Is(err, ErrOwnerDead) {
+			dead++
+			atomic.StoreUint32(marker, 0)
+		} else if err != nil {
+			t.Fatalf("round %d: final Lock: %v", round, err)
+		} else if m := atomic.LoadUint32(marker); m != 0 {
+			t.Fatalf("round %d: final Lock taken normally with %d inside", round, m)
+		}
+		mu.Unlock()
+		var want []int
+		switch {
+		case c.mode == 1 || heldByDead:
+			want = []int{1}
+		case c.mode == 0:
+			want = []int{0}
+		case strings.Contains(out.Output, "UNLOCKED") || !strings.Contains(out.Output, "WOKEN"):
+			// Freed it, or died inside Wait (holding it only if killed in
+			// its last instructions): at most once.
+			want = []int{0, 1}
+			if strings.Contains(out.Output, "UNLOCKED") {
+				want = []int{0}
+			}
+		case !strings.Contains(out.Output, "UNLOCKING"):
+			want = []int{1} // woken, holding it
+		default:
+			want = []int{0, 1} // killed inside Unlock
+		}
+		if !slices.Contains(want, dead) {
+			t.Fatalf("round %d (mode %d): %d ErrOwnerDead, want one of %v; child output:\n%s", round, c.mode, dead, want, out.Output)
+		}
+		if dead == 1 {
+			deadRounds[c.mode]++
+		}
+		if o := mu.Owner(); o != 0 {
+			t.Fatalf("round %d: owner %d after the round", round, o)
+		}
+		cv.o.Free()
+		mu.o.Free()
+	}
+	t.Logf("rounds by mode (dies waiting, dies holding the mutex, dies after Broadcast): %v; of them with an ErrOwnerDead: %v", modes, deadRounds)
+}
