@@ -18,6 +18,7 @@ import (
 // page and offset, so that processes mapping the same file at different
 // addresses meet on the same word.
 const (
+	futexWaitRel    = 0 // FUTEX_WAIT: relative timeout
 	futexWaitBitset = 9 // FUTEX_WAIT_BITSET: absolute CLOCK_MONOTONIC timeout
 	futexWake       = 1 // FUTEX_WAKE
 	futexBitsetAny  = ^uint32(0)
@@ -25,18 +26,32 @@ const (
 
 // FutexWait sleeps while *addr == val, for at most timeout (forever when
 // timeout < 0). It returns nil when woken, when *addr != val, or on a
-// spurious wake-up, and ErrTimedOut when the timeout passed. EINTR restarts
-// the wait with the time that is left.
+// spurious wake-up, and ErrTimedOut when the timeout passed. The timeout is
+// relative (FUTEX_WAIT): no clock is read before sleeping, which in a
+// virtual machine is a system call. EINTR restarts the wait with the time
+// that is left, measured on Go's clock (which reads the vDSO's).
 func FutexWait(addr *uint32, val uint32, timeout time.Duration) error {
 	if timeout < 0 {
 		return futexWaitAbs(addr, val, nil)
 	}
-	var now unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &now); err != nil {
-		return err
+	start := time.Now()
+	for left := timeout; ; left = timeout - time.Since(start) {
+		if left <= 0 {
+			return ErrTimedOut
+		}
+		ts := unix.NsecToTimespec(int64(left))
+		_, _, errno := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)),
+			futexWaitRel, uintptr(val), uintptr(unsafe.Pointer(&ts)), 0, 0)
+		switch errno {
+		case 0, unix.EAGAIN:
+			return nil
+		case unix.EINTR:
+		case unix.ETIMEDOUT:
+			return ErrTimedOut
+		default:
+			return errno
+		}
 	}
-	abs := unix.NsecToTimespec(now.Nano() + int64(timeout))
-	return futexWaitAbs(addr, val, &abs)
 }
 
 // FutexWaitUntil is FutexWait with an absolute deadline. A zero deadline

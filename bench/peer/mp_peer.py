@@ -1,0 +1,162 @@
+"""mp_peer.py: the Python multiprocessing peers of shmkit's benchmarks.
+
+    python3 mp_peer.py FIGURE N
+
+runs one figure and prints one line, "FIGURE VALUE UNIT":
+
+    locked_value    two processes each add 1 to a multiprocessing.Value('q')
+                    under its get_lock(), N times each; VALUE is increments
+                    per second over both (2N in all), unit ops/s.
+    event_pingpong  two processes take turns N times through two
+                    multiprocessing.Event (set, wait, clear); VALUE is the
+                    round trip in microseconds, unit us.
+    pipe_rtt        one byte goes to the other process and back through a
+                    multiprocessing.Pipe, N times; VALUE is the round trip in
+                    microseconds, unit us.
+
+Processes are made with the fork start method, so that starting them costs
+little and the timing covers only the exchange: the clock starts once both
+processes are running. The helper process never waits longer than TIMEOUT
+for its peer, so that a killed parent leaves no process behind for long.
+Any failure exits non-zero with a message on stderr. The helper process
+waits in slices of SLICE seconds and ends when its parent is gone, so that
+killing the script leaves nothing running for long.
+"""
+
+import multiprocessing
+import os
+import sys
+import time
+
+TIMEOUT = 60.0  # seconds; a hang detector, never reached in a healthy run
+SLICE = 0.5  # seconds; how soon a helper notices that its parent is gone
+WARMUP = 10  # untimed rounds of the ping-pong figures
+
+
+def die(msg):
+    print("mp_peer.py: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def _wait(ready, parent):
+    """Waits in the helper for ready(timeout) to be true; False when the
+    parent is gone or TIMEOUT passed."""
+    deadline = time.monotonic() + TIMEOUT
+    while not ready(SLICE):
+        if os.getppid() != parent or time.monotonic() > deadline:
+            return False
+    return True
+
+
+def _add(counter, n, ready, go, done, parent):
+    ready.set()
+    if not _wait(go.wait, parent):
+        return
+    lock = counter.get_lock()
+    for _ in range(n):
+        with lock:
+            counter.value += 1
+    done.set()
+
+
+def locked_value(ctx, n):
+    counter = ctx.Value("q", 0)
+    ready, go, done = ctx.Event(), ctx.Event(), ctx.Event()
+    child = ctx.Process(target=_add, args=(counter, n, ready, go, done, os.getpid()), daemon=True)
+    child.start()
+    if not ready.wait(TIMEOUT):
+        die("locked_value: the other process did not start")
+    go.set()
+    t0 = time.perf_counter()
+    lock = counter.get_lock()
+    for _ in range(n):
+        with lock:
+            counter.value += 1
+    if not done.wait(TIMEOUT):
+        die("locked_value: the other process did not finish")
+    elapsed = time.perf_counter() - t0
+    child.join(TIMEOUT)
+    if counter.value != 2 * n:
+        die("locked_value: counter is %d, want %d" % (counter.value, 2 * n))
+    return 2 * n / elapsed, "ops/s"
+
+
+def _answer(ping, pong, rounds, parent):
+    for _ in range(rounds):
+        if not _wait(ping.wait, parent):
+            return
+        ping.clear()
+        pong.set()
+
+
+def event_pingpong(ctx, n):
+    ping, pong = ctx.Event(), ctx.Event()
+    child = ctx.Process(target=_answer, args=(ping, pong, WARMUP + n, os.getpid()), daemon=True)
+    child.start()
+
+    def rounds(k):
+        for _ in range(k):
+            ping.set()
+            if not pong.wait(TIMEOUT):
+                die("event_pingpong: no answer")
+            pong.clear()
+
+    rounds(WARMUP)
+    t0 = time.perf_counter()
+    rounds(n)
+    elapsed = time.perf_counter() - t0
+    child.join(TIMEOUT)
+    return elapsed / n * 1e6, "us"
+
+
+def _echo(conn, rounds, parent):
+    for _ in range(rounds):
+        if not _wait(conn.poll, parent):
+            return
+        conn.send_bytes(conn.recv_bytes())
+
+
+def pipe_rtt(ctx, n):
+    here, there = ctx.Pipe()
+    child = ctx.Process(target=_echo, args=(there, WARMUP + n, os.getpid()), daemon=True)
+    child.start()
+    there.close()
+    msg = b"x"
+
+    def rounds(k):
+        for _ in range(k):
+            here.send_bytes(msg)
+            if not here.poll(TIMEOUT):
+                die("pipe_rtt: no answer")
+            here.recv_bytes()
+
+    rounds(WARMUP)
+    t0 = time.perf_counter()
+    rounds(n)
+    elapsed = time.perf_counter() - t0
+    child.join(TIMEOUT)
+    return elapsed / n * 1e6, "us"
+
+
+FIGURES = {
+    "locked_value": locked_value,
+    "event_pingpong": event_pingpong,
+    "pipe_rtt": pipe_rtt,
+}
+
+
+def main(argv):
+    if len(argv) != 3 or argv[1] not in FIGURES:
+        die("usage: mp_peer.py {%s} N" % "|".join(sorted(FIGURES)))
+    try:
+        n = int(argv[2])
+    except ValueError:
+        n = 0
+    if n < 1:
+        die("N must be a positive integer, not %r" % argv[2])
+    value, unit = FIGURES[argv[1]](multiprocessing.get_context("fork"), n)
+    print("%s %.3f %s" % (argv[1], value, unit), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
