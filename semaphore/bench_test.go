@@ -57,6 +57,7 @@ func BenchmarkMutexUncontended(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			m.Lock()
+			//lint:ignore SA2001 the peer of an uncontended lock and unlock
 			m.Unlock()
 		}
 	})
@@ -100,6 +101,7 @@ func BenchmarkRLockUncontended(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			m.Lock()
+			//lint:ignore SA2001 the peer of an uncontended lock and unlock
 			m.Unlock()
 		}
 	})

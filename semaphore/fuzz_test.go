@@ -142,9 +142,9 @@ func FuzzAttach(f *testing.F) {
 
 func useLock(t *testing.T, ctx context.Context, lock func(context.Context) error, try func() (bool, error),
 	unlock func(), owner func() int) {
-	ok, err := try()
+	ok, _ := try()
 	if !ok {
-		err = lock(ctx)
+		err := lock(ctx)
 		ok = err == nil || errors.Is(err, ErrOwnerDead)
 	}
 	if ok {
