@@ -30,6 +30,7 @@ import (
 
 	"github.com/shmkit/shmkit/bench"
 	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/sys"
 	"github.com/shmkit/shmkit/internal/testproc"
 	"github.com/shmkit/shmkit/shm"
 	"golang.org/x/sys/unix"
@@ -349,6 +350,34 @@ func benchAwaitSleeper(e *Event, gone func() bool) {
 // get into the kernel: far longer than the few system calls on the way.
 const benchSettle = 20 * time.Microsecond
 
+// benchChildFutex plays C's futex ping-pong (../shared/tools/limits.c) in
+// Go: it sleeps in FUTEX_WAIT on the word "w" until the parent makes it odd,
+// and answers by making it even and waking it. Arg: "NAME N".
+var benchChildFutex = testproc.Register("sem-bench-futex", func(c *testproc.Child) error {
+	name, n, err := parseBenchArg(c.Arg())
+	if err != nil {
+		return err
+	}
+	seg, err := shm.Open(name, nil)
+	if err != nil {
+		return err
+	}
+	defer seg.Close()
+	o, err := seg.Find(context.Background(), "w", shm.Spec{Kind: shm.KindBytes})
+	if err != nil {
+		return err
+	}
+	w := mem.Uint32(o.Bytes(), 0)
+	for i := range benchWarmup + n {
+		for atomic.LoadUint32(w) != uint32(2*i+1) {
+			sys.FutexWait(w, uint32(2*i), -1)
+		}
+		atomic.StoreUint32(w, uint32(2*i+2))
+		sys.FutexWake(w, 1)
+	}
+	return nil
+})
+
 // benchChildEcho reads a byte from its file 0 and writes it to its file 1,
 // benchWarmup+n times. Arg: "N".
 var benchChildEcho = testproc.Register("sem-bench-echo", func(c *testproc.Child) error {
@@ -396,6 +425,41 @@ func BenchmarkEventPingPong(b *testing.B) {
 	// and is reported per round as await-us (at least 2*benchSettle).
 	b.Run("shmkit-asleep", func(b *testing.B) { benchEventPingPong(b, "asleep") })
 	// A byte through one pipe and back through another, the child echoing.
+	// C's futex ping-pong written in Go on raw system calls, no shmkit:
+	// the floor for a goroutine that sleeps in the kernel, against which
+	// shmkit-nospin is the cost of Event and of parking.
+	b.Run("go-futex", func(b *testing.B) {
+		seg := testSeg(b)
+		o, err := shm.Place(shm.Spec{Kind: shm.KindBytes, Size: 64}, nil, shm.In(seg, "w"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		w := mem.Uint32(o.Bytes(), 0)
+		p := testproc.Start(b, benchChildFutex, testproc.Arg(benchArg(seg.Name(), b.N)))
+		gone := benchWatchChild(b, p, func() { atomic.StoreUint32(w, ^uint32(0)); sys.FutexWake(w, 1) })
+		round := func(i int) {
+			atomic.StoreUint32(w, uint32(2*i+1))
+			sys.FutexWake(w, 1)
+			for v := uint32(2*i + 1); atomic.LoadUint32(w) == v; {
+				sys.FutexWait(w, v, -1)
+			}
+			if gone.Load() {
+				p.Succeed()
+				b.Fatal("the child exited")
+			}
+		}
+		for i := range benchWarmup {
+			round(i)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			round(benchWarmup + i)
+		}
+		b.StopTimer()
+		p.Succeed()
+		benchReportRTT(b)
+	})
 	b.Run("os.Pipe", func(b *testing.B) {
 		toR, toW := benchPipe(b)
 		fromR, fromW := benchPipe(b)
