@@ -74,15 +74,9 @@ func (c *Cond) UnmarshalBinary(b []byte) error {
 func (c *Cond) init(o *shm.Object) error {
 	b := o.Bytes()
 	if c.mu == nil {
-		seg := o.Segment()
-		mo, err := seg.Attach(shm.Handle{Segment: seg.ID(), Name: seg.Name(), Offset: atomic.LoadUint64(mem.Uint64(b, offMutex)),
-			Kind: mutexInfo.kind, Fingerprint: mutexInfo.fp, Generation: atomic.LoadUint64(mem.Uint64(b, offMutexGen))})
+		mu, err := OpenMutexAt(o.Segment(), atomic.LoadUint64(mem.Uint64(b, offMutex)), atomic.LoadUint64(mem.Uint64(b, offMutexGen)))
 		if err != nil {
-			return fmt.Errorf("attaching cond's mutex: %w", err)
-		}
-		mu := &Mutex{}
-		if err := mu.init(mo); err != nil {
-			return err
+			return fmt.Errorf("cond: %w", err)
 		}
 		c.mu = mu
 	}

@@ -29,6 +29,21 @@ func OpenMutex(seg *shm.Segment, name string) (*Mutex, error) {
 	return attach[Mutex](find(seg, name, mutexInfo))
 }
 
+// OpenMutexAt attaches to the Mutex whose payload is at offset off in seg,
+// made with block generation gen (its Handle's Offset and Generation): how
+// an object that keeps its Mutex beside it in a segment finds it again.
+func OpenMutexAt(seg *shm.Segment, off, gen uint64) (*Mutex, error) {
+	if seg == nil {
+		return nil, fmt.Errorf("%w: nil segment", ErrInvalid)
+	}
+	o, err := seg.Attach(shm.Handle{Segment: seg.ID(), Name: seg.Name(), Offset: off,
+		Kind: mutexInfo.kind, Fingerprint: mutexInfo.fp, Generation: gen})
+	if err != nil {
+		return nil, fmt.Errorf("attaching mutex: %w", err)
+	}
+	return attach[Mutex](o, checkSize(o, mutexInfo.size))
+}
+
 // UnmarshalBinary attaches m to the Mutex whose handle MarshalBinary
 // encoded, as a child process does with a Mutex passed to it.
 func (m *Mutex) UnmarshalBinary(b []byte) error { return unmarshal(m, b, mutexInfo) }

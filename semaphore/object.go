@@ -30,6 +30,13 @@ func (x *object) Name() string { return x.o.Name() }
 // them) carry the shared object itself to another process.
 func (x *object) MarshalBinary() ([]byte, error) { return x.o.Handle().MarshalBinary() }
 
+// Free gives the object's memory back to its segment at once. Every
+// process must have stopped using it; handles to it then fail (shm.ErrStale).
+func (x *object) Free() error {
+	x.closed.Store(true)
+	return x.o.Free()
+}
+
 // Close ends this handle: later calls through it fail with an error
 // wrapping os.ErrClosed. The shared object stays for the other handles and
 // processes; a lock held through it stays held. Close is idempotent.

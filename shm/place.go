@@ -36,6 +36,17 @@ func Placement(opts ...Option) (seg *Segment, name string) {
 // (zeroed) before any other process can find it. If init fails, the memory
 // is given back. Constructors of shared types are built on Place.
 func Place(sp Spec, init func(b []byte) error, opts ...Option) (*Object, error) {
+	return PlaceObject(sp, func(o *Object) error {
+		if init == nil {
+			return nil
+		}
+		return init(o.Bytes())
+	}, opts...)
+}
+
+// PlaceObject is Place for constructors whose init needs the object itself
+// (its segment, to place a companion object beside it).
+func PlaceObject(sp Spec, init func(o *Object) error, opts ...Option) (*Object, error) {
 	var p placement
 	p.seg, p.name = Placement(opts...)
 	var (
@@ -54,7 +65,7 @@ func Place(sp Spec, init func(b []byte) error, opts ...Option) (*Object, error) 
 		return nil, err
 	}
 	if init != nil {
-		if err := init(o.Bytes()); err != nil {
+		if err := init(o); err != nil {
 			o.Free()
 			return nil, err
 		}

@@ -75,3 +75,25 @@ func Slice[T any](b []byte, off uintptr, n int) []T {
 func Bytes[T any](v *T) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(v)), unsafe.Sizeof(*v))
 }
+
+// Bits is the memory of x, a plain value of at most 8 bytes, as the low
+// bytes of a word (little endian, as on every system shmkit runs on): how
+// a small value goes through a 32- or 64-bit atomic operation.
+func Bits[T any](x T) uint64 {
+	var w uint64
+	if unsafe.Sizeof(x) > 8 {
+		panic("shmkit/mem: Bits of a value wider than 8 bytes")
+	}
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&w)), 8), unsafe.Slice((*byte)(unsafe.Pointer(&x)), unsafe.Sizeof(x)))
+	return w
+}
+
+// FromBits is the T whose memory is the low bytes of w; see Bits.
+func FromBits[T any](w uint64) T {
+	var x T
+	if unsafe.Sizeof(x) > 8 {
+		panic("shmkit/mem: FromBits of a value wider than 8 bytes")
+	}
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&x)), unsafe.Sizeof(x)), unsafe.Slice((*byte)(unsafe.Pointer(&w)), 8))
+	return x
+}

@@ -1,0 +1,276 @@
+package array
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/ctypes"
+	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/share"
+	"github.com/shmkit/shmkit/semaphore"
+	"github.com/shmkit/shmkit/shm"
+)
+
+var (
+	// ErrNotSupported: shmkit has no implementation for this system.
+	ErrNotSupported = shm.ErrNotSupported
+	// ErrNoLock: the Array was made with NewRaw, which has no lock.
+	ErrNoLock = errors.New("array: raw array has no lock")
+	// ErrInvalid: a negative length, or an element type of size 0.
+	ErrInvalid = errors.New("array: invalid argument")
+)
+
+// Array is n values of type T in shared memory, seen by every process
+// that attaches to it (Python's multiprocessing.Array and RawArray). T
+// must be plain data (package ctypes decides).
+type Array[T any] struct {
+	o      *shm.Object
+	mu     *semaphore.Mutex // nil for a raw array
+	s      []T              // the elements, in the shared memory itself
+	words  int              // 4 or 8: At and Set use atomic words; 0: plain copies
+	code   ctypes.Code
+	closed atomic.Bool
+}
+
+// New makes an Array of n zero values with a lock (Python's Array(code,
+// n)), in the default heap or where opts place it (shm.In).
+func New[T any](n int, opts ...shm.Option) (*Array[T], error) { return newArray[T](n, nil, true, opts) }
+
+// From makes an Array with a lock holding a copy of s.
+func From[T any](s []T, opts ...shm.Option) (*Array[T], error) {
+	return newArray(len(s), s, true, opts)
+}
+
+// NewRaw makes an Array of n zero values without a lock (RawArray).
+func NewRaw[T any](n int, opts ...shm.Option) (*Array[T], error) {
+	return newArray[T](n, nil, false, opts)
+}
+
+func newArray[T any](n int, init []T, locked bool, opts []shm.Option) (*Array[T], error) {
+	l, err := layout[T]()
+	if err != nil {
+		return nil, err
+	}
+	if n < 0 || uint64(n) > (1<<40)/uint64(l.Size) {
+		return nil, fmt.Errorf("%w: length %d of %d-byte elements", ErrInvalid, n, l.Size)
+	}
+	o, mu, err := share.Make(shm.KindArray, l, uint64(n), uint64(n)*uint64(l.Size), locked, func(data []byte) error {
+		copy(mem.Slice[T](data, 0, n), init)
+		return nil
+	}, opts)
+	if err != nil {
+		return nil, fmt.Errorf("making array: %w", err)
+	}
+	a := &Array[T]{}
+	return a, a.init(o, mu, l, n)
+}
+
+func layout[T any]() (ctypes.Layout, error) {
+	l, err := ctypes.LayoutOf[T]()
+	if err != nil {
+		return l, fmt.Errorf("array: %w", err)
+	}
+	if l.Size == 0 {
+		return l, fmt.Errorf("%w: %s has size 0", ErrInvalid, reflect.TypeFor[T]())
+	}
+	return l, nil
+}
+
+// Open opens the Array called name in seg. It fails with shm.ErrLayout
+// when its elements are not T, and shm.ErrKind when name is not an array.
+func Open[T any](seg *shm.Segment, name string) (*Array[T], error) {
+	l, err := layout[T]()
+	if err != nil {
+		return nil, err
+	}
+	if seg == nil {
+		return nil, fmt.Errorf("%w: nil segment", ErrInvalid)
+	}
+	o, err := seg.Find(context.Background(), name, shm.Spec{Kind: shm.KindArray, Fingerprint: l.Fingerprint})
+	if err != nil {
+		return nil, fmt.Errorf("opening array %q: %w", name, err)
+	}
+	a := &Array[T]{}
+	return a, a.attach(o, l)
+}
+
+// UnmarshalBinary attaches a to the Array whose handle MarshalBinary
+// encoded, as a child process does with an Array passed to it.
+func (a *Array[T]) UnmarshalBinary(b []byte) error {
+	l, err := layout[T]()
+	if err != nil {
+		return err
+	}
+	var h shm.Handle
+	if err := h.UnmarshalBinary(b); err != nil {
+		return err
+	}
+	if h.Kind != shm.KindArray {
+		return fmt.Errorf("array: handle names a %v: %w", h.Kind, shm.ErrKind)
+	}
+	if h.Fingerprint != l.Fingerprint {
+		return fmt.Errorf("array: handle names elements of layout %#016x, not %v: %w", h.Fingerprint, l, shm.ErrLayout)
+	}
+	o, err := shm.Resolve(h)
+	if err != nil {
+		return fmt.Errorf("resolving array: %w", err)
+	}
+	return a.attach(o, l)
+}
+
+func (a *Array[T]) attach(o *shm.Object, l ctypes.Layout) error {
+	h, mu, err := share.Attach(o, l)
+	if err != nil {
+		return fmt.Errorf("array %q: %w", o.Name(), err)
+	}
+	if h.Len > 1<<40 {
+		return fmt.Errorf("array %q: %w: length %d", o.Name(), share.ErrHeader, h.Len)
+	}
+	return a.init(o, mu, l, int(h.Len))
+}
+
+func (a *Array[T]) init(o *shm.Object, mu *semaphore.Mutex, l ctypes.Layout, n int) error {
+	a.o, a.mu, a.code = o, mu, l.Code
+	a.s = mem.Slice[T](o.Bytes(), share.DataOffset, n)
+	a.words = 0
+	if l.Size == 4 || l.Size == 8 {
+		a.words = int(l.Size)
+	}
+	a.closed.Store(false)
+	return nil
+}
+
+// Len is the number of elements.
+func (a *Array[T]) Len() int { return len(a.s) }
+
+// At returns element i, with no lock. An element of 4 or 8 bytes is read
+// with one atomic load, so it is never torn; a wider one is copied as it
+// is (take the lock, or use Copy, to read it whole while others write).
+// An index out of range panics, as for a slice.
+func (a *Array[T]) At(i int) T {
+	p := &a.s[i]
+	switch a.words {
+	case 8:
+		return mem.FromBits[T](atomic.LoadUint64(mem.Uint64(mem.Bytes(p), 0)))
+	case 4:
+		return mem.FromBits[T](uint64(atomic.LoadUint32(mem.Uint32(mem.Bytes(p), 0))))
+	}
+	return *p
+}
+
+// Set stores x as element i, with no lock; one atomic store for an element
+// of 4 or 8 bytes. An index out of range panics, as for a slice.
+func (a *Array[T]) Set(i int, x T) {
+	p := &a.s[i]
+	switch a.words {
+	case 8:
+		atomic.StoreUint64(mem.Uint64(mem.Bytes(p), 0), mem.Bits(x))
+	case 4:
+		atomic.StoreUint32(mem.Uint32(mem.Bytes(p), 0), uint32(mem.Bits(x)))
+	default:
+		*p = x
+	}
+}
+
+// Slice is the shared memory itself as a []T: no copy, no lock. Writes to
+// it are seen by every process; synchronise them yourself (Lock, or a
+// semaphore). It is valid until the segment is closed.
+func (a *Array[T]) Slice() []T { return a.s }
+
+// Copy returns a snapshot of the elements, taken under the lock (a raw
+// array is copied as it is). It returns semaphore.ErrOwnerDead, with the
+// copy, when the lock's last holder died holding it: the elements may be
+// half-updated.
+func (a *Array[T]) Copy() ([]T, error) {
+	if err := a.usable("copy"); err != nil {
+		return nil, err
+	}
+	var err error
+	if a.mu != nil {
+		if err = a.mu.Lock(); err != nil && !errors.Is(err, semaphore.ErrOwnerDead) {
+			return nil, err
+		}
+		defer a.mu.Unlock()
+	}
+	return append([]T(nil), a.s...), err
+}
+
+// Update calls f with the elements (the shared memory itself) under the
+// lock. If the lock's last holder died holding it, f still runs, and
+// Update returns an error matching semaphore.ErrOwnerDead: the elements
+// may be half-updated by the dead process. A raw array has no lock:
+// Update returns ErrNoLock.
+func (a *Array[T]) Update(f func([]T)) error {
+	if err := a.usable("update"); err != nil {
+		return err
+	}
+	if a.mu == nil {
+		return ErrNoLock
+	}
+	err := a.mu.Lock()
+	if err != nil && !errors.Is(err, semaphore.ErrOwnerDead) {
+		return err
+	}
+	defer a.mu.Unlock()
+	f(a.s)
+	return err
+}
+
+// Lock takes the array's lock (Python's get_lock().acquire()); see
+// semaphore.Mutex.Lock. A raw array returns ErrNoLock.
+func (a *Array[T]) Lock() error {
+	if err := a.usable("lock"); err != nil {
+		return err
+	}
+	if a.mu == nil {
+		return ErrNoLock
+	}
+	return a.mu.Lock()
+}
+
+// Unlock releases the lock. It panics on a raw array, or when the lock is
+// not held by this process.
+func (a *Array[T]) Unlock() {
+	if a.mu == nil {
+		panic("array: Unlock of a raw array")
+	}
+	a.mu.Unlock()
+}
+
+// Mutex is the array's lock (get_lock()), nil for a raw array.
+func (a *Array[T]) Mutex() *semaphore.Mutex { return a.mu }
+
+// Code is T's ctypes type code, 0 when T is not a scalar.
+func (a *Array[T]) Code() ctypes.Code { return a.code }
+
+// Handle names the array for another process.
+func (a *Array[T]) Handle() shm.Handle { return a.o.Handle() }
+
+// Name is the array's name in its segment, "" when unnamed.
+func (a *Array[T]) Name() string { return a.o.Name() }
+
+// DataOffset is where element 0 lies in the segment's file: what Python
+// needs to read the array (see the package doc).
+func (a *Array[T]) DataOffset() int64 { return int64(a.o.Handle().Offset) + share.DataOffset }
+
+// MarshalBinary encodes the array's handle, so that encoders carry the
+// shared array itself to another process.
+func (a *Array[T]) MarshalBinary() ([]byte, error) { return a.o.Handle().MarshalBinary() }
+
+// Close ends this handle: Copy, Update and Lock then fail with an error
+// wrapping os.ErrClosed. The array stays for the others. Idempotent.
+func (a *Array[T]) Close() error {
+	a.closed.Store(true)
+	return nil
+}
+
+func (a *Array[T]) usable(what string) error {
+	if a.closed.Load() {
+		return fmt.Errorf("array: %s: %w", what, os.ErrClosed)
+	}
+	return nil
+}

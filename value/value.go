@@ -1,0 +1,422 @@
+package value
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"reflect"
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/ctypes"
+	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/share"
+	"github.com/shmkit/shmkit/semaphore"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Value is one T in shared memory, seen by every process that attaches to
+// it (Python's multiprocessing.Value and RawValue). T must be plain data:
+// numbers, bools, arrays and structs of them, no pointers (package ctypes
+// decides, and New names the offending field).
+type Value[T any] struct {
+	o      *shm.Object
+	mu     *semaphore.Mutex // nil for a raw value
+	data   []byte           // the payload after the header
+	seq    *uint64          // write sequence of a wide T: its low bit is the current copy
+	w32    *uint32          // a T of 1, 2 or 4 bytes, in the low bytes
+	w64    *uint64          // a T of 8 bytes
+	size   int
+	slot1  int // offset of a wide T's second copy in data
+	num    numKind
+	code   ctypes.Code
+	closed atomic.Bool
+}
+
+type numKind uint8
+
+const (
+	notNumber numKind = iota
+	integer
+	float32Kind
+	float64Kind
+)
+
+var le = binary.LittleEndian
+
+// small reports whether a T of size bytes goes through one atomic word.
+func small(size uintptr) bool { return size == 1 || size == 2 || size == 4 || size == 8 }
+
+func dataSize(size uintptr) uint64 {
+	if small(size) {
+		return 8
+	}
+	return 2 * alignUp(uint64(size), 64)
+}
+
+func alignUp(n, a uint64) uint64 { return (n + a - 1) &^ (a - 1) }
+
+// New makes a Value holding init, with a lock (Python's Value(code, init)),
+// in the default heap or where opts place it (shm.In).
+func New[T any](init T, opts ...shm.Option) (*Value[T], error) { return newValue(init, true, opts) }
+
+// NewRaw makes a Value without a lock (Python's RawValue): Load, Store and
+// the atomic operations work as for New; Update and Lock do not.
+func NewRaw[T any](init T, opts ...shm.Option) (*Value[T], error) { return newValue(init, false, opts) }
+
+func newValue[T any](init T, locked bool, opts []shm.Option) (*Value[T], error) {
+	l, err := layout[T]()
+	if err != nil {
+		return nil, err
+	}
+	o, mu, err := share.Make(shm.KindValue, l, 1, dataSize(l.Size), locked, func(data []byte) error {
+		copy(data, mem.Bytes(&init))
+		return nil
+	}, opts)
+	if err != nil {
+		return nil, fmt.Errorf("making value: %w", err)
+	}
+	v := &Value[T]{}
+	return v, v.init(o, mu, l)
+}
+
+func layout[T any]() (ctypes.Layout, error) {
+	l, err := ctypes.LayoutOf[T]()
+	if err != nil {
+		return l, fmt.Errorf("value: %w", err)
+	}
+	if l.Size == 0 {
+		return l, fmt.Errorf("%w: %s has size 0", ErrInvalid, reflect.TypeFor[T]())
+	}
+	return l, nil
+}
+
+// Open opens the Value called name in seg. It fails with shm.ErrLayout
+// when the stored value is not a T, and shm.ErrKind when name is not a
+// value.
+func Open[T any](seg *shm.Segment, name string) (*Value[T], error) {
+	l, err := layout[T]()
+	if err != nil {
+		return nil, err
+	}
+	if seg == nil {
+		return nil, fmt.Errorf("%w: nil segment", ErrInvalid)
+	}
+	o, err := seg.Find(context.Background(), name, shm.Spec{Kind: shm.KindValue, Fingerprint: l.Fingerprint})
+	if err != nil {
+		return nil, fmt.Errorf("opening value %q: %w", name, err)
+	}
+	v := &Value[T]{}
+	return v, v.attach(o, l)
+}
+
+// UnmarshalBinary attaches v to the Value whose handle MarshalBinary
+// encoded, as a child process does with a Value passed to it.
+func (v *Value[T]) UnmarshalBinary(b []byte) error {
+	l, err := layout[T]()
+	if err != nil {
+		return err
+	}
+	var h shm.Handle
+	if err := h.UnmarshalBinary(b); err != nil {
+		return err
+	}
+	if h.Kind != shm.KindValue {
+		return fmt.Errorf("value: handle names a %v: %w", h.Kind, shm.ErrKind)
+	}
+	if h.Fingerprint != l.Fingerprint {
+		return fmt.Errorf("value: handle names a value of layout %#016x, not %v: %w", h.Fingerprint, l, shm.ErrLayout)
+	}
+	o, err := shm.Resolve(h)
+	if err != nil {
+		return fmt.Errorf("resolving value: %w", err)
+	}
+	return v.attach(o, l)
+}
+
+func (v *Value[T]) attach(o *shm.Object, l ctypes.Layout) error {
+	h, mu, err := share.Attach(o, l)
+	if err != nil {
+		return fmt.Errorf("value %q: %w", o.Name(), err)
+	}
+	if h.Len != 1 || uint64(len(o.Bytes())) < share.DataOffset+dataSize(l.Size) {
+		return fmt.Errorf("value %q: %w: %d elements in %d bytes", o.Name(), share.ErrHeader, h.Len, len(o.Bytes()))
+	}
+	return v.init(o, mu, l)
+}
+
+func (v *Value[T]) init(o *shm.Object, mu *semaphore.Mutex, l ctypes.Layout) error {
+	b := o.Bytes()
+	v.o, v.mu, v.data, v.seq = o, mu, b[share.DataOffset:], share.Seq(b)
+	v.size, v.code = int(l.Size), l.Code
+	v.w32, v.w64 = nil, nil
+	switch l.Size {
+	case 1, 2, 4:
+		v.w32 = mem.Uint32(v.data, 0)
+	case 8:
+		v.w64 = mem.Uint64(v.data, 0)
+	default:
+		v.slot1 = int(alignUp(uint64(l.Size), 64))
+	}
+	v.num = notNumber
+	switch reflect.TypeFor[T]().Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		v.num = integer
+	case reflect.Float32:
+		v.num = float32Kind
+	case reflect.Float64:
+		v.num = float64Kind
+	}
+	v.closed.Store(false)
+	return nil
+}
+
+// Load returns the value. It never takes the lock and never sees half of
+// one Store and half of another: a T of 1, 2, 4 or 8 bytes is one atomic
+// load; a wider one is read from the copy the last complete write made.
+func (v *Value[T]) Load() T {
+	switch {
+	case v.w64 != nil:
+		return mem.FromBits[T](atomic.LoadUint64(v.w64))
+	case v.w32 != nil:
+		return mem.FromBits[T](uint64(atomic.LoadUint32(v.w32)))
+	}
+	var x T
+	dst := mem.Bytes(&x)
+	for {
+		s := atomic.LoadUint64(v.seq)
+		readWords(dst, v.data[int(s&1)*v.slot1:])
+		if atomic.LoadUint64(v.seq) == s {
+			return x
+		}
+	}
+}
+
+// readWords copies len(dst) bytes from src one 8-byte atomic load at a
+// time, so that the loads are ordered before the sequence check that
+// follows them.
+func readWords(dst, src []byte) {
+	var w [8]byte
+	for i := 0; i < len(dst); i += 8 {
+		le.PutUint64(w[:], atomic.LoadUint64(mem.Uint64(src, uintptr(i))))
+		copy(dst[i:], w[:])
+	}
+}
+
+// writeWords is readWords' writer: 8-byte atomic stores, the last word
+// padded with zeroes.
+func writeWords(dst, src []byte) {
+	var w [8]byte
+	for i := 0; i < len(src); i += 8 {
+		clear(w[:])
+		copy(w[:], src[i:])
+		atomic.StoreUint64(mem.Uint64(dst, uintptr(i)), le.Uint64(w[:]))
+	}
+}
+
+// storeWide writes x into the copy not in use and then makes it current:
+// a process killed half-way leaves the current copy whole. Writers must
+// exclude each other (the lock, or the caller for a raw value).
+func (v *Value[T]) storeWide(x T) {
+	s := atomic.LoadUint64(v.seq)
+	writeWords(v.data[int((s+1)&1)*v.slot1:], mem.Bytes(&x))
+	atomic.StoreUint64(v.seq, s+1)
+}
+
+// Store sets the value. A T of 1, 2, 4 or 8 bytes is one atomic store; a
+// wider one is written under the lock, or, for a raw value, with no lock:
+// raw Stores of a wide T must then not run at once in several goroutines
+// or processes.
+func (v *Value[T]) Store(x T) error {
+	if err := v.usable("store"); err != nil {
+		return err
+	}
+	switch {
+	case v.w64 != nil:
+		atomic.StoreUint64(v.w64, mem.Bits(x))
+		return nil
+	case v.w32 != nil:
+		atomic.StoreUint32(v.w32, uint32(mem.Bits(x)))
+		return nil
+	}
+	if v.mu != nil {
+		if err := v.lock(); err != nil {
+			return err
+		}
+		defer v.mu.Unlock()
+	}
+	v.storeWide(x)
+	return nil
+}
+
+// lock takes the lock for a write. A holder that died inside a write left
+// the value whole (see storeWide), so ErrOwnerDead needs no repair here.
+func (v *Value[T]) lock() error {
+	if err := v.mu.Lock(); err != nil && !errors.Is(err, semaphore.ErrOwnerDead) {
+		return err
+	}
+	return nil
+}
+
+// Update applies f to the value under the lock, as Python's
+// "with v.get_lock(): v.value += 1". f sees the current value and changes
+// it in place. For a T of 1, 2, 4 or 8 bytes the change is committed by a
+// compare-and-swap, so f runs again if a lock-free Store, Add or Swap
+// landed meanwhile: f must only compute. A process killed inside Update
+// changes nothing: the value is either the old one or its whole update.
+// A raw value has no lock: Update returns ErrNoLock.
+func (v *Value[T]) Update(f func(*T)) error {
+	if err := v.usable("update"); err != nil {
+		return err
+	}
+	if v.mu == nil {
+		return ErrNoLock
+	}
+	if err := v.lock(); err != nil {
+		return err
+	}
+	defer v.mu.Unlock()
+	if v.w32 == nil && v.w64 == nil {
+		x := v.Load()
+		f(&x)
+		v.storeWide(x)
+		return nil
+	}
+	for {
+		old := v.bits()
+		x := mem.FromBits[T](old)
+		f(&x)
+		if v.casBits(old, mem.Bits(x)) {
+			return nil
+		}
+	}
+}
+
+func (v *Value[T]) bits() uint64 {
+	if v.w64 != nil {
+		return atomic.LoadUint64(v.w64)
+	}
+	return uint64(atomic.LoadUint32(v.w32))
+}
+
+func (v *Value[T]) casBits(old, new uint64) bool {
+	if v.w64 != nil {
+		return atomic.CompareAndSwapUint64(v.w64, old, new)
+	}
+	return atomic.CompareAndSwapUint32(v.w32, uint32(old), uint32(new))
+}
+
+// mask keeps the bits of a T of 1, 2 or 4 bytes.
+func (v *Value[T]) mask() uint64 { return 1<<(8*v.size) - 1 }
+
+func (v *Value[T]) mustBeWord(op string) {
+	if v.w32 == nil && v.w64 == nil {
+		panic(fmt.Sprintf("value: %s on a Value of %d bytes: only 1, 2, 4 and 8 have atomic operations", op, v.size))
+	}
+}
+
+// Add adds delta atomically and returns the new value, with no lock. T
+// must be an integer or floating-point type (else Add panics); integers
+// wrap around as Go's do.
+func (v *Value[T]) Add(delta T) T {
+	v.mustBeWord("Add")
+	d := mem.Bits(delta)
+	switch {
+	case v.num == integer && v.w64 != nil:
+		return mem.FromBits[T](atomic.AddUint64(v.w64, d))
+	case v.num == integer && v.size == 4:
+		return mem.FromBits[T](uint64(atomic.AddUint32(v.w32, uint32(d))))
+	case v.num == notNumber:
+		panic(fmt.Sprintf("value: Add on a Value of %s, which is not a number", reflect.TypeFor[T]()))
+	}
+	for {
+		old := v.bits()
+		var n uint64
+		switch v.num {
+		case integer:
+			n = (old + d) & v.mask()
+		case float32Kind:
+			n = uint64(math.Float32bits(math.Float32frombits(uint32(old)) + math.Float32frombits(uint32(d))))
+		default:
+			n = math.Float64bits(math.Float64frombits(old) + math.Float64frombits(d))
+		}
+		if v.casBits(old, n) {
+			return mem.FromBits[T](n)
+		}
+	}
+}
+
+// Swap stores x and returns the old value, atomically. T must be of 1, 2,
+// 4 or 8 bytes (else Swap panics).
+func (v *Value[T]) Swap(x T) T {
+	v.mustBeWord("Swap")
+	if v.w64 != nil {
+		return mem.FromBits[T](atomic.SwapUint64(v.w64, mem.Bits(x)))
+	}
+	return mem.FromBits[T](uint64(atomic.SwapUint32(v.w32, uint32(mem.Bits(x)))))
+}
+
+// CompareAndSwap stores new if the value is old, reporting whether it did.
+// Values are compared bit by bit (so NaN equals the same NaN, and -0 does
+// not equal +0). T must be of 1, 2, 4 or 8 bytes (else it panics).
+func (v *Value[T]) CompareAndSwap(old, new T) bool {
+	v.mustBeWord("CompareAndSwap")
+	return v.casBits(mem.Bits(old), mem.Bits(new))
+}
+
+// Lock takes the value's lock (Python's get_lock().acquire()). It returns
+// semaphore.ErrOwnerDead, holding the lock, when its last holder died with
+// it; ErrNoLock for a raw value.
+func (v *Value[T]) Lock() error {
+	if err := v.usable("lock"); err != nil {
+		return err
+	}
+	if v.mu == nil {
+		return ErrNoLock
+	}
+	return v.mu.Lock()
+}
+
+// Unlock releases the lock. It panics on a raw value, or when the lock is
+// not held by this process.
+func (v *Value[T]) Unlock() {
+	if v.mu == nil {
+		panic("value: Unlock of a raw value")
+	}
+	v.mu.Unlock()
+}
+
+// Mutex is the value's lock (Python's get_lock()), nil for a raw value.
+func (v *Value[T]) Mutex() *semaphore.Mutex { return v.mu }
+
+// Code is T's ctypes type code, 0 when T is not a scalar.
+func (v *Value[T]) Code() ctypes.Code { return v.code }
+
+// Handle names the value for another process.
+func (v *Value[T]) Handle() shm.Handle { return v.o.Handle() }
+
+// Name is the value's name in its segment, "" when unnamed.
+func (v *Value[T]) Name() string { return v.o.Name() }
+
+// MarshalBinary encodes the value's handle, so that encoders carry the
+// shared value itself to another process.
+func (v *Value[T]) MarshalBinary() ([]byte, error) { return v.o.Handle().MarshalBinary() }
+
+// Close ends this handle: Store, Update and Lock then fail with an error
+// wrapping os.ErrClosed. The value stays for the others. Idempotent.
+func (v *Value[T]) Close() error {
+	v.closed.Store(true)
+	return nil
+}
+
+func (v *Value[T]) usable(what string) error {
+	if v.closed.Load() {
+		return fmt.Errorf("value: %s: %w", what, os.ErrClosed)
+	}
+	return nil
+}
+
+func (v *Value[T]) String() string { return fmt.Sprintf("Value(%v)", v.Load()) }
