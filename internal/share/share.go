@@ -60,8 +60,10 @@ type Header struct {
 	lockGen  uint64
 }
 
-// Encode writes h into the first 64 bytes of b (the sequence stays 0).
+// Encode writes h as the first 64 bytes of b, the write sequence 0 and the
+// reserved bytes zero.
 func (h Header) Encode(b []byte) {
+	clear(b[:DataOffset])
 	b[offCode] = byte(h.Code)
 	le.PutUint32(b[offElemSize:], h.ElemSize)
 	if h.Locked {
