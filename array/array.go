@@ -31,7 +31,8 @@ type Array[T any] struct {
 	o      *shm.Object
 	mu     *semaphore.Mutex // nil for a raw array
 	s      []T              // the elements, in the shared memory itself
-	words  int              // 4 or 8: At and Set use atomic words; 0: plain copies
+	w32    []uint32         // the same memory, for elements of 4 bytes
+	w64    []uint64         // the same memory, for elements of 8 bytes
 	code   ctypes.Code
 	closed atomic.Bool
 }
@@ -136,9 +137,12 @@ func (a *Array[T]) attach(o *shm.Object, l ctypes.Layout) error {
 func (a *Array[T]) init(o *shm.Object, mu *semaphore.Mutex, l ctypes.Layout, n int) error {
 	a.o, a.mu, a.code = o, mu, l.Code
 	a.s = mem.Slice[T](o.Bytes(), share.DataOffset, n)
-	a.words = 0
-	if l.Size == 4 || l.Size == 8 {
-		a.words = int(l.Size)
+	a.w32, a.w64 = nil, nil
+	switch l.Size {
+	case 4:
+		a.w32 = mem.Slice[uint32](o.Bytes(), share.DataOffset, n)
+	case 8:
+		a.w64 = mem.Slice[uint64](o.Bytes(), share.DataOffset, n)
 	}
 	a.closed.Store(false)
 	return nil
@@ -152,27 +156,25 @@ func (a *Array[T]) Len() int { return len(a.s) }
 // is (take the lock, or use Copy, to read it whole while others write).
 // An index out of range panics, as for a slice.
 func (a *Array[T]) At(i int) T {
-	p := &a.s[i]
-	switch a.words {
-	case 8:
-		return mem.FromBits[T](atomic.LoadUint64(mem.Uint64(mem.Bytes(p), 0)))
-	case 4:
-		return mem.FromBits[T](uint64(atomic.LoadUint32(mem.Uint32(mem.Bytes(p), 0))))
+	if a.w64 != nil {
+		return mem.FromBits[T](atomic.LoadUint64(&a.w64[i]))
 	}
-	return *p
+	if a.w32 != nil {
+		return mem.FromBits[T](uint64(atomic.LoadUint32(&a.w32[i])))
+	}
+	return a.s[i]
 }
 
 // Set stores x as element i, with no lock; one atomic store for an element
 // of 4 or 8 bytes. An index out of range panics, as for a slice.
 func (a *Array[T]) Set(i int, x T) {
-	p := &a.s[i]
-	switch a.words {
-	case 8:
-		atomic.StoreUint64(mem.Uint64(mem.Bytes(p), 0), mem.Bits(x))
-	case 4:
-		atomic.StoreUint32(mem.Uint32(mem.Bytes(p), 0), uint32(mem.Bits(x)))
+	switch {
+	case a.w64 != nil:
+		atomic.StoreUint64(&a.w64[i], mem.Bits(x))
+	case a.w32 != nil:
+		atomic.StoreUint32(&a.w32[i], uint32(mem.Bits(x)))
 	default:
-		*p = x
+		a.s[i] = x
 	}
 }
 
@@ -185,18 +187,24 @@ func (a *Array[T]) Slice() []T { return a.s }
 // array is copied as it is). It returns semaphore.ErrOwnerDead, with the
 // copy, when the lock's last holder died holding it: the elements may be
 // half-updated.
-func (a *Array[T]) Copy() ([]T, error) {
+func (a *Array[T]) Copy() ([]T, error) { return a.CopyInto(make([]T, 0, len(a.s))) }
+
+// CopyInto is Copy into dst's memory when it has the capacity (growing it
+// otherwise): dst[:Len()] holds the snapshot. Reusing one buffer spares a
+// large array an allocation, and the page faults of fresh memory, on every
+// snapshot.
+func (a *Array[T]) CopyInto(dst []T) ([]T, error) {
 	if err := a.usable("copy"); err != nil {
-		return nil, err
+		return dst, err
 	}
 	var err error
 	if a.mu != nil {
 		if err = a.mu.Lock(); err != nil && !errors.Is(err, semaphore.ErrOwnerDead) {
-			return nil, err
+			return dst, err
 		}
 		defer a.mu.Unlock()
 	}
-	return append([]T(nil), a.s...), err
+	return append(dst[:0], a.s...), err
 }
 
 // Update calls f with the elements (the shared memory itself) under the

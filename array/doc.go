@@ -10,6 +10,7 @@
 //		}
 //	})
 //	snapshot, err := a.Copy()                 // a consistent copy, under the lock
+//	buf, err = a.CopyInto(buf)                // the same into a buffer kept between calls
 //	s := a.Slice()                            // the shared memory itself, zero-copy
 //
 // T is any plain type (package ctypes decides); an Array of a scalar T
@@ -41,20 +42,25 @@
 // DataOffset reports (the segment's 64-byte-aligned payload plus the
 // 64-byte header); what either side writes, the other reads:
 //
+//	import struct, sys
 //	from multiprocessing import shared_memory, resource_tracker
 //
-//	shm = shared_memory.SharedMemory(name=SEGMENT)   # the shm segment's name
-//	# Python < 3.13 would unlink the segment when this process exits:
-//	resource_tracker.unregister(shm._name, "shared_memory")
-//	# (Python 3.13 and later: SharedMemory(name=SEGMENT, track=False))
-//	a = shm.buf[OFFSET:OFFSET + LENGTH * ITEMSIZE].cast(CODE)
-//	print(a.tolist())   # what Go wrote
-//	a[0] = 42           # Go's At(0) returns 42
-//	a.release()
-//	shm.close()
+//	if sys.version_info >= (3, 13):
+//	    shm = shared_memory.SharedMemory(name=SEGMENT, track=False)
+//	else:
+//	    shm = shared_memory.SharedMemory(name=SEGMENT)
+//	    # Python < 3.13 would unlink the segment when this process exits,
+//	    # though it only attached to it: its resource tracker must forget it.
+//	    resource_tracker.unregister(shm._name, "shared_memory")
+//	a = shm.buf[OFFSET:OFFSET + LENGTH * struct.calcsize(CODE)].cast(CODE)
+//	print(a.tolist())  # what Go wrote
+//	a[0] = 42          # Go's At(0) returns 42
+//	a.release()        # before shm.close(), which fails while views are out
+//	shm.close()        # not unlink(): the segment is Go's
 //
 // with SEGMENT the segment's Name(), OFFSET the Array's DataOffset(),
-// LENGTH its Len(), CODE its Code() and ITEMSIZE the code's size. Python's
+// LENGTH its Len() and CODE its Code() (TestPythonInterop runs this
+// against the real python3). Python's
 // access takes no lock: use it for data the Go side does not write at the
 // same time, or hand over with an Event.
 //

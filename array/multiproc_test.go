@@ -28,6 +28,7 @@ import (
 	"unsafe"
 
 	"github.com/shmkit/shmkit/ctypes"
+	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/internal/testproc"
 	"github.com/shmkit/shmkit/semaphore"
 	"github.com/shmkit/shmkit/shm"
@@ -45,60 +46,6 @@ const (
 	mpKillLen = 32
 )
 
-// mpStart starts a child with the argument fields args.
-func mpStart(t testing.TB, name string, args ...string) *testproc.Proc {
-	t.Helper()
-	return testproc.Start(t, name, testproc.Arg(strings.Join(args, " ")), testproc.Timeout(mpChildTimeout))
-}
-
-// mpArgs opens the segment named by the first field of the child's
-// argument and returns it with the other fields.
-func mpArgs(c *testproc.Child) (*shm.Segment, []string, error) {
-	f := strings.Fields(c.Arg())
-	if len(f) == 0 {
-		return nil, nil, errors.New("no segment in the argument")
-	}
-	seg, err := shm.Open(f[0], nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	return seg, f[1:], nil
-}
-
-// mpInt is field i of a child's argument as an int.
-func mpInt(f []string, i int) (int, error) {
-	if i >= len(f) {
-		return 0, fmt.Errorf("argument %q has no field %d", f, i)
-	}
-	return strconv.Atoi(f[i])
-}
-
-// mpWithin runs f, failing the test if it has not returned within
-// mpTimeout (a lock that is never granted).
-func mpWithin[R any](t testing.TB, what string, f func() R) R {
-	t.Helper()
-	got := make(chan R, 1)
-	go func() { got <- f() }()
-	select {
-	case r := <-got:
-		return r
-	case <-time.After(mpTimeout):
-		t.Fatalf("%s: still blocked after %v", what, mpTimeout)
-		panic("unreachable")
-	}
-}
-
-// mpPanics fails the test unless f panics.
-func mpPanics(t testing.TB, what string, f func()) {
-	t.Helper()
-	defer func() {
-		if r := recover(); r == nil {
-			t.Errorf("%s did not panic", what)
-		}
-	}()
-	f()
-}
-
 // mpErr is the error of a call returning a value and an error.
 func mpErr[T any](_ T, err error) error { return err }
 
@@ -108,16 +55,16 @@ func mpErr[T any](_ T, err error) error { return err }
 // through Update, and sets its own element of "own" (index I) to 1..N
 // with Set: "SEG I N".
 var mpChildCount = testproc.Register("array-count", func(c *testproc.Child) error {
-	seg, f, err := mpArgs(c)
+	seg, f, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	me, err := mpInt(f, 0)
+	me, err := shmtest.Int(f, 0)
 	if err != nil {
 		return err
 	}
-	n, err := mpInt(f, 1)
+	n, err := shmtest.Int(f, 1)
 	if err != nil {
 		return err
 	}
@@ -163,8 +110,8 @@ func TestTwoProcessesUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	ps := []*testproc.Proc{
-		mpStart(t, mpChildCount, seg.Name(), "0", strconv.Itoa(n)),
-		mpStart(t, mpChildCount, seg.Name(), "1", strconv.Itoa(n)),
+		shmtest.Start(t, mpChildTimeout, mpChildCount, seg.Name(), "0", strconv.Itoa(n)),
+		shmtest.Start(t, mpChildTimeout, mpChildCount, seg.Name(), "1", strconv.Itoa(n)),
 	}
 	for _, p := range ps {
 		p.WaitPoint("ready")
@@ -242,7 +189,7 @@ func mpCheckRecord(t testing.TB, what string, r mpRecord, i int) {
 // mpRecordOf(i): through Set, Update, the Slice field by field, and
 // Update of single fields, in turn.
 var mpChildRecords = testproc.Register("array-records", func(c *testproc.Child) error {
-	seg, _, err := mpArgs(c)
+	seg, _, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
@@ -263,11 +210,7 @@ var mpChildRecords = testproc.Register("array-records", func(c *testproc.Child) 
 			s[i].ID = w.ID
 			s[i].Pos = w.Pos
 			copy(s[i].Tag[:], w.Tag[:])
-			for r := range w.Grid {
-				for k := range w.Grid[r] {
-					s[i].Grid[r][k] = w.Grid[r][k]
-				}
-			}
+			s[i].Grid = w.Grid
 		case 3:
 			err = a.Update(func(s []mpRecord) {
 				s[i].ID, s[i].Tag = w.ID, w.Tag
@@ -297,7 +240,7 @@ func TestNestedRecords(t *testing.T) {
 	if unsafe.Sizeof(mpRecord{}) != 64 || a.Code() != 0 || a.Len() != n {
 		t.Fatalf("size %d, code %v, length %d", unsafe.Sizeof(mpRecord{}), a.Code(), a.Len())
 	}
-	mpStart(t, mpChildRecords, seg.Name()).Succeed()
+	shmtest.Start(t, mpChildTimeout, mpChildRecords, seg.Name()).Succeed()
 	got, err := a.Copy()
 	if err != nil {
 		t.Fatal(err)
@@ -346,7 +289,7 @@ func TestNestedRecords(t *testing.T) {
 // of them when K is the length), to be killed there; "SEG loop" updates
 // without end after point "loop", to be killed anywhere.
 var mpChildKill = testproc.Register("array-kill", func(c *testproc.Child) error {
-	seg, f, err := mpArgs(c)
+	seg, f, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
@@ -357,7 +300,7 @@ var mpChildKill = testproc.Register("array-kill", func(c *testproc.Child) error 
 	}
 	stop := -1
 	if f[0] == "point" {
-		if stop, err = mpInt(f, 1); err != nil {
+		if stop, err = shmtest.Int(f, 1); err != nil {
 			return err
 		}
 	}
@@ -442,9 +385,9 @@ func TestKillInsideUpdate(t *testing.T) {
 			r := round{stop: -1}
 			if rng.IntN(4) > 0 {
 				r.stop = rng.IntN(mpKillLen + 1)
-				r.p = mpStart(t, mpChildKill, seg.Name(), "point", strconv.Itoa(r.stop))
+				r.p = shmtest.Start(t, mpChildTimeout, mpChildKill, seg.Name(), "point", strconv.Itoa(r.stop))
 			} else {
-				r.p = mpStart(t, mpChildKill, seg.Name(), "loop")
+				r.p = shmtest.Start(t, mpChildTimeout, mpChildKill, seg.Name(), "loop")
 			}
 			ahead = append(ahead, r)
 		}
@@ -482,7 +425,7 @@ func TestKillInsideUpdate(t *testing.T) {
 		}
 		switch how {
 		case "Lock":
-			err = mpWithin(t, how, a.Lock)
+			err = shmtest.Within(t, mpTimeout, how, a.Lock)
 			if err == nil || errors.Is(err, semaphore.ErrOwnerDead) {
 				if o := a.Mutex().Owner(); o != os.Getpid() {
 					t.Fatalf("round %d: Lock returned %v, owner %d, want this process %d", i, err, o, os.Getpid())
@@ -492,7 +435,7 @@ func TestKillInsideUpdate(t *testing.T) {
 				a.Unlock()
 			}
 		case "Update":
-			err = mpWithin(t, how, func() error {
+			err = shmtest.Within(t, mpTimeout, how, func() error {
 				return a.Update(func(s []int64) {
 					seen = slices.Clone(s)
 					complete(s)
@@ -503,7 +446,7 @@ func TestKillInsideUpdate(t *testing.T) {
 				s   []int64
 				err error
 			}
-			got := mpWithin(t, how, func() res { s, err := a.Copy(); return res{s, err} })
+			got := shmtest.Within(t, mpTimeout, how, func() res { s, err := a.Copy(); return res{s, err} })
 			seen, err = got.s, got.err
 			if err := a.Update(complete); err != nil {
 				t.Fatalf("round %d: Update after Copy took the lock: %v", i, err)
@@ -733,12 +676,12 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 	t.Run("index", func(t *testing.T) {
-		mpPanics(t, "At(-1)", func() { a.At(-1) })
-		mpPanics(t, "At(Len)", func() { a.At(3) })
-		mpPanics(t, "Set(Len)", func() { a.Set(3, 0) })
-		mpPanics(t, "Set(-1)", func() { a.Set(-1, 0) })
-		mpPanics(t, "At(Len) of records", func() { rec.At(2) })
-		mpPanics(t, "Set(Len) of records", func() { rec.Set(2, mpRecord{}) })
+		shmtest.Panics(t, "At(-1)", func() { a.At(-1) })
+		shmtest.Panics(t, "At(Len)", func() { a.At(3) })
+		shmtest.Panics(t, "Set(Len)", func() { a.Set(3, 0) })
+		shmtest.Panics(t, "Set(-1)", func() { a.Set(-1, 0) })
+		shmtest.Panics(t, "At(Len) of records", func() { rec.At(2) })
+		shmtest.Panics(t, "Set(Len) of records", func() { rec.Set(2, mpRecord{}) })
 		if got, _ := a.Copy(); !reflect.DeepEqual(got, []float64{1, 2, 3}) {
 			t.Errorf("out-of-range Set changed the array: %v", got)
 		}
@@ -754,7 +697,7 @@ func TestBadInput(t *testing.T) {
 		if err := r.Lock(); !errors.Is(err, ErrNoLock) {
 			t.Errorf("Lock of a raw array: %v, want ErrNoLock", err)
 		}
-		mpPanics(t, "Unlock of a raw array", r.Unlock)
+		shmtest.Panics(t, "Unlock of a raw array", r.Unlock)
 		if r.Mutex() != nil || a.Mutex() == nil {
 			t.Errorf("Mutex: raw %v, locked %v", r.Mutex(), a.Mutex())
 		}

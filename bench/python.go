@@ -35,6 +35,10 @@ const (
 	// PipeRTT: a byte goes to another process and back through a
 	// multiprocessing.Pipe, n times; round trip in microseconds.
 	PipeRTT = "pipe_rtt"
+	// ArrayCopy: a multiprocessing.Array('B') of 1 MiB is copied into a
+	// new bytes object under its get_lock() n times, in one process;
+	// GB/s (10^9 bytes per second).
+	ArrayCopy = "array_copy"
 )
 
 // ErrNoPython is wrapped by the error Python returns when there is no

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/internal/testproc"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -197,16 +198,16 @@ func killTakeDead(ctx context.Context, l killLock, how int) error {
 // "locked" to be killed holding it. It stops at "ready" first, before
 // touching it.
 var killChildLock = testproc.Register("sem-kill-lock", func(c *testproc.Child) error {
-	seg, f, err := mpArgs(c)
+	seg, f, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	depth, err := mpInt(f, 2)
+	depth, err := shmtest.Int(f, 2)
 	if err != nil {
 		return err
 	}
-	unlocks, err := mpInt(f, 3)
+	unlocks, err := shmtest.Int(f, 3)
 	if err != nil {
 		return err
 	}
@@ -264,7 +265,7 @@ func killOwnerTest(t *testing.T, kind string, waiting bool) {
 			depth = 1 + rng.IntN(3)
 			unlocks = rng.IntN(depth)
 		}
-		p := mpStart(t, killChildLock, seg.Name(), kind, "lock", strconv.Itoa(depth), strconv.Itoa(unlocks))
+		p := shmtest.Start(t, mpChildTimeout, killChildLock, seg.Name(), kind, "lock", strconv.Itoa(depth), strconv.Itoa(unlocks))
 		return child{p, depth - unlocks}
 	})
 	for round := range killRounds {
@@ -306,7 +307,7 @@ func killOwnerTest(t *testing.T, kind string, waiting bool) {
 			killMustDie(t, p)
 			if round%20 == 19 {
 				// Another process arrives first.
-				if res := mpResult(t, mpStart(t, mpChildTry, seg.Name(), kind, "lock")); res != "true ownerdead" {
+				if res := mpResult(t, shmtest.Start(t, mpChildTimeout, mpChildTry, seg.Name(), kind, "lock")); res != "true ownerdead" {
 					t.Fatalf("round %d: a child's TryLock of a lock whose holder died: %s, want true ownerdead", round, res)
 				}
 				continue
@@ -376,7 +377,7 @@ var killLoopPoints = []struct {
 // given point (see killLoopPoints); iteration -1 means never. It stops at
 // "ready" before the loop.
 var killChildLoop = testproc.Register("sem-kill-loop", func(c *testproc.Child) error {
-	seg, f, err := mpArgs(c)
+	seg, f, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
@@ -385,7 +386,7 @@ var killChildLoop = testproc.Register("sem-kill-loop", func(c *testproc.Child) e
 	if err != nil {
 		return err
 	}
-	at, err := mpInt(f, 2)
+	at, err := shmtest.Int(f, 2)
 	if err != nil {
 		return err
 	}
@@ -526,7 +527,7 @@ func TestKillLockLoop(t *testing.T) {
 				}
 			}
 		}
-		c.p = mpStart(t, killChildLoop, seg.Name(), c.l.kind, c.l.name, strconv.Itoa(c.iter), c.point)
+		c.p = shmtest.Start(t, mpChildTimeout, killChildLoop, seg.Name(), c.l.kind, c.l.name, strconv.Itoa(c.iter), c.point)
 		return c
 	})
 	var stats struct{ dead, free, contended int }
@@ -619,7 +620,7 @@ func TestKillLockLoop(t *testing.T) {
 // prints "RESULT index err" if Wait returns (it must not: it is killed
 // inside), and stops at "returned".
 var killChildBarrier = testproc.Register("sem-kill-barrier", func(c *testproc.Child) error {
-	seg, _, err := mpArgs(c)
+	seg, _, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
@@ -678,7 +679,7 @@ func TestKillInsideBarrierWait(t *testing.T) {
 	rng := killRand(t)
 	ctxs := newKillContexts(t)
 	killBarrierRound(t, ctxs.next(), x)
-	series := newKillSeries(killRounds, func() *testproc.Proc { return mpStart(t, killChildBarrier, seg.Name()) })
+	series := newKillSeries(killRounds, func() *testproc.Proc { return shmtest.Start(t, mpChildTimeout, killChildBarrier, seg.Name()) })
 	type result struct {
 		i   int
 		err error
@@ -755,7 +756,7 @@ func TestKillInsideBarrierWait(t *testing.T) {
 // there: in the window Wait cannot close, where the others can only wait a
 // while (unwrittenGrace) before they take the party for dead.
 var killChildBarrierIndex = testproc.Register("sem-kill-barrier-index", func(c *testproc.Child) error {
-	seg, _, err := mpArgs(c)
+	seg, _, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
@@ -787,7 +788,7 @@ func TestKillBarrierPartyBeforeRecord(t *testing.T) {
 	killBarrierRound(t, ctx, x) // past round 0: see TestMultiprocBarrierSlowParty
 	var lat killLatencies
 	for round, first := range []bool{true, false} {
-		p := mpStart(t, killChildBarrierIndex, seg.Name())
+		p := shmtest.Start(t, mpChildTimeout, killChildBarrierIndex, seg.Name())
 		p.WaitPoint("ready")
 		type result struct {
 			err error
@@ -838,7 +839,7 @@ func TestKillBarrierPartyBeforeRecord(t *testing.T) {
 // holds the mutex, printing WOKEN, UNLOCKING and UNLOCKED as it goes, then
 // stops at "done".
 var killChildCond = testproc.Register("sem-kill-cond", func(c *testproc.Child) error {
-	seg, f, err := mpArgs(c)
+	seg, f, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
@@ -917,7 +918,7 @@ func TestKillInsideCondWait(t *testing.T) {
 		}
 		mode := rng.IntN(3)
 		arg := map[bool]string{true: "hold", false: "wait"}[mode == 1]
-		return child{mpStart(t, killChildCond, seg.Name(), mpHex(t, cv), arg), cv, mode}
+		return child{shmtest.Start(t, mpChildTimeout, killChildCond, seg.Name(), mpHex(t, cv), arg), cv, mode}
 	})
 	type result struct {
 		err error

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/internal/testproc"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -48,34 +49,6 @@ func mpContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), mpTimeout)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// mpStart starts a child with the argument fields args.
-func mpStart(t testing.TB, name string, args ...string) *testproc.Proc {
-	t.Helper()
-	return testproc.Start(t, name, testproc.Arg(strings.Join(args, " ")), testproc.Timeout(mpChildTimeout))
-}
-
-// mpArgs opens the segment named by the first field of the child's
-// argument and returns it with the other fields.
-func mpArgs(c *testproc.Child) (*shm.Segment, []string, error) {
-	f := strings.Fields(c.Arg())
-	if len(f) == 0 {
-		return nil, nil, errors.New("no segment in the argument")
-	}
-	seg, err := shm.Open(f[0], nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	return seg, f[1:], nil
-}
-
-// mpInt is field i of a child's argument as an int.
-func mpInt(f []string, i int) (int, error) {
-	if i >= len(f) {
-		return 0, fmt.Errorf("argument %q has no field %d", f, i)
-	}
-	return strconv.Atoi(f[i])
 }
 
 // mpChildContext is a context for one wait of a child: timeout ms, or
@@ -241,12 +214,12 @@ func mpIncrement(ctx context.Context, mu *Mutex, w []byte, iters int, d time.Dur
 const mpIncrementTime = 200 * time.Millisecond
 
 var mpChildIncrement = testproc.Register("sem-mp-increment", func(c *testproc.Child) error {
-	seg, f, err := mpArgs(c)
+	seg, f, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	iters, err := mpInt(f, 0)
+	iters, err := shmtest.Int(f, 0)
 	if err != nil {
 		return err
 	}
@@ -279,7 +252,7 @@ func TestMultiprocMutexExclusion(t *testing.T) {
 	w := mpWords(t, seg)
 	var ps []*testproc.Proc
 	for range 3 {
-		ps = append(ps, mpStart(t, mpChildIncrement, seg.Name(), strconv.Itoa(iters)))
+		ps = append(ps, shmtest.Start(t, mpChildTimeout, mpChildIncrement, seg.Name(), strconv.Itoa(iters)))
 	}
 	for _, p := range ps {
 		p.WaitPoint("go")
@@ -313,12 +286,12 @@ func TestMultiprocMutexExclusion(t *testing.T) {
 // depth") depth times, stops at "locked", and unlocks it one level at a
 // time, stopping at "depth N" after each level but the last.
 var mpChildHold = testproc.Register("sem-mp-hold", func(c *testproc.Child) error {
-	seg, f, err := mpArgs(c)
+	seg, f, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	depth, err := mpInt(f, 2)
+	depth, err := shmtest.Int(f, 2)
 	if err != nil {
 		return err
 	}
@@ -414,7 +387,7 @@ func TestMultiprocMutexHeldElsewhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := mpStart(t, mpChildHold, seg.Name(), "mutex", "mu", "1")
+	p := shmtest.Start(t, mpChildTimeout, mpChildHold, seg.Name(), "mutex", "mu", "1")
 	p.WaitPoint("locked")
 	if o := mu.Owner(); o != p.Pid() {
 		t.Fatalf("Owner %d, want the child %d", o, p.Pid())
@@ -448,7 +421,7 @@ func TestMultiprocMutexHeldElsewhere(t *testing.T) {
 // mpChildUnlock unlocks a lock ("seg mutex|rlock name") it does not hold;
 // it must panic.
 var mpChildUnlock = testproc.Register("sem-mp-unlock", func(c *testproc.Child) error {
-	seg, f, err := mpArgs(c)
+	seg, f, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
@@ -507,7 +480,7 @@ func TestMultiprocLockMisuse(t *testing.T) {
 		if kind == "rlock" {
 			name, owner, unlock = "r", r.Owner, r.Unlock
 		}
-		p := mpStart(t, mpChildHold, seg.Name(), kind, name, "1")
+		p := shmtest.Start(t, mpChildTimeout, mpChildHold, seg.Name(), kind, name, "1")
 		p.WaitPoint("locked")
 		want := fmt.Sprintf("held by process %d", p.Pid())
 		if msg := mpPanics(unlock); !strings.Contains(msg, want) {
@@ -529,7 +502,7 @@ func TestMultiprocLockMisuse(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"mutex mu", "rlock r"} {
-		res := mpStart(t, mpChildUnlock, seg.Name(), name).Wait()
+		res := shmtest.Start(t, mpChildTimeout, mpChildUnlock, seg.Name(), name).Wait()
 		want := fmt.Sprintf("held by process %d", os.Getpid())
 		if res.ExitCode != 2 || !strings.Contains(res.Output, want) {
 			t.Fatalf("%s: child's Unlock of our lock: exit code %d, output:\n%s", name, res.ExitCode, res.Output)
@@ -569,7 +542,7 @@ func TestMultiprocRLockReentry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := mpStart(t, mpChildHold, seg.Name(), "rlock", "r", "3")
+	p := shmtest.Start(t, mpChildTimeout, mpChildHold, seg.Name(), "rlock", "r", "3")
 	p.WaitPoint("locked")
 	if r.Owner() != p.Pid() || r.Depth() != 3 {
 		t.Fatalf("child entered 3 times: owner %d depth %d, want %d 3", r.Owner(), r.Depth(), p.Pid())
@@ -609,7 +582,7 @@ func TestMultiprocRLockReentry(t *testing.T) {
 	}
 	// A child cannot take it, at any depth, until the last Unlock.
 	for d := 3; d >= 1; d-- {
-		res := mpResult(t, mpStart(t, mpChildTry, seg.Name(), "rlock", "r"))
+		res := mpResult(t, shmtest.Start(t, mpChildTimeout, mpChildTry, seg.Name(), "rlock", "r"))
 		if res != "false nil" {
 			t.Fatalf("child's TryLock of an RLock we hold at depth %d: %s", d, res)
 		}
@@ -618,7 +591,7 @@ func TestMultiprocRLockReentry(t *testing.T) {
 	if r.Owner() != 0 || r.Depth() != 0 {
 		t.Fatalf("after the last Unlock: %v", r)
 	}
-	if res := mpResult(t, mpStart(t, mpChildTry, seg.Name(), "rlock", "r")); res != "true nil" {
+	if res := mpResult(t, shmtest.Start(t, mpChildTimeout, mpChildTry, seg.Name(), "rlock", "r")); res != "true nil" {
 		t.Fatalf("child's TryLock of a free RLock: %s", res)
 	}
 	if r.Owner() != 0 {
@@ -629,7 +602,7 @@ func TestMultiprocRLockReentry(t *testing.T) {
 // mpChildTry TryLocks a lock ("seg mutex|rlock name"), prints "RESULT ok
 // err" and unlocks it if it got it.
 var mpChildTry = testproc.Register("sem-mp-try", func(c *testproc.Child) error {
-	seg, f, err := mpArgs(c)
+	seg, f, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
@@ -663,12 +636,12 @@ var mpChildTry = testproc.Register("sem-mp-try", func(c *testproc.Child) error {
 // ("seg name n"), counts itself in mpWWoken, waits for the event "done" and
 // releases them.
 var mpChildAcquire = testproc.Register("sem-mp-acquire", func(c *testproc.Child) error {
-	seg, f, err := mpArgs(c)
+	seg, f, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	n, err := mpInt(f, 1)
+	n, err := shmtest.Int(f, 1)
 	if err != nil {
 		return err
 	}
@@ -719,7 +692,7 @@ func TestMultiprocSemaphoreCounts(t *testing.T) {
 	in := func() uint32 { return mpLoad(w, mpWWoken) }
 	var ps []*testproc.Proc
 	for range 5 {
-		ps = append(ps, mpStart(t, mpChildAcquire, seg.Name(), "sem", "1"))
+		ps = append(ps, shmtest.Start(t, mpChildTimeout, mpChildAcquire, seg.Name(), "sem", "1"))
 	}
 	mpEventually(t, "2 processes acquired", func() bool { return in() >= 2 })
 	mpNeverWithin(t, mpQuiet, "a third process acquired a semaphore of 2", func() bool { return in() > 2 })
@@ -742,7 +715,7 @@ func TestMultiprocSemaphoreCounts(t *testing.T) {
 		t.Fatalf("Value %d, want 0", v)
 	}
 	// Acquire(3) of a semaphore holding 1 waits for two more units.
-	p := mpStart(t, mpChildAcquire, seg.Name(), "big", "3")
+	p := shmtest.Start(t, mpChildTimeout, mpChildAcquire, seg.Name(), "big", "3")
 	time.Sleep(mpQuiet) // let it start waiting (only a missed bug if it did not)
 	if err := big.Release(1); err != nil {
 		t.Fatal(err)
@@ -773,7 +746,7 @@ func TestMultiprocSemaphoreCounts(t *testing.T) {
 // "bounded" (bound 2, full), that cancelled Acquires take nothing and
 // over-releases release nothing.
 var mpChildSemMisuse = testproc.Register("sem-mp-sem-misuse", func(c *testproc.Child) error {
-	seg, _, err := mpArgs(c)
+	seg, _, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
@@ -841,7 +814,7 @@ func TestMultiprocSemaphoreMisuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := mpStart(t, mpChildSemMisuse, seg.Name())
+	p := shmtest.Start(t, mpChildTimeout, mpChildSemMisuse, seg.Name())
 	p.WaitPoint("checked")
 	if s.Value() != 1 || b.Value() != 2 {
 		t.Fatalf("Values %d and %d after the child's failed calls, want 1 and 2", s.Value(), b.Value())
@@ -860,7 +833,7 @@ func TestMultiprocSemaphoreMisuse(t *testing.T) {
 	if !s.TryAcquire(1) {
 		t.Fatal("TryAcquire(1)")
 	}
-	child := mpStart(t, mpChildAcquire, seg.Name(), "plain", "1")
+	child := shmtest.Start(t, mpChildTimeout, mpChildAcquire, seg.Name(), "plain", "1")
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	err = s.Acquire(ctx, 1)
 	cancel()
@@ -884,16 +857,16 @@ func TestMultiprocSemaphoreMisuse(t *testing.T) {
 // event "ev", stopping at "wait" before each, and prints "RESULT err
 // isset" after each.
 var mpChildEventWait = testproc.Register("sem-mp-event-wait", func(c *testproc.Child) error {
-	seg, f, err := mpArgs(c)
+	seg, f, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	ms, err := mpInt(f, 0)
+	ms, err := shmtest.Int(f, 0)
 	if err != nil {
 		return err
 	}
-	rounds, err := mpInt(f, 1)
+	rounds, err := shmtest.Int(f, 1)
 	if err != nil {
 		return err
 	}
@@ -922,13 +895,13 @@ func TestMultiprocEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A timeout while clear.
-	if res := mpResult(t, mpStart(t, mpChildEventWait, seg.Name(), "50", "1")); res != "deadline false" {
+	if res := mpResult(t, shmtest.Start(t, mpChildTimeout, mpChildEventWait, seg.Name(), "50", "1")); res != "deadline false" {
 		t.Fatalf("Wait on a clear event with a 50ms deadline: %s", res)
 	}
 	// Set wakes waiters in three processes at once.
 	var ps []*testproc.Proc
 	for range 3 {
-		p := mpStart(t, mpChildEventWait, seg.Name(), "0", "1")
+		p := shmtest.Start(t, mpChildTimeout, mpChildEventWait, seg.Name(), "0", "1")
 		p.WaitPoint("wait")
 		ps = append(ps, p)
 	}
@@ -952,14 +925,14 @@ func TestMultiprocEvent(t *testing.T) {
 	if err := e.Set(); err != nil || !e.IsSet() {
 		t.Fatalf("second Set: %v, IsSet %v", err, e.IsSet())
 	}
-	if res := mpResult(t, mpStart(t, mpChildEventWait, seg.Name(), "50", "1")); res != "nil true" {
+	if res := mpResult(t, shmtest.Start(t, mpChildTimeout, mpChildEventWait, seg.Name(), "50", "1")); res != "nil true" {
 		t.Fatalf("Wait on a set event: %s", res)
 	}
 	// Clear: Waits time out again.
 	if err := e.Clear(); err != nil || e.IsSet() {
 		t.Fatalf("Clear: %v, IsSet %v", err, e.IsSet())
 	}
-	if res := mpResult(t, mpStart(t, mpChildEventWait, seg.Name(), "50", "1")); res != "deadline false" {
+	if res := mpResult(t, shmtest.Start(t, mpChildTimeout, mpChildEventWait, seg.Name(), "50", "1")); res != "deadline false" {
 		t.Fatalf("Wait on a cleared event: %s", res)
 	}
 	// Set and Clear at once, while a process waits: it returns nil. The
@@ -975,7 +948,7 @@ func TestMultiprocEvent(t *testing.T) {
 		t.Fatal("sleepers bit still set after Set")
 	}
 	const pulses = 5
-	p := mpStart(t, mpChildEventWait, seg.Name(), "0", strconv.Itoa(pulses))
+	p := shmtest.Start(t, mpChildTimeout, mpChildEventWait, seg.Name(), "0", strconv.Itoa(pulses))
 	for range pulses {
 		p.WaitPoint("wait")
 		p.Continue()
@@ -1007,12 +980,12 @@ func TestMultiprocEvent(t *testing.T) {
 //	signal:   Signal
 //	notowner: Wait without the mutex, print "RESULT err"
 var mpChildCond = testproc.Register("sem-mp-cond", func(c *testproc.Child) error {
-	seg, f, err := mpArgs(c)
+	seg, f, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	ms, err := mpInt(f, 1)
+	ms, err := shmtest.Int(f, 1)
 	if err != nil {
 		return err
 	}
@@ -1084,7 +1057,7 @@ func TestMultiprocCondNotify(t *testing.T) {
 	startWaiters := func(n int) []*testproc.Proc {
 		var ps []*testproc.Proc
 		for range n {
-			ps = append(ps, mpStart(t, mpChildCond, seg.Name(), "wait", "0"))
+			ps = append(ps, shmtest.Start(t, mpChildTimeout, mpChildCond, seg.Name(), "wait", "0"))
 		}
 		mpEventually(t, fmt.Sprintf("%d processes wait", n), func() bool { return cv.Waiting() == n })
 		return ps
@@ -1167,11 +1140,11 @@ func TestMultiprocCondWait(t *testing.T) {
 	if err := mu.Lock(); err != nil {
 		t.Fatal(err)
 	}
-	if res := mpResult(t, mpStart(t, mpChildCond, seg.Name(), "notowner", "0")); res != "notowner" {
+	if res := mpResult(t, shmtest.Start(t, mpChildTimeout, mpChildCond, seg.Name(), "notowner", "0")); res != "notowner" {
 		t.Fatalf("child's Wait on a mutex we hold: %s", res)
 	}
 	mu.Unlock()
-	p := mpStart(t, mpChildHold, seg.Name(), "mutex", "mu", "1")
+	p := shmtest.Start(t, mpChildTimeout, mpChildHold, seg.Name(), "mutex", "mu", "1")
 	p.WaitPoint("locked")
 	if err := cv.Wait(ctx); !errors.Is(err, ErrNotOwner) || cv.Waiting() != 0 {
 		t.Fatalf("Wait on a mutex a child holds: %v, Waiting %d", err, cv.Waiting())
@@ -1183,7 +1156,7 @@ func TestMultiprocCondWait(t *testing.T) {
 	// (the child had the mutex first), try again with a longer deadline.
 	for ms := 150; ; ms *= 4 {
 		woken := mpLoad(w, mpWWoken)
-		p = mpStart(t, mpChildCond, seg.Name(), "wait", strconv.Itoa(ms))
+		p = shmtest.Start(t, mpChildTimeout, mpChildCond, seg.Name(), "wait", strconv.Itoa(ms))
 		mpEventually(t, "the child waits", func() bool { return cv.Waiting() == 1 })
 		if err := mu.Lock(); err != nil {
 			t.Fatal(err)
@@ -1215,7 +1188,7 @@ func TestMultiprocCondWait(t *testing.T) {
 	// WaitFor: a Broadcast while the predicate is false sends it back to
 	// waiting; one after it became true lets it return. No spurious
 	// wake-ups: the predicate is called exactly three times.
-	p = mpStart(t, mpChildCond, seg.Name(), "waitfor", "0")
+	p = shmtest.Start(t, mpChildTimeout, mpChildCond, seg.Name(), "waitfor", "0")
 	mpEventually(t, "the child waits", func() bool { return cv.Waiting() == 1 })
 	if err := cv.Broadcast(); err != nil {
 		t.Fatal(err)
@@ -1240,7 +1213,7 @@ func TestMultiprocCondWait(t *testing.T) {
 	got := make(chan error, 1)
 	go func() { got <- cv.Wait(ctx) }()
 	mpEventually(t, "this process waits", func() bool { return cv.Waiting() == 1 })
-	mpStart(t, mpChildCond, seg.Name(), "signal", "0").Succeed()
+	shmtest.Start(t, mpChildTimeout, mpChildCond, seg.Name(), "signal", "0").Succeed()
 	if err := mpRecv(t, got, "Wait"); err != nil {
 		t.Fatal(err)
 	}
@@ -1256,16 +1229,16 @@ func TestMultiprocCondWait(t *testing.T) {
 // barrier "bar", after stopping at "go", and prints "RESULT round index
 // err" for each; it stops at the first error.
 var mpChildBarrier = testproc.Register("sem-mp-barrier", func(c *testproc.Child) error {
-	seg, f, err := mpArgs(c)
+	seg, f, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	rounds, err := mpInt(f, 0)
+	rounds, err := shmtest.Int(f, 0)
 	if err != nil {
 		return err
 	}
-	ms, err := mpInt(f, 1)
+	ms, err := shmtest.Int(f, 1)
 	if err != nil {
 		return err
 	}
@@ -1292,7 +1265,7 @@ func mpBarrierChildren(t testing.TB, seg *shm.Segment, n, rounds, ms int) []*tes
 	t.Helper()
 	var ps []*testproc.Proc
 	for range n {
-		ps = append(ps, mpStart(t, mpChildBarrier, seg.Name(), strconv.Itoa(rounds), strconv.Itoa(ms)))
+		ps = append(ps, shmtest.Start(t, mpChildTimeout, mpChildBarrier, seg.Name(), strconv.Itoa(rounds), strconv.Itoa(ms)))
 	}
 	for _, p := range ps {
 		p.WaitPoint("go")
@@ -1486,7 +1459,7 @@ func TestMultiprocBarrierSlowParty(t *testing.T) {
 				t.Fatal(err)
 			}
 			st := atomic.AddUint64(x.state, 1) // index 0 taken, slot not yet written
-			p := mpStart(t, mpChildBarrier, seg.Name(), "1", "0")
+			p := shmtest.Start(t, mpChildTimeout, mpChildBarrier, seg.Name(), "1", "0")
 			p.WaitPoint("go")
 			p.Continue()
 			mpEventually(t, "the child waits", func() bool { return x.Waiting() == 2 || x.Broken() })
@@ -1508,7 +1481,7 @@ func TestMultiprocBarrierSlowParty(t *testing.T) {
 // Open function: the right kind must open, every wrong one fail with
 // shm.ErrKind, a missing name with shm.ErrNotExist.
 var mpChildOpenKinds = testproc.Register("sem-mp-open-kinds", func(c *testproc.Child) error {
-	seg, _, err := mpArgs(c)
+	seg, _, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
@@ -1566,7 +1539,7 @@ func TestMultiprocOpenKinds(t *testing.T) {
 		}
 	}
 	mpWords(t, seg)
-	mpStart(t, mpChildOpenKinds, seg.Name()).Succeed()
+	shmtest.Start(t, mpChildTimeout, mpChildOpenKinds, seg.Name()).Succeed()
 }
 
 // mpHandles are the hex-encoded handles TestMultiprocHandles passes.

@@ -27,6 +27,7 @@ import (
 
 	"github.com/shmkit/shmkit/array"
 	"github.com/shmkit/shmkit/ctypes"
+	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/internal/testproc"
 	"github.com/shmkit/shmkit/semaphore"
 	"github.com/shmkit/shmkit/shm"
@@ -43,60 +44,6 @@ const (
 	// mpKillRounds is how many children the kill test kills.
 	mpKillRounds = 100
 )
-
-// mpStart starts a child with the argument fields args.
-func mpStart(t testing.TB, name string, args ...string) *testproc.Proc {
-	t.Helper()
-	return testproc.Start(t, name, testproc.Arg(strings.Join(args, " ")), testproc.Timeout(mpChildTimeout))
-}
-
-// mpArgs opens the segment named by the first field of the child's
-// argument and returns it with the other fields.
-func mpArgs(c *testproc.Child) (*shm.Segment, []string, error) {
-	f := strings.Fields(c.Arg())
-	if len(f) == 0 {
-		return nil, nil, errors.New("no segment in the argument")
-	}
-	seg, err := shm.Open(f[0], nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	return seg, f[1:], nil
-}
-
-// mpInt is field i of a child's argument as an int.
-func mpInt(f []string, i int) (int, error) {
-	if i >= len(f) {
-		return 0, fmt.Errorf("argument %q has no field %d", f, i)
-	}
-	return strconv.Atoi(f[i])
-}
-
-// mpWithin runs f, failing the test if it has not returned within
-// mpTimeout (a lock that is never granted).
-func mpWithin[R any](t testing.TB, what string, f func() R) R {
-	t.Helper()
-	got := make(chan R, 1)
-	go func() { got <- f() }()
-	select {
-	case r := <-got:
-		return r
-	case <-time.After(mpTimeout):
-		t.Fatalf("%s: still blocked after %v", what, mpTimeout)
-		panic("unreachable")
-	}
-}
-
-// mpPanics fails the test unless f panics.
-func mpPanics(t testing.TB, what string, f func()) {
-	t.Helper()
-	defer func() {
-		if r := recover(); r == nil {
-			t.Errorf("%s did not panic", what)
-		}
-	}()
-	f()
-}
 
 // ---- Python's example ----
 
@@ -196,7 +143,7 @@ func TestPythonExample(t *testing.T) {
 			}
 			var p *testproc.Proc
 			if mode == "name" {
-				p = mpStart(t, mpChildPython, "name", num.Handle().Name)
+				p = shmtest.Start(t, mpChildTimeout, mpChildPython, "name", num.Handle().Name)
 			} else {
 				hv, err := num.MarshalBinary()
 				if err != nil {
@@ -263,12 +210,12 @@ func mpAddLoop[T mpNumber](seg *shm.Segment, c *testproc.Child, op, name string,
 
 // mpChildAdd adds 1 to a number n times: "SEG OP TYPE NAME N".
 var mpChildAdd = testproc.Register("value-add", func(c *testproc.Child) error {
-	seg, f, err := mpArgs(c)
+	seg, f, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	n, err := mpInt(f, 3)
+	n, err := shmtest.Int(f, 3)
 	if err != nil {
 		return err
 	}
@@ -301,7 +248,7 @@ func mpAddTest[T mpNumber](t *testing.T, ops [2]string, n int) {
 	typ := reflect.TypeFor[T]().String()
 	var ps [2]*testproc.Proc
 	for i, op := range ops {
-		ps[i] = mpStart(t, mpChildAdd, seg.Name(), op, typ, "n", strconv.Itoa(n))
+		ps[i] = shmtest.Start(t, mpChildTimeout, mpChildAdd, seg.Name(), op, typ, "n", strconv.Itoa(n))
 	}
 	for _, p := range ps {
 		p.WaitPoint("ready")
@@ -374,12 +321,12 @@ func (w mpWide) check() error {
 // Store of the next sequence (a single writer), or Update to the next one.
 // It adds 1 to the Value[int32] "done" when it stops.
 var mpChildWideWriter = testproc.Register("value-wide-writer", func(c *testproc.Child) error {
-	seg, f, err := mpArgs(c)
+	seg, f, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	n, err := mpInt(f, 1)
+	n, err := shmtest.Int(f, 1)
 	if err != nil {
 		return err
 	}
@@ -451,12 +398,12 @@ func mpWideRead(v *Value[mpWide], done *Value[int32], writers int32) (loads, see
 
 // mpChildWideReader loads "w" until "done" reaches WRITERS: "SEG WRITERS".
 var mpChildWideReader = testproc.Register("value-wide-reader", func(c *testproc.Child) error {
-	seg, f, err := mpArgs(c)
+	seg, f, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	writers, err := mpInt(f, 0)
+	writers, err := shmtest.Int(f, 0)
 	if err != nil {
 		return err
 	}
@@ -507,9 +454,9 @@ func TestWideNoTornReads(t *testing.T) {
 			}
 			var ps []*testproc.Proc
 			for range tc.writers {
-				ps = append(ps, mpStart(t, mpChildWideWriter, seg.Name(), tc.mode, strconv.Itoa(tc.n)))
+				ps = append(ps, shmtest.Start(t, mpChildTimeout, mpChildWideWriter, seg.Name(), tc.mode, strconv.Itoa(tc.n)))
 			}
-			reader := mpStart(t, mpChildWideReader, seg.Name(), strconv.Itoa(tc.writers))
+			reader := shmtest.Start(t, mpChildTimeout, mpChildWideReader, seg.Name(), strconv.Itoa(tc.writers))
 			ps = append(ps, reader)
 			for _, p := range ps {
 				p.WaitPoint("ready")
@@ -588,7 +535,7 @@ func mpCheckRecord(t testing.TB, what string, r mpRecord, i int) {
 // Update of its Tag and one Grid cell to those of record 8), and the
 // elements of the array.Array[mpRecord] "recs" (Set, Update, Slice).
 var mpChildRecord = testproc.Register("value-record", func(c *testproc.Child) error {
-	seg, _, err := mpArgs(c)
+	seg, _, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
@@ -644,7 +591,7 @@ func TestNestedRecord(t *testing.T) {
 	if v.Code() != 0 || a.Code() != 0 {
 		t.Errorf("codes %v %v of a struct, want 0", v.Code(), a.Code())
 	}
-	mpStart(t, mpChildRecord, seg.Name()).Succeed()
+	shmtest.Start(t, mpChildTimeout, mpChildRecord, seg.Name()).Succeed()
 	mpCheckRecord(t, "value", v.Load(), 8)
 	got, err := a.Copy()
 	if err != nil {
@@ -663,7 +610,7 @@ func TestNestedRecord(t *testing.T) {
 // point NAME (f-start, f-half or f-end) to be killed there; "SEG int|wide
 // loop" updates without end after point "loop", to be killed anywhere.
 var mpChildKill = testproc.Register("value-kill", func(c *testproc.Child) error {
-	seg, f, err := mpArgs(c)
+	seg, f, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
@@ -778,9 +725,9 @@ func TestKillInsideUpdate(t *testing.T) {
 			}
 			if rng.IntN(4) > 0 {
 				r.point = points[rng.IntN(len(points))]
-				r.p = mpStart(t, mpChildKill, seg.Name(), r.which, "point", r.point)
+				r.p = shmtest.Start(t, mpChildTimeout, mpChildKill, seg.Name(), r.which, "point", r.point)
 			} else {
-				r.p = mpStart(t, mpChildKill, seg.Name(), r.which, "loop")
+				r.p = shmtest.Start(t, mpChildTimeout, mpChildKill, seg.Name(), r.which, "loop")
 			}
 			ahead = append(ahead, r)
 		}
@@ -818,12 +765,12 @@ func TestKillInsideUpdate(t *testing.T) {
 			// Update takes the lock from the dead child and says nothing.
 			var err error
 			if r.which == "int" {
-				err = mpWithin(t, "Update", func() error { return vi.Update(func(x *int64) { *x++ }) })
+				err = shmtest.Within(t, mpTimeout, "Update", func() error { return vi.Update(func(x *int64) { *x++ }) })
 				if got := vi.Load(); got != oldI+1 {
 					t.Fatalf("round %d: killed at %s, then Update: %d, want %d", i, r.point, got, oldI+1)
 				}
 			} else {
-				err = mpWithin(t, "Update", func() error { return vw.Update(func(x *mpWide) { *x = mpWideOf(x.Seq + 1) }) })
+				err = shmtest.Within(t, mpTimeout, "Update", func() error { return vw.Update(func(x *mpWide) { *x = mpWideOf(x.Seq + 1) }) })
 				if got := vw.Load(); got != mpWideOf(oldW.Seq+1) {
 					t.Fatalf("round %d: killed at %s, then Update: %+v, want sequence %d", i, r.point, got, oldW.Seq+1)
 				}
@@ -834,7 +781,7 @@ func TestKillInsideUpdate(t *testing.T) {
 			deadAtPoint++
 			continue
 		}
-		err := mpWithin(t, "Lock", lock)
+		err := shmtest.Within(t, mpTimeout, "Lock", lock)
 		switch {
 		case errors.Is(err, semaphore.ErrOwnerDead):
 			if !strings.Contains(err.Error(), strconv.Itoa(r.p.Pid())) {
@@ -869,10 +816,10 @@ func TestKillInsideUpdate(t *testing.T) {
 		}
 		unlock()
 		// The lock works as usual again.
-		if err := mpWithin(t, "Update", func() error { return vi.Update(func(x *int64) { *x++ }) }); err != nil {
+		if err := shmtest.Within(t, mpTimeout, "Update", func() error { return vi.Update(func(x *int64) { *x++ }) }); err != nil {
 			t.Fatalf("round %d: Update after recovering the lock: %v", i, err)
 		}
-		if err := mpWithin(t, "Update", func() error { return vw.Update(func(x *mpWide) { *x = mpWideOf(x.Seq + 1) }) }); err != nil {
+		if err := shmtest.Within(t, mpTimeout, "Update", func() error { return vw.Update(func(x *mpWide) { *x = mpWideOf(x.Seq + 1) }) }); err != nil {
 			t.Fatalf("round %d: Update after recovering the lock: %v", i, err)
 		}
 		if vi.Load() != gotI+1 || vw.Load() != mpWideOf(gotW.Seq+1) {
@@ -1037,19 +984,19 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 	t.Run("no-atomic-ops", func(t *testing.T) {
-		mpPanics(t, "Add on a wide Value", func() { w.Add(mpWideOf(1)) })
-		mpPanics(t, "Swap on a wide Value", func() { w.Swap(mpWideOf(1)) })
-		mpPanics(t, "CompareAndSwap on a wide Value", func() { w.CompareAndSwap(mpWideOf(1), mpWideOf(2)) })
+		shmtest.Panics(t, "Add on a wide Value", func() { w.Add(mpWideOf(1)) })
+		shmtest.Panics(t, "Swap on a wide Value", func() { w.Swap(mpWideOf(1)) })
+		shmtest.Panics(t, "CompareAndSwap on a wide Value", func() { w.CompareAndSwap(mpWideOf(1), mpWideOf(2)) })
 		r, err := NewRaw(mpRecord{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		mpPanics(t, "Swap on a raw wide Value", func() { r.Swap(mpRecord{}) })
+		shmtest.Panics(t, "Swap on a raw wide Value", func() { r.Swap(mpRecord{}) })
 		p, err := New(mpPair{1, 2})
 		if err != nil {
 			t.Fatal(err)
 		}
-		mpPanics(t, "Add on an 8-byte struct", func() { p.Add(mpPair{1, 1}) })
+		shmtest.Panics(t, "Add on an 8-byte struct", func() { p.Add(mpPair{1, 1}) })
 		if old := p.Swap(mpPair{3, 4}); old != (mpPair{1, 2}) || p.Load() != (mpPair{3, 4}) {
 			t.Errorf("Swap of an 8-byte struct: %v, now %v", old, p.Load())
 		}
@@ -1057,7 +1004,7 @@ func TestBadInput(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mpPanics(t, "Add on a bool", func() { b.Add(true) })
+		shmtest.Panics(t, "Add on a bool", func() { b.Add(true) })
 		if !b.CompareAndSwap(true, false) || b.Load() {
 			t.Errorf("CompareAndSwap of a bool failed")
 		}
@@ -1076,7 +1023,7 @@ func TestBadInput(t *testing.T) {
 		if err := r.Lock(); !errors.Is(err, ErrNoLock) {
 			t.Errorf("Lock of a raw Value: %v, want ErrNoLock", err)
 		}
-		mpPanics(t, "Unlock of a raw Value", r.Unlock)
+		shmtest.Panics(t, "Unlock of a raw Value", r.Unlock)
 		if r.Mutex() != nil || v.Mutex() == nil {
 			t.Errorf("Mutex: raw %v, locked %v", r.Mutex(), v.Mutex())
 		}

@@ -30,6 +30,7 @@ type Value[T any] struct {
 	w64    *uint64          // a T of 8 bytes
 	size   int
 	slot1  int // offset of a wide T's second copy in data
+	tmp    T   // Update's working copy, used only by the lock's holder
 	num    numKind
 	code   ctypes.Code
 	closed atomic.Bool
@@ -184,6 +185,12 @@ func (v *Value[T]) Load() T {
 	case v.w32 != nil:
 		return mem.FromBits[T](uint64(atomic.LoadUint32(v.w32)))
 	}
+	return v.loadWide()
+}
+
+// loadWide reads a wide T from its current copy, again if a write moved
+// the sequence meanwhile.
+func (v *Value[T]) loadWide() T {
 	var x T
 	dst := mem.Bytes(&x)
 	for {
@@ -279,17 +286,20 @@ func (v *Value[T]) Update(f func(*T)) error {
 		return err
 	}
 	defer v.mu.Unlock()
+	// f gets the handle's working copy, not a local that would escape to
+	// the heap: only the lock's holder uses it.
+	x := &v.tmp
 	if v.w32 == nil && v.w64 == nil {
-		x := v.Load()
-		f(&x)
-		v.storeWide(x)
+		*x = v.loadWide()
+		f(x)
+		v.storeWide(*x)
 		return nil
 	}
 	for {
 		old := v.bits()
-		x := mem.FromBits[T](old)
-		f(&x)
-		if v.casBits(old, mem.Bits(x)) {
+		*x = mem.FromBits[T](old)
+		f(x)
+		if v.casBits(old, mem.Bits(*x)) {
 			return nil
 		}
 	}
@@ -414,9 +424,11 @@ func (v *Value[T]) Close() error {
 
 func (v *Value[T]) usable(what string) error {
 	if v.closed.Load() {
-		return fmt.Errorf("value: %s: %w", what, os.ErrClosed)
+		return closed(what)
 	}
 	return nil
 }
+
+func closed(what string) error { return fmt.Errorf("value: %s: %w", what, os.ErrClosed) }
 
 func (v *Value[T]) String() string { return fmt.Sprintf("Value(%v)", v.Load()) }

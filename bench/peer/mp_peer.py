@@ -13,6 +13,10 @@ runs one figure and prints one line, "FIGURE VALUE UNIT":
     pipe_rtt        one byte goes to the other process and back through a
                     multiprocessing.Pipe, N times; VALUE is the round trip in
                     microseconds, unit us.
+    array_copy      one process copies a multiprocessing.Array('B') of
+                    1 MiB into a new bytes object under its get_lock(),
+                    N times; VALUE is bytes copied per second in units of
+                    10^9, unit GB/s.
 
 Processes are made with the fork start method, so that starting them costs
 little and the timing covers only the exchange: the clock starts once both
@@ -138,10 +142,33 @@ def pipe_rtt(ctx, n):
     return elapsed / n * 1e6, "us"
 
 
+ARRAY_BYTES = 1 << 20  # the size of array_copy's array
+
+
+def array_copy(ctx, n):
+    arr = ctx.Array("B", ARRAY_BYTES)
+    lock, raw = arr.get_lock(), arr.get_obj()
+    raw[ARRAY_BYTES - 1] = 7
+
+    def rounds(k):
+        for _ in range(k):
+            with lock:
+                b = memoryview(raw).tobytes()
+            if len(b) != ARRAY_BYTES or b[-1] != 7:
+                die("array_copy: copied %d bytes ending in %d" % (len(b), b[-1]))
+
+    rounds(WARMUP)
+    t0 = time.perf_counter()
+    rounds(n)
+    elapsed = time.perf_counter() - t0
+    return ARRAY_BYTES * n / elapsed / 1e9, "GB/s"
+
+
 FIGURES = {
     "locked_value": locked_value,
     "event_pingpong": event_pingpong,
     "pipe_rtt": pipe_rtt,
+    "array_copy": array_copy,
 }
 
 

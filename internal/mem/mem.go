@@ -81,19 +81,18 @@ func Bytes[T any](v *T) []byte {
 // a small value goes through a 32- or 64-bit atomic operation.
 func Bits[T any](x T) uint64 {
 	var w uint64
-	if unsafe.Sizeof(x) > 8 {
+	if unsafe.Sizeof(x) > 8 || unsafe.Alignof(x) > 8 {
 		panic("shmkit/mem: Bits of a value wider than 8 bytes")
 	}
-	copy(unsafe.Slice((*byte)(unsafe.Pointer(&w)), 8), unsafe.Slice((*byte)(unsafe.Pointer(&x)), unsafe.Sizeof(x)))
+	*(*T)(unsafe.Pointer(&w)) = x // the low bytes: little endian
 	return w
 }
 
 // FromBits is the T whose memory is the low bytes of w; see Bits.
 func FromBits[T any](w uint64) T {
 	var x T
-	if unsafe.Sizeof(x) > 8 {
+	if unsafe.Sizeof(x) > 8 || unsafe.Alignof(x) > 8 {
 		panic("shmkit/mem: FromBits of a value wider than 8 bytes")
 	}
-	copy(unsafe.Slice((*byte)(unsafe.Pointer(&x)), unsafe.Sizeof(x)), unsafe.Slice((*byte)(unsafe.Pointer(&w)), 8))
-	return x
+	return *(*T)(unsafe.Pointer(&w))
 }

@@ -1,0 +1,85 @@
+//go:build linux && (amd64 || arm64)
+
+// Package shmtest holds what the multi-process tests of the packages above
+// shm share: a segment per test, children started with an argument of
+// fields whose first names that segment, and small assertions.
+package shmtest
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/testproc"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Seg is a fresh named 1 MiB segment for one test, closed and removed
+// when it ends.
+func Seg(t testing.TB) *shm.Segment {
+	t.Helper()
+	seg, err := shm.Create(testproc.ShmName(t), 1<<20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { seg.Close() })
+	return seg
+}
+
+// Start starts the child registered as name, with the argument fields
+// args and a timeout.
+func Start(t testing.TB, timeout time.Duration, name string, args ...string) *testproc.Proc {
+	t.Helper()
+	return testproc.Start(t, name, testproc.Arg(strings.Join(args, " ")), testproc.Timeout(timeout))
+}
+
+// OpenArgs opens, in a child, the segment named by the first field of its
+// argument, and returns it with the other fields. The child closes it.
+func OpenArgs(c *testproc.Child) (*shm.Segment, []string, error) {
+	f := strings.Fields(c.Arg())
+	if len(f) == 0 {
+		return nil, nil, errors.New("no segment in the argument")
+	}
+	seg, err := shm.Open(f[0], nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return seg, f[1:], nil
+}
+
+// Int is field i of a child's argument as an int.
+func Int(f []string, i int) (int, error) {
+	if i >= len(f) {
+		return 0, fmt.Errorf("argument %q has no field %d", f, i)
+	}
+	return strconv.Atoi(f[i])
+}
+
+// Within runs f, failing the test if it has not returned within d (a lock
+// that is never granted), so that a bug fails instead of hanging.
+func Within[R any](t testing.TB, d time.Duration, what string, f func() R) R {
+	t.Helper()
+	got := make(chan R, 1)
+	go func() { got <- f() }()
+	select {
+	case r := <-got:
+		return r
+	case <-time.After(d):
+		t.Fatalf("%s: still blocked after %v", what, d)
+		panic("unreachable")
+	}
+}
+
+// Panics fails the test unless f panics.
+func Panics(t testing.TB, what string, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r == nil {
+			t.Errorf("%s did not panic", what)
+		}
+	}()
+	f()
+}
