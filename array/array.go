@@ -1,11 +1,9 @@
 package array
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"reflect"
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/ctypes"
@@ -70,16 +68,7 @@ func newArray[T any](n int, init []T, locked bool, opts []shm.Option) (*Array[T]
 	return a, a.init(o, mu, l, n)
 }
 
-func layout[T any]() (ctypes.Layout, error) {
-	l, err := ctypes.LayoutOf[T]()
-	if err != nil {
-		return l, fmt.Errorf("array: %w", err)
-	}
-	if l.Size == 0 {
-		return l, fmt.Errorf("%w: %s has size 0", ErrInvalid, reflect.TypeFor[T]())
-	}
-	return l, nil
-}
+func layout[T any]() (ctypes.Layout, error) { return share.LayoutOf[T](shm.KindArray, ErrInvalid) }
 
 // Open opens the Array called name in seg. It fails with shm.ErrLayout
 // when its elements are not T, and shm.ErrKind when name is not an array.
@@ -88,12 +77,9 @@ func Open[T any](seg *shm.Segment, name string) (*Array[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	if seg == nil {
-		return nil, fmt.Errorf("%w: nil segment", ErrInvalid)
-	}
-	o, err := seg.Find(context.Background(), name, shm.Spec{Kind: shm.KindArray, Fingerprint: l.Fingerprint})
+	o, err := share.Find(seg, name, shm.KindArray, l, ErrInvalid)
 	if err != nil {
-		return nil, fmt.Errorf("opening array %q: %w", name, err)
+		return nil, err
 	}
 	a := &Array[T]{}
 	return a, a.attach(o, l)
@@ -106,19 +92,9 @@ func (a *Array[T]) UnmarshalBinary(b []byte) error {
 	if err != nil {
 		return err
 	}
-	var h shm.Handle
-	if err := h.UnmarshalBinary(b); err != nil {
-		return err
-	}
-	if h.Kind != shm.KindArray {
-		return fmt.Errorf("array: handle names a %v: %w", h.Kind, shm.ErrKind)
-	}
-	if h.Fingerprint != l.Fingerprint {
-		return fmt.Errorf("array: handle names elements of layout %#016x, not %v: %w", h.Fingerprint, l, shm.ErrLayout)
-	}
-	o, err := shm.Resolve(h)
+	o, err := share.Resolve(b, shm.KindArray, l)
 	if err != nil {
-		return fmt.Errorf("resolving array: %w", err)
+		return err
 	}
 	return a.attach(o, l)
 }

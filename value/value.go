@@ -1,7 +1,6 @@
 package value
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -83,16 +82,7 @@ func newValue[T any](init T, locked bool, opts []shm.Option) (*Value[T], error) 
 	return v, v.init(o, mu, l)
 }
 
-func layout[T any]() (ctypes.Layout, error) {
-	l, err := ctypes.LayoutOf[T]()
-	if err != nil {
-		return l, fmt.Errorf("value: %w", err)
-	}
-	if l.Size == 0 {
-		return l, fmt.Errorf("%w: %s has size 0", ErrInvalid, reflect.TypeFor[T]())
-	}
-	return l, nil
-}
+func layout[T any]() (ctypes.Layout, error) { return share.LayoutOf[T](shm.KindValue, ErrInvalid) }
 
 // Open opens the Value called name in seg. It fails with shm.ErrLayout
 // when the stored value is not a T, and shm.ErrKind when name is not a
@@ -102,12 +92,9 @@ func Open[T any](seg *shm.Segment, name string) (*Value[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	if seg == nil {
-		return nil, fmt.Errorf("%w: nil segment", ErrInvalid)
-	}
-	o, err := seg.Find(context.Background(), name, shm.Spec{Kind: shm.KindValue, Fingerprint: l.Fingerprint})
+	o, err := share.Find(seg, name, shm.KindValue, l, ErrInvalid)
 	if err != nil {
-		return nil, fmt.Errorf("opening value %q: %w", name, err)
+		return nil, err
 	}
 	v := &Value[T]{}
 	return v, v.attach(o, l)
@@ -120,19 +107,9 @@ func (v *Value[T]) UnmarshalBinary(b []byte) error {
 	if err != nil {
 		return err
 	}
-	var h shm.Handle
-	if err := h.UnmarshalBinary(b); err != nil {
-		return err
-	}
-	if h.Kind != shm.KindValue {
-		return fmt.Errorf("value: handle names a %v: %w", h.Kind, shm.ErrKind)
-	}
-	if h.Fingerprint != l.Fingerprint {
-		return fmt.Errorf("value: handle names a value of layout %#016x, not %v: %w", h.Fingerprint, l, shm.ErrLayout)
-	}
-	o, err := shm.Resolve(h)
+	o, err := share.Resolve(b, shm.KindValue, l)
 	if err != nil {
-		return fmt.Errorf("resolving value: %w", err)
+		return err
 	}
 	return v.attach(o, l)
 }

@@ -20,9 +20,11 @@
 package share
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/shmkit/shmkit/ctypes"
 	"github.com/shmkit/shmkit/internal/mem"
@@ -169,4 +171,50 @@ func Attach(o *shm.Object, l ctypes.Layout) (Header, *semaphore.Mutex, error) {
 		return h, nil, fmt.Errorf("attaching its lock: %w", err)
 	}
 	return h, mu, nil
+}
+
+// LayoutOf is T's layout, for a share of kind k: T must be plain (the
+// error names the offending field) and not of size 0 (invalid).
+func LayoutOf[T any](k shm.Kind, invalid error) (ctypes.Layout, error) {
+	l, err := ctypes.LayoutOf[T]()
+	if err != nil {
+		return l, fmt.Errorf("%v: %w", k, err)
+	}
+	if l.Size == 0 {
+		return l, fmt.Errorf("%w: %s has size 0", invalid, reflect.TypeFor[T]())
+	}
+	return l, nil
+}
+
+// Find opens the object called name in seg: of kind k, holding elements of
+// layout l (shm.ErrKind and shm.ErrLayout otherwise).
+func Find(seg *shm.Segment, name string, k shm.Kind, l ctypes.Layout, invalid error) (*shm.Object, error) {
+	if seg == nil {
+		return nil, fmt.Errorf("%w: nil segment", invalid)
+	}
+	o, err := seg.Find(context.Background(), name, shm.Spec{Kind: k, Fingerprint: l.Fingerprint})
+	if err != nil {
+		return nil, fmt.Errorf("opening %v %q: %w", k, name, err)
+	}
+	return o, nil
+}
+
+// Resolve decodes the handle in b and attaches to the object it names,
+// which must be of kind k and hold elements of layout l.
+func Resolve(b []byte, k shm.Kind, l ctypes.Layout) (*shm.Object, error) {
+	var h shm.Handle
+	if err := h.UnmarshalBinary(b); err != nil {
+		return nil, err
+	}
+	if h.Kind != k {
+		return nil, fmt.Errorf("%v: handle names a %v: %w", k, h.Kind, shm.ErrKind)
+	}
+	if h.Fingerprint != l.Fingerprint {
+		return nil, fmt.Errorf("%v: handle names elements of layout %#016x, not %v: %w", k, h.Fingerprint, l, shm.ErrLayout)
+	}
+	o, err := shm.Resolve(h)
+	if err != nil {
+		return nil, fmt.Errorf("resolving %v: %w", k, err)
+	}
+	return o, nil
 }
