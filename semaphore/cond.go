@@ -8,7 +8,6 @@ import (
 
 	"github.com/shmkit/shmkit/internal/mem"
 	"github.com/shmkit/shmkit/internal/park"
-	"github.com/shmkit/shmkit/internal/sys"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -109,7 +108,9 @@ func (c *Cond) Wait(ctx context.Context) error {
 			raceAcquire(c.seq)
 			break
 		}
-		if werr = park.Wait(ctx, c.seq, seq, -1); werr != nil {
+		if werr = park.Wait(ctx, c.seq, seq, lostWake); werr == park.ErrTimeout {
+			werr = nil
+		} else if werr != nil {
 			c.leave()
 			break
 		}
@@ -199,7 +200,7 @@ func (c *Cond) notify(n int) error {
 		}
 	}
 	atomic.AddUint32(c.seq, 1)
-	sys.FutexWake(c.seq, -1)
+	wake(c.seq)
 	return nil
 }
 

@@ -37,7 +37,10 @@
 // usual, and nobody is left waiting either way. A process that dies inside
 // Cond.Wait leaves the others waiting as before; if it died holding the
 // mutex, the next locker gets ErrOwnerDead. Semaphore units and Event
-// flags have no owner: see Caveats.
+// flags have no owner: see Caveats. A process killed between changing a
+// word and waking its sleepers (inside Set, Release or Signal) delays them
+// by at most half a second: every sleep is bounded, and a sleeper that
+// wakes on its own sees the change (TestKillWakerBeforeWake).
 //
 // # Waiting
 //

@@ -8,7 +8,6 @@ import (
 
 	"github.com/shmkit/shmkit/internal/mem"
 	"github.com/shmkit/shmkit/internal/park"
-	"github.com/shmkit/shmkit/internal/sys"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -60,7 +59,7 @@ func (e *Event) Set() error {
 		}
 		if atomic.CompareAndSwapUint32(e.word, c, (c&^(evSleepers|evSet))+evGen|evSet) {
 			if c&evSleepers != 0 {
-				sys.FutexWake(e.word, -1)
+				wake(e.word)
 			}
 			return nil
 		}
@@ -108,7 +107,7 @@ func (e *Event) Wait(ctx context.Context) error {
 		if c&evSleepers == 0 && !atomic.CompareAndSwapUint32(e.word, c, c|evSleepers) {
 			continue
 		}
-		if err := park.Wait(ctx, e.word, c|evSleepers, -1); err != nil {
+		if err := park.Wait(ctx, e.word, c|evSleepers, lostWake); err != nil && err != park.ErrTimeout {
 			return err
 		}
 	}

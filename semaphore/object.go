@@ -252,6 +252,24 @@ func alive(w uint64) bool {
 	return a
 }
 
+// lostWake bounds the sleeps of waiters that no owner's death can hold up
+// (Event, Semaphore, Cond): a waker killed between its change of the word
+// and its FUTEX_WAKE leaves them asleep on a word that has changed, and
+// they see the change when the bound ends.
+const lostWake = 500 * time.Millisecond
+
+// testHookWake, when a test sets it, runs between a waker's change of a
+// word and its wake-up call: where a killed waker leaves sleepers behind.
+var testHookWake func()
+
+// wake is FUTEX_WAKE of every sleeper on addr, after testHookWake.
+func wake(addr *uint32) {
+	if testHookWake != nil {
+		testHookWake()
+	}
+	sys.FutexWake(addr, -1)
+}
+
 // recheck bounds every sleep of a waiter whose wake-up could depend on a
 // process that may die (a lock's owner, a barrier's parties), so that a
 // death is seen within recheck+aliveTTL.

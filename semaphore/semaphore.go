@@ -8,7 +8,6 @@ import (
 
 	"github.com/shmkit/shmkit/internal/mem"
 	"github.com/shmkit/shmkit/internal/park"
-	"github.com/shmkit/shmkit/internal/sys"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -113,7 +112,7 @@ func (s *Semaphore) acquire(ctx context.Context, n uint32) error {
 		if c&sleepers == 0 && !atomic.CompareAndSwapUint32(s.count, c, c|sleepers) {
 			continue
 		}
-		if err := park.Wait(ctx, s.count, c|sleepers, -1); err != nil {
+		if err := park.Wait(ctx, s.count, c|sleepers, lostWake); err != nil && err != park.ErrTimeout {
 			return err // Release wakes every sleeper: nothing to pass on
 		}
 	}
@@ -167,7 +166,7 @@ func (s *Semaphore) Release(n int) error {
 		}
 		if atomic.CompareAndSwapUint32(s.count, c, v) { // clears the sleepers bit
 			if c&sleepers != 0 {
-				sys.FutexWake(s.count, -1)
+				wake(s.count)
 			}
 			return nil
 		}
