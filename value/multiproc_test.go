@@ -489,12 +489,7 @@ func TestWideNoTornReads(t *testing.T) {
 // mpRecord has nested arrays and a fixed-size byte string; its ctypes
 // equivalent is a Structure of c_int32, c_double*3, c_char*16 and
 // (c_int16*4)*2.
-type mpRecord struct {
-	ID   int32
-	Pos  [3]float64
-	Tag  [16]byte
-	Grid [2][4]int16
-}
+type mpRecord = shmtest.Record
 
 func mpRecordOf(i int) mpRecord {
 	r := mpRecord{ID: int32(1000 + i), Pos: [3]float64{float64(i) + 0.5, -float64(i), math.Inf(-1)}}
@@ -510,25 +505,7 @@ func mpRecordOf(i int) mpRecord {
 // mpCheckRecord compares r with mpRecordOf(i) field by field.
 func mpCheckRecord(t testing.TB, what string, r mpRecord, i int) {
 	t.Helper()
-	w := mpRecordOf(i)
-	if r.ID != w.ID {
-		t.Errorf("%s.ID = %d, want %d", what, r.ID, w.ID)
-	}
-	for k := range r.Pos {
-		if r.Pos[k] != w.Pos[k] {
-			t.Errorf("%s.Pos[%d] = %v, want %v", what, k, r.Pos[k], w.Pos[k])
-		}
-	}
-	if r.Tag != w.Tag {
-		t.Errorf("%s.Tag = %q, want %q", what, r.Tag[:], w.Tag[:])
-	}
-	for a := range r.Grid {
-		for b := range r.Grid[a] {
-			if r.Grid[a][b] != w.Grid[a][b] {
-				t.Errorf("%s.Grid[%d][%d] = %d, want %d", what, a, b, r.Grid[a][b], w.Grid[a][b])
-			}
-		}
-	}
+	shmtest.CheckRecord(t, what, r, mpRecordOf(i))
 }
 
 // mpChildRecord writes the Value[mpRecord] "rec" (Store of record 7, then

@@ -83,3 +83,36 @@ func Panics(t testing.TB, what string, f func()) {
 	}()
 	f()
 }
+
+// Record is a struct with nested arrays and a fixed-size byte string, the
+// shape sharedctypes structures take: tests share it and read it back
+// field by field.
+type Record struct {
+	ID   int32
+	Pos  [3]float64
+	Tag  [16]byte
+	Grid [2][4]int16
+}
+
+// CheckRecord compares got with want field by field.
+func CheckRecord(t testing.TB, what string, got, want Record) {
+	t.Helper()
+	if got.ID != want.ID {
+		t.Errorf("%s.ID = %d, want %d", what, got.ID, want.ID)
+	}
+	for k := range got.Pos {
+		if got.Pos[k] != want.Pos[k] {
+			t.Errorf("%s.Pos[%d] = %v, want %v", what, k, got.Pos[k], want.Pos[k])
+		}
+	}
+	if got.Tag != want.Tag {
+		t.Errorf("%s.Tag = %q, want %q", what, got.Tag[:], want.Tag[:])
+	}
+	for a := range got.Grid {
+		for b := range got.Grid[a] {
+			if got.Grid[a][b] != want.Grid[a][b] {
+				t.Errorf("%s.Grid[%d][%d] = %d, want %d", what, a, b, got.Grid[a][b], want.Grid[a][b])
+			}
+		}
+	}
+}
