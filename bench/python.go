@@ -35,6 +35,9 @@ const (
 	// PipeRTT: a byte goes to another process and back through a
 	// multiprocessing.Pipe, n times; round trip in microseconds.
 	PipeRTT = "pipe_rtt"
+	// Queue: one process puts the ints 0 to n-1 on a
+	// multiprocessing.Queue, another gets them; messages per second.
+	Queue = "queue"
 	// ArrayCopy: a multiprocessing.Array('B') of 1 MiB is copied into a
 	// new bytes object under its get_lock() n times, in one process;
 	// GB/s (10^9 bytes per second).

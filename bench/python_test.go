@@ -19,7 +19,7 @@ func python(t *testing.T, ctx context.Context, figure string, n int) (float64, e
 }
 
 func TestPythonFigures(t *testing.T) {
-	for _, figure := range []string{LockedValue, EventPingPong, PipeRTT} {
+	for _, figure := range []string{LockedValue, EventPingPong, PipeRTT, Queue} {
 		t.Run(figure, func(t *testing.T) {
 			v, err := python(t, context.Background(), figure, 200)
 			if err != nil {

@@ -3,6 +3,7 @@ package semaphore
 import (
 	"context"
 	"fmt"
+	"github.com/shmkit/shmkit/internal/hb"
 	"sync/atomic"
 	"time"
 
@@ -107,7 +108,7 @@ func (x *Barrier) Wait(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	raceRelease(x.word)
+	hb.Release(x.word)
 	var st uint64
 	for {
 		st = atomic.LoadUint64(x.state)
@@ -123,7 +124,7 @@ func (x *Barrier) Wait(ctx context.Context) (int, error) {
 			next := st&^(bCount|bRound*(bRounds-1)|1<<(bHistory+r%bHistory)) | uint64((r+1)%bRounds)<<17
 			if atomic.CompareAndSwapUint64(x.state, st, next) {
 				sys.FutexWake(x.word, -1)
-				raceAcquire(x.word)
+				hb.Acquire(x.word)
 				return i, nil
 			}
 			continue
@@ -143,7 +144,7 @@ func (x *Barrier) Wait(ctx context.Context) (int, error) {
 			if (round(st)-r)%bRounds < bHistory && st>>(bHistory+r%bHistory)&1 != 0 {
 				return i, ErrBrokenBarrier
 			}
-			raceAcquire(x.word)
+			hb.Acquire(x.word)
 			return i, nil
 		}
 		if st&bBroken != 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/shmkit/shmkit/internal/hb"
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/internal/mem"
@@ -105,7 +106,7 @@ func (c *Cond) Wait(ctx context.Context) error {
 	var werr error
 	for {
 		if c.takeToken() {
-			raceAcquire(c.seq)
+			hb.Acquire(c.seq)
 			break
 		}
 		if werr = park.Wait(ctx, c.seq, seq, lostWake); werr == park.ErrTimeout {
@@ -184,7 +185,7 @@ func (c *Cond) notify(n int) error {
 	if err := c.usable("notify"); err != nil {
 		return err
 	}
-	raceRelease(c.seq)
+	hb.Release(c.seq)
 	for {
 		t := atomic.LoadUint64(c.tickets)
 		w, k := uint32(t), uint32(t>>32)

@@ -3,6 +3,7 @@ package semaphore
 import (
 	"context"
 	"fmt"
+	"github.com/shmkit/shmkit/internal/hb"
 	"runtime"
 	"sync/atomic"
 
@@ -51,7 +52,7 @@ func (e *Event) Set() error {
 	if err := e.usable("set"); err != nil {
 		return err
 	}
-	raceRelease(e.word)
+	hb.Release(e.word)
 	for {
 		c := atomic.LoadUint32(e.word)
 		if c&evSet != 0 {
@@ -90,14 +91,14 @@ func (e *Event) Wait(ctx context.Context) error {
 	}
 	c := atomic.LoadUint32(e.word)
 	if c&evSet != 0 { // fast path
-		raceAcquire(e.word)
+		hb.Acquire(e.word)
 		return nil
 	}
 	gen := c &^ (evSleepers | evSet)
 	for i := 0; ; i++ {
 		c = atomic.LoadUint32(e.word)
 		if c&evSet != 0 || c&^(evSleepers|evSet) != gen {
-			raceAcquire(e.word)
+			hb.Acquire(e.word)
 			return nil
 		}
 		if i < spin {

@@ -3,6 +3,7 @@ package semaphore
 import (
 	"context"
 	"fmt"
+	"github.com/shmkit/shmkit/internal/hb"
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/internal/mem"
@@ -71,12 +72,12 @@ func (m *Mutex) LockContext(ctx context.Context) error {
 		return m.usable("lock")
 	}
 	if atomic.CompareAndSwapUint64(m.l.state, 0, m.l.self) { // fast path
-		raceAcquire(m.l.word)
+		hb.Acquire(m.l.word)
 		return nil
 	}
 	err := m.l.acquire(ctx)
 	if err == nil || isOwnerDead(err) {
-		raceAcquire(m.l.word)
+		hb.Acquire(m.l.word)
 	}
 	return err
 }
@@ -88,12 +89,12 @@ func (m *Mutex) TryLock() (bool, error) {
 		return false, err
 	}
 	if atomic.CompareAndSwapUint64(m.l.state, 0, m.l.self) { // fast path
-		raceAcquire(m.l.word)
+		hb.Acquire(m.l.word)
 		return true, nil
 	}
 	ok, err := m.l.try()
 	if ok {
-		raceAcquire(m.l.word)
+		hb.Acquire(m.l.word)
 	}
 	return ok, err
 }
@@ -101,7 +102,7 @@ func (m *Mutex) TryLock() (bool, error) {
 // Unlock unlocks m. Unlocking a Mutex that is not locked, or that another
 // process holds, panics, as sync.Mutex does.
 func (m *Mutex) Unlock() {
-	raceRelease(m.l.word)
+	hb.Release(m.l.word)
 	if atomic.CompareAndSwapUint64(m.l.state, m.l.self, 0) { // fast path
 		return
 	}
@@ -172,7 +173,7 @@ func (r *RLock) LockContext(ctx context.Context) error {
 		}
 	}
 	atomic.StoreUint32(r.depth, 1)
-	raceAcquire(r.l.word)
+	hb.Acquire(r.l.word)
 	return err
 }
 
@@ -190,7 +191,7 @@ func (r *RLock) TryLock() (bool, error) {
 	}
 	if ok {
 		atomic.StoreUint32(r.depth, 1)
-		raceAcquire(r.l.word)
+		hb.Acquire(r.l.word)
 	}
 	return ok, err
 }
@@ -219,7 +220,7 @@ func (r *RLock) reenter() (bool, error) {
 // Unlock leaves one level of r, and unlocks it when that was the last.
 // Unlocking an RLock this process does not hold panics.
 func (r *RLock) Unlock() {
-	raceRelease(r.l.word)
+	hb.Release(r.l.word)
 	if !r.l.heldHere() {
 		r.l.release("RLock") // panics with the reason
 		return

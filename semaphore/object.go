@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"hash/fnv"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/shmkit/shmkit/internal/owner"
 	"github.com/shmkit/shmkit/internal/sys"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -179,78 +179,21 @@ func checkSize(o *shm.Object, min uint64) error {
 	return nil
 }
 
-// Owner words. A lock's state is one 64-bit word: 0 when free, else the
-// owner's pid in the high half and, in the low half, the low 31 bits of its
-// start time shifted left by one, with bit 0 set when waiters may sleep
-// (contended). The low half is the futex word (amd64 and arm64 are little
-// endian, so it is the word at the state's own address). Taking the lock
-// and recording its owner are the same compare-and-swap: there is no moment
-// at which the lock is held by nobody known.
-const (
-	contended = 1
-	startBits = 31
-)
-
-var self struct {
-	once sync.Once
-	word uint64
-	err  error
-}
+// Owner words (package owner). A lock's state is one 64-bit word: 0 when
+// free, else the owner word of the process holding it, with bit 0 set when
+// waiters may sleep (contended). The low half is the futex word (amd64 and
+// arm64 are little endian, so it is the word at the state's own address).
+// Taking the lock and recording its owner are the same compare-and-swap:
+// there is no moment at which the lock is held by nobody known.
+const contended = 1
 
 // me is this process's owner word (contended bit clear).
-func me() (uint64, error) {
-	self.once.Do(func() {
-		p, err := sys.Self()
-		if err != nil {
-			self.err = err
-			return
-		}
-		self.word = uint64(uint32(p.Pid))<<32 | (p.Start&(1<<startBits-1))<<1
-	})
-	return self.word, self.err
-}
+func me() (uint64, error) { return owner.Me() }
 
-func pidOf(w uint64) int { return int(int32(w >> 32)) }
+func pidOf(w uint64) int { return owner.Pid(w) }
 
-// liveness caches what /proc said about owners, so that many waiters on
-// one dead or live owner read it once per aliveTTL.
-var liveness struct {
-	sync.Mutex
-	seen map[uint64]seen
-}
-
-type seen struct {
-	at    time.Time
-	alive bool
-}
-
-const aliveTTL = 10 * time.Millisecond
-
-// alive reports whether the process an owner word names is running. A dead
-// process stays dead, so a negative answer is cached for good.
-func alive(w uint64) bool {
-	w &^= contended
-	if w == 0 {
-		return false
-	}
-	if m, _ := me(); w == m {
-		return true
-	}
-	liveness.Lock()
-	s, ok := liveness.seen[w]
-	liveness.Unlock()
-	if ok && (!s.alive || time.Since(s.at) < aliveTTL) {
-		return s.alive
-	}
-	a := sys.AliveStart(int32(w>>32), (w&0xffffffff)>>1, startBits)
-	liveness.Lock()
-	if liveness.seen == nil || len(liveness.seen) > 4096 {
-		liveness.seen = map[uint64]seen{}
-	}
-	liveness.seen[w] = seen{time.Now(), a}
-	liveness.Unlock()
-	return a
-}
+// alive reports whether the process an owner word names is running.
+func alive(w uint64) bool { return owner.Alive(w) }
 
 // lostWake bounds the sleeps of waiters that no owner's death can hold up
 // (Event, Semaphore, Cond): a waker killed between its change of the word
@@ -272,7 +215,7 @@ func wake(addr *uint32) {
 
 // recheck bounds every sleep of a waiter whose wake-up could depend on a
 // process that may die (a lock's owner, a barrier's parties), so that a
-// death is seen within recheck+aliveTTL.
+// death is seen within recheck+owner.TTL.
 const recheck = 25 * time.Millisecond
 
 // gate makes the goroutines of one process wait for a lock or semaphore

@@ -3,6 +3,7 @@ package semaphore
 import (
 	"context"
 	"fmt"
+	"github.com/shmkit/shmkit/internal/hb"
 	"runtime"
 	"sync/atomic"
 
@@ -104,7 +105,7 @@ func (s *Semaphore) acquire(ctx context.Context, n uint32) error {
 		c := atomic.LoadUint32(s.count)
 		if c&maxCount >= n {
 			if atomic.CompareAndSwapUint32(s.count, c, c-n) { // keeps the sleepers bit
-				raceAcquire(s.count)
+				hb.Acquire(s.count)
 				return nil
 			}
 			continue
@@ -141,7 +142,7 @@ func (s *Semaphore) take(n uint32) bool {
 			return false
 		}
 		if atomic.CompareAndSwapUint32(s.count, c, c-n) {
-			raceAcquire(s.count)
+			hb.Acquire(s.count)
 			return true
 		}
 	}
@@ -157,7 +158,7 @@ func (s *Semaphore) Release(n int) error {
 	if n < 0 || n > maxCount {
 		return fmt.Errorf("%w: releasing %d units", ErrInvalid, n)
 	}
-	raceRelease(s.count)
+	hb.Release(s.count)
 	for {
 		c := atomic.LoadUint32(s.count)
 		v := c&maxCount + uint32(n)

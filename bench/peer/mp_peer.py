@@ -13,6 +13,9 @@ runs one figure and prints one line, "FIGURE VALUE UNIT":
     pipe_rtt        one byte goes to the other process and back through a
                     multiprocessing.Pipe, N times; VALUE is the round trip in
                     microseconds, unit us.
+    queue           one process puts the ints 0 to N-1 on a
+                    multiprocessing.Queue, another gets them (one producer,
+                    one consumer); VALUE is messages per second, unit msg/s.
     array_copy      one process copies a multiprocessing.Array('B') of
                     1 MiB into a new bytes object under its get_lock(),
                     N times; VALUE is bytes copied per second in units of
@@ -142,6 +145,41 @@ def pipe_rtt(ctx, n):
     return elapsed / n * 1e6, "us"
 
 
+def _put(q, n, ready, go, done, parent):
+    ready.set()
+    if not _wait(go.wait, parent):
+        q.cancel_join_thread()
+        return
+    for i in range(n):
+        q.put(i)
+    # The queue's feeder thread writes to a pipe that only the parent
+    # drains: wait until it has, or let the thread go if the parent is gone.
+    if not _wait(done.wait, parent):
+        q.cancel_join_thread()
+
+
+def queue(ctx, n):
+    q = ctx.Queue()
+    ready, go, done = ctx.Event(), ctx.Event(), ctx.Event()
+    child = ctx.Process(target=_put, args=(q, n, ready, go, done, os.getpid()), daemon=True)
+    child.start()
+    if not ready.wait(TIMEOUT):
+        die("queue: the other process did not start")
+    go.set()
+    t0 = time.perf_counter()
+    for i in range(n):
+        try:
+            v = q.get(timeout=TIMEOUT)
+        except Exception as e:
+            die("queue: no message %d: %r" % (i, e))
+        if v != i:
+            die("queue: message %d is %r" % (i, v))
+    elapsed = time.perf_counter() - t0
+    done.set()
+    child.join(TIMEOUT)
+    return n / elapsed, "msg/s"
+
+
 ARRAY_BYTES = 1 << 20  # the size of array_copy's array
 
 
@@ -169,6 +207,7 @@ FIGURES = {
     "event_pingpong": event_pingpong,
     "pipe_rtt": pipe_rtt,
     "array_copy": array_copy,
+    "queue": queue,
 }
 
 

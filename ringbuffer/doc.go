@@ -1,0 +1,155 @@
+// Package ringbuffer moves messages between processes through rings in
+// shared memory: Python's Queue, JoinableQueue and Pipe, without their
+// feeder threads, their pickling of plain data, or their failure modes.
+//
+//	q, _ := ringbuffer.NewQueue[Fancy](64)     // multiprocessing.Queue: any encodable T
+//	q.Put(ctx, Fancy{Name: "Fancy Dan"})
+//	obj, err := q.Get(ctx)                     // blocks; ctx bounds it
+//	q.Close()                                  // no more puts; Get drains, then ErrClosed
+//
+//	jq, _ := ringbuffer.NewJoinableQueue[Job](64) // TaskDone, Join(ctx)
+//	a, b, _ := ringbuffer.Pipe[Msg](16)           // duplex: a.Send(ctx, m), b.Recv(ctx), Poll(ctx)
+//	r, _ := ringbuffer.NewRing[Tick](1<<16)       // plain T only: PushBatch/PopBatch
+//
+// Every object is made in the process's default heap, or in a segment with
+// shm.In(seg, name), where other processes find it by name (OpenQueue,
+// OpenRing, OpenPipe; shm.ErrLayout when they ask for another T). Each one
+// also encodes as a handle (MarshalBinary), so that it travels to a child
+// process inside its arguments, or inside a message on another queue.
+//
+// # Which one
+//
+//   - Ring[T], for plain T (no pointers; package ctypes decides): fixed-size
+//     slots, zero copies beyond the slot itself, zero allocations.
+//     NewSPSCRing makes a single-producer single-consumer ring: Push and Pop
+//     are wait-free (no compare-and-swap, one atomic store each) and each
+//     side caches the other's cursor, so a busy ring costs a cache-line
+//     transfer per many messages. NewRing makes a multi-producer
+//     multi-consumer ring. PushBatch and PopBatch move many slots for one
+//     cursor update.
+//   - Queue[T], for any T: plain T goes as raw bytes, one slot per message
+//     (the same ring as NewRing); other T go through a Codec (encoding/gob
+//     by default, SetCodec to replace it) into length-prefixed frames of
+//     64-byte cells. Close ends it for every process: Put fails, Get drains
+//     and then reports ErrClosed. A message that could never fit is
+//     ErrTooLarge at Put, never a hang. There is no SimpleQueue: Queue has
+//     no feeder thread to flush, so it already is one.
+//   - JoinableQueue[T]: a Queue with TaskDone and Join(ctx).
+//   - Pipe[T]: two Queues, one each way, as two Conns: Send, Recv, Poll;
+//     after Close, Recv drains and then returns io.EOF.
+//
+// # Waiting
+//
+// Every blocking call takes a context and, when it ends, returns ctx.Err()
+// having taken or added nothing. An empty or full ring is looked at again a
+// few times, yielding in between, and then the caller sleeps on a futex
+// word through the package's thread-free parking (thousands of waiting
+// goroutines do not become thousands of threads). Sleepers announce
+// themselves in the word first, and a producer or consumer makes the wake-up
+// system call only when someone announced: a busy queue makes no system
+// call at all. SetSpin(true) keeps a latency-critical handle spinning
+// instead of sleeping (it still sees its context).
+//
+// # When a process dies
+//
+// A message is committed when Put or Push publishes it (one atomic store).
+//
+// A producer killed at any instruction:
+//   - every message it committed is delivered exactly once;
+//   - a slot or frame it had claimed but not committed becomes a hole that
+//     consumers skip, once they have seen that its process is dead (they
+//     look again every 25 ms while they wait behind it); its pid cannot be
+//     mistaken for a new process's, because the claim records the process
+//     by pid and start time;
+//   - no consumer ever receives a torn or partial message: a consumer only
+//     reads a frame after its commit;
+//   - the queue keeps working for the other producers, who step over the
+//     claim at once (the claim records its length);
+//   - a single-producer ring's role passes to the next process that pushes.
+//
+// A consumer killed at any instruction loses at most the message it was
+// taking (when it dies after moving the head and before returning it), and
+// nothing is ever delivered twice: a consumer copies a message out and then
+// takes it with one compare-and-swap of the head, which only one consumer
+// can win; a consumer that dies before that leaves the message in place for
+// the others.
+//
+// A waker killed between its change and its wake-up call leaves sleepers
+// asleep on a word that changed; every sleep is bounded (500 ms), after
+// which they see the change.
+//
+// # Layout
+//
+// Every ring (a Ring, a Queue, each direction of a Pipe) is one block of a
+// segment (kind ring or queue; the fingerprint names T's layout, or, for
+// encoded T, its Go type). Offsets are from the block's start; integers are
+// little-endian:
+//
+//	offset  size  field
+//	0       4     version (1)
+//	4       4     mode: 1 single-producer, 2 one cell per message, 3 framed
+//	8       4     cell size in bytes
+//	12      4     flags: bit 0 joinable
+//	16      8     cells: a power of two, at most MaxCells
+//	24      8     element size (modes 1 and 2: the cell size; mode 3: 0)
+//	32      8     offset of the cell words (modes 2 and 3; 0 in mode 1)
+//	40      8     offset of the data
+//	48      16    zero
+//	64      8     tail: producers' position in cells; bit 63 set once closed
+//	128     8     head: consumers' position in cells
+//	192     4     not-empty sleep word: generation<<1 | sleepers
+//	256     4     not-full sleep word, the same
+//	320     8     joinable: messages taken
+//	328     8     joinable: TaskDone calls
+//	336     4     joinable: Join's sleep word
+//	384     8     single-producer ring: the producer's owner word
+//	392     8     single-producer ring: the consumer's owner word
+//	448     2048  producer table: MaxProducers owner words (0: free)
+//	2496    8*cells  cell words (modes 2 and 3)
+//	...     cells*cell size  data, from a 64-byte boundary
+//
+// Each cursor and each sleep word has a cache line to itself. An owner word
+// is pid<<32 | (start time & 0x7fffffff)<<1.
+//
+// In modes 2 and 3 every cell has a 64-bit cell word, apart from the data,
+// through which a frame starting at that cell is claimed:
+//
+//	bits  0-1   state: 0 free, 1 claimed, 2 committed, 3 hole
+//	bits  2-9   the claimer's index in the producer table
+//	bits 10-31  the frame's length in cells, minus one
+//	bits 32-63  the lap of the position: position >> log2(cells)
+//
+// A producer claims the frame at the tail with one compare-and-swap of the
+// cell word (from any word of an older lap, when every consumer has left
+// that lap), then moves the tail over it; a producer that finds a claim at
+// the tail moves the tail for its owner. It then writes the data and
+// commits with one store of the cell word. A consumer reads the committed
+// cell word at the head, copies the frame, and takes it by moving the head
+// with a compare-and-swap; a claim whose owner is dead becomes a hole that
+// the head steps over. In mode 3 a frame's data is the message's length
+// (4 bytes) and its encoding; Get checks the length against the frame's
+// cells and reports ErrCorrupt for a frame that fails.
+//
+// In mode 1 there are no cell words: the producer writes the slot at the
+// tail and stores the tail; the consumer reads the slot at the head and
+// stores the head.
+//
+// # Caveats
+//
+//   - A single-producer ring's sides belong to one process each, and, in
+//     it, to one handle used by one goroutine at a time (the race detector
+//     reports a second goroutine; a second handle gets ErrBusy once it sees
+//     the cursor move under it).
+//   - At most MaxProducers processes push to one multi-producer ring at a
+//     time; a dead one's slot is reused.
+//   - Laps are kept modulo 2^32. A producer stopped between reading the
+//     tail and claiming for a multiple of 2^32 laps of the ring, whose claim
+//     then succeeds on a cell word that reads the same as before, finds out
+//     (the head is past its position) and withdraws it before writing; other
+//     producers may have stepped over it meanwhile, which leaves a hole.
+//   - A JoinableQueue whose consumer died between Get and TaskDone keeps
+//     that message unfinished: Join waits until its context ends, as
+//     Python's does for ever.
+//   - A Pipe does not notice that the process at its other end died; bound
+//     Recv with a context, or have the other end Close.
+package ringbuffer

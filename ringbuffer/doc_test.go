@@ -1,0 +1,70 @@
+//go:build linux && (amd64 || arm64)
+
+package ringbuffer
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestDocLayout checks the layout tables in doc.go against the offsets and
+// bits the code uses.
+func TestDocLayout(t *testing.T) {
+	b, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	offsets := map[int]string{}
+	bitRanges := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(strings.TrimPrefix(line, "//"))
+		if len(f) >= 3 {
+			if off, err := strconv.Atoi(f[0]); err == nil {
+				offsets[off] = strings.Join(f[2:], " ")
+			}
+			if f[0] == "bits" {
+				bitRanges[f[1]] = strings.Join(f[2:], " ")
+			}
+		}
+	}
+	want := map[int]string{
+		offVersion: "version", offMode: "mode", offCellSize: "cell size", offFlags: "flags",
+		offCells: "cells", offElemSize: "element size", offSeqOff: "offset of the cell words",
+		offDataOff: "offset of the data", 48: "zero", offTail: "tail", offHead: "head",
+		offNotEmpty: "not-empty", offNotFull: "not-full", offGets: "messages taken",
+		offDones: "TaskDone", offJoinWord: "Join's sleep word", offProducer: "producer's owner word",
+		offConsumer: "consumer's owner word", offTable: "producer table", offCellsArr: "cell words",
+	}
+	for off, text := range want {
+		if !strings.Contains(offsets[off], text) {
+			t.Errorf("doc.go: offset %d says %q, want it to mention %q", off, offsets[off], text)
+		}
+	}
+	if offCellsArr != offTable+8*MaxProducers || headerSize != 64 {
+		t.Errorf("table ends at %d, cell words start at %d", offTable+8*MaxProducers, offCellsArr)
+	}
+	// The cell word: check each documented field against the accessors.
+	w := cellWord(0xdeadbeef, stSkipped, 0xab, 0x123456)
+	checks := []struct {
+		bits, text string
+		got, want  uint64
+	}{
+		{"0-1", "state", wordState(w), stSkipped},
+		{"2-9", "producer table", uint64(wordIdx(w)), 0xab},
+		{"10-31", "length in cells", wordCells(w), 0x123456},
+		{"32-63", "lap", uint64(wordLap(w)), 0xdeadbeef},
+	}
+	for _, c := range checks {
+		if !strings.Contains(bitRanges[c.bits], c.text) {
+			t.Errorf("doc.go: bits %s say %q, want %q", c.bits, bitRanges[c.bits], c.text)
+		}
+		if c.got != c.want {
+			t.Errorf("cell word field %s: got %#x, want %#x", c.text, c.got, c.want)
+		}
+	}
+	if stFree != 0 || stClaimed != 1 || stFull != 2 || stSkipped != 3 {
+		t.Error("state values differ from doc.go")
+	}
+}

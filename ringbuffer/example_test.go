@@ -1,0 +1,171 @@
+//go:build linux && (amd64 || arm64)
+
+package ringbuffer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/shmkit/shmkit/ringbuffer"
+)
+
+// Fancy is not plain (it holds a string): a Queue of it encodes its
+// messages with encoding/gob.
+type Fancy struct {
+	Name string
+}
+
+func ExampleNewQueue() {
+	ctx := context.Background()
+	q, err := ringbuffer.NewQueue[Fancy](64) // multiprocessing.Queue: any encodable T
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer q.Free()
+
+	q.Put(ctx, Fancy{Name: "Fancy Dan"})
+	obj, err := q.Get(ctx) // blocks; ctx bounds it
+	fmt.Println(obj.Name, err)
+
+	q.Put(ctx, Fancy{Name: "Fancy Nancy"})
+	q.Close() // no more puts; Get drains, then ErrClosed
+	fmt.Println(errors.Is(q.Put(ctx, Fancy{}), ringbuffer.ErrClosed))
+	obj, err = q.Get(ctx)
+	fmt.Println(obj.Name, err)
+	_, err = q.Get(ctx)
+	fmt.Println(errors.Is(err, ringbuffer.ErrClosed))
+	// Output:
+	// Fancy Dan <nil>
+	// true
+	// Fancy Nancy <nil>
+	// true
+}
+
+func ExampleNewJoinableQueue() {
+	ctx := context.Background()
+	jq, err := ringbuffer.NewJoinableQueue[string](16)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer jq.Free()
+
+	for _, job := range []string{"wash", "dry", "fold"} {
+		jq.Put(ctx, job)
+	}
+	worker := make(chan struct{})
+	go func() { // usually another process
+		defer close(worker)
+		for {
+			job, err := jq.Get(ctx)
+			if err != nil {
+				return // closed and drained
+			}
+			fmt.Println("done:", job)
+			jq.TaskDone()
+		}
+	}()
+	if err := jq.Join(ctx); err != nil { // every job taken and marked done
+		fmt.Println(err)
+	}
+	fmt.Println("unfinished:", jq.Unfinished())
+	jq.Close()
+	<-worker
+	// Output:
+	// done: wash
+	// done: dry
+	// done: fold
+	// unfinished: 0
+}
+
+func ExamplePipe() {
+	ctx := context.Background()
+	a, b, err := ringbuffer.Pipe[string](16) // duplex: each end sends and receives
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	a.Send(ctx, "ping")
+	ready, _ := b.Poll(ctx)
+	msg, _ := b.Recv(ctx)
+	fmt.Println(ready, msg)
+
+	b.Send(ctx, "pong")
+	b.Close() // both directions, for both ends
+	msg, _ = a.Recv(ctx)
+	fmt.Println(msg)
+	_, err = a.Recv(ctx) // drained: the end of the stream
+	fmt.Println(err == io.EOF)
+	fmt.Println(errors.Is(a.Send(ctx, "more"), io.ErrClosedPipe))
+	// Output:
+	// true ping
+	// pong
+	// true
+	// true
+}
+
+// Tick is plain: a Ring of it copies its bytes, no encoding.
+type Tick struct {
+	Seq   uint64
+	Price float64
+}
+
+func ExampleNewRing() {
+	ctx := context.Background()
+	r, err := ringbuffer.NewRing[Tick](1000) // any number of producers and consumers
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer r.Free()
+	fmt.Println(r.Cap()) // a power of two
+
+	n, err := r.PushBatch(ctx, []Tick{{1, 10.5}, {2, 10.25}, {3, 10.75}})
+	fmt.Println(n, err, r.Len())
+
+	dst := make([]Tick, 8)
+	n, err = r.PopBatch(ctx, dst) // waits for one, takes what is there
+	fmt.Println(n, err, dst[:n])
+	// Output:
+	// 1024
+	// 3 <nil> 3
+	// 3 <nil> [{1 10.5} {2 10.25} {3 10.75}]
+}
+
+func ExampleNewSPSCRing() {
+	ctx := context.Background()
+	r, err := ringbuffer.NewSPSCRing[int64](4) // one producer, one consumer
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer r.Free()
+	fmt.Println(r.SingleProducer(), r.Cap())
+
+	producer := make(chan struct{})
+	go func() { // the producer: usually another process
+		defer close(producer)
+		for i := range int64(10) {
+			r.Push(ctx, i*i) // waits while the ring is full
+		}
+	}()
+	var got []int64
+	for range 10 {
+		v, _ := r.Pop(ctx)
+		got = append(got, v)
+	}
+	fmt.Println(got)
+
+	<-producer // one goroutine at a time on each side
+	for r.TryPush(-1) == nil {
+	}
+	fmt.Println(r.Len(), r.TryPush(-1) == ringbuffer.ErrFull)
+	// Output:
+	// true 4
+	// [0 1 4 9 16 25 36 49 64 81]
+	// 4 true
+}

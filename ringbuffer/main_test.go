@@ -1,0 +1,16 @@
+//go:build linux && (amd64 || arm64)
+
+package ringbuffer
+
+import (
+	"testing"
+
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/internal/testproc"
+	"github.com/shmkit/shmkit/shm"
+)
+
+func TestMain(m *testing.M) { testproc.Main(m, func() { shm.DefaultHeap().Close() }) }
+
+// testSeg is a named segment for one test, removed when it ends.
+func testSeg(t testing.TB) *shm.Segment { return shmtest.Seg(t) }

@@ -1,0 +1,509 @@
+package ringbuffer
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"fmt"
+	"hash/fnv"
+	"reflect"
+	"sync/atomic"
+	"time"
+
+	"github.com/shmkit/shmkit/ctypes"
+	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/park"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Queue is a multi-producer multi-consumer queue of messages of type T
+// between processes: Python's multiprocessing.Queue. Plain T (see package
+// ctypes) travels as its raw bytes, one ring slot per message; any other T
+// goes through a Codec (encoding/gob unless SetCodec says otherwise) into
+// length-prefixed frames of 64-byte cells.
+//
+// Python's SimpleQueue has no counterpart: Queue has no feeder thread and
+// nothing to flush, so it is already as simple.
+type Queue[T any] struct {
+	c     *core
+	ring  *Ring[T] // plain T: the slots
+	codec Codec[T]
+	gets  *uint64 // joinable: messages taken
+	dones *uint64 // joinable: TaskDone calls
+	join  *uint32 // joinable: Join sleeps here
+}
+
+// Codec turns messages into bytes and back, for a Queue of a T that is not
+// plain. Both methods may be called from many goroutines at once.
+type Codec[T any] interface {
+	// Append appends the encoding of *v to b.
+	Append(b []byte, v *T) ([]byte, error)
+	// Decode sets *v from b, which Append produced (in any process).
+	Decode(b []byte, v *T) error
+}
+
+// Gob is the default Codec: encoding/gob, one self-contained stream per
+// message (so any consumer can decode any message). Shared objects of
+// shmkit in T travel as handles (they implement encoding.BinaryMarshaler).
+type Gob[T any] struct{}
+
+// Append encodes *v with a new gob.Encoder.
+func (Gob[T]) Append(b []byte, v *T) ([]byte, error) {
+	buf := bytes.NewBuffer(b)
+	if err := gob.NewEncoder(buf).Encode(v); err != nil {
+		return b, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Decode decodes b with a new gob.Decoder.
+func (Gob[T]) Decode(b []byte, v *T) error { return gob.NewDecoder(bytes.NewReader(b)).Decode(v) }
+
+// encodedCell is the cell size of queues of encoded messages, and
+// encodedRoom how many cells NewQueue gives such a queue per message asked.
+const (
+	encodedCell = 64
+	encodedRoom = 4
+)
+
+// NewQueue makes a Queue with room for at least n messages, in the default
+// heap or where opts place it. For plain T, n is exact (rounded up to a
+// power of two). For encoded T, the ring gets n*256 bytes (rounded up to a
+// power of two): n messages of up to 252 encoded bytes each, or fewer
+// larger ones; a message longer than the whole ring fails with
+// ErrTooLarge.
+func NewQueue[T any](n int, opts ...shm.Option) (*Queue[T], error) {
+	return newQueue[T](n, false, opts)
+}
+
+func newQueue[T any](n int, joinable bool, opts []shm.Option) (*Queue[T], error) {
+	if n <= 0 {
+		return nil, fmt.Errorf("%w: a queue of %d messages", ErrInvalid, n)
+	}
+	fp, plain := queueType[T]()
+	var l layout
+	var err error
+	if plain > 0 {
+		l, err = newLayout(modeFixed, uint64(n), plain, plain, joinable)
+	} else {
+		l, err = newLayout(modeFramed, uint64(n)*encodedRoom, encodedCell, 0, joinable)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c, err := placeCore(shm.KindQueue, fp, l, opts)
+	if err != nil {
+		return nil, err
+	}
+	return newQueueOn[T](c), nil
+}
+
+// queueType is the layout fingerprint of a Queue of T, and T's size when T
+// is plain (0 otherwise). A Queue of another T fails to open (ErrLayout).
+func queueType[T any]() (fp, plain uint64) {
+	if l, err := ctypes.LayoutOf[T](); err == nil && l.Size > 0 {
+		return l.Fingerprint, uint64(l.Size)
+	}
+	h := fnv.New64a()
+	h.Write([]byte("shmkit/ringbuffer encoded " + reflect.TypeFor[T]().String()))
+	return h.Sum64(), 0
+}
+
+// OpenQueue opens the Queue called name in seg (shm.ErrLayout if it holds
+// another type than T).
+func OpenQueue[T any](seg *shm.Segment, name string) (*Queue[T], error) {
+	if seg == nil {
+		return nil, fmt.Errorf("%w: nil segment", ErrInvalid)
+	}
+	fp, _ := queueType[T]()
+	o, err := seg.Find(context.Background(), name, shm.Spec{Kind: shm.KindQueue, Fingerprint: fp})
+	if err != nil {
+		return nil, fmt.Errorf("opening queue %q: %w", name, err)
+	}
+	return attachQueue[T](o)
+}
+
+// UnmarshalBinary attaches q to the Queue whose handle MarshalBinary
+// encoded (how a Queue reaches a child process, or travels in a message).
+func (q *Queue[T]) UnmarshalBinary(b []byte) error {
+	o, err := resolveQueue[T](b)
+	if err != nil {
+		return err
+	}
+	x, err := attachQueue[T](o)
+	if err != nil {
+		return err
+	}
+	*q = *x
+	return nil
+}
+
+func resolveQueue[T any](b []byte) (*shm.Object, error) {
+	var h shm.Handle
+	if err := h.UnmarshalBinary(b); err != nil {
+		return nil, err
+	}
+	fp, _ := queueType[T]()
+	if h.Kind != shm.KindQueue {
+		return nil, fmt.Errorf("queue: handle names a %v: %w", h.Kind, shm.ErrKind)
+	}
+	if h.Fingerprint != fp {
+		return nil, fmt.Errorf("queue: handle names messages of layout %#016x, not %s: %w", h.Fingerprint, reflect.TypeFor[T](), shm.ErrLayout)
+	}
+	o, err := shm.Resolve(h)
+	if err != nil {
+		return nil, fmt.Errorf("resolving queue: %w", err)
+	}
+	return o, nil
+}
+
+func attachQueue[T any](o *shm.Object) (*Queue[T], error) {
+	c, err := attachCore(o)
+	if err != nil {
+		return nil, fmt.Errorf("queue %q: %w", o.Name(), err)
+	}
+	_, plain := queueType[T]()
+	switch {
+	case c.l.mode == modeSPSC:
+		return nil, fmt.Errorf("queue %q: %w: a single-producer ring", o.Name(), ErrCorrupt)
+	case plain > 0 && (c.l.mode != modeFixed || c.l.elemSize != plain),
+		plain == 0 && c.l.mode != modeFramed:
+		return nil, fmt.Errorf("queue %q does not hold %d-byte %s: %w", o.Name(), plain, reflect.TypeFor[T](), shm.ErrLayout)
+	}
+	return newQueueOn[T](c), nil
+}
+
+func newQueueOn[T any](c *core) *Queue[T] {
+	q := &Queue[T]{c: c, codec: Gob[T]{}}
+	if c.l.mode == modeFixed {
+		q.ring = newRingOn[T](c)
+	}
+	if c.l.joinable {
+		b := c.o.Bytes()
+		q.gets, q.dones, q.join = mem.Uint64(b, offGets), mem.Uint64(b, offDones), mem.Uint32(b, offJoinWord)
+		c.gets, c.join = q.gets, q.join // counted by release
+	}
+	return q
+}
+
+// MarshalBinary encodes the Queue's handle.
+func (q *Queue[T]) MarshalBinary() ([]byte, error) { return q.c.o.Handle().MarshalBinary() }
+
+// Handle names the Queue for another process (see shm.Resolve).
+func (q *Queue[T]) Handle() shm.Handle { return q.c.o.Handle() }
+
+// Name is the Queue's name in its segment, "" when it has none.
+func (q *Queue[T]) Name() string { return q.c.o.Name() }
+
+// Free gives the Queue's memory back to its segment. Every process must
+// have stopped using it.
+func (q *Queue[T]) Free() error { return q.c.o.Free() }
+
+// SetCodec replaces this handle's Codec (Gob by default). Every process
+// must use the same one. A Queue of plain T ignores it.
+func (q *Queue[T]) SetCodec(c Codec[T]) { q.codec = c }
+
+// SetSpin makes this handle's blocking calls spin instead of sleeping (the
+// Spin option).
+func (q *Queue[T]) SetSpin(on bool) { q.c.spin.Store(on) }
+
+// Close closes the queue, for every process: later Puts fail with
+// ErrClosed, Gets take what is there and then fail with ErrClosed. Every
+// blocked call wakes. A Put that claimed its place before Close still
+// delivers its message. Close is idempotent.
+func (q *Queue[T]) Close() error {
+	q.c.shut()
+	if q.join != nil {
+		notify(q.join)
+	}
+	return nil
+}
+
+// Closed reports whether the queue was closed.
+func (q *Queue[T]) Closed() bool { return q.c.isClosed() }
+
+// Cap is the ring's size: messages for plain T, 64-byte cells otherwise.
+func (q *Queue[T]) Cap() int { return int(q.c.l.cells) }
+
+// Len is the number of messages in the queue, those being written
+// included: a snapshot, stale as soon as it returns (Python's qsize).
+func (q *Queue[T]) Len() int {
+	c := q.c
+	if c.l.mode == modeFixed {
+		return int(c.length())
+	}
+	h := atomic.LoadUint64(c.head)
+	t := atomic.LoadUint64(c.tail) &^ closedBit
+	n := 0
+	for p := h; p < t && p-h < c.l.cells; n++ {
+		w := atomic.LoadUint64(&c.seq[p&c.mask])
+		if wordLap(w) != uint32(p>>c.shift) || wordState(w) == stFree {
+			break // moved on meanwhile
+		}
+		if wordState(w) == stSkipped {
+			n--
+		}
+		p += wordCells(w)
+	}
+	return n
+}
+
+// Empty reports whether the queue holds no message.
+func (q *Queue[T]) Empty() bool { return q.c.length() == 0 }
+
+// TryPut adds v if there is room now, or returns ErrFull (ErrClosed after
+// Close, ErrTooLarge for a message that could never fit).
+func (q *Queue[T]) TryPut(v T) error {
+	if q.ring != nil {
+		return q.ring.pushShared(&v)
+	}
+	frame, err := q.encode(v)
+	if err != nil {
+		return err
+	}
+	return q.putFrame(frame)
+}
+
+// Put adds v, waiting for room until ctx ends. On any error the message
+// was not added.
+func (q *Queue[T]) Put(ctx context.Context, v T) error {
+	if q.ring != nil {
+		if err := q.ring.pushShared(&v); err != ErrFull {
+			return err
+		}
+		return q.c.await(ctx, q.c.full, func() error { return q.ring.pushShared(&v) })
+	}
+	frame, err := q.encode(v)
+	if err != nil {
+		return err
+	}
+	if err := q.putFrame(frame); err != ErrFull {
+		return err
+	}
+	return q.c.await(ctx, q.c.full, func() error { return q.putFrame(frame) })
+}
+
+// TryGet takes the oldest message if there is one, or returns ErrEmpty
+// (ErrClosed once the queue is closed and drained).
+func (q *Queue[T]) TryGet() (T, error) {
+	var v T
+	err := q.get(&v)
+	return v, err
+}
+
+// Get takes the oldest message, waiting for one until ctx ends; after
+// Close it drains the queue and then returns ErrClosed.
+func (q *Queue[T]) Get(ctx context.Context) (T, error) {
+	var v T
+	err := q.get(&v)
+	if again(err) {
+		err = q.c.await(ctx, q.c.empty, func() error { return q.get(&v) })
+	}
+	return v, err
+}
+
+func (q *Queue[T]) get(v *T) error {
+	var err error
+	if q.ring != nil {
+		err = q.ring.popShared(v)
+	} else {
+		err = q.getFrame(v)
+	}
+	return err // a joinable queue's gets counts what release took
+}
+
+// uncount takes back release's count of a message that the caller does
+// not get: a frame dropped as corrupt, or one that failed to decode.
+func (q *Queue[T]) uncount() {
+	if q.gets != nil {
+		atomic.AddUint64(q.gets, ^uint64(0))
+		notify(q.join)
+	}
+}
+
+// encode makes the frame of a message: its length, then its encoding. It
+// takes v by value: the Codec's call through an interface makes its
+// argument escape, and only this copy, on this path, may go to the heap;
+// the callers' v stays on the stack for plain T.
+func (q *Queue[T]) encode(v T) ([]byte, error) {
+	b, err := q.codec.Append(make([]byte, 4, 256), &v)
+	if err != nil {
+		return nil, fmt.Errorf("ringbuffer: encoding %s: %w", reflect.TypeFor[T](), err)
+	}
+	n := len(b) - 4
+	if k := q.c.l.cellsFor(n); k > q.c.l.cells || n > 1<<31 {
+		return nil, fmt.Errorf("%w: a message of %d bytes needs %d cells of %d bytes, the ring has %d",
+			ErrTooLarge, n, k, q.c.l.cellSize, q.c.l.cells)
+	}
+	le.PutUint32(b, uint32(n))
+	return b, nil
+}
+
+func (q *Queue[T]) putFrame(frame []byte) error {
+	c := q.c
+	idx, err := c.producer()
+	if err != nil {
+		return err
+	}
+	k := c.l.cellsFor(len(frame) - 4)
+	pos, err := c.claim(idx, k)
+	if err != nil {
+		return err
+	}
+	off := c.cellOff(pos)
+	half := len(frame) / 2
+	c.writeAt(off, frame[:half])
+	hook(pointWriting)
+	c.writeAt((off+half)%len(c.data), frame[half:])
+	c.released()
+	c.commit(pos, k, idx)
+	notify(c.empty)
+	return nil
+}
+
+func (q *Queue[T]) getFrame(v *T) error {
+	c := q.c
+	var prefix [4]byte
+	for {
+		h, w, err := c.front()
+		if err != nil {
+			return err
+		}
+		off := c.cellOff(h)
+		copy(prefix[:], c.data[off:])
+		k, n, ferr := c.l.frame(w, le.Uint32(prefix[:]))
+		if ferr != nil {
+			if atomic.LoadUint64(c.head) != h || atomic.LoadUint64(&c.seq[h&c.mask]) != w {
+				continue // read while the frame was taken and reused
+			}
+			return q.dropCorrupt(h, w, ferr)
+		}
+		b := make([]byte, n)
+		c.readAt((off+4)%len(c.data), b)
+		hook(pointReading)
+		if !c.release(h, k) {
+			continue
+		}
+		c.acquired()
+		// Decode into a local: the call through an interface makes its
+		// argument escape, and v must not (Get's result, on the stack).
+		var x T
+		if err := q.codec.Decode(b, &x); err != nil {
+			q.uncount()
+			return fmt.Errorf("ringbuffer: decoding %s: %w", reflect.TypeFor[T](), err)
+		}
+		*v = x
+		return nil
+	}
+}
+
+// dropCorrupt takes a frame that failed its checks off the queue, so that
+// the queue goes on, and reports it.
+func (q *Queue[T]) dropCorrupt(h, w uint64, err error) error {
+	if k := wordCells(w); k <= q.c.l.cells && q.c.release(h, k) {
+		q.uncount()
+	}
+	return fmt.Errorf("position %d: %w", h, err)
+}
+
+func (q *Queue[T]) String() string {
+	return fmt.Sprintf("Queue(%s, %d messages, closed %v)", q.Handle(), q.Len(), q.Closed())
+}
+
+// JoinableQueue is a Queue whose consumers say when they are done with
+// each message (TaskDone), so that a producer can wait until every message
+// was handled (Join): Python's JoinableQueue.
+type JoinableQueue[T any] struct {
+	*Queue[T]
+}
+
+// NewJoinableQueue makes a JoinableQueue with room for n messages (see
+// NewQueue).
+func NewJoinableQueue[T any](n int, opts ...shm.Option) (*JoinableQueue[T], error) {
+	q, err := newQueue[T](n, true, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &JoinableQueue[T]{q}, nil
+}
+
+// OpenJoinableQueue opens the JoinableQueue called name in seg.
+func OpenJoinableQueue[T any](seg *shm.Segment, name string) (*JoinableQueue[T], error) {
+	q, err := OpenQueue[T](seg, name)
+	if err != nil {
+		return nil, err
+	}
+	return joinable(q)
+}
+
+// UnmarshalBinary attaches q to the JoinableQueue whose handle
+// MarshalBinary encoded.
+func (q *JoinableQueue[T]) UnmarshalBinary(b []byte) error {
+	x := new(Queue[T])
+	if err := x.UnmarshalBinary(b); err != nil {
+		return err
+	}
+	j, err := joinable(x)
+	if err != nil {
+		return err
+	}
+	*q = *j
+	return nil
+}
+
+func joinable[T any](q *Queue[T]) (*JoinableQueue[T], error) {
+	if q.join == nil {
+		return nil, fmt.Errorf("queue %q is not joinable: %w", q.Name(), shm.ErrKind)
+	}
+	return &JoinableQueue[T]{q}, nil
+}
+
+// TaskDone says that a message taken by Get has been handled. Called more
+// often than Get (in all processes together), it fails with
+// ErrNegativeTaskDone.
+func (q *JoinableQueue[T]) TaskDone() error {
+	for {
+		d, g := atomic.LoadUint64(q.dones), atomic.LoadUint64(q.gets)
+		if d >= g {
+			return ErrNegativeTaskDone
+		}
+		if atomic.CompareAndSwapUint64(q.dones, d, d+1) {
+			if d+1 == atomic.LoadUint64(q.gets) {
+				notify(q.join)
+			}
+			return nil
+		}
+	}
+}
+
+// Unfinished is the number of messages put and not yet marked done: in
+// the queue, being written, or taken and not yet TaskDone.
+func (q *JoinableQueue[T]) Unfinished() int {
+	g, d := atomic.LoadUint64(q.gets), atomic.LoadUint64(q.dones)
+	return q.Len() + int(g-d)
+}
+
+// Join waits until every message put has been taken and marked done, or
+// ctx ends. A consumer that dies between Get and TaskDone leaves its
+// message unfinished for good: Join then waits until ctx ends.
+func (q *JoinableQueue[T]) Join(ctx context.Context) error {
+	for {
+		w := atomic.LoadUint32(q.join)
+		if q.c.length() == 0 && atomic.LoadUint64(q.dones) == atomic.LoadUint64(q.gets) {
+			return nil
+		}
+		if w&1 == 0 && !atomic.CompareAndSwapUint32(q.join, w, w|1) {
+			continue
+		}
+		if q.c.length() == 0 && atomic.LoadUint64(q.dones) == atomic.LoadUint64(q.gets) {
+			return nil
+		}
+		if err := park.Wait(ctx, q.join, w|1, joinPoll); err != nil && err != park.ErrTimeout {
+			return err
+		}
+	}
+}
+
+// joinPoll bounds Join's sleeps: the queue can also empty without a
+// TaskDone (a dead producer's hole skipped), and a waker can die.
+const joinPoll = 100 * time.Millisecond
