@@ -147,9 +147,9 @@
 //     then succeeds on a cell word that reads the same as before, finds out
 //     (the head is past its position) and withdraws it before writing; other
 //     producers may have stepped over it meanwhile, which leaves a hole.
-//   - A JoinableQueue whose consumer died between Get and TaskDone keeps
-//     that message unfinished: Join waits until its context ends, as
-//     Python's does for ever.
+//   - A JoinableQueue whose consumer died while taking a message, or
+//     between Get and TaskDone, keeps that message unfinished: Join then
+//     waits until its context ends, as Python's does for ever.
 //   - A Pipe does not notice that the process at its other end died; bound
 //     Recv with a context, or have the other end Close.
 package ringbuffer
