@@ -1,0 +1,13 @@
+//go:build !unix
+
+package process
+
+import (
+	"fmt"
+	"os"
+)
+
+func runChild(fn string) int {
+	fmt.Fprintln(os.Stderr, "process:", ErrNotSupported)
+	return 1
+}

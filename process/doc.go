@@ -1,0 +1,70 @@
+// Package process starts Go functions in child processes, as Python's
+// multiprocessing.Process does, and hands them shmkit's shared objects.
+//
+//	var worker = process.Register("worker", func(ctx context.Context, num int) error {
+//		fmt.Println("Worker", num, process.Current().Name)
+//		return nil
+//	})
+//
+//	func main() {
+//		process.Main() // in a child: runs its function and exits; here: returns
+//		defer process.JoinAll(context.Background())
+//		p := process.New(worker, 1, process.Name("worker 1"))
+//		if err := p.Start(); err != nil { ... }
+//		p.Join(ctx)
+//		code, _ := p.ExitCode()
+//		fmt.Println(p, code) // Process(worker 1, stopped) 0
+//	}
+//
+// Go cannot fork a running program, so a child is the same executable
+// started again (/proc/self/exe): Main, called first in main, sees that it
+// is a child, runs the function named at Start with the argument it was
+// given, and exits with its status (compare Python's `if __name__ ==
+// "__main__":` with the spawn start method). Functions are registered by
+// name in package-level variables, so that parent and child know the same
+// names. A test binary calls Main first in TestMain.
+//
+// # Arguments
+//
+// The argument is encoded with encoding/gob (a struct carries several).
+// Shared objects in it (value.Value, array.Array, every semaphore type,
+// ringbuffer's Ring, Queue and Conn) encode as their handles, and arrive in
+// the child as the same shared memory: named segments are opened by name,
+// and the segments of the parent's default heap travel as inherited file
+// descriptors, so objects made without shm.In work too. The child adds
+// them to its own default heap, so that what it makes there reaches the
+// parent, and its own children, the same way.
+//
+// # Life and death
+//
+//   - ExitCode is 0 when the function returned nil, 1 when it returned an
+//     error (printed on the child's stderr) or panicked, what it passed to
+//     os.Exit, or -N when signal N ended it.
+//   - Terminate sends SIGTERM: the child's context is cancelled; when the
+//     function returns, or after a second's grace, the child dies of
+//     SIGTERM (-15, "stopped[SIGTERM]"). Kill sends SIGKILL.
+//   - A child is signalled only until it was reaped, through a pidfd where
+//     the system has them: never a stranger that reused its pid.
+//   - A daemon child dies with its parent, even when the parent is
+//     SIGKILLed: the kernel's parent-death signal (set from one locked OS
+//     thread that never ends, since it fires when the starting thread ends)
+//     and a pipe from the parent whose closing the child watches.
+//   - JoinAll waits for the non-daemon children: defer it in main.
+//   - Children inherit stdout and stderr; stdin is /dev/null.
+//
+// # Logging
+//
+// LogToStderr(level) logs the life-cycle events through log/slog as
+// Python does, "[INFO/worker 1] child process calling run", in this
+// process and in the children it starts afterwards; Logger is Python's
+// get_logger.
+//
+// # Caveats
+//
+//   - A program that does not call Main first makes every child run its
+//     main again. Start notices that (ErrNoMain) instead of starting
+//     children without end.
+//   - Only the default heap's segments are inherited. An anonymous segment
+//     made with shm.Anonymous and not added to the default heap does not
+//     reach the child; a named one does.
+package process

@@ -1,0 +1,124 @@
+//go:build linux && (amd64 || arm64)
+
+package process_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/shmkit/shmkit/array"
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/value"
+)
+
+// A function a child runs is registered in a package-level variable, so
+// that the parent and the child, the same program started again, know it.
+var worker = process.Register("example.worker", func(ctx context.Context, num int) error {
+	fmt.Println("Worker", num, process.Current().Name)
+	return nil
+})
+
+// Workers, each in its own process. A program's main calls process.Main()
+// before anything else: in a child it runs the registered function and
+// exits. (Here the test binary's TestMain does.) Each worker is joined
+// before the next starts, so that their lines come in order.
+func Example() {
+	ctx := context.Background()
+	for i := range 3 {
+		p := process.New(worker, i, process.Name(fmt.Sprintf("worker %d", i)))
+		if err := p.Start(); err != nil {
+			fmt.Println(err)
+			return
+		}
+		if err := p.Join(ctx); err != nil {
+			fmt.Println(err)
+			return
+		}
+		code, _ := p.ExitCode()
+		fmt.Println(p, code)
+	}
+	// Output:
+	// Worker 0 worker 0
+	// Process(worker 0, stopped) 0
+	// Worker 1 worker 1
+	// Process(worker 1, stopped) 0
+	// Worker 2 worker 2
+	// Process(worker 2, stopped) 0
+}
+
+// Shared is what f gets: a Value and an Array, which travel to the child as
+// handles to the same shared memory.
+type Shared struct {
+	Num *value.Value[float64]
+	Arr *array.Array[int32]
+}
+
+var f = process.Register("example.f", func(ctx context.Context, a Shared) error {
+	if err := a.Num.Store(3.1415927); err != nil {
+		return err
+	}
+	return a.Arr.Update(func(s []int32) {
+		for i := range s {
+			s[i] = -s[i]
+		}
+	})
+})
+
+// Python's Value and Array: the child's writes are the parent's.
+func Example_sharedMemory() {
+	num, err := value.New(0.0) // Value('d', 0.0), in the default heap that children inherit
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	arr, err := array.From([]int32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}) // Array('i', range(10))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	p := process.New(f, Shared{num, arr})
+	if err := p.Start(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := p.Join(context.Background()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(num.Load())
+	fmt.Println(arr.Copy())
+	// Output:
+	// 3.1415927
+	// [0 -1 -2 -3 -4 -5 -6 -7 -8 -9] <nil>
+}
+
+var sleeper = process.Register("example.sleeper", func(ctx context.Context, _ int) error {
+	<-ctx.Done() // Terminate cancels the context
+	return nil
+})
+
+// Terminate sends SIGTERM: the child's context is cancelled, and once its
+// function returns it dies of the signal.
+func ExampleProcess_Terminate() {
+	p := process.New(sleeper, 0, process.Name("sleeper"))
+	fmt.Println(p)
+	if err := p.Start(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(p)
+	p.Terminate()
+	p.Join(context.Background())
+	code, _ := p.ExitCode()
+	fmt.Println(p, code)
+	// Output:
+	// Process(sleeper, initial)
+	// Process(sleeper, started)
+	// Process(sleeper, stopped[SIGTERM]) -15
+}
+
+func ExampleCurrent() {
+	fmt.Println(process.Current().Name)
+	// Output:
+	// MainProcess
+}

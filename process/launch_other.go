@@ -1,0 +1,5 @@
+//go:build !linux
+
+package process
+
+func launch(p *Process, arg []byte) error { return ErrNotSupported }

@@ -1,0 +1,379 @@
+package process
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/shmkit/shmkit/shm"
+)
+
+var (
+	// ErrNotSupported: shmkit has no implementation for this system.
+	ErrNotSupported = shm.ErrNotSupported
+	// ErrNotRegistered: a Target that Register did not make.
+	ErrNotRegistered = errors.New("process: function not registered")
+	// ErrStarted: Start called twice.
+	ErrStarted = errors.New("process: already started")
+	// ErrNotStarted: Terminate, Kill or Join before Start.
+	ErrNotStarted = errors.New("process: not started")
+	// ErrNoMain: Start in a child whose program did not call Main first:
+	// the child is running the parent's main instead of its function, and
+	// starting children from there would start them without end.
+	ErrNoMain = errors.New("process: Main was not called first in main (or TestMain)")
+)
+
+// Target names a function registered to run in a child process with an
+// argument of type A.
+type Target[A any] struct {
+	name string
+}
+
+// Name is the name the function was registered under.
+func (t Target[A]) Name() string { return t.name }
+
+// wire is how an argument travels: inside a struct, so that gob carries
+// a nil pointer (as an absent field) and the zero value.
+type wire[A any] struct{ Arg A }
+
+// entry is a registered function as the child runs it: decode the
+// argument, then call.
+type entry struct {
+	argType reflect.Type
+	run     func(ctx context.Context, arg []byte) error
+}
+
+var registry struct {
+	sync.Mutex
+	m map[string]entry
+}
+
+// Register registers fn under name, so that a child process can run it.
+// Call it in a package-level variable (package initialisation), so that a
+// parent and the child it re-executes know the same names. An empty or
+// duplicate name panics, before any child can run.
+func Register[A any](name string, fn func(ctx context.Context, arg A) error) Target[A] {
+	if name == "" || fn == nil {
+		panic("process: Register with an empty name or a nil function")
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	if _, dup := registry.m[name]; dup {
+		panic(fmt.Sprintf("process: %q registered twice", name))
+	}
+	if registry.m == nil {
+		registry.m = map[string]entry{}
+	}
+	registry.m[name] = entry{
+		argType: reflect.TypeFor[A](),
+		run: func(ctx context.Context, b []byte) error {
+			var w wire[A]
+			if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&w); err != nil {
+				return fmt.Errorf("process: decoding the argument of %q (%s): %w", name, reflect.TypeFor[A](), err)
+			}
+			return fn(ctx, w.Arg)
+		},
+	}
+	return Target[A]{name: name}
+}
+
+func lookup(name string) (entry, bool) {
+	registry.Lock()
+	defer registry.Unlock()
+	e, ok := registry.m[name]
+	return e, ok
+}
+
+// Option configures a Process.
+type Option func(*config)
+
+type config struct {
+	name   string
+	daemon bool
+}
+
+// Name names the process (default "Process-N", N counting the processes
+// made by New in this process, from 1).
+func Name(name string) Option { return func(c *config) { c.name = name } }
+
+// Daemon makes the process a daemon: it dies when its parent dies, even
+// by SIGKILL, and JoinAll does not wait for it.
+func Daemon(on bool) Option { return func(c *config) { c.daemon = on } }
+
+var (
+	counter   atomic.Int64
+	startOnce sync.Once
+)
+
+// Process is a child process running a registered function, as Python's
+// multiprocessing.Process.
+type Process struct {
+	target string
+	arg    any
+	encode func() ([]byte, error)
+	config
+
+	mu        sync.Mutex
+	cmd       *exec.Cmd
+	parentEnd *os.File // held open while the child runs: a daemon watches it
+	started   bool
+	done      chan struct{} // closed once the child was reaped
+	state     *os.ProcessState
+	werr      error
+}
+
+// New makes a Process that will run t with arg once started.
+func New[A any](t Target[A], arg A, opts ...Option) *Process {
+	p := &Process{target: t.name, arg: arg, done: make(chan struct{})}
+	p.encode = func() ([]byte, error) {
+		var buf bytes.Buffer
+		if err := gob.NewEncoder(&buf).Encode(wire[A]{arg}); err != nil {
+			return nil, fmt.Errorf("process: encoding the argument (%s): %w", reflect.TypeFor[A](), err)
+		}
+		return buf.Bytes(), nil
+	}
+	p.name = fmt.Sprintf("Process-%d", counter.Add(1))
+	for _, o := range opts {
+		o(&p.config)
+	}
+	return p
+}
+
+// Name is the process's name.
+func (p *Process) Name() string { return p.name }
+
+// Daemon reports whether the process is a daemon.
+func (p *Process) Daemon() bool { return p.daemon }
+
+// Pid is the child's process id, 0 before Start.
+func (p *Process) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// Start starts the child. An unregistered function, an argument the
+// encoder cannot handle, or a second Start fail here, before any child
+// runs.
+func (p *Process) Start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.started {
+		return fmt.Errorf("%w: %s", ErrStarted, p.name)
+	}
+	if os.Getenv(envFunc) != "" {
+		return ErrNoMain
+	}
+	if _, ok := lookup(p.target); !ok || p.target == "" {
+		return fmt.Errorf("%w: %q", ErrNotRegistered, p.target)
+	}
+	arg, err := p.encode()
+	if err != nil {
+		return err
+	}
+	if err := launch(p, arg); err != nil {
+		return fmt.Errorf("process: starting %s: %w", p.name, err)
+	}
+	p.started = true
+	logger().Debug("started " + p.name)
+	if !p.daemon {
+		children.add(p)
+	}
+	go p.reap()
+	return nil
+}
+
+func (p *Process) reap() {
+	err := p.cmd.Wait()
+	p.mu.Lock()
+	p.state, p.werr = p.cmd.ProcessState, err
+	p.parentEnd.Close()
+	p.mu.Unlock()
+	close(p.done)
+	children.remove(p)
+}
+
+// Join waits until the child has exited, or ctx ends (the child then keeps
+// running).
+func (p *Process) Join(ctx context.Context) error {
+	p.mu.Lock()
+	started := p.started
+	p.mu.Unlock()
+	if !started {
+		return fmt.Errorf("%w: %s", ErrNotStarted, p)
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// IsAlive reports whether the child was started and has not exited.
+func (p *Process) IsAlive() bool {
+	p.mu.Lock()
+	started := p.started
+	p.mu.Unlock()
+	if !started {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// ExitCode is the child's exit status once it stopped: 0 when its function
+// returned nil, 1 when it returned an error or panicked, the status it
+// passed to os.Exit, or -N when signal N ended it. ok is false while the
+// child has not stopped (Python's None).
+func (p *Process) ExitCode() (code int, ok bool) {
+	select {
+	case <-p.done:
+	default:
+		return 0, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return exitCode(p.state), true
+}
+
+func exitCode(st *os.ProcessState) int {
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return -int(ws.Signal())
+	}
+	return st.ExitCode()
+}
+
+// Terminate sends SIGTERM: the child's context is cancelled, and once its
+// function returns (or after a grace of a second) the child dies of
+// SIGTERM (ExitCode -15). A child that already exited is not signalled.
+func (p *Process) Terminate() error { return p.signal(syscall.SIGTERM) }
+
+// Kill sends SIGKILL (ExitCode -9). A child that already exited is not
+// signalled.
+func (p *Process) Kill() error { return p.signal(syscall.SIGKILL) }
+
+// signal signals the child unless it was reaped: the pid is never
+// signalled once another process could have it (os.Process signals
+// through a pidfd where the system has them).
+func (p *Process) signal(sig syscall.Signal) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.started {
+		return fmt.Errorf("%w: %s", ErrNotStarted, p.name)
+	}
+	if p.state != nil {
+		return nil
+	}
+	err := p.cmd.Process.Signal(sig)
+	if errors.Is(err, os.ErrProcessDone) {
+		return nil
+	}
+	return err
+}
+
+// String describes the process as Python does: "Process(worker 1,
+// started)", "Process(worker 1, stopped[SIGTERM])".
+func (p *Process) String() string {
+	p.mu.Lock()
+	started, st := p.started, p.state
+	p.mu.Unlock()
+	status := "initial"
+	switch {
+	case st != nil:
+		status = "stopped"
+		if c := exitCode(st); c < 0 {
+			status += "[" + signalName(syscall.Signal(-c)) + "]"
+		} else if c > 0 {
+			status += fmt.Sprintf("[%d]", c)
+		}
+	case started:
+		status = "started"
+	}
+	if p.daemon && st == nil {
+		status += " daemon"
+	}
+	return fmt.Sprintf("Process(%s, %s)", p.name, status)
+}
+
+var signalNames = map[syscall.Signal]string{
+	syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT", syscall.SIGILL: "SIGILL",
+	syscall.SIGABRT: "SIGABRT", syscall.SIGBUS: "SIGBUS", syscall.SIGFPE: "SIGFPE", syscall.SIGKILL: "SIGKILL",
+	syscall.SIGSEGV: "SIGSEGV", syscall.SIGPIPE: "SIGPIPE", syscall.SIGALRM: "SIGALRM", syscall.SIGTERM: "SIGTERM",
+}
+
+func signalName(s syscall.Signal) string {
+	if n, ok := signalNames[s]; ok {
+		return n
+	}
+	return fmt.Sprintf("signal %d", int(s))
+}
+
+// children are the non-daemon children started and not yet reaped.
+var children = &childSet{m: map[*Process]bool{}}
+
+type childSet struct {
+	sync.Mutex
+	m map[*Process]bool
+}
+
+func (c *childSet) add(p *Process) {
+	c.Lock()
+	c.m[p] = true
+	c.Unlock()
+}
+
+func (c *childSet) remove(p *Process) {
+	c.Lock()
+	delete(c.m, p)
+	c.Unlock()
+}
+
+// JoinAll waits for every non-daemon child this process started, or until
+// ctx ends: what a main function defers so that it does not leave its
+// children behind (Python joins them at exit).
+func JoinAll(ctx context.Context) error {
+	logger().Info("process shutting down")
+	children.Lock()
+	ps := make([]*Process, 0, len(children.m))
+	for p := range children.m {
+		ps = append(ps, p)
+	}
+	children.Unlock()
+	for _, p := range ps {
+		if err := p.Join(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Info describes a process: Current's answer.
+type Info struct {
+	Name string // "MainProcess" in a process not started by this package
+	Pid  int
+	PPid int
+}
+
+// Current describes the calling process.
+func Current() Info {
+	return Info{Name: currentName(), Pid: os.Getpid(), PPid: os.Getppid()}
+}
+
+// CPUCount is the number of CPUs this process may run on.
+func CPUCount() int { return cpuCount() }
