@@ -24,9 +24,15 @@
 // name in package-level variables, so that parent and child know the same
 // names. A test binary calls Main first in TestMain.
 //
+// A type with a method Run(ctx) error runs as a process itself (Python's
+// Process subclass that overrides run): RegisterRunner[*Worker]("worker"),
+// then New(target, &Worker{...}), named "Worker-1" by default.
+//
 // # Arguments
 //
 // The argument is encoded with encoding/gob (a struct carries several).
+// Funcs and channels do not cross processes: an argument holding one, in
+// any exported field, fails at Start.
 // Shared objects in it (value.Value, array.Array, every semaphore type,
 // ringbuffer's Ring, Queue and Conn) encode as their handles, and arrive in
 // the child as the same shared memory: named segments are opened by name,

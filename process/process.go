@@ -3,12 +3,14 @@ package process
 import (
 	"bytes"
 	"context"
+	"encoding"
 	"encoding/gob"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -34,7 +36,8 @@ var (
 // Target names a function registered to run in a child process with an
 // argument of type A.
 type Target[A any] struct {
-	name string
+	name   string
+	prefix string // of default process names: "Process", or a Runner's type name
 }
 
 // Name is the name the function was registered under.
@@ -83,6 +86,31 @@ func Register[A any](name string, fn func(ctx context.Context, arg A) error) Tar
 		},
 	}
 	return Target[A]{name: name}
+}
+
+// Runner is a type whose values run as a process themselves: Python's
+// Process subclass that overrides run.
+type Runner interface {
+	Run(ctx context.Context) error
+}
+
+// RegisterRunner registers the Runner type R under name: New(t, r) then
+// starts a child that runs r.Run. Processes of it are named after the
+// type by default ("Worker-1" for a Worker or *Worker), numbered with the
+// other processes, as Python names them.
+func RegisterRunner[R Runner](name string) Target[R] {
+	t := Register(name, func(ctx context.Context, r R) error { return r.Run(ctx) })
+	rt := reflect.TypeFor[R]()
+	for rt.Kind() == reflect.Pointer {
+		rt = rt.Elem()
+	}
+	if n := rt.Name(); n != "" {
+		if i := strings.IndexByte(n, '['); i > 0 {
+			n = n[:i] // a generic type's name without its arguments
+		}
+		t.prefix = n
+	}
+	return t
 }
 
 func lookup(name string) (entry, bool) {
@@ -134,17 +162,65 @@ type Process struct {
 func New[A any](t Target[A], arg A, opts ...Option) *Process {
 	p := &Process{target: t.name, arg: arg, done: make(chan struct{})}
 	p.encode = func() ([]byte, error) {
+		if err := encodable(reflect.TypeFor[A](), map[reflect.Type]bool{}); err != nil {
+			return nil, fmt.Errorf("process: the argument (%s) cannot travel to a child: %w", reflect.TypeFor[A](), err)
+		}
 		var buf bytes.Buffer
 		if err := gob.NewEncoder(&buf).Encode(wire[A]{arg}); err != nil {
 			return nil, fmt.Errorf("process: encoding the argument (%s): %w", reflect.TypeFor[A](), err)
 		}
 		return buf.Bytes(), nil
 	}
-	p.name = fmt.Sprintf("Process-%d", counter.Add(1))
+	prefix := t.prefix
+	if prefix == "" {
+		prefix = "Process"
+	}
+	p.name = fmt.Sprintf("%s-%d", prefix, counter.Add(1))
 	for _, o := range opts {
 		o(&p.config)
 	}
 	return p
+}
+
+var (
+	binaryMarshaler = reflect.TypeFor[encoding.BinaryMarshaler]()
+	gobEncoder      = reflect.TypeFor[gob.GobEncoder]()
+)
+
+// encodable rejects the types gob would drop without a word: funcs,
+// channels and unsafe pointers, in the exported fields of a struct as
+// anywhere else. A type that encodes itself is taken as it is.
+func encodable(t reflect.Type, seen map[reflect.Type]bool) error {
+	if seen[t] {
+		return nil
+	}
+	seen[t] = true
+	if t.Implements(binaryMarshaler) || t.Implements(gobEncoder) ||
+		reflect.PointerTo(t).Implements(binaryMarshaler) || reflect.PointerTo(t).Implements(gobEncoder) {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Func, reflect.Chan, reflect.UnsafePointer:
+		return fmt.Errorf("%s values do not cross processes", t)
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return encodable(t.Elem(), seen)
+	case reflect.Map:
+		if err := encodable(t.Key(), seen); err != nil {
+			return err
+		}
+		return encodable(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			if err := encodable(f.Type, seen); err != nil {
+				return fmt.Errorf("field %s: %w", f.Name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Name is the process's name.

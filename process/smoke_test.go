@@ -5,6 +5,7 @@ package process
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,63 @@ func TestStartWithoutMain(t *testing.T) {
 	p := New(smokeTarget, smokeArg{N: 1})
 	if err := p.Start(); !errors.Is(err, ErrNoMain) {
 		t.Fatalf("Start in a child without Main: %v, want ErrNoMain", err)
+	}
+}
+
+type withFunc struct {
+	N  int
+	Fn func()
+}
+
+type nested struct {
+	Inner []map[string]*withFunc
+}
+
+var (
+	smokeFunc   = Register("smoke-func", func(ctx context.Context, _ withFunc) error { return nil })
+	smokeNested = Register("smoke-nested", func(ctx context.Context, _ nested) error { return nil })
+)
+
+// Funcs and channels anywhere in the argument fail at Start, before any
+// child runs, rather than arriving as nil.
+func TestStartRejectsFuncFields(t *testing.T) {
+	for _, p := range []*Process{New(smokeFunc, withFunc{N: 1}), New(smokeNested, nested{})} {
+		err := p.Start()
+		if err == nil || !strings.Contains(err.Error(), "do not cross processes") || p.Pid() != 0 {
+			t.Errorf("%s: Start = %v (pid %d), want a refusal", p, err, p.Pid())
+		}
+	}
+}
+
+// Worker is a Runner: a type whose values run as processes (Python's
+// Process subclass overriding run).
+type Worker struct {
+	N   int64
+	Out *value.Value[int64]
+}
+
+func (w *Worker) Run(ctx context.Context) error { return w.Out.Store(w.N * 10) }
+
+var workerType = RegisterRunner[*Worker]("smoke-worker")
+
+func TestRunner(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := value.New[int64](0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(workerType, &Worker{N: 4, Out: out})
+	if !strings.HasPrefix(p.Name(), "Worker-") {
+		t.Fatalf("a Worker process is named %q, want Worker-N", p.Name())
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Join(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := p.ExitCode(); c != 0 || out.Load() != 40 {
+		t.Fatalf("%s: exit code %d, stored %d", p, c, out.Load())
 	}
 }
