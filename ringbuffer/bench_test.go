@@ -760,21 +760,7 @@ func BenchmarkPingPong(b *testing.B) {
 				benchFatal(b, errors.New("the child exited"), p)
 			}
 		}
-		for i := range benchWarmup {
-			round(i)
-		}
-		b.ReportAllocs()
-		csw := benchVoluntarySwitches()
-		b.ResetTimer()
-		for i := range b.N {
-			round(benchWarmup + i)
-		}
-		b.StopTimer()
-		csw = benchVoluntarySwitches() - csw
-		p.WaitPoint("done")
-		over()
-		p.Succeed()
-		benchReportRTT(b, csw)
+		benchRounds(b, p, func() { p.WaitPoint("done"); over() }, round)
 	})
 	// C's futex ping-pong written in Go on raw system calls, no ring: the
 	// floor for a goroutine that sleeps in the kernel, against which
@@ -802,21 +788,7 @@ func BenchmarkPingPong(b *testing.B) {
 				benchFatal(b, errors.New("the child exited"), p)
 			}
 		}
-		for i := range benchWarmup {
-			round(i)
-		}
-		b.ReportAllocs()
-		csw := benchVoluntarySwitches()
-		b.ResetTimer()
-		for i := range b.N {
-			round(benchWarmup + i)
-		}
-		b.StopTimer()
-		csw = benchVoluntarySwitches() - csw
-		p.WaitPoint("done")
-		over()
-		p.Succeed()
-		benchReportRTT(b, csw)
+		benchRounds(b, p, func() { p.WaitPoint("done"); over() }, round)
 	})
 	// 8 bytes through one pipe and back through another, the child echoing.
 	b.Run("os.Pipe", func(b *testing.B) {
@@ -838,19 +810,7 @@ func BenchmarkPingPong(b *testing.B) {
 				b.Fatalf("sent %d, got back %d", i, v)
 			}
 		}
-		for i := range benchWarmup {
-			round(uint64(i))
-		}
-		b.ReportAllocs()
-		csw := benchVoluntarySwitches()
-		b.ResetTimer()
-		for i := range b.N {
-			round(uint64(i))
-		}
-		b.StopTimer()
-		csw = benchVoluntarySwitches() - csw
-		p.Succeed()
-		benchReportRTT(b, csw)
+		benchRounds(b, p, nil, func(i int) { round(uint64(i)) })
 	})
 }
 
@@ -906,21 +866,7 @@ func benchPingPong(b *testing.B, mode string) {
 			b.Fatalf("sent %d, got back %d", i, v)
 		}
 	}
-	for i := range benchWarmup {
-		round(uint64(i))
-	}
-	b.ReportAllocs()
-	csw := benchVoluntarySwitches()
-	b.ResetTimer()
-	for i := range b.N {
-		round(uint64(i))
-	}
-	b.StopTimer()
-	csw = benchVoluntarySwitches() - csw
-	p.WaitPoint("done")
-	over()
-	p.Succeed()
-	benchReportRTT(b, csw)
+	benchRounds(b, p, func() { p.WaitPoint("done"); over() }, func(i int) { round(uint64(i)) })
 	b.ReportMetric(float64(atomic.LoadUint64(mem.Uint64(stats.Bytes(), 0)))/float64(b.N), "child-vcsw/op")
 }
 
@@ -1242,4 +1188,27 @@ func benchReportGBs(b *testing.B, size int) {
 	if s := b.Elapsed().Seconds(); s > 0 {
 		b.ReportMetric(float64(b.N)*float64(size)/s/1e9, "GB/s")
 	}
+}
+
+// benchRounds plays benchWarmup untimed round trips against the child p and
+// then b.N timed ones, numbered on from the warm-up, and reports the round
+// trip and the sleeps per round trip. done, when not nil, runs once the
+// timed rounds are over, before the child is reaped.
+func benchRounds(b *testing.B, p *testproc.Proc, done func(), round func(i int)) {
+	for i := range benchWarmup {
+		round(i)
+	}
+	b.ReportAllocs()
+	csw := benchVoluntarySwitches()
+	b.ResetTimer()
+	for i := range b.N {
+		round(benchWarmup + i)
+	}
+	b.StopTimer()
+	csw = benchVoluntarySwitches() - csw
+	if done != nil {
+		done()
+	}
+	p.Succeed()
+	benchReportRTT(b, csw)
 }
