@@ -145,7 +145,6 @@ var (
 // multiprocessing.Process.
 type Process struct {
 	target string
-	arg    any
 	encode func() ([]byte, error)
 	config
 
@@ -155,12 +154,11 @@ type Process struct {
 	started   bool
 	done      chan struct{} // closed once the child was reaped
 	state     *os.ProcessState
-	werr      error
 }
 
 // New makes a Process that will run t with arg once started.
 func New[A any](t Target[A], arg A, opts ...Option) *Process {
-	p := &Process{target: t.name, arg: arg, done: make(chan struct{})}
+	p := &Process{target: t.name, done: make(chan struct{})}
 	p.encode = func() ([]byte, error) {
 		if err := encodable(reflect.TypeFor[A](), map[reflect.Type]bool{}); err != nil {
 			return nil, fmt.Errorf("process: the argument (%s) cannot travel to a child: %w", reflect.TypeFor[A](), err)
@@ -271,9 +269,9 @@ func (p *Process) Start() error {
 }
 
 func (p *Process) reap() {
-	err := p.cmd.Wait()
+	p.cmd.Wait() // the state says how it ended; an error adds nothing
 	p.mu.Lock()
-	p.state, p.werr = p.cmd.ProcessState, err
+	p.state = p.cmd.ProcessState
 	p.parentEnd.Close()
 	p.mu.Unlock()
 	close(p.done)

@@ -633,20 +633,11 @@ var benchChildPong = testproc.Register("rb-bench-pong", func(c *testproc.Child) 
 // odd, and answers by making it even and waking it, benchWarmup+N times,
 // then stops at the point "done". Arg: "SEGMENT N".
 var benchChildFutex = testproc.Register("rb-bench-futex", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
+	w, n, done, err := benchChildWord(c)
 	if err != nil {
 		return err
 	}
-	defer seg.Close()
-	n, err := shmtest.Int(f, 0)
-	if err != nil {
-		return err
-	}
-	o, err := seg.Find(context.Background(), "w", shm.Spec{Kind: shm.KindBytes})
-	if err != nil {
-		return err
-	}
-	w := mem.Uint32(o.Bytes(), 0)
+	defer done()
 	for i := range benchWarmup + n {
 		for atomic.LoadUint32(w) != uint32(2*i+1) {
 			sys.FutexWait(w, uint32(2*i), -1)
@@ -663,20 +654,11 @@ var benchChildFutex = testproc.Register("rb-bench-futex", func(c *testproc.Child
 // by making it even, benchWarmup+N times, then stops at the point "done".
 // It gives up when its parent is gone. Arg: "SEGMENT N".
 var benchChildSpin = testproc.Register("rb-bench-spin", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
+	w, n, done, err := benchChildWord(c)
 	if err != nil {
 		return err
 	}
-	defer seg.Close()
-	n, err := shmtest.Int(f, 0)
-	if err != nil {
-		return err
-	}
-	o, err := seg.Find(context.Background(), "w", shm.Spec{Kind: shm.KindBytes})
-	if err != nil {
-		return err
-	}
-	w := mem.Uint32(o.Bytes(), 0)
+	defer done()
 	ppid := os.Getppid()
 	for i := range benchWarmup + n {
 		for k := 1; atomic.LoadUint32(w) != uint32(2*i+1); k++ {
@@ -1211,4 +1193,22 @@ func benchRounds(b *testing.B, p *testproc.Proc, done func(), round func(i int))
 	}
 	p.Succeed()
 	benchReportRTT(b, csw)
+}
+
+// benchChildWord opens, in a child, the segment and round count of its
+// argument ("SEGMENT N") and the word "w" that the go-spin and go-futex
+// peers play on; done closes the segment.
+func benchChildWord(c *testproc.Child) (w *uint32, n int, done func(), err error) {
+	seg, f, err := shmtest.OpenArgs(c)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if n, err = shmtest.Int(f, 0); err == nil {
+		var o *shm.Object
+		if o, err = seg.Find(context.Background(), "w", shm.Spec{Kind: shm.KindBytes}); err == nil {
+			return mem.Uint32(o.Bytes(), 0), n, func() { seg.Close() }, nil
+		}
+	}
+	seg.Close()
+	return nil, 0, nil, err
 }

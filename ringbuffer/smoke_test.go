@@ -165,3 +165,33 @@ func TestSmokePipe(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBusyNoWake: producers and consumers of a ring that is never empty
+// or full when they look at it make no wake-up system call. A wake-up
+// only follows a bump of the sleep word's generation, and these stay 0.
+func TestBusyNoWake(t *testing.T) {
+	for _, mk := range []func() (*Ring[uint64], error){
+		func() (*Ring[uint64], error) { return NewSPSCRing[uint64](1024) },
+		func() (*Ring[uint64], error) { return NewRing[uint64](1024) },
+	} {
+		r, err := mk()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 512 {
+			r.TryPush(uint64(i))
+		}
+		for i := range 100000 {
+			if err := r.TryPush(uint64(i)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.TryPop(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if e, f := *r.c.empty, *r.c.full; e != 0 || f != 0 {
+			t.Errorf("%v: sleep words %#x, %#x after a busy run: a wake-up was made", r, e, f)
+		}
+		r.Free()
+	}
+}
