@@ -42,6 +42,24 @@ const (
 	// new bytes object under its get_lock() n times, in one process;
 	// GB/s (10^9 bytes per second).
 	ArrayCopy = "array_copy"
+	// StartJoinFork: a multiprocessing.Process (fork start method)
+	// running a function that does nothing is started and joined, n times
+	// in turn; milliseconds per start and join.
+	StartJoinFork = "start_join_fork"
+	// StartJoinSpawn: StartJoinFork with the spawn start method (a new
+	// interpreter each time); milliseconds per start and join.
+	StartJoinSpawn = "start_join_spawn"
+	// PoolApply: pool.apply of a function that returns its argument on a
+	// multiprocessing.Pool(2), n times after a few untimed calls; round
+	// trip in microseconds.
+	PoolApply = "pool_apply"
+	// PoolMap: pool.map(square, range(n)) on a multiprocessing.Pool(2)
+	// with the default chunks (n/8 items each), after an untimed warm-up
+	// map; items per second.
+	PoolMap = "pool_map"
+	// PoolMapChunk1: PoolMap with chunksize=1, a task per item; items per
+	// second.
+	PoolMapChunk1 = "pool_map_chunk1"
 )
 
 // ErrNoPython is wrapped by the error Python returns when there is no

@@ -34,6 +34,33 @@ func TestPythonFigures(t *testing.T) {
 	}
 }
 
+// TestPythonProcessFigures runs the process and pool figures, each with
+// an n small enough to take well under a second or two (a spawned
+// interpreter takes about 0.1 s).
+func TestPythonProcessFigures(t *testing.T) {
+	for _, tc := range []struct {
+		figure string
+		n      int
+	}{
+		{StartJoinFork, 5},
+		{StartJoinSpawn, 2},
+		{PoolApply, 200},
+		{PoolMap, 10_000},
+		{PoolMapChunk1, 1_000},
+	} {
+		t.Run(tc.figure, func(t *testing.T) {
+			v, err := python(t, context.Background(), tc.figure, tc.n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !(v > 0) {
+				t.Fatalf("%s = %v, want a positive number", tc.figure, v)
+			}
+			t.Logf("%s = %v", tc.figure, v)
+		})
+	}
+}
+
 func TestPythonBadInput(t *testing.T) {
 	if _, err := python(t, context.Background(), "no_such_figure", 1); err == nil {
 		t.Error("unknown figure: no error")

@@ -76,7 +76,7 @@ func runChild(fn string) int {
 
 	logger().Info("child process calling run")
 	code := 0
-	if err := call(ctx, e, arg); err != nil {
+	if err := callEntry(ctx, e, arg); err != nil {
 		fmt.Fprintf(os.Stderr, "process %s: %v\n", name, err)
 		code = 1
 	}
@@ -90,8 +90,8 @@ func runChild(fn string) int {
 	return code
 }
 
-// call runs the function, turning a panic into an error with its stack.
-func call(ctx context.Context, e entry, arg []byte) (err error) {
+// callEntry runs the function, turning a panic into an error with its stack.
+func callEntry(ctx context.Context, e entry, arg []byte) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())

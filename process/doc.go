@@ -58,6 +58,57 @@
 //   - JoinAll waits for the non-daemon children: defer it in main.
 //   - Children inherit stdout and stderr; stdin is /dev/null.
 //
+// # Pools
+//
+// A Pool is Python's multiprocessing.Pool: a fixed number of worker
+// processes (PoolWorker-N, daemons) that run functions registered with
+// RegisterFunc, which take an argument and give a result:
+//
+//	var square = process.RegisterFunc("square", func(ctx context.Context, x int) (int, error) {
+//		return x * x, nil
+//	})
+//
+//	pool, err := process.NewPool(4, nil) // nil: no initializer, default chunks
+//	defer pool.Join(ctx)
+//	defer pool.Close()
+//	out, err := process.Map(ctx, pool, square, []int{1, 2, 3}) // [1 4 9]
+//	for v, err := range process.Imap(ctx, pool, square, slices.Values(xs)) { ... }
+//	v, err := process.Apply(ctx, pool, square, 7)
+//	res := process.ApplyAsync(pool, square, 7) // res.Get(ctx), res.Ready()
+//
+// Map, Imap, ImapUnordered and Starmap send the items in chunks
+// (PoolOptions.ChunkSize). Each worker has a task queue and a result queue
+// of its own in shared memory (package ringbuffer), and holds at most two
+// chunks: the one it runs and the next. Plain arguments and results
+// (package ctypes) travel as their bytes, others through encoding/gob. A
+// chunk too large for the queues is split; a single argument or result too
+// large fails its item.
+//
+// What goes wrong, and what the caller sees:
+//
+//   - A function that returns an error or panics fails its item with a
+//     *TaskError (the error's text, or the panic's value and stack); the
+//     pool goes on. Map returns the first failed item's error; Imap yields
+//     each item's error and goes on.
+//   - A worker that dies (killed, or os.Exit) fails exactly the items it
+//     had taken with ErrWorkerDied; the chunk waiting in its queue goes to
+//     another worker. A new worker takes its place. Nothing waits for a
+//     dead worker: the pool learns of the death from the kernel (it reaps
+//     its children), not from a timeout.
+//   - An initializer that fails (PoolOptions.Initializer, see Init) ends the
+//     pool: every task fails with ErrInitializer, instead of workers being
+//     started again and again.
+//   - Close lets the workers finish what they were given, then exit;
+//     Terminate fails what is unfinished with ErrPoolTerminated and sends
+//     the workers SIGTERM (their context is cancelled). Join waits for
+//     either. The workers are daemons: they die with the pool's process.
+//   - A call whose context ends returns at once; items already running
+//     finish in their workers and their results are dropped.
+//
+// PoolOptions.InProcess runs the same API on goroutines in this process
+// (Python's multiprocessing.dummy), without encoding: for tests, and for
+// work that does not need other processes.
+//
 // # Logging
 //
 // LogToStderr(level) logs the life-cycle events through log/slog as
@@ -70,6 +121,14 @@
 //   - A program that does not call Main first makes every child run its
 //     main again. Start notices that (ErrNoMain) instead of starting
 //     children without end.
+//   - Close or Terminate every Pool: until then its workers wait for work.
+//   - A TaskError from another process carries the error's text only:
+//     errors.Is against the function's own sentinel errors works in an
+//     InProcess pool, not across processes.
+//   - Arguments and results that are not plain travel through
+//     encoding/gob, which leaves zero values out: a pointer to a zero value,
+//     or an empty slice or map, arrives as nil (in an InProcess pool it
+//     stays as it was).
 //   - Only the default heap's segments are inherited. An anonymous segment
 //     made with shm.Anonymous and not added to the default heap does not
 //     reach the child; a named one does.

@@ -52,6 +52,7 @@ type wire[A any] struct{ Arg A }
 type entry struct {
 	argType reflect.Type
 	run     func(ctx context.Context, arg []byte) error
+	chunk   runChunk // for a Func: runs a task's items (see RegisterFunc)
 }
 
 var registry struct {
@@ -64,8 +65,28 @@ var registry struct {
 // parent and the child it re-executes know the same names. An empty or
 // duplicate name panics, before any child can run.
 func Register[A any](name string, fn func(ctx context.Context, arg A) error) Target[A] {
-	if name == "" || fn == nil {
-		panic("process: Register with an empty name or a nil function")
+	if fn == nil {
+		panic("process: Register with a nil function")
+	}
+	add(name, entry{argType: reflect.TypeFor[A](), run: decoding(name, fn)})
+	return Target[A]{name: name}
+}
+
+// decoding is fn behind the decoding of its argument.
+func decoding[A any](name string, fn func(ctx context.Context, arg A) error) func(context.Context, []byte) error {
+	return func(ctx context.Context, b []byte) error {
+		var w wire[A]
+		if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&w); err != nil {
+			return fmt.Errorf("process: decoding the argument of %q (%s): %w", name, reflect.TypeFor[A](), err)
+		}
+		return fn(ctx, w.Arg)
+	}
+}
+
+// add registers e under name; Register and RegisterFunc share the names.
+func add(name string, e entry) {
+	if name == "" {
+		panic("process: Register with an empty name")
 	}
 	registry.Lock()
 	defer registry.Unlock()
@@ -75,17 +96,7 @@ func Register[A any](name string, fn func(ctx context.Context, arg A) error) Tar
 	if registry.m == nil {
 		registry.m = map[string]entry{}
 	}
-	registry.m[name] = entry{
-		argType: reflect.TypeFor[A](),
-		run: func(ctx context.Context, b []byte) error {
-			var w wire[A]
-			if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&w); err != nil {
-				return fmt.Errorf("process: decoding the argument of %q (%s): %w", name, reflect.TypeFor[A](), err)
-			}
-			return fn(ctx, w.Arg)
-		},
-	}
-	return Target[A]{name: name}
+	registry.m[name] = e
 }
 
 // Runner is a type whose values run as a process themselves: Python's
@@ -159,16 +170,7 @@ type Process struct {
 // New makes a Process that will run t with arg once started.
 func New[A any](t Target[A], arg A, opts ...Option) *Process {
 	p := &Process{target: t.name, done: make(chan struct{})}
-	p.encode = func() ([]byte, error) {
-		if err := encodable(reflect.TypeFor[A](), map[reflect.Type]bool{}); err != nil {
-			return nil, fmt.Errorf("process: the argument (%s) cannot travel to a child: %w", reflect.TypeFor[A](), err)
-		}
-		var buf bytes.Buffer
-		if err := gob.NewEncoder(&buf).Encode(wire[A]{arg}); err != nil {
-			return nil, fmt.Errorf("process: encoding the argument (%s): %w", reflect.TypeFor[A](), err)
-		}
-		return buf.Bytes(), nil
-	}
+	p.encode = func() ([]byte, error) { return encodeArg(arg) }
 	prefix := t.prefix
 	if prefix == "" {
 		prefix = "Process"
@@ -178,6 +180,18 @@ func New[A any](t Target[A], arg A, opts ...Option) *Process {
 		o(&p.config)
 	}
 	return p
+}
+
+// encodeArg encodes an argument as a child decodes it.
+func encodeArg[A any](arg A) ([]byte, error) {
+	if err := encodable(reflect.TypeFor[A](), map[reflect.Type]bool{}); err != nil {
+		return nil, fmt.Errorf("process: the argument (%s) cannot travel to a child: %w", reflect.TypeFor[A](), err)
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(wire[A]{arg}); err != nil {
+		return nil, fmt.Errorf("process: encoding the argument (%s): %w", reflect.TypeFor[A](), err)
+	}
+	return buf.Bytes(), nil
 }
 
 var (

@@ -157,7 +157,7 @@ func BenchmarkSPSC8(b *testing.B) {
 	// Python's multiprocessing.Queue, one producer and one consumer
 	// process, small ints (the figure bench.Queue).
 	b.Run("python-queue", func(b *testing.B) {
-		rate := benchPython(b, bench.Queue, b.N, 50_000)
+		rate := shmtest.Python(b, bench.Queue, b.N, 50_000)
 		b.ReportMetric(rate, "msg/s")
 		b.ReportMetric(1e9/rate, "ns/op") // Python's own clock, not the interpreter's start
 	})
@@ -1127,21 +1127,6 @@ func benchSocketpair(b *testing.B) (r, w *os.File) {
 		w.Close()
 	})
 	return r, w
-}
-
-// benchPython runs a figure of the Python peer n times, or atLeast times
-// when n is smaller (the figure is Python's own clock: the interpreter's
-// start, which makes testing's first b.N tiny, must not leave it to a few
-// rounds), skipping the benchmark when there is no python3.
-func benchPython(b *testing.B, figure string, n, atLeast int) float64 {
-	v, err := bench.Python(b.Context(), figure, max(n, atLeast))
-	if errors.Is(err, bench.ErrNoPython) {
-		b.Skipf("no Python peer: %v", err)
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	return v
 }
 
 // benchVoluntarySwitches is how many times the threads of this process have

@@ -16,7 +16,6 @@ package semaphore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/shmkit/shmkit/bench"
 	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/internal/sys"
 	"github.com/shmkit/shmkit/internal/testproc"
 	"github.com/shmkit/shmkit/shm"
@@ -242,7 +242,7 @@ func BenchmarkMutexCounter(b *testing.B) {
 	})
 	// multiprocessing.Value('q') under get_lock(), two processes.
 	b.Run("python", func(b *testing.B) {
-		ops := benchPython(b, bench.LockedValue, b.N/2, 100_000)
+		ops := shmtest.Python(b, bench.LockedValue, b.N/2, 100_000)
 		b.ReportMetric(ops, "ops/s")
 		b.ReportMetric(1e9/ops, "ns/op") // Python's own clock, not the interpreter's start
 	})
@@ -491,13 +491,13 @@ func BenchmarkEventPingPong(b *testing.B) {
 	})
 	// Two multiprocessing.Event, as the shmkit sub-benchmark does.
 	b.Run("python-Event", func(b *testing.B) {
-		us := benchPython(b, bench.EventPingPong, b.N, 2_000)
+		us := shmtest.Python(b, bench.EventPingPong, b.N, 2_000)
 		b.ReportMetric(us, "rtt-us")
 		b.ReportMetric(us*1e3, "ns/op") // Python's own clock, not the interpreter's start
 	})
 	// A multiprocessing.Pipe, as the os.Pipe sub-benchmark does.
 	b.Run("python-Pipe", func(b *testing.B) {
-		us := benchPython(b, bench.PipeRTT, b.N, 2_000)
+		us := shmtest.Python(b, bench.PipeRTT, b.N, 2_000)
 		b.ReportMetric(us, "rtt-us")
 		b.ReportMetric(us*1e3, "ns/op")
 	})
@@ -630,21 +630,6 @@ func benchPipe(b *testing.B) (r, w *os.File) {
 		w.Close()
 	})
 	return r, w
-}
-
-// benchPython runs a figure of the Python peer n times, or atLeast times
-// when n is smaller (the figure is Python's own clock: the interpreter's
-// start, which makes testing's first b.N tiny, must not leave it to a few
-// rounds), skipping the benchmark when there is no python3.
-func benchPython(b *testing.B, figure string, n, atLeast int) float64 {
-	v, err := bench.Python(b.Context(), figure, max(n, atLeast))
-	if errors.Is(err, bench.ErrNoPython) {
-		b.Skipf("no Python peer: %v", err)
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	return v
 }
 
 func benchReportRTT(b *testing.B) {

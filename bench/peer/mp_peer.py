@@ -20,19 +20,39 @@ runs one figure and prints one line, "FIGURE VALUE UNIT":
                     1 MiB into a new bytes object under its get_lock(),
                     N times; VALUE is bytes copied per second in units of
                     10^9, unit GB/s.
+    start_join_fork N times in turn, a multiprocessing.Process running a
+                    function that does nothing is started and joined; VALUE
+                    is milliseconds per start and join, unit ms.
+    start_join_spawn
+                    the same with the spawn start method (a new interpreter
+                    each time), unit ms.
+    pool_apply      pool.apply of a function that returns its argument, on
+                    a multiprocessing.Pool(2), N times after WARMUP untimed
+                    calls; VALUE is the round trip in microseconds, unit us.
+    pool_map        pool.map(square, range(N)) on a Pool(2), with the
+                    default chunks (N / 8 items each, rounded up), after an
+                    untimed map of WARMUP items; VALUE is items per second,
+                    unit item/s.
+    pool_map_chunk1 the same with chunksize=1: each item is a task of its
+                    own, unit item/s.
 
-Processes are made with the fork start method, so that starting them costs
-little and the timing covers only the exchange: the clock starts once both
-processes are running. The helper process never waits longer than TIMEOUT
+Processes are made with the fork start method (but for start_join_spawn),
+so that starting them costs little and the timing covers only the exchange:
+the clock starts once both processes are running (the pool figures: once
+the pool is made and warmed up). Pool calls wait through their async form
+with a timeout (apply_async(...).get(TIMEOUT) is what apply does, with a
+bound). The helper process never waits longer than TIMEOUT
 for its peer, so that a killed parent leaves no process behind for long.
 Any failure exits non-zero with a message on stderr. The helper process
 waits in slices of SLICE seconds and ends when its parent is gone, so that
-killing the script leaves nothing running for long.
+killing the script leaves nothing running for long; a pool worker has a
+thread that checks every SLICE seconds that its parent lives.
 """
 
 import multiprocessing
 import os
 import sys
+import threading
 import time
 
 TIMEOUT = 60.0  # seconds; a hang detector, never reached in a healthy run
@@ -202,13 +222,96 @@ def array_copy(ctx, n):
     return ARRAY_BYTES * n / elapsed / 1e9, "GB/s"
 
 
+def _noop():
+    pass
+
+
+def start_join(ctx, n):
+    t0 = time.perf_counter()
+    for i in range(n):
+        p = ctx.Process(target=_noop)
+        p.start()
+        p.join(TIMEOUT)
+        if p.exitcode != 0:
+            die("start_join: process %d ended with exit code %r" % (i, p.exitcode))
+    elapsed = time.perf_counter() - t0
+    return elapsed / n * 1e3, "ms"
+
+
+def _watch_parent(parent):
+    """A pool worker's initializer: ends the worker once its parent is
+    gone (a pool worker would wait for its next task for good)."""
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(SLICE)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _pool(ctx):
+    return ctx.Pool(2, initializer=_watch_parent, initargs=(os.getpid(),))
+
+
+def _identity(x):
+    return x
+
+
+def _square(x):
+    return x * x
+
+
+def pool_apply(ctx, n):
+    with _pool(ctx) as pool:
+
+        def rounds(k):
+            for i in range(k):
+                v = pool.apply_async(_identity, (i,)).get(TIMEOUT)
+                if v != i:
+                    die("pool_apply: apply(%d) = %r" % (i, v))
+
+        rounds(WARMUP)
+        t0 = time.perf_counter()
+        rounds(n)
+        elapsed = time.perf_counter() - t0
+    return elapsed / n * 1e6, "us"
+
+
+def _map(ctx, n, chunksize):
+    with _pool(ctx) as pool:
+        pool.map_async(_square, range(WARMUP)).get(TIMEOUT)
+        t0 = time.perf_counter()
+        r = pool.map_async(_square, range(n), chunksize).get(TIMEOUT)
+        elapsed = time.perf_counter() - t0
+    if len(r) != n or any(v != i * i for i, v in enumerate(r)):
+        die("pool_map: wrong results")
+    return n / elapsed, "item/s"
+
+
+def pool_map(ctx, n):
+    return _map(ctx, n, None)
+
+
+def pool_map_chunk1(ctx, n):
+    return _map(ctx, n, 1)
+
+
 FIGURES = {
     "locked_value": locked_value,
     "event_pingpong": event_pingpong,
     "pipe_rtt": pipe_rtt,
     "array_copy": array_copy,
     "queue": queue,
+    "start_join_fork": start_join,
+    "start_join_spawn": start_join,
+    "pool_apply": pool_apply,
+    "pool_map": pool_map,
+    "pool_map_chunk1": pool_map_chunk1,
 }
+
+# The start method of a figure, when not fork.
+METHODS = {"start_join_spawn": "spawn"}
 
 
 def main(argv):
@@ -220,7 +323,8 @@ def main(argv):
         n = 0
     if n < 1:
         die("N must be a positive integer, not %r" % argv[2])
-    value, unit = FIGURES[argv[1]](multiprocessing.get_context("fork"), n)
+    ctx = multiprocessing.get_context(METHODS.get(argv[1], "fork"))
+    value, unit = FIGURES[argv[1]](ctx, n)
     print("%s %.3f %s" % (argv[1], value, unit), flush=True)
 
 

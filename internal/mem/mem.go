@@ -76,6 +76,16 @@ func Bytes[T any](v *T) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(v)), unsafe.Sizeof(*v))
 }
 
+// SliceBytes is the memory of the values of s, as bytes, for copying a
+// run of plain values into a message and back (T must be plain data).
+func SliceBytes[T any](s []T) []byte {
+	if len(s) == 0 {
+		return nil
+	}
+	var z T
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), uintptr(len(s))*unsafe.Sizeof(z))
+}
+
 // Bits is the memory of x, a plain value of at most 8 bytes, as the low
 // bytes of a word (little endian, as on every system shmkit runs on): how
 // a small value goes through a 32- or 64-bit atomic operation.

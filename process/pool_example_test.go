@@ -1,0 +1,146 @@
+//go:build linux && (amd64 || arm64)
+
+package process_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/ringbuffer"
+)
+
+// Functions that pool workers run are registered with RegisterFunc, in
+// package-level variables.
+var square = process.RegisterFunc("example.square", func(ctx context.Context, x int) (int, error) {
+	return x * x, nil
+})
+
+// Python's `Pool(5).map(f, [1, 2, 3])`.
+func ExampleMap() {
+	ctx := context.Background()
+	pool, err := process.NewPool(5, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pool.Join(ctx)
+	defer pool.Close()
+	out, err := process.Map(ctx, pool, square, []int{1, 2, 3})
+	fmt.Println(out, err)
+	// Output: [1 4 9] <nil>
+}
+
+// Results in order as they come, from a sequence of arguments.
+func ExampleImap() {
+	ctx := context.Background()
+	pool, err := process.NewPool(2, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pool.Join(ctx)
+	defer pool.Terminate()
+	for v, err := range process.Imap(ctx, pool, square, slices.Values([]int{4, 5, 6})) {
+		fmt.Println(v, err)
+	}
+	// Output:
+	// 16 <nil>
+	// 25 <nil>
+	// 36 <nil>
+}
+
+var slow = process.RegisterFunc("example.slow", func(ctx context.Context, d time.Duration) (string, error) {
+	select {
+	case <-time.After(d):
+		return "done", nil
+	case <-ctx.Done(): // the pool was terminated
+		return "", ctx.Err()
+	}
+})
+
+// Python's `apply_async(f, ...).get(timeout=1)`: a context bounds the wait.
+func ExampleApplyAsync() {
+	pool, err := process.NewPool(1, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pool.Join(context.Background())
+	defer pool.Terminate() // slow's context is cancelled
+	res := process.ApplyAsync(pool, slow, time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_, err = res.Get(ctx)
+	fmt.Println(errors.Is(err, context.DeadlineExceeded), res.Ready())
+	// Output: true false
+}
+
+// Queues is the initializer's argument: two queues, which travel to each
+// worker as handles to the same shared memory.
+type Queues struct {
+	In, Out *ringbuffer.Queue[int]
+}
+
+// addOne moves numbers from In to Out, plus one, until In is empty.
+var addOne = process.Register("example.addOne", func(ctx context.Context, q Queues) error {
+	for {
+		v, err := q.In.TryGet()
+		if errors.Is(err, ringbuffer.ErrEmpty) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := q.Out.Put(ctx, v+1); err != nil {
+			return err
+		}
+	}
+})
+
+// Python's `Pool(4, f, (in_queue, out_queue))`: the initializer, run
+// once by each worker, does the work, and the parent collects the results
+// from a queue and then terminates the pool.
+func ExampleInit() {
+	ctx := context.Background()
+	in, _ := ringbuffer.NewQueue[int](16)
+	out, _ := ringbuffer.NewQueue[int](16)
+	defer in.Free()
+	defer out.Free()
+	for i := range 10 {
+		in.Put(ctx, i)
+	}
+	pool, err := process.NewPool(4, &process.PoolOptions{Initializer: process.Init(addOne, Queues{in, out})})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var b []int
+	for len(b) < 10 {
+		v, err := out.Get(ctx)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		b = append(b, v)
+	}
+	pool.Terminate()
+	pool.Join(ctx)
+	slices.Sort(b) // the workers finish in any order
+	fmt.Println(b)
+	// Output: [1 2 3 4 5 6 7 8 9 10]
+}
+
+// multiprocessing.dummy: the same API on goroutines.
+func ExamplePoolOptions_inProcess() {
+	ctx := context.Background()
+	pool, _ := process.NewPool(4, &process.PoolOptions{InProcess: true})
+	defer pool.Join(ctx)
+	defer pool.Close()
+	out, err := process.Map(ctx, pool, square, []int{1, 2, 3})
+	fmt.Println(out, err)
+	// Output: [1 4 9] <nil>
+}

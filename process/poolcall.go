@@ -1,0 +1,412 @@
+package process
+
+import (
+	"context"
+	"fmt"
+	"iter"
+)
+
+// call is one Map, Imap, ImapUnordered or Apply: its parts and who waits
+// for them. Its fields are guarded by the pool's mutex.
+type call[A, R any] struct {
+	p         *Pool
+	f         Func[A, R]
+	halted    bool // the caller stopped waiting: results are dropped
+	partsLeft int
+	sealed    bool          // no part will be added
+	done      chan struct{} // closed when sealed and every part settled
+	unordered bool
+	ready     []*part[A, R] // settled parts, in the order they settled (ImapUnordered)
+	signal    chan struct{} // a part settled
+}
+
+func newCall[A, R any](p *Pool, f Func[A, R]) *call[A, R] {
+	return &call[A, R]{p: p, f: f, done: make(chan struct{}), signal: make(chan struct{}, 1)}
+}
+
+func (c *call[A, R]) stopped() bool    { return c.halted }
+func (c *call[A, R]) funcName() string { return c.f.name }
+
+// halt drops what is left of the call.
+func (c *call[A, R]) halt() {
+	c.p.mu.Lock()
+	c.halted = true
+	c.p.mu.Unlock()
+}
+
+// wait waits for every part, or for ctx (then the call is dropped).
+func (c *call[A, R]) wait(ctx context.Context) error {
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		c.halt()
+		return ctx.Err()
+	}
+}
+
+func (c *call[A, R]) settled(pt *part[A, R]) {
+	pt.settled = true
+	c.partsLeft--
+	if c.unordered {
+		c.ready = append(c.ready, pt)
+	}
+	select {
+	case c.signal <- struct{}{}:
+	default:
+	}
+	if c.partsLeft == 0 && c.sealed {
+		close(c.done)
+	}
+}
+
+// add queues a part of args. p.mu is held.
+func (c *call[A, R]) add(args []A, out []R) (*part[A, R], *piece) {
+	pt := &part[A, R]{c: c, args: args, out: out, left: len(args)}
+	c.partsLeft++
+	return pt, &piece{c: pt, n: len(args)}
+}
+
+// part is a chunk of a call: its arguments, and their results and errors
+// as they come back.
+type part[A, R any] struct {
+	c       *call[A, R]
+	args    []A
+	out     []R
+	errs    []error // by item, once one failed
+	left    int
+	settled bool
+}
+
+func (pt *part[A, R]) call() caller { return pt.c }
+
+func (pt *part[A, R]) encode(b []byte, off, n int) ([]byte, error) {
+	return pt.c.f.ac.append(b, pt.args[off:off+n])
+}
+
+func (pt *part[A, R]) deliver(off, n int, payload []byte, errs []itemErr) error {
+	if len(errs) < n {
+		if err := pt.c.f.rc.decode(payload, pt.out[off:off+n]); err != nil {
+			return err
+		}
+	}
+	for _, e := range errs {
+		pt.setErr(off+e.index, &TaskError{Func: pt.c.f.name, Message: e.msg, Panic: e.panic, Stack: e.stack})
+	}
+	return nil
+}
+
+func (pt *part[A, R]) fail(off, n int, err error) {
+	for i := off; i < off+n; i++ {
+		pt.setErr(i, err)
+	}
+}
+
+func (pt *part[A, R]) setErr(i int, err error) {
+	if pt.errs == nil {
+		pt.errs = make([]error, len(pt.args))
+	}
+	pt.errs[i] = err
+}
+
+func (pt *part[A, R]) run(ctx context.Context, off, n int) func() {
+	out := make([]R, n)
+	var errs []error
+	for i := range n {
+		r, err := callItem(ctx, pt.c.f.fn, pt.args[off+i])
+		if err != nil {
+			if errs == nil {
+				errs = make([]error, n)
+			}
+			errs[i] = taskError(pt.c.f.name, err)
+		}
+		out[i] = r
+	}
+	return func() {
+		copy(pt.out[off:], out)
+		for i, err := range errs {
+			if err != nil {
+				pt.setErr(off+i, err)
+			}
+		}
+	}
+}
+
+func (pt *part[A, R]) finish(n int) {
+	if pt.left -= n; pt.left == 0 {
+		pt.c.settled(pt)
+	}
+}
+
+// item is the result and error of item i.
+func (pt *part[A, R]) item(i int) (R, error) {
+	if pt.errs != nil && pt.errs[i] != nil {
+		var zero R
+		return zero, pt.errs[i]
+	}
+	return pt.out[i], nil
+}
+
+// check reports a Func that RegisterFunc did not make.
+func (f Func[A, R]) check() error {
+	if f.fn == nil {
+		return fmt.Errorf("%w: a zero Func", ErrNotRegistered)
+	}
+	return nil
+}
+
+// Map runs f on every argument in the pool's workers, in chunks, and
+// returns the results in order (Python's Pool.map). When an item fails,
+// Map returns the error of the first failed item. When ctx ends, Map
+// returns its error at once; chunks already running finish in their
+// workers, and their results are dropped.
+func Map[A, R any](ctx context.Context, p *Pool, f Func[A, R], args []A) ([]R, error) {
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	out := make([]R, len(args))
+	cs := p.opts.ChunkSize
+	if cs == 0 {
+		cs = min(max((len(args)+4*p.n-1)/(4*p.n), 1), maxDefaultChunk)
+	}
+	c := newCall(p, f)
+	var parts []*part[A, R]
+	var pcs []*piece
+	p.mu.Lock()
+	for lo := 0; lo < len(args); lo += cs {
+		hi := min(lo+cs, len(args))
+		pt, pc := c.add(args[lo:hi], out[lo:hi])
+		parts, pcs = append(parts, pt), append(pcs, pc)
+	}
+	c.sealed = true
+	err := p.submit(pcs...)
+	if err == nil && len(pcs) == 0 {
+		close(c.done)
+	}
+	p.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.wait(ctx); err != nil {
+		return nil, err
+	}
+	base := 0
+	for _, pt := range parts {
+		for i, err := range pt.errs {
+			if err != nil {
+				return nil, fmt.Errorf("item %d: %w", base+i, err)
+			}
+		}
+		base += len(pt.args)
+	}
+	return out, nil
+}
+
+// Pair is two arguments of a function, for Starmap.
+type Pair[A, B any] struct {
+	First  A
+	Second B
+}
+
+// Starmap is Map over pairs of arguments (Python's Pool.starmap, whose
+// tuples a Go function takes as one struct): for a, b := range args, f
+// runs on Pair{a, b}. slices.All, maps.All and the like make the pairs.
+func Starmap[A, B, R any](ctx context.Context, p *Pool, f Func[Pair[A, B], R], args iter.Seq2[A, B]) ([]R, error) {
+	var pairs []Pair[A, B]
+	for a, b := range args {
+		pairs = append(pairs, Pair[A, B]{a, b})
+	}
+	return Map(ctx, p, f, pairs)
+}
+
+// Imap runs f on the arguments as the loop asks for them, and yields the
+// results in order (Python's Pool.imap). Arguments are taken from args a
+// few chunks ahead of the loop (4 per worker), so an endless sequence
+// works. A failed item yields its error, and the loop goes on; when ctx
+// ends, or the pool is closed or ended, the loop gets that error and
+// stops. Leaving the loop early drops what is left.
+func Imap[A, R any](ctx context.Context, p *Pool, f Func[A, R], args iter.Seq[A]) iter.Seq2[R, error] {
+	return stream(ctx, p, f, args, false)
+}
+
+// ImapUnordered is Imap yielding each chunk's results as soon as the
+// chunk is done (Python's Pool.imap_unordered).
+func ImapUnordered[A, R any](ctx context.Context, p *Pool, f Func[A, R], args iter.Seq[A]) iter.Seq2[R, error] {
+	return stream(ctx, p, f, args, true)
+}
+
+func stream[A, R any](ctx context.Context, p *Pool, f Func[A, R], args iter.Seq[A], unordered bool) iter.Seq2[R, error] {
+	return func(yield func(R, error) bool) {
+		var zero R
+		if err := f.check(); err != nil {
+			yield(zero, err)
+			return
+		}
+		c := newCall(p, f)
+		c.unordered = unordered
+		defer c.halt()
+		cs := max(p.opts.ChunkSize, 1)
+		window := 4 * p.n
+		var queue []*part[A, R] // submitted and not yet yielded, in order
+		// next takes the next settled part, waiting for one if block.
+		next := func(block bool) (*part[A, R], error) {
+			for {
+				if err := ctx.Err(); err != nil { // even while results keep coming
+					return nil, err
+				}
+				var pt *part[A, R]
+				p.mu.Lock()
+				if unordered && len(c.ready) > 0 {
+					pt, c.ready = c.ready[0], c.ready[1:]
+				} else if !unordered && len(queue) > 0 && queue[0].settled {
+					pt = queue[0]
+				}
+				p.mu.Unlock()
+				if pt != nil || !block {
+					return pt, nil
+				}
+				select {
+				case <-c.signal:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+		}
+		// emit yields the settled parts, waiting for one first if block;
+		// false: the loop ended.
+		emit := func(block bool) bool {
+			for {
+				pt, err := next(block)
+				if err != nil {
+					yield(zero, err)
+					return false
+				}
+				if pt == nil {
+					return true
+				}
+				block = false
+				if !unordered {
+					queue = queue[1:]
+				} else {
+					queue = queue[:len(queue)-1] // counts what is in flight
+				}
+				for i := range pt.args {
+					if !yield(pt.item(i)) {
+						return false
+					}
+				}
+			}
+		}
+		buf := make([]A, 0, cs)
+		send := func() bool {
+			p.mu.Lock()
+			pt, pc := c.add(buf, make([]R, len(buf)))
+			err := p.submit(pc)
+			p.mu.Unlock()
+			if err != nil {
+				yield(zero, err)
+				return false
+			}
+			queue = append(queue, pt)
+			buf = make([]A, 0, cs)
+			return true
+		}
+		for a := range args {
+			if buf = append(buf, a); len(buf) < cs {
+				continue
+			}
+			if !send() {
+				return
+			}
+			for len(queue) >= window {
+				if !emit(true) {
+					return
+				}
+			}
+			if !emit(false) {
+				return
+			}
+		}
+		if len(buf) > 0 && !send() {
+			return
+		}
+		for len(queue) > 0 {
+			if !emit(true) {
+				return
+			}
+		}
+	}
+}
+
+// AsyncResult is the result of ApplyAsync, to come.
+type AsyncResult[R any] struct {
+	done   chan struct{}
+	result func() (R, error)
+	halt   func()
+}
+
+// ApplyAsync runs f(arg) in a worker and returns at once (Python's
+// Pool.apply_async).
+func ApplyAsync[A, R any](p *Pool, f Func[A, R], arg A) *AsyncResult[R] {
+	if err := f.check(); err != nil {
+		return failed[R](err)
+	}
+	c := newCall(p, f)
+	p.mu.Lock()
+	pt, pc := c.add([]A{arg}, make([]R, 1))
+	c.sealed = true
+	err := p.submit(pc)
+	p.mu.Unlock()
+	if err != nil {
+		return failed[R](err)
+	}
+	return &AsyncResult[R]{done: c.done, result: func() (R, error) { return pt.item(0) }, halt: c.halt}
+}
+
+func failed[R any](err error) *AsyncResult[R] {
+	done := make(chan struct{})
+	close(done)
+	var zero R
+	return &AsyncResult[R]{done: done, result: func() (R, error) { return zero, err }, halt: func() {}}
+}
+
+// Get waits for the result, or for ctx (the task goes on; Get can be
+// called again).
+func (r *AsyncResult[R]) Get(ctx context.Context) (R, error) {
+	if err := r.Wait(ctx); err != nil {
+		var zero R
+		return zero, err
+	}
+	return r.result()
+}
+
+// Wait waits until the result is ready, or ctx ends.
+func (r *AsyncResult[R]) Wait(ctx context.Context) error {
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Ready reports whether the result is ready.
+func (r *AsyncResult[R]) Ready() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Apply runs f(arg) in a worker and waits for its result (Python's
+// Pool.apply). When ctx ends first, the result is dropped.
+func Apply[A, R any](ctx context.Context, p *Pool, f Func[A, R], arg A) (R, error) {
+	r := ApplyAsync(p, f, arg)
+	v, err := r.Get(ctx)
+	if err != nil && ctx.Err() != nil && !r.Ready() {
+		r.halt()
+	}
+	return v, err
+}
