@@ -28,7 +28,7 @@ import (
 
 // The registered functions of these tests.
 
-var ptErrSentinel = errors.New("pt sentinel")
+var errPtSentinel = errors.New("pt sentinel")
 
 // ptPlain is plain data: it travels as its bytes.
 type ptPlain struct {
@@ -119,12 +119,12 @@ var (
 	ptSquare = RegisterFunc("pt.square", func(ctx context.Context, x int) (int, error) { return x * x, nil })
 	ptInc    = RegisterFunc("pt.inc", func(ctx context.Context, x int) (int, error) { return x + 1, nil })
 	ptLinear = RegisterFunc("pt.linear", func(ctx context.Context, x int) (int, error) { return 3*x + 1, nil })
-	// ptCheck: a negative x returns an error wrapping ptErrSentinel; an x
+	// ptCheck: a negative x returns an error wrapping errPtSentinel; an x
 	// of a million or more panics.
 	ptCheck = RegisterFunc("pt.check", func(ctx context.Context, x int) (int, error) {
 		switch {
 		case x < 0:
-			return 0, fmt.Errorf("negative %d: %w", x, ptErrSentinel)
+			return 0, fmt.Errorf("negative %d: %w", x, errPtSentinel)
 		case x >= 1_000_000:
 			panic(fmt.Sprintf("pt panic %d", x))
 		}
@@ -195,9 +195,9 @@ var (
 		v.Add(1)
 		return nil
 	})
-	ptInitSentinel = errors.New("pt init sentinel")
+	errPtInit = errors.New("pt init sentinel")
 	ptErrInit      = Register("pt.errinit", func(ctx context.Context, msg string) error {
-		return fmt.Errorf("init failed: %s: %w", msg, ptInitSentinel)
+		return fmt.Errorf("init failed: %s: %w", msg, errPtInit)
 	})
 	ptPanicInit = Register("pt.panicinit", func(ctx context.Context, msg string) error { panic("init panic " + msg) })
 	ptExitInit  = Register("pt.exitinit", func(ctx context.Context, code int) error {
@@ -566,7 +566,7 @@ func TestPoolMapErrors(t *testing.T) {
 			if te.Panic || te.Message != "negative -37: pt sentinel" || te.Stack != "" {
 				t.Errorf("chunk %d: TaskError %+v, want the returned error's message", cs, te)
 			}
-			if got := errors.Is(err, ptErrSentinel); got != local {
+			if got := errors.Is(err, errPtSentinel); got != local {
 				t.Errorf("chunk %d: errors.Is(err, sentinel) = %v, want %v (the error itself only InProcess)", cs, got, local)
 			}
 			if !strings.Contains(err.Error(), "negative -37") {
@@ -875,7 +875,7 @@ func TestPoolApply(t *testing.T) {
 			t.Fatalf("Apply(square, 9) = %d, %v", v, err)
 		}
 		_, err := Apply(ctx, p, ptCheck, -3)
-		if te := ptTaskError(t, err, "pt.check"); te.Message != "negative -3: pt sentinel" || errors.Is(err, ptErrSentinel) != local {
+		if te := ptTaskError(t, err, "pt.check"); te.Message != "negative -3: pt sentinel" || errors.Is(err, errPtSentinel) != local {
 			t.Fatalf("Apply of a failing item: %v", err)
 		}
 		rs := make([]*AsyncResult[int], 1000)
@@ -1248,7 +1248,7 @@ func TestPoolInitializerFails(t *testing.T) {
 					if te.Panic || te.Message != "init failed: arg-error: pt init sentinel" {
 						t.Errorf("%s: %s: %+v", how, what, te)
 					}
-					if got := errors.Is(err, ptInitSentinel); got != local {
+					if got := errors.Is(err, errPtInit); got != local {
 						t.Errorf("%s: %s: errors.Is(err, the initializer's error) = %v", how, what, got)
 					}
 				case "panic":
