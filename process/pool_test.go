@@ -196,7 +196,7 @@ var (
 		return nil
 	})
 	errPtInit = errors.New("pt init sentinel")
-	ptErrInit      = Register("pt.errinit", func(ctx context.Context, msg string) error {
+	ptErrInit = Register("pt.errinit", func(ctx context.Context, msg string) error {
 		return fmt.Errorf("init failed: %s: %w", msg, errPtInit)
 	})
 	ptPanicInit = Register("pt.panicinit", func(ctx context.Context, msg string) error { panic("init panic " + msg) })
