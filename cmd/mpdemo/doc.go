@@ -1,0 +1,121 @@
+// Command mpdemo runs the examples of Python's multiprocessing, written
+// with shmkit: each topic is the counterpart of one Python program from
+// five articles that teach the module (the seeds, numbered 000 to 004), and
+// prints what the Python program prints, in Go's form (false, not False;
+// [1 4 9], not [1, 4, 9]).
+//
+// Usage:
+//
+//	go run ./cmd/mpdemo TOPIC   run one demo
+//	go run ./cmd/mpdemo list    list the topics, with their seed
+//	go run ./cmd/mpdemo all     run every topic; exits 1 if any failed
+//
+// Every demo is a program of its own: its main calls process.Main first,
+// starts children through package process, and prints its own lines on
+// stdout; its children print on the stdout they inherit, as Python's do.
+// As Python does at exit, the demo then waits for its children that are
+// not daemons (process.JoinAll).
+//
+// `all` runs each topic in a child process of its own, named MainProcess,
+// so that each prints what it prints alone: processes numbered from
+// Process-1, logging off at the start, daemons that die when the topic
+// ends. It runs four topics at a time, each writing to a file of its own,
+// and prints each topic's output under its header, in the order of list,
+// once the topic is done; then a line "--- ok TOPIC (time)" or "--- FAIL
+// TOPIC (time): why", and at the end "ok: all N topics" or the failed
+// ones, exiting 1.
+//
+// The Python programs sleep for seconds; the demos sleep a tenth of that.
+// Where a Python program counts on a sleep for the order of its lines (a
+// child should have started, or timed out, by then), the demo waits for
+// the event itself instead, so that its output holds on a loaded machine.
+//
+// # Topics
+//
+// The seeds:
+//
+//   - 000 "Python-multiprocessing进程管理" (after PyMOTW)
+//   - 001 "Python multiprocessing" (after the Python documentation)
+//   - 002 "Python的多进程编程技巧"
+//   - 003 "简单多进程切换、进程传参、异步进程、守护进程"
+//   - 004 "Python--multiprocessing" (a summary of PyMOTW's chapter, whose
+//     programs the demos follow)
+//
+// The topics, and the Python each one follows:
+//
+//	topic                seed  Python original
+//	worker               000   for i in range(5): Process(target=worker).start()
+//	worker-args          000   Process(target=worker, args=(i,)); print 'Worker', num
+//	importable           000   Process(target=simple.worker), from another module
+//	names                000   Process(name='my_service', target=my_device); current_process().name
+//	daemon               000   service.daemon = True, not joined
+//	daemon-join          000   service.daemon = True; service.join()
+//	daemon-join-timeout  000   service.join(1); service.is_alive()
+//	terminate            000   p.terminate(); print p, p.is_alive()
+//	exitcode             000   sys.exit(1), return, raise, terminate(); p.exitcode
+//	logging              000   multiprocessing.log_to_stderr(logging.DEBUG)
+//	get-logger           000   log_to_stderr(); get_logger().setLevel(logging.INFO)
+//	derived              000   class Worker(multiprocessing.Process): def run(self)
+//	queue-object         000   queue.put(MyFancyClass('Fancy Dan')); obj = q.get(); obj.do_something()
+//	pool-print           000   Pool(processes=5).map(my_func, range(10)), my_func printing x**2
+//	pool-map             001   with Pool(5) as p: print(p.map(f, [1, 2, 3]))
+//	hello                001   Process(target=f, args=('bob',)); print('hello', name)
+//	info                 001   info(title): __name__, os.getppid(), os.getpid()
+//	queue                001   q.put([42, None, 'hello']); print(q.get())
+//	pipe                 001   parent_conn, child_conn = Pipe(); conn.send([42, None, 'hello'])
+//	lock                 001   l.acquire(); print('hello world', i); l.release()
+//	value-array          001   Value('d', 0.0), Array('i', range(10))
+//	pool                 001   map, imap_unordered, apply_async(f, (20,)).get(timeout=1), TimeoutError
+//	pool-sleep           002   Pool(4).map(f, range(10)), f sleeping a second
+//	pool-queues          002   Pool(4, f, (in_queue, out_queue)); out_queue.get(); pool.terminate()
+//	plans                003   Process(target=A), Process(target=B), each printing three times
+//	plans-args           003   Process(target=A, args=(3, "福尔摩斯")), kwargs={"num": 3, "name": "诸葛亮"}
+//	getpid               003   os.getpid(), os.getppid() in A and B
+//	wait-children        003   funB.start(); print("A 计划完毕……"): the program waits for B
+//	daemon-sleep         003   funB.daemon = True; funB.start(); time.sleep(3)
+//	event                004   e.wait(), e.wait(t), e.set(), e.is_set()
+//	condition            004   stage_1: cond.notify_all(); stage_2: cond.wait()
+//	semaphore            004   with s: pool.makeActive(name), Semaphore(3), ActivePool
+//	namespace            004   mgr.Namespace(); ns.value = 'This is the value'; event.set()
+//	pool-initializer     004   Pool(processes=cpu_count()*2, initializer=start_process)
+//	joinable-queue       004   class Consumer(Process), JoinableQueue, task_done(), tasks.join()
+//	cpu-count            004   multiprocessing.cpu_count()
+//
+// # From Python to Go
+//
+//   - A target is a function registered in a package-level variable
+//     (process.Register, process.RegisterFunc for pools); its arguments are
+//     one value, a struct when there are several: a keyed struct literal is
+//     Python's kwargs.
+//   - Shared objects (semaphore.Mutex, Event, Cond, Semaphore; value.Value;
+//     array.Array; ringbuffer.Queue, JoinableQueue, Pipe's Conn) travel in
+//     the argument as handles to the same shared memory.
+//   - A Value holds plain data only: namespace's Namespace is a struct with a
+//     fixed-size text, and semaphore's list of active workers (Python's
+//     Manager().list()) is a fixed array and a count in a Value, whose lock
+//     is the ActivePool's.
+//   - A wait with a timeout is a context with a deadline:
+//     get(timeout=1) is res.Get(ctx), and a timeout is
+//     context.DeadlineExceeded.
+//   - get-logger logs one line of its own through process.Logger, the
+//     logger get_logger returns; the level is LogToStderr's, as slog fixes
+//     a handler's level.
+//   - exitcode has no return_value: a Go target returns an error only. The
+//     error of raises is printed on its stderr, where Python prints the
+//     traceback.
+//   - info prints the process's name where Python prints the module's.
+//
+// # Not here
+//
+// The seeds' examples that have no demo: Manager().dict() and
+// Manager().list() (seed 001's manager example, PyMOTW's dict of results,
+// the namespace holding a list), which need shared maps and lists; the
+// programs that show Python failing (a Pool given a nested function or a
+// method's, a Pool used from the interactive interpreter, a program without
+// its `if __name__ == "__main__":` guard): a Go target cannot be
+// unregistered, and in a program that forgets process.Main the children's
+// own Start fails with process.ErrNoMain instead of starting children
+// without end;
+// seed 003's first program, which starts no process; and seed 002's
+// question about a counter shared by threads.
+package main

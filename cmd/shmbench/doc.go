@@ -1,0 +1,75 @@
+// Command shmbench measures shmkit across real processes, beside its peers
+// in the same run, and prints each figure with its ratio to the peer and
+// the target of shmkit's design that it meets or misses.
+//
+//	go run ./cmd/shmbench           # about a minute on 2 cores
+//	go run ./cmd/shmbench -quick    # about 10 seconds
+//
+// # What it measures
+//
+// Each figure of shmkit (rings, the MPMC queue, ping-pong round trips,
+// the shared Mutex, 64 KiB messages, Pool.Apply and Pool.Map, process
+// start and join, allocations on the hot paths, threads for parked
+// goroutines) is measured between processes this program starts with
+// package process, and stands beside its peers:
+//
+//   - Go's own: a channel and sync.Mutex between goroutines, os.Pipe and a
+//     unix socket between processes, copy.
+//   - Python's multiprocessing (Queue, a locked Value, Pool.apply, Pool.map,
+//     Process start and join with fork and spawn), through the project's
+//     own script (package bench) when python3 is on PATH.
+//   - The machine's ceiling, through a small C program of the project's own
+//     (ceiling.c, embedded), compiled with $CC, cc, gcc or clang when one
+//     is there: an SPSC ring of 8-byte messages with batched cursors, spin
+//     and futex ping-pong round trips between two processes, and memcpy of
+//     64 KiB in cache. Without a C compiler the ceiling is left out, and Go's
+//     copy stands in for memcpy (the table says so).
+//
+// A peer that cannot run here is skipped, and its row says why ("skipped:
+// no python3"); the run goes on. Each timed loop runs for -dur (50 ms with
+// -quick, 300 ms without); without -quick each figure is the median of a
+// few repetitions (3 for rates and Python's figures, 5 for round trips and
+// the C ceiling).
+//
+// # Flags
+//
+//	-quick        shorter loops and one repetition each: under 30 seconds
+//	-json         print one JSON object on stdout, {"metrics": {NAME: number,
+//	              ...}}, with the figures measured (one that could not be
+//	              measured is left out, never 0); the table goes to stderr
+//	-svg FILE     write a chart of the targets, met and missed, as SVG
+//	-run REGEXP   run only the measures whose label (as the progress line
+//	              shows it) matches
+//	-dur D        how long each timed loop runs
+//
+// A progress line on stderr names the measure that runs. Ctrl-C stops the
+// run: the measure's children are ended, and nothing is printed. The exit
+// status is 1 when a measure of shmkit itself failed (not when a peer is
+// missing), 2 on a bad command line, 130 when interrupted.
+//
+// # Reading the table
+//
+// Each row is a target of the design (BENCH.md): the metric, shmkit's
+// figure, the peer it stands beside (its name and figure), the ratio
+// between the two the way the target reads it, the target, and whether it
+// is met. A ratio reads one of three ways:
+//
+//   - "0.64x C ring": shmkit's rate is 0.64 times the peer's (higher is
+//     better);
+//   - "19.8x faster": the peer takes 19.8 times as long as shmkit;
+//   - "2.05x C spin": shmkit takes 2.05 times as long as the peer (lower
+//     is better).
+//
+// "met" is yes or no, or "—" when a figure the target needs is missing; a
+// line under the table counts the targets met.
+// Rows indented under another ("the same beside os.Pipe") put the same
+// figure beside another peer. Only ratios within one run mean much: the
+// machine's load moves absolute figures from run to run, and a shared
+// machine moves the ceiling too. Under the table: the measures that did
+// not run and why, and the machine (CPU, cores, kernel, Go, Python, C
+// compiler) with the date.
+//
+// The chart (-svg) has a bar per target: its length is how the figure
+// stands against the target on a log scale, where the vertical line is the
+// target exactly; a green bar reaches it, a red one falls short.
+package main

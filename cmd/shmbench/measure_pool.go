@@ -1,0 +1,186 @@
+//go:build linux
+
+package main
+
+// Processes and pools: Pool.Apply's round trip, Pool.Map of x*x, and a
+// Process's start and join, as Python's peers measure them (a Pool of 2
+// workers, 1,000,000 items, a child that does nothing).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/shmkit/shmkit/process"
+)
+
+const (
+	// mapItems is how many items one Map takes (quick: mapItemsQuick).
+	mapItems      = 1_000_000
+	mapItemsQuick = 100_000
+	// poolWorkers is the size of the pools, as Python's Pool(2).
+	poolWorkers = 2
+	// poolWarmup is how many untimed Apply calls a pool gets first.
+	poolWarmup = 10
+)
+
+var (
+	// noop is the child of the start and join.
+	noop = process.Register("shmbench.noop", func(ctx context.Context, x int) error { return nil })
+	// echo is Apply's task.
+	echo = process.RegisterFunc("shmbench.echo", func(ctx context.Context, x int) (int, error) { return x, nil })
+	// square is Map's.
+	square = process.RegisterFunc("shmbench.square", func(ctx context.Context, x int) (int, error) { return x * x, nil })
+)
+
+func init() {
+	register(measure{label: "Pool.Apply round trip (2 workers)",
+		names: []string{"pool_apply_rtt_us"},
+		run:   poolApply})
+	register(measure{label: "Pool.Map of x*x (2 workers)",
+		names: []string{"pool_map_items_per_s"},
+		run:   poolMap})
+	register(measure{label: "Process start+join",
+		names: []string{"process_start_join_ms"},
+		run:   startJoin})
+}
+
+// withPool runs f on a pool of poolWorkers, warmed up (every worker has
+// answered), and closes and joins it after, checking that its workers are
+// gone.
+func withPool(ctx context.Context, f func(ctx context.Context, p *process.Pool) (float64, error)) (float64, error) {
+	p, err := process.NewPool(poolWorkers, nil)
+	if err != nil {
+		return 0, err
+	}
+	pids := p.Pids()
+	gctx, cancel := context.WithTimeout(ctx, joinGuard) // the warm-up's
+	defer cancel()
+	for i := range poolWarmup {
+		if v, err := process.Apply(gctx, p, echo, i); v != i || err != nil {
+			err = fmt.Errorf("Apply(%d) = %d, %v", i, v, err)
+			return 0, errors.Join(err, endPool(p, pids))
+		}
+	}
+	x, err := f(ctx, p)
+	return x, errors.Join(err, endPool(p, pids))
+}
+
+// endPool closes p and joins it, terminating it if it takes longer than
+// joinGuard.
+func endPool(p *process.Pool, pids []int) error {
+	p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), joinGuard)
+	defer cancel()
+	if err := p.Join(ctx); err != nil {
+		p.Terminate()
+		jctx, cancel := context.WithTimeout(context.Background(), joinGuard)
+		defer cancel()
+		p.Join(jctx)
+		return fmt.Errorf("pool Join: %w", err)
+	}
+	for _, pid := range append(pids, p.Pids()...) {
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("pool worker %d still there after Join (kill: %v)", pid, err)
+		}
+	}
+	return nil
+}
+
+// poolApply calls Apply of a function that returns its argument, in turn,
+// for cfg.dur a repetition; us.
+func poolApply(ctx context.Context, cfg config) (figures, error) {
+	us, err := withPool(ctx, func(ctx context.Context, p *process.Pool) (float64, error) {
+		i := poolWarmup
+		return repeat(ctx, reps(cfg, rateReps), func() (float64, error) {
+			// A hung pool ends the call instead of the run.
+			cctx, cancel := context.WithTimeout(ctx, cfg.dur+joinGuard)
+			defer cancel()
+			t0 := time.Now()
+			n := 0
+			t := newTimer(ctx, cfg.dur)
+			defer t.stop()
+			for ; !t.over(); n++ {
+				if v, err := process.Apply(cctx, p, echo, i); v != i || err != nil {
+					return 0, fmt.Errorf("Apply(%d) = %d, %v", i, v, err)
+				}
+				i++
+			}
+			return time.Since(t0).Seconds() * 1e6 / float64(n), nil
+		})
+	})
+	return figures{"pool_apply_rtt_us": us}, err
+}
+
+// poolMap maps x*x over mapItems ints (quick: mapItemsQuick), in the
+// default chunks, as many times as fit in rateReps times cfg.dur (quick:
+// cfg.dur), at least once; item/s, the median over the Maps.
+func poolMap(ctx context.Context, cfg config) (figures, error) {
+	items := mapItems
+	if cfg.quick {
+		items = mapItemsQuick
+	}
+	xs := make([]int, items)
+	for i := range xs {
+		xs[i] = i
+	}
+	rate, err := withPool(ctx, func(ctx context.Context, p *process.Pool) (float64, error) {
+		var rates []float64
+		end := time.Now().Add(time.Duration(reps(cfg, rateReps)) * cfg.dur)
+		for len(rates) == 0 || time.Now().Before(end) {
+			cctx, cancel := context.WithTimeout(ctx, joinGuard+time.Duration(items)*time.Microsecond)
+			t0 := time.Now()
+			out, err := process.Map(cctx, p, square, xs)
+			el := time.Since(t0)
+			cancel()
+			if err != nil {
+				return 0, err
+			}
+			if len(out) != len(xs) {
+				return 0, fmt.Errorf("%d results of Map for %d items", len(out), len(xs))
+			}
+			for i, v := range out {
+				if v != i*i {
+					return 0, fmt.Errorf("result %d of Map is %d", i, v)
+				}
+			}
+			rates = append(rates, float64(items)/el.Seconds())
+		}
+		return median(rates), nil
+	})
+	return figures{"pool_map_items_per_s": rate}, err
+}
+
+// startJoin starts a child that does nothing and joins it, in turn, for
+// cfg.dur a repetition (at least 3 times); ms.
+func startJoin(ctx context.Context, cfg config) (figures, error) {
+	ms, err := repeat(ctx, reps(cfg, rateReps), func() (float64, error) {
+		t0 := time.Now()
+		end := t0.Add(cfg.dur)
+		n := 0
+		for n < 3 || time.Now().Before(end) {
+			p := process.New(noop, n)
+			if err := p.Start(); err != nil {
+				return 0, err
+			}
+			jctx, cancel := context.WithTimeout(ctx, joinGuard)
+			err := p.Join(jctx)
+			cancel()
+			if err != nil {
+				p.Kill()
+				kctx, cancel := context.WithTimeout(context.Background(), joinGuard)
+				p.Join(kctx)
+				cancel()
+				return 0, fmt.Errorf("%s: Join: %w", p, err)
+			}
+			if code, _ := p.ExitCode(); code != 0 {
+				return 0, fmt.Errorf("%s: exit code %d", p, code)
+			}
+			n++
+		}
+		return time.Since(t0).Seconds() * 1e3 / float64(n), nil
+	})
+	return figures{"process_start_join_ms": ms}, err
+}

@@ -1,0 +1,602 @@
+//go:build linux && (amd64 || arm64)
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/testproc"
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/shm"
+)
+
+func TestMain(m *testing.M) {
+	process.Main() // in a child a measure started: runs its part and exits
+	testproc.Main(m, func() { shm.DefaultHeap().Close() })
+}
+
+// tinyDur is the timed loop of the in-process runs: the tests check what
+// the suite prints, not how fast anything is.
+const tinyDur = 5 * time.Millisecond
+
+// zeroOK are the figures for which 0 is a measurement, not a placeholder.
+var zeroOK = map[string]bool{"hot_path_allocs_per_op": true}
+
+// guard bounds a whole in-process run.
+func guard(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestEveryRequiredFigureHasAMeasure(t *testing.T) {
+	declared := map[string]string{}
+	for _, m := range measures {
+		for _, name := range m.names {
+			if other, dup := declared[name]; dup {
+				t.Errorf("%s is given by two measures: %q and %q", name, other, m.label)
+			}
+			declared[name] = m.label
+		}
+	}
+	for _, name := range required {
+		if _, ok := declared[name]; !ok {
+			t.Errorf("no measure gives %s", name)
+		}
+	}
+	for _, r := range rows {
+		for _, name := range []string{r.shmkit, r.peer} {
+			if _, ok := declared[name]; name != "" && !ok {
+				t.Errorf("row %q: no measure gives %s", r.metric, name)
+			}
+		}
+	}
+}
+
+// TestSuite runs every measure once with a tiny loop, as main does, and
+// checks what -json, the table and -svg make of it.
+func TestSuite(t *testing.T) {
+	svg := filepath.Join(t.TempDir(), "chart.svg")
+	o := options{cfg: config{quick: true, dur: tinyDur}, json: true, svg: svg}
+	var stdout, stderr bytes.Buffer
+	res, code := execute(guard(t), o, measures, &stdout, &stderr)
+	t.Logf("stderr:\n%s", stderr.String())
+	if res == nil {
+		t.Fatalf("no run; exit status %d", code)
+	}
+	for _, out := range res.outcomes {
+		if out.err != nil && !errors.Is(out.err, errSkip) {
+			t.Errorf("%s: %v", out.m.label, out.err)
+		}
+	}
+	if want := exitOK; code != want && !t.Failed() {
+		t.Errorf("exit status %d, want %d", code, want)
+	}
+
+	// -json: exactly one object on stdout, with every required figure
+	// whose measure ran, and no placeholder zeros.
+	got := decodeJSON(t, stdout.Bytes())
+	skipped := map[string]bool{}
+	for _, out := range res.outcomes {
+		if errors.Is(out.err, errSkip) {
+			for _, name := range out.m.names {
+				skipped[name] = true
+			}
+		}
+	}
+	for _, name := range required {
+		if _, ok := got[name]; !ok && !skipped[name] {
+			t.Errorf("-json has no %s, and its measure was not skipped", name)
+		}
+	}
+	for name, v := range got {
+		if v < 0 || v == 0 && !zeroOK[name] {
+			t.Errorf("-json: %s = %v", name, v)
+		}
+		if skipped[name] {
+			t.Errorf("-json has %s, which was skipped", name)
+		}
+	}
+
+	// The table (on stderr with -json) has a line per row.
+	checkTable(t, stderr.String())
+
+	b, err := os.ReadFile(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSVG(t, b)
+}
+
+// decodeJSON checks that b is one JSON object {"metrics": {...}} and
+// nothing else, and returns the metrics.
+func decodeJSON(t *testing.T, b []byte) map[string]float64 {
+	t.Helper()
+	var v struct {
+		Metrics map[string]float64 `json:"metrics"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("-json output does not parse: %v\n%s", err, b)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		t.Fatalf("-json output has more than one object: %s", b)
+	}
+	if v.Metrics == nil {
+		t.Fatalf("-json output has no metrics: %s", b)
+	}
+	return v.Metrics
+}
+
+func checkTable(t *testing.T, out string) {
+	t.Helper()
+	var lines []string
+	for line := range strings.Lines(out) {
+		if strings.HasPrefix(line, "| ") {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) != len(rows)+2 {
+		t.Fatalf("the table has %d lines, want %d (a header, a rule, and %d rows):\n%s", len(lines), len(rows)+2, len(rows), out)
+	}
+	for i, r := range rows {
+		if !strings.HasPrefix(lines[i+2], "| "+r.metric+" ") {
+			t.Errorf("line %d of the table is %q, want the row %q", i+3, lines[i+2], r.metric)
+		}
+	}
+}
+
+// checkSVG parses b as XML and returns the fill colors of its bars.
+func checkSVG(t *testing.T, b []byte) []string {
+	t.Helper()
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	var fills []string
+	root := ""
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the SVG is not valid XML: %v\n%s", err, b)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			if root == "" {
+				root = se.Name.Local
+			}
+			for _, a := range se.Attr {
+				if se.Name.Local == "rect" && a.Name.Local == "rx" {
+					fills = append(fills, attr(se, "fill"))
+				}
+			}
+		}
+	}
+	if root != "svg" {
+		t.Fatalf("the SVG's root is %q", root)
+	}
+	return fills
+}
+
+func attr(se xml.StartElement, name string) string {
+	for _, a := range se.Attr {
+		if a.Name.Local == name {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+func TestCeiling(t *testing.T) {
+	if _, err := compiler(); err != nil {
+		t.Skip(err)
+	}
+	f, err := runCeiling(guard(t), config{quick: true, dur: 20 * time.Millisecond}, "ring", "spin", "futex", "memcpy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ceiling_ring_msgs_per_s", "ceiling_spin_rtt_ns", "ceiling_futex_rtt_ns", "memcpy_64k_gb_per_s"} {
+		if v, ok := f[name]; !ok || !(v > 0) {
+			t.Errorf("%s = %v (present %v), want a positive figure; all: %v", name, v, ok, f)
+		}
+	}
+	if len(f) != 4 {
+		t.Errorf("the C program gave %v, want 4 figures", f)
+	}
+}
+
+// TestMemcpyWithoutCompiler: Go's copy stands in for memcpy, and the
+// peer's label says so.
+func TestMemcpyWithoutCompiler(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv("CC", "")
+	t.Cleanup(func() { setPeerLabel("memcpy_64k_gb_per_s", "") })
+	if _, err := runCeiling(context.Background(), config{quick: true, dur: tinyDur}, "ring"); !errors.Is(err, errSkip) {
+		t.Errorf("the ceiling without a compiler: %v, want a skip", err)
+	}
+	f, err := runMemcpy(context.Background(), config{quick: true, dur: tinyDur})
+	if err != nil || !(f["memcpy_64k_gb_per_s"] > 0) {
+		t.Fatalf("runMemcpy = %v, %v", f, err)
+	}
+	if l := peerLabels()["memcpy_64k_gb_per_s"]; !strings.Contains(l, "Go copy") {
+		t.Errorf("the peer's label is %q", l)
+	}
+}
+
+func TestCompilerHonoursCC(t *testing.T) {
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("no gcc")
+	}
+	t.Setenv("CC", "gcc -DSHMBENCH")
+	cc, err := compiler()
+	if err != nil || len(cc) != 2 || cc[0] != gcc || cc[1] != "-DSHMBENCH" {
+		t.Errorf("compiler() = %q, %v", cc, err)
+	}
+}
+
+func TestGoCopy(t *testing.T) {
+	if v := goCopy(context.Background(), config{quick: true, dur: time.Millisecond}); !(v > 0) {
+		t.Errorf("goCopy = %v", v)
+	}
+}
+
+func TestParseFigures(t *testing.T) {
+	f, err := parseFigures([]byte("a 1.5\n\nb 2e+08\n"))
+	if err != nil || len(f) != 2 || f["a"] != 1.5 || f["b"] != 2e8 {
+		t.Errorf("parseFigures = %v, %v", f, err)
+	}
+	for _, bad := range []string{"a\n", "a 1 2\n", "a x\n"} {
+		if _, err := parseFigures([]byte(bad)); err == nil {
+			t.Errorf("parseFigures(%q) took it", bad)
+		}
+	}
+}
+
+func TestFormatValue(t *testing.T) {
+	for _, c := range []struct {
+		v    float64
+		unit string
+		want string
+	}{
+		{84.4e6, "msg/s", "84.4 M msg/s"},
+		{1.2e9, "msg/s", "1.20 G msg/s"},
+		{120e3, "msg/s", "120 k msg/s"},
+		{999, "op/s", "999 op/s"},
+		{12.1e6, "item/s", "12.1 M item/s"},
+		{240, "ns", "240 ns"},
+		{14200, "ns", "14.2 us"},
+		{14.2, "us", "14.2 us"},
+		{1234, "us", "1.23 ms"},
+		{0.85, "ms", "850 us"},
+		{12.26, "ms", "12.3 ms"},
+		{2500, "ms", "2.50 s"},
+		{47, "GB/s", "47.0 GB/s"},
+		{0.5, "GB/s", "0.50 GB/s"},
+		{0.0123, "GB/s", "0.012 GB/s"},
+		{9, "threads", "9 threads"},
+		{0, "alloc/op", "0 alloc/op"},
+		{0.25, "alloc/op", "0.25 alloc/op"},
+	} {
+		if got := formatValue(c.v, c.unit); got != c.want {
+			t.Errorf("formatValue(%v, %q) = %q, want %q", c.v, c.unit, got, c.want)
+		}
+	}
+}
+
+// findRow is the row of figure shmkit beside peer.
+func findRow(t *testing.T, shmkit, peer string) *row {
+	t.Helper()
+	for _, r := range rows {
+		if r.shmkit == shmkit && r.peer == peer {
+			return r
+		}
+	}
+	t.Fatalf("no row of %s beside %q", shmkit, peer)
+	return nil
+}
+
+// TestRowScores puts made-up figures through the rows: the ratios and
+// verdicts are worked out by hand.
+func TestRowScores(t *testing.T) {
+	res := &result{figs: figures{
+		"pingpong_spin_rtt_ns":       240,
+		"ceiling_spin_rtt_ns":        117,
+		"ring_spsc_batch_msgs_per_s": 600e6,
+		"ceiling_ring_msgs_per_s":    937.5e6,
+		"pingpong_park_rtt_ns":       13.2e3,
+		"pipe_pingpong_rtt_ns":       261.36e3,
+		"ceiling_futex_rtt_ns":       12e3,
+		"ring_spsc_msgs_per_s":       84.4e6,
+		"python_queue_msgs_per_s":    120e3,
+		"pool_apply_rtt_us":          15,
+		"python_pool_apply_rtt_us":   140,
+		"process_start_join_ms":      2,
+		"python_fork_start_join_ms":  13,
+		"parked_goroutines_threads":  9,
+		"hot_path_allocs_per_op":     0,
+		"bulk_64k_gb_per_s":          30,
+		// memcpy_64k_gb_per_s is missing: skipped
+	}, missing: map[string]error{
+		"memcpy_64k_gb_per_s": fmt.Errorf("%w: no C compiler", errSkip),
+	}}
+	for _, c := range []struct {
+		shmkit, peer string
+		ratio, met   string
+	}{
+		// 240 / 117 = 2.051: more than 1.5x the C spin.
+		{"pingpong_spin_rtt_ns", "ceiling_spin_rtt_ns", "2.05x C spin", "no"},
+		// 600 / 937.5 = 0.64 >= 0.5.
+		{"ring_spsc_batch_msgs_per_s", "ceiling_ring_msgs_per_s", "0.64x C ring", "yes"},
+		// 261.36 / 13.2 = 19.8, faster than the pipe.
+		{"pingpong_park_rtt_ns", "pipe_pingpong_rtt_ns", "19.8x faster", "yes"},
+		// 13.2 / 12 = 1.1 <= 1.2.
+		{"pingpong_park_rtt_ns", "ceiling_futex_rtt_ns", "1.10x C futex", "yes"},
+		// 84.4 M < 100 M, and 84.4e6 / 120e3 = 703 < 1000.
+		{"ring_spsc_msgs_per_s", "python_queue_msgs_per_s", "703x Python mp.Queue", "no"},
+		// 15 us <= 20 us, and 140 / 15 = 9.33 < 10.
+		{"pool_apply_rtt_us", "python_pool_apply_rtt_us", "9.33x faster", "no"},
+		// 2 ms <= 3 ms, and 13 / 2 = 6.5 >= 4.
+		{"process_start_join_ms", "python_fork_start_join_ms", "6.50x faster", "yes"},
+		// The peer was skipped: no ratio, no verdict.
+		{"bulk_64k_gb_per_s", "memcpy_64k_gb_per_s", "—", "—"},
+		// The figures were not measured at all.
+		{"mutex_uncontended_ns", "sync_mutex_uncontended_ns", "—", "—"},
+		{"parked_goroutines_threads", "", "", "yes"}, // 9 <= 16
+		{"hot_path_allocs_per_op", "", "", "yes"},
+	} {
+		r := findRow(t, c.shmkit, c.peer)
+		if got := res.ratioText(r); got != c.ratio {
+			t.Errorf("%s beside %s: ratio %q, want %q", c.shmkit, c.peer, got, c.ratio)
+		}
+		if got := res.met(r); got != c.met {
+			t.Errorf("%s beside %s: met %q, want %q", c.shmkit, c.peer, got, c.met)
+		}
+	}
+
+	// The scores themselves.
+	score := func(shmkit, peer string) float64 {
+		s, ok := findRow(t, shmkit, peer).score(res.figs)
+		if !ok {
+			t.Fatalf("%s beside %s: no score", shmkit, peer)
+		}
+		return s
+	}
+	near := func(what string, got, want float64) {
+		if d := got - want; d > 1e-9 || d < -1e-9 {
+			t.Errorf("%s: score %.6f, want %.6f", what, got, want)
+		}
+	}
+	near("spin", score("pingpong_spin_rtt_ns", "ceiling_spin_rtt_ns"), 1.5/(240.0/117))
+	near("ring batch", score("ring_spsc_batch_msgs_per_s", "ceiling_ring_msgs_per_s"), 0.64/0.5)
+	near("ring beside Python", score("ring_spsc_msgs_per_s", "python_queue_msgs_per_s"), 84.4e6/120e3/1000)
+	near("threads", score("parked_goroutines_threads", ""), 16.0/9)
+
+	// Of the 16 targets, 6 are met (the batch ring, park beside the
+	// futex and the pipe, start+join, threads, allocations), 3 missed (the
+	// ring, spin, Pool.Apply), and 7 open: the MPMC queues, the two mutex
+	// rows and the counter beside Python, bulk, and Pool.Map.
+	if met, all, open := res.tally(); met != 6 || all != 16 || open != 7 {
+		t.Errorf("tally: %d met of %d, %d open; want 6 of 16, 7 open", met, all, open)
+	}
+
+	// A time slower than its peer reads "slower".
+	res.figs["pipe_pingpong_rtt_ns"] = 6.6e3
+	if got := res.ratioText(findRow(t, "pingpong_park_rtt_ns", "pipe_pingpong_rtt_ns")); got != "2.00x slower" {
+		t.Errorf("park beside a faster pipe: %q", got)
+	}
+	// An allocation on a hot path misses its target.
+	res.figs["hot_path_allocs_per_op"] = 1
+	if got := res.met(findRow(t, "hot_path_allocs_per_op", "")); got != "no" {
+		t.Errorf("1 alloc/op: met %q", got)
+	}
+}
+
+// fake is a measure that gives fixed figures, or an error.
+func fake(label string, f figures, err error) measure {
+	names := make([]string, 0, len(f))
+	for name := range f {
+		names = append(names, name)
+	}
+	return measure{label: label, names: names, run: func(context.Context, config) (figures, error) { return f, err }}
+}
+
+func fakeErr(label string, err error, names ...string) measure {
+	return measure{label: label, names: names, run: func(context.Context, config) (figures, error) { return nil, err }}
+}
+
+func TestOrdered(t *testing.T) {
+	ms := []measure{
+		fake("other", figures{"something_else": 1}, nil),
+		fake("threads", figures{"parked_goroutines_threads": 9}, nil),
+		fake("python queue", figures{"python_queue_msgs_per_s": 1}, nil),
+		fake("ring", figures{"ring_spsc_msgs_per_s": 1}, nil),
+		fake("chan", figures{"chan_msgs_per_s": 1}, nil),
+		fake("other 2", figures{"something_more": 1}, nil),
+	}
+	var got []string
+	for _, m := range ordered(ms) {
+		got = append(got, m.label)
+	}
+	want := "ring,python queue,chan,threads,other,other 2"
+	if strings.Join(got, ",") != want {
+		t.Errorf("ordered: %v, want %s", got, want)
+	}
+	sel := selectMeasures(ms, regexp.MustCompile("^other"))
+	if len(sel) != 2 || sel[0].label != "other" || sel[1].label != "other 2" {
+		t.Errorf("selectMeasures: %v", sel)
+	}
+}
+
+// TestExecute runs made-up measures: a failed shmkit figure fails the run,
+// a skipped or failed peer does not, and the table says why each is
+// missing.
+func TestExecute(t *testing.T) {
+	boom := errors.New("boom")
+	for _, c := range []struct {
+		name string
+		ms   []measure
+		code int
+		says []string
+	}{
+		{"peers missing", []measure{
+			fake("ring", figures{"ring_spsc_msgs_per_s": 150e6}, nil),
+			fakeErr("python", fmt.Errorf("%w: no python3", errSkip), "python_queue_msgs_per_s"),
+			fakeErr("chan", boom, "chan_msgs_per_s"),
+		}, exitOK, []string{"150 M msg/s", "Python mp.Queue: skipped: no python3", "chan int64: failed: boom", "python: skipped: no python3"}},
+		{"shmkit failed", []measure{
+			fakeErr("ring", boom, "ring_spsc_msgs_per_s"),
+			fake("python", figures{"python_queue_msgs_per_s": 120e3}, nil),
+		}, exitFailed, []string{"failed: boom", "Python mp.Queue 120 k msg/s"}},
+		{"shmkit skipped", []measure{
+			fakeErr("ring", fmt.Errorf("%w: not here", errSkip), "ring_spsc_msgs_per_s"),
+		}, exitOK, []string{"skipped: not here"}},
+		{"shmkit panicked", []measure{
+			{label: "ring", names: []string{"ring_spsc_msgs_per_s"}, run: func(context.Context, config) (figures, error) { panic("oops") }},
+		}, exitFailed, []string{"failed: panic: oops"}},
+		{"a figure left out", []measure{
+			{label: "ring", names: []string{"ring_spsc_msgs_per_s", "ring_spsc_batch_msgs_per_s"},
+				run: func(context.Context, config) (figures, error) { return figures{"ring_spsc_msgs_per_s": 1e8}, nil }},
+		}, exitFailed, []string{"failed: not measured"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			o := options{cfg: config{quick: true, dur: tinyDur}}
+			_, code := execute(context.Background(), o, c.ms, &stdout, &stderr)
+			if code != c.code {
+				t.Errorf("exit status %d, want %d", code, c.code)
+			}
+			checkTable(t, stdout.String())
+			for _, s := range c.says {
+				if !strings.Contains(stdout.String(), s) {
+					t.Errorf("the table does not say %q:\n%s", s, stdout.String())
+				}
+			}
+			if n := strings.Count(stderr.String(), "\n"); n != len(c.ms) {
+				t.Errorf("%d progress lines, want %d:\n%s", n, len(c.ms), stderr.String())
+			}
+			if !strings.HasPrefix(stderr.String(), fmt.Sprintf("[1/%d] ", len(c.ms))) {
+				t.Errorf("progress: %q", stderr.String())
+			}
+		})
+	}
+}
+
+func TestExecuteJSON(t *testing.T) {
+	ms := []measure{
+		fake("ring", figures{"ring_spsc_msgs_per_s": 150e6, "hot_path_allocs_per_op": 0}, nil),
+		fakeErr("python", fmt.Errorf("%w: no python3", errSkip), "python_queue_msgs_per_s"),
+		fake("nan", figures{"chan_msgs_per_s": -1}, nil),
+	}
+	var stdout, stderr bytes.Buffer
+	o := options{cfg: config{quick: true, dur: tinyDur}, json: true}
+	if _, code := execute(context.Background(), o, ms, &stdout, &stderr); code != exitOK {
+		t.Errorf("exit status %d", code)
+	}
+	got := decodeJSON(t, stdout.Bytes())
+	want := map[string]float64{"ring_spsc_msgs_per_s": 150e6, "hot_path_allocs_per_op": 0}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("-json: %v, want %v", got, want)
+	}
+	checkTable(t, stderr.String())
+}
+
+func TestExecuteNoMatch(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	o := options{cfg: config{quick: true, dur: tinyDur}, run: regexp.MustCompile("^no such measure$")}
+	if _, code := execute(context.Background(), o, measures, &stdout, &stderr); code != exitUsage {
+		t.Errorf("exit status %d, want %d", code, exitUsage)
+	}
+}
+
+func TestExecuteInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ms := []measure{
+		{label: "first", names: []string{"ring_spsc_msgs_per_s"}, run: func(ctx context.Context, _ config) (figures, error) {
+			cancel()
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}},
+		fake("second", figures{"chan_msgs_per_s": 1}, nil),
+	}
+	var stdout, stderr bytes.Buffer
+	res, code := execute(ctx, options{cfg: config{quick: true, dur: tinyDur}}, ms, &stdout, &stderr)
+	if code != exitInterrupted {
+		t.Errorf("exit status %d, want %d", code, exitInterrupted)
+	}
+	if len(res.outcomes) != 1 {
+		t.Errorf("%d measures ran after the interrupt, want none", len(res.outcomes)-1)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout: %q", stdout.String())
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	o, err := parseArgs([]string{"-quick", "-json", "-svg", "x.svg", "-run", "ring", "-dur", "7ms"}, io.Discard)
+	if err != nil || !o.cfg.quick || !o.json || o.svg != "x.svg" || o.run.String() != "ring" || o.cfg.dur != 7*time.Millisecond {
+		t.Errorf("parseArgs = %+v, %v", o, err)
+	}
+	if o, err := parseArgs(nil, io.Discard); err != nil || o.cfg.quick || o.cfg.dur != fullDur || o.run != nil {
+		t.Errorf("parseArgs() = %+v, %v", o, err)
+	}
+	if o, err := parseArgs([]string{"-quick"}, io.Discard); err != nil || o.cfg.dur != quickDur {
+		t.Errorf("parseArgs(-quick) = %+v, %v", o, err)
+	}
+	for _, bad := range [][]string{{"-run", "("}, {"extra"}, {"-dur", "-1s"}, {"-nosuch"}} {
+		if _, err := parseArgs(bad, io.Discard); err == nil {
+			t.Errorf("parseArgs(%q) took it", bad)
+		}
+	}
+	if code := run([]string{"-nosuch"}, io.Discard, io.Discard); code != exitUsage {
+		t.Errorf("run(-nosuch) = %d", code)
+	}
+	if code := run([]string{"-h"}, io.Discard, io.Discard); code != exitOK {
+		t.Errorf("run(-h) = %d", code)
+	}
+}
+
+// TestSVG draws made-up figures: a green bar for a target met, a red one
+// for one missed, none for one not measured.
+func TestSVG(t *testing.T) {
+	res := &result{figs: figures{
+		"pingpong_spin_rtt_ns":        240, // 2.05x C spin: missed
+		"ceiling_spin_rtt_ns":         117,
+		"parked_goroutines_threads":   9,    // met
+		"pool_map_items_per_s":        50e6, // met by far: 10x
+		"python_pool_map_items_per_s": 2.5e6,
+		"hot_path_allocs_per_op":      0, // met
+		"process_start_join_ms":       0.01,
+		"python_fork_start_join_ms":   1e5, // beyond the scale
+	}, missing: map[string]error{}, machine: `a <machine> & "such"`, date: time.Now()}
+	var b bytes.Buffer
+	writeSVG(&b, res)
+	fills := checkSVG(t, b.Bytes())
+	green, red := strings.Count(strings.Join(fills, " "), "#2e9e5b"), strings.Count(strings.Join(fills, " "), "#d64541")
+	if green != 4 || red != 1 {
+		t.Errorf("%d green bars and %d red, want 4 and 1: %v\n%s", green, red, fills, b.String())
+	}
+	if !strings.Contains(b.String(), "2.05x C spin") {
+		t.Errorf("the chart does not give the spin's ratio:\n%s", b.String())
+	}
+}
+
+func TestMachine(t *testing.T) {
+	m := machine()
+	if !strings.Contains(m, "cores") || !strings.Contains(m, "go1") {
+		t.Errorf("machine() = %q", m)
+	}
+}
