@@ -60,6 +60,11 @@ const (
 	// PoolMapChunk1: PoolMap with chunksize=1, a task per item; items per
 	// second.
 	PoolMapChunk1 = "pool_map_chunk1"
+	// ManagerDict: 2 processes each set n int keys of their own in one
+	// multiprocessing.Manager().dict() (fork), then get them back, after
+	// a few untimed gets; ops/s over the 4n sets and gets (each a round
+	// trip to the manager's server process).
+	ManagerDict = "manager_dict"
 )
 
 // ErrNoPython is wrapped by the error Python returns when there is no

@@ -34,7 +34,7 @@ func TestPythonFigures(t *testing.T) {
 	}
 }
 
-// TestPythonProcessFigures runs the process and pool figures, each with
+// TestPythonProcessFigures runs the process, pool and Manager figures, each with
 // an n small enough to take well under a second or two (a spawned
 // interpreter takes about 0.1 s).
 func TestPythonProcessFigures(t *testing.T) {
@@ -47,6 +47,7 @@ func TestPythonProcessFigures(t *testing.T) {
 		{PoolApply, 200},
 		{PoolMap, 10_000},
 		{PoolMapChunk1, 1_000},
+		{ManagerDict, 500},
 	} {
 		t.Run(tc.figure, func(t *testing.T) {
 			v, err := python(t, context.Background(), tc.figure, tc.n)

@@ -21,11 +21,13 @@ const (
 	KindRing      Kind = 10
 	KindQueue     Kind = 11
 	KindPipe      Kind = 12
-	KindMap       Kind = 13
+	KindMap       Kind = 13 // shmap.Map
+	KindList      Kind = 14 // shmap.List
+	KindTable     Kind = 15 // the storage of a Map or List
 )
 
 var kindNames = [...]string{"", "bytes", "value", "array", "mutex", "rlock", "semaphore",
-	"cond", "event", "barrier", "ring", "queue", "pipe", "map"}
+	"cond", "event", "barrier", "ring", "queue", "pipe", "map", "list", "table"}
 
 func (k Kind) String() string {
 	if int(k) > 0 && int(k) < len(kindNames) {

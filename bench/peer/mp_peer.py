@@ -35,6 +35,12 @@ runs one figure and prints one line, "FIGURE VALUE UNIT":
                     unit item/s.
     pool_map_chunk1 the same with chunksize=1: each item is a task of its
                     own, unit item/s.
+    manager_dict    two processes each set N keys of their own (ints, to
+                    ints) in one multiprocessing.Manager().dict(), then get
+                    them back (N sets, then N gets, each a round trip to the
+                    manager's server process), after WARMUP untimed gets
+                    each; VALUE is operations per second
+                    over both (4N in all), unit ops/s.
 
 Processes are made with the fork start method (but for start_join_spawn),
 so that starting them costs little and the timing covers only the exchange:
@@ -297,6 +303,67 @@ def pool_map_chunk1(ctx, n):
     return _map(ctx, n, 1)
 
 
+def _dict_ops(d, first, n):
+    """n sets of the keys first, first+2, ... then n gets of them; None
+    when all were right, else what was wrong."""
+    for i in range(n):
+        k = first + 2 * i
+        d[k] = -k
+    for i in range(n):
+        k = first + 2 * i
+        v = d[k]
+        if v != -k:
+            return "d[%d] = %r" % (k, v)
+    return None
+
+
+def _dict_warmup(d):
+    """Untimed gets: the first call of a process's proxy connects it to
+    the manager's server."""
+    for i in range(WARMUP):
+        d.get(-1 - i)
+
+
+def _dict_user(d, n, ready, go, done, parent):
+    _dict_warmup(d)
+    ready.set()
+    if not _wait(go.wait, parent):
+        return
+    err = _dict_ops(d, 1, n)
+    if err is None:
+        done.set()
+
+
+def manager_dict(ctx, n):
+    from multiprocessing.managers import SyncManager
+
+    mgr = SyncManager(ctx=ctx)
+    # The server process ends once this one is gone, as a pool worker does.
+    mgr.start(_watch_parent, (os.getpid(),))
+    try:
+        d = mgr.dict()
+        ready, go, done = ctx.Event(), ctx.Event(), ctx.Event()
+        child = ctx.Process(target=_dict_user, args=(d, n, ready, go, done, os.getpid()), daemon=True)
+        child.start()
+        if not ready.wait(TIMEOUT):
+            die("manager_dict: the other process did not start")
+        _dict_warmup(d)
+        go.set()
+        t0 = time.perf_counter()
+        err = _dict_ops(d, 0, n)
+        if err is not None:
+            die("manager_dict: " + err)
+        if not done.wait(TIMEOUT):
+            die("manager_dict: the other process did not finish, or read a wrong value")
+        elapsed = time.perf_counter() - t0
+        child.join(TIMEOUT)
+        if len(d) != 2 * n:
+            die("manager_dict: %d keys, want %d" % (len(d), 2 * n))
+    finally:
+        mgr.shutdown()
+    return 4 * n / elapsed, "ops/s"
+
+
 FIGURES = {
     "locked_value": locked_value,
     "event_pingpong": event_pingpong,
@@ -308,6 +375,7 @@ FIGURES = {
     "pool_apply": pool_apply,
     "pool_map": pool_map,
     "pool_map_chunk1": pool_map_chunk1,
+    "manager_dict": manager_dict,
 }
 
 # The start method of a figure, when not fork.

@@ -65,6 +65,7 @@
 //	pipe                 001   parent_conn, child_conn = Pipe(); conn.send([42, None, 'hello'])
 //	lock                 001   l.acquire(); print('hello world', i); l.release()
 //	value-array          001   Value('d', 0.0), Array('i', range(10))
+//	manager              001   manager.dict(), manager.list(range(10)); d[1] = '1'; d['2'] = 2; d[0.25] = None; l.reverse()
 //	pool                 001   map, imap_unordered, apply_async(f, (20,)).get(timeout=1), TimeoutError
 //	pool-sleep           002   Pool(4).map(f, range(10)), f sleeping a second
 //	pool-queues          002   Pool(4, f, (in_queue, out_queue)); out_queue.get(); pool.terminate()
@@ -76,7 +77,9 @@
 //	event                004   e.wait(), e.wait(t), e.set(), e.is_set()
 //	condition            004   stage_1: cond.notify_all(); stage_2: cond.wait()
 //	semaphore            004   with s: pool.makeActive(name), Semaphore(3), ActivePool
+//	manager-dict         004   d = mgr.dict(); Process(target=worker, args=(d, i, i*2)): d[key] = value; print 'Results:', d
 //	namespace            004   mgr.Namespace(); ns.value = 'This is the value'; event.set()
+//	namespace-list       004   namespace.my_list = []; ns.my_list.append('This is the value'), not propagated
 //	pool-initializer     004   Pool(processes=cpu_count()*2, initializer=start_process)
 //	joinable-queue       004   class Consumer(Process), JoinableQueue, task_done(), tasks.join()
 //	cpu-count            004   multiprocessing.cpu_count()
@@ -88,12 +91,29 @@
 //     one value, a struct when there are several: a keyed struct literal is
 //     Python's kwargs.
 //   - Shared objects (semaphore.Mutex, Event, Cond, Semaphore; value.Value;
-//     array.Array; ringbuffer.Queue, JoinableQueue, Pipe's Conn) travel in
-//     the argument as handles to the same shared memory.
+//     array.Array; shmap.Map and List; ringbuffer.Queue, JoinableQueue,
+//     Pipe's Conn) travel in the argument as handles to the same shared
+//     memory.
 //   - A Value holds plain data only: namespace's Namespace is a struct with a
-//     fixed-size text, and semaphore's list of active workers (Python's
+//     fixed-size text, namespace-list's list is a fixed array of texts and
+//     a count, and semaphore's list of active workers (Python's
 //     Manager().list()) is a fixed array and a count in a Value, whose lock
 //     is the ActivePool's.
+//   - Manager().dict() and Manager().list() are a shmap.Map and a
+//     shmap.List: in shared memory, not proxies to a server process. Their
+//     keys, values and elements are plain too: manager's dict, whose keys
+//     and values mix int, str, float and None, holds a small tagged struct
+//     (a kind, and an int, a float and a text of at most 32 bytes), so
+//     that 1 and 1.0 are two keys there, one in Python. A shmap.Map keeps
+//     no order of insertion: the demos print a dict's keys sorted (None,
+//     then numbers, then strs), which is the order of Python 2's outputs
+//     in the seeds and PyMOTW; Python 3 prints manager's dict in the order
+//     of insertion. l.reverse() swaps the elements one At and Set at a
+//     time, not in one step.
+//   - A namespace's list is copied each time it is read, from a Value as
+//     from Python's manager: namespace-list's append changes the
+//     producer's copy only, and the consumer prints [] twice, as Python's
+//     does.
 //   - A wait with a timeout is a context with a deadline:
 //     get(timeout=1) is res.Get(ctx), and a timeout is
 //     context.DeadlineExceeded.
@@ -107,15 +127,12 @@
 //
 // # Not here
 //
-// The seeds' examples that have no demo: Manager().dict() and
-// Manager().list() (seed 001's manager example, PyMOTW's dict of results,
-// the namespace holding a list), which need shared maps and lists; the
-// programs that show Python failing (a Pool given a nested function or a
-// method's, a Pool used from the interactive interpreter, a program without
-// its `if __name__ == "__main__":` guard): a Go target cannot be
-// unregistered, and in a program that forgets process.Main the children's
-// own Start fails with process.ErrNoMain instead of starting children
-// without end;
-// seed 003's first program, which starts no process; and seed 002's
-// question about a counter shared by threads.
+// The seeds' examples that have no demo: the programs that show Python
+// failing (a Pool given a nested function or a method's, a Pool used from
+// the interactive interpreter, a program without its `if __name__ ==
+// "__main__":` guard): a Go target cannot be unregistered, and in a program
+// that forgets process.Main the children's own Start fails with
+// process.ErrNoMain instead of starting children without end; seed 003's
+// first program, which starts no process; and seed 002's question about a
+// counter shared by threads.
 package main

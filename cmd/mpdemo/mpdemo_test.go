@@ -18,6 +18,7 @@ import (
 	"github.com/shmkit/shmkit/internal/testproc"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/shm"
+	"github.com/shmkit/shmkit/shmap"
 )
 
 func TestMain(m *testing.M) {
@@ -439,6 +440,8 @@ var checks = map[string]check{
 	"pipe":        exactly("[42 <nil> hello]"),
 	"lock":        anyOrder(numbered("hello world %d", 10, id)...),
 	"value-array": exactly("3.1415927", "[0 -1 -2 -3 -4 -5 -6 -7 -8 -9]"),
+	// The dict's keys: 0.25, 1 and '2', sorted; the values None, '1' and 2.
+	"manager": exactly("map[0.25:<nil> 1:1 2:2]", "[9 8 7 6 5 4 3 2 1 0]"),
 	"pool": func(t *testing.T, ls []string) {
 		if len(ls) != 17 {
 			t.Fatalf("%d lines, want 17", len(ls))
@@ -554,6 +557,7 @@ var checks = map[string]check{
 		}
 		exactly("Now running: []")(t, ls[19:])
 	},
+	"manager-dict": exactly("Results: map[0:0 1:2 2:4 3:6 4:8 5:10 6:12 7:14 8:16 9:18]"),
 	"namespace": func(t *testing.T, ls []string) {
 		if len(ls) != 2 {
 			t.Fatalf("%d lines, want 2", len(ls))
@@ -564,6 +568,8 @@ var checks = map[string]check{
 		}
 		exactly("After event, consumer got: This is the value")(t, ls[1:])
 	},
+	// The producer's append never reaches the namespace.
+	"namespace-list": exactly("Before event, consumer got: []", "After event, consumer got: []"),
 	"pool-initializer": func(t *testing.T, ls []string) {
 		n := process.CPUCount() * 2
 		if len(ls) != n+3 {
@@ -616,4 +622,37 @@ var checks = map[string]check{
 		sameLines(t, ls[1+10+n:], results...)
 	},
 	"cpu-count": exactly(strconv.Itoa(process.CPUCount())),
+}
+
+// TestObjects: manager's plain stand-ins for Python's values, as keys of a
+// shmap.Map: equal objects are one key, an int and a float equal to it
+// are two (one in Python), a str is not a number; the dict prints sorted.
+func TestObjects(t *testing.T) {
+	d, err := shmap.New[object, object]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Free()
+	one, err := pyStr("1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []object{pyInt(1), pyInt(1), pyFloat(1), one, pyNone, pyFloat(-0.5)} {
+		if err := d.Set(k, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := entries(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 5 {
+		t.Errorf("%d keys, want 5: %v", len(got), got)
+	}
+	if s := dictString(got); s != "map[<nil>:<nil> -0.5:-0.5 1:1 1:1 1:1]" {
+		t.Errorf("dict %s", s)
+	}
+	if _, err := pyStr(strings.Repeat("x", 33)); err == nil {
+		t.Errorf("a str of 33 bytes made")
+	}
 }

@@ -2,21 +2,26 @@ package main
 
 // The demos of seed 001, "Python multiprocessing" (after the Python
 // documentation of the module): a Pool, a Process, process ids, a Queue, a
-// Pipe, a Lock, shared memory, and a pool of workers.
+// Pipe, a Lock, shared memory, a manager's dict and list, and a pool of
+// workers.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/shmkit/shmkit/array"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/ringbuffer"
 	"github.com/shmkit/shmkit/semaphore"
+	"github.com/shmkit/shmkit/shmap"
 	"github.com/shmkit/shmkit/value"
 )
 
@@ -208,6 +213,223 @@ func demoValueArray(ctx context.Context, w io.Writer) error {
 	}
 	fmt.Fprintln(w, num.Load())
 	fmt.Fprintln(w, s)
+	return nil
+}
+
+// kind is the Python type of an object: None, int, float or str.
+type kind int64
+
+const (
+	kindNone kind = iota
+	kindInt
+	kindFloat
+	kindStr
+)
+
+// object is a Python value of the kinds the manager example's dict holds,
+// as plain data, so that it can be a key or a value of a shmap.Map: a tag
+// and a field for each kind, the others left zero so that equal values
+// have equal bytes (a Map compares keys by their bytes; the fields leave
+// no padding). It differs from Python's: an int and a float are different
+// keys even when equal (d[1] and d[1.0] are one key in Python), and a str
+// holds at most 32 bytes.
+type object struct {
+	Kind  kind
+	Int   int64
+	Float float64
+	Str   text
+}
+
+func pyInt(i int64) object     { return object{Kind: kindInt, Int: i} }
+func pyFloat(f float64) object { return object{Kind: kindFloat, Float: f} }
+
+// pyNone is Python's None.
+var pyNone = object{Kind: kindNone}
+
+// pyStr is a str of at most 32 bytes.
+func pyStr(s string) (object, error) {
+	o := object{Kind: kindStr}
+	if len(s) > len(o.Str) {
+		return o, fmt.Errorf("a str of %d bytes: at most %d", len(s), len(o.Str))
+	}
+	copy(o.Str[:], s)
+	return o, nil
+}
+
+// String is the object's Go form, as fmt prints the same value held in an
+// any: <nil>, 1, 0.25, and a str without its quotes.
+func (o object) String() string {
+	switch o.Kind {
+	case kindInt:
+		return fmt.Sprint(o.Int)
+	case kindFloat:
+		return fmt.Sprint(o.Float)
+	case kindStr:
+		return o.Str.String()
+	}
+	return fmt.Sprint(nil)
+}
+
+// compareObjects orders None first, then the numbers by their value, then
+// the strs.
+func compareObjects(a, b object) int {
+	rank := func(o object) kind { // int and float rank alike
+		if o.Kind == kindFloat {
+			return kindInt
+		}
+		return o.Kind
+	}
+	if c := cmp.Compare(rank(a), rank(b)); c != 0 {
+		return c
+	}
+	switch a.Kind {
+	case kindNone:
+		return 0
+	case kindStr:
+		return strings.Compare(a.Str.String(), b.Str.String())
+	}
+	num := func(o object) float64 {
+		if o.Kind == kindInt {
+			return float64(o.Int)
+		}
+		return o.Float
+	}
+	return cmp.Compare(num(a), num(b))
+}
+
+// entries is every key and value of m, checked against its length: Range
+// yields nothing when it fails.
+func entries[K comparable, V any](m *shmap.Map[K, V]) (map[K]V, error) {
+	got := maps.Collect(m.Range())
+	n, err := m.Len()
+	if err != nil {
+		return nil, err
+	}
+	if len(got) != n {
+		return nil, fmt.Errorf("reading a map of %d keys gave %d", n, len(got))
+	}
+	return got, nil
+}
+
+// dictString is the Go form of a dict of objects: map[k:v ...], its keys
+// in compareObjects' order (fmt's order for keys of type any is that of
+// their types in memory, which changes with the build).
+func dictString(d map[object]object) string {
+	keys := slices.SortedFunc(maps.Keys(d), compareObjects)
+	items := make([]string, len(keys))
+	for i, k := range keys {
+		items[i] = fmt.Sprintf("%v:%v", k, d[k])
+	}
+	return "map[" + strings.Join(items, " ") + "]"
+}
+
+// items is every element of l, in order.
+func items[T any](l *shmap.List[T]) ([]T, error) {
+	n, err := l.Len()
+	if err != nil {
+		return nil, err
+	}
+	vs := make([]T, n)
+	for i := range vs {
+		if vs[i], err = l.At(i); err != nil {
+			return nil, err
+		}
+	}
+	return vs, nil
+}
+
+// reverse is Python's l.reverse(), element by element: each At and Set is
+// atomic, the whole is not (Python's proxy reverses in one call to the
+// manager), which is as good here, where no other process uses the list.
+func reverse[T any](l *shmap.List[T]) error {
+	n, err := l.Len()
+	if err != nil {
+		return err
+	}
+	for i, j := 0, n-1; i < j; i, j = i+1, j-1 {
+		a, err := l.At(i)
+		if err != nil {
+			return err
+		}
+		b, err := l.At(j)
+		if err != nil {
+			return err
+		}
+		if err := l.Set(i, b); err != nil {
+			return err
+		}
+		if err := l.Set(j, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// managed is f's argument: Python's args=(d, l), a dict and a list in
+// shared memory where Python's are proxies to a manager's server process.
+type managed struct {
+	D *shmap.Map[object, object]
+	L *shmap.List[int]
+}
+
+// fillReverse: def f(d, l): d[1] = '1'; d['2'] = 2; d[0.25] = None;
+// l.reverse()
+var fillReverse = process.Register("mpdemo.manager_f", func(ctx context.Context, a managed) error {
+	one, err := pyStr("1")
+	if err != nil {
+		return err
+	}
+	two, err := pyStr("2")
+	if err != nil {
+		return err
+	}
+	for _, kv := range [][2]object{{pyInt(1), one}, {two, pyInt(2)}, {pyFloat(0.25), pyNone}} {
+		if err := a.D.Set(kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	return reverse(a.L)
+})
+
+// demoManager: "Server process": with Manager() as manager: d =
+// manager.dict(); l = manager.list(range(10)); a child fills d and
+// reverses l; print(d); print(l). Python 3 prints the dict in the order
+// of insertion, {1: '1', '2': 2, 0.25: None}; the seed, in Python 2's
+// order, {0.25: None, 1: '1', '2': 2}, which is the order here. Leaving
+// the with-block shuts the manager down; here Free gives the memory back.
+func demoManager(ctx context.Context, w io.Writer) error {
+	d, err := shmap.New[object, object]()
+	if err != nil {
+		return err
+	}
+	defer d.Free()
+	l, err := shmap.NewList[int]()
+	if err != nil {
+		return err
+	}
+	defer l.Free()
+	for i := range 10 {
+		if err := l.Append(i); err != nil {
+			return err
+		}
+	}
+	p := process.New(fillReverse, managed{d, l})
+	if err := p.Start(); err != nil {
+		return err
+	}
+	if err := p.Join(ctx); err != nil {
+		return err
+	}
+	dict, err := entries(d)
+	if err != nil {
+		return err
+	}
+	list, err := items(l)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, dictString(dict)) // prints "map[0.25:<nil> 1:1 2:2]"
+	fmt.Fprintln(w, list)             // prints "[9 8 7 6 5 4 3 2 1 0]"
 	return nil
 }
 

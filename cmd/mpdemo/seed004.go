@@ -2,8 +2,8 @@ package main
 
 // The demos of seed 004, "Python--multiprocessing" (a summary of PyMOTW's
 // chapter; the programs are PyMOTW's): Event, Condition, Semaphore, a
-// shared namespace, a pool with an initializer, a JoinableQueue and
-// cpu_count.
+// manager's dict, a shared namespace, one holding a list, a pool with an
+// initializer, a JoinableQueue and cpu_count.
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/ringbuffer"
 	"github.com/shmkit/shmkit/semaphore"
+	"github.com/shmkit/shmkit/shmap"
 	"github.com/shmkit/shmkit/value"
 )
 
@@ -253,6 +254,46 @@ func demoSemaphore(ctx context.Context, w io.Writer) error {
 	return nil
 }
 
+// dictArg is the worker's arguments: (d, key, value).
+type dictArg struct {
+	D          *shmap.Map[int, int]
+	Key, Value int
+}
+
+// dictWorker: def worker(d, key, value): d[key] = value
+var dictWorker = process.Register("mpdemo.manager_dict_worker", func(ctx context.Context, a dictArg) error {
+	return a.D.Set(a.Key, a.Value)
+})
+
+// demoManagerDict: d = mgr.dict(); ten workers each set d[i] = i*2; print
+// 'Results:', d. The dict is a shmap.Map in shared memory, not a proxy to
+// a manager's server process; Go prints a map's keys in order, where
+// Python 2 printed these in the order of their hashes, the same here.
+func demoManagerDict(ctx context.Context, w io.Writer) error {
+	d, err := shmap.New[int, int]()
+	if err != nil {
+		return err
+	}
+	var jobs []*process.Process
+	for i := range 10 {
+		jobs = append(jobs, process.New(dictWorker, dictArg{d, i, i * 2}))
+	}
+	if err := startAll(jobs...); err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		if err := j.Join(ctx); err != nil {
+			return err
+		}
+	}
+	results, err := entries(d)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "Results:", results)
+	return nil
+}
+
 // text is a string of at most 32 bytes, as plain data.
 type text [32]byte
 
@@ -311,6 +352,100 @@ func demoNamespace(ctx context.Context, w io.Writer) error {
 	}
 	p := process.New(producer, nsArg{namespace, event})
 	c := process.New(consumer, nsArg{namespace, event})
+	if err := startAll(c, p); err != nil {
+		return err
+	}
+	for _, j := range []*process.Process{c, p} {
+		if err := j.Join(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// textList is a list of at most four texts, as plain data: Python's plain
+// list, as a namespace holds it.
+type textList struct {
+	N     int64
+	Items [4]text
+}
+
+// Append adds s at the end.
+func (l *textList) Append(s string) error {
+	if l.N == int64(len(l.Items)) {
+		return fmt.Errorf("a list of %d texts is full", len(l.Items))
+	}
+	if len(s) > len(l.Items[0]) {
+		return fmt.Errorf("a text of %d bytes: at most %d", len(s), len(l.Items[0]))
+	}
+	copy(l.Items[l.N][:], s)
+	l.N++
+	return nil
+}
+
+// String is the list's Go form, as a []string's: [a b].
+func (l textList) String() string {
+	items := make([]string, l.N)
+	for i := range items {
+		items[i] = l.Items[i].String()
+	}
+	return fmt.Sprint(items)
+}
+
+// ListNamespace is a manager Namespace with a list in it: namespace.my_list
+// = [].
+type ListNamespace struct {
+	MyList textList
+}
+
+// nsListArg is (ns, event).
+type nsListArg struct {
+	NS    *value.Value[ListNamespace]
+	Event *semaphore.Event
+}
+
+var (
+	// listProducer: def producer(ns, event):
+	// ns.my_list.append('This is the value'); event.set(). ns.my_list
+	// is a copy of the namespace's list, as Load is of the Value: the
+	// append changes the copy only.
+	listProducer = process.Register("mpdemo.producer_mutable", func(ctx context.Context, a nsListArg) error {
+		ns := a.NS.Load()
+		if err := ns.MyList.Append("This is the value"); err != nil { // DOES NOT UPDATE GLOBAL VALUE!
+			return err
+		}
+		return a.Event.Set()
+	})
+	// listConsumer: def consumer(ns, event): print 'Before event,
+	// consumer got:', ns.my_list; event.wait(); print 'After event,
+	// consumer got:', ns.my_list
+	listConsumer = process.Register("mpdemo.consumer_mutable", func(ctx context.Context, a nsListArg) error {
+		fmt.Println("Before event, consumer got:", a.NS.Load().MyList)
+		if err := a.Event.Wait(ctx); err != nil {
+			return err
+		}
+		fmt.Println("After event, consumer got:", a.NS.Load().MyList)
+		return nil
+	})
+)
+
+// demoNamespaceList: PyMOTW's namespace holding a list: an append to the
+// list the producer got from the namespace changes its copy, not the
+// namespace's, and the consumer sees the empty list both times. The seed
+// says how to propagate it: assign the list to the namespace again (here,
+// Store or Update the Value). A shmap.List shared by both processes, as
+// Python's mgr.list() would be, would show the append.
+func demoNamespaceList(ctx context.Context, w io.Writer) error {
+	namespace, err := value.New(ListNamespace{}) // namespace.my_list = []
+	if err != nil {
+		return err
+	}
+	event, err := semaphore.NewEvent()
+	if err != nil {
+		return err
+	}
+	p := process.New(listProducer, nsListArg{namespace, event})
+	c := process.New(listConsumer, nsListArg{namespace, event})
 	if err := startAll(c, p); err != nil {
 		return err
 	}

@@ -173,6 +173,14 @@ func newRig(slots, parties int) (*shm.Object, *semaphore.Barrier, error) {
 	return words, bar, nil
 }
 
+// registerOne registers a measure that gives one figure, name.
+func registerOne(label, name string, f func(context.Context, config) (float64, error)) {
+	register(measure{label: label, names: []string{name}, run: func(ctx context.Context, cfg config) (figures, error) {
+		r, err := f(ctx, cfg)
+		return figures{name: r}, err
+	}})
+}
+
 func newWords(slots int) (*shm.Object, error) {
 	return shm.Place(shm.Spec{Kind: shm.KindBytes, Size: uint64(64 * slots)}, nil)
 }

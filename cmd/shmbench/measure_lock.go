@@ -22,18 +22,8 @@ func init() {
 	register(measure{label: "Mutex and sync.Mutex lock+unlock, uncontended",
 		names: []string{"mutex_uncontended_ns", "sync_mutex_uncontended_ns"},
 		run:   uncontended})
-	register(measure{label: "Mutex-protected counter (2 processes)",
-		names: []string{"mutex_counter_2proc_ops_per_s"},
-		run: func(ctx context.Context, cfg config) (figures, error) {
-			r, err := counter2Proc(ctx, cfg)
-			return figures{"mutex_counter_2proc_ops_per_s": r}, err
-		}})
-	register(measure{label: "sync.Mutex-protected counter (2 goroutines)",
-		names: []string{"sync_mutex_counter_2goroutine_ops_per_s"},
-		run: func(ctx context.Context, cfg config) (figures, error) {
-			r, err := counter2Goroutines(ctx, cfg)
-			return figures{"sync_mutex_counter_2goroutine_ops_per_s": r}, err
-		}})
+	registerOne("Mutex-protected counter (2 processes)", "mutex_counter_2proc_ops_per_s", counter2Proc)
+	registerOne("sync.Mutex-protected counter (2 goroutines)", "sync_mutex_counter_2goroutine_ops_per_s", counter2Goroutines)
 }
 
 // uncontended times Lock and Unlock in one goroutine, of a Mutex and of a

@@ -25,12 +25,7 @@ import (
 const parkStart = 0xFFFFFFFE
 
 func init() {
-	register(measure{label: "ping-pong through futex words, every wait sleeps (2 processes)",
-		names: []string{"pingpong_park_rtt_ns"},
-		run: func(ctx context.Context, cfg config) (figures, error) {
-			r, err := parkRTT(ctx, cfg)
-			return figures{"pingpong_park_rtt_ns": r}, err
-		}})
+	registerOne("ping-pong through futex words, every wait sleeps (2 processes)", "pingpong_park_rtt_ns", parkRTT)
 }
 
 type futexPongArg struct {

@@ -29,24 +29,9 @@ const (
 )
 
 func init() {
-	register(measure{label: "ping-pong through two rings, spinning (2 processes)",
-		names: []string{"pingpong_spin_rtt_ns"},
-		run: func(ctx context.Context, cfg config) (figures, error) {
-			r, err := ringRTT(ctx, cfg, true)
-			return figures{"pingpong_spin_rtt_ns": r}, err
-		}})
-	register(measure{label: "ping-pong through two rings, default blocking mode (2 processes)",
-		names: []string{"pingpong_default_rtt_ns"},
-		run: func(ctx context.Context, cfg config) (figures, error) {
-			r, err := ringRTT(ctx, cfg, false)
-			return figures{"pingpong_default_rtt_ns": r}, err
-		}})
-	register(measure{label: "ping-pong through two os.Pipes (2 processes)",
-		names: []string{"pipe_pingpong_rtt_ns"},
-		run: func(ctx context.Context, cfg config) (figures, error) {
-			r, err := pipeRTT(ctx, cfg)
-			return figures{"pipe_pingpong_rtt_ns": r}, err
-		}})
+	registerOne("ping-pong through two rings, spinning (2 processes)", "pingpong_spin_rtt_ns", func(ctx context.Context, cfg config) (float64, error) { return ringRTT(ctx, cfg, true) })
+	registerOne("ping-pong through two rings, default blocking mode (2 processes)", "pingpong_default_rtt_ns", func(ctx context.Context, cfg config) (float64, error) { return ringRTT(ctx, cfg, false) })
+	registerOne("ping-pong through two os.Pipes (2 processes)", "pipe_pingpong_rtt_ns", pipeRTT)
 }
 
 // pongArg is the argument of the ring ping-pong's child: it pops from Ping

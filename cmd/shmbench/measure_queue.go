@@ -37,18 +37,8 @@ type msg64 struct {
 }
 
 func init() {
-	register(measure{label: "MPMC Queue, 64 B messages, 1 producer 1 consumer (2 processes)",
-		names: []string{"queue_mpmc_1p1c_msgs_per_s"},
-		run: func(ctx context.Context, cfg config) (figures, error) {
-			r, err := queueRate(ctx, cfg, 1)
-			return figures{"queue_mpmc_1p1c_msgs_per_s": r}, err
-		}})
-	register(measure{label: "MPMC Queue, 64 B messages, 2 producers 2 consumers (4 processes)",
-		names: []string{"queue_mpmc_2p2c_msgs_per_s"},
-		run: func(ctx context.Context, cfg config) (figures, error) {
-			r, err := queueRate(ctx, cfg, 2)
-			return figures{"queue_mpmc_2p2c_msgs_per_s": r}, err
-		}})
+	registerOne("MPMC Queue, 64 B messages, 1 producer 1 consumer (2 processes)", "queue_mpmc_1p1c_msgs_per_s", func(ctx context.Context, cfg config) (float64, error) { return queueRate(ctx, cfg, 1) })
+	registerOne("MPMC Queue, 64 B messages, 2 producers 2 consumers (4 processes)", "queue_mpmc_2p2c_msgs_per_s", func(ctx context.Context, cfg config) (float64, error) { return queueRate(ctx, cfg, 2) })
 }
 
 // queueArg is a producer's or consumer's argument. Slot is where it

@@ -41,42 +41,12 @@ const (
 )
 
 func init() {
-	register(measure{label: "SPSC ring, 8 B messages, one call each (2 processes)",
-		names: []string{"ring_spsc_msgs_per_s"},
-		run: func(ctx context.Context, cfg config) (figures, error) {
-			r, err := spscRate(ctx, cfg, 1)
-			return figures{"ring_spsc_msgs_per_s": r}, err
-		}})
-	register(measure{label: "SPSC ring, 8 B messages, batches of 256 (2 processes)",
-		names: []string{"ring_spsc_batch_msgs_per_s"},
-		run: func(ctx context.Context, cfg config) (figures, error) {
-			r, err := spscRate(ctx, cfg, spscBatch)
-			return figures{"ring_spsc_batch_msgs_per_s": r}, err
-		}})
-	register(measure{label: "Go channel, 8 B messages (2 goroutines)",
-		names: []string{"chan_msgs_per_s"},
-		run: func(ctx context.Context, cfg config) (figures, error) {
-			r, err := chanRate(ctx, cfg)
-			return figures{"chan_msgs_per_s": r}, err
-		}})
-	register(measure{label: "os.Pipe, 8 B messages, one write each (2 processes)",
-		names: []string{"pipe_msgs_per_s"},
-		run: func(ctx context.Context, cfg config) (figures, error) {
-			r, err := pipeRate(ctx, cfg)
-			return figures{"pipe_msgs_per_s": r}, err
-		}})
-	register(measure{label: "unix socket, 8 B messages, one write each (2 processes)",
-		names: []string{"unix_socket_msgs_per_s"},
-		run: func(ctx context.Context, cfg config) (figures, error) {
-			r, err := unixRate(ctx, cfg)
-			return figures{"unix_socket_msgs_per_s": r}, err
-		}})
-	register(measure{label: "SPSC ring, 64 KiB messages (2 processes)",
-		names: []string{"bulk_64k_gb_per_s"},
-		run: func(ctx context.Context, cfg config) (figures, error) {
-			r, err := bulkRate(ctx, cfg)
-			return figures{"bulk_64k_gb_per_s": r}, err
-		}})
+	registerOne("SPSC ring, 8 B messages, one call each (2 processes)", "ring_spsc_msgs_per_s", func(ctx context.Context, cfg config) (float64, error) { return spscRate(ctx, cfg, 1) })
+	registerOne("SPSC ring, 8 B messages, batches of 256 (2 processes)", "ring_spsc_batch_msgs_per_s", func(ctx context.Context, cfg config) (float64, error) { return spscRate(ctx, cfg, spscBatch) })
+	registerOne("Go channel, 8 B messages (2 goroutines)", "chan_msgs_per_s", chanRate)
+	registerOne("os.Pipe, 8 B messages, one write each (2 processes)", "pipe_msgs_per_s", pipeRate)
+	registerOne("unix socket, 8 B messages, one write each (2 processes)", "unix_socket_msgs_per_s", unixRate)
+	registerOne("SPSC ring, 64 KiB messages (2 processes)", "bulk_64k_gb_per_s", bulkRate)
 }
 
 // spscArg is the consumer's argument: the ring, the barrier it meets the

@@ -49,6 +49,8 @@ var pyPeers = []pyPeer{
 		perSecond: func(v float64) float64 { return 1e3 / v }, guess: 75, minN: 10},
 	{name: "python_spawn_start_join_ms", label: "Python Process start+join, spawn", figure: bench.StartJoinSpawn,
 		perSecond: func(v float64) float64 { return 1e3 / v }, guess: 12, minN: 3},
+	{name: "python_manager_dict_ops_per_s", label: "Python Manager dict Set+Get, 2 processes", figure: bench.ManagerDict,
+		perSecond: func(v float64) float64 { return v / 4 }, guess: 20e3, minN: 2000},
 }
 
 func init() {

@@ -54,6 +54,7 @@ var required = []string{
 	"pool_apply_rtt_us", "python_pool_apply_rtt_us",
 	"pool_map_items_per_s", "python_pool_map_items_per_s",
 	"process_start_join_ms", "python_fork_start_join_ms", "python_spawn_start_join_ms",
+	"map_ops_per_s", "python_manager_dict_ops_per_s",
 	"parked_goroutines_threads",
 	"hot_path_allocs_per_op",
 }
@@ -191,6 +192,10 @@ var rows = func() []*row {
 			peer: "python_fork_start_join_ms", label: "Python fork", ratio: faster, target: "<= 3 ms; >= 4x Python fork"},
 		{metric: "  the same beside Python spawn", shmkit: "process_start_join_ms", unit: "ms",
 			peer: "python_spawn_start_join_ms", label: "Python spawn", ratio: faster},
+		{metric: "shared map Set/Get of plain keys and values, 2 processes", shmkit: "map_ops_per_s", unit: "op/s",
+			peer: "python_manager_dict_ops_per_s", label: "Python Manager dict", ratio: of, target: ">= 4 M op/s; >= 200x Python's Manager dict"},
+		{metric: "  the same beside a Go map with sync.RWMutex (2 goroutines)", shmkit: "map_ops_per_s", unit: "op/s",
+			peer: "go_rwmutex_map_ops_per_s", label: "map + sync.RWMutex", ratio: of},
 		{metric: "allocations on ring, lock and value hot paths", shmkit: "hot_path_allocs_per_op", unit: "alloc/op",
 			target: "0 per operation"},
 		{metric: "10,000 goroutines parked on shared objects", shmkit: "parked_goroutines_threads", unit: "threads",
@@ -213,6 +218,8 @@ var rows = func() []*row {
 		both(atMost("pool_apply_rtt_us", 20), ratioAtLeast(rs[15], 10)),
 		both(atLeast("pool_map_items_per_s", 5e6), ratioAtLeast(rs[16], 2)),
 		both(atMost("process_start_join_ms", 3), ratioAtLeast(rs[17], 4)),
+		nil,
+		both(atLeast("map_ops_per_s", 4e6), ratioAtLeast(rs[19], 200)),
 		nil,
 		func(f figures) (float64, bool) {
 			v, ok := f["hot_path_allocs_per_op"]

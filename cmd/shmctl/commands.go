@@ -87,6 +87,7 @@ func (c *cli) info(args []string) int {
 	if uerr != nil {
 		code = c.fail(fmt.Errorf("listing the processes using %q: %w", name, uerr))
 	}
+	contents := describeCollections(name, objs)
 	if *jsonOut {
 		out := struct {
 			Segment segmentJSON  `json:"segment"`
@@ -94,7 +95,9 @@ func (c *cli) info(args []string) int {
 			Users   []int        `json:"users"`
 		}{Segment: toSegmentJSON(in), Objects: []objectJSON{}, Users: users}
 		for _, o := range objs {
-			out.Objects = append(out.Objects, toObjectJSON(o))
+			oj := toObjectJSON(o)
+			oj.Contents = contents[o.Name]
+			out.Objects = append(out.Objects, oj)
 		}
 		return max(code, c.writeJSON(out))
 	}
@@ -132,6 +135,14 @@ func (c *cli) info(args []string) int {
 	}
 	if err := tw.Flush(); err != nil {
 		return c.fail(err)
+	}
+	if len(contents) > 0 {
+		fmt.Fprintln(c.stdout)
+	}
+	for _, o := range objs {
+		if d, ok := contents[o.Name]; ok {
+			fmt.Fprintf(c.stdout, "%s: %s\n", o.Name, d)
+		}
 	}
 	return code
 }

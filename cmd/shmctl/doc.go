@@ -37,7 +37,9 @@
 // used and heap size), the processes other than shmctl that map it or hold
 // it open, and each object of its directory: name, kind, payload length and
 // offset, the layout fingerprint of its element type, whether it is ready
-// (published) and the pid of its creator and whether it is alive.
+// (published) and the pid of its creator and whether it is alive. For a
+// map or a list (package shmap) a line under the table says how many
+// entries it holds and how large its table is.
 //
 // # rm
 //
@@ -95,7 +97,8 @@
 //
 //	name           the object's name
 //	kind           its kind: bytes, value, array, mutex, rlock, semaphore,
-//	               cond, event, barrier, ring, queue, pipe, map, or Kind(N)
+//	               cond, event, barrier, ring, queue, pipe, map, list,
+//	               table, or Kind(N)
 //	kind_code      the kind's number in the segment format
 //	length         payload bytes
 //	offset         payload offset from the segment's start
@@ -103,6 +106,7 @@
 //	ready          false while its creator is still initializing it
 //	creator_pid    pid of the process that created it
 //	creator_alive  whether that process still runs
+//	contents       for a map or a list: its entries and table, in words
 //
 // gc -json prints {"dry_run": bool, "segments": [result...]}, where a result
 // is {"name", "action", "reason", "creator_pid", "users", "error"}: action

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/shm"
+	"github.com/shmkit/shmkit/shmap"
 )
 
 // segmentJSON is a segment as ls -json and info -json print it. The field
@@ -40,6 +42,7 @@ type objectJSON struct {
 	Ready        bool   `json:"ready"`
 	CreatorPid   int    `json:"creator_pid"`
 	CreatorAlive bool   `json:"creator_alive"`
+	Contents     string `json:"contents,omitempty"` // of a map or list
 }
 
 func toSegmentJSON(in shm.Info) segmentJSON {
@@ -122,4 +125,41 @@ func pidList(pids []int) string {
 
 func newTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+}
+
+// describeCollections says, for each map and list among objs, how many
+// entries it holds and how large its table is, by name. A segment or
+// object that cannot be read is left out: info reports the directory
+// whatever the objects hold.
+func describeCollections(name string, objs []shm.ObjectInfo) map[string]string {
+	out := map[string]string{}
+	var seg *shm.Segment
+	for _, o := range objs {
+		if (o.Kind != shm.KindMap && o.Kind != shm.KindList) || !o.Ready {
+			continue
+		}
+		if seg == nil {
+			var err error
+			if seg, err = shm.Open(name, nil); err != nil {
+				return out
+			}
+			defer seg.Close()
+		}
+		obj, err := seg.Find(context.Background(), o.Name, shm.Spec{Kind: o.Kind, Fingerprint: o.Fingerprint})
+		if err != nil {
+			continue
+		}
+		in, err := shmap.Stat(obj)
+		if err != nil {
+			out[o.Name] = err.Error()
+			continue
+		}
+		what := "entries"
+		if in.Kind == shm.KindList {
+			what = "elements"
+		}
+		out[o.Name] = fmt.Sprintf("%v of %d %s; table of %d slots of %d bytes (%s), replaced %d times",
+			in.Kind, in.Len, what, in.Slots, in.SlotBytes, human(in.TableBytes()), in.Growths)
+	}
+	return out
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/shmkit/shmkit/internal/testproc"
 	"github.com/shmkit/shmkit/shm"
+	"github.com/shmkit/shmkit/shmap"
 )
 
 func TestMain(m *testing.M) { testproc.Main(m) }
@@ -478,5 +479,49 @@ func TestGCSkipsBadHeader(t *testing.T) {
 	}
 	if !exists(bad) || !exists(plain) {
 		t.Fatal("gc removed a file that is not a valid segment")
+	}
+}
+
+// TestInfoCollections: info says how many entries a map and a list hold,
+// and how large their tables are.
+func TestInfoCollections(t *testing.T) {
+	seg, err := shm.Create(testName(t), 1<<20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		seg.Unlink()
+		seg.Close()
+	})
+	m, err := shmap.New[int64, int64](shm.In(seg, "squares"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range int64(100) {
+		if err := m.Set(i, i*i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := shmap.NewList[int32](shm.In(seg, "list"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range int32(3) {
+		if err := l.Append(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, _ := want(t, 0, "info", seg.Name())
+	for _, s := range []string{
+		"squares: map of 100 entries; table of 256 slots of 24 bytes (6.0KiB)",
+		"list: list of 3 elements; table of 8 slots of 8 bytes (64B)",
+	} {
+		if !strings.Contains(out, s) {
+			t.Errorf("info output lacks %q:\n%s", s, out)
+		}
+	}
+	out, _ = want(t, 0, "info", "-json", seg.Name())
+	if !strings.Contains(out, `"contents": "map of 100 entries`) {
+		t.Errorf("info -json lacks the map's contents:\n%s", out)
 	}
 }

@@ -1,0 +1,449 @@
+package shmap
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/ctypes"
+	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/semaphore"
+	"github.com/shmkit/shmkit/shm"
+)
+
+var (
+	// ErrInvalid: a type that cannot live in shared memory, or an index out
+	// of range.
+	ErrInvalid = errors.New("shmap: invalid argument")
+	// ErrFull: the segment has no room for the table the collection must
+	// grow to; the collection is as it was.
+	ErrFull = errors.New("shmap: segment full")
+	// ErrCorrupt: the header holds what no shmkit process writes.
+	ErrCorrupt = errors.New("shmap: corrupt header")
+)
+
+// MaxItem is the largest key, value or element, in bytes.
+const MaxItem = 256
+
+// The header of a Map or List, at the start of its object (little endian):
+//
+//	0   u32 magic "SMAP"     4   u32 version 1
+//	8   u32 kind             12  u32 slot bytes
+//	16  u64 key (element) layout fingerprint
+//	24  u64 value layout fingerprint (0 for a List)
+//	32  u32 key size         36  u32 value size
+//	40  u64 lock offset      48  u64 lock generation
+//	64  u64 table offset     72  u64 table generation   80 u64 table slots
+//	88  u64 count (a List's length)   96 u64 tombstones   104 u64 growths
+//	128 intent record: the operation a holder of the lock is making
+//	    128 u32 op (0: none)   132 u32 flag (insert: the slot was a
+//	    tombstone; grow: 1 filling, 2 switched)   136 u64 slot
+//	    144 u64 count before   152 u64 tombstones before
+//	    160 u64 new table offset, 168 generation, 176 slots
+//	    184 u64 old table offset, 192 generation, 200 slots
+//	256 the old bytes of an overwritten value (MaxItem)
+const (
+	hdrSize    = 512
+	magic      = 0x50414d53
+	version    = 1
+	offKind    = 8
+	offSlot    = 12
+	offKeyFP   = 16
+	offValFP   = 24
+	offKeySize = 32
+	offValSize = 36
+	offLock    = 40
+	offTable   = 64
+	offCount   = 88
+	offTombs   = 96
+	offGrowths = 104
+	offOp      = 128
+	offFlag    = 132
+	offISlot   = 136
+	offBefore  = 144
+	offNew     = 160
+	offOld     = 184
+	offOldVal  = 256
+
+	minCap = 8
+	maxCap = 1 << 40
+)
+
+// The operations of the intent record.
+const (
+	opOverwrite = 1
+	opInsert    = 2
+	opDelete    = 3
+	opGrow      = 4
+	opAppend    = 5
+)
+
+var le = binary.LittleEndian
+
+// coll is what a Map and a List share: the header, the lock, the table,
+// and the intent record through which the next holder of the lock repairs
+// what a dead holder left half done.
+type coll struct {
+	o      *shm.Object
+	h      []byte
+	mu     *semaphore.Mutex
+	sz     int    // slot bytes
+	tab    []byte // the table, as this handle last attached it
+	tabObj *shm.Object
+	tabOff uint64
+	tabGen uint64
+
+	recovered atomic.Int64 // repairs made, for tests
+}
+
+// testHook, when set, is called at the named points of every operation:
+// the kill tests stop a process there.
+var testHook func(point string)
+
+func (c *coll) point(p string) {
+	if testHook != nil {
+		testHook(p)
+	}
+}
+
+func align8(n int) int { return (n + 7) &^ 7 }
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func layoutOf[T any]() (ctypes.Layout, error) {
+	l, err := ctypes.LayoutOf[T]()
+	if err != nil {
+		return l, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if l.Size == 0 || l.Size > MaxItem {
+		return l, fmt.Errorf("%w: %v is %d bytes (1 to %d)", ErrInvalid, l, l.Size, MaxItem)
+	}
+	return l, nil
+}
+
+// fingerprint of the header object: both layouts.
+func fingerprint(kind shm.Kind, kl, vl ctypes.Layout) uint64 {
+	f := fnv.New64a()
+	var b [24]byte
+	le.PutUint64(b[0:], uint64(kind))
+	le.PutUint64(b[8:], kl.Fingerprint)
+	le.PutUint64(b[16:], vl.Fingerprint)
+	f.Write(b[:])
+	return f.Sum64()
+}
+
+// hash of a key's bytes: FNV-1a, then a finaliser, the same in every
+// process (no per-process seed).
+func hash(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	return h
+}
+
+// make places a new collection: its header, lock and first table, in
+// the segment opts choose, before any other process can find it.
+func (c *coll) make(kind shm.Kind, kl, vl ctypes.Layout, slots, sz int, opts []shm.Option) error {
+	sp := shm.Spec{Kind: kind, Fingerprint: fingerprint(kind, kl, vl), Size: hdrSize}
+	o, err := shm.PlaceObject(sp, func(o *shm.Object) error {
+		mu, err := semaphore.NewMutex(shm.In(o.Segment(), ""))
+		if err != nil {
+			return fmt.Errorf("its lock: %w", err)
+		}
+		t, err := placeTable(o.Segment(), slots, sz)
+		if err != nil {
+			mu.Free()
+			return err
+		}
+		h := o.Bytes()
+		le.PutUint32(h[0:], magic)
+		le.PutUint32(h[4:], version)
+		le.PutUint32(h[offKind:], uint32(kind))
+		le.PutUint32(h[offSlot:], uint32(sz))
+		le.PutUint64(h[offKeyFP:], kl.Fingerprint)
+		le.PutUint64(h[offValFP:], vl.Fingerprint)
+		le.PutUint32(h[offKeySize:], uint32(kl.Size))
+		le.PutUint32(h[offValSize:], uint32(vl.Size))
+		lh, th := mu.Handle(), t.Handle()
+		le.PutUint64(h[offLock:], lh.Offset)
+		le.PutUint64(h[offLock+8:], lh.Generation)
+		le.PutUint64(h[offTable:], th.Offset)
+		le.PutUint64(h[offTable+8:], th.Generation)
+		le.PutUint64(h[offTable+16:], uint64(slots))
+		return nil
+	}, opts...)
+	if err != nil {
+		return err
+	}
+	return c.attach(o, kind, kl, vl, sz)
+}
+
+func placeTable(seg *shm.Segment, slots, sz int) (*shm.Object, error) {
+	t, err := shm.Place(shm.Spec{Kind: shm.KindTable, Size: uint64(slots * sz)}, nil, shm.In(seg, ""))
+	if err != nil {
+		return nil, fmt.Errorf("%w: a table of %d slots of %d bytes: %v", ErrFull, slots, sz, err)
+	}
+	return t, nil
+}
+
+func (c *coll) open(seg *shm.Segment, name string, kind shm.Kind, kl, vl ctypes.Layout, sz int) error {
+	if seg == nil {
+		return fmt.Errorf("%w: nil segment", ErrInvalid)
+	}
+	o, err := seg.Find(context.Background(), name, shm.Spec{Kind: kind, Fingerprint: fingerprint(kind, kl, vl)})
+	if err != nil {
+		return fmt.Errorf("shmap: opening %v %q: %w", kind, name, err)
+	}
+	return c.attach(o, kind, kl, vl, sz)
+}
+
+func (c *coll) resolve(b []byte, kind shm.Kind, kl, vl ctypes.Layout, sz int) error {
+	var h shm.Handle
+	if err := h.UnmarshalBinary(b); err != nil {
+		return err
+	}
+	if h.Kind != kind {
+		return fmt.Errorf("shmap: a handle of a %v, not a %v: %w", h.Kind, kind, shm.ErrKind)
+	}
+	if h.Fingerprint != fingerprint(kind, kl, vl) {
+		return fmt.Errorf("shmap: a %v of other types: %w", kind, shm.ErrLayout)
+	}
+	o, err := shm.Resolve(h)
+	if err != nil {
+		return fmt.Errorf("shmap: %w", err)
+	}
+	return c.attach(o, kind, kl, vl, sz)
+}
+
+// checkHeader checks what a header says against what this handle expects.
+func checkHeader(h []byte, kind shm.Kind, kl, vl ctypes.Layout, sz int) error {
+	switch {
+	case len(h) < hdrSize:
+		return fmt.Errorf("%w: %d bytes", ErrCorrupt, len(h))
+	case le.Uint32(h) != magic || le.Uint32(h[4:]) != version:
+		return fmt.Errorf("%w: magic %#x version %d", ErrCorrupt, le.Uint32(h), le.Uint32(h[4:]))
+	case le.Uint32(h[offKind:]) != uint32(kind) || le.Uint32(h[offSlot:]) != uint32(sz):
+		return fmt.Errorf("%w: kind %d, slots of %d bytes", ErrCorrupt, le.Uint32(h[offKind:]), le.Uint32(h[offSlot:]))
+	case le.Uint64(h[offKeyFP:]) != kl.Fingerprint || le.Uint64(h[offValFP:]) != vl.Fingerprint ||
+		le.Uint32(h[offKeySize:]) != uint32(kl.Size) || le.Uint32(h[offValSize:]) != uint32(vl.Size):
+		return fmt.Errorf("shmap: a %v of other types: %w", kind, shm.ErrLayout)
+	}
+	return nil
+}
+
+func (c *coll) attach(o *shm.Object, kind shm.Kind, kl, vl ctypes.Layout, sz int) error {
+	h := o.Bytes()
+	if err := checkHeader(h, kind, kl, vl, sz); err != nil {
+		return err
+	}
+	mu, err := semaphore.OpenMutexAt(o.Segment(), le.Uint64(h[offLock:]), le.Uint64(h[offLock+8:]))
+	if err != nil {
+		return fmt.Errorf("shmap: its lock: %w", err)
+	}
+	c.o, c.h, c.mu, c.sz = o, h, mu, sz
+	return nil
+}
+
+func (c *coll) word(off int) *uint64 { return mem.Uint64(c.h, uintptr(off)) }
+
+func (c *coll) capacity() int       { return int(atomic.LoadUint64(c.word(offTable + 16))) }
+func (c *coll) count() uint64       { return atomic.LoadUint64(c.word(offCount)) }
+func (c *coll) before(i int) uint64 { return atomic.LoadUint64(c.word(offBefore + 8*i)) }
+func (c *coll) intentFlag() bool    { return atomic.LoadUint32(mem.Uint32(c.h, offFlag)) == 1 }
+
+func (c *coll) setCounts(count, tombs uint64) {
+	atomic.StoreUint64(c.word(offCount), count)
+	atomic.StoreUint64(c.word(offTombs), tombs)
+}
+
+// full reports whether n more entries would take the table past 3/4.
+func (c *coll) full(n int) bool {
+	used := c.count() + atomic.LoadUint64(c.word(offTombs)) + uint64(n)
+	return used*4 > uint64(c.capacity())*3
+}
+
+// lock takes the lock; when its last holder died, it first repairs what
+// that holder left (fix repairs a slot), so that the caller finds the
+// collection whole.
+func (c *coll) lock(fix func(op uint32, slot int, old []byte)) error {
+	err := c.mu.Lock()
+	if err != nil && !errors.Is(err, semaphore.ErrOwnerDead) {
+		return fmt.Errorf("shmap: %w", err)
+	}
+	if err := c.sync(); err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	if op := atomic.LoadUint32(mem.Uint32(c.h, offOp)); op != 0 {
+		if err := c.repair(op, fix); err != nil {
+			c.mu.Unlock()
+			return err
+		}
+	}
+	if n, capa := c.count(), c.capacity(); n > uint64(capa) {
+		c.mu.Unlock()
+		return fmt.Errorf("%w: %d entries in %d slots", ErrCorrupt, n, capa)
+	}
+	return nil
+}
+
+func (c *coll) unlock() { c.mu.Unlock() }
+
+// sync attaches to the table the header names, if it changed.
+func (c *coll) sync() error {
+	off, gen := atomic.LoadUint64(c.word(offTable)), atomic.LoadUint64(c.word(offTable+8))
+	if c.tab != nil && off == c.tabOff && gen == c.tabGen {
+		return nil
+	}
+	t, err := c.table(off, gen)
+	if err != nil {
+		return fmt.Errorf("shmap: its table: %w", err)
+	}
+	if n := c.capacity(); n < minCap || n > maxCap || n&(n-1) != 0 || len(t.Bytes())/c.sz < n {
+		return fmt.Errorf("%w: a table of %d slots in %d bytes", ErrCorrupt, n, len(t.Bytes()))
+	}
+	c.tab, c.tabObj, c.tabOff, c.tabGen = t.Bytes(), t, off, gen
+	return nil
+}
+
+func (c *coll) table(off, gen uint64) (*shm.Object, error) {
+	h := c.o.Handle()
+	h.Offset, h.Generation, h.Kind, h.Fingerprint = off, gen, shm.KindTable, 0
+	return shm.Resolve(h)
+}
+
+// begin records an operation on slot i in the intent record: the counts
+// before it, whether the slot was a tombstone, and old, the bytes to put
+// back if it is undone. Storing op is what makes the record count.
+func (c *coll) begin(op uint32, i int, old []byte) {
+	atomic.StoreUint64(c.word(offISlot), uint64(i))
+	atomic.StoreUint64(c.word(offBefore), c.count())
+	atomic.StoreUint64(c.word(offBefore+8), atomic.LoadUint64(c.word(offTombs)))
+	flag := uint32(0)
+	if i >= 0 && i < c.capacity() && atomic.LoadUint64(mem.Uint64(c.tab, uintptr(i*c.sz)))&3 == slotTomb {
+		flag = 1
+	}
+	atomic.StoreUint32(mem.Uint32(c.h, offFlag), flag)
+	copy(c.h[offOldVal:offOldVal+MaxItem], old)
+	atomic.StoreUint32(mem.Uint32(c.h, offOp), op)
+}
+
+// end clears the intent record: the operation is whole.
+func (c *coll) end() { atomic.StoreUint32(mem.Uint32(c.h, offOp), 0) }
+
+// repair finishes or undoes the operation of the intent record.
+func (c *coll) repair(op uint32, fix func(op uint32, slot int, old []byte)) error {
+	c.recovered.Add(1)
+	if op == opGrow {
+		if err := c.repairGrow(); err != nil {
+			return err
+		}
+	} else {
+		fix(op, int(atomic.LoadUint64(c.word(offISlot))), c.h[offOldVal:offOldVal+MaxItem])
+	}
+	c.end()
+	return c.sync()
+}
+
+// grow moves the entries to a new table, twice as large (or as large,
+// when tombstones fill it), through rehash. The switch of the header's
+// table words is recorded first, so that a holder killed at any point
+// leaves either the old table or the new one, and the other freed by the
+// next holder.
+func (c *coll) grow(rehash func(to []byte, n int)) error {
+	n := c.capacity()
+	if atomic.LoadUint64(c.word(offTombs)) < c.count() {
+		n *= 2
+	}
+	if n > maxCap {
+		return fmt.Errorf("%w: %d slots", ErrFull, n)
+	}
+	t, err := placeTable(c.o.Segment(), n, c.sz)
+	if err != nil {
+		return err
+	}
+	th := t.Handle()
+	atomic.StoreUint64(c.word(offNew), th.Offset)
+	atomic.StoreUint64(c.word(offNew+8), th.Generation)
+	atomic.StoreUint64(c.word(offNew+16), uint64(n))
+	atomic.StoreUint64(c.word(offOld), c.tabOff)
+	atomic.StoreUint64(c.word(offOld+8), c.tabGen)
+	atomic.StoreUint64(c.word(offOld+16), uint64(c.capacity()))
+	atomic.StoreUint32(mem.Uint32(c.h, offFlag), 1)
+	atomic.StoreUint32(mem.Uint32(c.h, offOp), opGrow)
+	c.point("grow")
+	rehash(t.Bytes(), n)
+	c.point("grown")
+	atomic.StoreUint32(mem.Uint32(c.h, offFlag), 2) // the commit
+	c.point("switch")
+	if err := c.repairGrow(); err != nil {
+		return err
+	}
+	c.end()
+	atomic.AddUint64(c.word(offGrowths), 1)
+	return c.sync()
+}
+
+// repairGrow completes a growth whose intent is recorded: before the
+// commit, the new table is freed; after it, the header names the new table
+// and the old one is freed. Each step may be repeated.
+func (c *coll) repairGrow() error {
+	newOff, newGen, newCap := atomic.LoadUint64(c.word(offNew)), atomic.LoadUint64(c.word(offNew+8)), atomic.LoadUint64(c.word(offNew+16))
+	oldOff, oldGen := atomic.LoadUint64(c.word(offOld)), atomic.LoadUint64(c.word(offOld+8))
+	curOff, curGen := atomic.LoadUint64(c.word(offTable)), atomic.LoadUint64(c.word(offTable+8))
+	if atomic.LoadUint32(mem.Uint32(c.h, offFlag)) != 2 {
+		if newOff == curOff && newGen == curGen { // never the table in use
+			return fmt.Errorf("%w: a growth record names the table in use as its new one", ErrCorrupt)
+		}
+		return c.freeTable(newOff, newGen)
+	}
+	if oldOff != curOff || oldGen != curGen {
+		if newOff != curOff || newGen != curGen { // neither table is the one in use
+			return fmt.Errorf("%w: a growth record names neither table in use", ErrCorrupt)
+		}
+	}
+	atomic.StoreUint64(c.word(offTable+16), newCap)
+	atomic.StoreUint64(c.word(offTable+8), newGen)
+	atomic.StoreUint64(c.word(offTable), newOff)
+	atomic.StoreUint64(c.word(offTombs), 0) // the new table has none
+	c.point("switched")
+	return c.freeTable(oldOff, oldGen)
+}
+
+// freeTable frees the table at (off, gen), unless it was freed already.
+func (c *coll) freeTable(off, gen uint64) error {
+	t, err := c.table(off, gen)
+	if err != nil {
+		if errors.Is(err, shm.ErrStale) {
+			return nil
+		}
+		return fmt.Errorf("shmap: freeing a table: %w", err)
+	}
+	if err := t.Free(); err != nil && !errors.Is(err, shm.ErrStale) {
+		return fmt.Errorf("shmap: freeing a table: %w", err)
+	}
+	return nil
+}
+
+// free gives the whole collection back to its segment.
+func (c *coll) free() error {
+	if err := c.lock(func(uint32, int, []byte) {}); err != nil {
+		return err
+	}
+	err := c.freeTable(c.tabOff, c.tabGen)
+	c.mu.Unlock()
+	return errors.Join(err, c.mu.Free(), c.o.Free())
+}
