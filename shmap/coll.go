@@ -283,11 +283,17 @@ func (c *coll) lock(fix func(op uint32, slot int, old []byte)) error {
 	if err != nil && !errors.Is(err, semaphore.ErrOwnerDead) {
 		return fmt.Errorf("shmap: %w", err)
 	}
-	if err := c.sync(); err != nil {
-		c.mu.Unlock()
-		return err
+	// A growth is repaired from the header's words alone, before attaching
+	// to the table they name: a holder killed while switching them may
+	// have left them naming no table. Other repairs need the table.
+	op := atomic.LoadUint32(mem.Uint32(c.h, offOp))
+	if op != opGrow {
+		if err := c.sync(); err != nil {
+			c.mu.Unlock()
+			return err
+		}
 	}
-	if op := atomic.LoadUint32(mem.Uint32(c.h, offOp)); op != 0 {
+	if op != 0 {
 		if err := c.repair(op, fix); err != nil {
 			c.mu.Unlock()
 			return err
@@ -416,6 +422,7 @@ func (c *coll) repairGrow() error {
 		}
 	}
 	atomic.StoreUint64(c.word(offTable+16), newCap)
+	c.point("switching") // the header's table words disagree here
 	atomic.StoreUint64(c.word(offTable+8), newGen)
 	atomic.StoreUint64(c.word(offTable), newOff)
 	atomic.StoreUint64(c.word(offTombs), 0) // the new table has none

@@ -235,7 +235,7 @@ func atomicStore(p *uint64, v uint64) { atomic.StoreUint64(p, v) }
 // often than the others.
 func killMaxN(point string) int {
 	switch point {
-	case "grow", "grown", "switch", "switched":
+	case "grow", "grown", "switch", "switching", "switched":
 		return 2 // a new collection of 8 slots grows at least twice
 	}
 	return 25
@@ -246,7 +246,7 @@ func killApplied(point string) bool { return point == "committed" || point == "d
 
 func killPoint(point string) bool {
 	switch point {
-	case "grow", "grown", "switch", "switched":
+	case "grow", "grown", "switch", "switching", "switched":
 		return true
 	}
 	return false
@@ -254,7 +254,7 @@ func killPoint(point string) bool {
 
 func TestKillMap(t *testing.T) {
 	for _, point := range []string{"overwrite", "overwritten", "insert", "inserted", "committed",
-		"delete", "deleted", "grow", "grown", "switch", "switched"} {
+		"delete", "deleted", "grow", "grown", "switch", "switching", "switched"} {
 		t.Run(point, func(t *testing.T) { killTest(t, "map", point) })
 	}
 }
@@ -491,7 +491,7 @@ func killTest(t *testing.T, kind, point string) {
 		repairs += int(wantRepairs)
 		if killPoint(point) {
 			want, which := atomicLoad(rec(r, recOldTab)), "old"
-			if point == "switch" || point == "switched" {
+			if point == "switch" || point == "switching" || point == "switched" {
 				want, which = atomicLoad(rec(r, recNewTab)), "new"
 			}
 			if got := atomicLoad(kc.c.word(offTable)); got != want {
