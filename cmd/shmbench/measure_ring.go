@@ -133,41 +133,18 @@ func spscRate(ctx context.Context, cfg config, batch int) (float64, error) {
 		return 0, err
 	}
 	buf := make([]uint64, batch)
+	send := func(v uint64) (uint64, error) {
+		if batch == 1 || v == endMark {
+			return 1, r.Push(g.ctx, v)
+		}
+		for j := range buf {
+			buf[j] = v + uint64(j)
+		}
+		_, err := r.PushBatch(g.ctx, buf)
+		return uint64(batch), err
+	}
 	rate, err := repeat(ctx, nr, func() (float64, error) {
-		if _, err := bar.Wait(g.ctx); err != nil {
-			return 0, g.why(err)
-		}
-		t0 := time.Now()
-		var n uint64
-		t := newTimer(ctx, cfg.dur)
-		defer t.stop()
-		if batch == 1 {
-			for ; !t.over(); n++ {
-				if err := r.Push(g.ctx, n); err != nil {
-					return 0, g.why(err)
-				}
-			}
-		} else {
-			for ; !t.over(); n += uint64(batch) {
-				for j := range buf {
-					buf[j] = n + uint64(j)
-				}
-				if _, err := r.PushBatch(g.ctx, buf); err != nil {
-					return 0, g.why(err)
-				}
-			}
-		}
-		if err := r.Push(g.ctx, endMark); err != nil {
-			return 0, g.why(err)
-		}
-		if _, err := bar.Wait(g.ctx); err != nil {
-			return 0, g.why(err)
-		}
-		el := time.Since(t0)
-		if got := atomic.LoadUint64(word(words, 0, 0)); got != n {
-			return 0, fmt.Errorf("%w: the consumer took %d of %d", errLost, got, n)
-		}
-		return float64(n) / el.Seconds(), nil
+		return oneWay(ctx, g, bar, words, cfg.dur, nil, send, "consumer")
 	})
 	if err != nil {
 		return 0, err
@@ -356,42 +333,59 @@ func streamRate(ctx context.Context, cfg config, a streamArg,
 		return 0, err
 	}
 	var msg [8]byte
-	first := true
+	send := func(v uint64) (uint64, error) {
+		binary.LittleEndian.PutUint64(msg[:], v)
+		_, err := w.Write(msg[:])
+		return 1, err
+	}
+	if opened != nil {
+		met := opened
+		opened = func() { met(); opened = nil } // once, after the first meeting
+	}
 	rate, err := repeat(ctx, nr, func() (float64, error) {
-		if _, err := bar.Wait(g.ctx); err != nil {
-			return 0, g.why(err)
-		}
-		if first && opened != nil {
-			opened()
-		}
-		first = false
-		t0 := time.Now()
-		var n uint64
-		t := newTimer(ctx, cfg.dur)
-		defer t.stop()
-		for ; !t.over(); n++ {
-			binary.LittleEndian.PutUint64(msg[:], n)
-			if _, err := w.Write(msg[:]); err != nil {
-				return 0, g.why(err)
-			}
-		}
-		binary.LittleEndian.PutUint64(msg[:], endMark)
-		if _, err := w.Write(msg[:]); err != nil {
-			return 0, g.why(err)
-		}
-		if _, err := bar.Wait(g.ctx); err != nil {
-			return 0, g.why(err)
-		}
-		el := time.Since(t0)
-		if got := atomic.LoadUint64(word(words, 0, 0)); got != n {
-			return 0, fmt.Errorf("%w: the reader took %d of %d", errLost, got, n)
-		}
-		return float64(n) / el.Seconds(), nil
+		return oneWay(ctx, g, bar, words, cfg.dur, opened, send, "reader")
 	})
 	if err != nil {
 		return 0, err
 	}
 	return rate, g.join()
+}
+
+// oneWay plays one repetition of a one-way rate: it meets the child at bar
+// (then runs met, when not nil), sends for dur, send(v) carrying the
+// values from v on and returning how many it sent, sends endMark, meets
+// the child again, and checks that the child (what) took every value (its
+// count in slot 0 of words); values sent per second.
+func oneWay(ctx context.Context, g *group, bar *semaphore.Barrier, words *shm.Object, dur time.Duration,
+	met func(), send func(v uint64) (uint64, error), what string) (float64, error) {
+	if _, err := bar.Wait(g.ctx); err != nil {
+		return 0, g.why(err)
+	}
+	if met != nil {
+		met()
+	}
+	t0 := time.Now()
+	var n uint64
+	t := newTimer(ctx, dur)
+	defer t.stop()
+	for !t.over() {
+		k, err := send(n)
+		if err != nil {
+			return 0, g.why(err)
+		}
+		n += k
+	}
+	if _, err := send(endMark); err != nil {
+		return 0, g.why(err)
+	}
+	if _, err := bar.Wait(g.ctx); err != nil {
+		return 0, g.why(err)
+	}
+	el := time.Since(t0)
+	if got := atomic.LoadUint64(word(words, 0, 0)); got != n {
+		return 0, fmt.Errorf("%w: the %s took %d of %d", errLost, what, got, n)
+	}
+	return float64(n) / el.Seconds(), nil
 }
 
 // block is a 64 KiB message.
@@ -471,32 +465,14 @@ func bulkRate(ctx context.Context, cfg config) (float64, error) {
 	for i := range src[0] {
 		src[0][i] = byte(i)
 	}
+	send := func(v uint64) (uint64, error) {
+		binary.LittleEndian.PutUint64(src[0][:], v)
+		_, err := r.PushBatch(g.ctx, src)
+		return 1, err
+	}
 	rate, err := repeat(ctx, nr, func() (float64, error) {
-		if _, err := bar.Wait(g.ctx); err != nil {
-			return 0, g.why(err)
-		}
-		t0 := time.Now()
-		var n uint64
-		t := newTimer(ctx, cfg.dur)
-		defer t.stop()
-		for ; !t.over(); n++ {
-			binary.LittleEndian.PutUint64(src[0][:], n)
-			if _, err := r.PushBatch(g.ctx, src); err != nil {
-				return 0, g.why(err)
-			}
-		}
-		binary.LittleEndian.PutUint64(src[0][:], endMark)
-		if _, err := r.PushBatch(g.ctx, src); err != nil {
-			return 0, g.why(err)
-		}
-		if _, err := bar.Wait(g.ctx); err != nil {
-			return 0, g.why(err)
-		}
-		el := time.Since(t0)
-		if got := atomic.LoadUint64(word(words, 0, 0)); got != n {
-			return 0, fmt.Errorf("%w: the consumer took %d of %d blocks", errLost, got, n)
-		}
-		return float64(n) * float64(len(block{})) / el.Seconds() / 1e9, nil
+		blocks, err := oneWay(ctx, g, bar, words, cfg.dur, nil, send, "consumer")
+		return blocks * float64(len(block{})) / 1e9, err
 	})
 	if err != nil {
 		return 0, err
