@@ -25,8 +25,12 @@ var (
 	ErrCorrupt = errors.New("shmap: corrupt header")
 )
 
-// MaxItem is the largest key, value or element, in bytes.
+// MaxItem is the largest key, value or element kept as its bytes in a
+// slot; a larger plain type is kept as an encoded one is.
 const MaxItem = 256
+
+// MaxEncoded is the largest encoding of a key, value or element.
+const MaxEncoded = 1<<refLenBits - 1
 
 // The header of a Map or List, at the start of its object (little endian):
 //
@@ -34,16 +38,22 @@ const MaxItem = 256
 //	8   u32 kind             12  u32 slot bytes
 //	16  u64 key (element) layout fingerprint
 //	24  u64 value layout fingerprint (0 for a List)
-//	32  u32 key size         36  u32 value size
+//	32  u32 key size         36  u32 value size (0: encoded, a ref in
+//	    the slot and the bytes in the table's data region)
 //	40  u64 lock offset      48  u64 lock generation
 //	64  u64 table offset     72  u64 table generation   80 u64 table slots
 //	88  u64 count (a List's length)   96 u64 tombstones   104 u64 growths
+//	112 u64 data bytes used   120 u64 of which garbage (overwritten or
+//	    deleted encodings, dropped at the next growth)
 //	128 intent record: the operation a holder of the lock is making
 //	    128 u32 op (0: none)   132 u32 flag (insert: the slot was a
 //	    tombstone; grow: 1 filling, 2 switched)   136 u64 slot
 //	    144 u64 count before   152 u64 tombstones before
 //	    160 u64 new table offset, 168 generation, 176 slots
 //	    184 u64 old table offset, 192 generation, 200 slots
+//	    208 u64 data bytes used in the new table
+//	    216 u64 data used before, 224 garbage before
+//	    232 u64 data used after, 240 garbage after
 //	256 the old bytes of an overwritten value (MaxItem)
 const (
 	hdrSize    = 512
@@ -60,16 +70,27 @@ const (
 	offCount   = 88
 	offTombs   = 96
 	offGrowths = 104
+	offUsed    = 112
+	offGarbage = 120
 	offOp      = 128
 	offFlag    = 132
 	offISlot   = 136
 	offBefore  = 144
 	offNew     = 160
 	offOld     = 184
+	offNewUsed = 208
+	offDataWas = 216
+	offDataIs  = 232
 	offOldVal  = 256
 
-	minCap = 8
-	maxCap = 1 << 40
+	minCap  = 8
+	maxCap  = 1 << 40
+	minData = 64 * minCap // the first data region of an encoded collection
+
+	// A ref, the slot's word for an encoded item: offset in the data
+	// region << refLenBits | length.
+	refLenBits = 24
+	maxData    = 1 << 40
 )
 
 // The operations of the intent record.
@@ -95,6 +116,9 @@ type coll struct {
 	tabObj *shm.Object
 	tabOff uint64
 	tabGen uint64
+	tabCap int    // the slots the header named when this handle attached
+	enc    bool   // encoded items: the table has a data region
+	data   []byte // the data region, after the slots
 
 	recovered atomic.Int64 // repairs made, for tests
 }
@@ -163,7 +187,11 @@ func (c *coll) make(kind shm.Kind, kl, vl ctypes.Layout, slots, sz int, opts []s
 		if err != nil {
 			return fmt.Errorf("its lock: %w", err)
 		}
-		t, err := placeTable(o.Segment(), slots, sz)
+		data := 0
+		if encoded(kind, kl, vl) {
+			data = minData
+		}
+		t, err := placeTable(o.Segment(), slots, sz, data)
 		if err != nil {
 			mu.Free()
 			return err
@@ -191,10 +219,18 @@ func (c *coll) make(kind shm.Kind, kl, vl ctypes.Layout, slots, sz int, opts []s
 	return c.attach(o, kind, kl, vl, sz)
 }
 
-func placeTable(seg *shm.Segment, slots, sz int) (*shm.Object, error) {
-	t, err := shm.Place(shm.Spec{Kind: shm.KindTable, Size: uint64(slots * sz)}, nil, shm.In(seg, ""))
+// encoded reports whether a collection of these layouts keeps encoded
+// items, in a data region after its slots.
+func encoded(kind shm.Kind, kl, vl ctypes.Layout) bool {
+	return kl.Size == 0 || (kind == shm.KindMap && vl.Size == 0)
+}
+
+// placeTable places a table of slots slots of sz bytes, followed by a data
+// region of data bytes.
+func placeTable(seg *shm.Segment, slots, sz, data int) (*shm.Object, error) {
+	t, err := shm.Place(shm.Spec{Kind: shm.KindTable, Size: uint64(slots*sz + data)}, nil, shm.In(seg, ""))
 	if err != nil {
-		return nil, fmt.Errorf("%w: a table of %d slots of %d bytes: %v", ErrFull, slots, sz, err)
+		return nil, fmt.Errorf("%w: a table of %d slots of %d bytes and %d data bytes: %v", ErrFull, slots, sz, data, err)
 	}
 	return t, nil
 }
@@ -253,7 +289,7 @@ func (c *coll) attach(o *shm.Object, kind shm.Kind, kl, vl ctypes.Layout, sz int
 	if err != nil {
 		return fmt.Errorf("shmap: its lock: %w", err)
 	}
-	c.o, c.h, c.mu, c.sz = o, h, mu, sz
+	c.o, c.h, c.mu, c.sz, c.enc = o, h, mu, sz, encoded(kind, kl, vl)
 	return nil
 }
 
@@ -303,6 +339,10 @@ func (c *coll) lock(fix func(op uint32, slot int, old []byte)) error {
 		c.mu.Unlock()
 		return fmt.Errorf("%w: %d entries in %d slots", ErrCorrupt, n, capa)
 	}
+	if u, g := c.used(), c.garbage(); u > uint64(len(c.data)) || g > u {
+		c.mu.Unlock()
+		return fmt.Errorf("%w: %d data bytes used (%d garbage) of %d", ErrCorrupt, u, g, len(c.data))
+	}
 	return nil
 }
 
@@ -311,19 +351,83 @@ func (c *coll) unlock() { c.mu.Unlock() }
 // sync attaches to the table the header names, if it changed.
 func (c *coll) sync() error {
 	off, gen := atomic.LoadUint64(c.word(offTable)), atomic.LoadUint64(c.word(offTable+8))
-	if c.tab != nil && off == c.tabOff && gen == c.tabGen {
+	if c.tab != nil && off == c.tabOff && gen == c.tabGen && c.capacity() == c.tabCap {
 		return nil
 	}
 	t, err := c.table(off, gen)
 	if err != nil {
 		return fmt.Errorf("shmap: its table: %w", err)
 	}
-	if n := c.capacity(); n < minCap || n > maxCap || n&(n-1) != 0 || len(t.Bytes())/c.sz < n {
+	n := c.capacity()
+	if n < minCap || n > maxCap || n&(n-1) != 0 || len(t.Bytes())/c.sz < n {
 		return fmt.Errorf("%w: a table of %d slots in %d bytes", ErrCorrupt, n, len(t.Bytes()))
 	}
-	c.tab, c.tabObj, c.tabOff, c.tabGen = t.Bytes(), t, off, gen
+	c.tab, c.tabObj, c.tabOff, c.tabGen, c.tabCap = t.Bytes(), t, off, gen, n
+	c.data = nil
+	if c.enc {
+		c.data = c.tab[n*c.sz:]
+	}
 	return nil
 }
+
+// The data words: bytes of the data region used, and how many of those
+// are garbage.
+func (c *coll) used() uint64    { return atomic.LoadUint64(c.word(offUsed)) }
+func (c *coll) garbage() uint64 { return atomic.LoadUint64(c.word(offGarbage)) }
+
+// dataWords are the data words after an operation: used and garbage.
+type dataWords [2]uint64
+
+// after is the data words once add bytes are written and drop bytes become
+// garbage.
+func (c *coll) after(add, drop int) dataWords {
+	if !c.enc {
+		return dataWords{}
+	}
+	return dataWords{c.used() + uint64(add), c.garbage() + uint64(drop)}
+}
+
+// room reports whether the data region has room for n more bytes.
+func (c *coll) room(n int) bool { return c.used()+uint64(n) <= uint64(len(c.data)) }
+
+// settle sets the data words to what the intent record says they are
+// after its operation (applied) or were before it.
+func (c *coll) settle(applied bool) {
+	if !c.enc {
+		return
+	}
+	at := offDataWas
+	if applied {
+		at = offDataIs
+	}
+	atomic.StoreUint64(c.word(offUsed), atomic.LoadUint64(c.word(at)))
+	atomic.StoreUint64(c.word(offGarbage), atomic.LoadUint64(c.word(at+8)))
+}
+
+// storeTo writes b, a plain field's bytes or an encoding, to dst in a
+// slot. An encoding goes to data at offset at, and dst gets its ref;
+// storeTo returns the offset after it.
+func storeTo(data, dst []byte, plain bool, b []byte, at uint64) uint64 {
+	if plain {
+		copy(dst, b)
+		return at
+	}
+	copy(data[at:], b)
+	le.PutUint64(dst, at<<refLenBits|uint64(len(b)))
+	return at + uint64(len(b))
+}
+
+// item is the bytes a ref names, which must lie in the used data.
+func (c *coll) item(ref uint64) ([]byte, error) {
+	off, n := ref>>refLenBits, ref&MaxEncoded
+	if off > c.used() || n > c.used()-off {
+		return nil, fmt.Errorf("%w: an item of %d bytes at %d of %d used", ErrCorrupt, n, off, c.used())
+	}
+	return c.data[off : off+n : off+n], nil
+}
+
+// itemLen is the length of the item a ref names.
+func itemLen(ref uint64) int { return int(ref & MaxEncoded) }
 
 func (c *coll) table(off, gen uint64) (*shm.Object, error) {
 	h := c.o.Handle()
@@ -332,9 +436,16 @@ func (c *coll) table(off, gen uint64) (*shm.Object, error) {
 }
 
 // begin records an operation on slot i in the intent record: the counts
-// before it, whether the slot was a tombstone, and old, the bytes to put
-// back if it is undone. Storing op is what makes the record count.
-func (c *coll) begin(op uint32, i int, old []byte) {
+// before it, whether the slot was a tombstone, old, the bytes to put back
+// if it is undone, and the data words before and after it. Storing op is
+// what makes the record count.
+func (c *coll) begin(op uint32, i int, old []byte, after dataWords) {
+	if c.enc {
+		atomic.StoreUint64(c.word(offDataWas), c.used())
+		atomic.StoreUint64(c.word(offDataWas+8), c.garbage())
+		atomic.StoreUint64(c.word(offDataIs), after[0])
+		atomic.StoreUint64(c.word(offDataIs+8), after[1])
+	}
 	atomic.StoreUint64(c.word(offISlot), uint64(i))
 	atomic.StoreUint64(c.word(offBefore), c.count())
 	atomic.StoreUint64(c.word(offBefore+8), atomic.LoadUint64(c.word(offTombs)))
@@ -364,20 +475,29 @@ func (c *coll) repair(op uint32, fix func(op uint32, slot int, old []byte)) erro
 	return c.sync()
 }
 
-// grow moves the entries to a new table, twice as large (or as large,
-// when tombstones fill it), through rehash. The switch of the header's
-// table words is recorded first, so that a holder killed at any point
-// leaves either the old table or the new one, and the other freed by the
-// next holder.
-func (c *coll) grow(rehash func(to []byte, n int)) error {
+// grow moves the entries to a new table through rehash, which fills its
+// n slots and its data region and returns the data bytes it used. The new
+// table has twice the slots when double (unless tombstones are most of
+// what fills the old one), and a data region of twice the live data and
+// need bytes more. The switch of the header's table words is recorded
+// first, so that a holder killed at any point leaves either the old table
+// or the new one, and the other freed by the next holder.
+func (c *coll) grow(double bool, need int, rehash func(slots, data []byte, n int) (uint64, error)) error {
 	n := c.capacity()
-	if atomic.LoadUint64(c.word(offTombs)) < c.count() {
+	if double && atomic.LoadUint64(c.word(offTombs)) < c.count() {
 		n *= 2
 	}
 	if n > maxCap {
 		return fmt.Errorf("%w: %d slots", ErrFull, n)
 	}
-	t, err := placeTable(c.o.Segment(), n, c.sz)
+	data := uint64(0)
+	if c.enc {
+		data = max(2*(c.used()-c.garbage()+uint64(need)), minData)
+		if data = (data + 63) &^ 63; data > maxData {
+			return fmt.Errorf("%w: a data region of %d bytes", ErrFull, data)
+		}
+	}
+	t, err := placeTable(c.o.Segment(), n, c.sz, int(data))
 	if err != nil {
 		return err
 	}
@@ -391,7 +511,17 @@ func (c *coll) grow(rehash func(to []byte, n int)) error {
 	atomic.StoreUint32(mem.Uint32(c.h, offFlag), 1)
 	atomic.StoreUint32(mem.Uint32(c.h, offOp), opGrow)
 	c.point("grow")
-	rehash(t.Bytes(), n)
+	tb := t.Bytes()
+	used, err := rehash(tb[:n*c.sz], tb[n*c.sz:], n)
+	if err == nil && used+uint64(need) > data { // only when the data words are not the table's
+		err = fmt.Errorf("%w: %d live data bytes and %d more outgrow a data region of %d", ErrCorrupt, used, need, data)
+	}
+	if err != nil { // the old table stays, and the new one is freed
+		ferr := c.repairGrow()
+		c.end()
+		return errors.Join(err, ferr)
+	}
+	atomic.StoreUint64(c.word(offNewUsed), used)
 	c.point("grown")
 	atomic.StoreUint32(mem.Uint32(c.h, offFlag), 2) // the commit
 	c.point("switch")
@@ -426,6 +556,10 @@ func (c *coll) repairGrow() error {
 	atomic.StoreUint64(c.word(offTable+8), newGen)
 	atomic.StoreUint64(c.word(offTable), newOff)
 	atomic.StoreUint64(c.word(offTombs), 0) // the new table has none
+	if c.enc {
+		atomic.StoreUint64(c.word(offUsed), atomic.LoadUint64(c.word(offNewUsed)))
+		atomic.StoreUint64(c.word(offGarbage), 0)
+	}
 	c.point("switched")
 	return c.freeTable(oldOff, oldGen)
 }

@@ -7,8 +7,27 @@
 //	v, ok, err := m.Get(7)
 //	m, err = shmap.Open[int64, float64](seg, "prices") // in another process
 //
-// Keys, values and elements are plain types (package ctypes), of at most
-// MaxItem bytes, stored as their bytes.
+// # Keys, values and elements
+//
+// Plain types (package ctypes) of at most MaxItem bytes are kept as their
+// bytes, in the table's slots. Any other type is encoded: strings as their
+// bytes, plain types larger than MaxItem (or of no bytes, as struct{}) as
+// theirs, and everything else through encoding/gob, as a Queue of package
+// ringbuffer does; SetKeyCodec, SetValueCodec and List.SetCodec replace
+// the Codec (every process must use the same). An encoding lives in a data
+// region after the table's slots, and the slot holds its offset and
+// length. So a Map[string, []string] or even a Map[any, any] works, as
+// Python's dict does:
+//
+//	d, err := shmap.New[any, any]()
+//	err = d.Set(1, "1")
+//	err = d.Set("2", 2)
+//	err = d.Set(0.25, nil)
+//
+// Keys are compared by their bytes or encodings, so their Codec must be
+// deterministic (gob is, for the types a key can have); int(1), int64(1)
+// and 1.0 are three keys. A key type holding pointers or channels is
+// refused: their equality is their address, which no encoding keeps.
 //
 // # Concurrency and crashes
 //
@@ -23,20 +42,34 @@
 // # Growth
 //
 // A Map grows when it is three quarters full (tombstones counted), a List
-// when it is full: a new table, twice the size, is filled beside the old
-// one and then switched in with one recorded step; the old one is freed.
-// Other processes wait for the lock while it happens. The segment bounds
-// the growth: ErrFull when there is no room, the collection as it was.
+// when it is full, and an encoded collection also when its data region has
+// no room for a new encoding: a new table (twice the slots when they are
+// what ran out, and a data region of twice the live encodings) is filled
+// beside the old one and then switched in with one recorded step; the old
+// one is freed. The encodings that overwrites and deletes left behind are
+// dropped then. Other processes wait for the lock while it happens, for a
+// time that grows with the collection (a few milliseconds per 100,000
+// entries).
+//
+// The segment bounds the growth: ErrFull when it has no room for the new
+// table beside the old one, the collection as it was. A collection made
+// without options lives in a segment of the default heap, 4 MiB at first:
+// make a large one in a segment of its own, of the size it needs
+// (shm.Create, or shm.Anonymous and shm.DefaultHeap().Add, then shm.In).
 //
 // # Caveats
 //
 //   - A process killed between allocating a new table and recording it in
 //     the intent record leaks that table (the collection is whole).
+//   - Get, At, Pop and the snapshots decode after releasing the lock;
+//     Update decodes and encodes under it, and Set encodes before taking
+//     it.
 //   - Keys are compared as bytes: a key type with padding bytes (a struct
 //     whose fields leave gaps) is refused with ErrInvalid, and a float key
 //     is found by its exact bits (-0 and +0 are two keys; NaN is a key).
-//   - Range and All yield nothing when the lock cannot be taken (a corrupt
-//     collection); Len reports the error.
-//   - Only plain keys, values and elements for now.
+//   - Range and All yield nothing when the snapshot fails (a corrupt
+//     collection, or an encoding the Codec cannot decode); Snapshot reports
+//     the error.
+//   - Range and All copy the whole collection (and decode it) first.
 //   - A Namespace is a value.Value of a struct.
 package shmap

@@ -43,6 +43,34 @@ func ExampleMap() {
 	// len 2
 }
 
+// Keys and values that are not plain are encoded: strings as their bytes,
+// anything else through encoding/gob (SetKeyCodec and SetValueCodec
+// replace it). A word index, as a dict of lists.
+func ExampleMap_encoded() {
+	idx, err := shmap.New[string, []int]()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer idx.Free()
+	for pos, w := range []string{"to", "be", "or", "not", "to", "be"} {
+		idx.Update(w, func(at []int, _ bool) ([]int, bool) { return append(at, pos), true })
+	}
+	snap, err := idx.Snapshot()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, w := range slices.Sorted(maps.Keys(snap)) {
+		fmt.Println(w, snap[w])
+	}
+	// Output:
+	// be [1 5]
+	// not [3]
+	// or [2]
+	// to [0 4]
+}
+
 // Python's Manager().list(), without a server.
 func ExampleList() {
 	l, err := shmap.NewList[int32]()

@@ -144,10 +144,35 @@ var fuzzHeaderTypes = []struct {
 		}
 		return &l.c, nil
 	}},
+	// Encoded: a ref in the slot (layouts of size 0).
+	{shm.KindMap, mustFieldLayout[string](), mustFieldLayout[string](), 24, func(seg *shm.Segment) (*coll, error) {
+		m, err := New[string, string](shm.In(seg, ""))
+		if err != nil {
+			return nil, err
+		}
+		return &m.c, nil
+	}},
+	{shm.KindList, mustFieldLayout[string](), noValue, 8, func(seg *shm.Segment) (*coll, error) {
+		l, err := NewList[string](shm.In(seg, ""))
+		if err != nil {
+			return nil, err
+		}
+		return &l.c, nil
+	}},
 }
 
 func mustLayout[T any]() ctypes.Layout {
 	l, err := layoutOf[T]()
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+// mustFieldLayout is the layout a header records of a key, value or
+// element of type T: of size 0 when T is encoded.
+func mustFieldLayout[T any]() ctypes.Layout {
+	_, l, err := newField[T]()
 	if err != nil {
 		panic(err)
 	}
@@ -178,6 +203,17 @@ func FuzzHeader(f *testing.F) {
 	// same way each time, so its lock and table references hold in the
 	// rig each input gets.
 	refs[0] = bytes.Clone(newFuzzRig(f, 20).m.c.h)
+	// Likewise an encoded collection's seeds are the header of
+	// FuzzEncoded's rig.
+	for i, ty := range fuzzHeaderTypes {
+		switch {
+		case ty.kl.Size != 0:
+		case ty.kind == shm.KindMap:
+			refs[i] = bytes.Clone(newEncRig(f, encMapSS).c.h)
+		default:
+			refs[i] = bytes.Clone(newEncRig(f, encList).c.h)
+		}
+	}
 	for i, h := range refs {
 		f.Add(h, uint8(i))
 		f.Add(h[:identity], uint8(i))
@@ -200,6 +236,10 @@ func FuzzHeader(f *testing.F) {
 			}
 		} else if len(b) < hdrSize || !bytes.Equal(b[:identity], ref[:identity]) {
 			t.Fatalf("checkHeader accepted a header make does not write: % x", b[:min(len(b), identity)])
+		}
+		if ty.kl.Size == 0 { // encoded: the attach to FuzzEncoded's rig
+			fuzzAttachEncoded(t, ty.kind, b, ref, which&0x80 != 0)
+			return
 		}
 		if ty.kind != shm.KindMap || ty.sz != 24 {
 			return
@@ -257,7 +297,7 @@ func FuzzIntent(f *testing.F) {
 				return cur
 			case 2, 3:
 				n := int(min(max(newCap, 1), 1024))
-				tb, err := placeTable(r.seg, n, r.m.sz)
+				tb, err := placeTable(r.seg, n, r.m.sz, 0)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -35,6 +35,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -69,8 +70,11 @@ func killRounds(kind, point string) int {
 	case testing.Short():
 		n = 30
 	}
-	if kind == "list" && point != "append" && point != "appended" {
+	switch {
+	case kind == "list" && point != "append" && point != "appended":
 		n /= 2 // the points a Map has too
+	case kind != "map" && kind != "list":
+		n /= 2 // the encoded and wide collections: the same code, other data
 	}
 	return n
 }
@@ -106,19 +110,24 @@ func killMapOp(j uint64) killOp {
 	return killOp{kind: kind, key: int64((h >> 8) % keys), val: int64(j)<<8 | int64(h&0xff)}
 }
 
-// killListOp: mostly appends, some Sets of an element chosen by val.
+// killListOp: mostly appends, some Sets of an element chosen by key, and
+// some Pops.
 func killListOp(j uint64) killOp {
 	h := killMix(j + 0x1157)
 	kind := 0
-	if h%4 == 0 {
+	switch h % 8 {
+	case 0, 1:
 		kind = 1
+	case 2:
+		kind = 2
 	}
 	return killOp{kind: kind, key: int64(h >> 8), val: int64(j)}
 }
 
 func rec(o *shm.Object, i int) *uint64 { return mem.Uint64(o.Bytes(), uintptr(8*i)) }
 
-// killChild: argument "seg point n round coll", coll "map" or "list".
+// killChild: argument "seg point n round name kind", kind "map", "wmap", "emap",
+// "list" or "elist".
 var killChild = testproc.Register("shmap-kill", func(c *testproc.Child) error {
 	seg, f, err := shmtest.OpenArgs(c)
 	if err != nil {
@@ -149,21 +158,11 @@ var killChild = testproc.Register("shmap-kill", func(c *testproc.Child) error {
 		}
 		time.Sleep(50 * time.Microsecond)
 	}
-	var cl *coll
-	var do func(j uint64) error
-	if f[4] == "map" {
-		m, err := Open[int64, int64](seg, f[3])
-		if err != nil {
-			return err
-		}
-		cl, do = &m.c, killMapDo(m)
-	} else {
-		l, err := OpenList[int64](seg, f[3])
-		if err != nil {
-			return err
-		}
-		cl, do = &l.c, killListDo(l)
+	kc, err := killOpen(seg, f[4], f[3], false)
+	if err != nil {
+		return err
 	}
+	cl, do := kc.c, kc.op
 	arrivals := 0
 	testHook = func(p string) {
 		if p != point {
@@ -190,42 +189,242 @@ var killChild = testproc.Register("shmap-kill", func(c *testproc.Child) error {
 	return fmt.Errorf("point %s: %d arrivals in a million operations, not %d", point, arrivals, n)
 })
 
-// killMapDo makes operation j on m.
-func killMapDo(m *Map[int64, int64]) func(j uint64) error {
-	return func(j uint64) error {
-		o := killMapOp(j)
-		switch o.kind {
-		case 0:
-			return m.Set(o.key, o.val)
-		case 1:
-			_, err := m.Delete(o.key)
-			return err
-		}
-		v, found, err := m.Get(o.key)
-		if err != nil {
-			return err
-		}
-		ok, err := m.CompareAndSwap(o.key, v, o.val)
-		if err == nil && ok != found {
-			err = fmt.Errorf("op %d: CompareAndSwap(%d) = %v after Get found %v", j, o.key, ok, found)
-		}
+// killMap is a Map under test through int64 keys and values: a
+// Map[int64, int64] ("map"), a Map[int64, [2]int64] ("wmap", killWide),
+// or a Map[string, string] ("emap") of their text, values padded to
+// lengths from 1 to 80 bytes.
+type killMap[K comparable, V any] struct {
+	m    *Map[K, V]
+	k    func(int64) K
+	v    func(int64) V
+	back func(K, V) (int64, int64)
+}
+
+func killMapOf[K comparable, V any](m *Map[K, V], k func(int64) K, v func(int64) V, back func(K, V) (int64, int64)) *killColl {
+	km := &killMap[K, V]{m, k, v, back}
+	return &killColl{c: &m.c, op: km.op, free: m.Free, check: km.check}
+}
+
+func killText(x int64) string {
+	return strconv.FormatInt(x, 10) + strings.Repeat("~", int(uint64(x)%80))
+}
+
+func killUntext(s string) int64 {
+	x, err := strconv.ParseInt(strings.TrimRight(s, "~"), 10, 64)
+	if err != nil || killText(x) != s {
+		return -1 << 62 // a corrupt text: the model check names it
+	}
+	return x
+}
+
+// op makes operation j: 0 Set, 1 Delete, 2 a Set only of a key the map
+// holds (Get then CompareAndSwap for a plain value, Update otherwise).
+func (km *killMap[K, V]) op(j uint64) error {
+	o := killMapOp(j)
+	m := km.m
+	switch o.kind {
+	case 0:
+		return m.Set(km.k(o.key), km.v(o.val))
+	case 1:
+		_, err := m.Delete(km.k(o.key))
 		return err
+	}
+	if m.v.size == 0 {
+		return m.Update(km.k(o.key), func(old V, found bool) (V, bool) { return km.v(o.val), found })
+	}
+	v, found, err := m.Get(km.k(o.key))
+	if err != nil {
+		return err
+	}
+	ok, err := m.CompareAndSwap(km.k(o.key), v, km.v(o.val))
+	if err == nil && ok != found {
+		err = fmt.Errorf("op %d: CompareAndSwap(%d) = %v after Get found %v", j, o.key, ok, found)
+	}
+	return err
+}
+
+// check compares the map with the model: entries, Get of each, Len, and
+// the header's counts (and data words) against the table.
+func (km *killMap[K, V]) check(t *testing.T, what string, mdl map[int64]int64, _ []int64) {
+	m := km.m
+	snap, err := m.Snapshot()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	got := map[int64]int64{}
+	for k, v := range snap {
+		kk, vv := km.back(k, v)
+		got[kk] = vv
+	}
+	if !maps.Equal(got, mdl) {
+		for k, v := range mdl {
+			if g, ok := got[k]; !ok || g != v {
+				t.Errorf("%s: key %d: %d, %v; want %d", what, k, g, ok, v)
+			}
+		}
+		for k, v := range got {
+			if _, ok := mdl[k]; !ok {
+				t.Errorf("%s: key %d (= %d) should be absent", what, k, v)
+			}
+		}
+		t.FailNow()
+	}
+	for k, v := range mdl {
+		g, ok, err := m.Get(km.k(k))
+		if err != nil || !ok {
+			t.Fatalf("%s: Get(%d) = %v, %v; want %d", what, k, ok, err, v)
+		}
+		if _, gv := km.back(km.k(k), g); gv != v {
+			t.Fatalf("%s: Get(%d) = %d; want %d", what, k, gv, v)
+		}
+	}
+	if n, err := m.Len(); err != nil || n != len(mdl) {
+		t.Fatalf("%s: Len = %d, %v; want %d", what, n, err, len(mdl))
+	}
+	// The header's counts against the table (no child runs now).
+	full, tombs, live := 0, 0, uint64(0)
+	for i := range m.c.capacity() {
+		switch atomic.LoadUint64(m.ctrl(i)) & 3 {
+		case slotFull:
+			full++
+			s := m.slot(i)
+			if m.k.size == 0 {
+				live += uint64(itemLen(le.Uint64(s[8:])))
+			}
+			if m.v.size == 0 {
+				live += uint64(itemLen(le.Uint64(s[m.off:])))
+			}
+		case slotTomb:
+			tombs++
+		}
+	}
+	if full != len(mdl) || uint64(tombs) != atomicLoad(m.c.word(offTombs)) {
+		t.Fatalf("%s: %d full slots and %d tombstones, the header says %d and %d", what, full, tombs, m.c.count(), atomicLoad(m.c.word(offTombs)))
+	}
+	killCheckData(t, what, &m.c, live)
+}
+
+// killCheckData checks the data words of an encoded collection: the bytes
+// used but not garbage are exactly the live items' (live).
+func killCheckData(t *testing.T, what string, c *coll, live uint64) {
+	if !c.enc {
+		return
+	}
+	if u, g := c.used(), c.garbage(); g > u || u-g != live || u > uint64(len(c.data)) {
+		t.Fatalf("%s: %d data bytes used, %d garbage, of %d; the live items have %d", what, u, g, len(c.data), live)
 	}
 }
 
-// killListDo makes operation j on l.
-func killListDo(l *List[int64]) func(j uint64) error {
-	return func(j uint64) error {
-		o := killListOp(j)
-		if o.kind == 0 {
-			return l.Append(o.val)
-		}
-		n, err := l.Len()
-		if err != nil || n == 0 {
-			return err
-		}
-		return l.Set(int(uint64(o.key)%uint64(n)), o.val)
+// killList is a List under test through int64 elements: a List[int64]
+// ("list") or a List[string] ("elist") of their text.
+type killList[T any] struct {
+	l    *List[T]
+	v    func(int64) T
+	back func(T) int64
+}
+
+func killListOf[T any](l *List[T], v func(int64) T, back func(T) int64) *killColl {
+	kl := &killList[T]{l, v, back}
+	return &killColl{c: &l.c, op: kl.op, free: l.Free, check: kl.check}
+}
+
+// op makes operation j: 0 Append, 1 Set, 2 Pop (of a non-empty list).
+func (kl *killList[T]) op(j uint64) error {
+	o := killListOp(j)
+	if o.kind == 0 {
+		return kl.l.Append(kl.v(o.val))
 	}
+	n, err := kl.l.Len()
+	if err != nil || n == 0 {
+		return err
+	}
+	if o.kind == 2 {
+		v, err := kl.l.Pop()
+		if err == nil && kl.back(v) < 0 {
+			err = fmt.Errorf("op %d: Pop gave %v", j, v)
+		}
+		return err
+	}
+	return kl.l.Set(int(uint64(o.key)%uint64(n)), kl.v(o.val))
+}
+
+func (kl *killList[T]) check(t *testing.T, what string, _ map[int64]int64, lmdl []int64) {
+	l := kl.l
+	vs, err := l.Snapshot()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if len(vs) != len(lmdl) {
+		t.Fatalf("%s: %d elements, want %d", what, len(vs), len(lmdl))
+	}
+	live := uint64(0)
+	for i, v := range vs {
+		if got := kl.back(v); got != lmdl[i] {
+			t.Fatalf("%s: element %d is %d, want %d", what, i, got, lmdl[i])
+		}
+		if l.e.size == 0 {
+			live += uint64(itemLen(le.Uint64(l.elem(i))))
+		}
+	}
+	if n, err := l.Len(); err != nil || n != len(lmdl) {
+		t.Fatalf("%s: Len = %d, %v; want %d", what, n, err, len(lmdl))
+	}
+	killCheckData(t, what, &l.c, live)
+}
+
+// killOpen opens (or, made, makes) the collection of kind called name.
+func killOpen(seg *shm.Segment, kind, name string, made bool) (*killColl, error) {
+	var err error
+	switch kind {
+	case "map":
+		var m *Map[int64, int64]
+		if m, err = killMake(made, New[int64, int64], Open[int64, int64], seg, name); err == nil {
+			return killMapOf(m, killSame, killSame, func(k, v int64) (int64, int64) { return k, v }), nil
+		}
+	case "wmap":
+		var m *Map[int64, [2]int64]
+		if m, err = killMake(made, New[int64, [2]int64], Open[int64, [2]int64], seg, name); err == nil {
+			return killMapOf(m, killSame, killWide, killUnwide), nil
+		}
+	case "emap":
+		var m *Map[string, string]
+		if m, err = killMake(made, New[string, string], Open[string, string], seg, name); err == nil {
+			return killMapOf(m, killText, killText, func(k, v string) (int64, int64) { return killUntext(k), killUntext(v) }), nil
+		}
+	case "list":
+		var l *List[int64]
+		if l, err = killMake(made, NewList[int64], OpenList[int64], seg, name); err == nil {
+			return killListOf(l, killSame, killSame), nil
+		}
+	case "elist":
+		var l *List[string]
+		if l, err = killMake(made, NewList[string], OpenList[string], seg, name); err == nil {
+			return killListOf(l, killText, killUntext), nil
+		}
+	default:
+		err = fmt.Errorf("no collection kind %q", kind)
+	}
+	return nil, err
+}
+
+func killSame(x int64) int64 { return x }
+
+// killWide is a value of two words, for a Map whose overwrites take an
+// intent record; a torn one does not read back.
+func killWide(x int64) [2]int64 { return [2]int64{x, ^x} }
+
+func killUnwide(k int64, v [2]int64) (int64, int64) {
+	if v[1] != ^v[0] {
+		return k, -1 << 62
+	}
+	return k, v[0]
+}
+
+func killMake[C any](made bool, mk func(...shm.Option) (C, error), open func(*shm.Segment, string) (C, error), seg *shm.Segment, name string) (C, error) {
+	if made {
+		return mk(shm.In(seg, name))
+	}
+	return open(seg, name)
 }
 
 func atomicLoad(p *uint64) uint64     { return atomic.LoadUint64(p) }
@@ -242,7 +441,52 @@ func killMaxN(point string) int {
 }
 
 // killApplied reports whether the operation interrupted at point stands.
-func killApplied(point string) bool { return point == "committed" || point == "deleted" }
+// A Map[int64, int64] overwrites with one atomic store, and no record.
+func killApplied(kind, point string) bool {
+	return point == "committed" || point == "deleted" || point == "popped" ||
+		(kind == "map" && point == "overwritten")
+}
+
+// killRecorded reports whether an operation interrupted at point leaves an
+// intent record, for the next holder of the lock to repair from.
+func killRecorded(kind, point string) bool {
+	switch {
+	case kind == "list" && (point == "append" || point == "appended"):
+		return false
+	case kind == "map" && (point == "overwrite" || point == "overwritten"):
+		return false
+	}
+	return true
+}
+
+// killReaches reports whether operation o reaches point, in a collection
+// of kind whose model holds its key (found) or n elements.
+func killReaches(kind, point string, o killOp, found bool, n int) bool {
+	enc := kind == "emap" || kind == "elist"
+	if kind == "map" || kind == "emap" || kind == "wmap" {
+		switch point {
+		case "overwrite", "overwritten":
+			return o.kind != 1 && found
+		case "delete", "deleted":
+			return o.kind == 1 && found
+		case "insert", "inserted", "committed":
+			return o.kind == 0 && !found
+		}
+		if enc { // growth, for room in the data region too
+			return o.kind == 0 || (o.kind == 2 && found)
+		}
+		return o.kind == 0 && !found
+	}
+	switch point {
+	case "append", "appended", "committed":
+		return o.kind == 0
+	case "overwrite", "overwritten":
+		return o.kind == 1 && n > 0
+	case "pop", "popped":
+		return o.kind == 2 && n > 0
+	}
+	return o.kind == 0 || (enc && o.kind == 1 && n > 0)
+}
 
 func killPoint(point string) bool {
 	switch point {
@@ -252,10 +496,24 @@ func killPoint(point string) bool {
 	return false
 }
 
+var killMapPoints = []string{"overwrite", "overwritten", "insert", "inserted", "committed",
+	"delete", "deleted", "grow", "grown", "switch", "switching", "switched"}
+
 func TestKillMap(t *testing.T) {
-	for _, point := range []string{"overwrite", "overwritten", "insert", "inserted", "committed",
-		"delete", "deleted", "grow", "grown", "switch", "switching", "switched"} {
+	for _, point := range killMapPoints {
 		t.Run(point, func(t *testing.T) { killTest(t, "map", point) })
+	}
+	// Values of two words: overwrites that are undone.
+	for _, point := range []string{"overwrite", "overwritten"} {
+		t.Run("wide-"+point, func(t *testing.T) { killTest(t, "wmap", point) })
+	}
+}
+
+// TestKillEncodedMap: a Map[string, string], whose keys and values live
+// in the table's data region.
+func TestKillEncodedMap(t *testing.T) {
+	for _, point := range killMapPoints {
+		t.Run(point, func(t *testing.T) { killTest(t, "emap", point) })
 	}
 }
 
@@ -265,11 +523,20 @@ func TestKillList(t *testing.T) {
 	}
 }
 
+// TestKillEncodedList: a List[string], whose appends and pops have intent
+// records too.
+func TestKillEncodedList(t *testing.T) {
+	for _, point := range []string{"append", "appended", "committed", "overwrite", "overwritten",
+		"pop", "popped", "grow", "switched"} {
+		t.Run(point, func(t *testing.T) { killTest(t, "elist", point) })
+	}
+}
+
 // killColl is the parent's view of the collection under test.
 type killColl struct {
 	c     *coll
 	op    func(j uint64) error // operation j, as a child makes it
-	check func(t *testing.T, what string)
+	check func(t *testing.T, what string, mdl map[int64]int64, lmdl []int64)
 	free  func() error
 }
 
@@ -295,103 +562,46 @@ func killTest(t *testing.T, kind, point string) {
 	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
 
 	var (
-		kc    killColl
+		kc    *killColl
 		mdl   map[int64]int64 // a Map's model
 		lmdl  []int64         // a List's model
 		pos   uint64          // the next operation the model has not seen
 		name  string
 		epoch = -1
 	)
-	mapApply := func(j uint64) {
-		o := killMapOp(j)
-		switch _, found := mdl[o.key]; o.kind {
-		case 0:
-			mdl[o.key] = o.val
-		case 1:
-			delete(mdl, o.key)
-		case 2:
-			if found {
+	isMap := kind == "map" || kind == "emap" || kind == "wmap"
+	apply := func(j uint64) {
+		if isMap {
+			o := killMapOp(j)
+			switch _, found := mdl[o.key]; o.kind {
+			case 0:
 				mdl[o.key] = o.val
+			case 1:
+				delete(mdl, o.key)
+			case 2:
+				if found {
+					mdl[o.key] = o.val
+				}
 			}
+			return
 		}
-	}
-	listApply := func(j uint64) {
-		o := killListOp(j)
-		if o.kind == 0 {
+		switch o := killListOp(j); {
+		case o.kind == 0:
 			lmdl = append(lmdl, o.val)
-		} else if len(lmdl) > 0 {
+		case len(lmdl) == 0:
+		case o.kind == 1:
 			lmdl[uint64(o.key)%uint64(len(lmdl))] = o.val
+		case o.kind == 2:
+			lmdl = lmdl[:len(lmdl)-1]
 		}
 	}
 	newColl := func(e int) {
 		name = fmt.Sprintf("%s%d", kind, e)
-		if kind == "map" {
-			m, err := New[int64, int64](shm.In(seg, name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			mdl = map[int64]int64{}
-			kc = killColl{c: &m.c, free: m.Free, op: killMapDo(m), check: func(t *testing.T, what string) {
-				got := maps.Collect(m.Range())
-				if !maps.Equal(got, mdl) {
-					for k, v := range mdl {
-						if g, ok := got[k]; !ok || g != v {
-							t.Errorf("%s: key %d: %d, %v; want %d", what, k, g, ok, v)
-						}
-					}
-					for k, v := range got {
-						if _, ok := mdl[k]; !ok {
-							t.Errorf("%s: key %d (= %d) should be absent", what, k, v)
-						}
-					}
-					t.FailNow()
-				}
-				for k, v := range mdl {
-					if g, ok, err := m.Get(k); err != nil || !ok || g != v {
-						t.Fatalf("%s: Get(%d) = %d, %v, %v; want %d", what, k, g, ok, err, v)
-					}
-				}
-				if n, err := m.Len(); err != nil || n != len(mdl) {
-					t.Fatalf("%s: Len = %d, %v; want %d", what, n, err, len(mdl))
-				}
-				// The header's counts against the table (no child runs now).
-				full, tombs := 0, 0
-				for i := range m.c.capacity() {
-					switch atomic.LoadUint64(m.ctrl(i)) & 3 {
-					case slotFull:
-						full++
-					case slotTomb:
-						tombs++
-					}
-				}
-				if full != len(mdl) || uint64(tombs) != atomicLoad(m.c.word(offTombs)) {
-					t.Fatalf("%s: %d full slots and %d tombstones, the header says %d and %d", what, full, tombs, m.c.count(), atomicLoad(m.c.word(offTombs)))
-				}
-			}}
-		} else {
-			l, err := NewList[int64](shm.In(seg, name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			lmdl = nil
-			kc = killColl{c: &l.c, free: l.Free, op: killListDo(l), check: func(t *testing.T, what string) {
-				var got []int64
-				for v := range l.All() {
-					got = append(got, v)
-				}
-				if len(got) != len(lmdl) {
-					t.Fatalf("%s: %d elements, want %d", what, len(got), len(lmdl))
-				}
-				for i := range got {
-					if got[i] != lmdl[i] {
-						t.Fatalf("%s: element %d is %d, want %d", what, i, got[i], lmdl[i])
-					}
-				}
-				if n, err := l.Len(); err != nil || n != len(lmdl) {
-					t.Fatalf("%s: Len = %d, %v; want %d", what, n, err, len(lmdl))
-				}
-			}}
+		var err error
+		if kc, err = killOpen(seg, kind, name, true); err != nil {
+			t.Fatal(err)
 		}
+		mdl, lmdl = map[int64]int64{}, nil
 	}
 	heapUsed := func() int64 {
 		in, err := shm.Stat(seg.Name())
@@ -446,44 +656,26 @@ func killTest(t *testing.T, kind, point string) {
 		if j < pos {
 			t.Fatalf("round %d: next operation %d, before %d", i, j, pos)
 		}
-		apply := mapApply
-		if kind == "list" {
-			apply = listApply
-		}
 		for ; pos < j; pos++ {
 			apply(pos)
 		}
 		what := fmt.Sprintf("round %d, killed at %s in operation %d", i, point, j)
 		// The interrupted operation must be one that reaches the point.
-		if kind == "map" {
-			o := killMapOp(j)
-			_, found := mdl[o.key]
-			switch point {
-			case "overwrite", "overwritten":
-				if o.kind == 1 || !found {
-					t.Fatalf("%s: operation %+v (found %v) does not overwrite", what, o, found)
-				}
-			case "delete", "deleted":
-				if o.kind != 1 || !found {
-					t.Fatalf("%s: operation %+v (found %v) does not delete", what, o, found)
-				}
-			default:
-				if o.kind != 0 || found {
-					t.Fatalf("%s: operation %+v (found %v) does not insert", what, o, found)
-				}
-			}
-		} else if o := killListOp(j); (o.kind == 0) != (point != "overwrite" && point != "overwritten") {
-			t.Fatalf("%s: operation %+v does not reach the point", what, o)
+		o := killListOp(j)
+		if isMap {
+			o = killMapOp(j)
 		}
-		if killApplied(point) {
+		if _, found := mdl[o.key]; !killReaches(kind, point, o, found, len(lmdl)) {
+			t.Fatalf("%s: operation %+v (found %v, %d elements) does not reach the point", what, o, found, len(lmdl))
+		}
+		if killApplied(kind, point) {
 			apply(j)
 		}
 		before := kc.c.recovered.Load()
-		kc.check(t, what) // the first lock repairs
-		// A List's append leaves no intent record: nothing to repair.
-		wantRepairs := int64(1)
-		if point == "append" || point == "appended" {
-			wantRepairs = 0
+		kc.check(t, what, mdl, lmdl) // the first lock repairs
+		wantRepairs := int64(0)
+		if killRecorded(kind, point) {
+			wantRepairs = 1
 		}
 		if got := kc.c.recovered.Load() - before; got != wantRepairs {
 			t.Fatalf("%s: %d repairs, want %d", what, got, wantRepairs)
@@ -502,10 +694,6 @@ func killTest(t *testing.T, kind, point string) {
 		pos = j + 1
 	}
 	// The survivor goes on: more operations, then a check.
-	apply := mapApply
-	if kind == "list" {
-		apply = listApply
-	}
 	for range 500 {
 		if err := kc.op(pos); err != nil {
 			t.Fatalf("the parent's operation %d: %v", pos, err)
@@ -513,7 +701,7 @@ func killTest(t *testing.T, kind, point string) {
 		apply(pos)
 		pos++
 	}
-	kc.check(t, "after the kills")
+	kc.check(t, "after the kills", mdl, lmdl)
 	freeColl("at the end")
 	objs, err := seg.Objects()
 	if err != nil {

@@ -1,6 +1,7 @@
 package shmap
 
 import (
+	"bytes"
 	"fmt"
 	"iter"
 
@@ -12,13 +13,15 @@ import (
 // List is a list in shared memory that every process attached to it reads
 // and changes: Python's Manager().list(), without a server.
 type List[T any] struct {
-	c  coll
-	es int // element bytes
+	c coll
+	e field[T]
 }
 
 var noValue ctypes.Layout
 
 // NewList makes an empty List in the default heap or where opts place it.
+// Plain elements (package ctypes) of at most MaxItem bytes are kept as
+// their bytes; others are encoded (see Codec and SetCodec).
 func NewList[T any](opts ...shm.Option) (*List[T], error) {
 	l, el, err := listLayout[T]()
 	if err != nil {
@@ -43,12 +46,12 @@ func OpenList[T any](seg *shm.Segment, name string) (*List[T], error) {
 }
 
 func listLayout[T any]() (*List[T], ctypes.Layout, error) {
-	el, err := layoutOf[T]()
+	ef, el, err := newField[T]()
 	if err != nil {
 		return nil, el, err
 	}
-	l := &List[T]{es: int(el.Size)}
-	l.c.sz = align8(l.es)
+	l := &List[T]{e: ef}
+	l.c.sz = align8(ef.width())
 	return l, el, nil
 }
 
@@ -61,43 +64,105 @@ func (l *List[T]) UnmarshalBinary(b []byte) error {
 	if err != nil {
 		return err
 	}
-	l.es, l.c.sz = n.es, n.c.sz
+	l.e, l.c.sz = n.e, n.c.sz
 	return l.c.resolve(b, shm.KindList, el, noValue, l.c.sz)
 }
 
 // Handle is the list's handle.
 func (l *List[T]) Handle() shm.Handle { return l.c.o.Handle() }
 
+// SetCodec replaces this handle's Codec of elements, when they are
+// encoded (not plain, or larger than MaxItem); every process must use the
+// same. Call it before using the list.
+func (l *List[T]) SetCodec(c Codec[T]) {
+	if l.e.size == 0 {
+		l.e.codec = c
+	}
+}
+
 // Free gives the list's memory back: every process must have stopped
 // using it.
 func (l *List[T]) Free() error { return l.c.free() }
 
-func (l *List[T]) elem(i int) []byte { return l.c.tab[i*l.c.sz : i*l.c.sz+l.es] }
+// elem is element i's bytes in the table: the element, or its ref.
+func (l *List[T]) elem(i int) []byte { return l.c.tab[i*l.c.sz : i*l.c.sz+l.e.width()] }
 
-// fix repairs an element a dead holder of the lock was overwriting.
+// stored is what the table keeps of element i: its bytes or encoding.
+func (l *List[T]) stored(i int) ([]byte, error) {
+	if l.e.size > 0 {
+		return l.elem(i), nil
+	}
+	return l.c.item(le.Uint64(l.elem(i)))
+}
+
+// fix repairs what a dead holder of the lock left: an element it was
+// overwriting gets its old bytes back; an append or a pop of an encoded
+// element stands if it stored the new length.
 func (l *List[T]) fix(op uint32, i int, old []byte) {
-	if op == opOverwrite && i >= 0 && i < l.c.capacity() {
-		copy(l.elem(i), old)
+	switch op {
+	case opOverwrite:
+		if i >= 0 && i < l.c.capacity() {
+			copy(l.elem(i), old)
+		}
+		l.c.settle(false)
+	case opAppend:
+		l.c.settle(l.c.count() == l.c.before(0)+1)
+	case opDelete:
+		l.c.settle(l.c.count()+1 == l.c.before(0))
 	}
 }
 
 // Append adds v at the end; storing the new length is the commit.
 func (l *List[T]) Append(v T) error {
+	eb, err := l.e.bytes(&v)
+	if err != nil {
+		return err
+	}
 	if err := l.c.lock(l.fix); err != nil {
 		return err
 	}
 	defer l.c.unlock()
-	n := int(l.c.count())
-	if n == l.c.capacity() {
-		if err := l.c.grow(func(to []byte, _ int) { copy(to, l.c.tab[:n*l.c.sz]) }); err != nil {
+	n, need := int(l.c.count()), l.e.need(eb)
+	if n == l.c.capacity() || !l.c.room(need) {
+		if err := l.c.grow(n == l.c.capacity(), need, l.rehash); err != nil {
 			return err
 		}
 	}
+	if l.c.enc {
+		l.c.begin(opAppend, n, nil, l.c.after(need, 0))
+	}
 	l.c.point("append")
-	copy(l.elem(n), mem.Bytes(&v))
+	storeTo(l.c.data, l.elem(n), l.e.size > 0, eb, l.c.used())
 	l.c.point("appended")
 	l.c.setCounts(uint64(n+1), 0)
+	if l.c.enc {
+		l.c.point("committed")
+		l.c.settle(true)
+		l.c.end()
+	}
 	return nil
+}
+
+// rehash copies the elements into slots, those of a new table, and their
+// encodings into data, its data region, returning the data bytes used.
+func (l *List[T]) rehash(slots, data []byte, _ int) (uint64, error) {
+	n := int(l.c.count())
+	if !l.c.enc {
+		copy(slots, l.c.tab[:n*l.c.sz])
+		return 0, nil
+	}
+	at := uint64(0)
+	for i := range n {
+		b, err := l.stored(i)
+		if err != nil {
+			return 0, err
+		}
+		if uint64(len(b)) > uint64(len(data))-at {
+			return 0, fmt.Errorf("%w: the live data outgrows its count", ErrCorrupt)
+		}
+		at = storeTo(data, slots[i*l.c.sz:], false, b, at)
+	}
+	return at, nil
 }
 
 // Len is the number of elements.
@@ -115,12 +180,17 @@ func (l *List[T]) At(i int) (T, error) {
 	if err := l.c.lock(l.fix); err != nil {
 		return v, err
 	}
-	defer l.c.unlock()
 	if err := l.check(i); err != nil {
+		l.c.unlock()
 		return v, err
 	}
-	copy(mem.Bytes(&v), l.elem(i))
-	return v, nil
+	b, err := l.stored(i)
+	b = bytes.Clone(b) // decoded without the lock
+	l.c.unlock()
+	if err == nil {
+		err = l.e.load(b, &v)
+	}
+	return v, err
 }
 
 func (l *List[T]) check(i int) error {
@@ -130,9 +200,13 @@ func (l *List[T]) check(i int) error {
 	return nil
 }
 
-// Set replaces element i, its old bytes kept in the intent record until
-// the new ones are whole.
+// Set replaces element i, its old bytes (or ref) kept in the intent
+// record until the new ones are whole.
 func (l *List[T]) Set(i int, v T) error {
+	eb, err := l.e.bytes(&v)
+	if err != nil {
+		return err
+	}
 	if err := l.c.lock(l.fix); err != nil {
 		return err
 	}
@@ -140,10 +214,21 @@ func (l *List[T]) Set(i int, v T) error {
 	if err := l.check(i); err != nil {
 		return err
 	}
-	l.c.begin(opOverwrite, i, l.elem(i))
+	need := l.e.need(eb)
+	if !l.c.room(need) {
+		if err := l.c.grow(false, need, l.rehash); err != nil {
+			return err
+		}
+	}
+	old, drop := l.elem(i), 0
+	if l.e.size == 0 {
+		drop = itemLen(le.Uint64(old))
+	}
+	l.c.begin(opOverwrite, i, old, l.c.after(need, drop))
 	l.c.point("overwrite")
-	copy(l.elem(i), mem.Bytes(&v))
+	storeTo(l.c.data, l.elem(i), l.e.size > 0, eb, l.c.used())
 	l.c.point("overwritten")
+	l.c.settle(true)
 	l.c.end()
 	return nil
 }
@@ -154,22 +239,38 @@ func (l *List[T]) Pop() (T, error) {
 	if err := l.c.lock(l.fix); err != nil {
 		return v, err
 	}
-	defer l.c.unlock()
 	n := int(l.c.count())
 	if n == 0 {
+		l.c.unlock()
 		return v, fmt.Errorf("%w: Pop of an empty list", ErrInvalid)
 	}
-	copy(mem.Bytes(&v), l.elem(n-1))
+	b, err := l.stored(n - 1)
+	if err != nil {
+		l.c.unlock()
+		return v, err
+	}
+	b = bytes.Clone(b) // decoded without the lock
+	if l.c.enc {
+		l.c.begin(opDelete, n-1, nil, l.c.after(0, len(b)))
+		l.c.point("pop")
+	}
 	l.c.setCounts(uint64(n-1), 0)
-	return v, nil
+	if l.c.enc {
+		l.c.point("popped")
+		l.c.settle(true)
+		l.c.end()
+	}
+	l.c.unlock()
+	return v, l.e.load(b, &v)
 }
 
 // All yields a snapshot of the list: its elements at one instant, in
 // order (taken under the lock, yielded without it, so the loop may use
-// the list).
+// the list). It yields nothing when the snapshot fails: Snapshot reports
+// why.
 func (l *List[T]) All() iter.Seq[T] {
 	return func(yield func(T) bool) {
-		vs, err := l.snapshot()
+		vs, err := l.Snapshot()
 		if err != nil {
 			return
 		}
@@ -181,14 +282,30 @@ func (l *List[T]) All() iter.Seq[T] {
 	}
 }
 
-func (l *List[T]) snapshot() ([]T, error) {
+// Snapshot returns the list's elements at one instant.
+func (l *List[T]) Snapshot() ([]T, error) {
 	if err := l.c.lock(l.fix); err != nil {
 		return nil, err
 	}
-	defer l.c.unlock()
 	vs := make([]T, l.c.count())
+	var encs [][]byte
 	for i := range vs {
-		copy(mem.Bytes(&vs[i]), l.elem(i))
+		b, err := l.stored(i)
+		if err != nil {
+			l.c.unlock()
+			return nil, err
+		}
+		if l.e.size > 0 {
+			copy(mem.Bytes(&vs[i]), b)
+		} else {
+			encs = append(encs, bytes.Clone(b))
+		}
+	}
+	l.c.unlock()
+	for i, b := range encs {
+		if err := l.e.load(b, &vs[i]); err != nil {
+			return nil, err
+		}
 	}
 	return vs, nil
 }

@@ -16,8 +16,8 @@ import (
 // reads and changes: Python's Manager().dict(), without a server.
 type Map[K comparable, V any] struct {
 	c   coll
-	ks  int // key bytes
-	vs  int // value bytes
+	k   field[K]
+	v   field[V]
 	off int // of the value in a slot
 	sz  int // slot bytes
 }
@@ -30,7 +30,8 @@ const (
 )
 
 // New makes an empty Map in the default heap or where opts place it.
-// K and V must be plain (package ctypes), of at most MaxItem bytes each.
+// Plain keys and values (package ctypes) of at most MaxItem bytes are kept
+// as their bytes; others are encoded (see Codec and SetKeyCodec).
 func New[K comparable, V any](opts ...shm.Option) (*Map[K, V], error) {
 	m, kl, vl, err := mapLayout[K, V]()
 	if err != nil {
@@ -56,20 +57,24 @@ func Open[K comparable, V any](seg *shm.Segment, name string) (*Map[K, V], error
 }
 
 func mapLayout[K comparable, V any]() (*Map[K, V], ctypes.Layout, ctypes.Layout, error) {
-	kl, err := layoutOf[K]()
+	kf, kl, err := newField[K]()
 	if err != nil {
 		return nil, kl, kl, err
 	}
-	if padded(reflect.TypeFor[K]()) {
-		return nil, kl, kl, fmt.Errorf("%w: key type %v has padding bytes, which would make equal keys differ (keys are compared as bytes): order its fields by size, or fill the gaps with named fields", ErrInvalid, reflect.TypeFor[K]())
+	kt := reflect.TypeFor[K]()
+	if kf.size > 0 && padded(kt) {
+		return nil, kl, kl, fmt.Errorf("%w: key type %v has padding bytes, which would make equal keys differ (keys are compared as bytes): order its fields by size, or fill the gaps with named fields", ErrInvalid, kt)
 	}
-	vl, err := layoutOf[V]()
+	if byAddress(kt) {
+		return nil, kl, kl, fmt.Errorf("%w: key type %v holds pointers or channels, which are equal by address (keys are compared by their encoding)", ErrInvalid, kt)
+	}
+	vf, vl, err := newField[V]()
 	if err != nil {
 		return nil, kl, vl, err
 	}
-	m := &Map[K, V]{ks: int(kl.Size), vs: int(vl.Size)}
-	m.off = 8 + align8(m.ks)
-	m.sz = m.off + align8(m.vs)
+	m := &Map[K, V]{k: kf, v: vf}
+	m.off = 8 + align8(kf.width())
+	m.sz = m.off + align8(vf.width())
 	return m, kl, vl, nil
 }
 
@@ -102,12 +107,29 @@ func (m *Map[K, V]) UnmarshalBinary(b []byte) error {
 	if err != nil {
 		return err
 	}
-	m.ks, m.vs, m.off, m.sz = n.ks, n.vs, n.off, n.sz
+	m.k, m.v, m.off, m.sz = n.k, n.v, n.off, n.sz
 	return m.c.resolve(b, shm.KindMap, kl, vl, m.sz)
 }
 
 // Handle is the map's handle.
 func (m *Map[K, V]) Handle() shm.Handle { return m.c.o.Handle() }
+
+// SetKeyCodec replaces this handle's Codec of keys, when they are encoded
+// (not plain, or larger than MaxItem); every process must use the same.
+// Call it before using the map.
+func (m *Map[K, V]) SetKeyCodec(c Codec[K]) {
+	if m.k.size == 0 {
+		m.k.codec = c
+	}
+}
+
+// SetValueCodec replaces this handle's Codec of values, when they are
+// encoded; every process must use the same. Call it before using the map.
+func (m *Map[K, V]) SetValueCodec(c Codec[V]) {
+	if m.v.size == 0 {
+		m.v.codec = c
+	}
+}
 
 // Free gives the map's memory back: every process must have stopped
 // using it.
@@ -117,6 +139,22 @@ func (m *Map[K, V]) Free() error { return m.c.free() }
 func (m *Map[K, V]) slot(i int) []byte { return m.c.tab[i*m.sz : (i+1)*m.sz] }
 
 func (m *Map[K, V]) ctrl(i int) *uint64 { return mem.Uint64(m.c.tab, uintptr(i*m.sz)) }
+
+// keyOf is what slot s keeps of its key: the key's bytes or encoding.
+func (m *Map[K, V]) keyOf(s []byte) ([]byte, error) {
+	if m.k.size > 0 {
+		return s[8 : 8+m.k.size], nil
+	}
+	return m.c.item(le.Uint64(s[8:]))
+}
+
+// valueOf is what slot s keeps of its value.
+func (m *Map[K, V]) valueOf(s []byte) ([]byte, error) {
+	if m.v.size > 0 {
+		return s[m.off : m.off+m.v.size], nil
+	}
+	return m.c.item(le.Uint64(s[m.off:]))
+}
 
 // find looks key up: the slot holding it, or the slot an insert takes.
 func (m *Map[K, V]) find(kb []byte, h uint64) (i int, found bool) {
@@ -135,7 +173,10 @@ func (m *Map[K, V]) find(kb []byte, h uint64) (i int, found bool) {
 				free = i
 			}
 		case slotFull:
-			if c>>32 == h>>32 && bytes.Equal(m.slot(i)[8:8+m.ks], kb) {
+			if c>>32 != h>>32 {
+				continue
+			}
+			if b, err := m.keyOf(m.slot(i)); err == nil && bytes.Equal(b, kb) {
 				return i, true
 			}
 		}
@@ -146,16 +187,30 @@ func (m *Map[K, V]) find(kb []byte, h uint64) (i int, found bool) {
 // Get returns the value of key, and whether the map holds it.
 func (m *Map[K, V]) Get(key K) (V, bool, error) {
 	var v V
+	kb, err := m.k.bytes(&key)
+	if err != nil {
+		return v, false, err
+	}
 	if err := m.c.lock(m.recoverSlot); err != nil {
 		return v, false, err
 	}
-	defer m.c.unlock()
-	kb := mem.Bytes(&key)
 	i, ok := m.find(kb, hash(kb))
-	if ok {
-		copy(mem.Bytes(&v), m.slot(i)[m.off:m.off+m.vs])
+	if !ok {
+		m.c.unlock()
+		return v, false, nil
 	}
-	return v, ok, nil
+	if m.v.size > 0 {
+		copy(mem.Bytes(&v), m.slot(i)[m.off:m.off+m.v.size])
+		m.c.unlock()
+		return v, true, nil
+	}
+	b, err := m.valueOf(m.slot(i))
+	b = bytes.Clone(b) // decoded without the lock
+	m.c.unlock()
+	if err == nil {
+		err = m.v.load(b, &v)
+	}
+	return v, err == nil, err
 }
 
 // Len is the number of keys.
@@ -169,40 +224,75 @@ func (m *Map[K, V]) Len() (int, error) {
 
 // Set sets key to v.
 func (m *Map[K, V]) Set(key K, v V) error {
+	kb, err := m.k.bytes(&key)
+	if err != nil {
+		return err
+	}
+	vb, err := m.v.bytes(&v)
+	if err != nil {
+		return err
+	}
 	if err := m.c.lock(m.recoverSlot); err != nil {
 		return err
 	}
 	defer m.c.unlock()
-	return m.set(mem.Bytes(&key), mem.Bytes(&v))
+	return m.set(kb, vb)
 }
 
 func (m *Map[K, V]) set(kb, vb []byte) error {
 	h := hash(kb)
 	i, found := m.find(kb, h)
-	if found {
+	if found && m.c.room(m.v.need(vb)) {
 		m.overwrite(i, vb)
 		return nil
 	}
-	if i < 0 || m.c.full(1) {
-		if err := m.c.grow(m.rehash); err != nil {
-			return err
-		}
-		if i, _ = m.find(kb, h); i < 0 { // only when the counts are not the table's
-			return fmt.Errorf("%w: no free slot in a table of %d after growth", ErrCorrupt, m.c.capacity())
-		}
+	need := m.v.need(vb)
+	if !found {
+		need += m.k.need(kb)
 	}
-	m.insert(i, h, kb, vb)
+	if !found && i >= 0 && !m.c.full(1) && m.c.room(need) {
+		m.insert(i, h, kb, vb)
+		return nil
+	}
+	if err := m.c.grow(!found && (i < 0 || m.c.full(1)), need, m.rehash); err != nil {
+		return err
+	}
+	if i, found = m.find(kb, h); i < 0 { // only when the counts are not the table's
+		return fmt.Errorf("%w: no free slot in a table of %d after growth", ErrCorrupt, m.c.capacity())
+	}
+	if found {
+		m.overwrite(i, vb)
+	} else {
+		m.insert(i, h, kb, vb)
+	}
 	return nil
 }
 
-// overwrite replaces the value of slot i, its old bytes kept in the intent
-// record until the new ones are whole.
+// overwrite replaces the value of slot i: a plain value of at most 8
+// bytes with one atomic store; any other with its old bytes (or ref) kept
+// in the intent record until the new ones are whole.
 func (m *Map[K, V]) overwrite(i int, vb []byte) {
 	s := m.slot(i)
-	m.c.begin(opOverwrite, i, s[m.off:m.off+m.vs])
+	if m.v.size > 0 && m.v.size <= 8 {
+		// A value of one aligned word: its store is whole or absent, and
+		// needs no record.
+		var w [8]byte
+		copy(w[:], vb)
+		m.c.point("overwrite")
+		atomic.StoreUint64(mem.Uint64(s, uintptr(m.off)), le.Uint64(w[:]))
+		m.c.point("overwritten")
+		return
+	}
+	old := s[m.off : m.off+m.v.width()]
+	drop := 0
+	if m.v.size == 0 {
+		drop = itemLen(le.Uint64(old))
+	}
+	m.c.begin(opOverwrite, i, old, m.c.after(m.v.need(vb), drop))
 	m.c.point("overwrite")
-	copy(s[m.off:], vb)
+	storeTo(m.c.data, s[m.off:], m.v.size > 0, vb, m.c.used())
 	m.c.point("overwritten")
+	m.c.settle(true)
 	m.c.end()
 }
 
@@ -210,24 +300,28 @@ func (m *Map[K, V]) overwrite(i int, vb []byte) {
 // its control word is the commit.
 func (m *Map[K, V]) insert(i int, h uint64, kb, vb []byte) {
 	s := m.slot(i)
-	m.c.begin(opInsert, i, nil)
+	m.c.begin(opInsert, i, nil, m.c.after(m.k.need(kb)+m.v.need(vb), 0))
 	m.c.point("insert")
-	copy(s[8:], kb)
-	copy(s[m.off:], vb)
+	at := storeTo(m.c.data, s[8:], m.k.size > 0, kb, m.c.used())
+	storeTo(m.c.data, s[m.off:], m.v.size > 0, vb, at)
 	m.c.point("inserted")
 	atomic.StoreUint64(m.ctrl(i), h&^0xFFFFFFFF|slotFull)
 	m.c.point("committed")
 	m.c.setCounts(m.c.before(0)+1, m.c.before(1)-b2u(m.c.intentFlag()))
+	m.c.settle(true)
 	m.c.end()
 }
 
 // Delete removes key; it reports whether the map held it.
 func (m *Map[K, V]) Delete(key K) (bool, error) {
+	kb, err := m.k.bytes(&key)
+	if err != nil {
+		return false, err
+	}
 	if err := m.c.lock(m.recoverSlot); err != nil {
 		return false, err
 	}
 	defer m.c.unlock()
-	kb := mem.Bytes(&key)
 	i, ok := m.find(kb, hash(kb))
 	if !ok {
 		return false, nil
@@ -238,23 +332,39 @@ func (m *Map[K, V]) Delete(key K) (bool, error) {
 
 // remove deletes the entry of slot i: storing the tombstone is the commit.
 func (m *Map[K, V]) remove(i int) {
-	m.c.begin(opDelete, i, nil)
+	s, drop := m.slot(i), 0
+	if m.k.size == 0 {
+		drop += itemLen(le.Uint64(s[8:]))
+	}
+	if m.v.size == 0 {
+		drop += itemLen(le.Uint64(s[m.off:]))
+	}
+	m.c.begin(opDelete, i, nil, m.c.after(0, drop))
 	m.c.point("delete")
 	atomic.StoreUint64(m.ctrl(i), slotTomb)
 	m.c.point("deleted")
 	m.c.setCounts(m.c.before(0)-1, m.c.before(1)+1)
+	m.c.settle(true)
 	m.c.end()
 }
 
-// CompareAndSwap sets key to new if it holds old (compared as bytes).
+// CompareAndSwap sets key to new if it holds old (compared as bytes). V
+// must be plain, of at most MaxItem bytes (ErrInvalid otherwise: use
+// Update).
 func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (bool, error) {
+	if m.v.size == 0 {
+		return false, fmt.Errorf("%w: CompareAndSwap of an encoded %v: use Update", ErrInvalid, reflect.TypeFor[V]())
+	}
+	kb, err := m.k.bytes(&key)
+	if err != nil {
+		return false, err
+	}
 	if err := m.c.lock(m.recoverSlot); err != nil {
 		return false, err
 	}
 	defer m.c.unlock()
-	kb := mem.Bytes(&key)
 	i, ok := m.find(kb, hash(kb))
-	if !ok || !bytes.Equal(m.slot(i)[m.off:m.off+m.vs], mem.Bytes(&old)) {
+	if !ok || !bytes.Equal(m.slot(i)[m.off:m.off+m.v.size], mem.Bytes(&old)) {
 		return false, nil
 	}
 	m.overwrite(i, mem.Bytes(&new))
@@ -267,21 +377,34 @@ func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (bool, error) {
 // with the map locked: keep it short, and do not use the map inside it. A
 // panic in fn leaves the map as it was.
 func (m *Map[K, V]) Update(key K, fn func(old V, found bool) (V, bool)) error {
+	kb, err := m.k.bytes(&key)
+	if err != nil {
+		return err
+	}
 	if err := m.c.lock(m.recoverSlot); err != nil {
 		return err
 	}
 	defer m.c.unlock()
-	kb := mem.Bytes(&key)
 	h := hash(kb)
 	i, found := m.find(kb, h)
 	var old V
 	if found {
-		copy(mem.Bytes(&old), m.slot(i)[m.off:m.off+m.vs])
+		b, err := m.valueOf(m.slot(i))
+		if err == nil {
+			err = m.v.load(b, &old)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	v, keep := fn(old, found)
 	switch {
 	case keep:
-		return m.set(kb, mem.Bytes(&v))
+		vb, err := m.v.bytes(&v)
+		if err != nil {
+			return err
+		}
+		return m.set(kb, vb)
 	case found:
 		m.remove(i)
 	}
@@ -291,7 +414,8 @@ func (m *Map[K, V]) Update(key K, fn func(old V, found bool) (V, bool)) error {
 // Range yields a snapshot of the map: every key and value as they were at
 // one instant (taken under the lock, then yielded without it, so the loop
 // may use the map). Changes made during the loop, by this process or
-// another, are not seen.
+// another, are not seen. It yields nothing when the snapshot fails (a
+// corrupt map, or a value its Codec cannot decode): Snapshot reports why.
 func (m *Map[K, V]) Range() iter.Seq2[K, V] {
 	return func(yield func(K, V) bool) {
 		ks, vs, err := m.snapshot()
@@ -306,44 +430,105 @@ func (m *Map[K, V]) Range() iter.Seq2[K, V] {
 	}
 }
 
-// Snapshot returns the keys and values of the map at one instant.
+// Snapshot returns the map's keys and values at one instant, as a Go map.
+func (m *Map[K, V]) Snapshot() (map[K]V, error) {
+	ks, vs, err := m.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[K]V, len(ks))
+	for i, k := range ks {
+		out[k] = vs[i]
+	}
+	return out, nil
+}
+
+// snapshot copies the entries out under the lock; encoded ones are
+// decoded after it.
 func (m *Map[K, V]) snapshot() ([]K, []V, error) {
 	if err := m.c.lock(m.recoverSlot); err != nil {
 		return nil, nil, err
 	}
-	defer m.c.unlock()
 	n := int(m.c.count())
 	ks, vs := make([]K, 0, n), make([]V, 0, n)
+	var kbs, vbs [][]byte // encoded keys and values, copied
 	for i := range m.c.capacity() {
 		if atomic.LoadUint64(m.ctrl(i))&3 != slotFull {
 			continue
 		}
+		s := m.slot(i)
+		kb, err := m.keyOf(s)
+		if err != nil {
+			m.c.unlock()
+			return nil, nil, err
+		}
+		vb, err := m.valueOf(s)
+		if err != nil {
+			m.c.unlock()
+			return nil, nil, err
+		}
 		var k K
 		var v V
-		s := m.slot(i)
-		copy(mem.Bytes(&k), s[8:8+m.ks])
-		copy(mem.Bytes(&v), s[m.off:m.off+m.vs])
+		if m.k.size > 0 {
+			copy(mem.Bytes(&k), kb)
+		} else {
+			kbs = append(kbs, bytes.Clone(kb))
+		}
+		if m.v.size > 0 {
+			copy(mem.Bytes(&v), vb)
+		} else {
+			vbs = append(vbs, bytes.Clone(vb))
+		}
 		ks, vs = append(ks, k), append(vs, v)
+	}
+	m.c.unlock()
+	for i := range kbs {
+		if err := m.k.load(kbs[i], &ks[i]); err != nil {
+			return nil, nil, err
+		}
+	}
+	for i := range vbs {
+		if err := m.v.load(vbs[i], &vs[i]); err != nil {
+			return nil, nil, err
+		}
 	}
 	return ks, vs, nil
 }
 
-// rehash copies every entry of the current table into to, a table of
-// capacity n.
-func (m *Map[K, V]) rehash(to []byte, n int) {
-	mask := n - 1
+// rehash copies every entry of the current table into slots, n slots of a
+// new table, and their encodings into data, its data region, returning
+// the data bytes used.
+func (m *Map[K, V]) rehash(slots, data []byte, n int) (uint64, error) {
+	mask, at := n-1, uint64(0)
 	for i := range m.c.capacity() {
-		c := atomic.LoadUint64(m.ctrl(i))
-		if c&3 != slotFull {
+		if atomic.LoadUint64(m.ctrl(i))&3 != slotFull {
 			continue
 		}
 		s := m.slot(i)
-		j := int(hash(s[8:8+m.ks])) & mask
-		for atomic.LoadUint64(mem.Uint64(to, uintptr(j*m.sz)))&3 != slotEmpty {
+		kb, err := m.keyOf(s)
+		if err != nil {
+			return 0, err
+		}
+		j := int(hash(kb)) & mask
+		for atomic.LoadUint64(mem.Uint64(slots, uintptr(j*m.sz)))&3 != slotEmpty {
 			j = (j + 1) & mask
 		}
-		copy(to[j*m.sz:(j+1)*m.sz], s)
+		d := slots[j*m.sz : (j+1)*m.sz]
+		copy(d, s)
+		if !m.c.enc {
+			continue
+		}
+		vb, err := m.valueOf(s)
+		if err != nil {
+			return 0, err
+		}
+		if need := uint64(m.k.need(kb) + m.v.need(vb)); need > uint64(len(data))-at {
+			return 0, fmt.Errorf("%w: the live data outgrows its count", ErrCorrupt)
+		}
+		at = storeTo(data, d[8:], m.k.size > 0, kb, at)
+		at = storeTo(data, d[m.off:], m.v.size > 0, vb, at)
 	}
+	return at, nil
 }
 
 // recoverSlot finishes or undoes what a dead holder of the lock was doing
@@ -356,7 +541,8 @@ func (m *Map[K, V]) recoverSlot(op uint32, i int, old []byte) {
 	c := atomic.LoadUint64(m.ctrl(i)) & 3
 	switch op {
 	case opOverwrite: // undone: the old value back
-		copy(s[m.off:m.off+m.vs], old)
+		copy(s[m.off:m.off+m.v.width()], old)
+		m.c.settle(false)
 	case opInsert:
 		if c == slotFull { // committed: the counts follow
 			wasTomb := m.c.intentFlag()
@@ -364,11 +550,13 @@ func (m *Map[K, V]) recoverSlot(op uint32, i int, old []byte) {
 		} else {
 			m.c.setCounts(m.c.before(0), m.c.before(1))
 		}
+		m.c.settle(c == slotFull)
 	case opDelete:
 		if c == slotTomb {
 			m.c.setCounts(m.c.before(0)-1, m.c.before(1)+1)
 		} else {
 			m.c.setCounts(m.c.before(0), m.c.before(1))
 		}
+		m.c.settle(c == slotTomb)
 	}
 }

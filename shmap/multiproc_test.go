@@ -8,13 +8,16 @@ package shmap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"testing"
 	"time"
 
+	"github.com/shmkit/shmkit/internal/testproc"
 	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/shm"
 )
 
 // mpGuard bounds every wait of these tests: a hang detector.
@@ -197,10 +200,60 @@ func mpApply(model map[int64]int64, o mpOp) bool {
 	return found
 }
 
+// mpArg: every operation is made on M and L, and on their encoded twins
+// E and EL, whose keys, values and elements are the text of M's and L's
+// (killText).
 type mpArg struct {
 	M    *Map[int64, int64]
 	L    *List[int64]
+	E    *Map[string, string]
+	EL   *List[string]
 	Proc int
+}
+
+// mpEncoded makes operation o, number i, on e, the encoded twin: old and
+// had are the model's value before it, found what the plain map answered.
+func mpEncoded(e *Map[string, string], o mpOp, i int, old int64, had, found bool) error {
+	k := killText(o.key)
+	var err error
+	switch o.kind {
+	case 0:
+		err = e.Set(k, killText(o.val))
+	case 1:
+		var ok bool
+		if ok, err = e.Delete(k); err == nil && ok != found {
+			err = fmt.Errorf("Delete = %v", ok)
+		}
+	case 2, 3, 5:
+		err = e.Update(k, func(v string, f bool) (string, bool) {
+			base := int64(0)
+			if f {
+				base = killUntext(v)
+			}
+			if o.kind != 5 && (f != had || base != old) {
+				panic(fmt.Sprintf("op %d: encoded Update(%d) saw %d, %v; want %d, %v", i, o.key, base, f, old, had))
+			}
+			switch {
+			case o.kind == 3 && !f:
+				return "", false
+			case o.kind == 3:
+				return killText(o.val), true
+			case o.kind == 2 && o.val&1 == 1 && f:
+				return "", false
+			}
+			return killText(base + o.val), true
+		})
+	case 4:
+		var v string
+		var ok bool
+		if v, ok, err = e.Get(k); err == nil && (ok != found || (ok && killUntext(v) != old)) {
+			err = fmt.Errorf("Get = %q, %v", v, ok)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("op %d on the encoded map, %+v: %w", i, o, err)
+	}
+	return nil
 }
 
 var mpWorker = process.Register("shmap-random-ops", func(ctx context.Context, a mpArg) error {
@@ -266,8 +319,12 @@ var mpWorker = process.Register("shmap-random-ops", func(ctx context.Context, a 
 				return err
 			}
 		}
+		if err := mpEncoded(a.E, o, i, old, had, found); err != nil {
+			return err
+		}
 		if i%4 == 0 {
-			if err := a.L.Append(int64(a.Proc)<<32 | int64(i/4)); err != nil {
+			v := int64(a.Proc)<<32 | int64(i/4)
+			if err := errors.Join(a.L.Append(v), a.EL.Append(killText(v))); err != nil {
 				return err
 			}
 		}
@@ -295,9 +352,26 @@ func TestMultiProcessRandomOps(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Free()
+	// The encoded twins hold about 2 MB of text, more than a segment of
+	// the default heap has room for: a segment of their own.
+	seg, err := shm.Create(testproc.ShmName(t), 64<<20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.Close()
+	e, err := New[string, string](shm.In(seg, "e"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Free()
+	el, err := NewList[string](shm.In(seg, "el"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer el.Free()
 	var ps []*process.Process
 	for p := range mpProcs {
-		pr := process.New(mpWorker, mpArg{M: m, L: l, Proc: p})
+		pr := process.New(mpWorker, mpArg{M: m, L: l, E: e, EL: el, Proc: p})
 		if err := pr.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -335,6 +409,17 @@ func TestMultiProcessRandomOps(t *testing.T) {
 	if n, err := m.Len(); err != nil || n != len(want) {
 		t.Errorf("Len = %d, %v; want %d", n, err, len(want))
 	}
+	esnap, err := e.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	egot := map[int64]int64{mpBarrier: mpProcs} // the barrier is the plain map's
+	for k, v := range esnap {
+		egot[killUntext(k)] = killUntext(v)
+	}
+	if !maps.Equal(egot, want) {
+		t.Errorf("the encoded map (%d keys) differs from the plain one (%d)", len(egot), len(want))
+	}
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -356,6 +441,20 @@ func TestMultiProcessRandomOps(t *testing.T) {
 	}
 	if n, err := l.Len(); err != nil || n != total {
 		t.Fatalf("list Len = %d, %v; want %d", n, err, total)
+	}
+	counts := make([]int, mpProcs)
+	for v := range el.All() {
+		x := killUntext(v)
+		if p := x >> 32; p < 0 || p >= mpProcs || x&0xFFFFFFFF != int64(counts[p]) {
+			t.Fatalf("encoded list element %q out of order", v)
+		} else {
+			counts[p]++
+		}
+	}
+	for p := range mpProcs {
+		if counts[p] != perProc[p] {
+			t.Fatalf("process %d: %d elements in the encoded list, want %d", p, counts[p], perProc[p])
+		}
 	}
 	t.Logf("%d keys (capacity %d, %d growths), %d list elements (capacity %d, %d growths)",
 		len(want), m.c.capacity(), le.Uint64(m.c.h[offGrowths:]), total, l.c.capacity(), le.Uint64(l.c.h[offGrowths:]))

@@ -4,8 +4,6 @@ package shmap
 
 import (
 	"errors"
-	"maps"
-	"math/rand/v2"
 	"testing"
 )
 
@@ -15,41 +13,8 @@ func TestSmokeMapModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Free()
-	model := map[int64][3]int64{}
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := range 200000 {
-		k := r.Int64N(5000)
-		switch r.IntN(4) {
-		case 0, 1:
-			v := [3]int64{k, int64(i), -k}
-			if err := m.Set(k, v); err != nil {
-				t.Fatal(err)
-			}
-			model[k] = v
-		case 2:
-			ok, err := m.Delete(k)
-			_, want := model[k]
-			if err != nil || ok != want {
-				t.Fatalf("Delete(%d) = %v, %v; want %v", k, ok, err, want)
-			}
-			delete(model, k)
-		case 3:
-			v, ok, err := m.Get(k)
-			w, want := model[k]
-			if err != nil || ok != want || v != w {
-				t.Fatalf("Get(%d) = %v, %v, %v; want %v, %v", k, v, ok, err, w, want)
-			}
-		}
-	}
-	n, _ := m.Len()
-	if n != len(model) {
-		t.Fatalf("Len %d, model %d", n, len(model))
-	}
-	got := maps.Collect(m.Range())
-	if !maps.Equal(got, model) {
-		t.Fatalf("Range differs from the model (%d vs %d)", len(got), len(model))
-	}
-	t.Logf("capacity %d for %d keys, %d growths", m.c.capacity(), n, le.Uint64(m.c.h[offGrowths:]))
+	encModel(t, m, 5000, 200000, func(i int) int64 { return int64(i) },
+		func(k, i int) [3]int64 { return [3]int64{int64(k), int64(i), -int64(k)} })
 }
 
 func TestSmokeList(t *testing.T) {

@@ -16,10 +16,14 @@ type Info struct {
 	Slots     int      // of its table
 	SlotBytes int
 	Growths   uint64 // times its table was replaced
+	Encoded   bool   // keys, values or elements encoded, in a data region
+	DataBytes int64  // of the data region
+	DataUsed  int64  // bytes of it used, garbage included
+	Garbage   int64  // bytes of overwritten or deleted encodings
 }
 
-// TableBytes is the size of the table.
-func (i Info) TableBytes() int64 { return int64(i.Slots) * int64(i.SlotBytes) }
+// TableBytes is the size of the table, its data region included.
+func (i Info) TableBytes() int64 { return int64(i.Slots)*int64(i.SlotBytes) + i.DataBytes }
 
 // Stat describes the Map or List whose object o is, of any types.
 func Stat(o *shm.Object) (Info, error) {
@@ -31,11 +35,21 @@ func Stat(o *shm.Object) (Info, error) {
 		return Info{}, fmt.Errorf("%w: not a shmap header", ErrCorrupt)
 	}
 	w := func(off int) uint64 { return atomic.LoadUint64(mem.Uint64(h, uintptr(off))) }
-	return Info{
+	in := Info{
 		Kind:      o.Kind(),
 		Len:       int(w(offCount)),
 		Slots:     int(w(offTable + 16)),
 		SlotBytes: int(le.Uint32(h[offSlot:])),
 		Growths:   w(offGrowths),
-	}, nil
+		Encoded:   le.Uint32(h[offKeySize:]) == 0 || (o.Kind() == shm.KindMap && le.Uint32(h[offValSize:]) == 0),
+	}
+	if in.Encoded {
+		in.DataUsed, in.Garbage = int64(w(offUsed)), int64(w(offGarbage))
+		hd := o.Handle()
+		hd.Offset, hd.Generation, hd.Kind, hd.Fingerprint = w(offTable), w(offTable+8), shm.KindTable, 0
+		if t, err := shm.Resolve(hd); err == nil && int64(len(t.Bytes())) >= int64(in.Slots)*int64(in.SlotBytes) {
+			in.DataBytes = int64(len(t.Bytes())) - int64(in.Slots)*int64(in.SlotBytes)
+		}
+	}
+	return in, nil
 }

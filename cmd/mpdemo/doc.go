@@ -100,16 +100,17 @@
 //     Manager().list()) is a fixed array and a count in a Value, whose lock
 //     is the ActivePool's.
 //   - Manager().dict() and Manager().list() are a shmap.Map and a
-//     shmap.List: in shared memory, not proxies to a server process. Their
-//     keys, values and elements are plain too: manager's dict, whose keys
-//     and values mix int, str, float and None, holds a small tagged struct
-//     (a kind, and an int, a float and a text of at most 32 bytes), so
-//     that 1 and 1.0 are two keys there, one in Python. A shmap.Map keeps
-//     no order of insertion: the demos print a dict's keys sorted (None,
-//     then numbers, then strs), which is the order of Python 2's outputs
-//     in the seeds and PyMOTW; Python 3 prints manager's dict in the order
-//     of insertion. l.reverse() swaps the elements one At and Set at a
-//     time, not in one step.
+//     shmap.List: in shared memory, not proxies to a server process. Keys,
+//     values and elements that are not plain are encoded (gob by default):
+//     manager's dict, whose keys and values mix int, str, float and None,
+//     is a shmap.Map[any, any], as Python's is. Keys compare by their
+//     encoding, so 1 and 1.0 (and int(1) and int64(1)) are different keys
+//     there, one in Python. A shmap.Map keeps no order of insertion: the
+//     demos print a dict's keys sorted (None, then numbers, then strs),
+//     which is the order of Python 2's outputs in the seeds and PyMOTW;
+//     Python 3 prints manager's dict in the order of insertion.
+//     l.reverse() swaps the elements one At and Set at a time, not in one
+//     step.
 //   - A namespace's list is copied each time it is read, from a Value as
 //     from Python's manager: namespace-list's append changes the
 //     producer's copy only, and the consumer prints [] twice, as Python's

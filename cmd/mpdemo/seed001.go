@@ -13,6 +13,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -216,106 +217,11 @@ func demoValueArray(ctx context.Context, w io.Writer) error {
 	return nil
 }
 
-// kind is the Python type of an object: None, int, float or str.
-type kind int64
-
-const (
-	kindNone kind = iota
-	kindInt
-	kindFloat
-	kindStr
-)
-
-// object is a Python value of the kinds the manager example's dict holds,
-// as plain data, so that it can be a key or a value of a shmap.Map: a tag
-// and a field for each kind, the others left zero so that equal values
-// have equal bytes (a Map compares keys by their bytes; the fields leave
-// no padding). It differs from Python's: an int and a float are different
-// keys even when equal (d[1] and d[1.0] are one key in Python), and a str
-// holds at most 32 bytes.
-type object struct {
-	Kind  kind
-	Int   int64
-	Float float64
-	Str   text
-}
-
-func pyInt(i int64) object     { return object{Kind: kindInt, Int: i} }
-func pyFloat(f float64) object { return object{Kind: kindFloat, Float: f} }
-
-// pyNone is Python's None.
-var pyNone = object{Kind: kindNone}
-
-// pyStr is a str of at most 32 bytes.
-func pyStr(s string) (object, error) {
-	o := object{Kind: kindStr}
-	if len(s) > len(o.Str) {
-		return o, fmt.Errorf("a str of %d bytes: at most %d", len(s), len(o.Str))
-	}
-	copy(o.Str[:], s)
-	return o, nil
-}
-
-// String is the object's Go form, as fmt prints the same value held in an
-// any: <nil>, 1, 0.25, and a str without its quotes.
-func (o object) String() string {
-	switch o.Kind {
-	case kindInt:
-		return fmt.Sprint(o.Int)
-	case kindFloat:
-		return fmt.Sprint(o.Float)
-	case kindStr:
-		return o.Str.String()
-	}
-	return fmt.Sprint(nil)
-}
-
-// compareObjects orders None first, then the numbers by their value, then
-// the strs.
-func compareObjects(a, b object) int {
-	rank := func(o object) kind { // int and float rank alike
-		if o.Kind == kindFloat {
-			return kindInt
-		}
-		return o.Kind
-	}
-	if c := cmp.Compare(rank(a), rank(b)); c != 0 {
-		return c
-	}
-	switch a.Kind {
-	case kindNone:
-		return 0
-	case kindStr:
-		return strings.Compare(a.Str.String(), b.Str.String())
-	}
-	num := func(o object) float64 {
-		if o.Kind == kindInt {
-			return float64(o.Int)
-		}
-		return o.Float
-	}
-	return cmp.Compare(num(a), num(b))
-}
-
-// entries is every key and value of m, checked against its length: Range
-// yields nothing when it fails.
-func entries[K comparable, V any](m *shmap.Map[K, V]) (map[K]V, error) {
-	got := maps.Collect(m.Range())
-	n, err := m.Len()
-	if err != nil {
-		return nil, err
-	}
-	if len(got) != n {
-		return nil, fmt.Errorf("reading a map of %d keys gave %d", n, len(got))
-	}
-	return got, nil
-}
-
-// dictString is the Go form of a dict of objects: map[k:v ...], its keys
-// in compareObjects' order (fmt's order for keys of type any is that of
-// their types in memory, which changes with the build).
-func dictString(d map[object]object) string {
-	keys := slices.SortedFunc(maps.Keys(d), compareObjects)
+// dictString is the Go form of a dict: map[k:v ...], its keys in
+// compareKeys' order (fmt's order for keys of type any is that of their
+// types in memory, which changes with the build).
+func dictString(d map[any]any) string {
+	keys := slices.SortedFunc(maps.Keys(d), compareKeys)
 	items := make([]string, len(keys))
 	for i, k := range keys {
 		items[i] = fmt.Sprintf("%v:%v", k, d[k])
@@ -323,19 +229,33 @@ func dictString(d map[object]object) string {
 	return "map[" + strings.Join(items, " ") + "]"
 }
 
-// items is every element of l, in order.
-func items[T any](l *shmap.List[T]) ([]T, error) {
-	n, err := l.Len()
-	if err != nil {
-		return nil, err
+// compareKeys orders None (nil) first, then the numbers by their value,
+// then the strs, then any other key by its Go form; keys that tie (1 and
+// 1.0, two keys here) by their type's name.
+func compareKeys(a, b any) int {
+	ra, na, sa := sortKey(a)
+	rb, nb, sb := sortKey(b)
+	return cmp.Or(cmp.Compare(ra, rb), cmp.Compare(na, nb), strings.Compare(sa, sb),
+		strings.Compare(fmt.Sprintf("%T", a), fmt.Sprintf("%T", b)))
+}
+
+// sortKey is x's rank (0 nil, 1 number, 2 string, 3 other), its value as
+// a number and its text.
+func sortKey(x any) (rank int, num float64, text string) {
+	v := reflect.ValueOf(x)
+	switch {
+	case x == nil:
+		return 0, 0, ""
+	case v.CanInt():
+		return 1, float64(v.Int()), ""
+	case v.CanUint():
+		return 1, float64(v.Uint()), ""
+	case v.CanFloat():
+		return 1, v.Float(), ""
+	case v.Kind() == reflect.String:
+		return 2, 0, v.String()
 	}
-	vs := make([]T, n)
-	for i := range vs {
-		if vs[i], err = l.At(i); err != nil {
-			return nil, err
-		}
-	}
-	return vs, nil
+	return 3, 0, fmt.Sprint(x)
 }
 
 // reverse is Python's l.reverse(), element by element: each At and Set is
@@ -368,37 +288,36 @@ func reverse[T any](l *shmap.List[T]) error {
 // managed is f's argument: Python's args=(d, l), a dict and a list in
 // shared memory where Python's are proxies to a manager's server process.
 type managed struct {
-	D *shmap.Map[object, object]
+	D *shmap.Map[any, any]
 	L *shmap.List[int]
 }
 
 // fillReverse: def f(d, l): d[1] = '1'; d['2'] = 2; d[0.25] = None;
 // l.reverse()
 var fillReverse = process.Register("mpdemo.manager_f", func(ctx context.Context, a managed) error {
-	one, err := pyStr("1")
-	if err != nil {
+	if err := a.D.Set(1, "1"); err != nil {
 		return err
 	}
-	two, err := pyStr("2")
-	if err != nil {
+	if err := a.D.Set("2", 2); err != nil {
 		return err
 	}
-	for _, kv := range [][2]object{{pyInt(1), one}, {two, pyInt(2)}, {pyFloat(0.25), pyNone}} {
-		if err := a.D.Set(kv[0], kv[1]); err != nil {
-			return err
-		}
+	if err := a.D.Set(0.25, nil); err != nil {
+		return err
 	}
 	return reverse(a.L)
 })
 
 // demoManager: "Server process": with Manager() as manager: d =
 // manager.dict(); l = manager.list(range(10)); a child fills d and
-// reverses l; print(d); print(l). Python 3 prints the dict in the order
-// of insertion, {1: '1', '2': 2, 0.25: None}; the seed, in Python 2's
-// order, {0.25: None, 1: '1', '2': 2}, which is the order here. Leaving
-// the with-block shuts the manager down; here Free gives the memory back.
+// reverses l; print(d); print(l). The dict is a shmap.Map[any, any]: its
+// keys and values are encoded (gob), so they mix int, str, float and None
+// as Python's do. Python 3 prints the dict in the order of insertion,
+// {1: '1', '2': 2, 0.25: None}; the seed, in Python 2's order,
+// {0.25: None, 1: '1', '2': 2}, which is the order here (dictString).
+// Leaving the with-block shuts the manager down; here Free gives the
+// memory back.
 func demoManager(ctx context.Context, w io.Writer) error {
-	d, err := shmap.New[object, object]()
+	d, err := shmap.New[any, any]()
 	if err != nil {
 		return err
 	}
@@ -420,11 +339,11 @@ func demoManager(ctx context.Context, w io.Writer) error {
 	if err := p.Join(ctx); err != nil {
 		return err
 	}
-	dict, err := entries(d)
+	dict, err := d.Snapshot()
 	if err != nil {
 		return err
 	}
-	list, err := items(l)
+	list, err := l.Snapshot()
 	if err != nil {
 		return err
 	}

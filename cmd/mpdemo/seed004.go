@@ -286,7 +286,7 @@ func demoManagerDict(ctx context.Context, w io.Writer) error {
 			return err
 		}
 	}
-	results, err := entries(d)
+	results, err := d.Snapshot()
 	if err != nil {
 		return err
 	}

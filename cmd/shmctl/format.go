@@ -158,8 +158,13 @@ func describeCollections(name string, objs []shm.ObjectInfo) map[string]string {
 		if in.Kind == shm.KindList {
 			what = "elements"
 		}
-		out[o.Name] = fmt.Sprintf("%v of %d %s; table of %d slots of %d bytes (%s), replaced %d times",
+		d := fmt.Sprintf("%v of %d %s; table of %d slots of %d bytes (%s), replaced %d times",
 			in.Kind, in.Len, what, in.Slots, in.SlotBytes, human(in.TableBytes()), in.Growths)
+		if in.Encoded {
+			d += fmt.Sprintf("; encoded: %s of %s data used, %s of it garbage",
+				human(in.DataUsed), human(in.DataBytes), human(in.Garbage))
+		}
+		out[o.Name] = d
 	}
 	return out
 }

@@ -511,10 +511,23 @@ func TestInfoCollections(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	names, err := shmap.New[string, string](shm.In(seg, "names"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := names.Set(fmt.Sprint("k", i), "value"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := names.Set("k0", "v"); err != nil { // 5 bytes of garbage
+		t.Fatal(err)
+	}
 	out, _ := want(t, 0, "info", seg.Name())
 	for _, s := range []string{
 		"squares: map of 100 entries; table of 256 slots of 24 bytes (6.0KiB)",
 		"list: list of 3 elements; table of 8 slots of 8 bytes (64B)",
+		"names: map of 3 entries; table of 8 slots of 24 bytes (704B), replaced 0 times; encoded: 22B of 512B data used, 5B of it garbage",
 	} {
 		if !strings.Contains(out, s) {
 			t.Errorf("info output lacks %q:\n%s", s, out)
