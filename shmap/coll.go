@@ -41,6 +41,7 @@ const MaxEncoded = 1<<refLenBits - 1
 //	32  u32 key size         36  u32 value size (0: encoded, a ref in
 //	    the slot and the bytes in the table's data region)
 //	40  u64 lock offset      48  u64 lock generation
+//	56  u64 sequence: odd while a holder of the lock changes the map
 //	64  u64 table offset     72  u64 table generation   80 u64 table slots
 //	88  u64 count (a List's length)   96 u64 tombstones   104 u64 growths
 //	112 u64 data bytes used   120 u64 of which garbage (overwritten or
@@ -66,6 +67,7 @@ const (
 	offKeySize = 32
 	offValSize = 36
 	offLock    = 40
+	offSeq     = 56
 	offTable   = 64
 	offCount   = 88
 	offTombs   = 96
@@ -116,9 +118,11 @@ type coll struct {
 	tabObj *shm.Object
 	tabOff uint64
 	tabGen uint64
-	tabCap int    // the slots the header named when this handle attached
-	enc    bool   // encoded items: the table has a data region
-	data   []byte // the data region, after the slots
+	tabCap int                       // the slots the header named when this handle attached
+	seq    *uint64                   // the header's sequence word
+	view   atomic.Pointer[tableView] // the table, for readers without the lock
+	enc    bool                      // encoded items: the table has a data region
+	data   []byte                    // the data region, after the slots
 
 	recovered atomic.Int64 // repairs made, for tests
 }
@@ -290,6 +294,7 @@ func (c *coll) attach(o *shm.Object, kind shm.Kind, kl, vl ctypes.Layout, sz int
 		return fmt.Errorf("shmap: its lock: %w", err)
 	}
 	c.o, c.h, c.mu, c.sz, c.enc = o, h, mu, sz, encoded(kind, kl, vl)
+	c.seq = c.word(offSeq)
 	return nil
 }
 
@@ -343,10 +348,48 @@ func (c *coll) lock(fix func(op uint32, slot int, old []byte)) error {
 		c.mu.Unlock()
 		return fmt.Errorf("%w: %d data bytes used (%d garbage) of %d", ErrCorrupt, u, g, len(c.data))
 	}
+	if q := atomic.LoadUint64(c.seq); q&1 == 1 { // its last holder died changing it, now repaired
+		atomic.StoreUint64(c.seq, q+1)
+	}
 	return nil
 }
 
 func (c *coll) unlock() { c.mu.Unlock() }
+
+// lockW takes the lock to change the collection: the sequence word turns
+// odd until unlockW, so that a reader without the lock (Map.Get) knows
+// to look again.
+func (c *coll) lockW(fix func(op uint32, slot int, old []byte)) error {
+	if err := c.lock(fix); err != nil {
+		return err
+	}
+	atomic.AddUint64(c.seq, 1)
+	return nil
+}
+
+// unlockW makes the sequence word even again and unlocks.
+func (c *coll) unlockW() {
+	atomic.AddUint64(c.seq, 1)
+	c.mu.Unlock()
+}
+
+// tableView is a table as a handle attached to it, published for readers
+// without the lock (which never attach, so never change it).
+type tableView struct {
+	tab      []byte
+	off, gen uint64
+	slots    int
+}
+
+// current is the published view when the header still names its table.
+func (c *coll) current() *tableView {
+	v := c.view.Load()
+	if v == nil || atomic.LoadUint64(c.word(offTable)) != v.off || atomic.LoadUint64(c.word(offTable+8)) != v.gen ||
+		atomic.LoadUint64(c.word(offTable+16)) != uint64(v.slots) {
+		return nil
+	}
+	return v
+}
 
 // sync attaches to the table the header names, if it changed.
 func (c *coll) sync() error {
@@ -363,6 +406,7 @@ func (c *coll) sync() error {
 		return fmt.Errorf("%w: a table of %d slots in %d bytes", ErrCorrupt, n, len(t.Bytes()))
 	}
 	c.tab, c.tabObj, c.tabOff, c.tabGen, c.tabCap = t.Bytes(), t, off, gen, n
+	c.view.Store(&tableView{tab: c.tab, off: off, gen: gen, slots: n})
 	c.data = nil
 	if c.enc {
 		c.data = c.tab[n*c.sz:]

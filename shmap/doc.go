@@ -31,13 +31,22 @@
 //
 // # Concurrency and crashes
 //
-// Every operation takes the collection's lock, a semaphore.Mutex, so each
-// is atomic with respect to every other process. A process killed while it
-// holds the lock, at any instruction, leaves an intent record saying what it
-// was doing; the next process to take the lock repairs the collection
-// before its own operation: a completed operation stays, and the
-// interrupted one is either applied whole or not at all (an overwrite is
-// undone; an insert or a delete stands if it reached its commit store).
+// Every operation that changes a collection takes its lock, a
+// semaphore.Mutex, so each is atomic with respect to every other process;
+// so do the reads, except Map.Get of a plain key and value. That Get reads
+// without the lock, as the reader of a seqlock: a word of the header is odd
+// while a holder of the lock changes the map, and a reading counts only
+// when the word was even and unchanged around it (after a few tries, or
+// while a growth runs, Get takes the lock). So readers do not slow each
+// other or the writers down, and never see a value half written.
+//
+// A process killed while it holds the lock, at any instruction, leaves an
+// intent record saying what it was doing; the next process to take the
+// lock repairs the collection before its own operation: a completed
+// operation stays, and the interrupted one is either applied whole or not
+// at all (an overwrite is undone, or was one atomic store; an insert or a
+// delete stands if it reached its commit store). A reader that finds the
+// word left odd by a dead writer takes the lock, and so repairs.
 //
 // # Growth
 //
@@ -48,8 +57,7 @@
 // beside the old one and then switched in with one recorded step; the old
 // one is freed. The encodings that overwrites and deletes left behind are
 // dropped then. Other processes wait for the lock while it happens, for a
-// time that grows with the collection (a few milliseconds per 100,000
-// entries).
+// time that grows with the collection.
 //
 // The segment bounds the growth: ErrFull when it has no room for the new
 // table beside the old one, the collection as it was. A collection made

@@ -247,6 +247,17 @@ func (km *killMap[K, V]) op(j uint64) error {
 // the header's counts (and data words) against the table.
 func (km *killMap[K, V]) check(t *testing.T, what string, mdl map[int64]int64, _ []int64) {
 	m := km.m
+	// Get first: it reads without the lock when it can, and must see the
+	// sequence word a killed writer left odd, and take the lock.
+	for k, v := range mdl {
+		g, ok, err := m.Get(km.k(k))
+		if err != nil || !ok {
+			t.Fatalf("%s: Get(%d) = %v, %v; want %d", what, k, ok, err, v)
+		}
+		if _, gv := km.back(km.k(k), g); gv != v {
+			t.Fatalf("%s: Get(%d) = %d; want %d", what, k, gv, v)
+		}
+	}
 	snap, err := m.Snapshot()
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
@@ -268,15 +279,6 @@ func (km *killMap[K, V]) check(t *testing.T, what string, mdl map[int64]int64, _
 			}
 		}
 		t.FailNow()
-	}
-	for k, v := range mdl {
-		g, ok, err := m.Get(km.k(k))
-		if err != nil || !ok {
-			t.Fatalf("%s: Get(%d) = %v, %v; want %d", what, k, ok, err, v)
-		}
-		if _, gv := km.back(km.k(k), g); gv != v {
-			t.Fatalf("%s: Get(%d) = %d; want %d", what, k, gv, v)
-		}
 	}
 	if n, err := m.Len(); err != nil || n != len(mdl) {
 		t.Fatalf("%s: Len = %d, %v; want %d", what, n, err, len(mdl))
@@ -671,6 +673,10 @@ func killTest(t *testing.T, kind, point string) {
 		if killApplied(kind, point) {
 			apply(j)
 		}
+		// Every point of a Map is inside a change: the sequence word is odd.
+		if q := atomicLoad(kc.c.seq); isMap != (q&1 == 1) {
+			t.Fatalf("%s: the sequence word is %d", what, q)
+		}
 		before := kc.c.recovered.Load()
 		kc.check(t, what, mdl, lmdl) // the first lock repairs
 		wantRepairs := int64(0)
@@ -681,6 +687,9 @@ func killTest(t *testing.T, kind, point string) {
 			t.Fatalf("%s: %d repairs, want %d", what, got, wantRepairs)
 		}
 		repairs += int(wantRepairs)
+		if q := atomicLoad(kc.c.seq); q&1 == 1 {
+			t.Fatalf("%s: the sequence word is %d after the repair", what, q)
+		}
 		if killPoint(point) {
 			want, which := atomicLoad(rec(r, recOldTab)), "old"
 			if point == "switch" || point == "switching" || point == "switched" {

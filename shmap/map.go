@@ -191,10 +191,16 @@ func (m *Map[K, V]) Get(key K) (V, bool, error) {
 	if err != nil {
 		return v, false, err
 	}
+	h := hash(kb)
+	if m.k.size > 0 && m.v.size > 0 {
+		if found, ok := m.getFast(kb, h, &v); ok {
+			return v, found, nil
+		}
+	}
 	if err := m.c.lock(m.recoverSlot); err != nil {
 		return v, false, err
 	}
-	i, ok := m.find(kb, hash(kb))
+	i, ok := m.find(kb, h)
 	if !ok {
 		m.c.unlock()
 		return v, false, nil
@@ -211,6 +217,75 @@ func (m *Map[K, V]) Get(key K) (V, bool, error) {
 		err = m.v.load(b, &v)
 	}
 	return v, err == nil, err
+}
+
+// getFast looks a plain key up without the lock, as a reader of a
+// seqlock: every word it reads is loaded atomically, and the reading
+// counts only when the sequence word was even and unchanged around it
+// (no holder of the lock changed the map meanwhile). ok is false when no
+// reading counted in a few tries, or the table changed since this handle
+// attached: the caller takes the lock.
+func (m *Map[K, V]) getFast(kb []byte, h uint64, v *V) (found, ok bool) {
+	c := &m.c
+	for range 4 {
+		q := atomic.LoadUint64(c.seq)
+		if q&1 == 1 {
+			continue
+		}
+		t := c.current()
+		if t == nil {
+			return false, false
+		}
+		*v = *new(V)
+		found = false
+		mask := t.slots - 1
+		for i, n := int(h)&mask, 0; n <= mask; i, n = (i+1)&mask, n+1 {
+			at := i * m.sz
+			w := atomic.LoadUint64(mem.Uint64(t.tab, uintptr(at)))
+			if w&3 == slotEmpty {
+				break
+			}
+			if w&3 == slotFull && w>>32 == h>>32 && wordsEqual(t.tab, at+8, kb) {
+				wordsLoad(mem.Bytes(v), t.tab, at+m.off)
+				found = true
+				break
+			}
+		}
+		if atomic.LoadUint64(c.seq) == q {
+			return found, true
+		}
+	}
+	return false, false
+}
+
+// wordsEqual reports whether the bytes at tab[at:] equal b, read as whole
+// words loaded atomically (at is 8-aligned; the slot's field is padded to
+// a multiple of 8).
+func wordsEqual(tab []byte, at int, b []byte) bool {
+	for j := 0; j < len(b); j += 8 {
+		w := atomic.LoadUint64(mem.Uint64(tab, uintptr(at+j)))
+		if len(b)-j >= 8 {
+			if w != le.Uint64(b[j:]) {
+				return false
+			}
+			continue
+		}
+		var x [8]byte
+		le.PutUint64(x[:], w)
+		if !bytes.Equal(x[:len(b)-j], b[j:]) {
+			return false
+		}
+	}
+	return true
+}
+
+// wordsLoad copies len(dst) bytes from tab[at:] as wordsEqual reads them.
+func wordsLoad(dst, tab []byte, at int) {
+	for j := 0; j < len(dst); j += 8 {
+		var x [8]byte
+		le.PutUint64(x[:], atomic.LoadUint64(mem.Uint64(tab, uintptr(at+j))))
+		copy(dst[j:], x[:])
+	}
 }
 
 // Len is the number of keys.
@@ -232,10 +307,10 @@ func (m *Map[K, V]) Set(key K, v V) error {
 	if err != nil {
 		return err
 	}
-	if err := m.c.lock(m.recoverSlot); err != nil {
+	if err := m.c.lockW(m.recoverSlot); err != nil {
 		return err
 	}
-	defer m.c.unlock()
+	defer m.c.unlockW()
 	return m.set(kb, vb)
 }
 
@@ -318,10 +393,10 @@ func (m *Map[K, V]) Delete(key K) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if err := m.c.lock(m.recoverSlot); err != nil {
+	if err := m.c.lockW(m.recoverSlot); err != nil {
 		return false, err
 	}
-	defer m.c.unlock()
+	defer m.c.unlockW()
 	i, ok := m.find(kb, hash(kb))
 	if !ok {
 		return false, nil
@@ -359,10 +434,10 @@ func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if err := m.c.lock(m.recoverSlot); err != nil {
+	if err := m.c.lockW(m.recoverSlot); err != nil {
 		return false, err
 	}
-	defer m.c.unlock()
+	defer m.c.unlockW()
 	i, ok := m.find(kb, hash(kb))
 	if !ok || !bytes.Equal(m.slot(i)[m.off:m.off+m.v.size], mem.Bytes(&old)) {
 		return false, nil
@@ -381,10 +456,10 @@ func (m *Map[K, V]) Update(key K, fn func(old V, found bool) (V, bool)) error {
 	if err != nil {
 		return err
 	}
-	if err := m.c.lock(m.recoverSlot); err != nil {
+	if err := m.c.lockW(m.recoverSlot); err != nil {
 		return err
 	}
-	defer m.c.unlock()
+	defer m.c.unlockW()
 	h := hash(kb)
 	i, found := m.find(kb, h)
 	var old V
