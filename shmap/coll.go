@@ -41,7 +41,9 @@ const MaxEncoded = 1<<refLenBits - 1
 //	32  u32 key size         36  u32 value size (0: encoded, a ref in
 //	    the slot and the bytes in the table's data region)
 //	40  u64 lock offset      48  u64 lock generation
-//	56  u64 sequence: odd while a holder of the lock changes the map
+//	56  u64 sequence: odd while a holder of the lock changes what a
+//	    reader without it reads (from begin to end, and around the switch
+//	    of a growth); even otherwise
 //	64  u64 table offset     72  u64 table generation   80 u64 table slots
 //	88  u64 count (a List's length)   96 u64 tombstones   104 u64 growths
 //	112 u64 data bytes used   120 u64 of which garbage (overwritten or
@@ -335,6 +337,7 @@ func (c *coll) lock(fix func(op uint32, slot int, old []byte)) error {
 		}
 	}
 	if op != 0 {
+		c.changing()
 		if err := c.repair(op, fix); err != nil {
 			c.mu.Unlock()
 			return err
@@ -348,29 +351,26 @@ func (c *coll) lock(fix func(op uint32, slot int, old []byte)) error {
 		c.mu.Unlock()
 		return fmt.Errorf("%w: %d data bytes used (%d garbage) of %d", ErrCorrupt, u, g, len(c.data))
 	}
-	if q := atomic.LoadUint64(c.seq); q&1 == 1 { // its last holder died changing it, now repaired
-		atomic.StoreUint64(c.seq, q+1)
-	}
+	c.changed() // odd when its last holder died changing it, now repaired
 	return nil
 }
 
 func (c *coll) unlock() { c.mu.Unlock() }
 
-// lockW takes the lock to change the collection: the sequence word turns
-// odd until unlockW, so that a reader without the lock (Map.Get) knows
-// to look again.
-func (c *coll) lockW(fix func(op uint32, slot int, old []byte)) error {
-	if err := c.lock(fix); err != nil {
-		return err
+// changing makes the sequence word odd (if it is not): a holder of the lock
+// is about to change what a reader without the lock (Map.Get) reads.
+func (c *coll) changing() {
+	if q := atomic.LoadUint64(c.seq); q&1 == 0 {
+		atomic.StoreUint64(c.seq, q+1)
 	}
-	atomic.AddUint64(c.seq, 1)
-	return nil
 }
 
-// unlockW makes the sequence word even again and unlocks.
-func (c *coll) unlockW() {
-	atomic.AddUint64(c.seq, 1)
-	c.mu.Unlock()
+// changed makes the sequence word even (if it is not): the change is
+// whole, and a reading that overlapped it does not count.
+func (c *coll) changed() {
+	if q := atomic.LoadUint64(c.seq); q&1 == 1 {
+		atomic.StoreUint64(c.seq, q+1)
+	}
 }
 
 // tableView is a table as a handle attached to it, published for readers
@@ -484,6 +484,7 @@ func (c *coll) table(off, gen uint64) (*shm.Object, error) {
 // if it is undone, and the data words before and after it. Storing op is
 // what makes the record count.
 func (c *coll) begin(op uint32, i int, old []byte, after dataWords) {
+	c.changing()
 	if c.enc {
 		atomic.StoreUint64(c.word(offDataWas), c.used())
 		atomic.StoreUint64(c.word(offDataWas+8), c.garbage())
@@ -503,7 +504,10 @@ func (c *coll) begin(op uint32, i int, old []byte, after dataWords) {
 }
 
 // end clears the intent record: the operation is whole.
-func (c *coll) end() { atomic.StoreUint32(mem.Uint32(c.h, offOp), 0) }
+func (c *coll) end() {
+	atomic.StoreUint32(mem.Uint32(c.h, offOp), 0)
+	c.changed()
+}
 
 // repair finishes or undoes the operation of the intent record.
 func (c *coll) repair(op uint32, fix func(op uint32, slot int, old []byte)) error {
@@ -568,6 +572,7 @@ func (c *coll) grow(double bool, need int, rehash func(slots, data []byte, n int
 	atomic.StoreUint64(c.word(offNewUsed), used)
 	c.point("grown")
 	atomic.StoreUint32(mem.Uint32(c.h, offFlag), 2) // the commit
+	c.changing()                                    // readers of the old table look again
 	c.point("switch")
 	if err := c.repairGrow(); err != nil {
 		return err

@@ -35,10 +35,11 @@
 // semaphore.Mutex, so each is atomic with respect to every other process;
 // so do the reads, except Map.Get of a plain key and value. That Get reads
 // without the lock, as the reader of a seqlock: a word of the header is odd
-// while a holder of the lock changes the map, and a reading counts only
-// when the word was even and unchanged around it (after a few tries, or
-// while a growth runs, Get takes the lock). So readers do not slow each
-// other or the writers down, and never see a value half written.
+// while a holder of the lock changes what it reads, and a reading counts
+// only when the word was even and unchanged around it (after a few tries,
+// Get takes the lock). So readers do not slow each other or the writers
+// down, never see a value half written, and read on while a growth fills
+// its new table.
 //
 // A process killed while it holds the lock, at any instruction, leaves an
 // intent record saying what it was doing; the next process to take the
@@ -56,8 +57,9 @@
 // what ran out, and a data region of twice the live encodings) is filled
 // beside the old one and then switched in with one recorded step; the old
 // one is freed. The encodings that overwrites and deletes left behind are
-// dropped then. Other processes wait for the lock while it happens, for a
-// time that grows with the collection.
+// dropped then. Writers wait for the lock while it happens, for a time
+// that grows with the collection; Map.Get of plain types reads the old
+// table until the switch.
 //
 // The segment bounds the growth: ErrFull when it has no room for the new
 // table beside the old one, the collection as it was. A collection made

@@ -307,10 +307,10 @@ func (m *Map[K, V]) Set(key K, v V) error {
 	if err != nil {
 		return err
 	}
-	if err := m.c.lockW(m.recoverSlot); err != nil {
+	if err := m.c.lock(m.recoverSlot); err != nil {
 		return err
 	}
-	defer m.c.unlockW()
+	defer m.c.unlock()
 	return m.set(kb, vb)
 }
 
@@ -393,10 +393,10 @@ func (m *Map[K, V]) Delete(key K) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if err := m.c.lockW(m.recoverSlot); err != nil {
+	if err := m.c.lock(m.recoverSlot); err != nil {
 		return false, err
 	}
-	defer m.c.unlockW()
+	defer m.c.unlock()
 	i, ok := m.find(kb, hash(kb))
 	if !ok {
 		return false, nil
@@ -434,10 +434,10 @@ func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if err := m.c.lockW(m.recoverSlot); err != nil {
+	if err := m.c.lock(m.recoverSlot); err != nil {
 		return false, err
 	}
-	defer m.c.unlockW()
+	defer m.c.unlock()
 	i, ok := m.find(kb, hash(kb))
 	if !ok || !bytes.Equal(m.slot(i)[m.off:m.off+m.v.size], mem.Bytes(&old)) {
 		return false, nil
@@ -456,10 +456,10 @@ func (m *Map[K, V]) Update(key K, fn func(old V, found bool) (V, bool)) error {
 	if err != nil {
 		return err
 	}
-	if err := m.c.lockW(m.recoverSlot); err != nil {
+	if err := m.c.lock(m.recoverSlot); err != nil {
 		return err
 	}
-	defer m.c.unlockW()
+	defer m.c.unlock()
 	h := hash(kb)
 	i, found := m.find(kb, h)
 	var old V
