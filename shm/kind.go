@@ -24,10 +24,11 @@ const (
 	KindMap       Kind = 13 // shmap.Map
 	KindList      Kind = 14 // shmap.List
 	KindTable     Kind = 15 // the storage of a Map or List
+	KindShard     Kind = 16 // one part of a shmap.Map
 )
 
 var kindNames = [...]string{"", "bytes", "value", "array", "mutex", "rlock", "semaphore",
-	"cond", "event", "barrier", "ring", "queue", "pipe", "map", "list", "table"}
+	"cond", "event", "barrier", "ring", "queue", "pipe", "map", "list", "table", "shard"}
 
 func (k Kind) String() string {
 	if int(k) > 0 && int(k) < len(kindNames) {

@@ -129,13 +129,14 @@ type coll struct {
 	recovered atomic.Int64 // repairs made, for tests
 }
 
-// testHook, when set, is called at the named points of every operation:
-// the kill tests stop a process there.
-var testHook func(point string)
+// testHook, when set, is called at the named points of every operation,
+// with the collection (a List, or a Map's part) it changes: the kill tests
+// stop a process there.
+var testHook func(c *coll, point string)
 
 func (c *coll) point(p string) {
 	if testHook != nil {
-		testHook(p)
+		testHook(c, p)
 	}
 }
 
@@ -228,7 +229,7 @@ func (c *coll) make(kind shm.Kind, kl, vl ctypes.Layout, slots, sz int, opts []s
 // encoded reports whether a collection of these layouts keeps encoded
 // items, in a data region after its slots.
 func encoded(kind shm.Kind, kl, vl ctypes.Layout) bool {
-	return kl.Size == 0 || (kind == shm.KindMap && vl.Size == 0)
+	return kl.Size == 0 || (kind != shm.KindList && vl.Size == 0)
 }
 
 // placeTable places a table of slots slots of sz bytes, followed by a data

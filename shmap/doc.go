@@ -31,9 +31,15 @@
 //
 // # Concurrency and crashes
 //
-// Every operation that changes a collection takes its lock, a
-// semaphore.Mutex, so each is atomic with respect to every other process;
-// so do the reads, except Map.Get of a plain key and value. That Get reads
+// A Map is made of 8 parts, each with its own lock (a semaphore.Mutex),
+// header and table; a key lives in the part its hash names, so processes
+// working on different keys seldom meet on one lock. A List is one part.
+//
+// Every operation that changes a part takes its lock, so each is atomic
+// with respect to every other process; so do the reads, except Map.Get of
+// a plain key and value. Len, Range and Snapshot of a Map take the locks
+// of all its parts (always in the same order), and so see it at one
+// instant. That Get reads
 // without the lock, as the reader of a seqlock: a word of the header is odd
 // while a holder of the lock changes what it reads, and a reading counts
 // only when the word was even and unchanged around it (after a few tries,
@@ -51,18 +57,20 @@
 //
 // # Growth
 //
-// A Map grows when it is three quarters full (tombstones counted), a List
-// when it is full, and an encoded collection also when its data region has
-// no room for a new encoding: a new table (twice the slots when they are
-// what ran out, and a data region of twice the live encodings) is filled
-// beside the old one and then switched in with one recorded step; the old
-// one is freed. The encodings that overwrites and deletes left behind are
-// dropped then. Writers wait for the lock while it happens, for a time
-// that grows with the collection; Map.Get of plain types reads the old
-// table until the switch.
+// A Map's part grows when it is three quarters full (tombstones counted),
+// while the other parts go on; a List when it is full; and an encoded
+// collection also when its data region has no room for a new encoding. A
+// new table (twice the slots when they are what ran out, and a data region
+// of twice the live encodings) is filled beside the old one and then
+// switched in with one recorded step; the old one is freed. The encodings that overwrites and deletes left behind are
+// dropped then. Writers to that part wait for its lock while it happens,
+// for a time that grows with the part; Map.Get of plain types reads the
+// old table until the switch.
 //
 // The segment bounds the growth: ErrFull when it has no room for the new
-// table beside the old one, the collection as it was. A collection made
+// table beside the old one, the collection as it was. An empty Map takes
+// about 8 KiB (8 headers, locks and tables of 8 slots; 12 KiB with the
+// data regions of encoded keys or values). A collection made
 // without options lives in a segment of the default heap, 4 MiB at first:
 // make a large one in a segment of its own, of the size it needs
 // (shm.Create, or shm.Anonymous and shm.DefaultHeap().Add, then shm.In).

@@ -35,8 +35,11 @@ func encModel[K comparable, V any](t *testing.T, m *Map[K, V], keys, ops int, ke
 		if n, err := m.Len(); err != nil || n != len(model) {
 			t.Fatalf("Len = %d, %v; want %d", n, err, len(model))
 		}
-		if u, g := m.c.used(), m.c.garbage(); m.c.enc && (u > uint64(len(m.c.data)) || g > u) {
-			t.Fatalf("data words: used %d, garbage %d, region %d", u, g, len(m.c.data))
+		for i := range m.parts {
+			c := &m.parts[i].c
+			if u, g := c.used(), c.garbage(); c.enc && (u > uint64(len(c.data)) || g > u) {
+				t.Fatalf("part %d's data words: used %d, garbage %d, region %d", i, u, g, len(c.data))
+			}
 		}
 	}
 	for i := range ops {
@@ -86,8 +89,7 @@ func encModel[K comparable, V any](t *testing.T, m *Map[K, V], keys, ops int, ke
 		}
 	}
 	check()
-	t.Logf("%d keys, %d slots, %d of %d data bytes used (%d garbage), %d growths",
-		len(model), m.c.capacity(), m.c.used(), len(m.c.data), m.c.garbage(), le.Uint64(m.c.h[offGrowths:]))
+	t.Logf("%d keys, %s", len(model), partsInfo(m))
 }
 
 type encKey struct {
@@ -304,11 +306,12 @@ func TestSetCodec(t *testing.T) {
 		t.Fatal(err)
 	}
 	kb, _ := json.Marshal(encKey{"x", 1})
-	i, ok := m.find(kb, hash(kb))
+	p := m.part(hash(kb))
+	i, ok := p.find(kb, hash(kb))
 	if !ok {
 		t.Fatal("the key is not stored as its JSON")
 	}
-	if vb, err := m.valueOf(m.slot(i)); err != nil || !strings.Contains(string(vb), `"Score":2.5`) {
+	if vb, err := p.valueOf(p.slot(i)); err != nil || !strings.Contains(string(vb), `"Score":2.5`) {
 		t.Fatalf("the value is stored as %q (%v)", vb, err)
 	}
 	o, err := Open[encKey, encVal](seg, "json")

@@ -92,12 +92,12 @@ func newEncRig(t testing.TB, kind int) *encRig {
 			t.Fatal(err)
 		}
 	}
-	const n = 20
+	const n = 64
 	switch kind {
 	case encMapSS:
 		r.ss, err = New[string, string](shm.In(seg, "m"))
 		must(err)
-		r.c = &r.ss.c
+		r.c = busiest(r.ss)
 		for i := range n {
 			must(r.ss.Set(fzKey(i), fzVal(i, i%7*5)))
 		}
@@ -109,7 +109,7 @@ func newEncRig(t testing.TB, kind int) *encRig {
 	case encMapSI:
 		r.si, err = New[string, int64](shm.In(seg, "m"))
 		must(err)
-		r.c = &r.si.c
+		r.c = busiest(r.si)
 		for i := range n {
 			must(r.si.Set(fzKey(i)+strings.Repeat("#", i), int64(-i)))
 		}

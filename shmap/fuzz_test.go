@@ -123,19 +123,19 @@ var fuzzHeaderTypes = []struct {
 	sz     int
 	make   func(seg *shm.Segment) (*coll, error)
 }{
-	{shm.KindMap, mustLayout[int64](), mustLayout[int64](), 24, func(seg *shm.Segment) (*coll, error) {
+	{shm.KindShard, mustLayout[int64](), mustLayout[int64](), 24, func(seg *shm.Segment) (*coll, error) {
 		m, err := New[int64, int64](shm.In(seg, ""))
 		if err != nil {
 			return nil, err
 		}
-		return &m.c, nil
+		return &m.parts[0].c, nil
 	}},
-	{shm.KindMap, mustLayout[int32](), mustLayout[[3]int64](), 40, func(seg *shm.Segment) (*coll, error) {
+	{shm.KindShard, mustLayout[int32](), mustLayout[[3]int64](), 40, func(seg *shm.Segment) (*coll, error) {
 		m, err := New[int32, [3]int64](shm.In(seg, ""))
 		if err != nil {
 			return nil, err
 		}
-		return &m.c, nil
+		return &m.parts[0].c, nil
 	}},
 	{shm.KindList, mustLayout[int32](), noValue, 8, func(seg *shm.Segment) (*coll, error) {
 		l, err := NewList[int32](shm.In(seg, ""))
@@ -145,12 +145,12 @@ var fuzzHeaderTypes = []struct {
 		return &l.c, nil
 	}},
 	// Encoded: a ref in the slot (layouts of size 0).
-	{shm.KindMap, mustFieldLayout[string](), mustFieldLayout[string](), 24, func(seg *shm.Segment) (*coll, error) {
+	{shm.KindShard, mustFieldLayout[string](), mustFieldLayout[string](), 24, func(seg *shm.Segment) (*coll, error) {
 		m, err := New[string, string](shm.In(seg, ""))
 		if err != nil {
 			return nil, err
 		}
-		return &m.c, nil
+		return &m.parts[0].c, nil
 	}},
 	{shm.KindList, mustFieldLayout[string](), noValue, 8, func(seg *shm.Segment) (*coll, error) {
 		l, err := NewList[string](shm.In(seg, ""))
@@ -202,13 +202,13 @@ func FuzzHeader(f *testing.F) {
 	// The map's seeds are the header of a rig's map: a rig is made the
 	// same way each time, so its lock and table references hold in the
 	// rig each input gets.
-	refs[0] = bytes.Clone(newFuzzRig(f, 20).m.c.h)
+	refs[0] = bytes.Clone(newFuzzRig(f, 20).m.parts[0].c.h)
 	// Likewise an encoded collection's seeds are the header of
 	// FuzzEncoded's rig.
 	for i, ty := range fuzzHeaderTypes {
 		switch {
 		case ty.kl.Size != 0:
-		case ty.kind == shm.KindMap:
+		case ty.kind == shm.KindShard:
 			refs[i] = bytes.Clone(newEncRig(f, encMapSS).c.h)
 		default:
 			refs[i] = bytes.Clone(newEncRig(f, encList).c.h)
@@ -241,29 +241,36 @@ func FuzzHeader(f *testing.F) {
 			fuzzAttachEncoded(t, ty.kind, b, ref, which&0x80 != 0)
 			return
 		}
-		if ty.kind != shm.KindMap || ty.sz != 24 {
+		if ty.kind != shm.KindShard || ty.sz != 24 {
 			return
 		}
 		// The attach that follows: the bytes over a real map's header (its
 		// identity kept, half the time, so that what comes after it is
 		// reached), then every operation.
 		r := newFuzzRig(t, 20)
-		h := r.m.c.h
+		h := r.m.parts[0].c.h
 		copy(h, b)
 		if which&0x80 != 0 {
 			copy(h, ref[:identity])
 		}
-		hb, err := r.m.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m Map[int64, int64]
-		if err := m.UnmarshalBinary(hb); err == nil {
-			fuzzUse(&m)
-			m.Free()
-		}
-		r.check(t)
+		r.reattach(t)
 	})
+}
+
+// reattach attaches a new handle to the rig's map, whose bytes a fuzz
+// input changed, and when that works uses it and frees it; then it checks
+// that nothing outside the map changed.
+func (r *fuzzRig) reattach(t *testing.T) {
+	hb, err := r.m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Map[int64, int64]
+	if err := m.UnmarshalBinary(hb); err == nil {
+		fuzzUse(&m)
+		m.Free()
+	}
+	r.check(t)
 }
 
 // FuzzIntent writes an intent record into a real map's header, as a holder
@@ -289,7 +296,7 @@ func FuzzIntent(f *testing.F) {
 	f.Fuzz(func(t *testing.T, op, flag uint32, slot, countBefore, tombsBefore uint64,
 		newSel, oldSel uint8, newCap, rawOff, rawGen uint64, old []byte) {
 		r := newFuzzRig(t, 20)
-		c := &r.m.c
+		c := &r.m.parts[0].c
 		cur := [3]uint64{c.tabOff, c.tabGen, uint64(c.capacity())}
 		ref := func(sel uint8) [3]uint64 {
 			switch sel % 4 {
@@ -321,7 +328,7 @@ func FuzzIntent(f *testing.F) {
 		copy(c.h[offOldVal:offOldVal+MaxItem], old)
 		le.PutUint32(c.h[offOp:], op)
 
-		if err := c.lock(r.m.recoverSlot); err == nil {
+		if err := c.lock(r.m.parts[0].fix); err == nil {
 			c.unlock()
 		}
 		fuzzUse(r.m)
@@ -333,5 +340,31 @@ func FuzzIntent(f *testing.F) {
 		fuzzUse(m2)
 		r.m.Free()
 		r.check(t)
+	})
+}
+
+// FuzzRoot writes any bytes over a Map's root (the object its name and
+// handle find, which names its parts), keeping its identity half the
+// time, then attaches a new handle, uses it, and describes it with Stat:
+// never a panic, and nothing outside the map changes.
+func FuzzRoot(f *testing.F) {
+	ref := bytes.Clone(newFuzzRig(f, 20).m.root.Bytes())
+	f.Add(ref, false)
+	f.Add(ref[:offPart], true)
+	bad := bytes.Clone(ref)
+	le.PutUint64(bad[offPart+16:], 1<<40) // a part past the segment
+	f.Add(bad, true)
+	bad = bytes.Clone(ref)
+	copy(bad[offPart+32:offPart+48], bad[offPart:offPart+16]) // part 0 twice
+	f.Add(bad, true)
+	f.Fuzz(func(t *testing.T, b []byte, keep bool) {
+		r := newFuzzRig(t, 20)
+		h := r.m.root.Bytes()
+		copy(h, b)
+		if keep {
+			copy(h, ref[:offPart])
+		}
+		Stat(r.m.root) // an answer or an error, never a panic
+		r.reattach(t)
 	})
 }

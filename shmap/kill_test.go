@@ -58,6 +58,7 @@ const (
 	recOldTab = 2 // at a growth point: the table offset before
 	recNewTab = 3 // and the new table's
 	recPoint  = 4 // 1 once the child reached its kill point
+	recPart   = 5 // the header offset of the collection (a Map's part) killed in
 	recWords  = 8
 )
 
@@ -162,9 +163,9 @@ var killChild = testproc.Register("shmap-kill", func(c *testproc.Child) error {
 	if err != nil {
 		return err
 	}
-	cl, do := kc.c, kc.op
+	do := kc.op
 	arrivals := 0
-	testHook = func(p string) {
+	testHook = func(cl *coll, p string) {
 		if p != point {
 			return
 		}
@@ -173,6 +174,7 @@ var killChild = testproc.Register("shmap-kill", func(c *testproc.Child) error {
 		}
 		atomicStore(rec(r, recOldTab), atomicLoad(cl.word(offTable)))
 		atomicStore(rec(r, recNewTab), atomicLoad(cl.word(offNew)))
+		atomicStore(rec(r, recPart), cl.o.Handle().Offset)
 		atomicStore(rec(r, recPoint), 1)
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		for {
@@ -202,7 +204,11 @@ type killMap[K comparable, V any] struct {
 
 func killMapOf[K comparable, V any](m *Map[K, V], k func(int64) K, v func(int64) V, back func(K, V) (int64, int64)) *killColl {
 	km := &killMap[K, V]{m, k, v, back}
-	return &killColl{c: &m.c, op: km.op, free: m.Free, check: km.check}
+	kc := &killColl{op: km.op, free: m.Free, check: km.check}
+	for i := range m.parts {
+		kc.colls = append(kc.colls, &m.parts[i].c)
+	}
+	return kc
 }
 
 func killText(x int64) string {
@@ -283,27 +289,35 @@ func (km *killMap[K, V]) check(t *testing.T, what string, mdl map[int64]int64, _
 	if n, err := m.Len(); err != nil || n != len(mdl) {
 		t.Fatalf("%s: Len = %d, %v; want %d", what, n, err, len(mdl))
 	}
-	// The header's counts against the table (no child runs now).
-	full, tombs, live := 0, 0, uint64(0)
-	for i := range m.c.capacity() {
-		switch atomic.LoadUint64(m.ctrl(i)) & 3 {
-		case slotFull:
-			full++
-			s := m.slot(i)
-			if m.k.size == 0 {
-				live += uint64(itemLen(le.Uint64(s[8:])))
+	// Each part's header counts against its table (no child runs now).
+	all := 0
+	for pi := range m.parts {
+		p := &m.parts[pi]
+		full, tombs, live := 0, 0, uint64(0)
+		for i := range p.c.capacity() {
+			switch atomic.LoadUint64(p.ctrl(i)) & 3 {
+			case slotFull:
+				full++
+				s := p.slot(i)
+				if m.k.size == 0 {
+					live += uint64(itemLen(le.Uint64(s[8:])))
+				}
+				if m.v.size == 0 {
+					live += uint64(itemLen(le.Uint64(s[m.off:])))
+				}
+			case slotTomb:
+				tombs++
 			}
-			if m.v.size == 0 {
-				live += uint64(itemLen(le.Uint64(s[m.off:])))
-			}
-		case slotTomb:
-			tombs++
 		}
+		if uint64(full) != p.c.count() || uint64(tombs) != atomicLoad(p.c.word(offTombs)) {
+			t.Fatalf("%s: part %d: %d full slots and %d tombstones, its header says %d and %d", what, pi, full, tombs, p.c.count(), atomicLoad(p.c.word(offTombs)))
+		}
+		killCheckData(t, what, &p.c, live)
+		all += full
 	}
-	if full != len(mdl) || uint64(tombs) != atomicLoad(m.c.word(offTombs)) {
-		t.Fatalf("%s: %d full slots and %d tombstones, the header says %d and %d", what, full, tombs, m.c.count(), atomicLoad(m.c.word(offTombs)))
+	if all != len(mdl) {
+		t.Fatalf("%s: %d full slots, want %d", what, all, len(mdl))
 	}
-	killCheckData(t, what, &m.c, live)
 }
 
 // killCheckData checks the data words of an encoded collection: the bytes
@@ -327,7 +341,7 @@ type killList[T any] struct {
 
 func killListOf[T any](l *List[T], v func(int64) T, back func(T) int64) *killColl {
 	kl := &killList[T]{l, v, back}
-	return &killColl{c: &l.c, op: kl.op, free: l.Free, check: kl.check}
+	return &killColl{colls: []*coll{&l.c}, op: kl.op, free: l.Free, check: kl.check}
 }
 
 // op makes operation j: 0 Append, 1 Set, 2 Pop (of a non-empty list).
@@ -536,10 +550,29 @@ func TestKillEncodedList(t *testing.T) {
 
 // killColl is the parent's view of the collection under test.
 type killColl struct {
-	c     *coll
+	colls []*coll              // a List's, or a Map's parts
 	op    func(j uint64) error // operation j, as a child makes it
 	check func(t *testing.T, what string, mdl map[int64]int64, lmdl []int64)
 	free  func() error
+}
+
+// at is the collection whose header is at offset off.
+func (kc *killColl) at(t *testing.T, off uint64) *coll {
+	for _, c := range kc.colls {
+		if c.o.Handle().Offset == off {
+			return c
+		}
+	}
+	t.Fatalf("no collection at %#x", off)
+	return nil
+}
+
+// repairs is the number of repairs made through this handle.
+func (kc *killColl) repairs() (n int64) {
+	for _, c := range kc.colls {
+		n += c.recovered.Load()
+	}
+	return n
 }
 
 func killTest(t *testing.T, kind, point string) {
@@ -677,20 +710,21 @@ func killTest(t *testing.T, kind, point string) {
 		// reader without the lock could see half made), but not while a
 		// growth fills its new table.
 		inside := killRecorded(kind, point) && point != "grow" && point != "grown"
-		if q := atomicLoad(kc.c.seq); inside != (q&1 == 1) {
+		kcc := kc.at(t, atomicLoad(rec(r, recPart)))
+		if q := atomicLoad(kcc.seq); inside != (q&1 == 1) {
 			t.Fatalf("%s: the sequence word is %d", what, q)
 		}
-		before := kc.c.recovered.Load()
+		before := kc.repairs()
 		kc.check(t, what, mdl, lmdl) // the first lock repairs
 		wantRepairs := int64(0)
 		if killRecorded(kind, point) {
 			wantRepairs = 1
 		}
-		if got := kc.c.recovered.Load() - before; got != wantRepairs {
+		if got := kc.repairs() - before; got != wantRepairs {
 			t.Fatalf("%s: %d repairs, want %d", what, got, wantRepairs)
 		}
 		repairs += int(wantRepairs)
-		if q := atomicLoad(kc.c.seq); q&1 == 1 {
+		if q := atomicLoad(kcc.seq); q&1 == 1 {
 			t.Fatalf("%s: the sequence word is %d after the repair", what, q)
 		}
 		if killPoint(point) {
@@ -698,7 +732,7 @@ func killTest(t *testing.T, kind, point string) {
 			if point == "switch" || point == "switching" || point == "switched" {
 				want, which = atomicLoad(rec(r, recNewTab)), "new"
 			}
-			if got := atomicLoad(kc.c.word(offTable)); got != want {
+			if got := atomicLoad(kcc.word(offTable)); got != want {
 				t.Fatalf("%s: the table at %#x, want the %s one at %#x", what, got, which, want)
 			}
 		}

@@ -2,6 +2,8 @@ package shmap
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"reflect"
@@ -13,14 +15,49 @@ import (
 )
 
 // Map is a hash map in shared memory that every process attached to it
-// reads and changes: Python's Manager().dict(), without a server.
+// reads and changes: Python's Manager().dict(), without a server. Its keys
+// are spread by their hash over parts, each with its own lock and table,
+// so that processes changing different keys seldom wait for each other.
 type Map[K comparable, V any] struct {
-	c   coll
-	k   field[K]
-	v   field[V]
-	off int // of the value in a slot
-	sz  int // slot bytes
+	root  *shm.Object
+	parts []part[K, V]
+	k     field[K]
+	v     field[V]
+	off   int // of the value in a slot
+	sz    int // slot bytes
 }
+
+// part is one part of a Map: a collection with its own header, lock and
+// table (and data region), holding the keys whose hash's top bits are its
+// number.
+type part[K comparable, V any] struct {
+	c   coll
+	m   *Map[K, V]
+	fix func(op uint32, slot int, old []byte) // p.recoverSlot, made once
+}
+
+// partBits: a Map has 1<<partBits parts.
+const (
+	partBits = 3
+	nParts   = 1 << partBits
+)
+
+// part is the part that holds the keys of hash h.
+func (m *Map[K, V]) part(h uint64) *part[K, V] { return &m.parts[h>>(64-partBits)] }
+
+// The root of a Map, the object its name and handle find (little endian):
+//
+//	0  u32 magic "SMAP"   4  u32 version 2   8 u32 kind (map)
+//	12 u32 parts          16 u64 key layout fingerprint
+//	24 u64 value layout fingerprint
+//	32 u32 key size       36 u32 value size (0: encoded)
+//	64 + 16*i: part i's header, u64 offset and u64 generation
+const (
+	rootVersion = 2
+	offParts    = 12
+	offPart     = 64
+	rootSize    = offPart + 16*nParts
+)
 
 // Slot states, in the low bits of a slot's control word.
 const (
@@ -37,9 +74,35 @@ func New[K comparable, V any](opts ...shm.Option) (*Map[K, V], error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := m.c.make(shm.KindMap, kl, vl, minCap, m.sz, opts); err != nil {
+	sp := shm.Spec{Kind: shm.KindMap, Fingerprint: fingerprint(shm.KindMap, kl, vl), Size: rootSize}
+	root, err := shm.PlaceObject(sp, func(o *shm.Object) error {
+		h := o.Bytes()
+		for i := range m.parts {
+			c := &m.parts[i].c
+			if err := c.make(shm.KindShard, kl, vl, minCap, m.sz, []shm.Option{shm.In(o.Segment(), "")}); err != nil {
+				for j := range i {
+					m.parts[j].c.free()
+				}
+				return err
+			}
+			ph := c.o.Handle()
+			le.PutUint64(h[offPart+16*i:], ph.Offset)
+			le.PutUint64(h[offPart+16*i+8:], ph.Generation)
+		}
+		le.PutUint32(h[0:], magic)
+		le.PutUint32(h[4:], rootVersion)
+		le.PutUint32(h[offKind:], uint32(shm.KindMap))
+		le.PutUint32(h[offParts:], nParts)
+		le.PutUint64(h[offKeyFP:], kl.Fingerprint)
+		le.PutUint64(h[offValFP:], vl.Fingerprint)
+		le.PutUint32(h[offKeySize:], uint32(kl.Size))
+		le.PutUint32(h[offValSize:], uint32(vl.Size))
+		return nil
+	}, opts...)
+	if err != nil {
 		return nil, fmt.Errorf("shmap: making a map: %w", err)
 	}
+	m.root = root
 	return m, nil
 }
 
@@ -50,10 +113,50 @@ func Open[K comparable, V any](seg *shm.Segment, name string) (*Map[K, V], error
 	if err != nil {
 		return nil, err
 	}
-	if err := m.c.open(seg, name, shm.KindMap, kl, vl, m.sz); err != nil {
+	if seg == nil {
+		return nil, fmt.Errorf("%w: nil segment", ErrInvalid)
+	}
+	o, err := seg.Find(context.Background(), name, shm.Spec{Kind: shm.KindMap, Fingerprint: fingerprint(shm.KindMap, kl, vl)})
+	if err != nil {
+		return nil, fmt.Errorf("shmap: opening map %q: %w", name, err)
+	}
+	if err := m.attach(o, kl, vl); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// attach checks the root o and attaches to each of its parts.
+func (m *Map[K, V]) attach(o *shm.Object, kl, vl ctypes.Layout) error {
+	h := o.Bytes()
+	switch {
+	case len(h) < rootSize:
+		return fmt.Errorf("%w: a map root of %d bytes", ErrCorrupt, len(h))
+	case le.Uint32(h) != magic || le.Uint32(h[4:]) != rootVersion || le.Uint32(h[offKind:]) != uint32(shm.KindMap) || le.Uint32(h[offParts:]) != nParts:
+		return fmt.Errorf("%w: map root magic %#x version %d kind %d, %d parts", ErrCorrupt, le.Uint32(h), le.Uint32(h[4:]), le.Uint32(h[offKind:]), le.Uint32(h[offParts:]))
+	case le.Uint64(h[offKeyFP:]) != kl.Fingerprint || le.Uint64(h[offValFP:]) != vl.Fingerprint ||
+		le.Uint32(h[offKeySize:]) != uint32(kl.Size) || le.Uint32(h[offValSize:]) != uint32(vl.Size):
+		return fmt.Errorf("shmap: a map of other types: %w", shm.ErrLayout)
+	}
+	for i := range m.parts {
+		ph := o.Handle()
+		ph.Offset, ph.Generation = le.Uint64(h[offPart+16*i:]), le.Uint64(h[offPart+16*i+8:])
+		for j := range i { // the same part twice would deadlock lockAll
+			if le.Uint64(h[offPart+16*j:]) == ph.Offset {
+				return fmt.Errorf("%w: the map's parts %d and %d are one", ErrCorrupt, j, i)
+			}
+		}
+		ph.Kind, ph.Fingerprint = shm.KindShard, fingerprint(shm.KindShard, kl, vl)
+		po, err := shm.Resolve(ph)
+		if err != nil {
+			return fmt.Errorf("shmap: the map's part %d: %w", i, err)
+		}
+		if err := m.parts[i].c.attach(po, shm.KindShard, kl, vl, m.sz); err != nil {
+			return err
+		}
+	}
+	m.root = o
+	return nil
 }
 
 func mapLayout[K comparable, V any]() (*Map[K, V], ctypes.Layout, ctypes.Layout, error) {
@@ -72,9 +175,13 @@ func mapLayout[K comparable, V any]() (*Map[K, V], ctypes.Layout, ctypes.Layout,
 	if err != nil {
 		return nil, kl, vl, err
 	}
-	m := &Map[K, V]{k: kf, v: vf}
+	m := &Map[K, V]{k: kf, v: vf, parts: make([]part[K, V], nParts)}
 	m.off = 8 + align8(kf.width())
 	m.sz = m.off + align8(vf.width())
+	for i := range m.parts {
+		p := &m.parts[i]
+		p.m, p.fix = m, p.recoverSlot
+	}
 	return m, kl, vl, nil
 }
 
@@ -99,7 +206,7 @@ func padded(t reflect.Type) bool {
 
 // MarshalBinary encodes the map's handle, so that it travels to a child
 // process inside an argument (package process) or a message.
-func (m *Map[K, V]) MarshalBinary() ([]byte, error) { return m.c.o.Handle().MarshalBinary() }
+func (m *Map[K, V]) MarshalBinary() ([]byte, error) { return m.root.Handle().MarshalBinary() }
 
 // UnmarshalBinary attaches to the map a handle names.
 func (m *Map[K, V]) UnmarshalBinary(b []byte) error {
@@ -107,12 +214,30 @@ func (m *Map[K, V]) UnmarshalBinary(b []byte) error {
 	if err != nil {
 		return err
 	}
-	m.k, m.v, m.off, m.sz = n.k, n.v, n.off, n.sz
-	return m.c.resolve(b, shm.KindMap, kl, vl, m.sz)
+	var h shm.Handle
+	if err := h.UnmarshalBinary(b); err != nil {
+		return err
+	}
+	if h.Kind != shm.KindMap {
+		return fmt.Errorf("shmap: a handle of a %v, not a map: %w", h.Kind, shm.ErrKind)
+	}
+	if h.Fingerprint != fingerprint(shm.KindMap, kl, vl) {
+		return fmt.Errorf("shmap: a map of other types: %w", shm.ErrLayout)
+	}
+	o, err := shm.Resolve(h)
+	if err != nil {
+		return fmt.Errorf("shmap: %w", err)
+	}
+	*m = Map[K, V]{k: n.k, v: n.v, off: n.off, sz: n.sz, parts: make([]part[K, V], nParts)}
+	for i := range m.parts {
+		p := &m.parts[i]
+		p.m, p.fix = m, p.recoverSlot
+	}
+	return m.attach(o, kl, vl)
 }
 
 // Handle is the map's handle.
-func (m *Map[K, V]) Handle() shm.Handle { return m.c.o.Handle() }
+func (m *Map[K, V]) Handle() shm.Handle { return m.root.Handle() }
 
 // SetKeyCodec replaces this handle's Codec of keys, when they are encoded
 // (not plain, or larger than MaxItem); every process must use the same.
@@ -133,35 +258,61 @@ func (m *Map[K, V]) SetValueCodec(c Codec[V]) {
 
 // Free gives the map's memory back: every process must have stopped
 // using it.
-func (m *Map[K, V]) Free() error { return m.c.free() }
+func (m *Map[K, V]) Free() error {
+	var errs []error
+	for i := range m.parts {
+		errs = append(errs, m.parts[i].c.free())
+	}
+	return errors.Join(append(errs, m.root.Free())...)
+}
+
+// lockAll takes the lock of every part, in order (the only order in which
+// anything holds more than one), for an operation on the whole map.
+func (m *Map[K, V]) lockAll() error {
+	for i := range m.parts {
+		p := &m.parts[i]
+		if err := p.c.lock(p.fix); err != nil {
+			m.unlockAll(i)
+			return err
+		}
+	}
+	return nil
+}
+
+// unlockAll unlocks the first n parts.
+func (m *Map[K, V]) unlockAll(n int) {
+	for i := range n {
+		m.parts[i].c.unlock()
+	}
+}
 
 // slot is the bytes of slot i of the current table.
-func (m *Map[K, V]) slot(i int) []byte { return m.c.tab[i*m.sz : (i+1)*m.sz] }
+func (p *part[K, V]) slot(i int) []byte { return p.c.tab[i*p.m.sz : (i+1)*p.m.sz] }
 
-func (m *Map[K, V]) ctrl(i int) *uint64 { return mem.Uint64(m.c.tab, uintptr(i*m.sz)) }
+func (p *part[K, V]) ctrl(i int) *uint64 { return mem.Uint64(p.c.tab, uintptr(i*p.m.sz)) }
 
 // keyOf is what slot s keeps of its key: the key's bytes or encoding.
-func (m *Map[K, V]) keyOf(s []byte) ([]byte, error) {
-	if m.k.size > 0 {
-		return s[8 : 8+m.k.size], nil
+func (p *part[K, V]) keyOf(s []byte) ([]byte, error) {
+	if p.m.k.size > 0 {
+		return s[8 : 8+p.m.k.size], nil
 	}
-	return m.c.item(le.Uint64(s[8:]))
+	return p.c.item(le.Uint64(s[8:]))
 }
 
 // valueOf is what slot s keeps of its value.
-func (m *Map[K, V]) valueOf(s []byte) ([]byte, error) {
-	if m.v.size > 0 {
-		return s[m.off : m.off+m.v.size], nil
+func (p *part[K, V]) valueOf(s []byte) ([]byte, error) {
+	if p.m.v.size > 0 {
+		return s[p.m.off : p.m.off+p.m.v.size], nil
 	}
-	return m.c.item(le.Uint64(s[m.off:]))
+	return p.c.item(le.Uint64(s[p.m.off:]))
 }
 
 // find looks key up: the slot holding it, or the slot an insert takes.
-func (m *Map[K, V]) find(kb []byte, h uint64) (i int, found bool) {
-	mask := m.c.capacity() - 1
+func (p *part[K, V]) find(kb []byte, h uint64) (i int, found bool) {
+	mask := p.c.capacity() - 1
 	free := -1
 	for i, n := int(h)&mask, 0; n <= mask; i, n = (i+1)&mask, n+1 {
-		c := atomic.LoadUint64(m.ctrl(i))
+		c := atomic.LoadUint64(p.ctrl(i))
 		switch c & 3 {
 		case slotEmpty:
 			if free < 0 {
@@ -176,7 +327,7 @@ func (m *Map[K, V]) find(kb []byte, h uint64) (i int, found bool) {
 			if c>>32 != h>>32 {
 				continue
 			}
-			if b, err := m.keyOf(m.slot(i)); err == nil && bytes.Equal(b, kb) {
+			if b, err := p.keyOf(p.slot(i)); err == nil && bytes.Equal(b, kb) {
 				return i, true
 			}
 		}
@@ -192,27 +343,28 @@ func (m *Map[K, V]) Get(key K) (V, bool, error) {
 		return v, false, err
 	}
 	h := hash(kb)
+	p := m.part(h)
 	if m.k.size > 0 && m.v.size > 0 {
-		if found, ok := m.getFast(kb, h, &v); ok {
+		if found, ok := p.getFast(kb, h, &v); ok {
 			return v, found, nil
 		}
 	}
-	if err := m.c.lock(m.recoverSlot); err != nil {
+	if err := p.c.lock(p.fix); err != nil {
 		return v, false, err
 	}
-	i, ok := m.find(kb, h)
+	i, ok := p.find(kb, h)
 	if !ok {
-		m.c.unlock()
+		p.c.unlock()
 		return v, false, nil
 	}
 	if m.v.size > 0 {
-		copy(mem.Bytes(&v), m.slot(i)[m.off:m.off+m.v.size])
-		m.c.unlock()
+		copy(mem.Bytes(&v), p.slot(i)[m.off:m.off+m.v.size])
+		p.c.unlock()
 		return v, true, nil
 	}
-	b, err := m.valueOf(m.slot(i))
+	b, err := p.valueOf(p.slot(i))
 	b = bytes.Clone(b) // decoded without the lock
-	m.c.unlock()
+	p.c.unlock()
 	if err == nil {
 		err = m.v.load(b, &v)
 	}
@@ -225,8 +377,8 @@ func (m *Map[K, V]) Get(key K) (V, bool, error) {
 // (no holder of the lock changed the map meanwhile). ok is false when no
 // reading counted in a few tries, or the table changed since this handle
 // attached: the caller takes the lock.
-func (m *Map[K, V]) getFast(kb []byte, h uint64, v *V) (found, ok bool) {
-	c := &m.c
+func (p *part[K, V]) getFast(kb []byte, h uint64, v *V) (found, ok bool) {
+	c := &p.c
 	for range 4 {
 		q := atomic.LoadUint64(c.seq)
 		if q&1 == 1 {
@@ -240,13 +392,13 @@ func (m *Map[K, V]) getFast(kb []byte, h uint64, v *V) (found, ok bool) {
 		found = false
 		mask := t.slots - 1
 		for i, n := int(h)&mask, 0; n <= mask; i, n = (i+1)&mask, n+1 {
-			at := i * m.sz
+			at := i * p.m.sz
 			w := atomic.LoadUint64(mem.Uint64(t.tab, uintptr(at)))
 			if w&3 == slotEmpty {
 				break
 			}
 			if w&3 == slotFull && w>>32 == h>>32 && wordsEqual(t.tab, at+8, kb) {
-				wordsLoad(mem.Bytes(v), t.tab, at+m.off)
+				wordsLoad(mem.Bytes(v), t.tab, at+p.m.off)
 				found = true
 				break
 			}
@@ -290,11 +442,15 @@ func wordsLoad(dst, tab []byte, at int) {
 
 // Len is the number of keys.
 func (m *Map[K, V]) Len() (int, error) {
-	if err := m.c.lock(m.recoverSlot); err != nil {
+	if err := m.lockAll(); err != nil {
 		return 0, err
 	}
-	defer m.c.unlock()
-	return int(m.c.count()), nil
+	defer m.unlockAll(nParts)
+	n := 0
+	for i := range m.parts {
+		n += int(m.parts[i].c.count())
+	}
+	return n, nil
 }
 
 // Set sets key to v.
@@ -307,38 +463,40 @@ func (m *Map[K, V]) Set(key K, v V) error {
 	if err != nil {
 		return err
 	}
-	if err := m.c.lock(m.recoverSlot); err != nil {
+	h := hash(kb)
+	p := m.part(h)
+	if err := p.c.lock(p.fix); err != nil {
 		return err
 	}
-	defer m.c.unlock()
-	return m.set(kb, vb)
+	defer p.c.unlock()
+	return p.set(h, kb, vb)
 }
 
-func (m *Map[K, V]) set(kb, vb []byte) error {
-	h := hash(kb)
-	i, found := m.find(kb, h)
-	if found && m.c.room(m.v.need(vb)) {
-		m.overwrite(i, vb)
+// set sets the key of bytes kb, of hash h, to the value of bytes vb.
+func (p *part[K, V]) set(h uint64, kb, vb []byte) error {
+	i, found := p.find(kb, h)
+	if found && p.c.room(p.m.v.need(vb)) {
+		p.overwrite(i, vb)
 		return nil
 	}
-	need := m.v.need(vb)
+	need := p.m.v.need(vb)
 	if !found {
-		need += m.k.need(kb)
+		need += p.m.k.need(kb)
 	}
-	if !found && i >= 0 && !m.c.full(1) && m.c.room(need) {
-		m.insert(i, h, kb, vb)
+	if !found && i >= 0 && !p.c.full(1) && p.c.room(need) {
+		p.insert(i, h, kb, vb)
 		return nil
 	}
-	if err := m.c.grow(!found && (i < 0 || m.c.full(1)), need, m.rehash); err != nil {
+	if err := p.c.grow(!found && (i < 0 || p.c.full(1)), need, p.rehash); err != nil {
 		return err
 	}
-	if i, found = m.find(kb, h); i < 0 { // only when the counts are not the table's
-		return fmt.Errorf("%w: no free slot in a table of %d after growth", ErrCorrupt, m.c.capacity())
+	if i, found = p.find(kb, h); i < 0 { // only when the counts are not the table's
+		return fmt.Errorf("%w: no free slot in a table of %d after growth", ErrCorrupt, p.c.capacity())
 	}
 	if found {
-		m.overwrite(i, vb)
+		p.overwrite(i, vb)
 	} else {
-		m.insert(i, h, kb, vb)
+		p.insert(i, h, kb, vb)
 	}
 	return nil
 }
@@ -346,45 +504,45 @@ func (m *Map[K, V]) set(kb, vb []byte) error {
 // overwrite replaces the value of slot i: a plain value of at most 8
 // bytes with one atomic store; any other with its old bytes (or ref) kept
 // in the intent record until the new ones are whole.
-func (m *Map[K, V]) overwrite(i int, vb []byte) {
-	s := m.slot(i)
-	if m.v.size > 0 && m.v.size <= 8 {
+func (p *part[K, V]) overwrite(i int, vb []byte) {
+	s := p.slot(i)
+	if p.m.v.size > 0 && p.m.v.size <= 8 {
 		// A value of one aligned word: its store is whole or absent, and
 		// needs no record.
 		var w [8]byte
 		copy(w[:], vb)
-		m.c.point("overwrite")
-		atomic.StoreUint64(mem.Uint64(s, uintptr(m.off)), le.Uint64(w[:]))
-		m.c.point("overwritten")
+		p.c.point("overwrite")
+		atomic.StoreUint64(mem.Uint64(s, uintptr(p.m.off)), le.Uint64(w[:]))
+		p.c.point("overwritten")
 		return
 	}
-	old := s[m.off : m.off+m.v.width()]
+	old := s[p.m.off : p.m.off+p.m.v.width()]
 	drop := 0
-	if m.v.size == 0 {
+	if p.m.v.size == 0 {
 		drop = itemLen(le.Uint64(old))
 	}
-	m.c.begin(opOverwrite, i, old, m.c.after(m.v.need(vb), drop))
-	m.c.point("overwrite")
-	storeTo(m.c.data, s[m.off:], m.v.size > 0, vb, m.c.used())
-	m.c.point("overwritten")
-	m.c.settle(true)
-	m.c.end()
+	p.c.begin(opOverwrite, i, old, p.c.after(p.m.v.need(vb), drop))
+	p.c.point("overwrite")
+	storeTo(p.c.data, s[p.m.off:], p.m.v.size > 0, vb, p.c.used())
+	p.c.point("overwritten")
+	p.c.settle(true)
+	p.c.end()
 }
 
 // insert fills slot i (empty or a tombstone) with key and value; storing
 // its control word is the commit.
-func (m *Map[K, V]) insert(i int, h uint64, kb, vb []byte) {
-	s := m.slot(i)
-	m.c.begin(opInsert, i, nil, m.c.after(m.k.need(kb)+m.v.need(vb), 0))
-	m.c.point("insert")
-	at := storeTo(m.c.data, s[8:], m.k.size > 0, kb, m.c.used())
-	storeTo(m.c.data, s[m.off:], m.v.size > 0, vb, at)
-	m.c.point("inserted")
-	atomic.StoreUint64(m.ctrl(i), h&^0xFFFFFFFF|slotFull)
-	m.c.point("committed")
-	m.c.setCounts(m.c.before(0)+1, m.c.before(1)-b2u(m.c.intentFlag()))
-	m.c.settle(true)
-	m.c.end()
+func (p *part[K, V]) insert(i int, h uint64, kb, vb []byte) {
+	s := p.slot(i)
+	p.c.begin(opInsert, i, nil, p.c.after(p.m.k.need(kb)+p.m.v.need(vb), 0))
+	p.c.point("insert")
+	at := storeTo(p.c.data, s[8:], p.m.k.size > 0, kb, p.c.used())
+	storeTo(p.c.data, s[p.m.off:], p.m.v.size > 0, vb, at)
+	p.c.point("inserted")
+	atomic.StoreUint64(p.ctrl(i), h&^0xFFFFFFFF|slotFull)
+	p.c.point("committed")
+	p.c.setCounts(p.c.before(0)+1, p.c.before(1)-b2u(p.c.intentFlag()))
+	p.c.settle(true)
+	p.c.end()
 }
 
 // Delete removes key; it reports whether the map held it.
@@ -393,34 +551,36 @@ func (m *Map[K, V]) Delete(key K) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if err := m.c.lock(m.recoverSlot); err != nil {
+	h := hash(kb)
+	p := m.part(h)
+	if err := p.c.lock(p.fix); err != nil {
 		return false, err
 	}
-	defer m.c.unlock()
-	i, ok := m.find(kb, hash(kb))
+	defer p.c.unlock()
+	i, ok := p.find(kb, h)
 	if !ok {
 		return false, nil
 	}
-	m.remove(i)
+	p.remove(i)
 	return true, nil
 }
 
 // remove deletes the entry of slot i: storing the tombstone is the commit.
-func (m *Map[K, V]) remove(i int) {
-	s, drop := m.slot(i), 0
-	if m.k.size == 0 {
+func (p *part[K, V]) remove(i int) {
+	s, drop := p.slot(i), 0
+	if p.m.k.size == 0 {
 		drop += itemLen(le.Uint64(s[8:]))
 	}
-	if m.v.size == 0 {
-		drop += itemLen(le.Uint64(s[m.off:]))
+	if p.m.v.size == 0 {
+		drop += itemLen(le.Uint64(s[p.m.off:]))
 	}
-	m.c.begin(opDelete, i, nil, m.c.after(0, drop))
-	m.c.point("delete")
-	atomic.StoreUint64(m.ctrl(i), slotTomb)
-	m.c.point("deleted")
-	m.c.setCounts(m.c.before(0)-1, m.c.before(1)+1)
-	m.c.settle(true)
-	m.c.end()
+	p.c.begin(opDelete, i, nil, p.c.after(0, drop))
+	p.c.point("delete")
+	atomic.StoreUint64(p.ctrl(i), slotTomb)
+	p.c.point("deleted")
+	p.c.setCounts(p.c.before(0)-1, p.c.before(1)+1)
+	p.c.settle(true)
+	p.c.end()
 }
 
 // CompareAndSwap sets key to new if it holds old (compared as bytes). V
@@ -434,15 +594,17 @@ func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if err := m.c.lock(m.recoverSlot); err != nil {
+	h := hash(kb)
+	p := m.part(h)
+	if err := p.c.lock(p.fix); err != nil {
 		return false, err
 	}
-	defer m.c.unlock()
-	i, ok := m.find(kb, hash(kb))
-	if !ok || !bytes.Equal(m.slot(i)[m.off:m.off+m.v.size], mem.Bytes(&old)) {
+	defer p.c.unlock()
+	i, ok := p.find(kb, h)
+	if !ok || !bytes.Equal(p.slot(i)[m.off:m.off+m.v.size], mem.Bytes(&old)) {
 		return false, nil
 	}
-	m.overwrite(i, mem.Bytes(&new))
+	p.overwrite(i, mem.Bytes(&new))
 	return true, nil
 }
 
@@ -456,15 +618,16 @@ func (m *Map[K, V]) Update(key K, fn func(old V, found bool) (V, bool)) error {
 	if err != nil {
 		return err
 	}
-	if err := m.c.lock(m.recoverSlot); err != nil {
+	h := hash(kb)
+	p := m.part(h)
+	if err := p.c.lock(p.fix); err != nil {
 		return err
 	}
-	defer m.c.unlock()
-	h := hash(kb)
-	i, found := m.find(kb, h)
+	defer p.c.unlock()
+	i, found := p.find(kb, h)
 	var old V
 	if found {
-		b, err := m.valueOf(m.slot(i))
+		b, err := p.valueOf(p.slot(i))
 		if err == nil {
 			err = m.v.load(b, &old)
 		}
@@ -479,9 +642,9 @@ func (m *Map[K, V]) Update(key K, fn func(old V, found bool) (V, bool)) error {
 		if err != nil {
 			return err
 		}
-		return m.set(kb, vb)
+		return p.set(h, kb, vb)
 	case found:
-		m.remove(i)
+		p.remove(i)
 	}
 	return nil
 }
@@ -518,45 +681,26 @@ func (m *Map[K, V]) Snapshot() (map[K]V, error) {
 	return out, nil
 }
 
-// snapshot copies the entries out under the lock; encoded ones are
-// decoded after it.
+// snapshot copies the entries out with every part locked; encoded ones
+// are decoded after.
 func (m *Map[K, V]) snapshot() ([]K, []V, error) {
-	if err := m.c.lock(m.recoverSlot); err != nil {
+	if err := m.lockAll(); err != nil {
 		return nil, nil, err
 	}
-	n := int(m.c.count())
+	n := 0
+	for i := range m.parts {
+		n += int(m.parts[i].c.count())
+	}
 	ks, vs := make([]K, 0, n), make([]V, 0, n)
 	var kbs, vbs [][]byte // encoded keys and values, copied
-	for i := range m.c.capacity() {
-		if atomic.LoadUint64(m.ctrl(i))&3 != slotFull {
-			continue
-		}
-		s := m.slot(i)
-		kb, err := m.keyOf(s)
-		if err != nil {
-			m.c.unlock()
+	for i := range m.parts {
+		var err error
+		if ks, vs, kbs, vbs, err = m.parts[i].copyOut(ks, vs, kbs, vbs); err != nil {
+			m.unlockAll(nParts)
 			return nil, nil, err
 		}
-		vb, err := m.valueOf(s)
-		if err != nil {
-			m.c.unlock()
-			return nil, nil, err
-		}
-		var k K
-		var v V
-		if m.k.size > 0 {
-			copy(mem.Bytes(&k), kb)
-		} else {
-			kbs = append(kbs, bytes.Clone(kb))
-		}
-		if m.v.size > 0 {
-			copy(mem.Bytes(&v), vb)
-		} else {
-			vbs = append(vbs, bytes.Clone(vb))
-		}
-		ks, vs = append(ks, k), append(vs, v)
 	}
-	m.c.unlock()
+	m.unlockAll(nParts)
 	for i := range kbs {
 		if err := m.k.load(kbs[i], &ks[i]); err != nil {
 			return nil, nil, err
@@ -570,68 +714,101 @@ func (m *Map[K, V]) snapshot() ([]K, []V, error) {
 	return ks, vs, nil
 }
 
+// copyOut appends the part's entries: plain keys and values to ks and vs,
+// encoded ones (copied) to kbs and vbs, with zero values in ks and vs.
+func (p *part[K, V]) copyOut(ks []K, vs []V, kbs, vbs [][]byte) ([]K, []V, [][]byte, [][]byte, error) {
+	for i := range p.c.capacity() {
+		if atomic.LoadUint64(p.ctrl(i))&3 != slotFull {
+			continue
+		}
+		s := p.slot(i)
+		kb, err := p.keyOf(s)
+		if err != nil {
+			return ks, vs, kbs, vbs, err
+		}
+		vb, err := p.valueOf(s)
+		if err != nil {
+			return ks, vs, kbs, vbs, err
+		}
+		var k K
+		var v V
+		if p.m.k.size > 0 {
+			copy(mem.Bytes(&k), kb)
+		} else {
+			kbs = append(kbs, bytes.Clone(kb))
+		}
+		if p.m.v.size > 0 {
+			copy(mem.Bytes(&v), vb)
+		} else {
+			vbs = append(vbs, bytes.Clone(vb))
+		}
+		ks, vs = append(ks, k), append(vs, v)
+	}
+	return ks, vs, kbs, vbs, nil
+}
+
 // rehash copies every entry of the current table into slots, n slots of a
 // new table, and their encodings into data, its data region, returning
 // the data bytes used.
-func (m *Map[K, V]) rehash(slots, data []byte, n int) (uint64, error) {
+func (p *part[K, V]) rehash(slots, data []byte, n int) (uint64, error) {
 	mask, at := n-1, uint64(0)
-	for i := range m.c.capacity() {
-		if atomic.LoadUint64(m.ctrl(i))&3 != slotFull {
+	for i := range p.c.capacity() {
+		if atomic.LoadUint64(p.ctrl(i))&3 != slotFull {
 			continue
 		}
-		s := m.slot(i)
-		kb, err := m.keyOf(s)
+		s := p.slot(i)
+		kb, err := p.keyOf(s)
 		if err != nil {
 			return 0, err
 		}
 		j := int(hash(kb)) & mask
-		for atomic.LoadUint64(mem.Uint64(slots, uintptr(j*m.sz)))&3 != slotEmpty {
+		for atomic.LoadUint64(mem.Uint64(slots, uintptr(j*p.m.sz)))&3 != slotEmpty {
 			j = (j + 1) & mask
 		}
-		d := slots[j*m.sz : (j+1)*m.sz]
+		d := slots[j*p.m.sz : (j+1)*p.m.sz]
 		copy(d, s)
-		if !m.c.enc {
+		if !p.c.enc {
 			continue
 		}
-		vb, err := m.valueOf(s)
+		vb, err := p.valueOf(s)
 		if err != nil {
 			return 0, err
 		}
-		if need := uint64(m.k.need(kb) + m.v.need(vb)); need > uint64(len(data))-at {
+		if need := uint64(p.m.k.need(kb) + p.m.v.need(vb)); need > uint64(len(data))-at {
 			return 0, fmt.Errorf("%w: the live data outgrows its count", ErrCorrupt)
 		}
-		at = storeTo(data, d[8:], m.k.size > 0, kb, at)
-		at = storeTo(data, d[m.off:], m.v.size > 0, vb, at)
+		at = storeTo(data, d[8:], p.m.k.size > 0, kb, at)
+		at = storeTo(data, d[p.m.off:], p.m.v.size > 0, vb, at)
 	}
 	return at, nil
 }
 
 // recoverSlot finishes or undoes what a dead holder of the lock was doing
 // to slot i, as the intent record says.
-func (m *Map[K, V]) recoverSlot(op uint32, i int, old []byte) {
-	if i < 0 || i >= m.c.capacity() {
+func (p *part[K, V]) recoverSlot(op uint32, i int, old []byte) {
+	if i < 0 || i >= p.c.capacity() {
 		return
 	}
-	s := m.slot(i)
-	c := atomic.LoadUint64(m.ctrl(i)) & 3
+	s := p.slot(i)
+	c := atomic.LoadUint64(p.ctrl(i)) & 3
 	switch op {
 	case opOverwrite: // undone: the old value back
-		copy(s[m.off:m.off+m.v.width()], old)
-		m.c.settle(false)
+		copy(s[p.m.off:p.m.off+p.m.v.width()], old)
+		p.c.settle(false)
 	case opInsert:
 		if c == slotFull { // committed: the counts follow
-			wasTomb := m.c.intentFlag()
-			m.c.setCounts(m.c.before(0)+1, m.c.before(1)-b2u(wasTomb))
+			wasTomb := p.c.intentFlag()
+			p.c.setCounts(p.c.before(0)+1, p.c.before(1)-b2u(wasTomb))
 		} else {
-			m.c.setCounts(m.c.before(0), m.c.before(1))
+			p.c.setCounts(p.c.before(0), p.c.before(1))
 		}
-		m.c.settle(c == slotFull)
+		p.c.settle(c == slotFull)
 	case opDelete:
 		if c == slotTomb {
-			m.c.setCounts(m.c.before(0)-1, m.c.before(1)+1)
+			p.c.setCounts(p.c.before(0)-1, p.c.before(1)+1)
 		} else {
-			m.c.setCounts(m.c.before(0), m.c.before(1))
+			p.c.setCounts(p.c.before(0), p.c.before(1))
 		}
-		m.c.settle(c == slotTomb)
+		p.c.settle(c == slotTomb)
 	}
 }

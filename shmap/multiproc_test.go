@@ -456,6 +456,6 @@ func TestMultiProcessRandomOps(t *testing.T) {
 			t.Fatalf("process %d: %d elements in the encoded list, want %d", p, counts[p], perProc[p])
 		}
 	}
-	t.Logf("%d keys (capacity %d, %d growths), %d list elements (capacity %d, %d growths)",
-		len(want), m.c.capacity(), le.Uint64(m.c.h[offGrowths:]), total, l.c.capacity(), le.Uint64(l.c.h[offGrowths:]))
+	t.Logf("%d keys (%s), %d list elements (capacity %d, %d growths)",
+		len(want), partsInfo(m), total, l.c.capacity(), le.Uint64(l.c.h[offGrowths:]))
 }

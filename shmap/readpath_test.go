@@ -130,8 +130,7 @@ func TestGetWhileWriting(t *testing.T) {
 				t.Fatal(err)
 			}
 			hot, _, _ := m.Get(readHot)
-			t.Logf("%d reads by each of 2 readers while the writer made %d rounds (%d growths)",
-				reads, hot[0], le.Uint64(m.c.h[offGrowths:]))
+			t.Logf("%d reads by each of 2 readers while the writer made %d rounds (%s)", reads, hot[0], partsInfo(m))
 		})
 	}
 }

@@ -4,6 +4,7 @@ package shmap
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -68,4 +69,31 @@ func TestPaddedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Free()
+}
+
+// partsInfo describes m's parts, for logs: slots, growths, data bytes.
+func partsInfo[K comparable, V any](m *Map[K, V]) string {
+	slots, growths, used, data := 0, uint64(0), uint64(0), 0
+	for i := range m.parts {
+		c := &m.parts[i].c
+		slots += c.capacity()
+		growths += le.Uint64(c.h[offGrowths:])
+		used += c.used()
+		data += len(c.data)
+	}
+	return fmt.Sprintf("%d parts of %d slots in all, %d growths, %d of %d data bytes used", len(m.parts), slots, growths, used, data)
+}
+
+// busiest is the part of m with the most growths (then garbage): the one
+// a test corrupts or looks at.
+func busiest[K comparable, V any](m *Map[K, V]) *coll {
+	best := &m.parts[0].c
+	for i := range m.parts {
+		c := &m.parts[i].c
+		g, bg := le.Uint64(c.h[offGrowths:]), le.Uint64(best.h[offGrowths:])
+		if g > bg || (g == bg && c.garbage() > best.garbage()) {
+			best = c
+		}
+	}
+	return best
 }

@@ -160,6 +160,10 @@ func describeCollections(name string, objs []shm.ObjectInfo) map[string]string {
 		}
 		d := fmt.Sprintf("%v of %d %s; table of %d slots of %d bytes (%s), replaced %d times",
 			in.Kind, in.Len, what, in.Slots, in.SlotBytes, human(in.TableBytes()), in.Growths)
+		if in.Parts > 1 {
+			d = fmt.Sprintf("%v of %d %s in %d parts; tables of %d slots of %d bytes in all (%s), replaced %d times",
+				in.Kind, in.Len, what, in.Parts, in.Slots, in.SlotBytes, human(in.TableBytes()), in.Growths)
+		}
 		if in.Encoded {
 			d += fmt.Sprintf("; encoded: %s of %s data used, %s of it garbage",
 				human(in.DataUsed), human(in.DataBytes), human(in.Garbage))

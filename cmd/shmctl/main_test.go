@@ -525,9 +525,9 @@ func TestInfoCollections(t *testing.T) {
 	}
 	out, _ := want(t, 0, "info", seg.Name())
 	for _, s := range []string{
-		"squares: map of 100 entries; table of 256 slots of 24 bytes (6.0KiB)",
+		"squares: map of 100 entries in 8 parts; tables of ",
 		"list: list of 3 elements; table of 8 slots of 8 bytes (64B)",
-		"names: map of 3 entries; table of 8 slots of 24 bytes (704B), replaced 0 times; encoded: 22B of 512B data used, 5B of it garbage",
+		"names: map of 3 entries in 8 parts; tables of 64 slots of 24 bytes in all (5.5KiB), replaced 0 times; encoded: 22B of 4.0KiB data used, 5B of it garbage",
 	} {
 		if !strings.Contains(out, s) {
 			t.Errorf("info output lacks %q:\n%s", s, out)
