@@ -758,3 +758,78 @@ func killTest(t *testing.T, kind, point string) {
 	}
 	t.Logf("%d kills at %s, %d repairs, %d operations", rounds, point, repairs, pos)
 }
+
+// killAllChild opens the map called by its argument ("seg name") and
+// dies by SIGKILL holding the locks of all its parts (in Len).
+var killAllChild = testproc.Register("shmap-kill-all-locked", func(c *testproc.Child) error {
+	seg, f, err := shmtest.OpenArgs(c)
+	if err != nil {
+		return err
+	}
+	defer seg.Close()
+	m, err := Open[int64, int64](seg, f[0])
+	if err != nil {
+		return err
+	}
+	testHook = func(_ *coll, p string) {
+		if p == "all locked" {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			for {
+				time.Sleep(time.Hour)
+			}
+		}
+	}
+	_, err = m.Len()
+	return fmt.Errorf("Len returned (%v) instead of dying with every lock held", err)
+})
+
+// TestKillAllLocked: a process killed holding the locks of all of a Map's
+// parts (in Len, Range or Snapshot) leaves every lock to the next locker,
+// and the map whole.
+func TestKillAllLocked(t *testing.T) {
+	seg, err := shm.Create(testproc.ShmName(t), 1<<20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.Close()
+	m, err := New[int64, int64](shm.In(seg, "m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Free()
+	want := map[int64]int64{}
+	for k := range int64(100) {
+		if err := m.Set(k, -k); err != nil {
+			t.Fatal(err)
+		}
+		want[k] = -k
+	}
+	for round := range 10 {
+		p := testproc.Start(t, killAllChild, testproc.Arg(seg.Name()+" m"), testproc.Timeout(time.Minute))
+		if res := p.Wait(); !res.Killed() {
+			t.Fatalf("round %d: the child ended with exit code %d:\n%s", round, res.ExitCode, res.Output)
+		}
+		for i := range m.parts {
+			if o := m.parts[i].c.mu.Owner(); o == 0 {
+				t.Fatalf("round %d: part %d's lock is free after its holder died", round, i)
+			}
+		}
+		got, err := m.Snapshot()
+		if err != nil || !maps.Equal(got, want) {
+			t.Fatalf("round %d: Snapshot = %d entries, %v; want %d", round, len(got), err, len(want))
+		}
+		k := int64(1000 + round)
+		if err := m.Set(k, k); err != nil {
+			t.Fatal(err)
+		}
+		want[k] = k
+		for i := range m.parts {
+			if o := m.parts[i].c.mu.Owner(); o != 0 {
+				t.Fatalf("round %d: part %d's lock held by %d after the survivor's operations", round, i, o)
+			}
+		}
+	}
+	if n, err := m.Len(); err != nil || n != len(want) {
+		t.Fatalf("Len = %d, %v; want %d", n, err, len(want))
+	}
+}

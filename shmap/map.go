@@ -276,6 +276,7 @@ func (m *Map[K, V]) lockAll() error {
 			return err
 		}
 	}
+	m.parts[nParts-1].c.point("all locked")
 	return nil
 }
 
