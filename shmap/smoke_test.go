@@ -16,6 +16,15 @@ func TestSmokeMapModel(t *testing.T) {
 	defer m.Free()
 	encModel(t, m, 5000, 200000, func(i int) int64 { return int64(i) },
 		func(k, i int) [3]int64 { return [3]int64{int64(k), int64(i), -int64(k)} })
+	// Sizes that are not whole words, which Get without the lock reads as
+	// words.
+	o, err := New[[3]int32, int16]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Free()
+	encModel(t, o, 3000, 60000, func(i int) [3]int32 { return [3]int32{int32(i), -1, int32(i * 7)} },
+		func(k, i int) int16 { return int16(k ^ i) })
 }
 
 func TestSmokeList(t *testing.T) {
