@@ -114,18 +114,10 @@ type killMsg struct {
 	Sum       uint64
 }
 
-func killMix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	return x ^ x>>31
-}
-
 func (m *killMsg) sum() uint64 {
-	h := killMix(uint64(m.Prod)<<32 | uint64(m.Seq))
+	h := shmtest.Mix(uint64(m.Prod)<<32 | uint64(m.Seq))
 	for _, b := range m.Body {
-		h = killMix(h ^ b)
+		h = shmtest.Mix(h ^ b)
 	}
 	return h
 }
@@ -134,7 +126,7 @@ func makeKillMsg(id killID) killMsg {
 	m := killMsg{Prod: id.Prod, Seq: id.Seq}
 	x := uint64(id.Prod)<<32 | uint64(id.Seq)
 	for i := range m.Body {
-		m.Body[i] = killMix(x + uint64(i+1)*0x9e3779b97f4a7c15)
+		m.Body[i] = shmtest.Mix(x + uint64(i+1)*0x9e3779b97f4a7c15)
 	}
 	m.Sum = m.sum()
 	return m
@@ -167,15 +159,15 @@ func killPadLen(id killID) int {
 	if id.Prod&killFixedPad != 0 {
 		return 150
 	}
-	return 20 + int(killMix(uint64(id.Prod)<<32|uint64(id.Seq))%301)
+	return 20 + int(shmtest.Mix(uint64(id.Prod)<<32|uint64(id.Seq))%301)
 }
 
 func makeKillFrame(id killID) killFrame {
 	f := killFrame{Prod: id.Prod, Seq: id.Seq, Pad: make([]byte, killPadLen(id))}
-	x := killMix(uint64(id.Prod)<<32 | uint64(id.Seq))
+	x := shmtest.Mix(uint64(id.Prod)<<32 | uint64(id.Seq))
 	for i := range f.Pad {
 		if i%8 == 0 {
-			x = killMix(x + 1)
+			x = shmtest.Mix(x + 1)
 		}
 		f.Pad[i] = byte(x >> (8 * (i % 8)))
 	}
@@ -184,7 +176,7 @@ func makeKillFrame(id killID) killFrame {
 }
 
 func (f *killFrame) sum() uint64 {
-	return crc64.Checksum(f.Pad, killCRC) ^ killMix(uint64(f.Prod)<<32|uint64(f.Seq)) | 1<<63
+	return crc64.Checksum(f.Pad, killCRC) ^ shmtest.Mix(uint64(f.Prod)<<32|uint64(f.Seq)) | 1<<63
 }
 
 func (f *killFrame) check() (killID, error) {

@@ -179,12 +179,7 @@ type xpMsg struct {
 	Producer, Seq, Check uint64
 }
 
-func xpHash(p, s uint64) uint64 {
-	z := p<<48 ^ s ^ 0x9e3779b97f4a7c15
-	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
-	z = (z ^ z>>27) * 0x94d049bb133111eb
-	return z ^ z>>31
-}
+func xpHash(p, s uint64) uint64 { return shmtest.Mix(p<<48 ^ s ^ 0x9e3779b97f4a7c15) }
 
 func xpMake(p, s uint64) xpMsg { return xpMsg{p, s, xpHash(p, s)} }
 

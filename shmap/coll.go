@@ -112,19 +112,15 @@ var le = binary.LittleEndian
 // and the intent record through which the next holder of the lock repairs
 // what a dead holder left half done.
 type coll struct {
-	o      *shm.Object
-	h      []byte
-	mu     *semaphore.Mutex
-	sz     int    // slot bytes
-	tab    []byte // the table, as this handle last attached it
-	tabObj *shm.Object
-	tabOff uint64
-	tabGen uint64
-	tabCap int                       // the slots the header named when this handle attached
-	seq    *uint64                   // the header's sequence word
-	view   atomic.Pointer[tableView] // the table, for readers without the lock
-	enc    bool                      // encoded items: the table has a data region
-	data   []byte                    // the data region, after the slots
+	o    *shm.Object
+	h    []byte
+	mu   *semaphore.Mutex
+	sz   int                       // slot bytes
+	tab  []byte                    // the table, as this handle last attached it: view.tab
+	seq  *uint64                   // the header's sequence word
+	view atomic.Pointer[tableView] // the table this handle attached, also for readers without the lock
+	enc  bool                      // encoded items: the table has a data region
+	data []byte                    // the data region, after the slots
 
 	recovered atomic.Int64 // repairs made, for tests
 }
@@ -395,7 +391,7 @@ func (c *coll) current() *tableView {
 // sync attaches to the table the header names, if it changed.
 func (c *coll) sync() error {
 	off, gen := atomic.LoadUint64(c.word(offTable)), atomic.LoadUint64(c.word(offTable+8))
-	if c.tab != nil && off == c.tabOff && gen == c.tabGen && c.capacity() == c.tabCap {
+	if v := c.view.Load(); v != nil && off == v.off && gen == v.gen && c.capacity() == v.slots {
 		return nil
 	}
 	t, err := c.table(off, gen)
@@ -406,7 +402,7 @@ func (c *coll) sync() error {
 	if n < minCap || n > maxCap || n&(n-1) != 0 || len(t.Bytes())/c.sz < n {
 		return fmt.Errorf("%w: a table of %d slots in %d bytes", ErrCorrupt, n, len(t.Bytes()))
 	}
-	c.tab, c.tabObj, c.tabOff, c.tabGen, c.tabCap = t.Bytes(), t, off, gen, n
+	c.tab = t.Bytes()
 	c.view.Store(&tableView{tab: c.tab, off: off, gen: gen, slots: n})
 	c.data = nil
 	if c.enc {
@@ -504,9 +500,18 @@ func (c *coll) begin(op uint32, i int, old []byte, after dataWords) {
 	atomic.StoreUint32(mem.Uint32(c.h, offOp), op)
 }
 
-// end clears the intent record: the operation is whole.
-func (c *coll) end() {
+// end clears the intent record: the operation is whole. The kill point
+// "ended" is where a holder dies with the record cleared and the sequence
+// word still odd.
+func (c *coll) end() { c.clearIntent("ended") }
+
+// clearIntent clears the intent record, stops at point (if not ""), and
+// makes the sequence word even.
+func (c *coll) clearIntent(point string) {
 	atomic.StoreUint32(mem.Uint32(c.h, offOp), 0)
+	if point != "" {
+		c.point(point)
+	}
 	c.changed()
 }
 
@@ -520,7 +525,7 @@ func (c *coll) repair(op uint32, fix func(op uint32, slot int, old []byte)) erro
 	} else {
 		fix(op, int(atomic.LoadUint64(c.word(offISlot))), c.h[offOldVal:offOldVal+MaxItem])
 	}
-	c.end()
+	c.clearIntent("")
 	return c.sync()
 }
 
@@ -554,8 +559,9 @@ func (c *coll) grow(double bool, need int, rehash func(slots, data []byte, n int
 	atomic.StoreUint64(c.word(offNew), th.Offset)
 	atomic.StoreUint64(c.word(offNew+8), th.Generation)
 	atomic.StoreUint64(c.word(offNew+16), uint64(n))
-	atomic.StoreUint64(c.word(offOld), c.tabOff)
-	atomic.StoreUint64(c.word(offOld+8), c.tabGen)
+	cur := c.view.Load()
+	atomic.StoreUint64(c.word(offOld), cur.off)
+	atomic.StoreUint64(c.word(offOld+8), cur.gen)
 	atomic.StoreUint64(c.word(offOld+16), uint64(c.capacity()))
 	atomic.StoreUint32(mem.Uint32(c.h, offFlag), 1)
 	atomic.StoreUint32(mem.Uint32(c.h, offOp), opGrow)
@@ -567,7 +573,7 @@ func (c *coll) grow(double bool, need int, rehash func(slots, data []byte, n int
 	}
 	if err != nil { // the old table stays, and the new one is freed
 		ferr := c.repairGrow()
-		c.end()
+		c.clearIntent("")
 		return errors.Join(err, ferr)
 	}
 	atomic.StoreUint64(c.word(offNewUsed), used)
@@ -578,7 +584,7 @@ func (c *coll) grow(double bool, need int, rehash func(slots, data []byte, n int
 	if err := c.repairGrow(); err != nil {
 		return err
 	}
-	c.end()
+	c.clearIntent("")
 	atomic.AddUint64(c.word(offGrowths), 1)
 	return c.sync()
 }
@@ -634,7 +640,8 @@ func (c *coll) free() error {
 	if err := c.lock(func(uint32, int, []byte) {}); err != nil {
 		return err
 	}
-	err := c.freeTable(c.tabOff, c.tabGen)
+	cur := c.view.Load()
+	err := c.freeTable(cur.off, cur.gen)
 	c.mu.Unlock()
 	return errors.Join(err, c.mu.Free(), c.o.Free())
 }

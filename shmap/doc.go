@@ -43,9 +43,9 @@
 // without the lock, as the reader of a seqlock: a word of the header is odd
 // while a holder of the lock changes what it reads, and a reading counts
 // only when the word was even and unchanged around it (after a few tries,
-// Get takes the lock). So readers do not slow each other or the writers
-// down, never see a value half written, and read on while a growth fills
-// its new table.
+// Get takes the lock). So readers take no lock and write nothing shared,
+// never see a value half written, and read on while a growth fills its
+// new table.
 //
 // A process killed while it holds the lock, at any instruction, leaves an
 // intent record saying what it was doing; the next process to take the
@@ -78,7 +78,10 @@
 // # Caveats
 //
 //   - A process killed between allocating a new table and recording it in
-//     the intent record leaks that table (the collection is whole).
+//     the intent record leaks that table (the collection is whole). One
+//     killed inside New leaks what it had placed, which no other process
+//     could see yet; one killed inside Free leaves the collection part
+//     freed (Free is for when every process has stopped using it).
 //   - Get, At, Pop and the snapshots decode after releasing the lock;
 //     Update decodes and encodes under it, and Set encodes before taking
 //     it.

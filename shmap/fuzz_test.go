@@ -297,7 +297,7 @@ func FuzzIntent(f *testing.F) {
 		newSel, oldSel uint8, newCap, rawOff, rawGen uint64, old []byte) {
 		r := newFuzzRig(t, 20)
 		c := &r.m.parts[0].c
-		cur := [3]uint64{c.tabOff, c.tabGen, uint64(c.capacity())}
+		cur := [3]uint64{atomicLoad(c.word(offTable)), atomicLoad(c.word(offTable + 8)), uint64(c.capacity())} // the table the header names
 		ref := func(sel uint8) [3]uint64 {
 			switch sel % 4 {
 			case 1:

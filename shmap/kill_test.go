@@ -80,14 +80,6 @@ func killRounds(kind, point string) int {
 	return n
 }
 
-func killMix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	return x ^ x>>31
-}
-
 // killOp is operation j: 0 Set, 1 Delete, 2 CompareAndSwap of the value
 // the map holds (a Get first), for a Map; 0 Append, 1 Set, for a List.
 type killOp struct {
@@ -99,7 +91,7 @@ type killOp struct {
 // killMapOp: keys in a range that widens and narrows with j, so that the
 // map grows (doubling) and fills with tombstones (a rehash at its size).
 func killMapOp(j uint64) killOp {
-	h := killMix(j + 0x5eed)
+	h := shmtest.Mix(j + 0x5eed)
 	keys := uint64(24 + 40*((j/300)%3))
 	kind := 0
 	switch r := h % 10; {
@@ -114,7 +106,7 @@ func killMapOp(j uint64) killOp {
 // killListOp: mostly appends, some Sets of an element chosen by key, and
 // some Pops.
 func killListOp(j uint64) killOp {
-	h := killMix(j + 0x1157)
+	h := shmtest.Mix(j + 0x1157)
 	kind := 0
 	switch h % 8 {
 	case 0, 1:
@@ -459,7 +451,7 @@ func killMaxN(point string) int {
 // killApplied reports whether the operation interrupted at point stands.
 // A Map[int64, int64] overwrites with one atomic store, and no record.
 func killApplied(kind, point string) bool {
-	return point == "committed" || point == "deleted" || point == "popped" ||
+	return point == "committed" || point == "deleted" || point == "popped" || point == "ended" ||
 		(kind == "map" && point == "overwritten")
 }
 
@@ -467,6 +459,8 @@ func killApplied(kind, point string) bool {
 // intent record, for the next holder of the lock to repair from.
 func killRecorded(kind, point string) bool {
 	switch {
+	case point == "ended": // the record is cleared already
+		return false
 	case kind == "list" && (point == "append" || point == "appended"):
 		return false
 	case kind == "map" && (point == "overwrite" || point == "overwritten"):
@@ -480,6 +474,12 @@ func killRecorded(kind, point string) bool {
 func killReaches(kind, point string, o killOp, found bool, n int) bool {
 	enc := kind == "emap" || kind == "elist"
 	if kind == "map" || kind == "emap" || kind == "wmap" {
+		switch {
+		case point == "ended" && kind == "map": // an overwrite is one store, unrecorded
+			return (o.kind == 0 && !found) || (o.kind == 1 && found)
+		case point == "ended":
+			return o.kind == 0 || (o.kind != 0 && found)
+		}
 		switch point {
 		case "overwrite", "overwritten":
 			return o.kind != 1 && found
@@ -494,6 +494,8 @@ func killReaches(kind, point string, o killOp, found bool, n int) bool {
 		return o.kind == 0 && !found
 	}
 	switch point {
+	case "ended":
+		return (enc && o.kind == 0) || (o.kind != 0 && n > 0 && (enc || o.kind == 1))
 	case "append", "appended", "committed":
 		return o.kind == 0
 	case "overwrite", "overwritten":
@@ -513,14 +515,14 @@ func killPoint(point string) bool {
 }
 
 var killMapPoints = []string{"overwrite", "overwritten", "insert", "inserted", "committed",
-	"delete", "deleted", "grow", "grown", "switch", "switching", "switched"}
+	"delete", "deleted", "grow", "grown", "switch", "switching", "switched", "ended"}
 
 func TestKillMap(t *testing.T) {
 	for _, point := range killMapPoints {
 		t.Run(point, func(t *testing.T) { killTest(t, "map", point) })
 	}
 	// Values of two words: overwrites that are undone.
-	for _, point := range []string{"overwrite", "overwritten"} {
+	for _, point := range []string{"overwrite", "overwritten", "ended"} {
 		t.Run("wide-"+point, func(t *testing.T) { killTest(t, "wmap", point) })
 	}
 }
@@ -534,7 +536,7 @@ func TestKillEncodedMap(t *testing.T) {
 }
 
 func TestKillList(t *testing.T) {
-	for _, point := range []string{"append", "appended", "overwrite", "overwritten", "grow", "switched"} {
+	for _, point := range []string{"append", "appended", "overwrite", "overwritten", "grow", "switched", "ended"} {
 		t.Run(point, func(t *testing.T) { killTest(t, "list", point) })
 	}
 }
@@ -543,7 +545,7 @@ func TestKillList(t *testing.T) {
 // records too.
 func TestKillEncodedList(t *testing.T) {
 	for _, point := range []string{"append", "appended", "committed", "overwrite", "overwritten",
-		"pop", "popped", "grow", "switched"} {
+		"pop", "popped", "grow", "switched", "ended"} {
 		t.Run(point, func(t *testing.T) { killTest(t, "elist", point) })
 	}
 }
@@ -707,9 +709,9 @@ func killTest(t *testing.T, kind, point string) {
 			apply(j)
 		}
 		// The sequence word is odd inside a recorded change (the one a
-		// reader without the lock could see half made), but not while a
-		// growth fills its new table.
-		inside := killRecorded(kind, point) && point != "grow" && point != "grown"
+		// reader without the lock could see half made) and until just after
+		// its record is cleared, but not while a growth fills its new table.
+		inside := (killRecorded(kind, point) || point == "ended") && point != "grow" && point != "grown"
 		kcc := kc.at(t, atomicLoad(rec(r, recPart)))
 		if q := atomicLoad(kcc.seq); inside != (q&1 == 1) {
 			t.Fatalf("%s: the sequence word is %d", what, q)

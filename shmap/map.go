@@ -266,6 +266,14 @@ func (m *Map[K, V]) Free() error {
 	return errors.Join(append(errs, m.root.Free())...)
 }
 
+// lockKey takes the lock of the part of the key of bytes kb, and gives
+// that part and the key's hash.
+func (m *Map[K, V]) lockKey(kb []byte) (*part[K, V], uint64, error) {
+	h := hash(kb)
+	p := m.part(h)
+	return p, h, p.c.lock(p.fix)
+}
+
 // lockAll takes the lock of every part, in order (the only order in which
 // anything holds more than one), for an operation on the whole map.
 func (m *Map[K, V]) lockAll() error {
@@ -464,9 +472,8 @@ func (m *Map[K, V]) Set(key K, v V) error {
 	if err != nil {
 		return err
 	}
-	h := hash(kb)
-	p := m.part(h)
-	if err := p.c.lock(p.fix); err != nil {
+	p, h, err := m.lockKey(kb)
+	if err != nil {
 		return err
 	}
 	defer p.c.unlock()
@@ -552,9 +559,8 @@ func (m *Map[K, V]) Delete(key K) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	h := hash(kb)
-	p := m.part(h)
-	if err := p.c.lock(p.fix); err != nil {
+	p, h, err := m.lockKey(kb)
+	if err != nil {
 		return false, err
 	}
 	defer p.c.unlock()
@@ -595,9 +601,8 @@ func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	h := hash(kb)
-	p := m.part(h)
-	if err := p.c.lock(p.fix); err != nil {
+	p, h, err := m.lockKey(kb)
+	if err != nil {
 		return false, err
 	}
 	defer p.c.unlock()
@@ -619,9 +624,8 @@ func (m *Map[K, V]) Update(key K, fn func(old V, found bool) (V, bool)) error {
 	if err != nil {
 		return err
 	}
-	h := hash(kb)
-	p := m.part(h)
-	if err := p.c.lock(p.fix); err != nil {
+	p, h, err := m.lockKey(kb)
+	if err != nil {
 		return err
 	}
 	defer p.c.unlock()

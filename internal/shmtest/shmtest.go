@@ -116,3 +116,13 @@ func CheckRecord(t testing.TB, what string, got, want Record) {
 		}
 	}
 }
+
+// Mix is the splitmix64 finaliser: a well-spread, deterministic hash of x,
+// for tests that derive their operations and payloads from a number.
+func Mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
