@@ -54,17 +54,18 @@
 // # Leak check
 //
 // In the parent, Main records the entries of /dev/shm and the open file
-// descriptors before the tests and compares after them. Every new /dev/shm
-// entry and every new descriptor (except the Go runtime's poller: eventpoll,
-// eventfd) is named on stderr and fails the run; the entries are removed.
-// All shmkit test binaries on a machine share a lock file,
-// /tmp/shmkit-testproc.lock, held shared while their tests run. A binary
-// whose tests are done takes it exclusive if it can within a second: then
-// every new entry is a leak. While other binaries still run (go test runs
-// packages in parallel), it judges only the entries it can tell are its own
-// (a name carrying its pid, as ShmName gives, or a shmkit segment created by
-// it or a child it started), so that it never removes another binary's live
-// segment and never waits long for one.
+// descriptors before the tests and compares after them. Every new
+// descriptor (except the Go runtime's poller: eventpoll, eventfd) is named
+// on stderr and fails the run. In /dev/shm it judges only the entries whose
+// name proves they are this test binary's: "shmkit-test-PID-" with its own
+// pid, as ShmName gives (names made from a ShmName count too), and
+// "shmkit-example-...-PID", as the examples of package shm give. Each such
+// new entry is named, with the test ShmName gave it to, fails the run and
+// is removed. Any other entry is another program's, perhaps in use (another
+// test binary's, a database's, a browser's), and is never touched nor
+// reported, whatever else runs on the machine. A test that makes a segment
+// must name it with ShmName (or a name made from one) for the check to
+// see it.
 //
 // # Caveats
 //
@@ -82,12 +83,11 @@
 //   - Proc methods that can fail the test (WaitPoint, Wait, Succeed) must be
 //     called from the test's goroutine; Kill and Continue may be called from
 //     any goroutine.
-//   - The leak check runs only on Linux. It cannot tell whose a /dev/shm
-//     entry is: one left by another shmkit test binary that finished while
-//     this one ran is reported here too, and so is one made by an unrelated
-//     program during the run. A descriptor a test opened and left open on
-//     purpose (a package-level cache) is reported as a leak: open it before
-//     Main, or close it in a t.Cleanup.
+//   - The leak check runs only on Linux. It does not see a segment a test
+//     leaves under a name of its own choosing, not made from ShmName. A
+//     descriptor a test opened and left open on purpose (a package-level
+//     cache) is reported as a leak: open it before Main, or close it in a
+//     t.Cleanup.
 //   - A test binary built with -race sleeps a second when it exits 0; Start
 //     sets GORACE=atexit_sleep_ms=0 for its children unless GORACE already
 //     sets it.

@@ -79,10 +79,6 @@ func (r Result) status() string {
 	return "exit code " + strconv.Itoa(r.ExitCode)
 }
 
-// spawned holds the pids of the children this process started, so that
-// the leak check can tell the segments they made.
-var spawned sync.Map // int -> bool
-
 // Proc is a running (or finished) child, seen from the test.
 type Proc struct {
 	t       testing.TB
@@ -175,7 +171,6 @@ func Start(t testing.TB, name string, opts ...Option) *Proc {
 		repR.Close()
 		t.Fatalf("testproc: starting %q: %v", name, err)
 	}
-	spawned.Store(p.cmd.Process.Pid, true)
 	p.timer = time.AfterFunc(cfg.timeout, p.expire)
 	go p.read()
 	go p.reap()

@@ -82,7 +82,8 @@ func registeredNames() []string {
 // running tests. In the parent it records the entries of /dev/shm and the
 // open file descriptors, runs the tests, and then fails the run (non-zero
 // exit, a line on stderr naming each) when a test left a new entry in
-// /dev/shm, which it removes, or leaked a file descriptor. Descriptors of the
+// /dev/shm under a name of this binary's (see ShmName), which it removes,
+// or leaked a file descriptor. Descriptors of the
 // Go runtime's own poller do not count. The cleanups run after the tests
 // and before the check: closing what a package keeps for the life of the
 // process (the default heap). It calls os.Exit.
