@@ -97,6 +97,9 @@ func runChild(name string) {
 	if err != nil {
 		helperExit("%v", err)
 	}
+	if err := mountOwnProc(); err != nil {
+		helperExit("%v", err)
+	}
 	// Clear the helper's variables so that processes this child starts are
 	// not taken for testproc children themselves.
 	for _, kv := range os.Environ() {

@@ -30,6 +30,7 @@ type config struct {
 	hasArg  bool
 	timeout time.Duration
 	env     []string
+	attr    *syscall.SysProcAttr
 }
 
 // Files passes f to the child as extra files, in order: the child sees them
@@ -158,6 +159,7 @@ func Start(t testing.TB, name string, opts ...Option) *Proc {
 	if cfg.hasArg {
 		p.cmd.Env = append(p.cmd.Env, envArg+"="+cfg.arg)
 	}
+	p.cmd.SysProcAttr = cfg.attr
 	p.cmd.Stdout = &p.out
 	p.cmd.Stderr = &p.out // the same writer: exec gives both one pipe
 	p.cmd.ExtraFiles = append(append([]*os.File(nil), cfg.files...), goR, repW)
