@@ -828,7 +828,7 @@ func benchPingPong(b *testing.B, mode string) {
 		if err != nil {
 			return
 		}
-		// The child's death may take owner.TTL to be believed.
+		// The kernel drops a dead child's liveness lock as it closes its files.
 		for t := time.Now(); time.Since(t) < 5*time.Second; time.Sleep(time.Millisecond) {
 			if err := r.TryPush(benchGone); !errors.Is(err, ErrBusy) {
 				return

@@ -1165,7 +1165,7 @@ func killExpect(t testing.TB, q *killQ, what string, want ...killID) {
 }
 
 // killUnbusy retries f while it fails with ErrBusy: a role's holder that
-// was just killed is seen dead within owner.TTL.
+// was just killed is seen dead once the kernel has closed its files.
 func killUnbusy(t testing.TB, what string, f func() error) {
 	t.Helper()
 	deadline := time.Now().Add(killGuard)

@@ -215,7 +215,7 @@ func wake(addr *uint32) {
 
 // recheck bounds every sleep of a waiter whose wake-up could depend on a
 // process that may die (a lock's owner, a barrier's parties), so that a
-// death is seen within recheck+owner.TTL.
+// death is seen within recheck (package owner asks the kernel, at once).
 const recheck = 25 * time.Millisecond
 
 // gate makes the goroutines of one process wait for a lock or semaphore

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/owner"
 	"github.com/shmkit/shmkit/internal/sys"
 )
 
@@ -157,7 +158,6 @@ func (s *Segment) lockArena() error {
 	owner := mem.Uint64(s.b, hLockOwner)
 	seq := mem.Uint32(s.b, hLockSeq)
 	waiters := mem.Uint32(s.b, hLockWaiters)
-	var checked time.Time // when the owner was last seen to use the segment
 	for i := 0; ; i++ {
 		if atomic.CompareAndSwapUint64(owner, 0, s.me) { // fast path
 			return nil
@@ -174,7 +174,7 @@ func (s *Segment) lockArena() error {
 		case i < 64:
 			runtime.Gosched()
 			continue
-		case !sys.AliveWord(cur) || s.strayOwner(cur, &checked):
+		case !s.live.Alive(cur):
 			if atomic.CompareAndSwapUint64(owner, cur, s.me) {
 				atomic.AddUint64(mem.Uint64(s.b, hRecoveries), 1)
 				s.repair()
@@ -190,26 +190,6 @@ func (s *Segment) lockArena() error {
 		}
 		atomic.AddUint32(waiters, ^uint32(0))
 	}
-}
-
-// strayOwner reports, at most once a second, whether the live process the
-// lock word names does not map or hold the segment. A real holder always
-// does (it wrote the word through its mapping, and Close waits for the
-// lock), so such a word is corrupted and must not block the segment
-// forever.
-func (s *Segment) strayOwner(w uint64, checked *time.Time) bool {
-	if s.ino == 0 {
-		return false
-	}
-	if checked.IsZero() {
-		*checked = time.Now()
-		return false
-	}
-	if time.Since(*checked) < time.Second {
-		return false
-	}
-	*checked = time.Now()
-	return !sys.Uses(int32(w>>32), s.dev, s.ino)
 }
 
 func (s *Segment) unlockArena() {
@@ -485,7 +465,7 @@ func (s *Segment) Reserve(name string, sp Spec) (*Object, error) {
 			}
 			continue
 		}
-		if e.state == entryReserved && !sys.AliveWord(e.owner) {
+		if e.state == entryReserved && !s.live.Alive(e.owner) {
 			s.dropEntry(i, e)
 			if slot < 0 {
 				slot = i
@@ -577,7 +557,7 @@ func (s *Segment) Find(ctx context.Context, name string, sp Spec) (*Object, erro
 				name, s.label(), e.fp, sp.Fingerprint, ErrLayout)
 		case e.state == entryLive:
 			return &Object{seg: s, off: e.off, length: e.length, kind: e.kind, fp: e.fp, gen: e.gen, index: i, name: name}, nil
-		case !sys.AliveWord(e.owner):
+		case !s.live.Alive(e.owner):
 			return nil, fmt.Errorf("object %q in segment %s: %w (pid %d)", name, s.label(), ErrCreatorDied, e.owner>>32)
 		}
 		if err := ctx.Err(); err != nil {
@@ -593,10 +573,10 @@ func (s *Segment) Objects() ([]ObjectInfo, error) {
 		return nil, err
 	}
 	defer s.unlockArena()
-	return listEntries(s.b[s.h.dirOff:], &s.h)
+	return listEntries(s.b[s.h.dirOff:], &s.h, s.live.Alive)
 }
 
-func listEntries(dir []byte, h *header) ([]ObjectInfo, error) {
+func listEntries(dir []byte, h *header, alive func(uint64) bool) ([]ObjectInfo, error) {
 	var out []ObjectInfo
 	for i := 0; i < int(h.entries) && (i+1)*entrySize <= len(dir); i++ {
 		e, err := decodeEntry(dir[i*entrySize:(i+1)*entrySize], h)
@@ -607,7 +587,7 @@ func listEntries(dir []byte, h *header) ([]ObjectInfo, error) {
 			continue
 		}
 		out = append(out, ObjectInfo{Name: e.name, Kind: e.kind, Fingerprint: e.fp, Offset: e.off, Length: e.length,
-			Ready: e.state == entryLive, CreatorPid: int(e.owner >> 32), CreatorAlive: sys.AliveWord(e.owner)})
+			Ready: e.state == entryLive, CreatorPid: owner.Pid(e.owner), CreatorAlive: alive(e.owner)})
 	}
 	return out, nil
 }

@@ -42,20 +42,20 @@
 //
 //	offset size  field
 //	     0    8  magic "shmkitSG"
-//	     8    4  version (1)
+//	     8    4  version (2)
 //	    12    4  state: 0 creating, 1 ready (a futex word)
 //	    16    8  size: total bytes, header included
 //	    24    8  id: random, never 0, the segment's identity in handles
 //	    32    4  creator pid
 //	    36    4  flags: 1 anonymous
-//	    40    8  creator start time, clock ticks since boot (/proc/PID/stat field 22)
+//	    40    8  creator owner word (see Liveness)
 //	    48    4  header size (256)
 //	    52    4  directory entries (1 to 65536)
 //	    56    8  directory offset (256)
 //	    64    8  heap offset: the directory's end, rounded up to 64
 //	    72    8  created, Unix nanoseconds
 //	    80    4  checksum of bytes 0 to 79
-//	   128    8  lock owner: pid<<32 | low 32 bits of its start time, 0 when free
+//	   128    8  lock owner: the holder's owner word, 0 when free
 //	   136    4  lock sequence, a futex word bumped by every unlock
 //	   140    4  lock waiters
 //	   144    8  heap top: blocks lie between the heap offset and here
@@ -76,11 +76,32 @@
 //	     8    8  fingerprint of the element type's layout (package ctypes)
 //	    16    8  payload offset
 //	    24    8  payload length
-//	    32    8  creator: pid<<32 | low 32 bits of its start time
+//	    32    8  creator: its owner word
 //	    40    8  generation of the block
 //	    48    2  name length (1 to 64)
 //	    52    4  checksum: CRC-32C of bytes 4 to 51 and the name
 //	    64   64  name
+//
+// # Liveness
+//
+// Every record of a process in shared memory (a segment's creator, an
+// entry's creator, the allocator lock, and the locks, claims and roles of
+// the packages above) is an owner word: the process's pid, as it sees it,
+// in the high 32 bits, and a random nonce it drew at start in bits 1 to 31.
+// The pid is for people to read; the word as a whole is the identity.
+//
+// Whether that process still runs is not read from /proc, whose pids mean
+// nothing across pid namespaces (containers that share /dev/shm but not
+// their pids). The kernel keeps it: each process attached to a segment
+// holds, on a description of the segment's file opened for that alone and
+// never inherited, an OFD write lock (F_OFD_SETLK) on the byte at
+// 1<<62 + word>>1, far past the file's end where it takes no room. A
+// reader asks with F_OFD_GETLK (about half a microsecond). The kernel drops
+// the lock as the process dies, however it dies and in whatever namespace,
+// so a live process attached to the segment is never taken for dead and a
+// dead one is seen as soon as its files are closed. shmctl lists the
+// attached processes the same way, and gc keeps a segment that any process
+// is attached to.
 //
 // # Heap
 //
@@ -93,7 +114,7 @@
 //	     4    4  kind
 //	     8    8  block size, header included, a multiple of 64
 //	    16    8  fingerprint
-//	    24    8  owner: the allocating process, pid<<32 | start time
+//	    24    8  owner: the allocating process's owner word
 //	    32    8  generation
 //	    40    8  payload length asked for
 //	    48    4  directory entry + 1, or 0 for an unnamed block
@@ -151,10 +172,11 @@
 //     that no process maps.
 //   - The default heap reserves memory in chunks (4 MiB, doubling) and
 //     keeps it for the life of the process.
-//   - Owners are recorded as pids (with their start times) of the pid
-//     namespace they run in. Processes sharing a segment must share a pid
-//     namespace: across containers with separate ones, each would take the
-//     other for dead and take over a lock it holds.
+//   - A process that closes every handle it has to a segment is gone from
+//     it, for the others, even if it runs on: a lock it still held there
+//     passes to the next locker with ErrOwnerDead (see Liveness).
+//   - Liveness needs /proc/self/fd (to open a segment's file anew); a
+//     process without /proc cannot create, open or inherit a segment.
 //   - Only Linux on amd64 and arm64 is implemented; elsewhere every
 //     function returns ErrNotSupported.
 package shm

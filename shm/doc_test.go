@@ -20,13 +20,13 @@ func TestDocLayout(t *testing.T) {
 		field     string
 	}{
 		{hMagic, 8, "magic"}, {hVersion, 4, "version"}, {hState, 4, "state: 0 creating"}, {hSize, 8, "size"},
-		{hID, 8, "id"}, {hCreatorPid, 4, "creator pid"}, {hFlags, 4, "flags"}, {hCreatorStart, 8, "creator start time"},
+		{hID, 8, "id"}, {hCreatorPid, 4, "creator pid"}, {hFlags, 4, "flags"}, {hCreatorWord, 8, "creator owner word"},
 		{hHeaderSize, 4, "header size"}, {hEntries, 4, "directory entries"}, {hDirOff, 8, "directory offset"},
 		{hHeapOff, 8, "heap offset"}, {hCreated, 8, "created"}, {hSum, 4, "checksum of bytes 0 to 79"},
 		{hLockOwner, 8, "lock owner"}, {hLockSeq, 4, "lock sequence"}, {hLockWaiters, 4, "lock waiters"},
 		{hTop, 8, "heap top"}, {hGen, 8, "last generation"}, {hRecoveries, 8, "lock recoveries"},
 		{eState, 4, "state: 0 empty"}, {eKind, 4, "kind"}, {eFP, 8, "fingerprint of"}, {eOff, 8, "payload offset"},
-		{eLen, 8, "payload length"}, {eOwner, 8, "creator: pid"}, {eGen, 8, "generation of the block"},
+		{eLen, 8, "payload length"}, {eOwner, 8, "creator: its owner word"}, {eGen, 8, "generation of the block"},
 		{eNameLen, 2, "name length"}, {eSum, 4, "checksum: CRC-32C"}, {eName, maxObjectName, "name"},
 		{bState, 4, `state: "free"`}, {bKind, 4, "kind"}, {bSize, 8, "block size"}, {bFP, 8, "fingerprint"},
 		{bOwner, 8, "owner: the allocating"}, {bGen, 8, "generation"}, {bLen, 8, "payload length asked"},

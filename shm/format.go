@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+
+	"github.com/shmkit/shmkit/internal/owner"
 )
 
 // The on-memory format, version 1. doc.go draws it byte by byte; the offsets
@@ -11,7 +13,7 @@ import (
 // All integers are little-endian (native on amd64 and arm64, the platforms
 // whose atomics shmkit uses on these words).
 const (
-	formatVersion = 1
+	formatVersion = 2
 	magic         = "shmkitSG"
 
 	headerSize     = 256
@@ -23,24 +25,24 @@ const (
 	maxEntries     = 1 << 16
 
 	// Segment header: immutable after creation, covered by the checksum.
-	hMagic        = 0  // [8]byte "shmkitSG"
-	hVersion      = 8  // uint32
-	hState        = 12 // uint32 futex word: stateCreating, stateReady (not checksummed)
-	hSize         = 16 // uint64 total bytes
-	hID           = 24 // uint64 random identity, never 0
-	hCreatorPid   = 32 // uint32
-	hFlags        = 36 // uint32 flagAnonymous
-	hCreatorStart = 40 // uint64 creator start time, clock ticks since boot
-	hHeaderSize   = 48 // uint32 = headerSize
-	hEntries      = 52 // uint32 directory capacity
-	hDirOff       = 56 // uint64 = headerSize
-	hHeapOff      = 64 // uint64 first block
-	hCreated      = 72 // int64 Unix nanoseconds
-	hSum          = 80 // uint32 CRC-32C of [0,80) with the state word as zero
-	hSummed       = 84
+	hMagic       = 0  // [8]byte "shmkitSG"
+	hVersion     = 8  // uint32
+	hState       = 12 // uint32 futex word: stateCreating, stateReady (not checksummed)
+	hSize        = 16 // uint64 total bytes
+	hID          = 24 // uint64 random identity, never 0
+	hCreatorPid  = 32 // uint32
+	hFlags       = 36 // uint32 flagAnonymous
+	hCreatorWord = 40 // uint64 creator's owner word (package doc: Liveness)
+	hHeaderSize  = 48 // uint32 = headerSize
+	hEntries     = 52 // uint32 directory capacity
+	hDirOff      = 56 // uint64 = headerSize
+	hHeapOff     = 64 // uint64 first block
+	hCreated     = 72 // int64 Unix nanoseconds
+	hSum         = 80 // uint32 CRC-32C of [0,80) with the state word as zero
+	hSummed      = 84
 
 	// Segment header: mutable words, on their own cache lines.
-	hLockOwner   = 128 // uint64 owner word of the allocator lock (pid<<32 | start), 0 = free
+	hLockOwner   = 128 // uint64 owner word of the allocator lock, 0 = free
 	hLockSeq     = 136 // uint32 futex word bumped by every unlock
 	hLockWaiters = 140 // uint32 processes sleeping on hLockSeq
 	hTop         = 144 // uint64 end of the last block
@@ -88,16 +90,16 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // header is the decoded immutable part of a segment header.
 type header struct {
-	version      uint32
-	size         uint64
-	id           uint64
-	creatorPid   int32
-	creatorStart uint64
-	flags        uint32
-	entries      uint32
-	dirOff       uint64
-	heapOff      uint64
-	created      int64
+	version     uint32
+	size        uint64
+	id          uint64
+	creatorPid  int32
+	creatorWord uint64
+	flags       uint32
+	entries     uint32
+	dirOff      uint64
+	heapOff     uint64
+	created     int64
 }
 
 // heapEnd is where blocks must stop: the size rounded down to a block.
@@ -132,7 +134,7 @@ func encodeHeader(b []byte, h *header) {
 	le.PutUint64(b[hID:], h.id)
 	le.PutUint32(b[hCreatorPid:], uint32(h.creatorPid))
 	le.PutUint32(b[hFlags:], h.flags)
-	le.PutUint64(b[hCreatorStart:], h.creatorStart)
+	le.PutUint64(b[hCreatorWord:], h.creatorWord)
 	le.PutUint32(b[hHeaderSize:], headerSize)
 	le.PutUint32(b[hEntries:], h.entries)
 	le.PutUint64(b[hDirOff:], h.dirOff)
@@ -157,8 +159,8 @@ func decodeHeader(b []byte, fileSize int64) (header, error) {
 	}
 	h.version = le.Uint32(b[hVersion:])
 	switch {
-	case h.version > formatVersion:
-		return h, fmt.Errorf("%w: format %d, this build reads up to %d", ErrVersion, h.version, formatVersion)
+	case h.version != formatVersion && h.version != 0:
+		return h, fmt.Errorf("%w: format %d, this build reads format %d", ErrVersion, h.version, formatVersion)
 	case h.version == 0:
 		return h, fmt.Errorf("%w: format version 0", ErrBadHeader)
 	}
@@ -172,7 +174,7 @@ func decodeHeader(b []byte, fileSize int64) (header, error) {
 	h.id = le.Uint64(b[hID:])
 	h.creatorPid = int32(le.Uint32(b[hCreatorPid:]))
 	h.flags = le.Uint32(b[hFlags:])
-	h.creatorStart = le.Uint64(b[hCreatorStart:])
+	h.creatorWord = le.Uint64(b[hCreatorWord:])
 	h.entries = le.Uint32(b[hEntries:])
 	h.dirOff = le.Uint64(b[hDirOff:])
 	h.heapOff = le.Uint64(b[hHeapOff:])
@@ -186,8 +188,8 @@ func decodeHeader(b []byte, fileSize int64) (header, error) {
 		return h, fmt.Errorf("%w: header size %d", ErrBadHeader, le.Uint32(b[hHeaderSize:]))
 	case h.id == 0:
 		return h, fmt.Errorf("%w: zero segment id", ErrBadHeader)
-	case h.creatorPid <= 0:
-		return h, fmt.Errorf("%w: creator pid %d", ErrBadHeader, h.creatorPid)
+	case h.creatorPid <= 0 || owner.Pid(h.creatorWord) != int(h.creatorPid):
+		return h, fmt.Errorf("%w: creator pid %d, owner word %#x", ErrBadHeader, h.creatorPid, h.creatorWord)
 	case h.flags&^flagAnonymous != 0:
 		return h, fmt.Errorf("%w: unknown flags %#x", ErrBadHeader, h.flags)
 	case h.entries == 0 || h.entries > maxEntries:

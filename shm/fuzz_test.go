@@ -9,7 +9,7 @@ import (
 	"hash/crc32"
 	"testing"
 
-	"github.com/shmkit/shmkit/internal/sys"
+	"github.com/shmkit/shmkit/internal/owner"
 )
 
 // seedImage is a small valid segment with a live and a reserved object and
@@ -158,14 +158,14 @@ func checkHandleDecode(t *testing.T, b []byte) {
 // panic, loop, or write outside the image.
 func FuzzSegmentImage(f *testing.F) {
 	f.Add(seedImage(f))
-	self, err := sys.Self()
+	me, err := owner.Me()
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, img []byte) { fuzzImageBody(t, img, self) })
+	f.Fuzz(func(t *testing.T, img []byte) { fuzzImageBody(t, img, me) })
 }
 
-func fuzzImageBody(t *testing.T, img []byte, self sys.ProcID) {
+func fuzzImageBody(t *testing.T, img []byte, me uint64) {
 	{
 		// Checksums made right, so that the fuzzer's changes reach the
 		// directory and the heap rather than stopping at a checksum.
@@ -187,16 +187,15 @@ func fuzzImageBody(t *testing.T, img []byte, self sys.ProcID) {
 			}
 		}
 		// The lock word names its holder; a fuzzed one naming a live process
-		// (the image's own creator, say) would rightly make every operation
-		// wait for it, since an image in memory has no file whose users could
-		// show the word to be stray. Start each run with the lock free.
+		// (this one, say) would rightly make every operation wait for it.
+		// Start each run with the lock free.
 		if len(img) >= headerSize {
 			clear(img[hLockOwner : hLockWaiters+4])
 		}
 		// A guard region after the image catches writes past its end.
 		buf := make([]byte, len(img)+4096)
 		copy(buf, img)
-		s := &Segment{b: buf[:len(img):len(img)], h: h, me: self.Word()}
+		s := &Segment{b: buf[:len(img):len(img)], h: h, me: me}
 		// Cancelled: Find looks once and never waits for a reserved entry
 		// whose recorded creator may be this very process.
 		ctx, cancel := context.WithCancel(context.Background())

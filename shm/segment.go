@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/edsrzf/mmap-go"
+
+	"github.com/shmkit/shmkit/internal/owner"
 )
 
 // Dir is where named segments live.
@@ -65,8 +67,9 @@ type Segment struct {
 	m       mmap.MMap
 	b       []byte
 	h       header
-	me      uint64 // this process's owner word
-	dev     uint64 // device and inode of the file, to recognise its users
+	me      uint64       // this process's owner word
+	live    *owner.Table // this process's attachment to the file (package owner)
+	dev     uint64       // device and inode of the file, to recognise its users
 	ino     uint64
 	created bool
 	closed  atomic.Bool
@@ -119,6 +122,11 @@ func (s *Segment) Close() error {
 			err = cerr
 		}
 	}
+	// Only now, with nothing of the segment left in this process, may the
+	// others take this process for gone from it.
+	if lerr := s.live.Leave(); err == nil {
+		err = lerr
+	}
 	return err
 }
 
@@ -129,8 +137,8 @@ type Info struct {
 	ID           uint64
 	Version      uint32
 	Anonymous    bool
-	CreatorPid   int
-	CreatorAlive bool
+	CreatorPid   int  // as the creator saw itself, in its own pid namespace
+	CreatorAlive bool // attached to the segment, or its pid runs in this namespace (it errs toward alive)
 	Ready        bool // false while the creator is still setting it up
 	Created      time.Time
 	Objects      int   // named objects in the directory

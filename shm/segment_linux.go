@@ -18,6 +18,7 @@ import (
 	"github.com/edsrzf/mmap-go"
 
 	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/owner"
 	"github.com/shmkit/shmkit/internal/sys"
 )
 
@@ -104,9 +105,9 @@ func newSegment(name string, size int64, opts *Options, anon bool) (*Segment, er
 	if entries > maxEntries {
 		return nil, fmt.Errorf("segment %s: %w: at most %d objects", label, ErrSize, maxEntries)
 	}
-	self, err := sys.Self()
+	me, err := owner.Me()
 	if err != nil {
-		return nil, fmt.Errorf("reading own process identity: %w", err)
+		return nil, fmt.Errorf("segment %s: %w", label, err)
 	}
 	var f *os.File
 	if anon {
@@ -120,7 +121,9 @@ func newSegment(name string, size int64, opts *Options, anon bool) (*Segment, er
 	if err != nil {
 		return nil, fmt.Errorf("segment %s: %w", label, err)
 	}
+	var live *owner.Table
 	fail := func(err error) (*Segment, error) {
+		live.Leave()
 		f.Close()
 		return nil, fmt.Errorf("segment %s: %w", label, err)
 	}
@@ -135,17 +138,22 @@ func newSegment(name string, size int64, opts *Options, anon bool) (*Segment, er
 			return fail(err)
 		}
 	}
+	// Attached before the file has a name: whoever opens it by that name
+	// finds its creator alive for as long as it makes the segment.
+	if live, err = owner.Join(f); err != nil {
+		return fail(err)
+	}
 	m, err := mmap.Map(f, mmap.RDWR, 0)
 	if err != nil {
 		return fail(fmt.Errorf("mapping: %w", err))
 	}
-	h := header{version: formatVersion, size: uint64(size), id: newID(), creatorPid: self.Pid,
-		creatorStart: self.Start, entries: entries, dirOff: dirOff, heapOff: heapOff, created: time.Now().UnixNano()}
+	h := header{version: formatVersion, size: uint64(size), id: newID(), creatorPid: int32(owner.Pid(me)),
+		creatorWord: me, entries: entries, dirOff: dirOff, heapOff: heapOff, created: time.Now().UnixNano()}
 	if anon {
 		h.flags = flagAnonymous
 	}
 	encodeHeader(m, &h)
-	s := &Segment{name: name, f: f, m: m, b: m, h: h, me: self.Word(), created: true}
+	s := &Segment{name: name, f: f, m: m, b: m, h: h, me: me, live: live, created: true}
 	s.dev, s.ino, _ = sys.FileID(f)
 	if !anon {
 		if err := sys.Link(f, Dir+"/"+name); err != nil {
@@ -242,23 +250,30 @@ func mapFile(ctx context.Context, f *os.File, name string) (*Segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	self, err := sys.Self()
+	me, err := owner.Me()
+	if err != nil {
+		return nil, err
+	}
+	live, err := owner.Join(f)
 	if err != nil {
 		return nil, err
 	}
 	m, err := mmap.Map(f, mmap.RDWR, 0)
 	if err != nil {
+		live.Leave()
 		return nil, fmt.Errorf("mapping read-write (is the file open for writing?): %w", err)
 	}
-	s := &Segment{name: name, f: f, m: m, b: m, h: h, me: self.Word()}
+	s := &Segment{name: name, f: f, m: m, b: m, h: h, me: me, live: live}
 	s.dev, s.ino, _ = sys.FileID(f)
 	// The header was checked through read(2); check the mapping says the same.
 	if h2, err := decodeHeader(m[:headerSize], int64(len(m))); err != nil || h2 != h {
 		m.Unmap()
+		live.Leave()
 		return nil, fmt.Errorf("%w: header changed while mapping", ErrBadHeader)
 	}
 	if err := s.waitReady(ctx); err != nil {
 		m.Unmap()
+		live.Leave()
 		return nil, err
 	}
 	register(s)
@@ -269,7 +284,7 @@ func mapFile(ctx context.Context, f *os.File, name string) (*Segment, error) {
 // creator that died instead of spinning forever on its flag.
 func (s *Segment) waitReady(ctx context.Context) error {
 	st := mem.Uint32(s.b, hState)
-	creator := sys.ProcID{Pid: s.h.creatorPid, Start: s.h.creatorStart}
+	creator := s.h.creatorWord
 	for {
 		switch v := atomic.LoadUint32(st); v {
 		case stateReady:
@@ -278,14 +293,14 @@ func (s *Segment) waitReady(ctx context.Context) error {
 		default:
 			return fmt.Errorf("%w: state word %d", ErrBadHeader, v)
 		}
-		if !creator.Alive() {
+		if !s.live.Alive(creator) {
 			if atomic.LoadUint32(st) == stateReady {
 				return nil
 			}
-			return fmt.Errorf("%w (pid %d); remove it with shm.Unlink or shmctl gc", ErrCreatorDied, creator.Pid)
+			return fmt.Errorf("%w (pid %d); remove it with shm.Unlink or shmctl gc", ErrCreatorDied, s.h.creatorPid)
 		}
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("waiting for the creator (pid %d) to finish: %w", creator.Pid, err)
+			return fmt.Errorf("waiting for the creator (pid %d) to finish: %w", s.h.creatorPid, err)
 		}
 		sys.FutexWait(st, stateCreating, 20*time.Millisecond)
 	}
@@ -379,14 +394,23 @@ func statFile(f *os.File, name string) (Info, []ObjectInfo, error) {
 	if _, err := f.ReadAt(dir, int64(h.dirOff)); err != nil {
 		return info, nil, fmt.Errorf("reading directory: %w", err)
 	}
-	objs, derr := listEntries(dir, &h)
-	creator := sys.ProcID{Pid: h.creatorPid, Start: h.creatorStart}
+	alive := func(w uint64) bool { return owner.Probe(f, w) }
+	objs, derr := listEntries(dir, &h, alive)
 	top := le.Uint64(hb[hTop:])
 	info = Info{Name: name, Size: int64(h.size), ID: h.id, Version: h.version, Anonymous: h.flags&flagAnonymous != 0,
-		CreatorPid: int(h.creatorPid), CreatorAlive: creator.Alive(), Ready: le.Uint32(hb[hState:]) == stateReady,
+		CreatorPid: int(h.creatorPid), CreatorAlive: creatorRuns(f, &h), Ready: le.Uint32(hb[hState:]) == stateReady,
 		Created: time.Unix(0, h.created), Objects: len(objs), MaxObjects: int(h.entries),
 		HeapUsed: int64(top) - int64(h.heapOff), HeapSize: int64(h.heapEnd() - h.heapOff)}
 	return info, objs, derr // a corrupted directory entry still shows the header
+}
+
+// creatorRuns reports whether a segment's creator may still run: it is
+// attached to the segment, or a process of its pid runs in this pid
+// namespace. The second errs toward "runs" (a pid is reused, and names
+// another process in another namespace), so that gc never removes a
+// segment whose creator closed it but lives on to open it again.
+func creatorRuns(f *os.File, h *header) bool {
+	return owner.Probe(f, h.creatorWord) || sys.PidRuns(h.creatorPid)
 }
 
 // List describes every shmkit segment under /dev/shm, by name. Files that
@@ -421,16 +445,42 @@ func List() ([]Info, error) {
 	return out, nil
 }
 
-// Users lists the processes other than this one that map the named segment
-// or hold it open.
+// Users lists the processes other than this one that use the named
+// segment: those attached to it through shmkit, in any pid namespace, by
+// the pid each sees itself as (see Liveness in the package doc), and those
+// this process can see in /proc mapping it or holding it open (programs
+// that use the file without shmkit among them). A pid may be listed twice
+// when two namespaces use the same number.
 func Users(name string) ([]int, error) {
 	if err := checkName(name, maxSegmentName); err != nil {
 		return nil, err
 	}
+	f, err := sys.OpenNoFollow(Dir+"/"+name, false)
+	if err != nil {
+		return nil, openError(name, err)
+	}
+	defer f.Close()
+	me, _ := owner.Me()
+	ws, err := owner.Holders(f, maxUsers)
+	if err != nil {
+		return nil, fmt.Errorf("segment %q: listing attached processes: %w", name, err)
+	}
+	out := []int{}
+	seen := map[int]bool{}
+	for _, w := range ws {
+		if w != me {
+			out = append(out, owner.Pid(w))
+			seen[owner.Pid(w)] = true
+		}
+	}
 	pids, err := sys.Users(Dir+"/"+name, true)
-	out := make([]int, len(pids))
-	for i, p := range pids {
-		out[i] = int(p)
+	for _, p := range pids {
+		if !seen[int(p)] {
+			out = append(out, int(p))
+		}
 	}
 	return out, err
 }
+
+// maxUsers bounds the attached processes Users lists.
+const maxUsers = 4096

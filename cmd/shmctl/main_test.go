@@ -81,7 +81,7 @@ func plant(t *testing.T, magic bool) string {
 	data := []byte("not a segment, just a file\n")
 	if magic {
 		data = append([]byte("shmkitSG"), make([]byte, 4096)...)
-		data[8] = 1 // version 1, zero checksum
+		data[8] = 2 // format version 2, zero checksum
 	}
 	if err := os.WriteFile(shm.Dir+"/"+name, data, 0o600); err != nil {
 		t.Fatal(err)
@@ -148,7 +148,7 @@ func TestLs(t *testing.T) {
 		t.Fatalf("segments missing from %s", out)
 	}
 	if got.Size != 1<<20 || got.Objects != 3 || got.MaxObjects != 16 || !got.CreatorAlive || !got.Ready ||
-		got.CreatorPid != os.Getpid() || got.ID != fmt.Sprintf("%016x", seg.ID()) || got.Version != 1 ||
+		got.CreatorPid != os.Getpid() || got.ID != fmt.Sprintf("%016x", seg.ID()) || got.Version != 2 ||
 		got.HeapUsed <= 0 || got.HeapSize <= got.HeapUsed || got.Created == "" || got.Error != "" {
 		t.Fatalf("ls -json: %+v", *got)
 	}
@@ -536,5 +536,39 @@ func TestInfoCollections(t *testing.T) {
 	out, _ = want(t, 0, "info", "-json", seg.Name())
 	if !strings.Contains(out, `"contents": "map of 100 entries`) {
 		t.Errorf("info -json lacks the map's contents:\n%s", out)
+	}
+}
+
+// childGC runs gc on the pattern its argument gives, from wherever the
+// test started it.
+var childGC = testproc.Register("shmctl-gc", func(c *testproc.Child) error {
+	var o, e bytes.Buffer
+	if code := run([]string{"gc", c.Arg()}, &o, &e); code != 0 {
+		return fmt.Errorf("gc exit %d:\n%s%s", code, o.String(), e.String())
+	}
+	return nil
+})
+
+// TestGCInPidNamespace: gc run in a container (a pid namespace of its own,
+// with its /proc) sees none of the host's processes in /proc, yet must keep
+// a segment that a host process uses, and still remove one that nobody
+// uses.
+func TestGCInPidNamespace(t *testing.T) {
+	testproc.NeedPidNamespace(t, true)
+	used, unused := testName(t), testName(t)
+	testproc.Start(t, childCreate, testproc.Arg(used)).Succeed()
+	testproc.Start(t, childCreate, testproc.Arg(unused)).Succeed()
+	seg, err := shm.Open(used, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.Close()
+	t.Cleanup(func() { shm.Unlink(used); shm.Unlink(unused) })
+	testproc.Start(t, childGC, testproc.Arg(mine()), testproc.PidNamespace(true)).Succeed()
+	if !exists(used) {
+		t.Fatal("gc in another pid namespace removed a segment this process has open")
+	}
+	if exists(unused) {
+		t.Fatal("gc in another pid namespace kept a segment nobody uses")
 	}
 }

@@ -1,23 +1,54 @@
-// Package owner names processes in shared memory: an owner word says which
-// process holds a lock or a claim, in a form that survives pid reuse, and
-// Alive says whether that process still runs.
+// Package owner names processes in shared memory and tells whether they
+// still run, in a way that holds across pid namespaces.
 //
-// An owner word is the process id in the high 32 bits and, in the low 32,
-// the low 31 bits of the process's start time (clock ticks since boot)
-// shifted left by one. Bit 0 is always clear in the words Me returns, so
-// that a user can keep a flag there (package semaphore keeps its
-// "contended" bit); Alive ignores it. 0 names no process.
+// An owner word is what a lock, a claim or a creator record stores: the
+// process id (as the process itself sees it, in its own pid namespace) in
+// the high 32 bits and, in bits 1 to 31, a random nonce the process drew
+// when it first asked for its word. Bit 0 is always clear in the words Me
+// returns, so that a user can keep a flag there (package semaphore keeps
+// its "contended" bit); Alive ignores it. 0 names no process. The pid is
+// there for people to read; identity is the whole word.
+//
+// # Liveness
+//
+// A pid, even with its start time, says nothing reliable about a process
+// in another pid namespace: two containers that share /dev/shm but not
+// their pids see each other's pids as unrelated processes, or as nothing.
+// Liveness is kept by the kernel instead. Every process that attaches to a
+// segment file (Join) opens the file anew, a description of its own that
+// it never hands to a child, and takes an OFD write lock on one byte of
+// it, at an offset its owner word names, far past the end of the file. The
+// kernel drops the lock when the process dies, however it dies, and in
+// whatever namespace. Whether the process an owner word names is still
+// attached to a file is then one F_OFD_GETLK (Table.Alive): a live process
+// that holds the file is never taken for dead, and a dead one is seen as
+// soon as the kernel has closed its descriptors.
+//
+// Two live processes cannot hold the same byte: the second Join fails, so
+// a nonce collision (two processes of the same pid, in two namespaces, that
+// drew the same 31 bits) is an error, never two owners taken for one.
 package owner
 
 import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
 	"sync"
-	"time"
+	"sync/atomic"
 
 	"github.com/shmkit/shmkit/internal/sys"
 )
 
-// StartBits is how many bits of the start time an owner word keeps.
-const StartBits = 31
+// ErrCollision is what Join returns when another live process attached to
+// the file holds this process's owner word.
+var ErrCollision = errors.New("owner word held by another live process")
+
+// base is the file offset of the byte that owner word 0 would lock. A word
+// w locks the byte at base + w>>1, which stays below 1<<63 for every pid.
+const base = int64(1) << 62
 
 var self struct {
 	once sync.Once
@@ -28,42 +59,138 @@ var self struct {
 // Me is this process's owner word.
 func Me() (uint64, error) {
 	self.once.Do(func() {
-		p, err := sys.Self()
-		if err != nil {
-			self.err = err
+		if runtime.GOOS != "linux" {
+			self.err = sys.ErrNotSupported
 			return
 		}
-		self.word = Word(p.Pid, p.Start)
+		var b [4]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			self.err = fmt.Errorf("drawing an owner nonce: %w", err)
+			return
+		}
+		nonce := binary.LittleEndian.Uint32(b[:]) & (1<<31 - 1)
+		self.word = Word(int32(os.Getpid()), nonce)
 	})
 	return self.word, self.err
 }
 
-// Word is the owner word of the process pid started at start.
-func Word(pid int32, start uint64) uint64 {
-	return uint64(uint32(pid))<<32 | (start&(1<<StartBits-1))<<1
+// Word is the owner word of process pid with the given nonce (its low 31
+// bits).
+func Word(pid int32, nonce uint32) uint64 {
+	return uint64(uint32(pid))<<32 | uint64(nonce&(1<<31-1))<<1
 }
 
-// Pid is the process id an owner word names.
+// Pid is the process id an owner word names, in that process's own pid
+// namespace.
 func Pid(w uint64) int { return int(int32(w >> 32)) }
 
-// liveness caches what /proc said about owners, so that many waiters on
-// one dead or live owner read it once per TTL.
-var liveness struct {
+func offsetOf(w uint64) int64 { return base + int64(w>>1) }
+
+// Table is this process's attachment to one file: its own open file
+// description, holding the lock of this process's owner word. One Table
+// serves every handle of this process to the file (Join counts them).
+type Table struct {
+	f        *os.File
+	dev, ino uint64
+	refs     int // under tables' lock
+}
+
+type fileKey struct{ dev, ino uint64 }
+
+var tables struct {
 	sync.Mutex
-	seen map[uint64]seen
+	m    map[fileKey]*Table
+	list atomic.Pointer[[]*Table] // the tables, for Alive to read without the lock
 }
 
-type seen struct {
-	at    time.Time
-	alive bool
+// Join attaches this process to the file f opens: it takes the lock of this
+// process's owner word on a new description of the file, or counts one
+// more user of the Table that already holds it. Each Join needs a Leave.
+func Join(f *os.File) (*Table, error) {
+	me, err := Me()
+	if err != nil {
+		return nil, err
+	}
+	dev, ino, err := sys.FileID(f)
+	if err != nil {
+		return nil, fmt.Errorf("reading the file's identity: %w", err)
+	}
+	tables.Lock()
+	defer tables.Unlock()
+	k := fileKey{dev, ino}
+	if t := tables.m[k]; t != nil {
+		t.refs++
+		return t, nil
+	}
+	g, err := sys.Reopen(f)
+	if err != nil {
+		return nil, fmt.Errorf("opening a liveness descriptor: %w", err)
+	}
+	if err := sys.LockByte(g, offsetOf(me)); err != nil {
+		g.Close()
+		if errors.Is(err, sys.ErrLocked) {
+			return nil, fmt.Errorf("%w: owner word %#x (pid %d)", ErrCollision, me, Pid(me))
+		}
+		return nil, fmt.Errorf("locking the liveness byte: %w", err)
+	}
+	t := &Table{f: g, dev: dev, ino: ino, refs: 1}
+	if tables.m == nil {
+		tables.m = map[fileKey]*Table{}
+	}
+	tables.m[k] = t
+	publish()
+	return t, nil
 }
 
-// TTL is how long Alive trusts what it found out about a live process.
-const TTL = 10 * time.Millisecond
+// publish copies the tables into the list Alive reads. Under tables' lock.
+func publish() {
+	l := make([]*Table, 0, len(tables.m))
+	for _, t := range tables.m {
+		l = append(l, t)
+	}
+	tables.list.Store(&l)
+}
 
-// Alive reports whether the process an owner word names is running: this
-// process is; 0 names none. A dead process stays dead, so a negative answer
-// is cached for good; a positive one for TTL.
+// Leave undoes one Join. The last one closes the description, which drops
+// the lock: to the other processes, this one is then gone from the file.
+func (t *Table) Leave() error {
+	if t == nil {
+		return nil
+	}
+	tables.Lock()
+	defer tables.Unlock()
+	if t.refs--; t.refs > 0 {
+		return nil
+	}
+	delete(tables.m, fileKey{t.dev, t.ino})
+	publish()
+	return t.f.Close()
+}
+
+// Alive reports whether the process owner word w names is attached to the
+// table's file: this process is, as long as it holds the table; 0 names
+// none. A nil Table asks every table of this process (see the package
+// function Alive).
+func (t *Table) Alive(w uint64) bool {
+	if t == nil {
+		return Alive(w)
+	}
+	w &^= 1
+	if w == 0 {
+		return false
+	}
+	if m, _ := Me(); w == m {
+		return true
+	}
+	return probe(t.f, w)
+}
+
+// Alive reports whether the process owner word w names is attached to any
+// file this process is attached to. Every owner record lives in a segment
+// that its reader has joined, so for a record read from a joined segment
+// this is "still running and still attached to a segment of ours"; it
+// errs only toward alive (a process that left that segment but shares
+// another with this one).
 func Alive(w uint64) bool {
 	w &^= 1
 	if w == 0 {
@@ -72,18 +199,61 @@ func Alive(w uint64) bool {
 	if m, _ := Me(); w == m {
 		return true
 	}
-	liveness.Lock()
-	s, ok := liveness.seen[w]
-	liveness.Unlock()
-	if ok && (!s.alive || time.Since(s.at) < TTL) {
-		return s.alive
+	l := tables.list.Load()
+	if l == nil {
+		return false
 	}
-	a := sys.AliveStart(int32(w>>32), (w&0xffffffff)>>1, StartBits)
-	liveness.Lock()
-	if liveness.seen == nil || len(liveness.seen) > 4096 {
-		liveness.seen = map[uint64]seen{}
+	for _, t := range *l {
+		if probe(t.f, w) {
+			return true
+		}
 	}
-	liveness.seen[w] = seen{time.Now(), a}
-	liveness.Unlock()
-	return a
+	return false
+}
+
+// Probe reports whether the process owner word w names holds its lock on
+// the file f opens: Alive, for a reader that did not Join (f may be any
+// descriptor of the file, read-only included).
+func Probe(f *os.File, w uint64) bool {
+	w &^= 1
+	if w == 0 {
+		return false
+	}
+	return probe(f, w)
+}
+
+// probe is one F_OFD_GETLK. A failed call (a descriptor closed under it by
+// a concurrent Leave) counts as alive, so that no error ever makes a live
+// process pass for dead.
+func probe(f *os.File, w uint64) bool {
+	_, found, err := sys.FindLock(f, offsetOf(w), 1)
+	return found || err != nil
+}
+
+// Holders lists the owner words of the processes attached to the file f
+// opens (at most max of them), other than through f's own description.
+// F_OFD_GETLK reports one conflicting lock of a range, not the lowest, so
+// the range is split around each lock found until no part holds another.
+func Holders(f *os.File, max int) ([]uint64, error) {
+	const end = int64(1<<63 - 1)
+	var out []uint64
+	type span struct{ lo, hi int64 } // [lo, hi)
+	todo := []span{{base, end}}
+	for len(todo) > 0 && len(out) < max {
+		sp := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if sp.lo >= sp.hi {
+			continue
+		}
+		at, found, err := sys.FindLock(f, sp.lo, sp.hi-sp.lo)
+		if err != nil {
+			return out, err
+		}
+		if !found || at < sp.lo || at >= sp.hi {
+			continue
+		}
+		out = append(out, uint64(at-base)<<1)
+		todo = append(todo, span{sp.lo, at}, span{at + 1, sp.hi})
+	}
+	return out, nil
 }

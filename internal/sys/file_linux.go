@@ -130,3 +130,76 @@ func SpaceOf(dir string) (total, avail uint64, err error) {
 func IsNoSpace(err error) bool {
 	return errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT)
 }
+
+// Reopen opens the file f names anew, read-write and close-on-exec, through
+// /proc/self/fd: a new open file description, whose OFD locks are its own
+// (a descriptor that f was dup'd or inherited from shares f's description,
+// and with it every lock taken through it).
+func Reopen(f *os.File) (*os.File, error) {
+	var g *os.File
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	if ctl := rc.Control(func(fd uintptr) {
+		path := "/proc/self/fd/" + strconv.Itoa(int(fd))
+		g, err = os.OpenFile(path, os.O_RDWR|unix.O_CLOEXEC, 0)
+	}); ctl != nil {
+		return nil, ctl
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reopening %s: %w", f.Name(), err)
+	}
+	return g, nil
+}
+
+// ErrLocked is what LockByte returns when another open file description
+// holds the byte.
+var ErrLocked = errors.New("byte locked by another open file description")
+
+// LockByte takes a write lock on the byte at off through f's open file
+// description (F_OFD_SETLK), without waiting: ErrLocked if another
+// description holds it. The kernel drops the lock when the last descriptor
+// of the description closes, which a process's death does. off may lie far
+// beyond the end of the file: a lock takes no room in it.
+func LockByte(f *os.File, off int64) error {
+	fl := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: off, Len: 1}
+	err := fcntlLock(f, unix.F_OFD_SETLK, &fl)
+	if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
+		return ErrLocked
+	}
+	return err
+}
+
+// FindLock reports the first lock that another open file description holds
+// on a byte in [off, off+n) (n 0: to the end of the file's range), as
+// F_OFD_GETLK finds it: its start, and whether there is one.
+func FindLock(f *os.File, off, n int64) (at int64, found bool, err error) {
+	fl := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: off, Len: n}
+	if err := fcntlLock(f, unix.F_OFD_GETLK, &fl); err != nil {
+		return 0, false, err
+	}
+	if fl.Type == unix.F_UNLCK {
+		return 0, false, nil
+	}
+	return fl.Start, true, nil
+}
+
+func fcntlLock(f *os.File, cmd int, fl *unix.Flock_t) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var lerr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			lerr = unix.FcntlFlock(fd, cmd, fl)
+			if lerr != unix.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	return lerr
+}

@@ -8,12 +8,6 @@ import (
 	"time"
 )
 
-// ProcID identifies a process; see the Linux implementation.
-type ProcID struct {
-	Pid   int32
-	Start uint64
-}
-
 func FutexWait(addr *uint32, val uint32, timeout time.Duration) error   { return ErrNotSupported }
 func FutexWaitUntil(addr *uint32, val uint32, deadline time.Time) error { return ErrNotSupported }
 func FutexWake(addr *uint32, n int) (int, error)                        { return 0, ErrNotSupported }
@@ -25,12 +19,6 @@ func Link(f *os.File, path string) error                                { return
 func OpenNoFollow(path string, write bool) (*os.File, error)            { return nil, ErrNotSupported }
 func SpaceOf(dir string) (total, avail uint64, err error)               { return 0, 0, ErrNotSupported }
 func IsNoSpace(err error) bool                                          { return false }
-func Self() (ProcID, error)                                             { return ProcID{}, ErrNotSupported }
-func Lookup(pid int32) (ProcID, error)                                  { return ProcID{}, ErrNotSupported }
-func (p ProcID) Alive() bool                                            { return false }
-func (p ProcID) Word() uint64                                           { return uint64(uint32(p.Pid))<<32 | uint64(uint32(p.Start)) }
-func AliveWord(w uint64) bool                                           { return false }
-func AliveStart(pid int32, start uint64, bits uint) bool                { return false }
 func FutexWaitv(w []Waitv, deadline time.Time) (int, error)             { return -1, ErrNotSupported }
 
 // Waitv is one word of a FutexWaitv; see the Linux implementation.
@@ -44,9 +32,15 @@ type Waitv struct {
 func (w *Waitv) Set(addr *uint32, val uint32)              {}
 func Users(path string, excludeSelf bool) ([]int32, error) { return nil, ErrNotSupported }
 func FileID(f *os.File) (dev, ino uint64, err error)       { return 0, 0, ErrNotSupported }
-func Uses(pid int32, dev, ino uint64) bool                 { return true }
 
 var (
 	ErrSymlink    = errors.New("is a symbolic link")
 	ErrNotRegular = errors.New("is not a regular file")
 )
+
+var ErrLocked = errors.New("byte locked by another open file description")
+
+func Reopen(f *os.File) (*os.File, error)                    { return nil, ErrNotSupported }
+func LockByte(f *os.File, off int64) error                   { return ErrNotSupported }
+func FindLock(f *os.File, off, n int64) (int64, bool, error) { return 0, false, ErrNotSupported }
+func PidRuns(pid int32) bool                                 { return false }

@@ -1,0 +1,99 @@
+//go:build linux && (amd64 || arm64)
+
+package semaphore
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/internal/testproc"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// pidnsHolder, run as process 1 of a pid namespace of its own, takes the
+// Mutex and the RLock its argument names ("seg") and stops at "locked",
+// holding both, to be killed there.
+var pidnsHolder = testproc.Register("sem-pidns-holder", func(c *testproc.Child) error {
+	seg, _, err := shmtest.OpenArgs(c)
+	if err != nil {
+		return err
+	}
+	defer seg.Close()
+	if os.Getpid() != 1 {
+		return errors.New("not process 1 of a pid namespace: pid " + strconv.Itoa(os.Getpid()))
+	}
+	mu, err := OpenMutex(seg, "mu")
+	if err != nil {
+		return err
+	}
+	rl, err := OpenRLock(seg, "rl")
+	if err != nil {
+		return err
+	}
+	if err := mu.Lock(); err != nil {
+		return err
+	}
+	if err := rl.Lock(); err != nil {
+		return err
+	}
+	c.Point("locked")
+	time.Sleep(time.Hour)
+	return nil
+})
+
+// TestPidNamespaceHolder: a holder in another pid namespace (a container
+// sharing /dev/shm, not pids) is waited for while it lives, whether it sees
+// its own /proc or the host's, and its death hands the locks over with
+// ErrOwnerDead. Liveness read from /proc gets both wrong: through its own
+// /proc the holder's pid names nothing here, so a live holder passes for
+// dead; through the host's it records pid 1 with the start time of the
+// host's init, which never dies.
+func TestPidNamespaceHolder(t *testing.T) {
+	testproc.InPidNamespaces(t, func(t *testing.T, own bool) {
+		seg := shmtest.Seg(t)
+		mu, err := NewMutex(shm.In(seg, "mu"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rl, err := NewRLock(shm.In(seg, "rl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := testproc.Start(t, pidnsHolder, testproc.Arg(seg.Name()), testproc.PidNamespace(own))
+		p.WaitPoint("locked")
+		if o := mu.Owner(); o != 1 {
+			t.Fatalf("Owner() = %d, want 1, the holder's pid in its namespace", o)
+		}
+		// Alive: others wait, across many of the waiters' rechecks.
+		for range 4 {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*recheck)
+			err := mu.LockContext(ctx)
+			cancel()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Mutex held by a live process in another pid namespace: LockContext = %v, want DeadlineExceeded", err)
+			}
+			if ok, err := rl.TryLock(); ok || err != nil {
+				t.Fatalf("RLock held by a live process in another pid namespace: TryLock = %v, %v", ok, err)
+			}
+		}
+		p.Kill()
+		p.Wait()
+		// Dead: the next locker gets the lock and is told. The timeout
+		// only bounds a hang.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := mu.LockContext(ctx); !errors.Is(err, ErrOwnerDead) {
+			t.Fatalf("Mutex whose holder in another pid namespace was killed: LockContext = %v, want ErrOwnerDead", err)
+		}
+		mu.Unlock()
+		if err := rl.LockContext(ctx); !errors.Is(err, ErrOwnerDead) {
+			t.Fatalf("RLock whose holder in another pid namespace was killed: LockContext = %v, want ErrOwnerDead", err)
+		}
+		rl.Unlock()
+	})
+}
