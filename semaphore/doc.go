@@ -121,6 +121,12 @@
 //     WaitFor.
 //   - Signal wakes one waiter, not the longest waiting one: a waiter that
 //     arrives after a Signal may take its wake-up first.
+//   - Barrier has neither Python's action nor its default timeout. For the
+//     action, the party whose Wait returned index Parties()-1 (the last to
+//     arrive) does the work, and all Wait a second time before going on;
+//     for a default timeout, give every Wait a context with that deadline.
+//   - String shows an object's state in shmkit's form, not Python's repr:
+//     a lock's holder is a pid (shmkit knows processes, not threads).
 //   - A Barrier remembers how the last 32 rounds ended; a waiter that sleeps
 //     through more rounds than that (its wake-up delayed while the others
 //     went round 32 times) takes its own round as released. A party killed
