@@ -98,12 +98,35 @@
 //     the process, pair each process with a Mutex, or count in a Value.
 //   - RLock re-entry is per process: every goroutine of the holding process
 //     passes. Go has no goroutine identity to do as Python does per thread.
+//     Depth is the holder's depth whoever asks, as Python's repr shows it
+//     (its _recursion_count is 0 in threads that do not own the lock).
+//   - A Mutex or RLock belongs to the process holding it: another process's
+//     Unlock panics and leaves it held, where Python's multiprocessing.Lock
+//     lets any process release it. Knowing the holder is what lets the next
+//     locker take the lock from a dead one. Unlocking a lock that is not
+//     held panics as sync.Mutex does, but with a panic a deferred recover
+//     can stop, not sync's unrecoverable fatal error; the lock is left as
+//     it was.
+//   - Locks are not fair: a running locker may take a lock ahead of a
+//     waiter that was just woken for it, as with Python's
+//     multiprocessing.Lock (a POSIX semaphore) and pthread mutexes.
+//     sync.Mutex instead hands the lock to a waiter that has waited over a
+//     millisecond (its starvation mode); here a process that takes a lock
+//     again the instant it lets it go can keep other waiters waiting.
+//     Leave a lock free between holds (any blocking call does), or take
+//     turns with a Cond or a Semaphore.
 //   - A process that dies inside Cond.Wait still counts as a waiter: a later
 //     Signal may be spent on it, which shows as a spurious wake-up of the
 //     next waiter to arrive. Wait in a loop on the condition, or use
 //     WaitFor.
 //   - Signal wakes one waiter, not the longest waiting one: a waiter that
 //     arrives after a Signal may take its wake-up first.
+//   - Barrier has neither Python's action nor its default timeout. For the
+//     action, the party whose Wait returned index Parties()-1 (the last to
+//     arrive) does the work, and all Wait a second time before going on;
+//     for a default timeout, give every Wait a context with that deadline.
+//   - String shows an object's state in shmkit's form, not Python's repr:
+//     a lock's holder is a pid (shmkit knows processes, not threads).
 //   - A Barrier remembers how the last 32 rounds ended; a waiter that sleeps
 //     through more rounds than that (its wake-up delayed while the others
 //     went round 32 times) takes its own round as released. A party killed
