@@ -106,13 +106,13 @@
 //     the process, pair each process with a Mutex, or count in a Value.
 //   - Semaphore waiters are served first come, first served, as in
 //     golang.org/x/sync/semaphore, with one difference: a process (a
-//     handle) has one ticket in the shared queue at a time, and its other
-//     goroutines wait in order behind the one holding it, each taking its
-//     ticket when the one before it is served. Goroutines of different
-//     processes that wait at the same time are thus served in turn, not
-//     strictly by arrival; and in the moment between two such goroutines,
-//     a TryAcquire may succeed. Beyond 64 waiting processes, the others
-//     join as places free up, not in order, looking every 25 ms.
+//     handle) has one place in the shared queue at a time, and its other
+//     goroutines wait in order behind the one holding it; that one takes
+//     a place at the tail for the next before it leaves the queue (so
+//     that the queue never looks empty while they wait). Goroutines of
+//     different processes that wait at the same time are thus served in
+//     turn, not strictly by arrival. Beyond 64 waiting processes, the
+//     others join as places free up, not in order, looking every 25 ms.
 //   - Semaphore.Release past the bound of a NewBounded semaphore returns
 //     ErrOverRelease (x/sync panics, Python raises ValueError); an
 //     unbounded one is never over-released, as in Python. An Acquire of

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,19 @@ type Semaphore struct {
 	self    uint64 // this process's owner word
 	slots   []byte // per ticket mod semQueue: who waits with it
 	gate    gate
+	local   semLocal
+}
+
+// semLocal is what the goroutines of one handle share about the queue.
+// One of them at a time (the gate's holder) waits in the shared queue; so
+// that the queue never looks empty while others wait at the gate, the
+// holder takes a ticket for the next of them before it leaves the queue
+// (handOn), which that one takes up as it passes the gate.
+type semLocal struct {
+	mu      sync.Mutex
+	waiting int    // goroutines at the gate
+	handoff bool   // ticket was taken for the next one through the gate
+	ticket  uint16 // and recorded as this process's
 }
 
 // The state word: bits 0-30 the units (bit 31 is always clear), bits 32-47
@@ -48,10 +62,10 @@ const (
 	boundedFlag = 1 << 31 // in the bound word: the semaphore is bounded
 
 	// semQueue is how many tickets may be handed out at once. A process
-	// holds at most one per handle (its goroutines queue in the Go
-	// scheduler behind the one that holds it), so more than semQueue
-	// waiting processes is the only way to fill it; waiters that find it
-	// full look again every recheck.
+	// holds one per handle (its goroutines queue in the Go scheduler
+	// behind the one that holds it; two for a moment, see semLocal), so
+	// that only about semQueue waiting processes fill it; waiters that
+	// find it full look again every recheck.
 	semQueue    = 64
 	semSlotsOff = lineSize
 	semSlotSize = 16 // owner word (8), tag (4), futex word (4)
@@ -142,7 +156,8 @@ func (s *Semaphore) slotSeq(t uint16) *uint32 {
 // way through the queue, where kill tests stop it: "ticket" (it has a
 // ticket, not yet recorded in its slot), "queued" (recorded, behind the
 // head), "head" (at the head, too few units: about to sleep) and
-// "cancelled" (it gave up and marked its slot, before passing its turn on).
+// "cancelled" (it gave up and marked its slot, before passing its turn on)
+// and "served" (it took its units, and still holds the gate).
 var testHookSem func(point string)
 
 func semHook(point string) {
@@ -195,10 +210,17 @@ func ctxDone(ctx context.Context) bool {
 // wait to be its head with enough units there. One goroutine of this
 // process holds a ticket at a time; the others queue in order behind it.
 func (s *Semaphore) acquire(ctx context.Context, n uint32) error {
-	if err := s.gate.enter(ctx); err != nil {
+	t, handed, err := s.enter(ctx)
+	if err != nil {
 		return err
 	}
 	defer s.gate.leave()
+	if handed {
+		again, err := s.wait(ctx, n, t)
+		if !again {
+			return err
+		}
+	}
 	var hw headWatch
 	for {
 		if ctxDone(ctx) {
@@ -227,14 +249,69 @@ func (s *Semaphore) acquire(ctx context.Context, n uint32) error {
 				continue
 			}
 			semHook("ticket")
-			atomic.StoreUint64(s.slotOwner(t), s.self)
-			atomic.StoreUint32(s.slotTag(t), tagWritten|uint32(t))
+			s.record(t)
 			if again, err := s.wait(ctx, n, t); !again {
 				return err
 			}
 			// Passed over (taken for dead): join again.
 		}
 	}
+}
+
+// enter passes the gate, and takes up the ticket the goroutine before took
+// for it, if any (handed). A goroutine that gives up at the gate while a
+// ticket waits for it and nobody else is there to take it up gives the
+// ticket up.
+func (s *Semaphore) enter(ctx context.Context) (t uint16, handed bool, err error) {
+	l := &s.local
+	l.mu.Lock()
+	l.waiting++
+	l.mu.Unlock()
+	err = s.gate.enter(ctx)
+	l.mu.Lock()
+	l.waiting--
+	t, handed = l.ticket, l.handoff && (err == nil || l.waiting == 0)
+	if handed {
+		l.handoff = false
+	}
+	l.mu.Unlock()
+	if err != nil {
+		if handed {
+			s.cancel(t)
+		}
+		return 0, false, err
+	}
+	return t, handed, nil
+}
+
+// handOn takes a ticket for the next goroutine at the gate, if one waits
+// there, before the gate's holder leaves the queue (served or giving up).
+// With the queue full it does not: the next one waits for a place.
+func (s *Semaphore) handOn() {
+	l := &s.local
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.waiting == 0 || l.handoff {
+		return
+	}
+	for {
+		st := atomic.LoadUint64(s.state)
+		if waiting(st) >= semQueue {
+			return
+		}
+		t := nextTick(st)
+		if atomic.CompareAndSwapUint64(s.state, st, st+1<<semNext) {
+			s.record(t)
+			l.ticket, l.handoff = t, true
+			return
+		}
+	}
+}
+
+// record writes this process into ticket t's slot.
+func (s *Semaphore) record(t uint16) {
+	atomic.StoreUint64(s.slotOwner(t), s.self)
+	atomic.StoreUint32(s.slotTag(t), tagWritten|uint32(t))
 }
 
 // wait waits with ticket t until it is the head of the queue with n units
@@ -256,12 +333,15 @@ func (s *Semaphore) wait(ctx context.Context, n uint32, t uint16) (again bool, e
 		if serving(st) == t {
 			if units(st) >= n {
 				if ctxDone(ctx) { // ctx ended before the units came: x/sync fails then too
+					s.handOn()
 					s.cancel(t)
 					return false, ctx.Err()
 				}
+				s.handOn()
 				if atomic.CompareAndSwapUint64(s.state, st, served(st, t)-uint64(n)) {
 					hb.Acquire(s.count)
 					s.passTo(t + 1)
+					semHook("served")
 					return false, nil
 				}
 				continue
@@ -286,6 +366,7 @@ func (s *Semaphore) wait(ctx context.Context, n uint32, t uint16) (again bool, e
 		err := park.Wait(ctx, seq, v, timeout)
 		check = err == park.ErrTimeout
 		if err != nil && !check {
+			s.handOn()
 			s.cancel(t)
 			return false, err
 		}
