@@ -539,8 +539,9 @@ func (s *Semaphore) Release(n int) error {
 // Value is the number of units the semaphore holds now.
 func (s *Semaphore) Value() int { return int(units(atomic.LoadUint64(s.state))) }
 
-// Waiting is the number of Acquires queued now: at most one per process
-// (per handle), whose other goroutines wait behind it in the process.
+// Waiting is the number of tickets in the queue now: one per process (per
+// handle) with goroutines waiting, whose others wait behind that one in
+// the process (two for a moment, when it takes a ticket for the next).
 func (s *Semaphore) Waiting() int { return int(waiting(atomic.LoadUint64(s.state))) }
 
 // Bound is a Bounded semaphore's bound, 0 for an unbounded one.

@@ -222,7 +222,7 @@ func portQueued(t testing.TB, s *Semaphore, k int) {
 // ---- golang.org/x/sync/semaphore ----
 
 // TestXsyncWeighted (TestWeighted): goroutines of this process and two
-// children acquire weights 1 to 4 of a semaphore of 4 and release them,
+// children acquire weights 0 to 4 of a semaphore of 4 and release them,
 // checking that the units held never pass 4.
 func TestXsyncWeighted(t *testing.T) {
 	seg := testSeg(t)
@@ -236,8 +236,8 @@ func TestXsyncWeighted(t *testing.T) {
 	}
 	ctx := mpContext(t)
 	var wg sync.WaitGroup
-	errs := make(chan error, size)
-	for i := 1; i <= size; i++ {
+	errs := make(chan error, size+1)
+	for i := 0; i <= size; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -681,6 +681,10 @@ func TestPyAcquire(t *testing.T) {
 		}
 		if s.Release(1) != nil || !s.TryAcquire(1) || s.Release(2) != nil || s.Value() != 2 {
 			t.Fatalf("bounded %v: Release(1), TryAcquire(1), Release(2): %v", bounded, s)
+		}
+		// test_repr
+		if str := s.String(); !strings.Contains(str, "value 2") || strings.Contains(str, "unbounded") == bounded {
+			t.Fatalf("String: %s", str)
 		}
 		// test_with: nested, with a TryAcquire inside.
 		if s.Acquire(ctx, 1) != nil || !s.TryAcquire(1) || s.Release(1) != nil || s.Acquire(ctx, 1) != nil || s.TryAcquire(1) {
