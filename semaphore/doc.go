@@ -96,8 +96,12 @@
 // its low half. The barrier's state word holds the waiters of this round
 // (bits 0-15), broken (bit 16), the round mod 2^15 (bits 17-31), and how
 // each of the last 32 rounds ended (bit 32 + round%32: 1 broken or reset, 0
-// released); its low half is the futex word. Every payload is at least 64
-// bytes, one cache line.
+// released); its low half is the futex word. The semaphore's waiters are
+// the tickets from the one served up to the next, exclusive; a ticket's
+// slot (ticket mod 64) holds its waiter's owner word, a tag (the ticket in
+// bits 0-15, bit 31 once written, bit 30 once the waiter gave up) and the
+// futex word that waiter sleeps on. Every payload is at least 64 bytes,
+// one cache line.
 //
 // # Caveats
 //
