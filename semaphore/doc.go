@@ -37,7 +37,12 @@
 // usual, and nobody is left waiting either way. A process that dies inside
 // Cond.Wait leaves the others waiting as before; if it died holding the
 // mutex, the next locker gets ErrOwnerDead. Semaphore units and Event
-// flags have no owner: see Caveats. A process killed between changing a
+// flags have no owner: see Caveats. Semaphore waiters queue in shared
+// memory, each recording itself beside its ticket: one that dies in the
+// queue, or gives up, is passed over when its turn comes, by the waiters
+// behind it (within the same bound) or by a TryAcquire, so that it never
+// holds up the queue. One killed in the few instructions between taking
+// its ticket and recording itself is passed over after a second. A process killed between changing a
 // word and waking its sleepers (inside Set, Release or Signal) delays them
 // by at most half a second: every sleep is bounded, and a sleeper that
 // wakes on its own sees the change (TestKillWakerBeforeWake).
@@ -45,10 +50,12 @@
 // # Waiting
 //
 // Fast paths make no system call: an uncontended Lock and Unlock are one
-// compare-and-swap each, an Acquire with units to spare is one, a Set with
-// no sleeper is one. A waiter spins briefly, then marks the word as having
-// sleepers and sleeps on it; a waker makes the FUTEX_WAKE system call only
-// when that mark is there.
+// compare-and-swap each, an Acquire with units to spare and nobody waiting
+// is one, a Set with no sleeper is one. A waiter spins briefly, then marks
+// the word as having sleepers and sleeps on it; a waker makes the
+// FUTEX_WAKE system call only when that mark is there. A Semaphore waiter
+// takes a ticket instead and sleeps on its ticket's own word: a Release
+// with waiters, or a turn passed on, wakes the head of the queue alone.
 //
 // Within one process, the goroutines waiting for the same Mutex, RLock or
 // Semaphore queue in the Go scheduler, and only the first of them sleeps on
@@ -71,8 +78,9 @@
 //	mutex      0       8     owner word (below)
 //	rlock      0       8     owner word
 //	rlock      8       4     depth: how many times the holder entered it
-//	semaphore  0       4     bit 31: sleepers; bits 0-30: units
-//	semaphore  4       4     bound; 0 when unbounded
+//	semaphore  0       8     state: units (bits 0-30), ticket served (32-47), next ticket (48-63)
+//	semaphore  8       4     bound (bits 0-30); bit 31: bounded
+//	semaphore  64      16*64 per ticket mod 64: owner word (8), tag (4), futex word (4)
 //	event      0       4     bits 2-31: Set generation; bit 1: sleepers; bit 0: set
 //	cond       0       8     high half: wake-up tokens; low half: waiters
 //	cond       8       4     sequence, bumped by every notify; the futex word
@@ -88,14 +96,34 @@
 // its low half. The barrier's state word holds the waiters of this round
 // (bits 0-15), broken (bit 16), the round mod 2^15 (bits 17-31), and how
 // each of the last 32 rounds ended (bit 32 + round%32: 1 broken or reset, 0
-// released); its low half is the futex word. Every payload is at least 64
-// bytes, one cache line.
+// released); its low half is the futex word. The semaphore's waiters are
+// the tickets from the one served up to the next, exclusive; a ticket's
+// slot (ticket mod 64) holds its waiter's owner word, a tag (the ticket in
+// bits 0-15, bit 31 once written, bit 30 once the waiter gave up) and the
+// futex word that waiter sleeps on. Every payload is at least 64 bytes,
+// one cache line.
 //
 // # Caveats
 //
 //   - Semaphore units are not owned: a process that dies holding some does
 //     not give them back. When units stand for a resource that dies with
 //     the process, pair each process with a Mutex, or count in a Value.
+//   - Semaphore waiters are served first come, first served, as in
+//     golang.org/x/sync/semaphore, with one difference: a process (a
+//     handle) has one place in the shared queue at a time, and its other
+//     goroutines wait in order behind the one holding it; that one takes
+//     a place at the tail for the next before it leaves the queue (so
+//     that the queue never looks empty while they wait). Goroutines of
+//     different processes that wait at the same time are thus served in
+//     turn, not strictly by arrival. Beyond 64 waiting processes, the
+//     others join as places free up, not in order, looking every 25 ms.
+//   - Semaphore.Release past the bound of a NewBounded semaphore returns
+//     ErrOverRelease (x/sync panics, Python raises ValueError); an
+//     unbounded one is never over-released, as in Python. An Acquire of
+//     more than the bound returns ErrInvalid at once, where x/sync waits
+//     for its ctx; on an unbounded semaphore a large Acquire can always be
+//     satisfied, and waits its turn at the head of the queue, holding up
+//     the others behind it until it is served or gives up.
 //   - RLock re-entry is per process: every goroutine of the holding process
 //     passes. Go has no goroutine identity to do as Python does per thread.
 //     Depth is the holder's depth whoever asks, as Python's repr shows it

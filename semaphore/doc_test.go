@@ -15,22 +15,24 @@ func TestDocLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]uintptr{
-		"mutex owner":       offState,
-		"rlock owner":       offState,
-		"rlock depth:":      offDepth,
-		"semaphore bit":     offCount,
-		"semaphore bound;":  offBound,
-		"event bits":        offEvent,
-		"cond high":         offTickets,
-		"cond sequence,":    offSeq,
-		"cond payload":      offMutex,
-		"cond block":        offMutexGen,
-		"barrier state":     offBarrier,
-		"barrier parties":   offParties,
-		"barrier per":       slotsOff,
-		"barrier sizeslot":  slotSize,
-		"owner word size":   unsafe.Sizeof(uint64(0)),
-		"semaphore sizecnt": unsafe.Sizeof(uint32(0)),
+		"mutex owner":        offState,
+		"rlock owner":        offState,
+		"rlock depth:":       offDepth,
+		"semaphore state:":   offCount,
+		"semaphore bound":    offBound,
+		"semaphore per":      semSlotsOff,
+		"semaphore sizeslot": semSlotSize * semQueue,
+		"event bits":         offEvent,
+		"cond high":          offTickets,
+		"cond sequence,":     offSeq,
+		"cond payload":       offMutex,
+		"cond block":         offMutexGen,
+		"barrier state":      offBarrier,
+		"barrier parties":    offParties,
+		"barrier per":        slotsOff,
+		"barrier sizeslot":   slotSize,
+		"owner word size":    unsafe.Sizeof(uint64(0)),
+		"semaphore sizecnt":  unsafe.Sizeof(uint64(0)),
 	}
 	got := map[string]uintptr{}
 	for _, line := range strings.Split(string(b), "\n") {
@@ -56,6 +58,9 @@ func TestDocLayout(t *testing.T) {
 		if f[0] == "mutex" {
 			got["owner word size"] = uintptr(f[2][0] - '0')
 		}
+		if f[0] == "semaphore" && f[2] == "16*64" {
+			got["semaphore sizeslot"] = 16 * 64
+		}
 		if f[0] == "semaphore" && f[1] == "0" {
 			got["semaphore sizecnt"] = uintptr(f[2][0] - '0')
 		}
@@ -65,7 +70,7 @@ func TestDocLayout(t *testing.T) {
 			t.Errorf("doc.go %q: offset %d (found %v), code uses %d", k, g, ok, v)
 		}
 	}
-	if mutexInfo.size < lineSize || barrierInfo.size < slotsOff {
+	if mutexInfo.size < lineSize || barrierInfo.size < slotsOff || semInfo.size != semSlotsOff+semQueue*semSlotSize {
 		t.Error("payloads smaller than a cache line")
 	}
 }

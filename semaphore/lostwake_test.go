@@ -71,7 +71,7 @@ func TestKillWakerBeforeWake(t *testing.T) {
 						t.Fatal(err)
 					}
 					wait = func(ctx context.Context) error { return s.Acquire(ctx, 1) }
-					asleep = func() bool { return atomic.LoadUint32(s.count)&sleepers != 0 }
+					asleep = func() bool { return s.Waiting() == 1 }
 				case "cond":
 					mu, err := NewMutex(shm.In(seg, "mu"))
 					if err != nil {

@@ -70,7 +70,7 @@ func info(k shm.Kind, layout string, size uint64) kindInfo {
 var (
 	mutexInfo   = info(shm.KindMutex, "mutex state:u64@0", lineSize)
 	rlockInfo   = info(shm.KindRLock, "rlock state:u64@0 depth:u32@8", lineSize)
-	semInfo     = info(shm.KindSemaphore, "semaphore count:u32@0 bound:u32@4", lineSize)
+	semInfo     = info(shm.KindSemaphore, "semaphore state:u64@0 bound:u32@8 slots:16*64@64", semSlotsOff+semQueue*semSlotSize)
 	eventInfo   = info(shm.KindEvent, "event word:u32@0", lineSize)
 	condInfo    = info(shm.KindCond, "cond tickets:u64@0 seq:u32@8 mutex:u64@16 mutexgen:u64@24", lineSize)
 	barrierInfo = info(shm.KindBarrier, "barrier state:u64@0 parties:u32@8 slots:16*parties@64", lineSize)
@@ -83,8 +83,8 @@ const lineSize = 64
 const (
 	offState    = 0  // Mutex, RLock: the owner word
 	offDepth    = 8  // RLock: re-entry depth
-	offCount    = 0  // Semaphore: sleepers bit and count
-	offBound    = 4  // Semaphore: bound, 0 when unbounded
+	offCount    = 0  // Semaphore: units, now serving, next ticket
+	offBound    = 8  // Semaphore: bound, bit 31 set when bounded
 	offEvent    = 0  // Event: generation, sleepers, set
 	offTickets  = 0  // Cond: tokens and waiters
 	offSeq      = 8  // Cond: the futex word
