@@ -48,9 +48,8 @@ const (
 	maxCondSlots = 1 << 16
 )
 
-// condSlots is the size of the ring of a new Cond (a variable so that
-// tests can make waiters overflow it).
-var condSlots uint32 = 128
+// condSlots is the size of the ring of a new Cond.
+const condSlots = 128
 
 // Slot states.
 const (
@@ -61,7 +60,10 @@ const (
 // NewCond makes a Cond on mu. It is placed in mu's segment (unnamed) unless
 // opts name it there with shm.In; a Cond and its mutex always share a
 // segment, so that opening one finds the other.
-func NewCond(mu *Mutex, opts ...shm.Option) (*Cond, error) {
+func NewCond(mu *Mutex, opts ...shm.Option) (*Cond, error) { return newCond(mu, condSlots, opts) }
+
+// newCond is NewCond with a ring of n slots (tests make small ones).
+func newCond(mu *Mutex, n uint32, opts []shm.Option) (*Cond, error) {
 	if mu == nil {
 		return nil, fmt.Errorf("%w: nil mutex", ErrInvalid)
 	}
@@ -76,7 +78,6 @@ func NewCond(mu *Mutex, opts ...shm.Option) (*Cond, error) {
 		return nil, fmt.Errorf("%w: a Cond must be placed in its mutex's segment", ErrInvalid)
 	}
 	h := mu.Handle()
-	n := condSlots
 	o, err := place(condInfo, uint64(condRingOff+n*condSlotSize), func(b []byte) error {
 		*mem.Uint32(b, offSlots) = n
 		*mem.Uint64(b, offMutex) = h.Offset
