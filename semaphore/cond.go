@@ -14,23 +14,56 @@ import (
 
 // Cond is a condition variable on a Mutex, shared between processes
 // (Python's Condition). Wait releases the mutex, sleeps until Signal or
-// Broadcast, and takes the mutex again before it returns.
+// Broadcast, and takes the mutex again before it returns. Signal,
+// Broadcast and Notify need the mutex held by this process, as in Python.
 //
-// Signal hands out one wake-up token and Broadcast one per waiter; a
-// waiter returns by taking a token. A waiter that starts waiting after a
-// Signal may take that token before an earlier one does: as with any
-// condition variable, wait in a loop on the condition (WaitFor does).
+// Waiters queue in the order they called Wait, as sync.Cond's do: each
+// takes a ticket, and a notification wakes the oldest tickets. Signal wakes
+// one waiter that was waiting when it was called, the longest waiting of
+// them that is still there; Broadcast wakes every waiter that was waiting,
+// each once; a waiter that arrives later never takes an earlier
+// notification. A waiter that gave up (its ctx ended) or whose process
+// died is passed over, so that a notification is not spent on it.
 type Cond struct {
 	object
-	mu      *Mutex
-	tickets *uint64 // high half: tokens handed out; low half: waiters
-	seq     *uint32 // bumped by every Signal and Broadcast; the futex word
+	mu     *Mutex
+	wait   *uint32 // the next ticket
+	notify *uint32 // tickets before it are notified (or passed over)
+	seq    *uint32 // bumped by every change a sleeper waits for; the futex word
+	over   *uint32 // waiters beyond the ring
+	gen    *uint32 // bumped to wake the waiters beyond the ring
+	ring   []byte  // one slot per ticket, by ticket mod slots
+	slots  uint32  // a power of two
 }
+
+// The ring records the waiter that holds each ticket not yet notified, so
+// that a notification can pass over those that left or died. A slot is the
+// waiter's owner word (8 bytes), its ticket (4) and its state (4). At most
+// len(ring) tickets are outstanding: a waiter arriving when that many are
+// waits beyond the ring (counted in over), without a ticket, until a
+// notification makes room, and takes one then.
+const (
+	condRingOff  = lineSize
+	condSlotSize = 16
+	maxCondSlots = 1 << 16
+)
+
+// condSlots is the size of the ring of a new Cond.
+const condSlots = 128
+
+// Slot states.
+const (
+	slotWaiting = 1 // the ticket's holder waits
+	slotLeft    = 2 // it gave up: notifications pass over it
+)
 
 // NewCond makes a Cond on mu. It is placed in mu's segment (unnamed) unless
 // opts name it there with shm.In; a Cond and its mutex always share a
 // segment, so that opening one finds the other.
-func NewCond(mu *Mutex, opts ...shm.Option) (*Cond, error) {
+func NewCond(mu *Mutex, opts ...shm.Option) (*Cond, error) { return newCond(mu, condSlots, opts) }
+
+// newCond is NewCond with a ring of n slots (tests make small ones).
+func newCond(mu *Mutex, n uint32, opts []shm.Option) (*Cond, error) {
 	if mu == nil {
 		return nil, fmt.Errorf("%w: nil mutex", ErrInvalid)
 	}
@@ -45,7 +78,8 @@ func NewCond(mu *Mutex, opts ...shm.Option) (*Cond, error) {
 		return nil, fmt.Errorf("%w: a Cond must be placed in its mutex's segment", ErrInvalid)
 	}
 	h := mu.Handle()
-	o, err := place(condInfo, 0, func(b []byte) error {
+	o, err := place(condInfo, uint64(condRingOff+n*condSlotSize), func(b []byte) error {
+		*mem.Uint32(b, offSlots) = n
 		*mem.Uint64(b, offMutex) = h.Offset
 		*mem.Uint64(b, offMutexGen) = h.Generation
 		return nil
@@ -73,6 +107,10 @@ func (c *Cond) UnmarshalBinary(b []byte) error {
 // attaches to the mutex the block names, in the same segment.
 func (c *Cond) init(o *shm.Object) error {
 	b := o.Bytes()
+	n := atomic.LoadUint32(mem.Uint32(b, offSlots))
+	if n == 0 || n > maxCondSlots || n&(n-1) != 0 || uint64(len(b)) < uint64(condRingOff+n*condSlotSize) {
+		return fmt.Errorf("%w: cond of %d slots in %d bytes", ErrCorrupt, n, len(b))
+	}
 	if c.mu == nil {
 		mu, err := OpenMutexAt(o.Segment(), atomic.LoadUint64(mem.Uint64(b, offMutex)), atomic.LoadUint64(mem.Uint64(b, offMutexGen)))
 		if err != nil {
@@ -80,7 +118,10 @@ func (c *Cond) init(o *shm.Object) error {
 		}
 		c.mu = mu
 	}
-	c.o, c.tickets, c.seq = o, mem.Uint64(b, offTickets), mem.Uint32(b, offSeq)
+	c.o, c.slots = o, n
+	c.wait, c.notify, c.seq = mem.Uint32(b, offWait), mem.Uint32(b, offNotify), mem.Uint32(b, offSeq)
+	c.over, c.gen = mem.Uint32(b, offOver), mem.Uint32(b, offOverGen)
+	c.ring = b[condRingOff : condRingOff+n*condSlotSize]
 	c.closed.Store(false)
 	return nil
 }
@@ -88,11 +129,34 @@ func (c *Cond) init(o *shm.Object) error {
 // Mutex is the mutex c is on (Python's Condition's lock).
 func (c *Cond) Mutex() *Mutex { return c.mu }
 
+// slot is ticket t's slot: its holder's owner word, the ticket, the state.
+func (c *Cond) slot(t uint32) (owner *uint64, ticket, state *uint32) {
+	off := uintptr(t&(c.slots-1)) * condSlotSize
+	return mem.Uint64(c.ring, off), mem.Uint32(c.ring, off+8), mem.Uint32(c.ring, off+12)
+}
+
+// stateOf is the state the ring records for ticket t, and its holder: 0
+// when the slot holds another ticket.
+func (c *Cond) stateOf(t uint32) (uint32, uint64) {
+	o, tk, st := c.slot(t)
+	if atomic.LoadUint32(tk) != t {
+		return 0, 0
+	}
+	return atomic.LoadUint32(st), atomic.LoadUint64(o)
+}
+
+// notified reports whether ticket t was notified (or passed over).
+func (c *Cond) notified(t uint32) bool { return int32(atomic.LoadUint32(c.notify)-t) > 0 }
+
 // Wait releases the mutex, which this process must hold (ErrNotOwner
 // otherwise), waits for a Signal or Broadcast, and locks the mutex again
-// before it returns, even when ctx ends first (it then returns ctx.Err()).
-// If the mutex's holder died meanwhile, Wait returns ErrOwnerDead, holding
-// the mutex, as Mutex.Lock does.
+// before it returns, even when ctx ends first.
+//
+// It returns nil when it was notified, even if ctx ended meanwhile: the
+// notification is not lost. It returns ctx.Err() only when it was not, and
+// then no notification was spent on it: it is passed over. If the mutex's
+// holder died meanwhile, Wait returns ErrOwnerDead, holding the mutex, as
+// Mutex.Lock does.
 func (c *Cond) Wait(ctx context.Context) error {
 	if err := c.usable("wait"); err != nil {
 		return err
@@ -100,115 +164,233 @@ func (c *Cond) Wait(ctx context.Context) error {
 	if !c.mu.l.heldHere() {
 		return fmt.Errorf("%w: Cond.Wait needs its mutex locked", ErrNotOwner)
 	}
-	atomic.AddUint64(c.tickets, 1) // one more waiter
-	seq := atomic.LoadUint32(c.seq)
+	for {
+		t, ok, err := c.enter()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return c.waitTicket(ctx, t)
+		}
+		if done, err := c.waitBeyond(ctx); done {
+			return err
+		}
+	}
+}
+
+// enter takes the next ticket, recording this process as its holder, and
+// reports true; or, when the ring is full, counts the caller as waiting
+// beyond it and reports false. The mutex is held.
+func (c *Cond) enter() (uint32, bool, error) {
+	t, n := atomic.LoadUint32(c.wait), atomic.LoadUint32(c.notify)
+	switch out := t - n; {
+	case out > c.slots:
+		return 0, false, fmt.Errorf("%w: cond with %d tickets outstanding in %d slots", ErrCorrupt, out, c.slots)
+	case out == c.slots:
+		atomic.AddUint32(c.over, 1)
+		return 0, false, nil
+	}
+	// The slot first, the ticket after: a process killed in between has
+	// issued no ticket.
+	o, tk, st := c.slot(t)
+	atomic.StoreUint64(o, c.mu.l.self)
+	atomic.StoreUint32(st, slotWaiting)
+	atomic.StoreUint32(tk, t)
+	atomic.StoreUint32(c.wait, t+1)
+	return t, true, nil
+}
+
+// waitTicket is Wait with ticket t taken.
+func (c *Cond) waitTicket(ctx context.Context, t uint32) error {
 	c.mu.Unlock()
 	var werr error
 	for {
-		if c.takeToken() {
-			hb.Acquire(c.seq)
+		seq := atomic.LoadUint32(c.seq)
+		if c.notified(t) {
 			break
 		}
 		if werr = park.Wait(ctx, c.seq, seq, lostWake); werr == park.ErrTimeout {
 			werr = nil
 		} else if werr != nil {
-			c.leave()
 			break
 		}
-		seq = atomic.LoadUint32(c.seq)
 	}
-	if err := c.mu.Lock(); err != nil {
-		return errors.Join(werr, err)
+	lerr := c.mu.Lock()
+	if lerr != nil && !isOwnerDead(lerr) {
+		return errors.Join(werr, lerr)
 	}
-	return werr
+	if werr != nil && !c.notified(t) {
+		c.leave(t)
+		return errors.Join(werr, lerr)
+	}
+	hb.Acquire(c.seq)
+	return lerr
 }
 
-// takeToken takes a wake-up token, if one was handed out, leaving.
-func (c *Cond) takeToken() bool {
-	for {
-		t := atomic.LoadUint64(c.tickets)
-		if t>>32 == 0 {
-			return false
-		}
-		if atomic.CompareAndSwapUint64(c.tickets, t, t-1<<32-1) {
-			return true
-		}
+// leave marks ticket t, not notified, as given up, so that notifications
+// pass over it, and takes the given-up tickets off both ends of the queue.
+// The mutex is held.
+func (c *Cond) leave(t uint32) {
+	if _, tk, st := c.slot(t); atomic.LoadUint32(tk) == t {
+		atomic.StoreUint32(st, slotLeft)
 	}
-}
-
-// leave takes a waiter that gives up off the count. If every waiter held a
-// token, one of them was its: it goes with it, so that the count of tokens
-// never exceeds that of waiters; otherwise the tokens stay for the others.
-func (c *Cond) leave() {
-	for {
-		t := atomic.LoadUint64(c.tickets)
-		w, k := uint32(t), uint32(t>>32)
-		if w == 0 {
-			return // corrupted; nothing to take
+	n, w := atomic.LoadUint32(c.notify), atomic.LoadUint32(c.wait)
+	n0 := n
+	for n != w {
+		if s, _ := c.stateOf(n); s != slotLeft {
+			break
 		}
+		n++
+	}
+	for w != n {
+		s, _ := c.stateOf(w - 1)
+		if s != slotLeft {
+			break
+		}
+		_, _, st := c.slot(w - 1)
+		atomic.StoreUint32(st, 0)
 		w--
-		k = min(k, w)
-		if atomic.CompareAndSwapUint64(c.tickets, t, uint64(k)<<32|uint64(w)) {
-			return
+	}
+	atomic.StoreUint32(c.wait, w)
+	if n != n0 {
+		atomic.StoreUint32(c.notify, n)
+		if atomic.LoadUint32(c.over) != 0 { // room in the ring
+			atomic.AddUint32(c.seq, 1)
+			wake(c.seq)
 		}
 	}
+}
+
+// waitBeyond is Wait beyond a full ring: it sleeps until a notification
+// reaches the waiters beyond the ring (done, with Lock's error), ctx ends
+// (done, with ctx.Err()), or there is room in the ring (not done: the
+// caller takes a ticket). The mutex is held on return.
+func (c *Cond) waitBeyond(ctx context.Context) (bool, error) {
+	gen := atomic.LoadUint32(c.gen)
+	c.mu.Unlock()
+	var werr error
+	for {
+		seq := atomic.LoadUint32(c.seq)
+		if atomic.LoadUint32(c.gen) != gen || atomic.LoadUint32(c.wait)-atomic.LoadUint32(c.notify) < c.slots {
+			break
+		}
+		if werr = park.Wait(ctx, c.seq, seq, lostWake); werr == park.ErrTimeout {
+			werr = nil
+		} else if werr != nil {
+			break
+		}
+	}
+	lerr := c.mu.Lock()
+	if lerr != nil && !isOwnerDead(lerr) {
+		return true, errors.Join(werr, lerr)
+	}
+	if o := atomic.LoadUint32(c.over); o > 0 {
+		atomic.StoreUint32(c.over, o-1)
+	}
+	switch {
+	case atomic.LoadUint32(c.gen) != gen:
+		hb.Acquire(c.seq)
+		return true, lerr
+	case werr != nil || lerr != nil:
+		return true, errors.Join(werr, lerr)
+	}
+	return false, nil
 }
 
 // WaitFor waits until cond() is true, checking it with the mutex held,
-// as Python's wait_for does: it calls Wait while cond() is false. It
-// returns nil, ctx.Err(), or ErrOwnerDead (at once, holding the mutex: the
-// state cond looks at may be half-updated).
+// as Python's wait_for does: it calls Wait while cond() is false. When ctx
+// ends it looks at cond() once more, and returns nil if it holds, else
+// ctx.Err(). It returns ErrOwnerDead at once, holding the mutex: the state
+// cond looks at may be half-updated.
 func (c *Cond) WaitFor(ctx context.Context, cond func() bool) error {
 	for !cond() {
 		if err := c.Wait(ctx); err != nil {
+			if ctx.Err() != nil && errors.Is(err, ctx.Err()) && !isOwnerDead(err) && cond() {
+				return nil
+			}
 			return err
 		}
 	}
 	return nil
 }
 
-// Signal wakes one waiter, if there is one.
-func (c *Cond) Signal() error { return c.notify(1) }
+// Signal wakes the longest waiting of the waiters, if there is one. The
+// mutex must be held by this process (ErrNotOwner otherwise).
+func (c *Cond) Signal() error { return c.notifyN(1, "Signal") }
 
-// Broadcast wakes every waiter.
-func (c *Cond) Broadcast() error { return c.notify(-1) }
+// Broadcast wakes every waiter. The mutex must be held by this process
+// (ErrNotOwner otherwise).
+func (c *Cond) Broadcast() error { return c.notifyN(-1, "Broadcast") }
 
-// Notify wakes at most n waiters (Python's notify(n)).
+// Notify wakes the n longest waiting of the waiters, or all of them if
+// fewer wait (Python's notify(n)). The mutex must be held by this process
+// (ErrNotOwner otherwise).
 func (c *Cond) Notify(n int) error {
 	if n < 0 {
 		return fmt.Errorf("%w: notify %d", ErrInvalid, n)
 	}
-	return c.notify(n)
+	return c.notifyN(n, "Notify")
 }
 
-func (c *Cond) notify(n int) error {
+// notifyN notifies the n oldest tickets (all for n < 0), passing over
+// those whose holders gave up or died. If fewer held tickets, it wakes
+// every waiter beyond the ring.
+func (c *Cond) notifyN(n int, what string) error {
 	if err := c.usable("notify"); err != nil {
 		return err
 	}
+	if !c.mu.l.heldHere() {
+		return fmt.Errorf("%w: Cond.%s needs its mutex locked", ErrNotOwner, what)
+	}
+	if n == 0 {
+		return nil
+	}
 	hb.Release(c.seq)
-	for {
-		t := atomic.LoadUint64(c.tickets)
-		w, k := uint32(t), uint32(t>>32)
-		if k >= w || n == 0 {
-			return nil // no waiter without a token: no system call
-		}
-		add := w - k
-		if n >= 0 && uint32(n) < add {
-			add = uint32(n)
-		}
-		if atomic.CompareAndSwapUint64(c.tickets, t, t+uint64(add)<<32) {
-			break
+	n0, w := atomic.LoadUint32(c.notify), atomic.LoadUint32(c.wait)
+	if w-n0 > c.slots {
+		return fmt.Errorf("%w: cond with %d tickets outstanding in %d slots", ErrCorrupt, w-n0, c.slots)
+	}
+	next, woke := n0, 0
+	if n < 0 {
+		next = w
+	}
+	for ; next != w && woke < n; next++ {
+		switch s, o := c.stateOf(next); {
+		case s == slotLeft:
+		case s == slotWaiting && !alive(o):
+		default:
+			woke++
 		}
 	}
-	atomic.AddUint32(c.seq, 1)
-	wake(c.seq)
+	changed := next != n0
+	if changed {
+		atomic.StoreUint32(c.notify, next)
+	}
+	if (n < 0 || woke < n) && atomic.LoadUint32(c.over) != 0 {
+		atomic.AddUint32(c.gen, 1)
+		changed = true
+	}
+	if changed {
+		atomic.AddUint32(c.seq, 1)
+		wake(c.seq)
+	}
 	return nil
 }
 
-// Waiting is the number of waiters that have no token yet.
+// Waiting is the number of waiters not yet notified. A waiter whose
+// process died counts until a notification passes over it.
 func (c *Cond) Waiting() int {
-	t := atomic.LoadUint64(c.tickets)
-	return int(uint32(t) - min(uint32(t), uint32(t>>32)))
+	n, w := atomic.LoadUint32(c.notify), atomic.LoadUint32(c.wait)
+	k := int(atomic.LoadUint32(c.over))
+	if w-n > c.slots {
+		return k
+	}
+	for t := n; t != w; t++ {
+		if s, _ := c.stateOf(t); s != slotLeft {
+			k++
+		}
+	}
+	return k
 }
 
 func (c *Cond) String() string { return fmt.Sprintf("Cond(%s, waiting %d)", c.Handle(), c.Waiting()) }

@@ -35,7 +35,8 @@
 // (ErrBrokenBarrier) within the same bound. It had arrived, though: if the
 // last party arrives before the death is noticed, the round is released as
 // usual, and nobody is left waiting either way. A process that dies inside
-// Cond.Wait leaves the others waiting as before; if it died holding the
+// Cond.Wait leaves the others waiting as before, and the notifications
+// after its death pass over it to live waiters; if it died holding the
 // mutex, the next locker gets ErrOwnerDead. Semaphore units and Event
 // flags have no owner: see Caveats. Semaphore waiters queue in shared
 // memory, each recording itself beside its ticket: one that dies in the
@@ -45,7 +46,8 @@
 // its ticket and recording itself is passed over after a second. A process killed between changing a
 // word and waking its sleepers (inside Set, Release or Signal) delays them
 // by at most half a second: every sleep is bounded, and a sleeper that
-// wakes on its own sees the change (TestKillWakerBeforeWake).
+// wakes on its own sees the change (TestKillWakerBeforeWake); a Signal's
+// sleeper then gets ErrOwnerDead, the mutex having been held by the dead.
 //
 // # Waiting
 //
@@ -82,10 +84,15 @@
 //	semaphore  8       4     bound (bits 0-30); bit 31: bounded
 //	semaphore  64      16*64 per ticket mod 64: owner word (8), tag (4), futex word (4)
 //	event      0       4     bits 2-31: Set generation; bit 1: sleepers; bit 0: set
-//	cond       0       8     high half: wake-up tokens; low half: waiters
+//	cond       0       4     next ticket: waiters take one each, in turn
+//	cond       4       4     notified: every ticket before it is notified
 //	cond       8       4     sequence, bumped by every notify; the futex word
+//	cond       12      4     slots in the ring (a power of two, 128)
 //	cond       16      8     payload offset of its mutex, in the same segment
 //	cond       24      8     block generation of its mutex
+//	cond       32      4     waiters beyond the ring (while it is full)
+//	cond       36      4     generation, bumped to wake those
+//	cond       64      16*n  per ticket mod n: owner word (8), ticket (4), state (4: 1 waiting, 2 gave up)
 //	barrier    0       8     state (below)
 //	barrier    8       4     parties
 //	barrier    64      16*n  per arrival index: owner word (8), round | 1<<31 (4), unused (4)
@@ -143,12 +150,20 @@
 //     again the instant it lets it go can keep other waiters waiting.
 //     Leave a lock free between holds (any blocking call does), or take
 //     turns with a Cond or a Semaphore.
-//   - A process that dies inside Cond.Wait still counts as a waiter: a later
-//     Signal may be spent on it, which shows as a spurious wake-up of the
-//     next waiter to arrive. Wait in a loop on the condition, or use
-//     WaitFor.
-//   - Signal wakes one waiter, not the longest waiting one: a waiter that
-//     arrives after a Signal may take its wake-up first.
+//   - Signal, Broadcast and Notify need the Cond's mutex held by the calling
+//     process (ErrNotOwner), as in Python; sync.Cond does not ask for it.
+//   - Cond.Wait returns nil when it was notified, even if its ctx ended
+//     meanwhile (Python's wait returns True then); ctx.Err() means no
+//     notification was spent on it. WaitFor looks at its predicate once more
+//     when ctx ends, as Python's wait_for does after its timeout.
+//   - A Cond queues waiters in a ring of 128 slots. Beyond 128 waiters not
+//     yet notified, the others wait unordered until a notification makes
+//     room; a Signal or Notify that finds no waiter in the ring wakes all of
+//     those (more than asked), and one of them killed while waiting there
+//     stays counted by Waiting.
+//   - A waiter killed inside Cond.Wait is passed over by the notifications
+//     that come after its death; one notified before it died counts as
+//     woken. Waiting counts it until a notification passes over it.
 //   - Barrier has neither Python's action nor its default timeout. For the
 //     action, the party whose Wait returned index Parties()-1 (the last to
 //     arrive) does the work, and all Wait a second time before going on;

@@ -23,10 +23,16 @@ func TestDocLayout(t *testing.T) {
 		"semaphore per":      semSlotsOff,
 		"semaphore sizeslot": semSlotSize * semQueue,
 		"event bits":         offEvent,
-		"cond high":          offTickets,
+		"cond next":          offWait,
+		"cond notified:":     offNotify,
 		"cond sequence,":     offSeq,
+		"cond slots":         offSlots,
 		"cond payload":       offMutex,
 		"cond block":         offMutexGen,
+		"cond waiters":       offOver,
+		"cond generation,":   offOverGen,
+		"cond per":           condRingOff,
+		"cond sizeslot":      condSlotSize,
 		"barrier state":      offBarrier,
 		"barrier parties":    offParties,
 		"barrier per":        slotsOff,
@@ -52,8 +58,8 @@ func TestDocLayout(t *testing.T) {
 			continue
 		}
 		got[f[0]+" "+f[3]] = off
-		if f[0] == "barrier" && f[2] == "16*n" {
-			got["barrier sizeslot"] = 16
+		if (f[0] == "barrier" || f[0] == "cond") && f[2] == "16*n" {
+			got[f[0]+" sizeslot"] = 16
 		}
 		if f[0] == "mutex" {
 			got["owner word size"] = uintptr(f[2][0] - '0')
@@ -70,7 +76,8 @@ func TestDocLayout(t *testing.T) {
 			t.Errorf("doc.go %q: offset %d (found %v), code uses %d", k, g, ok, v)
 		}
 	}
-	if mutexInfo.size < lineSize || barrierInfo.size < slotsOff || semInfo.size != semSlotsOff+semQueue*semSlotSize {
+	if mutexInfo.size < lineSize || barrierInfo.size < slotsOff || semInfo.size != semSlotsOff+semQueue*semSlotSize ||
+		condInfo.size < condRingOff {
 		t.Error("payloads smaller than a cache line")
 	}
 }

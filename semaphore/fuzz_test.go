@@ -118,12 +118,17 @@ func FuzzAttach(f *testing.F) {
 				return // the mutex reference is corrupt: attaching says so
 			}
 			c.Waiting()
-			c.Signal()
+			if c.Signal() == nil {
+				t.Fatal("Signal without the mutex")
+			}
 			if ok, _ := c.Mutex().TryLock(); ok {
+				c.Signal()
 				c.Wait(ctx)
+				c.Notify(2)
+				c.Broadcast()
+				c.Waiting()
 				c.Mutex().Unlock()
 			}
-			c.Broadcast()
 		case 5:
 			x, err := OpenBarrier(seg, name)
 			if err != nil {

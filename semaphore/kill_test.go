@@ -890,8 +890,8 @@ var killChildCond = testproc.Register("sem-kill-cond", func(c *testproc.Child) e
 // TestKillInsideCondWait: of three processes waiting on a Cond (two
 // goroutines of this one and a child), the child is killed: while it waits
 // (Signal then still wakes each survivor, one per Signal), while it holds
-// the mutex before waiting (the next locker gets ErrOwnerDead, the
-// survivors are still woken), or at a random moment after a Broadcast
+// the mutex before waiting (the next locker, this test locking it to
+// notify, gets ErrOwnerDead; the survivors are still woken), or at a random moment after a Broadcast
 // woke all three (the survivors return; ErrOwnerDead goes to exactly one
 // locker when it died holding the mutex, to none when it did not). Each
 // round has a new Mutex and Cond.
@@ -985,6 +985,24 @@ func TestKillInsideCondWait(t *testing.T) {
 				t.Fatalf("round %d (mode %d): a survivor's Wait: %v", round, c.mode, r.err)
 			}
 		}
+		// notify locks the mutex (counting an ErrOwnerDead) to call f.
+		notify := func(f func() error) {
+			t.Helper()
+			err := mu.LockContext(ctx)
+			switch {
+			case errors.Is(err, ErrOwnerDead):
+				dead++
+				atomic.StoreUint32(marker, 0)
+			case err != nil:
+				t.Fatalf("round %d (mode %d): Lock to notify: %v", round, c.mode, err)
+			case atomic.LoadUint32(marker) != 0:
+				t.Fatalf("round %d (mode %d): Lock to notify taken normally with %d inside", round, c.mode, atomic.LoadUint32(marker))
+			}
+			if err := f(); err != nil {
+				t.Fatal(err)
+			}
+			mu.Unlock()
+		}
 		heldByDead := false
 		switch c.mode {
 		case 0, 2:
@@ -992,9 +1010,7 @@ func TestKillInsideCondWait(t *testing.T) {
 			p.Continue()
 			mpEventually(t, "the child waits", func() bool { return cv.Waiting() == 3 })
 			if c.mode == 2 {
-				if err := cv.Broadcast(); err != nil {
-					t.Fatal(err)
-				}
+				notify(cv.Broadcast)
 			}
 			if c.mode == 2 || rng.IntN(2) == 0 {
 				time.Sleep(time.Duration(rng.IntN(4000)) * time.Microsecond)
@@ -1009,43 +1025,29 @@ func TestKillInsideCondWait(t *testing.T) {
 			t.Fatalf("round %d: child not killed: exit code %d\n%s", round, out.ExitCode, out.Output)
 		}
 		if c.mode != 2 {
-			// Nobody can take the mutex before the Signal: see who holds it.
+			// Nobody can take the mutex before we do: see who holds it.
 			heldByDead = mu.Owner() == p.Pid()
 			if c.mode == 1 && !heldByDead || strings.Contains(out.Output, "WOKEN") {
 				t.Fatalf("round %d (mode %d): owner %d, child %d, output:\n%s", round, c.mode, mu.Owner(), p.Pid(), out.Output)
 			}
 		}
-		if c.mode == 1 && rng.IntN(2) == 0 {
-			// We lock first, then wake both.
-			if err := mu.LockContext(ctx); !errors.Is(err, ErrOwnerDead) {
-				t.Fatalf("round %d: Lock of the mutex the dead child held: %v", round, err)
-			}
-			dead++
-			heldByDead = false
-			if err := cv.Broadcast(); err != nil {
-				t.Fatal(err)
-			}
-			mu.Unlock()
+		broadcast := c.mode == 1 && rng.IntN(2) == 0
+		if broadcast {
+			// Wake both at once.
+			notify(cv.Broadcast)
 		}
-		if c.mode != 2 && !(c.mode == 1 && dead == 1) {
+		if c.mode != 2 && !broadcast {
 			// One Signal wakes one survivor, whoever it is.
-			if err := cv.Signal(); err != nil {
-				t.Fatal(err)
-			}
+			notify(cv.Signal)
 			first, r := next("after one Signal")
 			check(r)
-			if heldByDead && dead != 1 {
-				t.Fatalf("round %d (mode %d): the dead child held the mutex, the first survivor's Wait returned %v", round, c.mode, r.err)
-			}
 			select {
 			case r := <-gs[1-first]:
 				t.Fatalf("round %d (mode %d): one Signal woke both survivors (%v)", round, c.mode, r.err)
 			default:
 			}
 			gs = []<-chan result{gs[1-first], make(chan result)}
-			if err := cv.Signal(); err != nil {
-				t.Fatal(err)
-			}
+			notify(cv.Signal)
 			_, r = next("after a second Signal")
 			check(r)
 		} else {

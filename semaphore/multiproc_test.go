@@ -977,7 +977,7 @@ func TestMultiprocEvent(t *testing.T) {
 //
 //	wait:     lock, Wait, count itself in mpWWoken, print "RESULT err held"
 //	waitfor:  lock, WaitFor(mpWFlag != 0), print "RESULT err held calls"
-//	signal:   Signal
+//	signal:   lock, Signal
 //	notowner: Wait without the mutex, print "RESULT err"
 var mpChildCond = testproc.Register("sem-mp-cond", func(c *testproc.Child) error {
 	seg, f, err := shmtest.OpenArgs(c)
@@ -1024,6 +1024,10 @@ var mpChildCond = testproc.Register("sem-mp-cond", func(c *testproc.Child) error
 			mu.Unlock()
 		}
 	case "signal":
+		if err := mu.Lock(); err != nil {
+			return err
+		}
+		defer mu.Unlock()
 		return cv.Signal()
 	case "notowner":
 		fmt.Printf("RESULT %s\n", mpErrClass(cv.Wait(ctx)))
@@ -1063,7 +1067,7 @@ func TestMultiprocCondNotify(t *testing.T) {
 		return ps
 	}
 	ps := startWaiters(3)
-	if err := cv.Signal(); err != nil {
+	if err := condLocked(t, cv, cv.Signal); err != nil {
 		t.Fatal(err)
 	}
 	mpEventually(t, "Signal woke a waiter", func() bool { return woken() >= 1 })
@@ -1071,18 +1075,18 @@ func TestMultiprocCondNotify(t *testing.T) {
 	if n := cv.Waiting(); n != 2 {
 		t.Fatalf("Waiting %d after one Signal, want 2", n)
 	}
-	if err := cv.Notify(0); err != nil {
+	if err := condLocked(t, cv, func() error { return cv.Notify(0) }); err != nil {
 		t.Fatal(err)
 	}
-	if err := cv.Notify(-1); !errors.Is(err, ErrInvalid) {
+	if err := condLocked(t, cv, func() error { return cv.Notify(-1) }); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("Notify(-1): %v", err)
 	}
-	if err := cv.Notify(1); err != nil {
+	if err := condLocked(t, cv, func() error { return cv.Notify(1) }); err != nil {
 		t.Fatal(err)
 	}
 	mpEventually(t, "Notify(1) woke a waiter", func() bool { return woken() >= 2 })
 	mpNeverWithin(t, mpQuiet, "Notify(1) or Notify(0) woke more than one waiter", func() bool { return woken() > 2 })
-	if err := cv.Broadcast(); err != nil {
+	if err := condLocked(t, cv, cv.Broadcast); err != nil {
 		t.Fatal(err)
 	}
 	mpEventually(t, "Broadcast woke the last waiter", func() bool { return woken() == 3 })
@@ -1093,7 +1097,7 @@ func TestMultiprocCondNotify(t *testing.T) {
 	}
 	// Notify(5) with three waiting wakes all three.
 	ps = startWaiters(3)
-	if err := cv.Notify(5); err != nil {
+	if err := condLocked(t, cv, func() error { return cv.Notify(5) }); err != nil {
 		t.Fatal(err)
 	}
 	mpEventually(t, "Notify(5) woke all three", func() bool { return woken() == 6 })
@@ -1103,15 +1107,15 @@ func TestMultiprocCondNotify(t *testing.T) {
 		}
 	}
 	// Nobody waits: Signal and Broadcast are kept for nobody.
-	if err := cv.Signal(); err != nil {
+	if err := condLocked(t, cv, cv.Signal); err != nil {
 		t.Fatal(err)
 	}
-	if err := cv.Broadcast(); err != nil {
+	if err := condLocked(t, cv, cv.Broadcast); err != nil {
 		t.Fatal(err)
 	}
 	ps = startWaiters(2)
 	mpNeverWithin(t, mpQuiet, "a waiter returned without a notification", func() bool { return woken() > 6 })
-	if err := cv.Broadcast(); err != nil {
+	if err := condLocked(t, cv, cv.Broadcast); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range ps {
@@ -1163,8 +1167,8 @@ func TestMultiprocCondWait(t *testing.T) {
 		}
 		late := mpLoad(w, mpWWoken) != woken
 		if !late {
-			mpEventually(t, "the child's deadline passed and it gave up waiting", func() bool { return cv.Waiting() == 0 })
-			mpEventually(t, "the child sleeps on the mutex", func() bool { return mpContended(&mu.l) })
+			// It gives up waiting under the mutex: it still counts till then.
+			mpEventually(t, "the child's deadline passed and it sleeps on the mutex", func() bool { return mpContended(&mu.l) })
 			if mpLoad(w, mpWWoken) != woken {
 				t.Fatal("the timed-out Wait returned without the mutex")
 			}
@@ -1172,6 +1176,9 @@ func TestMultiprocCondWait(t *testing.T) {
 		mu.Unlock()
 		if res := mpResult(t, p); res != "deadline true" {
 			t.Fatalf("timed-out Wait: %s, want deadline and the mutex held", res)
+		}
+		if n := cv.Waiting(); n != 0 {
+			t.Fatalf("Waiting %d after the timed-out Wait returned", n)
 		}
 		if o := mu.Owner(); o != 0 {
 			t.Fatalf("Owner %d after the child unlocked", o)
@@ -1190,7 +1197,7 @@ func TestMultiprocCondWait(t *testing.T) {
 	// wake-ups: the predicate is called exactly three times.
 	p = shmtest.Start(t, mpChildTimeout, mpChildCond, seg.Name(), "waitfor", "0")
 	mpEventually(t, "the child waits", func() bool { return cv.Waiting() == 1 })
-	if err := cv.Broadcast(); err != nil {
+	if err := condLocked(t, cv, cv.Broadcast); err != nil {
 		t.Fatal(err)
 	}
 	mpEventually(t, "the child waits again", func() bool { return cv.Waiting() == 1 })
@@ -1625,8 +1632,8 @@ var mpChildHandles = testproc.Register("sem-mp-handles", func(c *testproc.Child)
 	if cv.Waiting() != 1 || cv.Mutex().Handle() != mu.Handle() {
 		return fmt.Errorf("cond: %v on %v, want one waiter and the mutex %v", &cv, cv.Mutex().Handle(), mu.Handle())
 	}
-	if err := cv.Signal(); err != nil {
-		return err
+	if err := cv.Signal(); !errors.Is(err, ErrNotOwner) {
+		return fmt.Errorf("Signal with the parent holding the mutex: %v, want ErrNotOwner", err)
 	}
 	if err := ev.Set(); err != nil {
 		return err
@@ -1712,9 +1719,9 @@ func TestMultiprocHandles(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			// A goroutine waits on the Cond, for the child's Signal. It
-			// needs the mutex, which we hold for the child to see: unlock
-			// it in Wait's place once it waits.
+			// A goroutine waits on the Cond, for our Signal (the child's
+			// is refused: we hold the mutex). Wait needs the mutex, which
+			// we hold for the child to see: lock it again once it waits.
 			waited := make(chan error, 1)
 			var wg sync.WaitGroup
 			wg.Add(1)
@@ -1738,6 +1745,9 @@ func TestMultiprocHandles(t *testing.T) {
 			}
 			if s.Value() != 2 || !ev.IsSet() {
 				t.Fatalf("after the child: %v %v", s, ev)
+			}
+			if err := cv.Signal(); err != nil {
+				t.Fatal(err)
 			}
 			mu.Unlock() // let the woken waiter re-take it
 			if err := mpRecv(t, waited, "Cond.Wait"); err != nil {
