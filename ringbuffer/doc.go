@@ -80,9 +80,12 @@
 //
 // # Layout
 //
-// Every ring (a Ring, a Queue, each direction of a Pipe) is one block of a
-// segment (kind ring or queue; the fingerprint names T's layout, or, for
-// encoded T, its Go type). Offsets are from the block's start; integers are
+// Every ring (a Ring, a Queue) is one block of a segment (kind ring or
+// queue; the fingerprint names T's layout, or, for encoded T, its Go type).
+// A Pipe is one block of kind pipe, as large as two Queues of its size: a
+// 64-byte header (version 2 at 0, the offsets of its rings at 8 and 16,
+// the rest zero), then its two rings, each from a 64-byte boundary, ring 0
+// carrying what end 0 sends. Offsets are from the ring's start; integers are
 // little-endian:
 //
 //	offset  size  field
