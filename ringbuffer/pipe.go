@@ -205,16 +205,19 @@ func (c *Conn[T]) Recv(ctx context.Context) (T, error) {
 	return v, err
 }
 
-// Poll waits until Recv would not block (a message, or the end of the
-// stream), reporting true, or until ctx ends, reporting false and
-// ctx.Err(). With a ctx that has ended already it only looks.
+// Poll waits until Recv would not block (a whole message: not one still
+// being written; or the end of the stream), reporting true, or until ctx
+// ends, reporting false and ctx.Err(). It takes nothing. With a ctx that
+// has ended already it only looks.
 func (c *Conn[T]) Poll(ctx context.Context) (bool, error) {
+	// Ready is a committed message at the head (not one still being
+	// written, which Recv would wait for), or the end of the stream, or
+	// anything else Recv would return at once (ErrCorrupt).
 	ready := func() error {
-		q := c.in.c
-		if q.length() > 0 || q.isClosed() {
-			return nil
+		if _, _, err := c.in.c.front(); again(err) {
+			return err
 		}
-		return ErrEmpty
+		return nil
 	}
 	if ready() == nil {
 		return true, nil

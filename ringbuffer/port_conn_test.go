@@ -441,3 +441,65 @@ func TestPyPollDontMerge(t *testing.T) {
 	pyRecv(t, ctx, a, "cd")
 	xpResult(t, p)
 }
+
+// test_boundaries, the other half: Poll does not report a message that is
+// only partly there. A Send stopped before it committed its message (as a
+// sender that is slow, or dead, would be) leaves Recv nothing to take: Poll,
+// only looking, says so, and a Poll that waits returns once the message
+// is whole.
+func TestPyPollPartialMessage(t *testing.T) {
+	ctx := xpContext(t)
+	for _, plain := range []bool{true, false} {
+		var send func() error
+		var poll func(context.Context) (bool, error)
+		var recv func() (string, error)
+		var free func()
+		if plain {
+			a, b, err := Pipe[int64](4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			send = func() error { return a.Send(ctx, 42) }
+			poll = b.Poll
+			recv = func() (string, error) { v, err := b.Recv(ctx); return strconv.FormatInt(v, 10), err }
+			free = func() { freeConn(a) }
+		} else {
+			a, b, err := Pipe[string](4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			send = func() error { return a.Send(ctx, "42") }
+			poll = b.Poll
+			recv = func() (string, error) { return b.Recv(ctx) }
+			free = func() { freeConn(a) }
+		}
+		writing, goOn := make(chan struct{}), make(chan struct{})
+		testHook = func(p string) {
+			if p == pointPublish {
+				close(writing)
+				<-goOn
+			}
+		}
+		sent := make(chan error, 1)
+		go func() { sent <- send() }()
+		<-writing
+		if ok, err := poll(pyEnded()); ok {
+			t.Errorf("plain %v: Poll with a message written, not committed: true, %v; want false", plain, err)
+		}
+		polled := make(chan bool, 1)
+		go func() { ok, _ := poll(ctx); polled <- ok }()
+		close(goOn)
+		err := <-sent
+		testHook = nil
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !<-polled {
+			t.Errorf("plain %v: Poll waiting for the message: false", plain)
+		}
+		if v, err := recv(); v != "42" || err != nil {
+			t.Errorf("plain %v: Recv: %q, %v", plain, v, err)
+		}
+		free()
+	}
+}
