@@ -21,6 +21,7 @@ import (
 // are typed views over it.
 type core struct {
 	o     *shm.Object
+	b     []byte // the ring's payload: o's bytes, or a Pipe's part of them
 	l     layout
 	tail  *uint64
 	head  *uint64
@@ -45,20 +46,20 @@ type core struct {
 // otherwise both miss the other's slot and take one each.
 var registering sync.Mutex
 
-// attachCore checks the header of o and maps the ring's words.
-func attachCore(o *shm.Object) (*core, error) {
-	b := o.Bytes()
+// attachCore checks the header of the ring whose payload is b, all or part
+// of o's bytes, and maps the ring's words.
+func attachCore(o *shm.Object, b []byte) (*core, error) {
 	l, err := decodeLayout(b)
 	if err != nil {
 		return nil, err
 	}
-	return mapCore(o, l), nil
+	return mapCore(o, b, l), nil
 }
 
-func mapCore(o *shm.Object, l layout) *core {
-	b := o.Bytes()
+func mapCore(o *shm.Object, b []byte, l layout) *core {
 	c := &core{
 		o:     o,
+		b:     b,
 		l:     l,
 		tail:  mem.Uint64(b, offTail),
 		head:  mem.Uint64(b, offHead),
@@ -88,7 +89,7 @@ func placeCore(kind shm.Kind, fp uint64, l layout, opts []shm.Option) (*core, er
 	if err != nil {
 		return nil, fmt.Errorf("making %v: %w", kind, err)
 	}
-	return mapCore(o, l), nil
+	return mapCore(o, o.Bytes(), l), nil
 }
 
 // length is the number of cells between head and tail.

@@ -80,9 +80,12 @@
 //
 // # Layout
 //
-// Every ring (a Ring, a Queue, each direction of a Pipe) is one block of a
-// segment (kind ring or queue; the fingerprint names T's layout, or, for
-// encoded T, its Go type). Offsets are from the block's start; integers are
+// Every ring (a Ring, a Queue) is one block of a segment (kind ring or
+// queue; the fingerprint names T's layout, or, for encoded T, its Go type).
+// A Pipe is one block of kind pipe, as large as two Queues of its size: a
+// 64-byte header (version 2 at 0, the offsets of its rings at 8 and 16,
+// the rest zero), then its two rings, each from a 64-byte boundary, ring 0
+// carrying what end 0 sends. Offsets are from the ring's start; integers are
 // little-endian:
 //
 //	offset  size  field
@@ -152,4 +155,31 @@
 //     waits until its context ends, as Python's does for ever.
 //   - A Pipe does not notice that the process at its other end died; bound
 //     Recv with a context, or have the other end Close.
+//
+// Where Python's Queue and Connection behave otherwise:
+//
+//   - Capacity: a Queue of plain T holds n rounded up to a power of two
+//     (Python's maxsize is exact); one of encoded T holds n*256 bytes of
+//     messages, however many that is. There is no Full: for plain T,
+//     compare Len with Cap; for encoded T, whether a message fits depends
+//     on its size (TryPut reports ErrFull).
+//   - Close is for every process, at once: it is Python's
+//     shutdown(immediate=False), not its close, which only lets go of this
+//     process's handle. Messages put are never discarded (there is no
+//     immediate shutdown), and Empty and Len keep working after Close
+//     (Python's empty raises OSError once its process closed the queue).
+//   - A message that cannot be encoded fails at Put, with the Codec's
+//     error; Python's put accepts it and its feeder thread prints the error
+//     and drops it.
+//   - TaskDone counts against messages taken (Get), not put: with a
+//     message put and none taken, it fails with ErrNegativeTaskDone, where
+//     Python's task_done succeeds and lets join return early.
+//   - A Pipe is always duplex (a one-way pipe is a Queue). Its Close, by
+//     either end in any process, closes it for both ends everywhere: a
+//     parent must not close the child's end after starting the child, as
+//     Python programs do with their copy of it. Recv after Close drains
+//     and then returns io.EOF (Python raises OSError on a closed handle).
+//   - A message larger than a Pipe's or Queue's ring is ErrTooLarge
+//     (Python streams a message of any size): size the ring for the
+//     largest message. Conns carry no file descriptors.
 package ringbuffer

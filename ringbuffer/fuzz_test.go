@@ -350,25 +350,25 @@ var errUnknown = errors.New("ErrCorrupt or ErrEmpty")
 func trueKOf(c *core, m []byte) uint64 { return c.l.cellsFor(len(m)) }
 
 // FuzzPipeHeader overwrites a pipe object's header (its version and the
-// places of its two queues) and attaches to it: an error or two working
+// places of its two rings) and attaches to it: an error or two working
 // queues, never a panic.
 func FuzzPipeHeader(f *testing.F) {
 	a, _, err := Pipe[string](1)
 	if err != nil {
 		f.Fatal(err)
 	}
-	good := bytes.Clone(a.pipe.Bytes())
+	good := bytes.Clone(a.pipe.Bytes()[:pipeHeader])
 	freeConn(a)
 	f.Add(good)
-	f.Add(make([]byte, pipeSize))
-	for _, at := range []int{0, offPipeQ0, offPipeQ0 + 8, offPipeQ1, offPipeQ1 + 8} {
+	f.Add(make([]byte, pipeHeader))
+	for _, at := range []int{0, 4, offPipeQ0, offPipeQ1, offPipeQ1 + 1, offPipeQ1 + 8} {
 		b := bytes.Clone(good)
 		b[at] ^= 1
 		f.Add(b)
 	}
 	swapped := bytes.Clone(good)
-	copy(swapped[offPipeQ0:offPipeQ1], good[offPipeQ1:offPipeQ1+16])
-	copy(swapped[offPipeQ1:offPipeQ1+16], good[offPipeQ0:offPipeQ1])
+	copy(swapped[offPipeQ0:offPipeQ1], good[offPipeQ1:offPipeQ1+8])
+	copy(swapped[offPipeQ1:offPipeQ1+8], good[offPipeQ0:offPipeQ1])
 	f.Add(swapped)
 	f.Fuzz(func(t *testing.T, hdr []byte) {
 		a, _, err := Pipe[string](1)
@@ -376,13 +376,14 @@ func FuzzPipeHeader(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer freeConn(a)
-		saved := bytes.Clone(a.pipe.Bytes())
-		copy(a.pipe.Bytes(), hdr)
+		head := a.pipe.Bytes()[:pipeHeader]
+		saved := bytes.Clone(head)
+		copy(head, hdr)
 		c, err := attachConn[string](a.pipe, 1)
 		if err != nil {
 			return
 		}
-		// It attached: both queues must be real queues of this segment.
+		// It attached: both queues must be real queues of this pipe.
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		for _, q := range []*Queue[string]{c.in, c.out} {
@@ -393,16 +394,13 @@ func FuzzPipeHeader(f *testing.F) {
 			}
 		}
 		c.Poll(ctx)
-		copy(a.pipe.Bytes(), saved)
+		copy(head, saved)
 	})
 }
 
-// freeConn frees a pipe made by Pipe: its two queues and itself.
-func freeConn[T any](c *Conn[T]) {
-	c.out.Free()
-	c.in.Free()
-	c.pipe.Free()
-}
+// freeConn frees a pipe made by Pipe (one block: its header and its two
+// rings).
+func freeConn[T any](c *Conn[T]) { c.pipe.Free() }
 
 // FuzzTailWord overwrites the cell word where the next claim goes (the
 // tail's cell: a word of an older lap is a free cell, one of the tail's lap

@@ -18,46 +18,55 @@ type Conn[T any] struct {
 	in   *Queue[T] // what it receives
 }
 
-// The pipe object: a version word, then the two queues (which sit in the
-// same segment) as payload offset and block generation. End 0 sends on
-// queue 0 and receives on queue 1; end 1 the other way round.
+// A pipe is one block: a header, then its two rings one after the other,
+// each a queue's payload starting on a 64-byte boundary. End 0 sends on
+// ring 0 and receives on ring 1; end 1 the other way round. Being one
+// block, a pipe needs no more room than two queues of the same size (their
+// two block headers are its block header and its own header), and it is
+// made, found and freed whole.
+//
+//	offset  size  field
+//	0       4     version (2)
+//	4       4     zero
+//	8       8     offset of ring 0 in the payload (64)
+//	16      8     offset of ring 1: 64 plus ring 0's size rounded up to 64
+//	24      40    zero
 const (
-	pipeVersion = 1
-	pipeSize    = 64
+	pipeVersion = 2
+	pipeHeader  = 64
 	offPipeQ0   = 8
-	offPipeQ1   = 24
+	offPipeQ1   = 16
 )
 
 // Pipe makes a duplex pipe carrying messages of type T, with room for n
 // messages in each direction (see NewQueue), and returns its two ends.
-// Both ends travel to other processes as handles, like every shared
-// object.
+// It takes as much room as two such Queues. Both ends travel to other
+// processes as handles, like every shared object.
 func Pipe[T any](n int, opts ...shm.Option) (*Conn[T], *Conn[T], error) {
 	if n <= 0 {
 		return nil, nil, fmt.Errorf("%w: a pipe of %d messages", ErrInvalid, n)
 	}
-	fp, _ := queueType[T]()
-	var qs [2]*Queue[T]
-	o, err := shm.PlaceObject(shm.Spec{Kind: shm.KindPipe, Fingerprint: fp, Size: pipeSize}, func(o *shm.Object) error {
-		b := o.Bytes()
+	fp, l, err := queueLayout[T](n, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	span := align64(l.size())
+	o, err := shm.Place(shm.Spec{Kind: shm.KindPipe, Fingerprint: fp, Size: pipeHeader + 2*span}, func(b []byte) error {
 		le.PutUint32(b, pipeVersion)
-		for i := range qs {
-			q, err := NewQueue[T](n, shm.In(o.Segment(), ""))
-			if err != nil {
-				for _, q := range qs[:i] {
-					q.Free()
-				}
-				return err
-			}
-			qs[i] = q
-			h := q.Handle()
-			le.PutUint64(b[offPipeQ0+16*i:], h.Offset)
-			le.PutUint64(b[offPipeQ0+16*i+8:], h.Generation)
-		}
+		le.PutUint64(b[offPipeQ0:], pipeHeader)
+		le.PutUint64(b[offPipeQ1:], pipeHeader+span)
+		l.encode(b[pipeHeader:])
+		l.encode(b[pipeHeader+span:])
 		return nil
 	}, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("making pipe: %w", err)
+	}
+	b := o.Bytes()
+	var qs [2]*Queue[T]
+	for i := range qs {
+		at := pipeHeader + uint64(i)*span
+		qs[i] = newQueueOn[T](mapCore(o, b[at:at+span:at+span], l))
 	}
 	return &Conn[T]{pipe: o, end: 0, out: qs[0], in: qs[1]}, &Conn[T]{pipe: o, end: 1, out: qs[1], in: qs[0]}, nil
 }
@@ -84,23 +93,50 @@ func OpenPipe[T any](seg *shm.Segment, name string) (*Conn[T], *Conn[T], error) 
 	return a, b, nil
 }
 
+// attachConn checks the header of the pipe o and the headers of its two
+// rings, and makes its end end.
 func attachConn[T any](o *shm.Object, end int) (*Conn[T], error) {
 	b := o.Bytes()
-	if len(b) < pipeSize || le.Uint32(b) != pipeVersion {
+	if len(b) < pipeHeader || le.Uint32(b) != pipeVersion {
 		return nil, fmt.Errorf("pipe %q: %w: bad header", o.Name(), ErrCorrupt)
 	}
-	fp, _ := queueType[T]()
-	seg := o.Segment()
+	for _, c := range b[4:offPipeQ0] {
+		if c != 0 {
+			return nil, fmt.Errorf("pipe %q: %w: reserved header bytes are not zero", o.Name(), ErrCorrupt)
+		}
+	}
+	for _, c := range b[offPipeQ1+8 : pipeHeader] {
+		if c != 0 {
+			return nil, fmt.Errorf("pipe %q: %w: reserved header bytes are not zero", o.Name(), ErrCorrupt)
+		}
+	}
+	at0, at1 := le.Uint64(b[offPipeQ0:]), le.Uint64(b[offPipeQ1:])
+	if at0 != pipeHeader || at1 <= at0 || at1%64 != 0 || at1 >= uint64(len(b)) {
+		return nil, fmt.Errorf("pipe %q: %w: rings at %d and %d of a %d-byte payload", o.Name(), ErrCorrupt, at0, at1, len(b))
+	}
+	span := at1 - at0
+	if uint64(len(b))-at1 < span {
+		return nil, fmt.Errorf("pipe %q: %w: a second ring of %d bytes, the first has %d", o.Name(), ErrCorrupt, uint64(len(b))-at1, span)
+	}
 	var qs [2]*Queue[T]
-	for i := range qs {
-		qo, err := seg.Attach(shm.Handle{Segment: seg.ID(), Name: seg.Name(), Kind: shm.KindQueue, Fingerprint: fp,
-			Offset: le.Uint64(b[offPipeQ0+16*i:]), Generation: le.Uint64(b[offPipeQ0+16*i+8:])})
+	for i, at := range []uint64{at0, at1} {
+		c, err := attachCore(o, b[at:at+span:at+span])
+		if err == nil && c.l.joinable {
+			err = fmt.Errorf("%w: a joinable queue's ring", ErrCorrupt)
+		}
+		if err == nil {
+			err = checkQueueCore[T](c)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("pipe %q: attaching its queue: %w", o.Name(), err)
+			return nil, fmt.Errorf("pipe %q, ring %d: %w", o.Name(), i, err)
 		}
-		if qs[i], err = attachQueue[T](qo); err != nil {
-			return nil, err
+		if i == 1 && c.l != qs[0].c.l {
+			return nil, fmt.Errorf("pipe %q: %w: its two rings differ", o.Name(), ErrCorrupt)
 		}
+		qs[i] = newQueueOn[T](c)
+	}
+	if align64(qs[0].c.l.size()) != span {
+		return nil, fmt.Errorf("pipe %q: %w: rings of %d bytes %d bytes apart", o.Name(), ErrCorrupt, qs[0].c.l.size(), span)
 	}
 	return &Conn[T]{pipe: o, end: end, out: qs[end], in: qs[1-end]}, nil
 }
@@ -169,16 +205,19 @@ func (c *Conn[T]) Recv(ctx context.Context) (T, error) {
 	return v, err
 }
 
-// Poll waits until Recv would not block (a message, or the end of the
-// stream), reporting true, or until ctx ends, reporting false and
-// ctx.Err(). With a ctx that has ended already it only looks.
+// Poll waits until Recv would not block (a whole message: not one still
+// being written; or the end of the stream), reporting true, or until ctx
+// ends, reporting false and ctx.Err(). It takes nothing. With a ctx that
+// has ended already it only looks.
 func (c *Conn[T]) Poll(ctx context.Context) (bool, error) {
+	// Ready is a committed message at the head (not one still being
+	// written, which Recv would wait for), or the end of the stream, or
+	// anything else Recv would return at once (ErrCorrupt).
 	ready := func() error {
-		q := c.in.c
-		if q.length() > 0 || q.isClosed() {
-			return nil
+		if _, _, err := c.in.c.front(); again(err) {
+			return err
 		}
-		return ErrEmpty
+		return nil
 	}
 	if ready() == nil {
 		return true, nil

@@ -80,14 +80,7 @@ func newQueue[T any](n int, joinable bool, opts []shm.Option) (*Queue[T], error)
 	if n <= 0 {
 		return nil, fmt.Errorf("%w: a queue of %d messages", ErrInvalid, n)
 	}
-	fp, plain := queueType[T]()
-	var l layout
-	var err error
-	if plain > 0 {
-		l, err = newLayout(modeFixed, uint64(n), plain, plain, joinable)
-	} else {
-		l, err = newLayout(modeFramed, uint64(n)*encodedRoom, encodedCell, 0, joinable)
-	}
+	fp, l, err := queueLayout[T](n, joinable)
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +89,18 @@ func newQueue[T any](n int, joinable bool, opts []shm.Option) (*Queue[T], error)
 		return nil, err
 	}
 	return newQueueOn[T](c), nil
+}
+
+// queueLayout is the layout of the ring of a Queue of n messages of T (a
+// Pipe's direction too), and the fingerprint of T.
+func queueLayout[T any](n int, joinable bool) (fp uint64, l layout, err error) {
+	fp, plain := queueType[T]()
+	if plain > 0 {
+		l, err = newLayout(modeFixed, uint64(n), plain, plain, joinable)
+	} else {
+		l, err = newLayout(modeFramed, uint64(n)*encodedRoom, encodedCell, 0, joinable)
+	}
+	return fp, l, err
 }
 
 // queueType is the layout fingerprint of a Queue of T, and T's size when T
@@ -158,19 +163,27 @@ func resolveQueue[T any](b []byte) (*shm.Object, error) {
 }
 
 func attachQueue[T any](o *shm.Object) (*Queue[T], error) {
-	c, err := attachCore(o)
+	c, err := attachCore(o, o.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("queue %q: %w", o.Name(), err)
 	}
+	if err := checkQueueCore[T](c); err != nil {
+		return nil, fmt.Errorf("queue %q: %w", o.Name(), err)
+	}
+	return newQueueOn[T](c), nil
+}
+
+// checkQueueCore checks that the ring c is one of a Queue of T.
+func checkQueueCore[T any](c *core) error {
 	_, plain := queueType[T]()
 	switch {
 	case c.l.mode == modeSPSC:
-		return nil, fmt.Errorf("queue %q: %w: a single-producer ring", o.Name(), ErrCorrupt)
+		return fmt.Errorf("%w: a single-producer ring", ErrCorrupt)
 	case plain > 0 && (c.l.mode != modeFixed || c.l.elemSize != plain),
 		plain == 0 && c.l.mode != modeFramed:
-		return nil, fmt.Errorf("queue %q does not hold %d-byte %s: %w", o.Name(), plain, reflect.TypeFor[T](), shm.ErrLayout)
+		return fmt.Errorf("it does not hold %d-byte %s: %w", plain, reflect.TypeFor[T](), shm.ErrLayout)
 	}
-	return newQueueOn[T](c), nil
+	return nil
 }
 
 func newQueueOn[T any](c *core) *Queue[T] {
@@ -179,7 +192,7 @@ func newQueueOn[T any](c *core) *Queue[T] {
 		q.ring = newRingOn[T](c)
 	}
 	if c.l.joinable {
-		b := c.o.Bytes()
+		b := c.b
 		q.gets, q.dones, q.join = mem.Uint64(b, offGets), mem.Uint64(b, offDones), mem.Uint32(b, offJoinWord)
 		c.gets, c.join = q.gets, q.join // counted by release
 	}

@@ -103,7 +103,7 @@ func (r *Ring[T]) UnmarshalBinary(b []byte) error {
 }
 
 func attachRing[T any](o *shm.Object, tl ctypes.Layout) (*Ring[T], error) {
-	c, err := attachCore(o)
+	c, err := attachCore(o, o.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("ring %q: %w", o.Name(), err)
 	}

@@ -1,0 +1,684 @@
+//go:build linux && (amd64 || arm64)
+
+package ringbuffer
+
+// The behavioural cases of CPython's multiprocessing queue tests
+// (Lib/test/_test_multiprocessing.py, class _TestQueue), as shmkit's own
+// tests, with child processes where the original has them. Python's API
+// maps onto shmkit's as follows:
+//
+//	put(v) / put(v, True, t)   Put(ctx, v), ctx bounding the wait
+//	put(v, False), put_nowait  TryPut(v): ErrFull
+//	get() / get(True, t)       Get(ctx)
+//	get(False), get_nowait     TryGet(): ErrEmpty
+//	qsize, empty, full         Len, Empty, Len() == Cap()
+//	pyqueue.Full / Empty       ErrFull, ErrEmpty; context.DeadlineExceeded
+//	                           after a bounded wait
+//	close / shutdown()         Close: for every process, Put fails, Get
+//	                           drains and then fails (ErrClosed)
+//	task_done, join            TaskDone (ErrNegativeTaskDone), Join(ctx)
+//
+// Cases with no counterpart: test_no_import_lock_contention (Python's
+// import lock), test_queue_feeder_on_queue_feeder_error (there is no
+// feeder thread: Put returns the error), test_shutdown_immediate and
+// test_shutdown_immediate_with_unfinished (Close never discards messages).
+// Where shmkit differs on purpose, the package's Caveats say so.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/internal/testproc"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// pyShort is a wait that must time out: long enough to be a real wait,
+// short enough to keep the tests quick. Only lower bounds are asserted on
+// it (a wait never ends before its deadline), never upper ones.
+const pyShort = 50 * time.Millisecond
+
+// pyTimeout is a context that ends after d.
+func pyTimeout(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// pyEnded is a context that has ended already: a blocking call given it
+// only looks (Python's block=False, or timeout=0).
+func pyEnded() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// pyChildQueue is the child of the queue tests. Its argument: the
+// segment, the queue's name, and a mode:
+//
+//	get N      open Queue[int64], stop at point "start", Get N messages,
+//	           print them
+//	put A B    open Queue[int64], stop at point "start", Put A..B-1
+//	puts A B   open Queue[string], Put the decimal strings of A..B-1
+//	work       open JoinableQueue[int64], Get and TaskDone until -1,
+//	           print how many it handled
+//	join       open JoinableQueue[string], Join, print "joined"
+//	getstr     open JoinableQueue[string], Get one message, print it
+//	closed     open JoinableQueue[string], stop at point "start", Get and
+//	           print its error's class (it must fail: closed meanwhile)
+//	empties    open Queue[bool], stop at point "start", put what Empty
+//	           says, twice
+var pyChildQueue = testproc.Register("rb-py-queue", func(c *testproc.Child) error {
+	seg, f := xpOpen(c)
+	defer seg.Close()
+	ctx, cancel := xpChildContext()
+	defer cancel()
+	name, mode := f.str(0), f.str(1)
+	var out []string
+	switch mode {
+	case "get", "put":
+		q, err := OpenQueue[int64](seg, name)
+		if err != nil {
+			return err
+		}
+		c.Point("start")
+		if mode == "put" {
+			for i := f.int(2); i < f.int(3); i++ {
+				if err := q.Put(ctx, int64(i)); err != nil {
+					return err
+				}
+			}
+			break
+		}
+		for range f.int(2) {
+			v, err := q.Get(ctx)
+			if err != nil {
+				return err
+			}
+			out = append(out, strconv.FormatInt(v, 10))
+		}
+	case "puts":
+		q, err := OpenQueue[string](seg, name)
+		if err != nil {
+			return err
+		}
+		for i := f.int(2); i < f.int(3); i++ {
+			if err := q.Put(ctx, strconv.Itoa(i)); err != nil {
+				return err
+			}
+		}
+	case "work":
+		q, err := OpenJoinableQueue[int64](seg, name)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for {
+			v, err := q.Get(ctx)
+			if err != nil {
+				return err
+			}
+			if v == -1 {
+				break
+			}
+			if err := q.TaskDone(); err != nil {
+				return err
+			}
+			n++
+		}
+		out = append(out, strconv.Itoa(n))
+	case "join":
+		q, err := OpenJoinableQueue[string](seg, name)
+		if err != nil {
+			return err
+		}
+		if err := q.Join(ctx); err != nil {
+			return err
+		}
+		out = append(out, "joined")
+	case "getstr":
+		q, err := OpenJoinableQueue[string](seg, name)
+		if err != nil {
+			return err
+		}
+		v, err := q.Get(ctx)
+		if err != nil {
+			return err
+		}
+		out = append(out, v)
+	case "closed":
+		q, err := OpenJoinableQueue[string](seg, name)
+		if err != nil {
+			return err
+		}
+		c.Point("start")
+		v, err := q.Get(ctx)
+		if err != ErrClosed {
+			return fmt.Errorf("Get on a closed queue: %q, %v; want ErrClosed", v, err)
+		}
+		out = append(out, "closed")
+	case "empties":
+		q, err := OpenQueue[bool](seg, name)
+		if err != nil {
+			return err
+		}
+		c.Point("start")
+		for range 2 {
+			if err := q.Put(ctx, q.Empty()); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("unknown mode %q", mode)
+	}
+	fmt.Println("RESULT", strings.Join(append([]string{"ok"}, out...), " "))
+	return nil
+})
+
+// pyStartQueue starts pyChildQueue on the queue name of seg.
+func pyStartQueue(t *testing.T, seg *shm.Segment, name string, mode ...string) *testproc.Proc {
+	t.Helper()
+	return shmtest.Start(t, xpShortTimeout, pyChildQueue, append([]string{seg.Name(), name}, mode...)...)
+}
+
+// pyChildOut is what a pyChildQueue child printed after "ok".
+func pyChildOut(t *testing.T, p *testproc.Proc) []string {
+	t.Helper()
+	res := xpResult(t, p)
+	if len(res) == 0 || res[0] != "ok" {
+		t.Fatalf("child result %q", res)
+	}
+	return res[1:]
+}
+
+// pyFull is Python's full(): no room for one more message.
+func pyFull[T any](q *Queue[T]) bool { return q.Len() == q.Cap() }
+
+// test_put: a bounded queue filled by the parent, every form of put on the
+// full queue failing without waiting (or after its timeout) and adding
+// nothing, then emptied by a child.
+func TestPyQueuePut(t *testing.T) {
+	const size = 8 // a power of two: the capacity of a plain queue is exact
+	seg := testSeg(t)
+	q, err := NewQueue[int64](size, shm.In(seg, "q"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pyStartQueue(t, seg, "q", "get", strconv.Itoa(size))
+	p.WaitPoint("start")
+	if !q.Empty() || pyFull(q) {
+		t.Fatalf("new queue: Empty %v, full %v", q.Empty(), pyFull(q))
+	}
+	ctx := xpContext(t)
+	for i := 1; i <= size; i++ {
+		if i%2 == 0 {
+			err = q.TryPut(int64(i))
+		} else {
+			err = q.Put(ctx, int64(i))
+		}
+		if err != nil {
+			t.Fatalf("put %d: %v", i, err)
+		}
+	}
+	if q.Empty() || !pyFull(q) {
+		t.Fatalf("filled queue: Empty %v, full %v", q.Empty(), pyFull(q))
+	}
+	if err := q.TryPut(7); err != ErrFull {
+		t.Errorf("TryPut on a full queue: %v, want ErrFull", err)
+	}
+	if err := q.Put(pyEnded(), 7); err != context.Canceled {
+		t.Errorf("Put on a full queue with an ended context: %v, want context.Canceled", err)
+	}
+	start := time.Now()
+	if err := q.Put(pyTimeout(t, pyShort), 7); err != context.DeadlineExceeded {
+		t.Errorf("Put on a full queue with a timeout: %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d < pyShort {
+		t.Errorf("Put with a timeout of %v gave up after %v", pyShort, d)
+	}
+	if q.Len() != size {
+		t.Errorf("failed puts changed the queue: Len %d, want %d", q.Len(), size)
+	}
+	p.Continue()
+	got := pyChildOut(t, p)
+	if want := "1 2 3 4 5 6 7 8"; strings.Join(got, " ") != want {
+		t.Errorf("the child got %q, want %q", got, want)
+	}
+	if !q.Empty() || pyFull(q) {
+		t.Errorf("emptied queue: Empty %v, full %v", q.Empty(), pyFull(q))
+	}
+}
+
+// test_get: a child puts while the parent waits; then every form of get,
+// on the messages and on the empty queue.
+func TestPyQueueGet(t *testing.T) {
+	seg := testSeg(t)
+	q, err := NewQueue[int64](16, shm.In(seg, "q"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pyStartQueue(t, seg, "q", "put", "2", "6")
+	p.WaitPoint("start")
+	if !q.Empty() {
+		t.Fatal("new queue not empty")
+	}
+	p.Continue()
+	pyChildOut(t, p) // the child has put them all
+	if q.Empty() || q.Len() != 4 {
+		t.Fatalf("after the child's puts: Empty %v, Len %d", q.Empty(), q.Len())
+	}
+	ctx := xpContext(t)
+	for i, get := range []func() (int64, error){
+		func() (int64, error) { return q.Get(ctx) },
+		func() (int64, error) { return q.Get(ctx) },
+		func() (int64, error) { return q.Get(pyTimeout(t, time.Minute)) },
+		q.TryGet,
+	} {
+		if v, err := get(); v != int64(i+2) || err != nil {
+			t.Fatalf("get %d: %d, %v; want %d", i, v, err, i+2)
+		}
+	}
+	if !q.Empty() {
+		t.Fatal("queue not empty after four gets")
+	}
+	if _, err := q.TryGet(); err != ErrEmpty {
+		t.Errorf("TryGet on an empty queue: %v, want ErrEmpty", err)
+	}
+	if _, err := q.Get(pyEnded()); err != context.Canceled {
+		t.Errorf("Get on an empty queue with an ended context: %v, want context.Canceled", err)
+	}
+	start := time.Now()
+	if _, err := q.Get(pyTimeout(t, pyShort)); err != context.DeadlineExceeded {
+		t.Errorf("Get on an empty queue with a timeout: %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d < pyShort {
+		t.Errorf("Get with a timeout of %v gave up after %v", pyShort, d)
+	}
+}
+
+// test_fork: the parent puts 0..9, then a child puts 10..19 on the same
+// queue (of encoded messages); the parent gets all twenty in order.
+func TestPyQueueFork(t *testing.T) {
+	seg := testSeg(t)
+	q, err := NewQueue[string](32, shm.In(seg, "q"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := xpContext(t)
+	for i := range 10 {
+		if err := q.Put(ctx, strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pyChildOut(t, pyStartQueue(t, seg, "q", "puts", "10", "20"))
+	for i := range 20 {
+		if v, err := q.Get(ctx); v != strconv.Itoa(i) || err != nil {
+			t.Fatalf("get %d: %q, %v", i, v, err)
+		}
+	}
+	if _, err := q.TryGet(); err != ErrEmpty {
+		t.Errorf("TryGet after all twenty: %v, want ErrEmpty", err)
+	}
+}
+
+// test_qsize, on a queue of plain and one of encoded messages.
+func TestPyQueueQsize(t *testing.T) {
+	ctx := xpContext(t)
+	plain, err := NewQueue[int64](4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Free()
+	enc, err := NewQueue[string](4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Free()
+	for what, q := range map[string]interface {
+		Len() int
+		put() error
+		get() error
+	}{"plain": pyQ[int64]{plain, ctx, 5}, "encoded": pyQ[string]{enc, ctx, "5"}} {
+		for i, step := range []func() error{nil, q.put, q.put, q.get, q.get} {
+			if step != nil {
+				if err := step(); err != nil {
+					t.Fatal(what, err)
+				}
+			}
+			if want := []int{0, 1, 2, 1, 0}[i]; q.Len() != want {
+				t.Errorf("%s queue, step %d: Len %d, want %d", what, i, q.Len(), want)
+			}
+		}
+	}
+}
+
+// pyQ puts v and gets on q, for tests that run on queues of several T.
+type pyQ[T any] struct {
+	*Queue[T]
+	ctx context.Context
+	v   T
+}
+
+func (q pyQ[T]) put() error { return q.Put(q.ctx, q.v) }
+func (q pyQ[T]) get() error { _, err := q.Get(q.ctx); return err }
+
+// test_task_done: four worker processes take messages and mark each done;
+// Join returns once all ten are; a further TaskDone is refused.
+func TestPyQueueTaskDone(t *testing.T) {
+	const workers, tasks = 4, 10
+	seg := testSeg(t)
+	q, err := NewJoinableQueue[int64](16, shm.In(seg, "jq"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.TryPut(0); err != nil {
+		t.Fatal(err)
+	}
+	// Python's task_done counts against puts and would let this pass (and
+	// Join return with the message still queued); TaskDone counts
+	// against messages taken.
+	if err := q.TaskDone(); err != ErrNegativeTaskDone {
+		t.Errorf("TaskDone with a message put, none taken: %v, want ErrNegativeTaskDone", err)
+	}
+	ps := make([]*testproc.Proc, workers)
+	for i := range ps {
+		ps[i] = pyStartQueue(t, seg, "jq", "work")
+	}
+	ctx := xpContext(t)
+	for i := 1; i < tasks; i++ {
+		if err := q.Put(ctx, int64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Join(ctx); err != nil {
+		t.Fatalf("Join: %v", err)
+	}
+	if n := q.Unfinished(); n != 0 {
+		t.Errorf("Join returned with %d unfinished", n)
+	}
+	if err := q.TaskDone(); err != ErrNegativeTaskDone {
+		t.Errorf("TaskDone with nothing taken: %v, want ErrNegativeTaskDone", err)
+	}
+	for range workers {
+		if err := q.Put(ctx, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := 0
+	for _, p := range ps {
+		out := pyChildOut(t, p)
+		n, _ := strconv.Atoi(out[0])
+		total += n
+	}
+	if total != tasks {
+		t.Errorf("the workers handled %d tasks, want %d", total, tasks)
+	}
+}
+
+// test_timeout: Get on an empty queue with a 200 ms timeout waits at least
+// that long (Python allows 100 ms for coarse clocks; so does this test).
+func TestPyQueueTimeout(t *testing.T) {
+	q, err := NewQueue[int64](4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Free()
+	start := time.Now()
+	if _, err := q.Get(pyTimeout(t, 200*time.Millisecond)); err != context.DeadlineExceeded {
+		t.Fatalf("Get: %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d < 100*time.Millisecond {
+		t.Errorf("Get with a timeout of 200ms gave up after %v", d)
+	}
+}
+
+// pyUnencodable fails to encode when Bad is set. The string makes it a
+// type that is encoded (plain types travel as raw bytes).
+type pyUnencodable struct {
+	Bad  bool
+	Note string
+}
+
+var errPyUnencodable = errors.New("this message cannot be encoded")
+
+func (u pyUnencodable) GobEncode() ([]byte, error) {
+	if u.Bad {
+		return nil, errPyUnencodable
+	}
+	return []byte{0}, nil
+}
+
+func (u *pyUnencodable) GobDecode(b []byte) error { u.Bad = false; return nil }
+
+// test_queue_feeder_donot_stop_onexc: a message that cannot be encoded
+// does not stop the queue, and does not count. Python's put accepts it and
+// its feeder thread reports the error; Put reports it to its caller.
+func TestPyQueueUnencodable(t *testing.T) {
+	ctx := xpContext(t)
+	for _, size := range []int{1, 16} {
+		q, err := NewQueue[pyUnencodable](size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Put(ctx, pyUnencodable{Bad: true}); !errors.Is(err, errPyUnencodable) {
+			t.Errorf("Put of an unencodable message: %v, want its encoding error", err)
+		}
+		if err := q.TryPut(pyUnencodable{Bad: true}); !errors.Is(err, errPyUnencodable) {
+			t.Errorf("TryPut of an unencodable message: %v, want its encoding error", err)
+		}
+		if err := q.Put(ctx, pyUnencodable{}); err != nil {
+			t.Fatalf("Put after a failed one: %v", err)
+		}
+		if q.Len() != 1 {
+			t.Errorf("Len %d, want 1", q.Len())
+		}
+		if _, err := q.Get(ctx); err != nil {
+			t.Errorf("Get: %v", err)
+		}
+		if !q.Empty() {
+			t.Error("queue not empty after the one message was taken")
+		}
+		q.Free()
+	}
+}
+
+// test_closed_queue_empty_exceptions: Empty works on a closed queue, used
+// or not. Python's empty raises OSError on a used queue its process
+// closed; Close here closes the queue for every process, and what is in
+// it can still be taken, so Empty reports it.
+func TestPyQueueClosedEmpty(t *testing.T) {
+	ctx := xpContext(t)
+	for _, joinable := range []bool{false, true} {
+		for _, used := range []bool{false, true} {
+			q, err := newQueue[string](4, joinable, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if used {
+				if err := q.Put(ctx, "foo"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			q.Close()
+			if q.Empty() == used {
+				t.Errorf("joinable %v, used %v: Empty %v after Close", joinable, used, q.Empty())
+			}
+			if used {
+				if v, err := q.Get(ctx); v != "foo" || err != nil {
+					t.Errorf("Get after Close: %q, %v; want the message put before", v, err)
+				}
+				if !q.Empty() {
+					t.Error("closed queue not empty once drained")
+				}
+			}
+			q.Free()
+		}
+	}
+}
+
+// test_closed_queue_put_get_exceptions: once closed, a queue refuses every
+// put, and get on it (empty) fails instead of waiting.
+func TestPyQueueClosedPutGet(t *testing.T) {
+	ctx := xpContext(t)
+	for _, joinable := range []bool{false, true} {
+		q, err := newQueue[string](4, joinable, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.Close()
+		if err := q.Put(ctx, "foo"); err != ErrClosed {
+			t.Errorf("joinable %v: Put after Close: %v, want ErrClosed", joinable, err)
+		}
+		if err := q.TryPut("foo"); err != ErrClosed {
+			t.Errorf("joinable %v: TryPut after Close: %v, want ErrClosed", joinable, err)
+		}
+		if _, err := q.Get(ctx); err != ErrClosed {
+			t.Errorf("joinable %v: Get after Close: %v, want ErrClosed", joinable, err)
+		}
+		if _, err := q.TryGet(); err != ErrClosed {
+			t.Errorf("joinable %v: TryGet after Close: %v, want ErrClosed", joinable, err)
+		}
+		q.Free()
+	}
+}
+
+// pyClosedBoth checks that q, closed and empty, refuses puts and gets.
+func pyClosedBoth(t *testing.T, q *Queue[string]) {
+	t.Helper()
+	ctx := xpContext(t)
+	if err := q.Put(ctx, "data"); err != ErrClosed {
+		t.Errorf("Put: %v, want ErrClosed", err)
+	}
+	if err := q.TryPut("data"); err != ErrClosed {
+		t.Errorf("TryPut: %v, want ErrClosed", err)
+	}
+	if _, err := q.Get(ctx); err != ErrClosed {
+		t.Errorf("Get: %v, want ErrClosed", err)
+	}
+	if _, err := q.TryGet(); err != ErrClosed {
+		t.Errorf("TryGet: %v, want ErrClosed", err)
+	}
+}
+
+// test_shutdown_empty (Close is shutdown(immediate=False)): closing an
+// empty JoinableQueue lets a Join in another process return; the queue
+// then refuses puts and gets.
+func TestPyQueueShutdownEmpty(t *testing.T) {
+	seg := testSeg(t)
+	q, err := NewJoinableQueue[string](4, shm.In(seg, "jq"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	joiner := pyStartQueue(t, seg, "jq", "join")
+	getter := pyStartQueue(t, seg, "jq", "closed")
+	getter.WaitPoint("start")
+	getter.Continue() // Get in the child, very likely waiting when Close comes
+	ctx := xpContext(t)
+	got := make(chan error, 1)
+	go func() { _, err := q.Get(ctx); got <- err }()
+	q.Close()
+	if err := <-got; err != ErrClosed {
+		t.Errorf("a Get waiting when Close came: %v, want ErrClosed", err)
+	}
+	if q.Len() != 0 {
+		t.Errorf("Len %d after Close", q.Len())
+	}
+	if out := pyChildOut(t, joiner); len(out) != 1 || out[0] != "joined" {
+		t.Errorf("joiner: %q", out)
+	}
+	if out := pyChildOut(t, getter); len(out) != 1 || out[0] != "closed" {
+		t.Errorf("Get in a child: %q, want it to fail with ErrClosed", out)
+	}
+	pyClosedBoth(t, q.Queue)
+}
+
+// test_shutdown_nonempty: a message put before Close is still there for
+// a Get in another process; Join (here and in another process) waits
+// until it is marked done; puts and gets are refused once it is gone.
+func TestPyQueueShutdownNonEmpty(t *testing.T) {
+	seg := testSeg(t)
+	q, err := NewJoinableQueue[string](1, shm.In(seg, "jq"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := xpContext(t)
+	if err := q.Put(ctx, "data"); err != nil {
+		t.Fatal(err)
+	}
+	joiner := pyStartQueue(t, seg, "jq", "join")
+	joined := make(chan error, 1)
+	go func() { joined <- q.Join(ctx) }()
+	put := make(chan error, 1)
+	go func() { put <- q.Put(ctx, "more") }() // the queue is full
+	q.Close()
+	if err := <-put; err != ErrClosed {
+		t.Errorf("a Put waiting for room when Close came: %v, want ErrClosed", err)
+	}
+	if q.Len() != 1 {
+		t.Errorf("Len %d after Close, want 1", q.Len())
+	}
+	if out := pyChildOut(t, pyStartQueue(t, seg, "jq", "getstr")); len(out) != 1 || out[0] != "data" {
+		t.Errorf("Get in a child after Close: %q, want data", out)
+	}
+	if q.Unfinished() != 1 {
+		t.Errorf("Unfinished %d, want 1: taken, not done", q.Unfinished())
+	}
+	select {
+	case err := <-joined:
+		t.Fatalf("Join returned (%v) with a message not done", err)
+	default:
+	}
+	pyClosedBoth(t, q.Queue)
+	if err := q.TaskDone(); err != nil {
+		t.Fatalf("TaskDone: %v", err)
+	}
+	if err := <-joined; err != nil {
+		t.Errorf("Join: %v", err)
+	}
+	if out := pyChildOut(t, joiner); len(out) != 1 || out[0] != "joined" {
+		t.Errorf("joiner: %q", out)
+	}
+	if err := q.TaskDone(); err != ErrNegativeTaskDone {
+		t.Errorf("a second TaskDone: %v, want ErrNegativeTaskDone", err)
+	}
+}
+
+// _TestSimpleQueue (Queue is SimpleQueue too). test_empty: a child sees
+// the queue empty, then not; the parent sees it empty, not empty, and
+// empty again. test_close: Close twice.
+func TestPySimpleQueueEmpty(t *testing.T) {
+	seg := testSeg(t)
+	q, err := NewQueue[bool](4, shm.In(seg, "q"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pyStartQueue(t, seg, "q", "empties")
+	p.WaitPoint("start")
+	if !q.Empty() {
+		t.Fatal("new queue not empty")
+	}
+	p.Continue()
+	pyChildOut(t, p)
+	if q.Empty() {
+		t.Fatal("empty after the child's puts")
+	}
+	ctx := xpContext(t)
+	for _, want := range []bool{true, false} {
+		if v, err := q.Get(ctx); v != want || err != nil {
+			t.Fatalf("Get: %v, %v; want %v", v, err, want)
+		}
+	}
+	if !q.Empty() {
+		t.Error("not empty after both were taken")
+	}
+	for range 2 {
+		if err := q.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}
+}
