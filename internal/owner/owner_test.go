@@ -34,7 +34,7 @@ func TestOwnerWords(t *testing.T) {
 	}
 }
 
-func memfd(t *testing.T) *os.File {
+func memfd(t testing.TB) *os.File {
 	t.Helper()
 	f, err := sys.Memfd("owner-test")
 	if err != nil {
@@ -47,7 +47,7 @@ func memfd(t *testing.T) *os.File {
 	return f
 }
 
-func join(t *testing.T, f *os.File) *Table {
+func join(t testing.TB, f *os.File) *Table {
 	t.Helper()
 	tb, err := Join(f)
 	if err != nil {
@@ -139,6 +139,14 @@ var (
 		return nil
 	})
 )
+
+// startJoined starts a child that joins f and writes its owner word at
+// offset 0, and returns its pid once it has.
+func startJoined(t testing.TB, f *os.File) int {
+	p := testproc.Start(t, childJoin, testproc.Files(f))
+	p.WaitPoint("joined")
+	return p.Pid()
+}
 
 // Two live processes never hold one owner word in one file: the second
 // Join fails with ErrCollision.
