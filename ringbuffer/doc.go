@@ -58,9 +58,9 @@
 //   - every message it committed is delivered exactly once;
 //   - a slot or frame it had claimed but not committed becomes a hole that
 //     consumers skip, once they have seen that its process is dead (they
-//     look again every 25 ms while they wait behind it); its pid cannot be
-//     mistaken for a new process's, because the claim records the process
-//     by pid and start time;
+//     look again every 25 ms while they wait behind it); a live producer in
+//     any pid namespace is never taken for dead, because liveness is the
+//     kernel's (see Liveness in package shm's doc);
 //   - no consumer ever receives a torn or partial message: a consumer only
 //     reads a frame after its commit;
 //   - the queue keeps working for the other producers, who step over the
@@ -112,7 +112,8 @@
 //	...     cells*cell size  data, from a 64-byte boundary
 //
 // Each cursor and each sleep word has a cache line to itself. An owner word
-// is pid<<32 | (start time & 0x7fffffff)<<1.
+// is the process's pid<<32 | a random 31-bit nonce<<1 (see Liveness in
+// package shm's doc).
 //
 // In modes 2 and 3 every cell has a 64-bit cell word, apart from the data,
 // through which a frame starting at that cell is claimed:

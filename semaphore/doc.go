@@ -24,7 +24,7 @@
 //
 // # When a process dies
 //
-// A Mutex or RLock records its holder (pid and start time) in the same
+// A Mutex or RLock records its holder (its owner word) in the same
 // compare-and-swap that takes it, so there is no moment when it is held by
 // nobody known. A waiter that finds the holder dead takes the lock and gets
 // ErrOwnerDead: it holds the lock, and judges whether the data it guards is
@@ -98,8 +98,10 @@
 //	barrier    64      16*n  per arrival index: owner word (8), round | 1<<31 (4), unused (4)
 //
 // The owner word is 0 when the lock is free; else its high 32 bits are the
-// holder's pid, bits 1-31 the low 31 bits of its start time (clock ticks
-// since boot) and bit 0 is set when waiters may sleep. The futex word is
+// holder's pid (as it sees itself), bits 1-31 a random nonce the holder
+// drew at start, and bit 0 is set when waiters may sleep. Whether the
+// holder lives is asked of the kernel, not read from /proc, so it holds
+// across pid namespaces (see Liveness in package shm's doc). The futex word is
 // its low half. The barrier's state word holds the waiters of this round
 // (bits 0-15), broken (bit 16), the round mod 2^15 (bits 17-31), and how
 // each of the last 32 rounds ended (bit 32 + round%32: 1 broken or reset, 0

@@ -140,8 +140,8 @@ func (s *Segment) entryBytes(i int) []byte {
 }
 
 // lockArena takes the segment's allocator lock, which guards the heap and
-// the directory. The lock word records its owner (pid and start time), so a
-// process that dies holding it cannot hang the others: the next locker that
+// the directory. The lock word records its owner (an owner word, see
+// Liveness in the package doc), so a process that dies holding it cannot hang the others: the next locker that
 // finds the owner gone takes the lock over and repairs the heap. Every change
 // made under the lock commits with a single store (see alloc), so what a dead
 // owner leaves is always a consistent heap, at worst with a block to reclaim.

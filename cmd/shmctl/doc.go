@@ -80,7 +80,7 @@
 //	id             the segment's random identity
 //	version        format version of its header
 //	creator_pid    pid of the process that created it
-//	creator_alive  whether that process (pid and start time) still runs
+//	creator_alive  whether that process may still run (see Caveats)
 //	ready          false while the creator is still setting it up
 //	created        creation time
 //	objects        named objects in the directory
@@ -134,12 +134,16 @@
 //     removing it, so a segment created anew under the same name is kept,
 //     but the window is not closed. A process that already mapped a
 //     removed segment keeps working; only opening it by name fails.
-//   - Only processes this user may inspect are seen: run gc as the user
-//     that runs the programs, or as root. Processes in another pid
-//     namespace (containers sharing /dev/shm) are not seen at all, and a
-//     creator there counts as dead: do not run gc across containers.
-//   - A creator is "alive" if a process with its pid and start time runs; a
-//     zombie counts as dead.
+//   - A process attached to a segment through shmkit is seen in any pid
+//     namespace (containers sharing /dev/shm): each holds an OFD lock on
+//     the segment's file, which gc and info ask the kernel about (see
+//     Liveness in package shm's doc). Other programs mapping the file are
+//     seen through /proc, and only those this user may inspect, in this
+//     pid namespace: run gc as the user that runs them, or as root.
+//   - A creator is "alive" if it is attached to the segment, or if a
+//     process with its pid runs in this pid namespace (that errs toward
+//     keeping: a pid is reused); a zombie counts as dead. users lists
+//     attached processes by the pid each sees itself as.
 //   - info reads the header and the directory without the segment's lock:
 //     figures of a segment in use may be a moment old, and the directory
 //     is read just after the header.
