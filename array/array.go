@@ -1,6 +1,7 @@
 package array
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -72,12 +73,14 @@ func layout[T any]() (ctypes.Layout, error) { return share.LayoutOf[T](shm.KindA
 
 // Open opens the Array called name in seg. It fails with shm.ErrLayout
 // when its elements are not T, and shm.ErrKind when name is not an array.
-func Open[T any](seg *shm.Segment, name string) (*Array[T], error) {
+// It waits, as long as ctx allows, while the object's creator is still
+// making it.
+func Open[T any](ctx context.Context, seg *shm.Segment, name string) (*Array[T], error) {
 	l, err := layout[T]()
 	if err != nil {
 		return nil, err
 	}
-	o, err := share.Find(seg, name, shm.KindArray, l, ErrInvalid)
+	o, err := share.Find(ctx, seg, name, shm.KindArray, l, ErrInvalid)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ package array
 // (a Value and an Array together) is in package value's tests.
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -68,11 +69,11 @@ var mpChildCount = testproc.Register("array-count", func(c *testproc.Child) erro
 	if err != nil {
 		return err
 	}
-	a, err := Open[int64](seg, "a")
+	a, err := Open[int64](context.Background(), seg, "a")
 	if err != nil {
 		return err
 	}
-	own, err := Open[uint32](seg, "own")
+	own, err := Open[uint32](context.Background(), seg, "own")
 	if err != nil {
 		return err
 	}
@@ -171,7 +172,7 @@ var mpChildRecords = testproc.Register("array-records", func(c *testproc.Child) 
 		return err
 	}
 	defer seg.Close()
-	a, err := Open[mpRecord](seg, "recs")
+	a, err := Open[mpRecord](context.Background(), seg, "recs")
 	if err != nil {
 		return err
 	}
@@ -271,7 +272,7 @@ var mpChildKill = testproc.Register("array-kill", func(c *testproc.Child) error 
 		return err
 	}
 	defer seg.Close()
-	a, err := Open[int64](seg, "k")
+	a, err := Open[int64](context.Background(), seg, "k")
 	if err != nil {
 		return err
 	}
@@ -520,7 +521,7 @@ func TestBadInput(t *testing.T) {
 		mpNotPlain(t, "From(struct with a nested pointer)", err, "Next")
 		_, err = NewRaw[mpBadMap](1)
 		mpNotPlain(t, "NewRaw(struct with a map)", err, "M")
-		_, err = Open[mpBadString](seg, "bad")
+		_, err = Open[mpBadString](context.Background(), seg, "bad")
 		mpNotPlain(t, "Open[struct with a string]", err, "Name")
 		a, err := New[int32](1)
 		if err != nil {
@@ -529,7 +530,7 @@ func TestBadInput(t *testing.T) {
 		h, _ := a.MarshalBinary()
 		var b Array[mpBadString]
 		mpNotPlain(t, "UnmarshalBinary into an Array of a struct with a string", b.UnmarshalBinary(h), "Name")
-		if _, err := Open[int32](seg, "bad"); !errors.Is(err, shm.ErrNotExist) {
+		if _, err := Open[int32](context.Background(), seg, "bad"); !errors.Is(err, shm.ErrNotExist) {
 			t.Errorf("a failed From left %q behind: Open: %v", "bad", err)
 		}
 	})
@@ -553,7 +554,7 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("an array larger than its segment was made")
 		}
 		for _, name := range []string{"neg", "too-big"} {
-			if _, err := Open[int32](seg, name); !errors.Is(err, shm.ErrNotExist) {
+			if _, err := Open[int32](context.Background(), seg, name); !errors.Is(err, shm.ErrNotExist) {
 				t.Errorf("a failed New left %q behind: Open: %v", name, err)
 			}
 		}
@@ -561,7 +562,7 @@ func TestBadInput(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e2, err := Open[int32](seg, "empty")
+		e2, err := Open[int32](context.Background(), seg, "empty")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -585,7 +586,7 @@ func TestBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := Open[float64](seg, "f64")
+	v, err := Open[float64](context.Background(), seg, "f64")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -602,16 +603,16 @@ func TestBadInput(t *testing.T) {
 			err  error
 			want error
 		}{
-			{"Open[int64] of float64s", mpErr(Open[int64](seg, "f64")), shm.ErrLayout},
-			{"Open[float32] of float64s", mpErr(Open[float32](seg, "f64")), shm.ErrLayout},
-			{"Open[uint64] of float64s", mpErr(Open[uint64](seg, "f64")), shm.ErrLayout},
-			{"Open[[2]float64] of float64s", mpErr(Open[[2]float64](seg, "f64")), shm.ErrLayout},
-			{"Open[float64] of records", mpErr(Open[float64](seg, "recs")), shm.ErrLayout},
-			{"Open of a mutex", mpErr(Open[float64](seg, "m")), shm.ErrKind},
-			{"Open of a value", mpErr(Open[float64](seg, "val")), shm.ErrKind},
-			{"Open of a missing name", mpErr(Open[float64](seg, "missing")), shm.ErrNotExist},
-			{"Open of a missing name", mpErr(Open[float64](seg, "missing")), fs.ErrNotExist},
-			{"Open in a nil segment", mpErr(Open[float64](nil, "f64")), ErrInvalid},
+			{"Open[int64] of float64s", mpErr(Open[int64](context.Background(), seg, "f64")), shm.ErrLayout},
+			{"Open[float32] of float64s", mpErr(Open[float32](context.Background(), seg, "f64")), shm.ErrLayout},
+			{"Open[uint64] of float64s", mpErr(Open[uint64](context.Background(), seg, "f64")), shm.ErrLayout},
+			{"Open[[2]float64] of float64s", mpErr(Open[[2]float64](context.Background(), seg, "f64")), shm.ErrLayout},
+			{"Open[float64] of records", mpErr(Open[float64](context.Background(), seg, "recs")), shm.ErrLayout},
+			{"Open of a mutex", mpErr(Open[float64](context.Background(), seg, "m")), shm.ErrKind},
+			{"Open of a value", mpErr(Open[float64](context.Background(), seg, "val")), shm.ErrKind},
+			{"Open of a missing name", mpErr(Open[float64](context.Background(), seg, "missing")), shm.ErrNotExist},
+			{"Open of a missing name", mpErr(Open[float64](context.Background(), seg, "missing")), fs.ErrNotExist},
+			{"Open in a nil segment", mpErr(Open[float64](context.Background(), nil, "f64")), ErrInvalid},
 		} {
 			if !errors.Is(c.err, c.want) {
 				t.Errorf("%s: %v, want %v", c.what, c.err, c.want)
@@ -679,7 +680,7 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("Mutex: raw %v, locked %v", r.Mutex(), a.Mutex())
 		}
 		r.Set(3, -2)
-		r2, err := Open[int16](seg, "raw")
+		r2, err := Open[int16](context.Background(), seg, "raw")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -713,7 +714,7 @@ func TestBadInput(t *testing.T) {
 		if c.Mutex().Owner() != 0 {
 			t.Errorf("an operation after Close left the lock held")
 		}
-		c2, err := Open[int32](seg, "closed")
+		c2, err := Open[int32](context.Background(), seg, "closed")
 		if err != nil {
 			t.Fatal(err)
 		}

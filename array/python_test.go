@@ -122,7 +122,7 @@ func pyList[T any](s []T) []any {
 
 func pyOpen[T any](t *testing.T, seg *shm.Segment, name string) *Array[T] {
 	t.Helper()
-	a, err := Open[T](seg, name)
+	a, err := Open[T](context.Background(), seg, name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@
 package array
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -20,7 +21,7 @@ func TestSmoke(t *testing.T) {
 			s[i] = -s[i]
 		}
 	})
-	b, err := Open[int32](seg, "a")
+	b, err := Open[int32](context.Background(), seg, "a")
 	if err != nil {
 		t.Fatal(err)
 	}

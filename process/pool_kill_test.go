@@ -854,15 +854,15 @@ var childPoolParent = testproc.Register("pk.poolParent", func(c *testproc.Child)
 		return err
 	}
 	defer seg.Close()
-	pids, err := array.Open[int32](seg, "pids")
+	pids, err := array.Open[int32](context.Background(), seg, "pids")
 	if err != nil {
 		return err
 	}
-	started, err := array.Open[int32](seg, "started")
+	started, err := array.Open[int32](context.Background(), seg, "started")
 	if err != nil {
 		return err
 	}
-	gate, err := semaphore.OpenEvent(seg, "gate")
+	gate, err := semaphore.OpenEvent(context.Background(), seg, "gate")
 	if err != nil {
 		return err
 	}

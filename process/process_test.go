@@ -832,11 +832,11 @@ var childDaemonParent = testproc.Register("process.daemonParent", func(c *testpr
 		return err
 	}
 	defer seg.Close()
-	pid, err := value.Open[int64](seg, "pid")
+	pid, err := value.Open[int64](context.Background(), seg, "pid")
 	if err != nil {
 		return err
 	}
-	ready, err := semaphore.OpenEvent(seg, "ready")
+	ready, err := semaphore.OpenEvent(context.Background(), seg, "ready")
 	if err != nil {
 		return err
 	}

@@ -181,7 +181,7 @@ var benchChildPop8 = testproc.Register("rb-bench-pop8", func(c *testproc.Child) 
 	if err != nil {
 		return err
 	}
-	r, err := OpenRing[uint64](seg, "ring")
+	r, err := OpenRing[uint64](context.Background(), seg, "ring")
 	if err != nil {
 		return err
 	}
@@ -394,7 +394,7 @@ var benchChildPut64 = testproc.Register("rb-bench-put64", func(c *testproc.Child
 	if err != nil {
 		return err
 	}
-	q, err := OpenQueue[benchMsg64](seg, "q")
+	q, err := OpenQueue[benchMsg64](context.Background(), seg, "q")
 	if err != nil {
 		return err
 	}
@@ -426,7 +426,7 @@ var benchChildGet64 = testproc.Register("rb-bench-get64", func(c *testproc.Child
 	if err != nil {
 		return err
 	}
-	q, err := OpenQueue[benchMsg64](seg, "q")
+	q, err := OpenQueue[benchMsg64](context.Background(), seg, "q")
 	if err != nil {
 		return err
 	}
@@ -588,11 +588,11 @@ var benchChildPong = testproc.Register("rb-bench-pong", func(c *testproc.Child) 
 	if err != nil {
 		return err
 	}
-	ping, err := OpenRing[uint64](seg, "ping")
+	ping, err := OpenRing[uint64](context.Background(), seg, "ping")
 	if err != nil {
 		return err
 	}
-	pong, err := OpenRing[uint64](seg, "pong")
+	pong, err := OpenRing[uint64](context.Background(), seg, "pong")
 	if err != nil {
 		return err
 	}
@@ -824,7 +824,7 @@ func benchPingPong(b *testing.B, mode string) {
 	// takes over its side of pong (the role of a dead process is free)
 	// and pushes benchGone.
 	_, over := benchWatch(b, func() {
-		r, err := OpenRing[uint64](seg, "pong")
+		r, err := OpenRing[uint64](context.Background(), seg, "pong")
 		if err != nil {
 			return
 		}
@@ -869,7 +869,7 @@ var benchChildBulk = testproc.Register("rb-bench-bulk", func(c *testproc.Child) 
 	if err != nil {
 		return err
 	}
-	r, err := OpenRing[benchBlock](seg, "bulk")
+	r, err := OpenRing[benchBlock](context.Background(), seg, "bulk")
 	if err != nil {
 		return err
 	}

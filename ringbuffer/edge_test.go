@@ -859,7 +859,7 @@ func TestEdgeJoinable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenJoinableQueue[uint64](seg, "plain"); err == nil {
+	if _, err := OpenJoinableQueue[uint64](context.Background(), seg, "plain"); err == nil {
 		t.Fatal("OpenJoinableQueue opened a queue that is not joinable")
 	}
 	h, _ := q.MarshalBinary()
@@ -872,7 +872,7 @@ func TestEdgeJoinable(t *testing.T) {
 		t.Fatal(err)
 	}
 	jq.Put(ctx, 1)
-	other, err := OpenJoinableQueue[uint64](seg, "joinable")
+	other, err := OpenJoinableQueue[uint64](context.Background(), seg, "joinable")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1506,38 +1506,38 @@ func TestEdgeBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	for what, err := range map[string]error{
-		"OpenRing[uint32]":       second(OpenRing[uint32](seg, "ring")),
-		"OpenRing[int64]":        second(OpenRing[int64](seg, "ring")),
-		"OpenQueue[uint32]":      second(OpenQueue[uint32](seg, "plain")),
-		"OpenQueue[string]":      second(OpenQueue[string](seg, "plain")),
-		"OpenQueue[string] gob":  second(OpenQueue[string](seg, "gob")),
-		"OpenQueue[uint64] gob":  second(OpenQueue[uint64](seg, "gob")),
-		"OpenJoinableQueue[int]": second(OpenJoinableQueue[int](seg, "plain")),
-		"OpenPipe[string]":       third(OpenPipe[string](seg, "pipe")),
+		"OpenRing[uint32]":       second(OpenRing[uint32](context.Background(), seg, "ring")),
+		"OpenRing[int64]":        second(OpenRing[int64](context.Background(), seg, "ring")),
+		"OpenQueue[uint32]":      second(OpenQueue[uint32](context.Background(), seg, "plain")),
+		"OpenQueue[string]":      second(OpenQueue[string](context.Background(), seg, "plain")),
+		"OpenQueue[string] gob":  second(OpenQueue[string](context.Background(), seg, "gob")),
+		"OpenQueue[uint64] gob":  second(OpenQueue[uint64](context.Background(), seg, "gob")),
+		"OpenJoinableQueue[int]": second(OpenJoinableQueue[int](context.Background(), seg, "plain")),
+		"OpenPipe[string]":       third(OpenPipe[string](context.Background(), seg, "pipe")),
 	} {
 		if !errors.Is(err, shm.ErrLayout) {
 			t.Errorf("%s: %v, want shm.ErrLayout", what, err)
 		}
 	}
 	for what, err := range map[string]error{
-		"OpenRing of a queue":          second(OpenRing[uint64](seg, "plain")),
-		"OpenQueue of a ring":          second(OpenQueue[uint64](seg, "ring")),
-		"OpenJoinableQueue, plain":     second(OpenJoinableQueue[uint64](seg, "plain")),
-		"OpenJoinableQueue, gob":       second(OpenJoinableQueue[fancy](seg, "gob")),
-		"OpenQueue, no such name":      second(OpenQueue[uint64](seg, "nothing")),
-		"OpenPipe of a queue":          third(OpenPipe[fancy](seg, "gob")),
-		"OpenRing with an empty name":  second(OpenRing[uint64](seg, "")),
-		"OpenQueue with an empty name": second(OpenQueue[uint64](seg, "")),
+		"OpenRing of a queue":          second(OpenRing[uint64](context.Background(), seg, "plain")),
+		"OpenQueue of a ring":          second(OpenQueue[uint64](context.Background(), seg, "ring")),
+		"OpenJoinableQueue, plain":     second(OpenJoinableQueue[uint64](context.Background(), seg, "plain")),
+		"OpenJoinableQueue, gob":       second(OpenJoinableQueue[fancy](context.Background(), seg, "gob")),
+		"OpenQueue, no such name":      second(OpenQueue[uint64](context.Background(), seg, "nothing")),
+		"OpenPipe of a queue":          third(OpenPipe[fancy](context.Background(), seg, "gob")),
+		"OpenRing with an empty name":  second(OpenRing[uint64](context.Background(), seg, "")),
+		"OpenQueue with an empty name": second(OpenQueue[uint64](context.Background(), seg, "")),
 	} {
 		if err == nil {
 			t.Errorf("%s succeeded", what)
 		}
 	}
 	for what, err := range map[string]error{
-		"OpenRing":          second(OpenRing[uint64](nil, "ring")),
-		"OpenQueue":         second(OpenQueue[uint64](nil, "plain")),
-		"OpenJoinableQueue": second(OpenJoinableQueue[uint64](nil, "plain")),
-		"OpenPipe":          third(OpenPipe[fancy](nil, "pipe")),
+		"OpenRing":          second(OpenRing[uint64](context.Background(), nil, "ring")),
+		"OpenQueue":         second(OpenQueue[uint64](context.Background(), nil, "plain")),
+		"OpenJoinableQueue": second(OpenJoinableQueue[uint64](context.Background(), nil, "plain")),
+		"OpenPipe":          third(OpenPipe[fancy](context.Background(), nil, "pipe")),
 	} {
 		if !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s(nil segment): %v, want ErrInvalid", what, err)
@@ -1546,9 +1546,9 @@ func TestEdgeBadInput(t *testing.T) {
 
 	// UnmarshalBinary of garbage, of a truncated handle and of a handle of
 	// something else: an error, never a panic.
-	r, _ := OpenRing[uint64](seg, "ring")
-	q, _ := OpenQueue[fancy](seg, "gob")
-	a, _, _ := OpenPipe[fancy](seg, "pipe")
+	r, _ := OpenRing[uint64](context.Background(), seg, "ring")
+	q, _ := OpenQueue[fancy](context.Background(), seg, "gob")
+	a, _, _ := OpenPipe[fancy](context.Background(), seg, "pipe")
 	rh, _ := r.MarshalBinary()
 	qh, _ := q.MarshalBinary()
 	ah, _ := a.MarshalBinary()
@@ -1850,7 +1850,7 @@ func TestEdgeProducerSlot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q2, err := OpenQueue[fancy](seg, "q")
+	q2, err := OpenQueue[fancy](context.Background(), seg, "q")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1883,7 +1883,7 @@ func TestEdgeProducerSlot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2, err := OpenRing[uint64](seg, "r")
+	r2, err := OpenRing[uint64](context.Background(), seg, "r")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1910,7 +1910,7 @@ func TestEdgeProducerSlot(t *testing.T) {
 		}
 		handles := []*Queue[uint64]{q}
 		for range 3 {
-			h, err := OpenQueue[uint64](seg, name)
+			h, err := OpenQueue[uint64](context.Background(), seg, name)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -224,12 +224,12 @@ func openKillQ(seg *shm.Segment, kind, name string) (*killQ, error) {
 	var err error
 	switch kind {
 	case "ring", "spsc":
-		q.ring, err = OpenRing[killMsg](seg, name)
+		q.ring, err = OpenRing[killMsg](context.Background(), seg, name)
 		if err == nil && q.ring.SingleProducer() != (kind == "spsc") {
 			err = fmt.Errorf("ring %q: single producer %v", name, q.ring.SingleProducer())
 		}
 	case "gob":
-		q.gob, err = OpenQueue[killFrame](seg, name)
+		q.gob, err = OpenQueue[killFrame](context.Background(), seg, name)
 	default:
 		err = fmt.Errorf("unknown kind %q", kind)
 	}

@@ -316,7 +316,7 @@ var xpChildProducer = testproc.Register("rb-xp-producer", func(c *testproc.Child
 func xpProduce(ctx context.Context, seg *shm.Segment, kind string, p, n uint64) error {
 	switch kind {
 	case "queue":
-		q, err := OpenQueue[xpMsg](seg, xpName)
+		q, err := OpenQueue[xpMsg](context.Background(), seg, xpName)
 		if err != nil {
 			return err
 		}
@@ -326,7 +326,7 @@ func xpProduce(ctx context.Context, seg *shm.Segment, kind string, p, n uint64) 
 			}
 		}
 	case "gob":
-		q, err := OpenQueue[xpBlob](seg, xpName)
+		q, err := OpenQueue[xpBlob](context.Background(), seg, xpName)
 		if err != nil {
 			return err
 		}
@@ -336,7 +336,7 @@ func xpProduce(ctx context.Context, seg *shm.Segment, kind string, p, n uint64) 
 			}
 		}
 	case "ring":
-		r, err := OpenRing[xpMsg](seg, xpName)
+		r, err := OpenRing[xpMsg](context.Background(), seg, xpName)
 		if err != nil {
 			return err
 		}
@@ -390,7 +390,7 @@ var xpChildConsumer = testproc.Register("rb-xp-consumer", func(c *testproc.Child
 func xpConsume(ctx context.Context, seg *shm.Segment, kind string, x *xpTally) error {
 	switch kind {
 	case "queue":
-		q, err := OpenQueue[xpMsg](seg, xpName)
+		q, err := OpenQueue[xpMsg](context.Background(), seg, xpName)
 		if err != nil {
 			return err
 		}
@@ -407,7 +407,7 @@ func xpConsume(ctx context.Context, seg *shm.Segment, kind string, x *xpTally) e
 			}
 		}
 	case "gob":
-		q, err := OpenQueue[xpBlob](seg, xpName)
+		q, err := OpenQueue[xpBlob](context.Background(), seg, xpName)
 		if err != nil {
 			return err
 		}
@@ -427,7 +427,7 @@ func xpConsume(ctx context.Context, seg *shm.Segment, kind string, x *xpTally) e
 			}
 		}
 	case "ring":
-		r, err := OpenRing[xpMsg](seg, xpName)
+		r, err := OpenRing[xpMsg](context.Background(), seg, xpName)
 		if err != nil {
 			return err
 		}
@@ -625,7 +625,7 @@ var xpChildSPSCPush = testproc.Register("rb-xp-spsc-push", func(c *testproc.Chil
 	count, pause, stop := f.int(1), f.int(2), f.int(3)
 	ctx, cancel := xpChildContext()
 	defer cancel()
-	r, err := OpenRing[uint64](seg, xpName)
+	r, err := OpenRing[uint64](context.Background(), seg, xpName)
 	if err != nil {
 		return err
 	}
@@ -747,7 +747,7 @@ var xpChildSPSCIntrude = testproc.Register("rb-xp-spsc-intrude", func(c *testpro
 	defer seg.Close()
 	ctx, cancel := xpChildContext()
 	defer cancel()
-	r, err := OpenRing[uint64](seg, xpName)
+	r, err := OpenRing[uint64](context.Background(), seg, xpName)
 	if err != nil {
 		return err
 	}
@@ -922,7 +922,7 @@ var xpChildPipeByName = testproc.Register("rb-xp-pipe-name", func(c *testproc.Ch
 	defer seg.Close()
 	ctx, cancel := xpChildContext()
 	defer cancel()
-	_, b, err := OpenPipe[xpMsg](seg, xpName)
+	_, b, err := OpenPipe[xpMsg](context.Background(), seg, xpName)
 	if err != nil {
 		return err
 	}
@@ -1119,19 +1119,19 @@ func TestMultiProcOpenWrongType(t *testing.T) {
 			t.Errorf("%s: %v, want shm.ErrLayout", what, err)
 		}
 	}
-	_, err = OpenQueue[uint32](seg, "plain")
+	_, err = OpenQueue[uint32](context.Background(), seg, "plain")
 	check("plain queue as uint32", err)
-	_, err = OpenQueue[fancy](seg, "plain")
+	_, err = OpenQueue[fancy](context.Background(), seg, "plain")
 	check("plain queue as gob", err)
-	_, err = OpenQueue[struct{ A, B uint32 }](seg, "plain")
+	_, err = OpenQueue[struct{ A, B uint32 }](context.Background(), seg, "plain")
 	check("plain queue as another struct", err)
-	_, err = OpenQueue[xpMsg](seg, "gob")
+	_, err = OpenQueue[xpMsg](context.Background(), seg, "gob")
 	check("gob queue as plain", err)
-	_, err = OpenQueue[xpBlob](seg, "gob")
+	_, err = OpenQueue[xpBlob](context.Background(), seg, "gob")
 	check("gob queue of fancy as xpBlob", err)
-	_, err = OpenRing[uint64](seg, "ring")
+	_, err = OpenRing[uint64](context.Background(), seg, "ring")
 	check("ring as uint64", err)
-	_, _, err = OpenPipe[fancy](seg, "pipe")
+	_, _, err = OpenPipe[fancy](context.Background(), seg, "pipe")
 	check("pipe as gob", err)
 	h, _ := q.MarshalBinary()
 	var wrong Queue[uint64]
@@ -1142,16 +1142,16 @@ func TestMultiProcOpenWrongType(t *testing.T) {
 	}
 
 	// The right types open.
-	if _, err := OpenQueue[xpMsg](seg, "plain"); err != nil {
+	if _, err := OpenQueue[xpMsg](context.Background(), seg, "plain"); err != nil {
 		t.Error(err)
 	}
-	if _, err := OpenQueue[fancy](seg, "gob"); err != nil {
+	if _, err := OpenQueue[fancy](context.Background(), seg, "gob"); err != nil {
 		t.Error(err)
 	}
-	if _, err := OpenRing[xpMsg](seg, "ring"); err != nil {
+	if _, err := OpenRing[xpMsg](context.Background(), seg, "ring"); err != nil {
 		t.Error(err)
 	}
-	if _, _, err := OpenPipe[xpMsg](seg, "pipe"); err != nil {
+	if _, _, err := OpenPipe[xpMsg](context.Background(), seg, "pipe"); err != nil {
 		t.Error(err)
 	}
 }
@@ -1213,7 +1213,7 @@ func xpMakeEnds(seg *shm.Segment, kind string, create bool) (*xpEnds, error) {
 		if create {
 			q, err = NewQueue[uint64](8, shm.In(seg, xpName))
 		} else {
-			q, err = OpenQueue[uint64](seg, xpName)
+			q, err = OpenQueue[uint64](context.Background(), seg, xpName)
 		}
 		if err != nil {
 			return nil, err
@@ -1225,7 +1225,7 @@ func xpMakeEnds(seg *shm.Segment, kind string, create bool) (*xpEnds, error) {
 		if create {
 			r, err = NewSPSCRing[uint64](8, shm.In(seg, xpName))
 		} else {
-			r, err = OpenRing[uint64](seg, xpName)
+			r, err = OpenRing[uint64](context.Background(), seg, xpName)
 		}
 		if err != nil {
 			return nil, err

@@ -22,14 +22,14 @@ var pidnsProducer = testproc.Register("ring-pidns-producer", func(c *testproc.Ch
 		return err
 	}
 	defer seg.Close()
-	r, err := OpenRing[uint64](seg, "spsc")
+	r, err := OpenRing[uint64](context.Background(), seg, "spsc")
 	if err != nil {
 		return err
 	}
 	if err := r.TryPush(1); err != nil {
 		return err
 	}
-	m, err := OpenRing[uint64](seg, "mpsc")
+	m, err := OpenRing[uint64](context.Background(), seg, "mpsc")
 	if err != nil {
 		return err
 	}

@@ -73,12 +73,14 @@ func Pipe[T any](n int, opts ...shm.Option) (*Conn[T], *Conn[T], error) {
 
 // OpenPipe opens the Pipe called name in seg and returns its two ends; a
 // process keeps the one it is meant to use.
-func OpenPipe[T any](seg *shm.Segment, name string) (*Conn[T], *Conn[T], error) {
+// It waits, as long as ctx allows, while the object's creator is still
+// making it.
+func OpenPipe[T any](ctx context.Context, seg *shm.Segment, name string) (*Conn[T], *Conn[T], error) {
 	if seg == nil {
 		return nil, nil, fmt.Errorf("%w: nil segment", ErrInvalid)
 	}
 	fp, _ := queueType[T]()
-	o, err := seg.Find(context.Background(), name, shm.Spec{Kind: shm.KindPipe, Fingerprint: fp})
+	o, err := seg.Find(ctx, name, shm.Spec{Kind: shm.KindPipe, Fingerprint: fp})
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening pipe %q: %w", name, err)
 	}

@@ -61,7 +61,7 @@ var pyChildConn = testproc.Register("rb-py-conn", func(c *testproc.Child) error 
 	name, mode := f.str(0), f.str(1)
 	var out []string
 	if mode == "hello" {
-		_, b, err := OpenPipe[string](seg, name)
+		_, b, err := OpenPipe[string](context.Background(), seg, name)
 		if err != nil {
 			return err
 		}
@@ -72,7 +72,7 @@ var pyChildConn = testproc.Register("rb-py-conn", func(c *testproc.Child) error 
 		fmt.Println("RESULT ok")
 		return nil
 	}
-	a, b, err := OpenPipe[[]byte](seg, name)
+	a, b, err := OpenPipe[[]byte](context.Background(), seg, name)
 	if err != nil {
 		return err
 	}

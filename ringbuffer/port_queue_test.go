@@ -82,7 +82,7 @@ var pyChildQueue = testproc.Register("rb-py-queue", func(c *testproc.Child) erro
 	var out []string
 	switch mode {
 	case "get", "put":
-		q, err := OpenQueue[int64](seg, name)
+		q, err := OpenQueue[int64](context.Background(), seg, name)
 		if err != nil {
 			return err
 		}
@@ -103,7 +103,7 @@ var pyChildQueue = testproc.Register("rb-py-queue", func(c *testproc.Child) erro
 			out = append(out, strconv.FormatInt(v, 10))
 		}
 	case "puts":
-		q, err := OpenQueue[string](seg, name)
+		q, err := OpenQueue[string](context.Background(), seg, name)
 		if err != nil {
 			return err
 		}
@@ -113,7 +113,7 @@ var pyChildQueue = testproc.Register("rb-py-queue", func(c *testproc.Child) erro
 			}
 		}
 	case "work":
-		q, err := OpenJoinableQueue[int64](seg, name)
+		q, err := OpenJoinableQueue[int64](context.Background(), seg, name)
 		if err != nil {
 			return err
 		}
@@ -133,7 +133,7 @@ var pyChildQueue = testproc.Register("rb-py-queue", func(c *testproc.Child) erro
 		}
 		out = append(out, strconv.Itoa(n))
 	case "join":
-		q, err := OpenJoinableQueue[string](seg, name)
+		q, err := OpenJoinableQueue[string](context.Background(), seg, name)
 		if err != nil {
 			return err
 		}
@@ -142,7 +142,7 @@ var pyChildQueue = testproc.Register("rb-py-queue", func(c *testproc.Child) erro
 		}
 		out = append(out, "joined")
 	case "getstr":
-		q, err := OpenJoinableQueue[string](seg, name)
+		q, err := OpenJoinableQueue[string](context.Background(), seg, name)
 		if err != nil {
 			return err
 		}
@@ -152,7 +152,7 @@ var pyChildQueue = testproc.Register("rb-py-queue", func(c *testproc.Child) erro
 		}
 		out = append(out, v)
 	case "closed":
-		q, err := OpenJoinableQueue[string](seg, name)
+		q, err := OpenJoinableQueue[string](context.Background(), seg, name)
 		if err != nil {
 			return err
 		}
@@ -163,7 +163,7 @@ var pyChildQueue = testproc.Register("rb-py-queue", func(c *testproc.Child) erro
 		}
 		out = append(out, "closed")
 	case "empties":
-		q, err := OpenQueue[bool](seg, name)
+		q, err := OpenQueue[bool](context.Background(), seg, name)
 		if err != nil {
 			return err
 		}

@@ -116,12 +116,14 @@ func queueType[T any]() (fp, plain uint64) {
 
 // OpenQueue opens the Queue called name in seg (shm.ErrLayout if it holds
 // another type than T).
-func OpenQueue[T any](seg *shm.Segment, name string) (*Queue[T], error) {
+// It waits, as long as ctx allows, while the object's creator is still
+// making it.
+func OpenQueue[T any](ctx context.Context, seg *shm.Segment, name string) (*Queue[T], error) {
 	if seg == nil {
 		return nil, fmt.Errorf("%w: nil segment", ErrInvalid)
 	}
 	fp, _ := queueType[T]()
-	o, err := seg.Find(context.Background(), name, shm.Spec{Kind: shm.KindQueue, Fingerprint: fp})
+	o, err := seg.Find(ctx, name, shm.Spec{Kind: shm.KindQueue, Fingerprint: fp})
 	if err != nil {
 		return nil, fmt.Errorf("opening queue %q: %w", name, err)
 	}
@@ -441,8 +443,10 @@ func NewJoinableQueue[T any](n int, opts ...shm.Option) (*JoinableQueue[T], erro
 }
 
 // OpenJoinableQueue opens the JoinableQueue called name in seg.
-func OpenJoinableQueue[T any](seg *shm.Segment, name string) (*JoinableQueue[T], error) {
-	q, err := OpenQueue[T](seg, name)
+// It waits, as long as ctx allows, while the object's creator is still
+// making it.
+func OpenJoinableQueue[T any](ctx context.Context, seg *shm.Segment, name string) (*JoinableQueue[T], error) {
+	q, err := OpenQueue[T](ctx, seg, name)
 	if err != nil {
 		return nil, err
 	}

@@ -71,12 +71,14 @@ func newRing[T any](m mode, n int, opts []shm.Option) (*Ring[T], error) {
 
 // OpenRing opens the Ring called name in seg (shm.ErrLayout if it holds
 // another type than T).
-func OpenRing[T any](seg *shm.Segment, name string) (*Ring[T], error) {
+// It waits, as long as ctx allows, while the object's creator is still
+// making it.
+func OpenRing[T any](ctx context.Context, seg *shm.Segment, name string) (*Ring[T], error) {
 	tl, err := share.LayoutOf[T](shm.KindRing, ErrInvalid)
 	if err != nil {
 		return nil, err
 	}
-	o, err := share.Find(seg, name, shm.KindRing, tl, ErrInvalid)
+	o, err := share.Find(ctx, seg, name, shm.KindRing, tl, ErrInvalid)
 	if err != nil {
 		return nil, err
 	}

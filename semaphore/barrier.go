@@ -3,9 +3,10 @@ package semaphore
 import (
 	"context"
 	"fmt"
-	"github.com/shmkit/shmkit/internal/hb"
 	"sync/atomic"
 	"time"
+
+	"github.com/shmkit/shmkit/internal/hb"
 
 	"github.com/shmkit/shmkit/internal/mem"
 	"github.com/shmkit/shmkit/internal/park"
@@ -60,8 +61,10 @@ func NewBarrier(parties int, opts ...shm.Option) (*Barrier, error) {
 }
 
 // OpenBarrier opens the Barrier called name in seg.
-func OpenBarrier(seg *shm.Segment, name string) (*Barrier, error) {
-	return attach[Barrier](find(seg, name, barrierInfo))
+// It waits, as long as ctx allows, while the object's creator is still
+// making it.
+func OpenBarrier(ctx context.Context, seg *shm.Segment, name string) (*Barrier, error) {
+	return attach[Barrier](find(ctx, seg, name, barrierInfo))
 }
 
 // UnmarshalBinary attaches x to the Barrier whose handle MarshalBinary

@@ -3,6 +3,7 @@
 package semaphore
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -21,7 +22,7 @@ var deathHolder = testproc.Register("sem-death-holder", func(c *testproc.Child) 
 		return err
 	}
 	defer seg.Close()
-	mu, err := OpenMutex(seg, "mu")
+	mu, err := OpenMutex(context.Background(), seg, "mu")
 	if err != nil {
 		return err
 	}

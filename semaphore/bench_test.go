@@ -151,7 +151,7 @@ var benchChildCounter = testproc.Register("sem-bench-counter", func(c *testproc.
 		return err
 	}
 	defer seg.Close()
-	m, err := OpenMutex(seg, "mu")
+	m, err := OpenMutex(context.Background(), seg, "mu")
 	if err != nil {
 		return err
 	}
@@ -285,11 +285,11 @@ var benchChildPong = testproc.Register("sem-bench-pong", func(c *testproc.Child)
 		return err
 	}
 	defer seg.Close()
-	ping, err := OpenEvent(seg, "ping")
+	ping, err := OpenEvent(context.Background(), seg, "ping")
 	if err != nil {
 		return err
 	}
-	pong, err := OpenEvent(seg, "pong")
+	pong, err := OpenEvent(context.Background(), seg, "pong")
 	if err != nil {
 		return err
 	}

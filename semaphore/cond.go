@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/shmkit/shmkit/internal/hb"
 	"sync/atomic"
+
+	"github.com/shmkit/shmkit/internal/hb"
 
 	"github.com/shmkit/shmkit/internal/mem"
 	"github.com/shmkit/shmkit/internal/park"
@@ -92,8 +93,10 @@ func newCond(mu *Mutex, n uint32, opts []shm.Option) (*Cond, error) {
 }
 
 // OpenCond opens the Cond called name in seg, with its mutex.
-func OpenCond(seg *shm.Segment, name string) (*Cond, error) {
-	return attach[Cond](find(seg, name, condInfo))
+// It waits, as long as ctx allows, while the object's creator is still
+// making it.
+func OpenCond(ctx context.Context, seg *shm.Segment, name string) (*Cond, error) {
+	return attach[Cond](find(ctx, seg, name, condInfo))
 }
 
 // UnmarshalBinary attaches c to the Cond whose handle MarshalBinary

@@ -781,7 +781,7 @@ var cpChild = testproc.Register("sem-cond-port", func(c *testproc.Child) error {
 	if err != nil {
 		return err
 	}
-	cv, err := OpenCond(seg, "cv")
+	cv, err := OpenCond(context.Background(), seg, "cv")
 	if err != nil {
 		return err
 	}

@@ -3,9 +3,10 @@ package semaphore
 import (
 	"context"
 	"fmt"
-	"github.com/shmkit/shmkit/internal/hb"
 	"runtime"
 	"sync/atomic"
+
+	"github.com/shmkit/shmkit/internal/hb"
 
 	"github.com/shmkit/shmkit/internal/mem"
 	"github.com/shmkit/shmkit/internal/park"
@@ -32,8 +33,10 @@ func NewEvent(opts ...shm.Option) (*Event, error) {
 }
 
 // OpenEvent opens the Event called name in seg.
-func OpenEvent(seg *shm.Segment, name string) (*Event, error) {
-	return attach[Event](find(seg, name, eventInfo))
+// It waits, as long as ctx allows, while the object's creator is still
+// making it.
+func OpenEvent(ctx context.Context, seg *shm.Segment, name string) (*Event, error) {
+	return attach[Event](find(ctx, seg, name, eventInfo))
 }
 
 // UnmarshalBinary attaches e to the Event whose handle MarshalBinary

@@ -66,7 +66,7 @@ func ExampleOpenMutex() {
 		return
 	}
 	defer other.Close()
-	mu, err := semaphore.OpenMutex(other, "printing")
+	mu, err := semaphore.OpenMutex(context.Background(), other, "printing")
 	if err != nil {
 		fmt.Println(err)
 		return

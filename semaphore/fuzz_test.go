@@ -68,20 +68,20 @@ func FuzzAttach(f *testing.F) {
 		name := objs[k].o.Name()
 		switch k {
 		case 0:
-			m, err := OpenMutex(seg, name)
+			m, err := OpenMutex(context.Background(), seg, name)
 			if err != nil {
 				t.Fatal(err)
 			}
 			useLock(t, ctx, m.LockContext, m.TryLock, m.Unlock, m.Owner)
 		case 1:
-			r, err := OpenRLock(seg, name)
+			r, err := OpenRLock(context.Background(), seg, name)
 			if err != nil {
 				t.Fatal(err)
 			}
 			r.Depth()
 			useLock(t, ctx, r.LockContext, r.TryLock, r.Unlock, r.Owner)
 		case 2:
-			s, err := Open(seg, name)
+			s, err := Open(context.Background(), seg, name)
 			if err != nil {
 				if !errors.Is(err, ErrCorrupt) {
 					t.Fatal(err)
@@ -98,7 +98,7 @@ func FuzzAttach(f *testing.F) {
 			s.Acquire(ctx, 2)
 			s.Release(1)
 		case 3:
-			e, err := OpenEvent(seg, name)
+			e, err := OpenEvent(context.Background(), seg, name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,7 +113,7 @@ func FuzzAttach(f *testing.F) {
 			}
 			e.Clear()
 		case 4:
-			c, err := OpenCond(seg, name)
+			c, err := OpenCond(context.Background(), seg, name)
 			if err != nil {
 				return // the mutex reference is corrupt: attaching says so
 			}
@@ -130,7 +130,7 @@ func FuzzAttach(f *testing.F) {
 				c.Mutex().Unlock()
 			}
 		case 5:
-			x, err := OpenBarrier(seg, name)
+			x, err := OpenBarrier(context.Background(), seg, name)
 			if err != nil {
 				if !errors.Is(err, ErrCorrupt) {
 					t.Fatal(err)

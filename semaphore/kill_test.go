@@ -161,13 +161,13 @@ func killRLock(r *RLock, name string) killLock {
 func killOpenLock(seg *shm.Segment, kind, name string) (killLock, error) {
 	switch kind {
 	case "mutex":
-		mu, err := OpenMutex(seg, name)
+		mu, err := OpenMutex(context.Background(), seg, name)
 		if err != nil {
 			return killLock{}, err
 		}
 		return killMutex(mu, name), nil
 	case "rlock":
-		r, err := OpenRLock(seg, name)
+		r, err := OpenRLock(context.Background(), seg, name)
 		if err != nil {
 			return killLock{}, err
 		}
@@ -625,7 +625,7 @@ var killChildBarrier = testproc.Register("sem-kill-barrier", func(c *testproc.Ch
 		return err
 	}
 	defer seg.Close()
-	x, err := OpenBarrier(seg, "bar")
+	x, err := OpenBarrier(context.Background(), seg, "bar")
 	if err != nil {
 		return err
 	}
@@ -761,7 +761,7 @@ var killChildBarrierIndex = testproc.Register("sem-kill-barrier-index", func(c *
 		return err
 	}
 	defer seg.Close()
-	x, err := OpenBarrier(seg, "bar")
+	x, err := OpenBarrier(context.Background(), seg, "bar")
 	if err != nil {
 		return err
 	}

@@ -27,19 +27,19 @@ var childLostWake = testproc.Register("sem-lostwake", func(c *testproc.Child) er
 	testHookWake = func() { c.Point("changed") }
 	switch f[0] {
 	case "event":
-		ev, err := OpenEvent(seg, "x")
+		ev, err := OpenEvent(context.Background(), seg, "x")
 		if err != nil {
 			return err
 		}
 		return ev.Set()
 	case "semaphore":
-		s, err := Open(seg, "x")
+		s, err := Open(context.Background(), seg, "x")
 		if err != nil {
 			return err
 		}
 		return s.Release(1)
 	case "cond":
-		cd, err := OpenCond(seg, "x")
+		cd, err := OpenCond(context.Background(), seg, "x")
 		if err != nil {
 			return err
 		}

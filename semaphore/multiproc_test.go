@@ -223,7 +223,7 @@ var mpChildIncrement = testproc.Register("sem-mp-increment", func(c *testproc.Ch
 	if err != nil {
 		return err
 	}
-	mu, err := OpenMutex(seg, "mu")
+	mu, err := OpenMutex(context.Background(), seg, "mu")
 	if err != nil {
 		return err
 	}
@@ -300,7 +300,7 @@ var mpChildHold = testproc.Register("sem-mp-hold", func(c *testproc.Child) error
 	var check func(int) error
 	switch f[0] {
 	case "mutex":
-		mu, err := OpenMutex(seg, f[1])
+		mu, err := OpenMutex(context.Background(), seg, f[1])
 		if err != nil {
 			return err
 		}
@@ -308,7 +308,7 @@ var mpChildHold = testproc.Register("sem-mp-hold", func(c *testproc.Child) error
 		lock, unlock = mu.Lock, mu.Unlock
 		check = func(int) error { return nil }
 	case "rlock":
-		r, err := OpenRLock(seg, f[1])
+		r, err := OpenRLock(context.Background(), seg, f[1])
 		if err != nil {
 			return err
 		}
@@ -427,13 +427,13 @@ var mpChildUnlock = testproc.Register("sem-mp-unlock", func(c *testproc.Child) e
 	}
 	defer seg.Close()
 	if f[0] == "mutex" {
-		mu, err := OpenMutex(seg, f[1])
+		mu, err := OpenMutex(context.Background(), seg, f[1])
 		if err != nil {
 			return err
 		}
 		mu.Unlock()
 	} else {
-		r, err := OpenRLock(seg, f[1])
+		r, err := OpenRLock(context.Background(), seg, f[1])
 		if err != nil {
 			return err
 		}
@@ -514,7 +514,7 @@ func TestMultiprocLockMisuse(t *testing.T) {
 	mu.Unlock()
 	r.Unlock()
 	// A closed handle fails, and the lock stays usable through others.
-	mu2, err := OpenMutex(seg, "mu")
+	mu2, err := OpenMutex(context.Background(), seg, "mu")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -610,13 +610,13 @@ var mpChildTry = testproc.Register("sem-mp-try", func(c *testproc.Child) error {
 	var try func() (bool, error)
 	var unlock func()
 	if f[0] == "mutex" {
-		mu, err := OpenMutex(seg, f[1])
+		mu, err := OpenMutex(context.Background(), seg, f[1])
 		if err != nil {
 			return err
 		}
 		try, unlock = mu.TryLock, mu.Unlock
 	} else {
-		r, err := OpenRLock(seg, f[1])
+		r, err := OpenRLock(context.Background(), seg, f[1])
 		if err != nil {
 			return err
 		}
@@ -645,12 +645,12 @@ var mpChildAcquire = testproc.Register("sem-mp-acquire", func(c *testproc.Child)
 	if err != nil {
 		return err
 	}
-	s, err := Open(seg, f[0])
+	s, err := Open(context.Background(), seg, f[0])
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	done, err := OpenEvent(seg, "done")
+	done, err := OpenEvent(context.Background(), seg, "done")
 	if err != nil {
 		return err
 	}
@@ -751,12 +751,12 @@ var mpChildSemMisuse = testproc.Register("sem-mp-sem-misuse", func(c *testproc.C
 		return err
 	}
 	defer seg.Close()
-	s, err := Open(seg, "plain")
+	s, err := Open(context.Background(), seg, "plain")
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	b, err := Open(seg, "bounded")
+	b, err := Open(context.Background(), seg, "bounded")
 	if err != nil {
 		return err
 	}
@@ -870,7 +870,7 @@ var mpChildEventWait = testproc.Register("sem-mp-event-wait", func(c *testproc.C
 	if err != nil {
 		return err
 	}
-	e, err := OpenEvent(seg, "ev")
+	e, err := OpenEvent(context.Background(), seg, "ev")
 	if err != nil {
 		return err
 	}
@@ -989,7 +989,7 @@ var mpChildCond = testproc.Register("sem-mp-cond", func(c *testproc.Child) error
 	if err != nil {
 		return err
 	}
-	cv, err := OpenCond(seg, "cv")
+	cv, err := OpenCond(context.Background(), seg, "cv")
 	if err != nil {
 		return err
 	}
@@ -1249,7 +1249,7 @@ var mpChildBarrier = testproc.Register("sem-mp-barrier", func(c *testproc.Child)
 	if err != nil {
 		return err
 	}
-	x, err := OpenBarrier(seg, "bar")
+	x, err := OpenBarrier(context.Background(), seg, "bar")
 	if err != nil {
 		return err
 	}
@@ -1495,12 +1495,12 @@ var mpChildOpenKinds = testproc.Register("sem-mp-open-kinds", func(c *testproc.C
 	defer seg.Close()
 	type closer interface{ Close() error }
 	opens := map[string]func(string) (closer, error){
-		"mutex":   func(n string) (closer, error) { return OpenMutex(seg, n) },
-		"rlock":   func(n string) (closer, error) { return OpenRLock(seg, n) },
-		"sem":     func(n string) (closer, error) { return Open(seg, n) },
-		"event":   func(n string) (closer, error) { return OpenEvent(seg, n) },
-		"cond":    func(n string) (closer, error) { return OpenCond(seg, n) },
-		"barrier": func(n string) (closer, error) { return OpenBarrier(seg, n) },
+		"mutex":   func(n string) (closer, error) { return OpenMutex(context.Background(), seg, n) },
+		"rlock":   func(n string) (closer, error) { return OpenRLock(context.Background(), seg, n) },
+		"sem":     func(n string) (closer, error) { return Open(context.Background(), seg, n) },
+		"event":   func(n string) (closer, error) { return OpenEvent(context.Background(), seg, n) },
+		"cond":    func(n string) (closer, error) { return OpenCond(context.Background(), seg, n) },
+		"barrier": func(n string) (closer, error) { return OpenBarrier(context.Background(), seg, n) },
 	}
 	var errs []error
 	for kind, open := range opens {

@@ -3,8 +3,9 @@ package semaphore
 import (
 	"context"
 	"fmt"
-	"github.com/shmkit/shmkit/internal/hb"
 	"sync/atomic"
+
+	"github.com/shmkit/shmkit/internal/hb"
 
 	"github.com/shmkit/shmkit/internal/mem"
 	"github.com/shmkit/shmkit/shm"
@@ -26,8 +27,10 @@ func NewMutex(opts ...shm.Option) (*Mutex, error) {
 }
 
 // OpenMutex opens the Mutex called name in seg.
-func OpenMutex(seg *shm.Segment, name string) (*Mutex, error) {
-	return attach[Mutex](find(seg, name, mutexInfo))
+// It waits, as long as ctx allows, while the object's creator is still
+// making it.
+func OpenMutex(ctx context.Context, seg *shm.Segment, name string) (*Mutex, error) {
+	return attach[Mutex](find(ctx, seg, name, mutexInfo))
 }
 
 // OpenMutexAt attaches to the Mutex whose payload is at offset off in seg,
@@ -131,8 +134,10 @@ func NewRLock(opts ...shm.Option) (*RLock, error) {
 }
 
 // OpenRLock opens the RLock called name in seg.
-func OpenRLock(seg *shm.Segment, name string) (*RLock, error) {
-	return attach[RLock](find(seg, name, rlockInfo))
+// It waits, as long as ctx allows, while the object's creator is still
+// making it.
+func OpenRLock(ctx context.Context, seg *shm.Segment, name string) (*RLock, error) {
+	return attach[RLock](find(ctx, seg, name, rlockInfo))
 }
 
 // UnmarshalBinary attaches r to the RLock whose handle MarshalBinary

@@ -106,11 +106,11 @@ func (k kindInfo) spec(size uint64) shm.Spec {
 }
 
 // find opens the object called name in seg, checking its kind and layout.
-func find(seg *shm.Segment, name string, k kindInfo) (*shm.Object, error) {
+func find(ctx context.Context, seg *shm.Segment, name string, k kindInfo) (*shm.Object, error) {
 	if seg == nil {
 		return nil, fmt.Errorf("%w: nil segment", ErrInvalid)
 	}
-	o, err := seg.Find(context.Background(), name, k.spec(0))
+	o, err := seg.Find(ctx, name, k.spec(0))
 	if err != nil {
 		return nil, fmt.Errorf("opening %v %q: %w", k.kind, name, err)
 	}

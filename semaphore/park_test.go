@@ -72,7 +72,7 @@ var childParked = testproc.Register("sem-parked", func(c *testproc.Child) error 
 		}()
 	}
 	for i := 0; i < parkedEvents; i++ {
-		ev, err := OpenEvent(seg, fmt.Sprint("ev", i))
+		ev, err := OpenEvent(context.Background(), seg, fmt.Sprint("ev", i))
 		if err != nil {
 			return err
 		}
@@ -81,7 +81,7 @@ var childParked = testproc.Register("sem-parked", func(c *testproc.Child) error 
 		}
 	}
 	for i := 0; i < parkedSemaphores; i++ {
-		s, err := Open(seg, fmt.Sprint("sem", i))
+		s, err := Open(context.Background(), seg, fmt.Sprint("sem", i))
 		if err != nil {
 			return err
 		}
@@ -90,7 +90,7 @@ var childParked = testproc.Register("sem-parked", func(c *testproc.Child) error 
 		}
 	}
 	for i := 0; i < parkedMutexes; i++ {
-		mu, err := OpenMutex(seg, fmt.Sprint("mu", i))
+		mu, err := OpenMutex(context.Background(), seg, fmt.Sprint("mu", i))
 		if err != nil {
 			return err
 		}

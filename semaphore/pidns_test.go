@@ -27,11 +27,11 @@ var pidnsHolder = testproc.Register("sem-pidns-holder", func(c *testproc.Child) 
 	if os.Getpid() != 1 {
 		return errors.New("not process 1 of a pid namespace: pid " + strconv.Itoa(os.Getpid()))
 	}
-	mu, err := OpenMutex(seg, "mu")
+	mu, err := OpenMutex(context.Background(), seg, "mu")
 	if err != nil {
 		return err
 	}
-	rl, err := OpenRLock(seg, "rl")
+	rl, err := OpenRLock(context.Background(), seg, "rl")
 	if err != nil {
 		return err
 	}

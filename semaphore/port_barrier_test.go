@@ -90,13 +90,13 @@ func portBarrierSetUp(t testing.TB, seg *shm.Segment) *portBarrierEnv {
 func portBarrierOpen(seg *shm.Segment) (*portBarrierEnv, error) {
 	var env portBarrierEnv
 	var err error
-	if env.x, err = OpenBarrier(seg, "bar"); err != nil {
+	if env.x, err = OpenBarrier(context.Background(), seg, "bar"); err != nil {
 		return nil, err
 	}
-	if env.x2, err = OpenBarrier(seg, "bar2"); err != nil {
+	if env.x2, err = OpenBarrier(context.Background(), seg, "bar2"); err != nil {
 		return nil, err
 	}
-	if env.mu, err = OpenMutex(seg, "mu"); err != nil {
+	if env.mu, err = OpenMutex(context.Background(), seg, "mu"); err != nil {
 		return nil, err
 	}
 	if env.w, err = portFindWords(seg); err != nil {
@@ -431,7 +431,7 @@ var portChildBarrierAlone = testproc.Register("sem-port-barrier-alone", func(c *
 	if err != nil {
 		return err
 	}
-	x, err := OpenBarrier(seg, "two")
+	x, err := OpenBarrier(context.Background(), seg, "two")
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ var portChildEvent = testproc.Register("sem-port-event", func(c *testproc.Child)
 	if err != nil {
 		return err
 	}
-	e, err := OpenEvent(seg, f[0])
+	e, err := OpenEvent(context.Background(), seg, f[0])
 	if err != nil {
 		return err
 	}

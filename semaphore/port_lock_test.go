@@ -69,9 +69,9 @@ func portNewLock(t testing.TB, seg *shm.Segment, kind, name string) portLock {
 func portOpenLock(seg *shm.Segment, kind, name string) (portLock, error) {
 	switch kind {
 	case "mutex":
-		return OpenMutex(seg, name)
+		return OpenMutex(context.Background(), seg, name)
 	case "rlock":
-		return OpenRLock(seg, name)
+		return OpenRLock(context.Background(), seg, name)
 	}
 	return nil, fmt.Errorf("unknown lock kind %q", kind)
 }

@@ -114,8 +114,10 @@ func newSem(n int, bounded bool, opts []shm.Option) (*Semaphore, error) {
 }
 
 // Open opens the Semaphore (bounded or not) called name in seg.
-func Open(seg *shm.Segment, name string) (*Semaphore, error) {
-	return attach[Semaphore](find(seg, name, semInfo))
+// It waits, as long as ctx allows, while the object's creator is still
+// making it.
+func Open(ctx context.Context, seg *shm.Segment, name string) (*Semaphore, error) {
+	return attach[Semaphore](find(ctx, seg, name, semInfo))
 }
 
 // UnmarshalBinary attaches s to the Semaphore whose handle MarshalBinary

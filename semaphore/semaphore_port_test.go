@@ -89,7 +89,7 @@ var portChildAcquire = testproc.Register("sem-port-acquire", func(c *testproc.Ch
 	if err != nil {
 		return err
 	}
-	s, err := Open(seg, f[0])
+	s, err := Open(context.Background(), seg, f[0])
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ var portChildTry = testproc.Register("sem-port-try", func(c *testproc.Child) err
 	if err != nil {
 		return err
 	}
-	s, err := Open(seg, f[0])
+	s, err := Open(context.Background(), seg, f[0])
 	if err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ var portChildHammer = testproc.Register("sem-port-hammer", func(c *testproc.Chil
 		return err
 	}
 	defer seg.Close()
-	s, err := Open(seg, f[0])
+	s, err := Open(context.Background(), seg, f[0])
 	if err != nil {
 		return err
 	}
@@ -554,7 +554,7 @@ func TestXsyncZero(t *testing.T) {
 	// Reopened by name, a bounded semaphore of 0 stays bounded.
 	seg := testSeg(t)
 	portNew(t, 0, true, shm.In(seg, "b0"))
-	o, err := Open(seg, "b0")
+	o, err := Open(context.Background(), seg, "b0")
 	if err != nil || !o.Bounded() || o.Release(1) == nil {
 		t.Fatalf("reopened NewBounded(0): %v, %v", o, err)
 	}
@@ -737,7 +737,7 @@ var portChildTryKeep = testproc.Register("sem-port-try-keep", func(c *testproc.C
 		return err
 	}
 	defer seg.Close()
-	s, err := Open(seg, f[0])
+	s, err := Open(context.Background(), seg, f[0])
 	if err != nil {
 		return err
 	}
@@ -785,7 +785,7 @@ var portChildTwice = testproc.Register("sem-port-twice", func(c *testproc.Child)
 		return err
 	}
 	defer seg.Close()
-	s, err := Open(seg, f[0])
+	s, err := Open(context.Background(), seg, f[0])
 	if err != nil {
 		return err
 	}

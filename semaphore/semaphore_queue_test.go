@@ -21,7 +21,7 @@ func semHandles(t *testing.T, seg *shm.Segment, name string, k int) []*Semaphore
 	t.Helper()
 	var hs []*Semaphore
 	for range k {
-		h, err := Open(seg, name)
+		h, err := Open(context.Background(), seg, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +106,7 @@ var semChildTwo = testproc.Register("sem-queue-two", func(c *testproc.Child) err
 		return err
 	}
 	defer seg.Close()
-	s, err := Open(seg, f[0])
+	s, err := Open(context.Background(), seg, f[0])
 	if err != nil {
 		return err
 	}

@@ -238,11 +238,11 @@ func placeTable(seg *shm.Segment, slots, sz, data int) (*shm.Object, error) {
 	return t, nil
 }
 
-func (c *coll) open(seg *shm.Segment, name string, kind shm.Kind, kl, vl ctypes.Layout, sz int) error {
+func (c *coll) open(ctx context.Context, seg *shm.Segment, name string, kind shm.Kind, kl, vl ctypes.Layout, sz int) error {
 	if seg == nil {
 		return fmt.Errorf("%w: nil segment", ErrInvalid)
 	}
-	o, err := seg.Find(context.Background(), name, shm.Spec{Kind: kind, Fingerprint: fingerprint(kind, kl, vl)})
+	o, err := seg.Find(ctx, name, shm.Spec{Kind: kind, Fingerprint: fingerprint(kind, kl, vl)})
 	if err != nil {
 		return fmt.Errorf("shmap: opening %v %q: %w", kind, name, err)
 	}

@@ -5,7 +5,7 @@
 //	m, err := shmap.New[int64, float64](shm.In(seg, "prices"))
 //	err = m.Set(7, 9.5)
 //	v, ok, err := m.Get(7)
-//	m, err = shmap.Open[int64, float64](seg, "prices") // in another process
+//	m, err = shmap.Open[int64, float64](ctx, seg, "prices") // in another process
 //
 // # Keys, values and elements
 //

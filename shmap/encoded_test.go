@@ -3,6 +3,7 @@
 package shmap
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -276,10 +277,10 @@ func TestEncodedRefused(t *testing.T) {
 	if _, err := New[string, string](shm.In(seg, "m")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open[string, int64](seg, "m"); !errors.Is(err, shm.ErrLayout) {
+	if _, err := Open[string, int64](context.Background(), seg, "m"); !errors.Is(err, shm.ErrLayout) {
 		t.Errorf("Open with another value type: %v", err)
 	}
-	if _, err := Open[encKey, string](seg, "m"); !errors.Is(err, shm.ErrLayout) {
+	if _, err := Open[encKey, string](context.Background(), seg, "m"); !errors.Is(err, shm.ErrLayout) {
 		t.Errorf("Open with another key type: %v", err)
 	}
 }
@@ -314,7 +315,7 @@ func TestSetCodec(t *testing.T) {
 	if vb, err := p.valueOf(p.slot(i)); err != nil || !strings.Contains(string(vb), `"Score":2.5`) {
 		t.Fatalf("the value is stored as %q (%v)", vb, err)
 	}
-	o, err := Open[encKey, encVal](seg, "json")
+	o, err := Open[encKey, encVal](context.Background(), seg, "json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ package shmap
 // run, in milliseconds.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -281,7 +282,7 @@ func (r *encRig) use(t *testing.T, long int, strict bool) {
 
 // The second handles, as another process would attach.
 func (r *encRig) reopenSS(t *testing.T, strict bool) *Map[string, string] {
-	m, err := Open[string, string](r.seg, "m")
+	m, err := Open[string, string](context.Background(), r.seg, "m")
 	if err != nil && !strict {
 		return nil
 	}
@@ -292,7 +293,7 @@ func (r *encRig) reopenSS(t *testing.T, strict bool) *Map[string, string] {
 }
 
 func (r *encRig) reopenSI(t *testing.T, strict bool) *Map[string, int64] {
-	m, err := Open[string, int64](r.seg, "m")
+	m, err := Open[string, int64](context.Background(), r.seg, "m")
 	if err != nil && !strict {
 		return nil
 	}
@@ -303,7 +304,7 @@ func (r *encRig) reopenSI(t *testing.T, strict bool) *Map[string, int64] {
 }
 
 func (r *encRig) reopenList(t *testing.T, strict bool) *List[string] {
-	l, err := OpenList[string](r.seg, "m")
+	l, err := OpenList[string](context.Background(), r.seg, "m")
 	if err != nil && !strict {
 		return nil
 	}

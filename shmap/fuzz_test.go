@@ -14,6 +14,7 @@ package shmap
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"testing"
 
@@ -333,7 +334,7 @@ func FuzzIntent(f *testing.F) {
 		}
 		fuzzUse(r.m)
 		// Another handle, as another process would attach.
-		m2, err := Open[int64, int64](r.seg, "m")
+		m2, err := Open[int64, int64](context.Background(), r.seg, "m")
 		if err != nil {
 			t.Fatalf("Open after the repair: %v", err)
 		}

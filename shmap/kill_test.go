@@ -428,11 +428,11 @@ func killUnwide(k int64, v [2]int64) (int64, int64) {
 	return k, v[0]
 }
 
-func killMake[C any](made bool, mk func(...shm.Option) (C, error), open func(*shm.Segment, string) (C, error), seg *shm.Segment, name string) (C, error) {
+func killMake[C any](made bool, mk func(...shm.Option) (C, error), open func(context.Context, *shm.Segment, string) (C, error), seg *shm.Segment, name string) (C, error) {
 	if made {
 		return mk(shm.In(seg, name))
 	}
-	return open(seg, name)
+	return open(context.Background(), seg, name)
 }
 
 func atomicLoad(p *uint64) uint64     { return atomic.LoadUint64(p) }
@@ -769,7 +769,7 @@ var killAllChild = testproc.Register("shmap-kill-all-locked", func(c *testproc.C
 		return err
 	}
 	defer seg.Close()
-	m, err := Open[int64, int64](seg, f[0])
+	m, err := Open[int64, int64](context.Background(), seg, f[0])
 	if err != nil {
 		return err
 	}

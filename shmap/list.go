@@ -2,6 +2,7 @@ package shmap
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"iter"
 
@@ -34,12 +35,14 @@ func NewList[T any](opts ...shm.Option) (*List[T], error) {
 }
 
 // OpenList attaches to the List called name in seg.
-func OpenList[T any](seg *shm.Segment, name string) (*List[T], error) {
+// It waits, as long as ctx allows, while the object's creator is still
+// making it.
+func OpenList[T any](ctx context.Context, seg *shm.Segment, name string) (*List[T], error) {
 	l, el, err := listLayout[T]()
 	if err != nil {
 		return nil, err
 	}
-	if err := l.c.open(seg, name, shm.KindList, el, noValue, l.c.sz); err != nil {
+	if err := l.c.open(ctx, seg, name, shm.KindList, el, noValue, l.c.sz); err != nil {
 		return nil, err
 	}
 	return l, nil

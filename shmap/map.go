@@ -108,7 +108,9 @@ func New[K comparable, V any](opts ...shm.Option) (*Map[K, V], error) {
 
 // Open attaches to the Map called name in seg (shm.ErrLayout when it holds
 // other types).
-func Open[K comparable, V any](seg *shm.Segment, name string) (*Map[K, V], error) {
+// It waits, as long as ctx allows, while the object's creator is still
+// making it.
+func Open[K comparable, V any](ctx context.Context, seg *shm.Segment, name string) (*Map[K, V], error) {
 	m, kl, vl, err := mapLayout[K, V]()
 	if err != nil {
 		return nil, err
@@ -116,7 +118,7 @@ func Open[K comparable, V any](seg *shm.Segment, name string) (*Map[K, V], error
 	if seg == nil {
 		return nil, fmt.Errorf("%w: nil segment", ErrInvalid)
 	}
-	o, err := seg.Find(context.Background(), name, shm.Spec{Kind: shm.KindMap, Fingerprint: fingerprint(shm.KindMap, kl, vl)})
+	o, err := seg.Find(ctx, name, shm.Spec{Kind: shm.KindMap, Fingerprint: fingerprint(shm.KindMap, kl, vl)})
 	if err != nil {
 		return nil, fmt.Errorf("shmap: opening map %q: %w", name, err)
 	}

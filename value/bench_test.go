@@ -16,6 +16,7 @@ package value
 // done, before it exits. The child's start-up is not timed.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -219,7 +220,7 @@ var benchChildUpdate = testproc.Register("value-bench-update", func(c *testproc.
 		return err
 	}
 	defer seg.Close()
-	v, err := Open[int64](seg, "n")
+	v, err := Open[int64](context.Background(), seg, "n")
 	if err != nil {
 		return err
 	}

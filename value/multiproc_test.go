@@ -12,6 +12,7 @@ package value
 // per round, with a logged random seed (VALUE_KILL_SEED repeats it).
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -66,10 +67,10 @@ var mpChildPython = testproc.Register("value-python", func(c *testproc.Child) er
 			return err
 		}
 		defer seg.Close()
-		if num, err = Open[float64](seg, "num"); err != nil {
+		if num, err = Open[float64](context.Background(), seg, "num"); err != nil {
 			return err
 		}
-		if arr, err = array.Open[int32](seg, "arr"); err != nil {
+		if arr, err = array.Open[int32](context.Background(), seg, "arr"); err != nil {
 			return err
 		}
 	case "handle":
@@ -187,7 +188,7 @@ type mpNumber interface {
 // mpAddLoop adds 1 n times to the Value[T] called name, through Update
 // or Add.
 func mpAddLoop[T mpNumber](seg *shm.Segment, c *testproc.Child, op, name string, n int) error {
-	v, err := Open[T](seg, name)
+	v, err := Open[T](context.Background(), seg, name)
 	if err != nil {
 		return err
 	}
@@ -330,11 +331,11 @@ var mpChildWideWriter = testproc.Register("value-wide-writer", func(c *testproc.
 	if err != nil {
 		return err
 	}
-	v, err := Open[mpWide](seg, "w")
+	v, err := Open[mpWide](context.Background(), seg, "w")
 	if err != nil {
 		return err
 	}
-	done, err := Open[int32](seg, "done")
+	done, err := Open[int32](context.Background(), seg, "done")
 	if err != nil {
 		return err
 	}
@@ -407,11 +408,11 @@ var mpChildWideReader = testproc.Register("value-wide-reader", func(c *testproc.
 	if err != nil {
 		return err
 	}
-	v, err := Open[mpWide](seg, "w")
+	v, err := Open[mpWide](context.Background(), seg, "w")
 	if err != nil {
 		return err
 	}
-	done, err := Open[int32](seg, "done")
+	done, err := Open[int32](context.Background(), seg, "done")
 	if err != nil {
 		return err
 	}
@@ -517,7 +518,7 @@ var mpChildRecord = testproc.Register("value-record", func(c *testproc.Child) er
 		return err
 	}
 	defer seg.Close()
-	v, err := Open[mpRecord](seg, "rec")
+	v, err := Open[mpRecord](context.Background(), seg, "rec")
 	if err != nil {
 		return err
 	}
@@ -535,7 +536,7 @@ var mpChildRecord = testproc.Register("value-record", func(c *testproc.Child) er
 	if err != nil {
 		return err
 	}
-	a, err := array.Open[mpRecord](seg, "recs")
+	a, err := array.Open[mpRecord](context.Background(), seg, "recs")
 	if err != nil {
 		return err
 	}
@@ -606,7 +607,7 @@ var mpChildKill = testproc.Register("value-kill", func(c *testproc.Child) error 
 	var update func() error
 	switch f[0] {
 	case "int":
-		v, err := Open[int64](seg, "vi")
+		v, err := Open[int64](context.Background(), seg, "vi")
 		if err != nil {
 			return err
 		}
@@ -618,7 +619,7 @@ var mpChildKill = testproc.Register("value-kill", func(c *testproc.Child) error 
 			})
 		}
 	case "wide":
-		v, err := Open[mpWide](seg, "vw")
+		v, err := Open[mpWide](context.Background(), seg, "vw")
 		if err != nil {
 			return err
 		}
@@ -852,7 +853,7 @@ func TestBadInput(t *testing.T) {
 		mpNotPlain(t, "NewRaw(struct with a nested pointer)", err, "Inner.Next")
 		_, err = New(mpBadSlice{}, shm.In(seg, "bad"))
 		mpNotPlain(t, "New(struct with a slice)", err, "Items")
-		_, err = Open[mpBadString](seg, "bad")
+		_, err = Open[mpBadString](context.Background(), seg, "bad")
 		mpNotPlain(t, "Open[struct with a string]", err, "Name")
 		var b Value[mpBadNested]
 		vi, err := New[int32](1)
@@ -861,7 +862,7 @@ func TestBadInput(t *testing.T) {
 		}
 		h, _ := vi.MarshalBinary()
 		mpNotPlain(t, "UnmarshalBinary into a Value of a struct with a pointer", b.UnmarshalBinary(h), "Next")
-		if _, err := Open[int32](seg, "bad"); !errors.Is(err, shm.ErrNotExist) {
+		if _, err := Open[int32](context.Background(), seg, "bad"); !errors.Is(err, shm.ErrNotExist) {
 			t.Errorf("a failed New left %q behind: Open: %v", "bad", err)
 		}
 	})
@@ -895,22 +896,22 @@ func TestBadInput(t *testing.T) {
 			err  error
 			want error
 		}{
-			{"Open[int64] of a float64", mpErr(Open[int64](seg, "f64")), shm.ErrLayout},
-			{"Open[float32] of a float64", mpErr(Open[float32](seg, "f64")), shm.ErrLayout},
-			{"Open[mpRecord] of an mpWide", mpErr(Open[mpRecord](seg, "wide")), shm.ErrLayout},
-			{"Open[mpWide] of a float64", mpErr(Open[mpWide](seg, "f64")), shm.ErrLayout},
-			{"Open of a mutex", mpErr(Open[float64](seg, "m")), shm.ErrKind},
-			{"Open of an array", mpErr(Open[float64](seg, "arr")), shm.ErrKind},
-			{"Open of a missing name", mpErr(Open[float64](seg, "missing")), shm.ErrNotExist},
-			{"Open of a missing name", mpErr(Open[float64](seg, "missing")), fs.ErrNotExist},
-			{"Open in a nil segment", mpErr(Open[float64](nil, "f64")), ErrInvalid},
-			{"Open of an invalid name", mpErr(Open[float64](seg, strings.Repeat("x", 1000))), shm.ErrName},
+			{"Open[int64] of a float64", mpErr(Open[int64](context.Background(), seg, "f64")), shm.ErrLayout},
+			{"Open[float32] of a float64", mpErr(Open[float32](context.Background(), seg, "f64")), shm.ErrLayout},
+			{"Open[mpRecord] of an mpWide", mpErr(Open[mpRecord](context.Background(), seg, "wide")), shm.ErrLayout},
+			{"Open[mpWide] of a float64", mpErr(Open[mpWide](context.Background(), seg, "f64")), shm.ErrLayout},
+			{"Open of a mutex", mpErr(Open[float64](context.Background(), seg, "m")), shm.ErrKind},
+			{"Open of an array", mpErr(Open[float64](context.Background(), seg, "arr")), shm.ErrKind},
+			{"Open of a missing name", mpErr(Open[float64](context.Background(), seg, "missing")), shm.ErrNotExist},
+			{"Open of a missing name", mpErr(Open[float64](context.Background(), seg, "missing")), fs.ErrNotExist},
+			{"Open in a nil segment", mpErr(Open[float64](context.Background(), nil, "f64")), ErrInvalid},
+			{"Open of an invalid name", mpErr(Open[float64](context.Background(), seg, strings.Repeat("x", 1000))), shm.ErrName},
 		} {
 			if !errors.Is(c.err, c.want) {
 				t.Errorf("%s: %v, want %v", c.what, c.err, c.want)
 			}
 		}
-		if _, err := Open[float64](seg, "f64"); err != nil {
+		if _, err := Open[float64](context.Background(), seg, "f64"); err != nil {
 			t.Errorf("Open of the right type: %v", err)
 		}
 	})
@@ -1007,7 +1008,7 @@ func TestBadInput(t *testing.T) {
 		if r.Load() != 5 || r.Add(2) != 7 || r.Store(9) != nil || r.Load() != 9 {
 			t.Errorf("a raw Value's lock-free operations: %d", r.Load())
 		}
-		r2, err := Open[int64](seg, "raw")
+		r2, err := Open[int64](context.Background(), seg, "raw")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1058,7 +1059,7 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("an operation after Close left the lock held")
 		}
 		// The value stays for the others.
-		c2, err := Open[int64](seg, "closed")
+		c2, err := Open[int64](context.Background(), seg, "closed")
 		if err != nil {
 			t.Fatal(err)
 		}

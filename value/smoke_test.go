@@ -3,6 +3,7 @@
 package value
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -52,14 +53,14 @@ func TestSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Update(func(x *wide) { x.B = 2; copy(x.Name[:], "hello") })
-	w2, err := Open[wide](seg, "w")
+	w2, err := Open[wide](context.Background(), seg, "w")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := w2.Load(); got.A != 1 || got.B != 2 || string(got.Name[:5]) != "hello" {
 		t.Fatal(got)
 	}
-	if _, err := Open[int64](seg, "w"); !errors.Is(err, shm.ErrLayout) {
+	if _, err := Open[int64](context.Background(), seg, "w"); !errors.Is(err, shm.ErrLayout) {
 		t.Fatal(err)
 	}
 	if _, err := New[*int](nil); err == nil {

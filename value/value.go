@@ -1,6 +1,7 @@
 package value
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -87,12 +88,14 @@ func layout[T any]() (ctypes.Layout, error) { return share.LayoutOf[T](shm.KindV
 // Open opens the Value called name in seg. It fails with shm.ErrLayout
 // when the stored value is not a T, and shm.ErrKind when name is not a
 // value.
-func Open[T any](seg *shm.Segment, name string) (*Value[T], error) {
+// It waits, as long as ctx allows, while the object's creator is still
+// making it.
+func Open[T any](ctx context.Context, seg *shm.Segment, name string) (*Value[T], error) {
 	l, err := layout[T]()
 	if err != nil {
 		return nil, err
 	}
-	o, err := share.Find(seg, name, shm.KindValue, l, ErrInvalid)
+	o, err := share.Find(ctx, seg, name, shm.KindValue, l, ErrInvalid)
 	if err != nil {
 		return nil, err
 	}

@@ -188,11 +188,11 @@ func LayoutOf[T any](k shm.Kind, invalid error) (ctypes.Layout, error) {
 
 // Find opens the object called name in seg: of kind k, holding elements of
 // layout l (shm.ErrKind and shm.ErrLayout otherwise).
-func Find(seg *shm.Segment, name string, k shm.Kind, l ctypes.Layout, invalid error) (*shm.Object, error) {
+func Find(ctx context.Context, seg *shm.Segment, name string, k shm.Kind, l ctypes.Layout, invalid error) (*shm.Object, error) {
 	if seg == nil {
 		return nil, fmt.Errorf("%w: nil segment", invalid)
 	}
-	o, err := seg.Find(context.Background(), name, shm.Spec{Kind: k, Fingerprint: l.Fingerprint})
+	o, err := seg.Find(ctx, name, shm.Spec{Kind: k, Fingerprint: l.Fingerprint})
 	if err != nil {
 		return nil, fmt.Errorf("opening %v %q: %w", k, name, err)
 	}

@@ -291,7 +291,7 @@ func openAndUse(seg *shm.Segment, i int) error {
 	}
 	switch i {
 	case objInt:
-		v, err := value.Open[int64](seg, objNames[i])
+		v, err := value.Open[int64](context.Background(), seg, objNames[i])
 		if err != nil {
 			return err
 		}
@@ -299,7 +299,7 @@ func openAndUse(seg *shm.Segment, i int) error {
 		v.Add(0)
 		try(v.Mutex())
 	case objRaw:
-		v, err := value.Open[[3]int32](seg, objNames[i])
+		v, err := value.Open[[3]int32](context.Background(), seg, objNames[i])
 		if err != nil {
 			return err
 		}
@@ -307,7 +307,7 @@ func openAndUse(seg *shm.Segment, i int) error {
 		v.Update(func(*[3]int32) {})
 		try(v.Mutex())
 	case objWide:
-		v, err := value.Open[corruptWide](seg, objNames[i])
+		v, err := value.Open[corruptWide](context.Background(), seg, objNames[i])
 		if err != nil {
 			return err
 		}
@@ -319,7 +319,7 @@ func openAndUse(seg *shm.Segment, i int) error {
 		}
 		v.Load()
 	case objArr:
-		a, err := array.Open[int32](seg, objNames[i])
+		a, err := array.Open[int32](context.Background(), seg, objNames[i])
 		if err != nil {
 			return err
 		}
@@ -334,7 +334,7 @@ func openAndUse(seg *shm.Segment, i int) error {
 			}
 		}
 	default:
-		a, err := array.Open[[3]uint16](seg, objNames[i])
+		a, err := array.Open[[3]uint16](context.Background(), seg, objNames[i])
 		if err != nil {
 			return err
 		}
