@@ -6,6 +6,7 @@
 package shmtest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -125,4 +126,37 @@ func Mix(x uint64) uint64 {
 	x ^= x >> 27
 	x *= 0x94d049bb133111eb
 	return x ^ x>>31
+}
+
+// OpenBounded checks that open, a typed open of the object place makes,
+// waits for a creator still making the object only as long as its ctx
+// allows: it makes the object in one segment to learn its kind, layout and
+// size, reserves the same name and spec in another and never publishes it
+// (a live but stuck creator: this process), then opens it there with a
+// short deadline, which must end the wait with context.DeadlineExceeded.
+func OpenBounded(t *testing.T, place func(opts ...shm.Option) error, open func(ctx context.Context, seg *shm.Segment, name string) error) {
+	t.Helper()
+	model, stuck := Seg(t), Seg(t)
+	if err := place(shm.In(model, "x")); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := model.Objects()
+	if err != nil || len(objs) == 0 {
+		t.Fatalf("Objects: %v, %v", objs, err)
+	}
+	var spec shm.Spec
+	for _, o := range objs {
+		if o.Name == "x" {
+			spec = shm.Spec{Kind: o.Kind, Fingerprint: o.Fingerprint, Size: o.Length}
+		}
+	}
+	if _, err := stuck.Reserve("x", spec); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err = Within(t, time.Minute, "an open bounded by its ctx", func() error { return open(ctx, stuck, "x") })
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("open of an object its live creator is still making: %v, want context.DeadlineExceeded", err)
+	}
 }
