@@ -164,11 +164,12 @@ func decodeHeader(b []byte, fileSize int64) (header, error) {
 		return h, fmt.Errorf("%w: format %d, this build reads up to %d", ErrVersion, h.version, formatVersion)
 	case h.version == 0:
 		return h, fmt.Errorf("%w: format version 0", ErrBadHeader)
-	case h.version < formatVersion:
-		return h, fmt.Errorf("%w: format %d, older than the %d this build reads", ErrVersion, h.version, formatVersion)
 	}
 	if got, want := le.Uint32(b[hSum:]), headerSum(b); got != want {
 		return h, fmt.Errorf("%w: header checksum %#08x, computed %#08x", ErrBadHeader, got, want)
+	}
+	if h.version < formatVersion { // same header and checksum, another heap
+		return h, fmt.Errorf("%w: format %d, older than the %d this build reads", ErrVersion, h.version, formatVersion)
 	}
 	if !allZero(b[hSummed:hLockOwner]) || !allZero(b[hMutableEnd:headerSize]) {
 		return h, fmt.Errorf("%w: reserved header bytes are not zero", ErrBadHeader)

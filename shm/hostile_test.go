@@ -375,3 +375,23 @@ func TestFindBoundedByContext(t *testing.T) {
 		}
 	})
 }
+
+// TestFormat1Refused: a segment of format 1, whose heap may hold stale
+// block headers past its top, is refused: ErrVersion when its checksum is
+// right, ErrBadHeader when it is not.
+func TestFormat1Refused(t *testing.T) {
+	s := mustCreate(t, 1<<16, nil)
+	img := append([]byte(nil), s.b[:headerSize]...)
+	le.PutUint32(img[hVersion:], 1)
+	_, err := decodeHeader(img, int64(len(s.b)))
+	t.Logf("format 1, checksum of format 2: %v", err)
+	if !errors.Is(err, ErrBadHeader) {
+		t.Fatalf("format 1 with a wrong checksum: %v", err)
+	}
+	le.PutUint32(img[hSum:], headerSum(img))
+	_, err = decodeHeader(img, int64(len(s.b)))
+	t.Logf("format 1: %v", err)
+	if !errors.Is(err, ErrVersion) {
+		t.Fatalf("format 1: %v", err)
+	}
+}

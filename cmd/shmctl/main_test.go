@@ -148,7 +148,7 @@ func TestLs(t *testing.T) {
 		t.Fatalf("segments missing from %s", out)
 	}
 	if got.Size != 1<<20 || got.Objects != 3 || got.MaxObjects != 16 || !got.CreatorAlive || !got.Ready ||
-		got.CreatorPid != os.Getpid() || got.ID != fmt.Sprintf("%016x", seg.ID()) || got.Version != 1 ||
+		got.CreatorPid != os.Getpid() || got.ID != fmt.Sprintf("%016x", seg.ID()) || got.Version != 2 ||
 		got.HeapUsed <= 0 || got.HeapSize <= got.HeapUsed || got.Created == "" || got.Error != "" {
 		t.Fatalf("ls -json: %+v", *got)
 	}
