@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync/atomic"
 
+	"github.com/shmkit/shmkit/internal/hb"
 	"github.com/shmkit/shmkit/internal/mem"
 	"github.com/shmkit/shmkit/internal/park"
 	"github.com/shmkit/shmkit/internal/sys"
@@ -126,6 +127,39 @@ func (l *lockWord) release(what string) {
 		}
 	}
 }
+
+// tryRelease is release for a caller that cannot trust the word: when
+// this process does not hold the lock, it leaves the word as it is and
+// returns ErrNotOwner instead of panicking.
+func (l *lockWord) tryRelease() error {
+	for {
+		cur := atomic.LoadUint64(l.state)
+		if cur&^contended != l.self {
+			return fmt.Errorf("%w: its word names process %d (word %#x)", ErrNotOwner, pidOf(cur), cur)
+		}
+		if atomic.CompareAndSwapUint64(l.state, cur, 0) {
+			if cur&contended != 0 {
+				sys.FutexWake(l.word, 1)
+			}
+			return nil
+		}
+	}
+}
+
+// UnlockOwned is Unlock for a caller that must not panic when the shared
+// word was overwritten (shared memory another process corrupted): if this
+// process does not hold m, it returns ErrNotOwner and leaves the word as
+// it is. Otherwise it unlocks m as Unlock does.
+func (m *Mutex) UnlockOwned() error {
+	hb.Release(m.l.word)
+	return m.l.tryRelease()
+}
+
+// HeldHere reports whether m's word names this process as its holder. A
+// caller that serialises its own goroutines on m, and so knows that none
+// of them holds it, can tell from it that the word was overwritten (Lock
+// would then wait for ever).
+func (m *Mutex) HeldHere() bool { return m.l.heldHere() }
 
 // owner is the pid of the holder, 0 when the lock is free.
 func (l *lockWord) owner() int { return pidOf(atomic.LoadUint64(l.state)) }

@@ -2,6 +2,7 @@ package shm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -116,11 +117,34 @@ var testHookReserve func()
 
 // arenaLocks serialises this process's goroutines on a segment before they
 // take its cross-process lock, across every mapping of that segment here.
-var arenaLocks sync.Map // segment id -> *sync.Mutex
+var arenaLocks sync.Map // segment id -> localLock
 
-func (s *Segment) arenaMutex() *sync.Mutex {
-	m, _ := arenaLocks.LoadOrStore(s.h.id, new(sync.Mutex))
-	return m.(*sync.Mutex)
+// localLock is a mutex whose waiters can give up when a context ends.
+type localLock chan struct{}
+
+func (l localLock) Lock()   { l <- struct{}{} }
+func (l localLock) Unlock() { <-l }
+
+func (l localLock) lockContext(ctx context.Context) error {
+	select {
+	case l <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case l <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Segment) arenaMutex() localLock {
+	if m, ok := arenaLocks.Load(s.h.id); ok {
+		return m.(localLock)
+	}
+	m, _ := arenaLocks.LoadOrStore(s.h.id, make(localLock, 1))
+	return m.(localLock)
 }
 
 func (s *Segment) usable() error {
@@ -145,12 +169,18 @@ func (s *Segment) entryBytes(i int) []byte {
 // finds the owner gone takes the lock over and repairs the heap. Every change
 // made under the lock commits with a single store (see alloc), so what a dead
 // owner leaves is always a consistent heap, at worst with a block to reclaim.
-func (s *Segment) lockArena() error {
+func (s *Segment) lockArena() error { return s.lockArenaContext(context.Background()) }
+
+// lockArenaContext is lockArena that gives up when ctx ends, whether it
+// waits for another goroutine of this process or for another process.
+func (s *Segment) lockArenaContext(ctx context.Context) error {
 	if err := s.usable(); err != nil {
 		return err
 	}
 	mu := s.arenaMutex()
-	mu.Lock()
+	if err := mu.lockContext(ctx); err != nil {
+		return fmt.Errorf("waiting for the allocator lock of segment %s: %w", s.label(), err)
+	}
 	if err := s.usable(); err != nil { // closed while we waited
 		mu.Unlock()
 		return err
@@ -181,6 +211,10 @@ func (s *Segment) lockArena() error {
 				return nil
 			}
 			continue
+		}
+		if err := ctx.Err(); err != nil {
+			mu.Unlock()
+			return fmt.Errorf("waiting for the allocator lock of segment %s (held by pid %d): %w", s.label(), cur>>32, err)
 		}
 		v := atomic.LoadUint32(seq)
 		atomic.AddUint32(waiters, 1)
@@ -226,12 +260,42 @@ func (s *Segment) entryOwns(i int, payload, gen uint64) bool {
 	return err == nil && e.state != entryEmpty && e.off == payload && e.gen == gen
 }
 
+// top reads the heap top and checks it before it is trusted: in the heap,
+// aligned, and with a zero state word at it, as every change of the top
+// leaves it. The only other thing a process can leave there is what it
+// gives back when killed while lowering the top: free blocks, up to a zero
+// word. So a top moved back over a used block, or into one, is refused
+// rather than handed out again.
 func (s *Segment) top() (uint64, error) {
 	top := atomic.LoadUint64(mem.Uint64(s.b, hTop))
-	if top < s.h.heapOff || top > s.h.heapEnd() || (top-s.h.heapOff)%blockAlign != 0 {
-		return 0, fmt.Errorf("%w: heap top %d outside [%d, %d]", ErrCorrupt, top, s.h.heapOff, s.h.heapEnd())
+	end := s.h.heapEnd()
+	if top < s.h.heapOff || top > end || (top-s.h.heapOff)%blockAlign != 0 {
+		return 0, fmt.Errorf("%w: heap top %d outside [%d, %d] or unaligned", ErrCorrupt, top, s.h.heapOff, end)
+	}
+	for off := top; off < end; {
+		switch st := atomic.LoadUint32(mem.Uint32(s.b, uintptr(off)+bState)); st {
+		case 0:
+			return top, nil
+		case blockFree:
+			size := atomic.LoadUint64(mem.Uint64(s.b, uintptr(off)+bSize))
+			if size < minBlock || size%blockAlign != 0 || size > end-off {
+				return 0, fmt.Errorf("%w: heap top %d: a free block of %d bytes at %d past it", ErrCorrupt, top, size, off)
+			}
+			off += size
+		case blockUsed:
+			return 0, fmt.Errorf("%w: heap top %d lies before a used block at %d", ErrCorrupt, top, off)
+		default:
+			return 0, fmt.Errorf("%w: heap top %d: state word %#x at %d past it", ErrCorrupt, top, st, off)
+		}
 	}
 	return top, nil
+}
+
+// lowerTop gives the free blocks from off to the top back to it: the top
+// moves (the commit), then the state word at it is cleared.
+func (s *Segment) lowerTop(off uint64) {
+	atomic.StoreUint64(mem.Uint64(s.b, hTop), off)
+	atomic.StoreUint32(mem.Uint32(s.b, uintptr(off)+bState), 0)
 }
 
 // walk calls fn for every block from the heap's start to its top, in order.
@@ -289,7 +353,7 @@ func (s *Segment) alloc(sp Spec, entryIndex uint32) (uint64, uint64, error) {
 			atomic.StoreUint64(mem.Uint64(s.b, uintptr(off)+bSize), size)
 		}
 		if off+size == top { // a free run at the end goes back to the top
-			atomic.StoreUint64(mem.Uint64(s.b, hTop), off)
+			s.lowerTop(off)
 			top = off
 			break
 		}
@@ -311,8 +375,18 @@ func (s *Segment) alloc(sp Spec, entryIndex uint32) (uint64, uint64, error) {
 		return 0, 0, fmt.Errorf("%w: no room for %d bytes in segment %s (%d bytes free at the top)",
 			ErrFull, sp.Size, s.label(), s.h.heapEnd()-top)
 	}
-	gen := s.fill(top, need, sp, entryIndex)
+	// The word at the block's end, the new top, is cleared; then the block
+	// is written free and the top moved over it (the commit: a free block
+	// at the end of the heap); fill marks it used.
+	if next := top + need; next < s.h.heapEnd() {
+		atomic.StoreUint32(mem.Uint32(s.b, uintptr(next)+bState), 0)
+	}
+	hb := s.b[top : top+blockHeader]
+	clear(hb[bState+4:])
+	le.PutUint64(hb[bSize:], need)
+	atomic.StoreUint32(mem.Uint32(hb, bState), blockFree)
 	atomic.StoreUint64(mem.Uint64(s.b, hTop), top+need)
+	gen := s.fill(top, need, sp, entryIndex)
 	return top + blockHeader, gen, nil
 }
 
@@ -387,7 +461,7 @@ func (s *Segment) freeBlock(payload uint64) error {
 		return nil
 	})
 	if err == nil && run < top {
-		atomic.StoreUint64(mem.Uint64(s.b, hTop), run)
+		s.lowerTop(run)
 	}
 	return err
 }
@@ -492,13 +566,48 @@ func (s *Segment) Reserve(name string, sp Spec) (*Object, error) {
 }
 
 // dropEntry empties a directory entry (the commit), then frees its block.
+// A block that is not the entry's (a corrupted entry pointing at another
+// object's) is left alone.
 func (s *Segment) dropEntry(i int, e entry) {
 	st := s.entryState(i)
 	atomic.StoreUint32(st, entryEmpty)
 	sys.FutexWake(st, -1)
-	if k, err := s.findBlock(e.off); err == nil && k.gen == e.gen {
+	if s.checkEntryBlock(i, e) == nil {
 		s.freeBlock(e.off)
 	}
+}
+
+// checkEntryBlock cross-checks directory entry i (decoded as e) with the
+// block it points at: that must be a used block starting there that names
+// entry i and the entry's generation, and holds its kind, fingerprint and
+// length. An entry pointed, even with a valid checksum, at another
+// object's block, or into one, fails with ErrCorrupt. It runs under the
+// lock.
+func (s *Segment) checkEntryBlock(i int, e entry) error {
+	k, err := s.findBlock(e.off)
+	if errors.Is(err, ErrStale) {
+		return fmt.Errorf("%w: directory entry %d (%q) points at offset %d, where no used block starts", ErrCorrupt, i, e.name, e.off)
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case k.entry != uint32(i)+1 || k.gen != e.gen:
+		return fmt.Errorf("%w: directory entry %d (%q, generation %d) points at the block of %s, generation %d",
+			ErrCorrupt, i, e.name, e.gen, entryLabel(k.entry), k.gen)
+	case k.kind != e.kind || k.fp != e.fp || k.length != e.length:
+		return fmt.Errorf("%w: directory entry %d (%q) says %v, fingerprint %#016x, %d bytes; its block %v, %#016x, %d bytes",
+			ErrCorrupt, i, e.name, e.kind, e.fp, e.length, k.kind, k.fp, k.length)
+	}
+	return nil
+}
+
+// entryLabel names the directory entry a block's entry word names.
+func entryLabel(w uint32) string {
+	if w == 0 {
+		return "no entry"
+	}
+	return fmt.Sprintf("entry %d", w-1)
 }
 
 // Remove deletes a named object and frees its memory. Every process must
@@ -534,18 +643,24 @@ func (s *Segment) lookup(name string) (int, entry, error) {
 }
 
 // Find attaches to the named object, checking that it is of kind sp.Kind and
-// made with layout fingerprint sp.Fingerprint (sp.Size is not checked). If
-// its creator is still initializing it, Find waits until it is published,
-// the creator dies (ErrCreatorDied), or ctx ends.
+// made with layout fingerprint sp.Fingerprint (sp.Size is not checked), and
+// that its directory entry and its block name each other (ErrCorrupt if
+// not). If its creator is still initializing it, Find waits until it is
+// published, the creator dies (ErrCreatorDied), or ctx ends; ctx bounds
+// the wait for the segment's allocator lock too. When ctx ends, the error
+// matches ctx.Err().
 func (s *Segment) Find(ctx context.Context, name string, sp Spec) (*Object, error) {
 	if err := checkName(name, maxObjectName); err != nil {
 		return nil, err
 	}
 	for {
-		if err := s.lockArena(); err != nil {
-			return nil, err
+		if err := s.lockArenaContext(ctx); err != nil {
+			return nil, fmt.Errorf("looking up object %q: %w", name, err)
 		}
 		i, e, err := s.lookup(name)
+		if err == nil {
+			err = s.checkEntryBlock(i, e)
+		}
 		s.unlockArena()
 		switch {
 		case err != nil:
@@ -616,10 +731,23 @@ func (s *Segment) Attach(h Handle) (*Object, error) {
 		return nil, fmt.Errorf("object at offset %d has fingerprint %#016x, not %#016x: %w", h.Offset, k.fp, h.Fingerprint, ErrLayout)
 	}
 	o := &Object{seg: s, off: h.Offset, length: k.length, kind: k.kind, fp: k.fp, gen: k.gen, index: -1}
-	if k.entry != 0 && s.entryOwns(int(k.entry)-1, h.Offset, k.gen) {
-		o.index = int(k.entry) - 1
-		e, _ := decodeEntry(s.entryBytes(o.index), &s.h)
-		o.name = e.name
+	if k.entry != 0 {
+		// A named block: its entry must name it back.
+		i := int(k.entry) - 1
+		if i >= int(s.h.entries) {
+			return nil, fmt.Errorf("%w: block at offset %d names directory entry %d of %d", ErrCorrupt, h.Offset, i, s.h.entries)
+		}
+		e, err := decodeEntry(s.entryBytes(i), &s.h)
+		switch {
+		case err != nil:
+			return nil, err
+		case e.state == entryEmpty || e.off != h.Offset || e.gen != k.gen:
+			return nil, fmt.Errorf("%w: object at offset %d lost its name: directory entry %d no longer names it", ErrStale, h.Offset, i)
+		}
+		if err := s.checkEntryBlock(i, e); err != nil {
+			return nil, err
+		}
+		o.index, o.name = i, e.name
 	}
 	return o, nil
 }

@@ -64,7 +64,9 @@
 //
 // The other bytes up to 256 are reserved and must be zero. Open rejects a header
 // whose magic, checksum, sizes or offsets are wrong (ErrBadHeader), whose
-// version is newer (ErrVersion), or whose size differs from the file's.
+// version is not this build's (ErrVersion: version 1 left stale block
+// headers past the heap top, which version 2 reads as corruption), or whose
+// size differs from the file's.
 //
 // # Directory
 //
@@ -119,6 +121,19 @@
 //	    40    8  payload length asked for
 //	    48    4  directory entry + 1, or 0 for an unnamed block
 //
+// A block's entry and generation words and its directory entry's offset and
+// generation words name each other: Find, Attach and Resolve check both
+// ways, so that an entry pointed, even with a valid checksum, at another
+// object's block is ErrCorrupt rather than an alias of that object.
+//
+// The state word at the heap top is zero, whenever the top is below the
+// heap's end: every change of the top leaves it so (a process killed while
+// lowering the top leaves at worst free blocks there, up to a zero word).
+// The allocator checks the top against this, and every block size against
+// the top, before it trusts them, so that a top moved back over live
+// blocks, into one, or past the real top is ErrCorrupt, never memory
+// handed out twice.
+//
 // Allocation is first fit under a cross-process lock that records its
 // owner. Every change commits with one aligned store (a block marked used, a
 // size shrunk after the tail's header is written, the top moved), so a
@@ -163,10 +178,15 @@
 //   - A named segment can be truncated by any process that may write it,
 //     which would make the others fault. Anonymous segments are sealed
 //     against that; named ones rely on their file mode (0600 by default).
+//   - Find, the one call of this package that can wait for another process
+//     (for a creator still initializing the object, or for the allocator
+//     lock), gives up when its context ends. The others wait for the
+//     allocator lock as long as its holder lives.
 //   - The allocator lock is held for one allocation, lookup or removal
 //     (about a microsecond each in BenchmarkAllocFree and BenchmarkFind; a
-//     lookup scans the whole directory, so a large one costs more), but a
-//     waiter blocks an OS thread while it waits: it is not for hot paths.
+//     lookup scans the whole directory and walks the heap to the object's
+//     block, so a large directory or a heap of many blocks costs more), but
+//     a waiter blocks an OS thread while it waits: it is not for hot paths.
 //   - Segments and objects live until removed. Unlink a named segment when
 //     it is no longer wanted; shmctl gc removes those whose creator died and
 //     that no process maps.

@@ -32,8 +32,8 @@ var (
 	// ErrBadHeader: the file or bytes are not a shmkit segment, or it is
 	// truncated or corrupted.
 	ErrBadHeader = errors.New("shm: not a shmkit segment or a corrupted header")
-	// ErrVersion: the segment was made by a newer format version than this
-	// build understands.
+	// ErrVersion: the segment was made by another format version than this
+	// build's: a newer one, or version 1, which this build no longer reads.
 	ErrVersion = errors.New("shm: unsupported format version")
 	// ErrLayout: the object holds a type of another layout than the one asked for.
 	ErrLayout = errors.New("shm: layout mismatch")
@@ -48,7 +48,9 @@ var (
 	// ErrCreatorDied: the process creating a segment or object died before
 	// it was ready.
 	ErrCreatorDied = errors.New("shm: creator died before the segment or object was ready")
-	// ErrCorrupt: the segment's allocator or directory holds impossible values.
+	// ErrCorrupt: the segment's allocator, directory or block headers hold
+	// impossible values: a heap top or block size out of place, a directory
+	// entry and a block that do not name each other.
 	ErrCorrupt = errors.New("shm: corrupted segment")
 	// ErrBadHandle: bytes that do not decode to a handle.
 	ErrBadHandle = errors.New("shm: invalid handle")

@@ -8,11 +8,15 @@ import (
 	"github.com/shmkit/shmkit/internal/owner"
 )
 
-// The on-memory format, version 1. doc.go draws it byte by byte; the offsets
+// The on-memory format, version 2. doc.go draws it byte by byte; the offsets
 // here are the single source of truth and a test checks doc.go against them.
 // All integers are little-endian (native on amd64 and arm64, the platforms
 // whose atomics shmkit uses on these words).
 const (
+	// formatVersion 2 keeps the state word at the heap top zero (version 1
+	// left stale block headers there), so that a top moved back over live
+	// blocks is seen, and records processes by owner words whose liveness
+	// holds across pid namespaces (version 1: pid and start time).
 	formatVersion = 2
 	magic         = "shmkitSG"
 
@@ -159,13 +163,16 @@ func decodeHeader(b []byte, fileSize int64) (header, error) {
 	}
 	h.version = le.Uint32(b[hVersion:])
 	switch {
-	case h.version != formatVersion && h.version != 0:
-		return h, fmt.Errorf("%w: format %d, this build reads format %d", ErrVersion, h.version, formatVersion)
+	case h.version > formatVersion:
+		return h, fmt.Errorf("%w: format %d, this build reads up to %d", ErrVersion, h.version, formatVersion)
 	case h.version == 0:
 		return h, fmt.Errorf("%w: format version 0", ErrBadHeader)
 	}
 	if got, want := le.Uint32(b[hSum:]), headerSum(b); got != want {
 		return h, fmt.Errorf("%w: header checksum %#08x, computed %#08x", ErrBadHeader, got, want)
+	}
+	if h.version < formatVersion { // same header and checksum, another heap
+		return h, fmt.Errorf("%w: format %d, older than the %d this build reads", ErrVersion, h.version, formatVersion)
 	}
 	if !allZero(b[hSummed:hLockOwner]) || !allZero(b[hMutableEnd:headerSize]) {
 		return h, fmt.Errorf("%w: reserved header bytes are not zero", ErrBadHeader)

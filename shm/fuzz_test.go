@@ -166,6 +166,13 @@ func FuzzSegmentImage(f *testing.F) {
 }
 
 func fuzzImageBody(t *testing.T, img []byte, me uint64) {
+	fuzzImage(t, img, me, nil)
+}
+
+// fuzzImage fixes img's checksums, lets edit change it further (after the
+// header's checksum, before the entries' ones), and runs the allocator and
+// directory over it.
+func fuzzImage(t *testing.T, img []byte, me uint64, edit func(img []byte, h *header)) {
 	{
 		// Checksums made right, so that the fuzzer's changes reach the
 		// directory and the heap rather than stopping at a checksum.
@@ -179,6 +186,9 @@ func fuzzImageBody(t *testing.T, img []byte, me uint64) {
 		h, err := decodeHeader(img, int64(len(img)))
 		if err != nil {
 			return
+		}
+		if edit != nil {
+			edit(img, &h)
 		}
 		for i := uint64(0); i < uint64(h.entries) && h.dirOff+(i+1)*entrySize <= uint64(len(img)); i++ {
 			e := img[h.dirOff+i*entrySize : h.dirOff+(i+1)*entrySize]
@@ -196,30 +206,143 @@ func fuzzImageBody(t *testing.T, img []byte, me uint64) {
 		buf := make([]byte, len(img)+4096)
 		copy(buf, img)
 		s := &Segment{b: buf[:len(img):len(img)], h: h, me: me}
-		// Cancelled: Find looks once and never waits for a reserved entry
-		// whose recorded creator may be this very process.
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		s.Objects()
-		o, err := s.Find(ctx, "obj", Spec{Kind: KindValue, Fingerprint: 9})
-		if err == nil {
-			clear(o.Bytes())
-			s.Attach(o.Handle())
-		}
-		s.Find(ctx, "pending", Spec{Kind: KindQueue})
-		if n, err := s.Alloc(Spec{Kind: KindBytes, Size: 200}); err == nil {
-			clear(n.Bytes())
-			n.Free()
-		}
-		if n, err := s.Reserve("new", Spec{Kind: KindBytes, Size: 50}); err == nil {
-			n.Publish()
-		}
-		s.Remove("obj")
-		s.walk(func(uint64, block) error { return nil })
+		runImageOps(t, s)
 		for _, c := range buf[len(img):] {
 			if c != 0 {
 				t.Fatal("wrote past the end of the image")
 			}
 		}
 	}
+}
+
+// usedBlocks walks the heap as far as it holds, listing its used blocks.
+func usedBlocks(s *Segment) [][2]uint64 {
+	var used [][2]uint64
+	s.walk(func(off uint64, k block) error {
+		if k.state == blockUsed {
+			used = append(used, [2]uint64{off, off + k.size})
+		}
+		return nil
+	})
+	return used
+}
+
+// checkFresh fails if the new object o overlaps a block that was used
+// before it was allocated, or lies outside the heap.
+func checkFresh(t *testing.T, s *Segment, o *Object, used [][2]uint64) {
+	start, end := o.off-blockHeader, o.off+o.length
+	if start < s.h.heapOff || end > s.h.heapEnd() {
+		t.Fatalf("object [%d, %d) outside the heap [%d, %d)", start, end, s.h.heapOff, s.h.heapEnd())
+	}
+	for _, u := range used {
+		if start < u[1] && u[0] < end {
+			t.Fatalf("object [%d, %d) handed out over the used block [%d, %d)", start, end, u[0], u[1])
+		}
+	}
+}
+
+// checkNamed fails unless the named object o found in directory entry
+// o.index has a used block that names that entry and generation back.
+func checkNamed(t *testing.T, s *Segment, o *Object) {
+	top, err := s.top()
+	if err != nil {
+		t.Fatalf("found %q with a bad top: %v", o.name, err)
+	}
+	k, err := decodeBlock(s.b, o.off-blockHeader, top)
+	if err != nil || k.state != blockUsed || k.entry != uint32(o.index)+1 || k.gen != o.gen || k.length != o.length {
+		t.Fatalf("found %q (entry %d, generation %d) in block %+v (%v)", o.name, o.index, o.gen, k, err)
+	}
+}
+
+// runImageOps drives the directory and the allocator over s: every
+// operation must fail with a typed error or succeed without handing out
+// memory that another object holds; none may panic or loop.
+func runImageOps(t *testing.T, s *Segment) {
+	typed := func(op string, err error) {
+		if err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrNotExist) && !errors.Is(err, ErrFull) &&
+			!errors.Is(err, ErrKind) && !errors.Is(err, ErrLayout) && !errors.Is(err, ErrStale) &&
+			!errors.Is(err, ErrExist) && !errors.Is(err, ErrCreatorDied) && !errors.Is(err, context.Canceled) {
+			t.Fatalf("%s: untyped error %v", op, err)
+		}
+	}
+	// Cancelled: Find looks once and never waits for a reserved entry
+	// whose recorded creator may be this very process.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := s.Objects()
+	typed("Objects", err)
+	o, err := s.Find(ctx, "obj", Spec{Kind: KindValue, Fingerprint: 9})
+	typed("Find", err)
+	if err == nil {
+		checkNamed(t, s, o)
+		clear(o.Bytes())
+		a, err := s.Attach(o.Handle())
+		typed("Attach", err)
+		if err == nil && (a.off != o.off || a.length != o.length || a.name != o.name) {
+			t.Fatalf("Attach of %+v gave %+v", o, a)
+		}
+	}
+	p, err := s.Find(ctx, "pending", Spec{Kind: KindQueue})
+	typed("Find", err)
+	if err == nil {
+		checkNamed(t, s, p)
+	}
+	used := usedBlocks(s)
+	n, err := s.Alloc(Spec{Kind: KindBytes, Size: 200})
+	typed("Alloc", err)
+	if err == nil {
+		checkFresh(t, s, n, used)
+		clear(n.Bytes())
+		typed("Free", n.Free())
+	}
+	used = usedBlocks(s)
+	n, err = s.Reserve("new", Spec{Kind: KindBytes, Size: 50})
+	typed("Reserve", err)
+	if err == nil {
+		checkFresh(t, s, n, used)
+		typed("Publish", n.Publish())
+	}
+	typed("Remove", s.Remove("obj"))
+	s.walk(func(uint64, block) error { return nil })
+}
+
+// FuzzHeapWords aims at the allocator's and the directory's words of a
+// valid image: a block header (the named object's) replaced by fuzzed
+// bytes, the heap top set to a fuzzed value, and the named object's entry
+// pointed at a fuzzed offset and generation with its checksum made right.
+// Every operation must fail with a typed error or hand out only memory
+// that no other object holds.
+func FuzzHeapWords(f *testing.F) {
+	img := seedImage(f)
+	h, err := decodeHeader(img, int64(len(img)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	e, err := decodeEntry(img[h.dirOff:h.dirOff+entrySize], &h)
+	if err != nil || e.name != "obj" {
+		f.Fatalf("seed image: entry 0 is %+v, %v", e, err)
+	}
+	hdr := img[e.off-blockHeader : e.off]
+	top := le.Uint64(img[hTop:])
+	f.Add(append([]byte(nil), hdr...), top, e.off, e.gen)
+	f.Add(append([]byte(nil), hdr...), e.off-blockHeader, e.off, e.gen)
+	f.Add(append([]byte(nil), hdr...), top, e.off+e.length/64*64+blockHeader, e.gen+1)
+	f.Add([]byte{}, top-blockAlign, uint64(0), uint64(0))
+	me, err := owner.Me()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, blk []byte, top, off, gen uint64) {
+		fuzzImage(t, img, me, func(b []byte, h *header) {
+			copy(b[e.off-blockHeader:e.off], blk)
+			if top != 0 {
+				le.PutUint64(b[hTop:], top)
+			}
+			if off != 0 {
+				ent := b[h.dirOff : h.dirOff+entrySize]
+				le.PutUint64(ent[eOff:], off)
+				le.PutUint64(ent[eGen:], gen)
+			}
+		})
+	})
 }

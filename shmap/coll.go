@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/ctypes"
@@ -21,9 +22,41 @@ var (
 	// ErrFull: the segment has no room for the table the collection must
 	// grow to; the collection is as it was.
 	ErrFull = errors.New("shmap: segment full")
-	// ErrCorrupt: the header holds what no shmkit process writes.
-	ErrCorrupt = errors.New("shmap: corrupt header")
+	// ErrCorrupt: the collection's memory (its header, lock word, table or
+	// root) or the segment under it holds what no shmkit process writes.
+	// It matches shm.ErrCorrupt too, and every error of this package that
+	// matches shm.ErrCorrupt matches it.
+	ErrCorrupt error = corruptError{}
 )
+
+type corruptError struct{}
+
+func (corruptError) Error() string { return "shmap: corrupt collection" }
+func (corruptError) Unwrap() error { return shm.ErrCorrupt }
+
+// asCorrupt makes an error that says shared memory is corrupted (an
+// shm.ErrCorrupt from below) match ErrCorrupt too.
+func asCorrupt(err error) error {
+	if err != nil && errors.Is(err, shm.ErrCorrupt) && !errors.Is(err, ErrCorrupt) {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return err
+}
+
+// localLocks holds, for every collection lock this process uses (by
+// segment and offset), a mutex its goroutines take before the shared lock,
+// so that a shared word naming this process while no goroutine here holds
+// it is known to be corrupted.
+var localLocks sync.Map // [2]uint64 -> *sync.Mutex
+
+func localLock(seg *shm.Segment, off uint64) *sync.Mutex {
+	key := [2]uint64{seg.ID(), off}
+	if m, ok := localLocks.Load(key); ok {
+		return m.(*sync.Mutex)
+	}
+	m, _ := localLocks.LoadOrStore(key, new(sync.Mutex))
+	return m.(*sync.Mutex)
+}
 
 // MaxItem is the largest key, value or element kept as its bytes in a
 // slot; a larger plain type is kept as an encoded one is.
@@ -115,6 +148,7 @@ type coll struct {
 	o    *shm.Object
 	h    []byte
 	mu   *semaphore.Mutex
+	here *sync.Mutex               // localLock of mu
 	sz   int                       // slot bytes
 	tab  []byte                    // the table, as this handle last attached it: view.tab
 	seq  *uint64                   // the header's sequence word
@@ -232,6 +266,9 @@ func encoded(kind shm.Kind, kl, vl ctypes.Layout) bool {
 // region of data bytes.
 func placeTable(seg *shm.Segment, slots, sz, data int) (*shm.Object, error) {
 	t, err := shm.Place(shm.Spec{Kind: shm.KindTable, Size: uint64(slots*sz + data)}, nil, shm.In(seg, ""))
+	if errors.Is(err, shm.ErrCorrupt) {
+		return nil, fmt.Errorf("%w: placing a table: %w", ErrCorrupt, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: a table of %d slots of %d bytes and %d data bytes: %v", ErrFull, slots, sz, data, err)
 	}
@@ -293,6 +330,7 @@ func (c *coll) attach(o *shm.Object, kind shm.Kind, kl, vl ctypes.Layout, sz int
 		return fmt.Errorf("shmap: its lock: %w", err)
 	}
 	c.o, c.h, c.mu, c.sz, c.enc = o, h, mu, sz, encoded(kind, kl, vl)
+	c.here = localLock(o.Segment(), mu.Handle().Offset)
 	c.seq = c.word(offSeq)
 	return nil
 }
@@ -317,42 +355,73 @@ func (c *coll) full(n int) bool {
 
 // lock takes the lock; when its last holder died, it first repairs what
 // that holder left (fix repairs a slot), so that the caller finds the
-// collection whole.
+// collection whole. A lock word that names this process, which does not
+// hold it, is ErrCorrupt: waiting for it would be for ever.
 func (c *coll) lock(fix func(op uint32, slot int, old []byte)) error {
+	c.here.Lock()
+	if c.mu.HeldHere() {
+		c.here.Unlock()
+		return fmt.Errorf("%w: its lock's word names this process, which does not hold it", ErrCorrupt)
+	}
 	err := c.mu.Lock()
 	if err != nil && !errors.Is(err, semaphore.ErrOwnerDead) {
+		c.here.Unlock()
 		return fmt.Errorf("shmap: %w", err)
 	}
+	if err := c.locked(fix); err != nil {
+		return errors.Join(asCorrupt(err), c.unlock())
+	}
+	return nil
+}
+
+// locked is lock's work once the lock is taken.
+func (c *coll) locked(fix func(op uint32, slot int, old []byte)) error {
 	// A growth is repaired from the header's words alone, before attaching
 	// to the table they name: a holder killed while switching them may
 	// have left them naming no table. Other repairs need the table.
 	op := atomic.LoadUint32(mem.Uint32(c.h, offOp))
 	if op != opGrow {
 		if err := c.sync(); err != nil {
-			c.mu.Unlock()
 			return err
 		}
 	}
 	if op != 0 {
 		c.changing()
 		if err := c.repair(op, fix); err != nil {
-			c.mu.Unlock()
 			return err
 		}
 	}
 	if n, capa := c.count(), c.capacity(); n > uint64(capa) {
-		c.mu.Unlock()
 		return fmt.Errorf("%w: %d entries in %d slots", ErrCorrupt, n, capa)
 	}
 	if u, g := c.used(), c.garbage(); u > uint64(len(c.data)) || g > u {
-		c.mu.Unlock()
 		return fmt.Errorf("%w: %d data bytes used (%d garbage) of %d", ErrCorrupt, u, g, len(c.data))
 	}
 	c.changed() // odd when its last holder died changing it, now repaired
 	return nil
 }
 
-func (c *coll) unlock() { c.mu.Unlock() }
+// unlock releases the lock. If its word no longer names this process
+// (something overwrote it while this process held it), it is left as it
+// is and the answer is ErrCorrupt.
+func (c *coll) unlock() error {
+	err := c.mu.UnlockOwned()
+	c.here.Unlock()
+	if err != nil {
+		return fmt.Errorf("%w: its lock was overwritten while held: %v", ErrCorrupt, err)
+	}
+	return nil
+}
+
+// unlockTo releases the lock as unlock does, joining its error to *err:
+// for a deferred release.
+func (c *coll) unlockTo(err *error) {
+	if uerr := c.unlock(); uerr != nil {
+		*err = errors.Join(asCorrupt(*err), uerr)
+	} else {
+		*err = asCorrupt(*err)
+	}
+}
 
 // changing makes the sequence word odd (if it is not): a holder of the lock
 // is about to change what a reader without the lock (Map.Get) reads.
@@ -396,7 +465,9 @@ func (c *coll) sync() error {
 	}
 	t, err := c.table(off, gen)
 	if err != nil {
-		return fmt.Errorf("shmap: its table: %w", err)
+		// Under the lock the header names a live table: one that does not
+		// resolve is a corrupted header (or segment).
+		return fmt.Errorf("%w: its table: %w", ErrCorrupt, err)
 	}
 	n := c.capacity()
 	if n < minCap || n > maxCap || n&(n-1) != 0 || len(t.Bytes())/c.sz < n {
@@ -642,6 +713,8 @@ func (c *coll) free() error {
 	}
 	cur := c.view.Load()
 	err := c.freeTable(cur.off, cur.gen)
-	c.mu.Unlock()
-	return errors.Join(err, c.mu.Free(), c.o.Free())
+	if uerr := c.unlock(); uerr != nil {
+		return errors.Join(err, uerr)
+	}
+	return asCorrupt(errors.Join(err, c.mu.Free(), c.o.Free()))
 }

@@ -55,6 +55,14 @@
 // delete stands if it reached its commit store). A reader that finds the
 // word left odd by a dead writer takes the lock, and so repairs.
 //
+// Memory that no shmkit process would write (garbage over a header, a lock
+// word, a table or the segment under them) gives ErrCorrupt, which also
+// matches shm.ErrCorrupt, from every operation that meets it: never a
+// panic, and never a wait for ever. That includes a lock word overwritten
+// while this process holds it, which the unlock reports instead of
+// panicking, and a free lock word that names this process, on which Lock
+// would otherwise wait for itself.
+//
 // # Growth
 //
 // A Map's part grows when it is three quarters full (tombstones counted),

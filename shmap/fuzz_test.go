@@ -369,3 +369,48 @@ func FuzzRoot(f *testing.F) {
 		r.reattach(t)
 	})
 }
+
+// FuzzGarbage writes fuzzed bytes at a fuzzed place of a live Map's or
+// List's memory (a part's header, its lock object, its table, the root,
+// the List's header, lock or table) and calls every operation: each gives
+// nil, ErrCorrupt (matching shm.ErrCorrupt), or the ErrInvalid or ErrFull
+// that the values the garbage left can rightly give; none panics or hangs,
+// and nothing outside the collections changes.
+func FuzzGarbage(f *testing.F) {
+	f.Add(uint8(0), uint16(0), []byte{1, 2, 3})
+	f.Add(uint8(8), uint16(0), []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	f.Add(uint8(16), uint16(8), make([]byte, 64))
+	f.Add(uint8(24), uint16(64), []byte{9, 9, 9, 9, 9, 9, 9, 9, 9})
+	f.Add(uint8(25), uint16(128), []byte{2, 0, 0, 0, 0, 0, 0, 0})
+	f.Add(uint8(26), uint16(0), []byte{0x39, 0x30, 0, 0, 0xf0, 0xff, 0xff, 0x7f})
+	f.Add(uint8(27), uint16(8), []byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, region uint8, off uint16, data []byte) {
+		r := newFuzzRig(t, 12)
+		l, err := NewList[int64](shm.In(r.seg, "l"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range int64(6) {
+			if err := l.Append(k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var regions [][]byte
+		for i := range r.m.parts {
+			regions = append(regions, r.m.parts[i].c.h)
+		}
+		for i := range r.m.parts {
+			regions = append(regions, objectBytes(t, r.m.parts[i].c.mu.Handle()))
+		}
+		for i := range r.m.parts {
+			regions = append(regions, tableBytes(t, &r.m.parts[i].c))
+		}
+		regions = append(regions, r.m.root.Bytes(), l.c.h, objectBytes(t, l.c.mu.Handle()), tableBytes(t, &l.c))
+		b := regions[int(region)%len(regions)]
+		copy(b[int(off)%len(b):], data)
+		callAll(t, r.m, l, func(err error) bool {
+			return corruptOnly(err) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrFull)
+		})
+		r.check(t)
+	})
+}

@@ -3,6 +3,7 @@ package shmap
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 
@@ -116,7 +117,7 @@ func (l *List[T]) fix(op uint32, i int, old []byte) {
 }
 
 // Append adds v at the end; storing the new length is the commit.
-func (l *List[T]) Append(v T) error {
+func (l *List[T]) Append(v T) (err error) {
 	eb, err := l.e.bytes(&v)
 	if err != nil {
 		return err
@@ -124,7 +125,7 @@ func (l *List[T]) Append(v T) error {
 	if err := l.c.lock(l.fix); err != nil {
 		return err
 	}
-	defer l.c.unlock()
+	defer l.c.unlockTo(&err)
 	n, need := int(l.c.count()), l.e.need(eb)
 	if n == l.c.capacity() || !l.c.room(need) {
 		if err := l.c.grow(n == l.c.capacity(), need, l.rehash); err != nil {
@@ -169,11 +170,11 @@ func (l *List[T]) rehash(slots, data []byte, _ int) (uint64, error) {
 }
 
 // Len is the number of elements.
-func (l *List[T]) Len() (int, error) {
+func (l *List[T]) Len() (_ int, err error) {
 	if err := l.c.lock(l.fix); err != nil {
 		return 0, err
 	}
-	defer l.c.unlock()
+	defer l.c.unlockTo(&err)
 	return int(l.c.count()), nil
 }
 
@@ -184,12 +185,14 @@ func (l *List[T]) At(i int) (T, error) {
 		return v, err
 	}
 	if err := l.check(i); err != nil {
-		l.c.unlock()
-		return v, err
+		return v, errors.Join(err, l.c.unlock())
 	}
 	b, err := l.stored(i)
 	b = bytes.Clone(b) // decoded without the lock
-	l.c.unlock()
+	if uerr := l.c.unlock(); uerr != nil {
+		return v, errors.Join(asCorrupt(err), uerr)
+	}
+	err = asCorrupt(err)
 	if err == nil {
 		err = l.e.load(b, &v)
 	}
@@ -205,7 +208,7 @@ func (l *List[T]) check(i int) error {
 
 // Set replaces element i, its old bytes (or ref) kept in the intent
 // record until the new ones are whole.
-func (l *List[T]) Set(i int, v T) error {
+func (l *List[T]) Set(i int, v T) (err error) {
 	eb, err := l.e.bytes(&v)
 	if err != nil {
 		return err
@@ -213,7 +216,7 @@ func (l *List[T]) Set(i int, v T) error {
 	if err := l.c.lock(l.fix); err != nil {
 		return err
 	}
-	defer l.c.unlock()
+	defer l.c.unlockTo(&err)
 	if err := l.check(i); err != nil {
 		return err
 	}
@@ -244,13 +247,11 @@ func (l *List[T]) Pop() (T, error) {
 	}
 	n := int(l.c.count())
 	if n == 0 {
-		l.c.unlock()
-		return v, fmt.Errorf("%w: Pop of an empty list", ErrInvalid)
+		return v, errors.Join(fmt.Errorf("%w: Pop of an empty list", ErrInvalid), l.c.unlock())
 	}
 	b, err := l.stored(n - 1)
 	if err != nil {
-		l.c.unlock()
-		return v, err
+		return v, errors.Join(asCorrupt(err), l.c.unlock())
 	}
 	b = bytes.Clone(b) // decoded without the lock
 	if l.c.enc {
@@ -263,7 +264,9 @@ func (l *List[T]) Pop() (T, error) {
 		l.c.settle(true)
 		l.c.end()
 	}
-	l.c.unlock()
+	if err := l.c.unlock(); err != nil {
+		return v, err
+	}
 	return v, l.e.load(b, &v)
 }
 
@@ -295,8 +298,7 @@ func (l *List[T]) Snapshot() ([]T, error) {
 	for i := range vs {
 		b, err := l.stored(i)
 		if err != nil {
-			l.c.unlock()
-			return nil, err
+			return nil, errors.Join(asCorrupt(err), l.c.unlock())
 		}
 		if l.e.size > 0 {
 			copy(mem.Bytes(&vs[i]), b)
@@ -304,7 +306,9 @@ func (l *List[T]) Snapshot() ([]T, error) {
 			encs = append(encs, bytes.Clone(b))
 		}
 	}
-	l.c.unlock()
+	if err := l.c.unlock(); err != nil {
+		return nil, err
+	}
 	for i, b := range encs {
 		if err := l.e.load(b, &vs[i]); err != nil {
 			return nil, err

@@ -282,18 +282,31 @@ func (m *Map[K, V]) lockAll() error {
 	for i := range m.parts {
 		p := &m.parts[i]
 		if err := p.c.lock(p.fix); err != nil {
-			m.unlockAll(i)
-			return err
+			return errors.Join(err, m.unlockAll(i))
 		}
 	}
 	m.parts[nParts-1].c.point("all locked")
 	return nil
 }
 
-// unlockAll unlocks the first n parts.
-func (m *Map[K, V]) unlockAll(n int) {
+// unlockAll unlocks the first n parts, all of them even when one fails.
+func (m *Map[K, V]) unlockAll(n int) error {
+	var errs []error
 	for i := range n {
-		m.parts[i].c.unlock()
+		if err := m.parts[i].c.unlock(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// unlockAllTo is unlockAll for a deferred release, joining its error to
+// *err.
+func (m *Map[K, V]) unlockAllTo(err *error) {
+	if uerr := m.unlockAll(nParts); uerr != nil {
+		*err = errors.Join(asCorrupt(*err), uerr)
+	} else {
+		*err = asCorrupt(*err)
 	}
 }
 
@@ -365,17 +378,22 @@ func (m *Map[K, V]) Get(key K) (V, bool, error) {
 	}
 	i, ok := p.find(kb, h)
 	if !ok {
-		p.c.unlock()
-		return v, false, nil
+		return v, false, p.c.unlock()
 	}
 	if m.v.size > 0 {
 		copy(mem.Bytes(&v), p.slot(i)[m.off:m.off+m.v.size])
-		p.c.unlock()
+		if err := p.c.unlock(); err != nil {
+			var zero V
+			return zero, false, err
+		}
 		return v, true, nil
 	}
 	b, err := p.valueOf(p.slot(i))
 	b = bytes.Clone(b) // decoded without the lock
-	p.c.unlock()
+	if uerr := p.c.unlock(); uerr != nil {
+		return v, false, errors.Join(asCorrupt(err), uerr)
+	}
+	err = asCorrupt(err)
 	if err == nil {
 		err = m.v.load(b, &v)
 	}
@@ -452,12 +470,11 @@ func wordsLoad(dst, tab []byte, at int) {
 }
 
 // Len is the number of keys.
-func (m *Map[K, V]) Len() (int, error) {
+func (m *Map[K, V]) Len() (n int, err error) {
 	if err := m.lockAll(); err != nil {
 		return 0, err
 	}
-	defer m.unlockAll(nParts)
-	n := 0
+	defer m.unlockAllTo(&err)
 	for i := range m.parts {
 		n += int(m.parts[i].c.count())
 	}
@@ -465,7 +482,7 @@ func (m *Map[K, V]) Len() (int, error) {
 }
 
 // Set sets key to v.
-func (m *Map[K, V]) Set(key K, v V) error {
+func (m *Map[K, V]) Set(key K, v V) (err error) {
 	kb, err := m.k.bytes(&key)
 	if err != nil {
 		return err
@@ -478,7 +495,7 @@ func (m *Map[K, V]) Set(key K, v V) error {
 	if err != nil {
 		return err
 	}
-	defer p.c.unlock()
+	defer p.c.unlockTo(&err)
 	return p.set(h, kb, vb)
 }
 
@@ -556,7 +573,7 @@ func (p *part[K, V]) insert(i int, h uint64, kb, vb []byte) {
 }
 
 // Delete removes key; it reports whether the map held it.
-func (m *Map[K, V]) Delete(key K) (bool, error) {
+func (m *Map[K, V]) Delete(key K) (_ bool, err error) {
 	kb, err := m.k.bytes(&key)
 	if err != nil {
 		return false, err
@@ -565,7 +582,7 @@ func (m *Map[K, V]) Delete(key K) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	defer p.c.unlock()
+	defer p.c.unlockTo(&err)
 	i, ok := p.find(kb, h)
 	if !ok {
 		return false, nil
@@ -595,7 +612,7 @@ func (p *part[K, V]) remove(i int) {
 // CompareAndSwap sets key to new if it holds old (compared as bytes). V
 // must be plain, of at most MaxItem bytes (ErrInvalid otherwise: use
 // Update).
-func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (bool, error) {
+func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (_ bool, err error) {
 	if m.v.size == 0 {
 		return false, fmt.Errorf("%w: CompareAndSwap of an encoded %v: use Update", ErrInvalid, reflect.TypeFor[V]())
 	}
@@ -607,7 +624,7 @@ func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	defer p.c.unlock()
+	defer p.c.unlockTo(&err)
 	i, ok := p.find(kb, h)
 	if !ok || !bytes.Equal(p.slot(i)[m.off:m.off+m.v.size], mem.Bytes(&old)) {
 		return false, nil
@@ -621,7 +638,7 @@ func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (bool, error) {
 // the new value and whether to keep the key (false deletes it). fn runs
 // with the map locked: keep it short, and do not use the map inside it. A
 // panic in fn leaves the map as it was.
-func (m *Map[K, V]) Update(key K, fn func(old V, found bool) (V, bool)) error {
+func (m *Map[K, V]) Update(key K, fn func(old V, found bool) (V, bool)) (err error) {
 	kb, err := m.k.bytes(&key)
 	if err != nil {
 		return err
@@ -630,7 +647,7 @@ func (m *Map[K, V]) Update(key K, fn func(old V, found bool) (V, bool)) error {
 	if err != nil {
 		return err
 	}
-	defer p.c.unlock()
+	defer p.c.unlockTo(&err)
 	i, found := p.find(kb, h)
 	var old V
 	if found {
@@ -703,11 +720,12 @@ func (m *Map[K, V]) snapshot() ([]K, []V, error) {
 	for i := range m.parts {
 		var err error
 		if ks, vs, kbs, vbs, err = m.parts[i].copyOut(ks, vs, kbs, vbs); err != nil {
-			m.unlockAll(nParts)
-			return nil, nil, err
+			return nil, nil, errors.Join(asCorrupt(err), m.unlockAll(nParts))
 		}
 	}
-	m.unlockAll(nParts)
+	if err := m.unlockAll(nParts); err != nil {
+		return nil, nil, err
+	}
 	for i := range kbs {
 		if err := m.k.load(kbs[i], &ks[i]); err != nil {
 			return nil, nil, err

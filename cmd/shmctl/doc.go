@@ -122,7 +122,7 @@
 //	2  usage error: unknown command, bad flag, missing or invalid NAME
 //	3  a named segment does not exist
 //	4  the name exists but is not a valid shmkit segment (bad header, or a
-//	   format version newer than this build reads)
+//	   format version other than this build's)
 //
 // rm with several names exits with the highest code among its failures.
 //
