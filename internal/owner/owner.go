@@ -86,6 +86,17 @@ func Pid(w uint64) int { return int(int32(w >> 32)) }
 
 func offsetOf(w uint64) int64 { return base + int64(w>>1) }
 
+// maxPid is the kernel's limit on pids (PID_MAX_LIMIT on 64-bit systems).
+const maxPid = 1 << 22
+
+// possible reports whether some process could have w as its owner word:
+// one whose pid field no process has (a word of garbage in shared memory)
+// names nobody, and would also lock beyond the range locks may take.
+func possible(w uint64) bool {
+	pid := int32(w >> 32)
+	return w != 0 && pid > 0 && pid <= maxPid
+}
+
 // Table is this process's attachment to one file: its own open file
 // description, holding the lock of this process's owner word. One Table
 // serves every handle of this process to the file (Join counts them).
@@ -176,7 +187,7 @@ func (t *Table) Alive(w uint64) bool {
 		return Alive(w)
 	}
 	w &^= 1
-	if w == 0 {
+	if !possible(w) {
 		return false
 	}
 	if m, _ := Me(); w == m {
@@ -193,7 +204,7 @@ func (t *Table) Alive(w uint64) bool {
 // another with this one).
 func Alive(w uint64) bool {
 	w &^= 1
-	if w == 0 {
+	if !possible(w) {
 		return false
 	}
 	if m, _ := Me(); w == m {
@@ -216,15 +227,15 @@ func Alive(w uint64) bool {
 // descriptor of the file, read-only included).
 func Probe(f *os.File, w uint64) bool {
 	w &^= 1
-	if w == 0 {
+	if !possible(w) {
 		return false
 	}
 	return probe(f, w)
 }
 
-// probe is one F_OFD_GETLK. A failed call (a descriptor closed under it by
-// a concurrent Leave) counts as alive, so that no error ever makes a live
-// process pass for dead.
+// probe is one F_OFD_GETLK, for a possible word. A failed call (a
+// descriptor closed under it by a concurrent Leave) counts as alive, so
+// that no error ever makes a live process pass for dead.
 func probe(f *os.File, w uint64) bool {
 	_, found, err := sys.FindLock(f, offsetOf(w), 1)
 	return found || err != nil

@@ -32,6 +32,13 @@ func TestOwnerWords(t *testing.T) {
 	if Alive(0) || Alive(1) {
 		t.Error("owner word 0 names a live process")
 	}
+	// Words of garbage name nobody, whatever their bits: a negative pid,
+	// one past the kernel's limit, all ones.
+	for _, w := range []uint64{^uint64(0), 0x8000_0000_0000_0002, (maxPid+1)<<32 | 2, 0xdeadbeef_cafef00d} {
+		if Alive(w) || Probe(memfd(t), w) {
+			t.Errorf("garbage owner word %#x names a live process", w)
+		}
+	}
 }
 
 func memfd(t testing.TB) *os.File {
