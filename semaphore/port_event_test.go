@@ -285,20 +285,20 @@ func TestPortMPEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wait := func(d time.Duration) (error, time.Duration) {
+	wait := func(d time.Duration) (time.Duration, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()
 		start := time.Now()
 		err := e.Wait(ctx)
-		return err, time.Since(start)
+		return time.Since(start), err
 	}
 	if e.IsSet() {
 		t.Fatal("new event set")
 	}
-	if err, _ := wait(0); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := wait(0); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait(0) on a clear event: %v", err)
 	}
-	if err, took := wait(timeout); !errors.Is(err, context.DeadlineExceeded) || took < timeout {
+	if took, err := wait(timeout); !errors.Is(err, context.DeadlineExceeded) || took < timeout {
 		t.Fatalf("Wait(%v) on a clear event: %v after %v", timeout, err, took)
 	}
 	if err := e.Set(); err != nil {
@@ -307,17 +307,17 @@ func TestPortMPEvent(t *testing.T) {
 	if !e.IsSet() {
 		t.Fatal("not set after Set")
 	}
-	if err, _ := wait(mpTimeout); err != nil {
+	if _, err := wait(mpTimeout); err != nil {
 		t.Fatalf("Wait on a set event: %v", err)
 	}
-	if err, _ := wait(timeout); err != nil {
+	if _, err := wait(timeout); err != nil {
 		t.Fatalf("Wait(%v) on a set event: %v", timeout, err)
 	}
 	if err := e.Clear(); err != nil {
 		t.Fatal(err)
 	}
 	p := portStartEvent(t, seg, "set", int(timeout/time.Millisecond))
-	if err, _ := wait(mpTimeout); err != nil {
+	if _, err := wait(mpTimeout); err != nil {
 		t.Fatalf("Wait for another process's Set: %v", err)
 	}
 	p.Succeed()

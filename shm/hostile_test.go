@@ -212,15 +212,6 @@ func TestAllocChecksTop(t *testing.T) {
 	}
 }
 
-// freeAt frees the unnamed block whose payload is at off.
-func freeAt(s *Segment, off uint64) error {
-	if err := s.lockArena(); err != nil {
-		return err
-	}
-	defer s.unlockArena()
-	return s.freeBlock(off)
-}
-
 // TestTopWordStaysZero checks the invariant the top check rests on, over a
 // churn of allocations and frees: the state word at the top is zero.
 func TestTopWordStaysZero(t *testing.T) {
