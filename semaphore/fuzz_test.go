@@ -29,7 +29,7 @@ func FuzzAttach(f *testing.F) {
 	pid := uint64(os.Getpid())
 	seed(0)
 	seed(0, 1<<32|2)                      // a mutex held by pid 1
-	seed(0, pid<<32|contended)            // "held" by this process, wrong start time
+	seed(0, pid<<32|contended)            // "held" by this pid with another nonce
 	seed(0, 0x7fffffff<<32|6)             // a pid that cannot exist
 	seed(1, 5<<32|1, 1<<31)               // rlock: huge depth
 	seed(2, 0xffffffff)                   // semaphore: sleepers and the largest count
