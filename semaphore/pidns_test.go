@@ -97,3 +97,58 @@ func TestPidNamespaceHolder(t *testing.T) {
 		rl.Unlock()
 	})
 }
+
+// pidnsParty, run in a pid namespace of its own, waits at the Barrier "bar"
+// of the segment its argument names, to be killed there.
+var pidnsParty = testproc.Register("sem-pidns-party", func(c *testproc.Child) error {
+	seg, _, err := shmtest.OpenArgs(c)
+	if err != nil {
+		return err
+	}
+	defer seg.Close()
+	x, err := OpenBarrier(context.Background(), seg, "bar")
+	if err != nil {
+		return err
+	}
+	x.Wait(context.Background())
+	time.Sleep(time.Hour) // the barrier broke under it: wait for the kill all the same
+	return nil
+})
+
+// TestPidNamespaceParty: a barrier party waiting in another pid namespace
+// keeps the round whole while it lives, whether it sees its own /proc or
+// the host's, and its death breaks the round for the others.
+func TestPidNamespaceParty(t *testing.T) {
+	testproc.InPidNamespaces(t, func(t *testing.T, own bool) {
+		seg := shmtest.Seg(t)
+		x, err := NewBarrier(3, shm.In(seg, "bar"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := testproc.Start(t, pidnsParty, testproc.Arg(seg.Name()), testproc.PidNamespace(own))
+		for x.Waiting() != 1 {
+			time.Sleep(time.Millisecond)
+		}
+		got := make(chan error, 1)
+		go func() { _, err := x.Wait(context.Background()); got <- err }()
+		for x.Waiting() != 2 {
+			time.Sleep(time.Millisecond)
+		}
+		// Alive: the round stays whole across many of the waiters' rechecks.
+		time.Sleep(6 * recheck)
+		if x.Broken() {
+			t.Fatal("a live party in another pid namespace was taken for dead: the barrier broke")
+		}
+		p.Kill()
+		p.Wait()
+		// Dead: the round breaks. The timeout only bounds a hang.
+		select {
+		case err := <-got:
+			if !errors.Is(err, ErrBrokenBarrier) {
+				t.Fatalf("Wait beside a killed party: %v, want ErrBrokenBarrier", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the death of a party in another pid namespace was never noticed")
+		}
+	})
+}
