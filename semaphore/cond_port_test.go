@@ -177,8 +177,14 @@ func TestCondGoSignalGenerations(t *testing.T) {
 	const n = 100
 	awake := make(chan int, n)
 	running := make(chan struct{}, n)
+	// Every goroutine has unlocked before the test ends and frees mu: one
+	// still to unlock would unlock the next user of the freed block.
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for i := range n {
+		wg.Add(1)
 		go func() {
+			defer wg.Done()
 			if err := mu.Lock(); err != nil {
 				t.Error(err)
 				return
