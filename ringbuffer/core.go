@@ -154,7 +154,7 @@ func (c *core) producer() (int, error) {
 	}
 	for i := range c.table {
 		w := atomic.LoadUint64(&c.table[i])
-		if w != 0 && !owner.Alive(w) {
+		if w != 0 && !owner.For(c.b).Alive(w) {
 			// Its claims must not pass for ours: skip them first.
 			c.skipClaims(i)
 			if atomic.CompareAndSwapUint64(&c.table[i], w, me) {
@@ -179,7 +179,7 @@ func (c *core) skipClaims(i int) {
 // producerAlive reports whether producer i of the table runs.
 func (c *core) producerAlive(i int) bool {
 	w := atomic.LoadUint64(&c.table[i])
-	return w != 0 && owner.Alive(w)
+	return w != 0 && owner.For(c.b).Alive(w)
 }
 
 // Claims (multi-producer modes).
@@ -424,7 +424,7 @@ func (c *core) takeRole(off uintptr, what string) error {
 		switch {
 		case w == me:
 			return nil
-		case w != 0 && owner.Alive(w):
+		case w != 0 && owner.For(c.b).Alive(w):
 			return fmt.Errorf("%w: the %s is pid %d", ErrBusy, what, owner.Pid(w))
 		case atomic.CompareAndSwapUint64(role, w, me):
 			return nil

@@ -187,7 +187,7 @@ func (x *Barrier) lostParty(st uint64, r uint32, unknown *time.Time) bool {
 			gap = true
 			continue
 		}
-		if !alive(atomic.LoadUint64(mem.Uint64(x.slots, uintptr(j*slotSize)))) {
+		if !x.alive(atomic.LoadUint64(mem.Uint64(x.slots, uintptr(j*slotSize)))) {
 			return true
 		}
 	}

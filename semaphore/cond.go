@@ -360,7 +360,7 @@ func (c *Cond) notifyN(n int, what string) error {
 	for ; next != w && woke < n; next++ {
 		switch s, o := c.stateOf(next); {
 		case s == slotLeft:
-		case s == slotWaiting && !alive(o):
+		case s == slotWaiting && !c.alive(o):
 		default:
 			woke++
 		}

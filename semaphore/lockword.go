@@ -9,6 +9,7 @@ import (
 
 	"github.com/shmkit/shmkit/internal/hb"
 	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/owner"
 	"github.com/shmkit/shmkit/internal/park"
 	"github.com/shmkit/shmkit/internal/sys"
 )
@@ -19,11 +20,13 @@ type lockWord struct {
 	state *uint64
 	word  *uint32 // the low half of *state: the futex word
 	self  uint64  // this process's owner word
+	live  *owner.Table
 	gate  gate
 }
 
 func newLockWord(b []byte, self uint64) lockWord {
-	return lockWord{state: mem.Uint64(b, offState), word: mem.Uint32(b, offState), self: self, gate: newGate()}
+	return lockWord{state: mem.Uint64(b, offState), word: mem.Uint32(b, offState), self: self,
+		live: owner.For(b), gate: newGate()}
 }
 
 // try takes a free lock, or one whose owner died (reporting ErrOwnerDead).
@@ -32,7 +35,7 @@ func (l *lockWord) try() (bool, error) {
 	if cur == 0 {
 		return atomic.CompareAndSwapUint64(l.state, 0, l.self), nil
 	}
-	if cur&^contended != l.self && !alive(cur) && atomic.CompareAndSwapUint64(l.state, cur, l.self|contended) {
+	if cur&^contended != l.self && !l.live.Alive(cur) && atomic.CompareAndSwapUint64(l.state, cur, l.self|contended) {
 		return true, ownerDead(cur)
 	}
 	return false, nil
@@ -67,7 +70,7 @@ func (l *lockWord) acquire(ctx context.Context) error {
 				return nil
 			}
 			continue
-		case check && cur&^contended != l.self && !alive(cur):
+		case check && cur&^contended != l.self && !l.live.Alive(cur):
 			if atomic.CompareAndSwapUint64(l.state, cur, l.self|contended) {
 				return ownerDead(cur)
 			}

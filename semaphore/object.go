@@ -196,8 +196,9 @@ func me() (uint64, error) { return owner.Me() }
 
 func pidOf(w uint64) int { return owner.Pid(w) }
 
-// alive reports whether the process an owner word names is running.
-func alive(w uint64) bool { return owner.Alive(w) }
+// alive reports whether the process an owner word names is still attached
+// to the object's segment (package owner).
+func (x *object) alive(w uint64) bool { return owner.For(x.o.Bytes()).Alive(w) }
 
 // lostWake bounds the sleeps of waiters that no owner's death can hold up
 // (Event, Semaphore, Cond): a waker killed between its change of the word

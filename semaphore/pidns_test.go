@@ -152,3 +152,49 @@ func TestPidNamespaceParty(t *testing.T) {
 		}
 	})
 }
+
+// leaverHolder locks the Mutex "mu" of the segment its argument names,
+// then closes that segment while still attached to a second one ("seg
+// other"), and stops at "left" to be killed later.
+var leaverHolder = testproc.Register("sem-leaver-holder", func(c *testproc.Child) error {
+	seg, f, err := shmtest.OpenArgs(c)
+	if err != nil {
+		return err
+	}
+	other, err := shm.Open(f[0], nil)
+	if err != nil {
+		return err
+	}
+	defer other.Close()
+	mu, err := OpenMutex(context.Background(), seg, "mu")
+	if err != nil {
+		return err
+	}
+	if err := mu.Lock(); err != nil {
+		return err
+	}
+	seg.Close()
+	c.Point("left")
+	time.Sleep(time.Hour)
+	return nil
+})
+
+// TestHolderLeftSegment: a process that closed the segment of a lock it
+// held is gone from that segment, though it runs on and shares another
+// segment with the next locker: the lock passes on with ErrOwnerDead
+// rather than staying held for the rest of its life.
+func TestHolderLeftSegment(t *testing.T) {
+	seg, other := shmtest.Seg(t), shmtest.Seg(t)
+	mu, err := NewMutex(shm.In(seg, "mu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testproc.Start(t, leaverHolder, testproc.Arg(seg.Name()+" "+other.Name()))
+	p.WaitPoint("left")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := mu.LockContext(ctx); !errors.Is(err, ErrOwnerDead) {
+		t.Fatalf("Mutex whose live holder closed its segment: LockContext = %v, want ErrOwnerDead", err)
+	}
+	mu.Unlock()
+}

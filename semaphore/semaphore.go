@@ -400,7 +400,7 @@ func (hw *headWatch) gone(s *Semaphore, st uint64) bool {
 		return time.Since(hw.unknown) > unwrittenGrace
 	}
 	hw.unknown = time.Time{}
-	return tag&tagCancelled != 0 || !alive(atomic.LoadUint64(s.slotOwner(h)))
+	return tag&tagCancelled != 0 || !s.alive(atomic.LoadUint64(s.slotOwner(h)))
 }
 
 // headDead is gone for TryAcquire, which does not wait: a head not yet
@@ -411,7 +411,7 @@ func (s *Semaphore) headDead(st uint64) bool {
 	if tag&^tagCancelled != tagWritten|uint32(h) {
 		return false
 	}
-	return tag&tagCancelled != 0 || !alive(atomic.LoadUint64(s.slotOwner(h)))
+	return tag&tagCancelled != 0 || !s.alive(atomic.LoadUint64(s.slotOwner(h)))
 }
 
 // skip passes the turn of ticket h on, if h is still the head, and

@@ -115,6 +115,7 @@ func (s *Segment) Close() error {
 	defer mu.Unlock()
 	var err error
 	if s.m != nil {
+		s.live.Unmap(s.m)
 		err = s.m.Unmap()
 	}
 	if s.f != nil {

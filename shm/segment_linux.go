@@ -164,6 +164,7 @@ func newSegment(name string, size int64, opts *Options, anon bool) (*Segment, er
 			return fail(err)
 		}
 	}
+	live.Map(m)
 	return s, nil
 }
 
@@ -276,6 +277,7 @@ func mapFile(ctx context.Context, f *os.File, name string) (*Segment, error) {
 		live.Leave()
 		return nil, err
 	}
+	live.Map(m)
 	register(s)
 	return s, nil
 }

@@ -106,3 +106,7 @@ func FromBits[T any](w uint64) T {
 	}
 	return *(*T)(unsafe.Pointer(&w))
 }
+
+// Addr is the address of b's first byte: which mapping b lies in, for
+// tables kept by address range (internal/owner's). Nothing is converted.
+func Addr(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }

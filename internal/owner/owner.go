@@ -36,9 +36,11 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
+	"github.com/shmkit/shmkit/internal/mem"
 	"github.com/shmkit/shmkit/internal/sys"
 )
 
@@ -114,6 +116,68 @@ var tables struct {
 	list atomic.Pointer[[]*Table] // the tables, for Alive to read without the lock
 }
 
+// maps records where this process maps the files it has joined, so that
+// a record read from shared memory is judged by the table of the segment
+// it lies in (For).
+var maps struct {
+	sync.Mutex
+	list atomic.Pointer[[]mapping]
+}
+
+type mapping struct {
+	lo, hi uintptr
+	t      *Table
+}
+
+// Map records b, a mapping of the table's file, until Unmap.
+func (t *Table) Map(b []byte) {
+	if t == nil {
+		return
+	}
+	maps.Lock()
+	defer maps.Unlock()
+	old := maps.list.Load()
+	var l []mapping
+	if old != nil {
+		l = append(l, *old...)
+	}
+	lo := mem.Addr(b)
+	l = append(l, mapping{lo, lo + uintptr(len(b)), t})
+	maps.list.Store(&l)
+}
+
+// Unmap forgets the mapping Map recorded for b.
+func (t *Table) Unmap(b []byte) {
+	if t == nil {
+		return
+	}
+	maps.Lock()
+	defer maps.Unlock()
+	old := maps.list.Load()
+	if old == nil {
+		return
+	}
+	lo := mem.Addr(b)
+	l := slices.DeleteFunc(slices.Clone(*old), func(m mapping) bool { return m.lo == lo && m.t == t })
+	maps.list.Store(&l)
+}
+
+// For is the table of the mapping b lies in, nil when b lies in none (nil
+// Table's Alive asks every table).
+func For(b []byte) *Table {
+	l := maps.list.Load()
+	if l == nil || len(b) == 0 {
+		return nil
+	}
+	a := mem.Addr(b)
+	for _, m := range *l {
+		if m.lo <= a && a < m.hi {
+			return m.t
+		}
+	}
+	return nil
+}
+
 // Join attaches this process to the file f opens: it takes the lock of this
 // process's owner word on a new description of the file, or counts one
 // more user of the Table that already holds it. Each Join needs a Leave.
@@ -186,29 +250,33 @@ func (t *Table) Alive(w uint64) bool {
 	if t == nil {
 		return Alive(w)
 	}
-	w &^= 1
-	if !possible(w) {
-		return false
-	}
-	if m, _ := Me(); w == m {
-		return true
+	if alive, known := settled(w); known {
+		return alive
 	}
 	return probe(t.f, w)
 }
 
-// Alive reports whether the process owner word w names is attached to any
-// file this process is attached to. Every owner record lives in a segment
-// that its reader has joined, so for a record read from a joined segment
-// this is "still running and still attached to a segment of ours"; it
-// errs only toward alive (a process that left that segment but shares
-// another with this one).
-func Alive(w uint64) bool {
+// settled answers for the words that need no probe: garbage names nobody,
+// and this process is alive.
+func settled(w uint64) (alive, known bool) {
 	w &^= 1
 	if !possible(w) {
-		return false
+		return false, true
 	}
 	if m, _ := Me(); w == m {
-		return true
+		return true, true
+	}
+	return false, false
+}
+
+// Alive reports whether the process owner word w names is attached to any
+// file this process is attached to: for a record whose segment is not
+// known (For(b).Alive is exact, and what the packages above use). It errs
+// only toward alive: a process that left the record's segment but shares
+// another with this one passes for attached.
+func Alive(w uint64) bool {
+	if alive, known := settled(w); known {
+		return alive
 	}
 	l := tables.list.Load()
 	if l == nil {
