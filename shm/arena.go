@@ -2,7 +2,6 @@ package shm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -581,16 +580,27 @@ func (s *Segment) dropEntry(i int, e entry) {
 // block it points at: that must be a used block starting there that names
 // entry i and the entry's generation, and holds its kind, fingerprint and
 // length. An entry pointed, even with a valid checksum, at another
-// object's block, or into one, fails with ErrCorrupt. It runs under the
-// lock.
+// object's block, or into one, fails with ErrCorrupt. It reads the one
+// block header, without walking the heap, and runs under the lock.
 func (s *Segment) checkEntryBlock(i int, e entry) error {
-	k, err := s.findBlock(e.off)
-	if errors.Is(err, ErrStale) {
-		return fmt.Errorf("%w: directory entry %d (%q) points at offset %d, where no used block starts", ErrCorrupt, i, e.name, e.off)
-	}
+	top, err := s.top()
 	if err != nil {
 		return err
 	}
+	var k block
+	if e.off >= s.h.heapOff+blockHeader {
+		k, err = decodeBlock(s.b, e.off-blockHeader, top)
+	}
+	if e.off < s.h.heapOff+blockHeader || err != nil || k.state != blockUsed {
+		return fmt.Errorf("%w: directory entry %d (%q) points at offset %d, where no used block starts", ErrCorrupt, i, e.name, e.off)
+	}
+	return matchEntry(i, e, k)
+}
+
+// matchEntry checks that block k is the one directory entry i (decoded as
+// e) names: it names the entry and its generation back, and holds its
+// kind, fingerprint and length.
+func matchEntry(i int, e entry, k block) error {
 	switch {
 	case k.entry != uint32(i)+1 || k.gen != e.gen:
 		return fmt.Errorf("%w: directory entry %d (%q, generation %d) points at the block of %s, generation %d",
@@ -744,7 +754,7 @@ func (s *Segment) Attach(h Handle) (*Object, error) {
 		case e.state == entryEmpty || e.off != h.Offset || e.gen != k.gen:
 			return nil, fmt.Errorf("%w: object at offset %d lost its name: directory entry %d no longer names it", ErrStale, h.Offset, i)
 		}
-		if err := s.checkEntryBlock(i, e); err != nil {
+		if err := matchEntry(i, e, k); err != nil { // k was found by walking
 			return nil, err
 		}
 		o.index, o.name = i, e.name

@@ -29,12 +29,25 @@ func BenchmarkFind(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := s.Find(ctx, "h", sp); err != nil {
+	// Unnamed blocks before the last one: a lookup must not walk them.
+	for range 10000 {
+		if _, err := s.Alloc(sp); err != nil {
 			b.Fatal(err)
 		}
+	}
+	if _, err := Place(sp, nil, In(s, "last")); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, name := range []string{"h", "last"} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Find(ctx, name, sp); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
