@@ -415,12 +415,15 @@ func (c *coll) unlock() error {
 
 // unlockTo releases the lock as unlock does, joining its error to *err:
 // for a deferred release.
-func (c *coll) unlockTo(err *error) {
-	if uerr := c.unlock(); uerr != nil {
-		*err = errors.Join(asCorrupt(*err), uerr)
-	} else {
-		*err = asCorrupt(*err)
+func (c *coll) unlockTo(err *error) { *err = withUnlock(*err, c.unlock()) }
+
+// withUnlock is err, as ErrCorrupt where the shared bytes caused it,
+// joined with uerr, the error of the unlock that follows.
+func withUnlock(err, uerr error) error {
+	if uerr != nil {
+		return errors.Join(asCorrupt(err), uerr)
 	}
+	return asCorrupt(err)
 }
 
 // changing makes the sequence word odd (if it is not): a holder of the lock

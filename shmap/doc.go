@@ -57,11 +57,16 @@
 //
 // Memory that no shmkit process would write (garbage over a header, a lock
 // word, a table or the segment under them) gives ErrCorrupt, which also
-// matches shm.ErrCorrupt, from every operation that meets it: never a
-// panic, and never a wait for ever. That includes a lock word overwritten
-// while this process holds it, which the unlock reports instead of
-// panicking, and a free lock word that names this process, on which Lock
-// would otherwise wait for itself.
+// matches shm.ErrCorrupt, from every operation that meets it, never a
+// panic. That includes a lock word overwritten while this process holds
+// it, which the unlock reports instead of panicking (the operation has
+// then taken effect: Pop returns its element with the error), and a lock
+// word that names this process when an operation starts, on which Lock
+// would otherwise wait for itself. A lock word overwritten while an
+// operation here already waits for it can still hold that wait: naming
+// this process, for as long as the waiter's context allows; naming
+// another live process attached to the segment, for as long as that one
+// lives.
 //
 // # Growth
 //

@@ -275,3 +275,37 @@ func TestGarbageOverHeldLock(t *testing.T) {
 		})
 	}
 }
+
+// TestGarbageOverHeldLockPop: a Pop whose lock word is overwritten after
+// it popped has taken the element; it returns it with ErrCorrupt rather
+// than losing it.
+func TestGarbageOverHeldLockPop(t *testing.T) {
+	seg, err := shm.Anonymous(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.Close()
+	l, err := NewList[string](shm.In(seg, "l"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"a", "b", "c"} {
+		if err := l.Append(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() { testHook = nil }()
+	testHook = func(c *coll, p string) {
+		if p == "popped" {
+			le.PutUint64(objectBytes(t, c.mu.Handle()), 0x7ffffff0<<32|12345)
+		}
+	}
+	v, err := l.Pop()
+	testHook = nil
+	if v != "c" || !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Pop with its lock word overwritten after popping: %q, %v; want \"c\", ErrCorrupt", v, err)
+	}
+	if n, err := l.Len(); n != 2 || err != nil {
+		t.Fatalf("Len after: %d, %v; want 2", n, err)
+	}
+}

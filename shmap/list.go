@@ -264,10 +264,10 @@ func (l *List[T]) Pop() (T, error) {
 		l.c.settle(true)
 		l.c.end()
 	}
-	if err := l.c.unlock(); err != nil {
-		return v, err
-	}
-	return v, l.e.load(b, &v)
+	// Popped: the element is the caller's even if the unlock finds the
+	// word overwritten.
+	uerr := l.c.unlock()
+	return v, errors.Join(l.e.load(b, &v), uerr)
 }
 
 // All yields a snapshot of the list: its elements at one instant, in

@@ -302,13 +302,7 @@ func (m *Map[K, V]) unlockAll(n int) error {
 
 // unlockAllTo is unlockAll for a deferred release, joining its error to
 // *err.
-func (m *Map[K, V]) unlockAllTo(err *error) {
-	if uerr := m.unlockAll(nParts); uerr != nil {
-		*err = errors.Join(asCorrupt(*err), uerr)
-	} else {
-		*err = asCorrupt(*err)
-	}
-}
+func (m *Map[K, V]) unlockAllTo(err *error) { *err = withUnlock(*err, m.unlockAll(nParts)) }
 
 // slot is the bytes of slot i of the current table.
 func (p *part[K, V]) slot(i int) []byte { return p.c.tab[i*p.m.sz : (i+1)*p.m.sz] }
