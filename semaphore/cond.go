@@ -245,22 +245,20 @@ func (c *Cond) leave(t uint32) {
 		}
 		n++
 	}
+	w0 := w
 	for w != n {
-		s, _ := c.stateOf(w - 1)
-		if s != slotLeft {
+		if s, _ := c.stateOf(w - 1); s != slotLeft {
 			break
 		}
-		_, _, st := c.slot(w - 1)
-		atomic.StoreUint32(st, 0)
-		w--
+		w-- // its slot is rewritten by the next enter, before wait moves
 	}
 	atomic.StoreUint32(c.wait, w)
 	if n != n0 {
 		atomic.StoreUint32(c.notify, n)
-		if atomic.LoadUint32(c.over) != 0 { // room in the ring
-			atomic.AddUint32(c.seq, 1)
-			wake(c.seq)
-		}
+	}
+	if (n != n0 || w != w0) && atomic.LoadUint32(c.over) != 0 { // room in the ring
+		atomic.AddUint32(c.seq, 1)
+		wake(c.seq)
 	}
 }
 

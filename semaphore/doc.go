@@ -177,8 +177,11 @@
 //     went round 32 times) takes its own round as released. A party killed
 //     in the few instructions between taking its arrival index and
 //     recording itself is taken for dead after a second.
-//   - Owners are pids of the pid namespace each process runs in: processes
-//     sharing these objects must share a pid namespace (see package shm).
+//   - A holder is named by its pid as it sees itself, which means nothing
+//     in another pid namespace: Owner and String show that pid. Whether it
+//     lives does not depend on it, and holds across pid namespaces (see
+//     Liveness in package shm's doc). A process that closes the segment of
+//     a lock it holds is gone from it: the next locker takes the lock.
 //   - Close ends a handle, not the object; a lock held through it stays
 //     held. The object lives as long as its segment (or until it is removed
 //     by name). Closing the segment while goroutines still use an object
