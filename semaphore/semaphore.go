@@ -35,6 +35,10 @@ type Semaphore struct {
 	slots   []byte // per ticket mod semQueue: who waits with it
 	gate    gate
 	local   semLocal
+	try     struct { // TryAcquire's watch on the head, kept across calls
+		sync.Mutex
+		hw headWatch
+	}
 }
 
 // semLocal is what the goroutines of one handle share about the queue.
@@ -403,15 +407,14 @@ func (hw *headWatch) gone(s *Semaphore, st uint64) bool {
 	return tag&tagCancelled != 0 || !s.alive(atomic.LoadUint64(s.slotOwner(h)))
 }
 
-// headDead is gone for TryAcquire, which does not wait: a head not yet
-// recorded is not gone.
-func (s *Semaphore) headDead(st uint64) bool {
-	h := serving(st)
-	tag := atomic.LoadUint32(s.slotTag(h))
-	if tag&^tagCancelled != tagWritten|uint32(h) {
-		return false
-	}
-	return tag&tagCancelled != 0 || !s.alive(atomic.LoadUint64(s.slotOwner(h)))
+// tryGone is gone for TryAcquire, which does not wait: the grace of a
+// head not yet recorded is measured across its calls on this handle, so
+// that a waiter killed before recording itself never blocks a program
+// that only ever tries.
+func (s *Semaphore) tryGone(st uint64) bool {
+	s.try.Lock()
+	defer s.try.Unlock()
+	return s.try.hw.gone(s, st)
 }
 
 // skip passes the turn of ticket h on, if h is still the head, and
@@ -475,7 +478,7 @@ func (s *Semaphore) TryAcquire(n int) bool {
 	for {
 		st := atomic.LoadUint64(s.state)
 		if waiting(st) != 0 {
-			if waiting(st) > semQueue || !s.headDead(st) {
+			if waiting(st) > semQueue || !s.tryGone(st) {
 				return false
 			}
 			s.skip(serving(st))

@@ -208,3 +208,29 @@ func TestKillSemaphoreCancelAtHead(t *testing.T) {
 	}
 	lat.log(t, "head gave up, next served")
 }
+
+// TestKillSemaphoreWaiterBeforeRecordTryOnly: a waiter killed between
+// taking its ticket and recording itself does not block for ever a
+// program that only calls TryAcquire: its calls pass the dead head over
+// once it has stayed unrecorded for the grace.
+func TestKillSemaphoreWaiterBeforeRecordTryOnly(t *testing.T) {
+	seg := testSeg(t)
+	w := mpWords(t, seg)
+	s, name := semKillSetup(t, seg, w, 0, 0)
+	dead := portStart(t, seg, name, 1, 0, 1, "ticket", 0)
+	dead.WaitPoint("ticket")
+	dead.Kill()
+	killMustDie(t, dead)
+	s.Release(1)
+	if s.TryAcquire(1) {
+		t.Fatal("TryAcquire passed over a head that has not recorded itself")
+	}
+	for deadline := time.Now().Add(killNoticed); !s.TryAcquire(1); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("TryAcquire never passed over the dead, unrecorded head: %v", s)
+		}
+	}
+	if s.Value() != 0 || s.Waiting() != 0 {
+		t.Fatalf("%v at the end", s)
+	}
+}
