@@ -43,11 +43,12 @@
 // queue, or gives up, is passed over when its turn comes, by the waiters
 // behind it (within the same bound) or by a TryAcquire, so that it never
 // holds up the queue. One killed in the few instructions between taking
-// its ticket and recording itself is passed over after a second. A process killed between changing a
-// word and waking its sleepers (inside Set, Release or Signal) delays them
-// by at most half a second: every sleep is bounded, and a sleeper that
-// wakes on its own sees the change (TestKillWakerBeforeWake); a Signal's
-// sleeper then gets ErrOwnerDead, the mutex having been held by the dead.
+// its ticket and recording itself is passed over after a second, by
+// Acquire and TryAcquire alike. A process killed between changing a word
+// and waking its sleepers (inside Set, Release or Signal) delays them by
+// at most half a second: every sleep is bounded, and a sleeper that wakes
+// on its own sees the change (TestKillWakerBeforeWake); a Signal's sleeper
+// then gets ErrOwnerDead, the mutex having been held by the dead.
 //
 // # Waiting
 //
@@ -57,7 +58,11 @@
 // the word as having sleepers and sleeps on it; a waker makes the
 // FUTEX_WAKE system call only when that mark is there. A Semaphore waiter
 // takes a ticket instead and sleeps on its ticket's own word: a Release
-// with waiters, or a turn passed on, wakes the head of the queue alone.
+// with waiters, or a turn passed on, wakes the head of the queue alone;
+// the waiters behind it wake every 25 ms to look whether it still lives.
+// A Cond's waiters all sleep on one word, and a notification wakes them
+// all: each looks whether its ticket was notified, and sleeps again if
+// not.
 //
 // Within one process, the goroutines waiting for the same Mutex, RLock or
 // Semaphore queue in the Go scheduler, and only the first of them sleeps on
