@@ -69,8 +69,6 @@ type Segment struct {
 	h       header
 	me      uint64       // this process's owner word
 	live    *owner.Table // this process's attachment to the file (package owner)
-	dev     uint64       // device and inode of the file, to recognise its users
-	ino     uint64
 	created bool
 	closed  atomic.Bool
 }

@@ -154,7 +154,6 @@ func newSegment(name string, size int64, opts *Options, anon bool) (*Segment, er
 	}
 	encodeHeader(m, &h)
 	s := &Segment{name: name, f: f, m: m, b: m, h: h, me: me, live: live, created: true}
-	s.dev, s.ino, _ = sys.FileID(f)
 	if !anon {
 		if err := sys.Link(f, Dir+"/"+name); err != nil {
 			m.Unmap()
@@ -265,7 +264,6 @@ func mapFile(ctx context.Context, f *os.File, name string) (*Segment, error) {
 		return nil, fmt.Errorf("mapping read-write (is the file open for writing?): %w", err)
 	}
 	s := &Segment{name: name, f: f, m: m, b: m, h: h, me: me, live: live}
-	s.dev, s.ino, _ = sys.FileID(f)
 	// The header was checked through read(2); check the mapping says the same.
 	if h2, err := decodeHeader(m[:headerSize], int64(len(m))); err != nil || h2 != h {
 		m.Unmap()
