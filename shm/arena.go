@@ -164,10 +164,11 @@ func (s *Segment) entryBytes(i int) []byte {
 
 // lockArena takes the segment's allocator lock, which guards the heap and
 // the directory. The lock word records its owner (an owner word, see
-// Liveness in the package doc), so a process that dies holding it cannot hang the others: the next locker that
-// finds the owner gone takes the lock over and repairs the heap. Every change
-// made under the lock commits with a single store (see alloc), so what a dead
-// owner leaves is always a consistent heap, at worst with a block to reclaim.
+// Liveness in the package doc), so a process that dies holding it cannot
+// hang the others: the next locker that finds the owner gone takes the
+// lock over and repairs the heap. Every change made under the lock commits
+// with a single store (see alloc), so what a dead owner leaves is always a
+// consistent heap, at worst with a block to reclaim.
 func (s *Segment) lockArena() error { return s.lockArenaContext(context.Background()) }
 
 // lockArenaContext is lockArena that gives up when ctx ends, whether it
@@ -184,14 +185,14 @@ func (s *Segment) lockArenaContext(ctx context.Context) error {
 		mu.Unlock()
 		return err
 	}
-	owner := mem.Uint64(s.b, hLockOwner)
+	word := mem.Uint64(s.b, hLockOwner)
 	seq := mem.Uint32(s.b, hLockSeq)
 	waiters := mem.Uint32(s.b, hLockWaiters)
 	for i := 0; ; i++ {
-		if atomic.CompareAndSwapUint64(owner, 0, s.me) { // fast path
+		if atomic.CompareAndSwapUint64(word, 0, s.me) { // fast path
 			return nil
 		}
-		cur := atomic.LoadUint64(owner)
+		cur := atomic.LoadUint64(word)
 		switch {
 		case cur == 0:
 			continue
@@ -204,7 +205,7 @@ func (s *Segment) lockArenaContext(ctx context.Context) error {
 			runtime.Gosched()
 			continue
 		case !s.live.Alive(cur):
-			if atomic.CompareAndSwapUint64(owner, cur, s.me) {
+			if atomic.CompareAndSwapUint64(word, cur, s.me) {
 				atomic.AddUint64(mem.Uint64(s.b, hRecoveries), 1)
 				s.repair()
 				return nil
@@ -213,11 +214,11 @@ func (s *Segment) lockArenaContext(ctx context.Context) error {
 		}
 		if err := ctx.Err(); err != nil {
 			mu.Unlock()
-			return fmt.Errorf("waiting for the allocator lock of segment %s (held by pid %d): %w", s.label(), cur>>32, err)
+			return fmt.Errorf("waiting for the allocator lock of segment %s (held by pid %d): %w", s.label(), owner.Pid(cur), err)
 		}
 		v := atomic.LoadUint32(seq)
 		atomic.AddUint32(waiters, 1)
-		if atomic.LoadUint64(owner) == cur {
+		if atomic.LoadUint64(word) == cur {
 			// Bounded, so that an owner that dies while we sleep is noticed.
 			sys.FutexWait(seq, v, 20*time.Millisecond)
 		}
@@ -320,8 +321,10 @@ func (s *Segment) walk(fn func(off uint64, k block) error) error {
 // merging runs of free blocks on the way, and marks it used. It runs under
 // the lock. Every step commits with one store, so a process killed anywhere
 // in it leaves a heap that walks: a split writes the tail's header inside
-// the free block before it shrinks the block; a merge or a new block at the
-// top is one size or top store; marking the block used is the last store.
+// the free block before it shrinks the block; a merge is one size store; a
+// new block at the top clears the word past it, is written free, and
+// becomes the heap's by the top store; marking the block used is the last
+// store.
 func (s *Segment) alloc(sp Spec, entryIndex uint32) (uint64, uint64, error) {
 	need := blockHeader + alignUp(sp.Size, blockAlign)
 	top, err := s.top()
@@ -683,7 +686,7 @@ func (s *Segment) Find(ctx context.Context, name string, sp Spec) (*Object, erro
 		case e.state == entryLive:
 			return &Object{seg: s, off: e.off, length: e.length, kind: e.kind, fp: e.fp, gen: e.gen, index: i, name: name}, nil
 		case !s.live.Alive(e.owner):
-			return nil, fmt.Errorf("object %q in segment %s: %w (pid %d)", name, s.label(), ErrCreatorDied, e.owner>>32)
+			return nil, fmt.Errorf("object %q in segment %s: %w (pid %d)", name, s.label(), ErrCreatorDied, owner.Pid(e.owner))
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("waiting for object %q: %w", name, err)
