@@ -110,6 +110,17 @@ type ObjectInfo struct {
 	CreatorAlive bool
 }
 
+// testHookArena, when set by a test, runs at the named points between the
+// stores of an allocation, a free and a removal: where a test kills the
+// process (TestKillInsideArena).
+var testHookArena func(point string)
+
+func arenaPoint(point string) {
+	if testHookArena != nil {
+		testHookArena(point)
+	}
+}
+
 // testHookReserve, when set by a test, runs in Reserve between allocating
 // the block and writing the directory entry.
 var testHookReserve func()
@@ -295,6 +306,7 @@ func (s *Segment) top() (uint64, error) {
 // moves (the commit), then the state word at it is cleared.
 func (s *Segment) lowerTop(off uint64) {
 	atomic.StoreUint64(mem.Uint64(s.b, hTop), off)
+	arenaPoint("top-lowered")
 	atomic.StoreUint32(mem.Uint32(s.b, uintptr(off)+bState), 0)
 }
 
@@ -387,7 +399,9 @@ func (s *Segment) alloc(sp Spec, entryIndex uint32) (uint64, uint64, error) {
 	clear(hb[bState+4:])
 	le.PutUint64(hb[bSize:], need)
 	atomic.StoreUint32(mem.Uint32(hb, bState), blockFree)
+	arenaPoint("alloc-written")
 	atomic.StoreUint64(mem.Uint64(s.b, hTop), top+need)
+	arenaPoint("alloc-moved")
 	gen := s.fill(top, need, sp, entryIndex)
 	return top + blockHeader, gen, nil
 }
@@ -444,6 +458,7 @@ func (s *Segment) freeBlock(payload uint64) error {
 	}
 	off := payload - blockHeader
 	atomic.StoreUint32(mem.Uint32(s.b, uintptr(off)+bState), blockFree)
+	arenaPoint("free-marked")
 	top, err := s.top()
 	if err != nil {
 		return err
@@ -451,6 +466,7 @@ func (s *Segment) freeBlock(payload uint64) error {
 	if next := off + k.size; next < top {
 		if n, err := decodeBlock(s.b, next, top); err == nil && n.state == blockFree {
 			atomic.StoreUint64(mem.Uint64(s.b, uintptr(off)+bSize), k.size+n.size)
+			arenaPoint("free-merged")
 		}
 	}
 	run := top // start of the free run that ends at the top
@@ -574,6 +590,7 @@ func (s *Segment) dropEntry(i int, e entry) {
 	st := s.entryState(i)
 	atomic.StoreUint32(st, entryEmpty)
 	sys.FutexWake(st, -1)
+	arenaPoint("entry-dropped")
 	if s.checkEntryBlock(i, e) == nil {
 		s.freeBlock(e.off)
 	}

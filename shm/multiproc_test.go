@@ -598,3 +598,107 @@ func TestLockWordNamingAStranger(t *testing.T) {
 	p.Kill()
 	p.Wait()
 }
+
+// childArenaStep stops at the allocator point its argument names ("seg
+// point"), inside the operation that reaches it: an Alloc for the alloc
+// points, the Remove of "b" (whose successor "c" the parent removed, so
+// that the free merges) for "free-merged", and the Remove of "d", the
+// last block, for the others.
+var childArenaStep = testproc.Register("shm-arena-step", func(c *testproc.Child) error {
+	f := strings.Fields(c.Arg())
+	s, err := Open(f[0], nil)
+	if err != nil {
+		return err
+	}
+	testHookArena = func(p string) {
+		if p == f[1] {
+			c.Point(p)
+		}
+	}
+	switch f[1] {
+	case "alloc-written", "alloc-moved":
+		_, err = s.Alloc(Spec{Kind: KindBytes, Size: 3000})
+	case "free-merged":
+		err = s.Remove("b")
+	default:
+		err = s.Remove("d")
+	}
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("not killed at %q", f[1])
+})
+
+// TestKillInsideArena kills a process between the stores of an
+// allocation, a free, a merge, the lowering of the heap top and the
+// removal of a directory entry. The next locker takes the allocator lock
+// over: the heap walks, every live object keeps its bytes, nothing leaks
+// (freeing the rest gives the whole heap back) and the heap is usable.
+func TestKillInsideArena(t *testing.T) {
+	for _, point := range []string{"alloc-written", "alloc-moved", "free-marked", "free-merged", "top-lowered", "entry-dropped"} {
+		t.Run(point, func(t *testing.T) {
+			s := mustCreate(t, 1<<20, nil)
+			empty, err := s.top()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sp := Spec{Kind: KindBytes, Size: 1000}
+			for i, name := range []string{"a", "b", "c", "d"} {
+				o, err := Place(sp, nil, In(s, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				fill(o.Bytes(), byte(i+1))
+			}
+			if point == "free-merged" {
+				if err := s.Remove("c"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p := testproc.Start(t, childArenaStep, testproc.Arg(s.Name()+" "+point))
+			p.WaitPoint(point)
+			p.Kill()
+			p.Wait()
+			// The next allocation takes the lock from the dead child.
+			n, err := s.Alloc(Spec{Kind: KindBytes, Size: 5000})
+			if err != nil {
+				t.Fatalf("Alloc after a kill at %q: %v", point, err)
+			}
+			checkHeap(t, s)
+			objs, err := s.Objects()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range objs {
+				x, err := s.Find(context.Background(), o.Name, Spec{Kind: KindBytes})
+				if err != nil {
+					t.Fatalf("Find(%q) after a kill at %q: %v", o.Name, point, err)
+				}
+				want := byte(strings.Index("abcd", o.Name) + 1)
+				for _, c := range x.Bytes() {
+					if c != want {
+						t.Fatalf("object %q overwritten after a kill at %q: byte %#x, want %#x", o.Name, point, c, want)
+					}
+				}
+				if err := s.Remove(o.Name); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := n.Free(); err != nil {
+				t.Fatal(err)
+			}
+			if top, err := s.top(); err != nil || top != empty {
+				t.Fatalf("after a kill at %q and freeing everything: heap top %d (%v), want %d: a block leaked", point, top, err, empty)
+			}
+			if used := checkHeap(t, s); used != 0 {
+				t.Fatalf("%d used blocks left", used)
+			}
+		})
+	}
+}
+
+func fill(b []byte, c byte) {
+	for i := range b {
+		b[i] = c
+	}
+}
