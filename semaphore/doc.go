@@ -58,8 +58,9 @@
 // the word as having sleepers and sleeps on it; a waker makes the
 // FUTEX_WAKE system call only when that mark is there. A Semaphore waiter
 // takes a ticket instead and sleeps on its ticket's own word: a Release
-// with waiters, or a turn passed on, wakes the head of the queue alone;
-// the waiters behind it wake every 25 ms to look whether it still lives.
+// with waiters, or a turn passed on, wakes the head of the queue, and the
+// waiter right behind it, which wakes every 25 ms to look whether the
+// head still lives; the others look every half second.
 // A Cond's waiters all sleep on one word, and a notification wakes them
 // all: each looks whether its ticket was notified, and sleeps again if
 // not.

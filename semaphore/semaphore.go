@@ -368,6 +368,12 @@ func (s *Semaphore) wait(ctx context.Context, n uint32, t uint16) (again bool, e
 				s.skip(serving(st))
 				continue
 			}
+			// The waiter right behind the head watches it; the others
+			// are woken when they come to be right behind it (passTo),
+			// and look on their own only now and then.
+			if t != serving(st)+1 {
+				timeout = lostWake
+			}
 		}
 		err := park.Wait(ctx, seq, v, timeout)
 		check = err == park.ErrTimeout
@@ -442,6 +448,9 @@ func (s *Semaphore) passTo(u uint16) {
 		}
 		if atomic.LoadUint32(s.slotTag(u)) != tagWritten|tagCancelled|uint32(u) {
 			s.wakeSlot(u)
+			if waiting(st) > 1 {
+				s.wakeSlot(u + 1) // now right behind the head: it watches it
+			}
 			return
 		}
 		if atomic.CompareAndSwapUint64(s.state, st, served(st, u)) {
