@@ -131,7 +131,10 @@
 //     that the queue never looks empty while they wait). Goroutines of
 //     different processes that wait at the same time are thus served in
 //     turn, not strictly by arrival. Beyond 64 waiting processes, the
-//     others join as places free up, not in order, looking every 25 ms.
+//     others join as places free up, not in order, looking every 25 ms:
+//     a place that frees goes as readily to a process arriving then, so
+//     one of them can wait long (over half a second was seen while the
+//     others took 137,000 turns).
 //   - Semaphore.Release past the bound of a NewBounded semaphore returns
 //     ErrOverRelease (x/sync panics, Python raises ValueError); an
 //     unbounded one is never over-released, as in Python. An Acquire of

@@ -19,7 +19,8 @@ import (
 // or gives up with ctx.Err() and takes none, and waiters are served first
 // come, first served: while anyone waits, later Acquires queue behind them
 // and TryAcquire fails, so that a large request is never starved by small
-// ones. Release adds units back; a Bounded one refuses to go past its
+// ones (among up to 64 waiting processes: see the package's Caveats).
+// Release adds units back; a Bounded one refuses to go past its
 // bound (ErrOverRelease), as Python's BoundedSemaphore does.
 //
 // A waiter that dies or gives up never holds up the queue. Units have no
