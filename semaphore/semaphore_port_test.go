@@ -105,14 +105,19 @@ var portChildAcquire = testproc.Register("sem-port-acquire", func(c *testproc.Ch
 		}
 	}
 	ctx, cancel := mpChildContext(max(ms, 0))
-	defer cancel()
+	watched := make(chan struct{})
+	// The watcher reads the segment: it ends before the segment closes.
+	defer func() { cancel(); <-watched }()
 	if ms < 0 { // cancelled when the stop word is set
 		go func() {
+			defer close(watched)
 			for mpLoad(w, portWStop) == 0 && ctx.Err() == nil {
 				time.Sleep(time.Millisecond)
 			}
 			cancel()
 		}()
+	} else {
+		close(watched)
 	}
 	err = s.Acquire(ctx, n)
 	testHookSem = nil
