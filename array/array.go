@@ -19,8 +19,9 @@ var (
 	ErrNotSupported = shm.ErrNotSupported
 	// ErrNoLock: the Array was made with NewRaw, which has no lock.
 	ErrNoLock = errors.New("array: raw array has no lock")
-	// ErrInvalid: a negative length, or an element type of size 0.
-	ErrInvalid = errors.New("array: invalid argument")
+	// ErrInvalid: a negative length, or an element type of size 0. The
+	// same value as shm.ErrInvalid.
+	ErrInvalid = shm.ErrInvalid
 )
 
 // Array is n values of type T in shared memory, seen by every process

@@ -9,13 +9,18 @@ import (
 var (
 	// ErrNotSupported: shmkit has no implementation for this system.
 	ErrNotSupported = shm.ErrNotSupported
-	// ErrEmpty: TryPop or TryGet found nothing to take.
-	ErrEmpty = errors.New("ringbuffer: empty")
-	// ErrFull: TryPush or TryPut found no room.
-	ErrFull = errors.New("ringbuffer: full")
-	// ErrClosed: the queue was closed (Put), or closed and drained (Get).
-	// A Pipe's Recv reports io.EOF instead.
-	ErrClosed = errors.New("ringbuffer: closed")
+	// ErrEmpty: TryPop or TryGet found nothing to take. The same value as
+	// shm.ErrEmpty.
+	ErrEmpty = shm.ErrEmpty
+	// ErrFull: TryPush or TryPut found no room. The same value as
+	// shm.ErrFull.
+	ErrFull = shm.ErrFull
+	// ErrClosed: this handle was closed (it matches os.ErrClosed). The same
+	// value as shm.ErrClosed.
+	ErrClosed = shm.ErrClosed
+	// ErrShutdown: the queue was shut down (Put), or shut down and drained
+	// (Get). The same value as shm.ErrShutdown.
+	ErrShutdown = shm.ErrShutdown
 	// ErrTooLarge: a message that could never fit in the ring, even empty.
 	ErrTooLarge = errors.New("ringbuffer: message larger than the ring")
 	// ErrBusy: a single-producer (or single-consumer) ring already has a
@@ -25,10 +30,12 @@ var (
 	// live process (see MaxProducers).
 	ErrTooManyProducers = errors.New("ringbuffer: too many producer processes")
 	// ErrInvalid: an argument is out of range (a capacity of 0, say).
-	ErrInvalid = errors.New("ringbuffer: invalid argument")
+	// The same value as shm.ErrInvalid.
+	ErrInvalid = shm.ErrInvalid
 	// ErrCorrupt: shared memory holds what no shmkit process writes: a
 	// header or a frame that fails its checks.
-	ErrCorrupt = errors.New("ringbuffer: corrupt shared state")
+	// The same value as shm.ErrCorrupt.
+	ErrCorrupt = shm.ErrCorrupt
 	// ErrNegativeTaskDone: TaskDone called more often than Get.
 	ErrNegativeTaskDone = errors.New("ringbuffer: TaskDone called more times than Get")
 )

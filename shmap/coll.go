@@ -18,21 +18,16 @@ import (
 var (
 	// ErrInvalid: a type that cannot live in shared memory, or an index out
 	// of range.
-	ErrInvalid = errors.New("shmap: invalid argument")
+	// The same value as shm.ErrInvalid.
+	ErrInvalid = shm.ErrInvalid
 	// ErrFull: the segment has no room for the table the collection must
-	// grow to; the collection is as it was.
-	ErrFull = errors.New("shmap: segment full")
+	// grow to; the collection is as it was. The same value as shm.ErrFull.
+	ErrFull = shm.ErrFull
 	// ErrCorrupt: the collection's memory (its header, lock word, table or
 	// root) or the segment under it holds what no shmkit process writes.
-	// It matches shm.ErrCorrupt too, and every error of this package that
-	// matches shm.ErrCorrupt matches it.
-	ErrCorrupt error = corruptError{}
+	// The same value as shm.ErrCorrupt.
+	ErrCorrupt = shm.ErrCorrupt
 )
-
-type corruptError struct{}
-
-func (corruptError) Error() string { return "shmap: corrupt collection" }
-func (corruptError) Unwrap() error { return shm.ErrCorrupt }
 
 // asCorrupt makes an error that says shared memory is corrupted (an
 // shm.ErrCorrupt from below) match ErrCorrupt too.

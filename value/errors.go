@@ -11,6 +11,7 @@ var (
 	ErrNotSupported = shm.ErrNotSupported
 	// ErrNoLock: the Value was made with NewRaw, which has no lock.
 	ErrNoLock = errors.New("value: raw value has no lock")
-	// ErrInvalid: the element type cannot be shared this way (size 0).
-	ErrInvalid = errors.New("value: invalid type")
+	// ErrInvalid: the element type cannot be shared this way (size 0). The
+	// same value as shm.ErrInvalid.
+	ErrInvalid = shm.ErrInvalid
 )

@@ -12,10 +12,14 @@
 // belong in a parking layer above this one.
 package sys
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/shmkit/shmkit/internal/errs"
+)
 
 // ErrNotSupported is returned on systems where shmkit has no implementation.
-var ErrNotSupported = errors.New("shmkit: not supported on this system")
+var ErrNotSupported = errs.NotSupported
 
 // ErrTimedOut is returned by a futex wait whose timeout or deadline passed.
 var ErrTimedOut = errors.New("shmkit: futex wait timed out")
