@@ -1,9 +1,7 @@
 package ringbuffer
 
 import (
-	"bytes"
 	"context"
-	"encoding/gob"
 	"fmt"
 	"hash/fnv"
 	"reflect"
@@ -11,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/ctypes"
+	"github.com/shmkit/shmkit/internal/codec"
 	"github.com/shmkit/shmkit/internal/mem"
 	"github.com/shmkit/shmkit/internal/park"
 	"github.com/shmkit/shmkit/shm"
@@ -34,30 +33,14 @@ type Queue[T any] struct {
 }
 
 // Codec turns messages into bytes and back, for a Queue of a T that is not
-// plain. Both methods may be called from many goroutines at once.
-type Codec[T any] interface {
-	// Append appends the encoding of *v to b.
-	Append(b []byte, v *T) ([]byte, error)
-	// Decode sets *v from b, which Append produced (in any process).
-	Decode(b []byte, v *T) error
-}
+// plain. Both methods may be called from many goroutines at once. It is
+// the same type as shmap.Codec.
+type Codec[T any] = codec.Codec[T]
 
 // Gob is the default Codec: encoding/gob, one self-contained stream per
 // message (so any consumer can decode any message). Shared objects of
 // shmkit in T travel as handles (they implement encoding.BinaryMarshaler).
-type Gob[T any] struct{}
-
-// Append encodes *v with a new gob.Encoder.
-func (Gob[T]) Append(b []byte, v *T) ([]byte, error) {
-	buf := bytes.NewBuffer(b)
-	if err := gob.NewEncoder(buf).Encode(v); err != nil {
-		return b, err
-	}
-	return buf.Bytes(), nil
-}
-
-// Decode decodes b with a new gob.Decoder.
-func (Gob[T]) Decode(b []byte, v *T) error { return gob.NewDecoder(bytes.NewReader(b)).Decode(v) }
+type Gob[T any] = codec.Gob[T]
 
 // encodedCell is the cell size of queues of encoded messages, and
 // encodedRoom how many cells NewQueue gives such a queue per message asked.

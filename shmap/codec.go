@@ -6,8 +6,8 @@ import (
 	"reflect"
 
 	"github.com/shmkit/shmkit/ctypes"
+	"github.com/shmkit/shmkit/internal/codec"
 	"github.com/shmkit/shmkit/internal/mem"
-	"github.com/shmkit/shmkit/ringbuffer"
 )
 
 // Codec turns keys, values or elements that are not plain into bytes and
@@ -15,7 +15,7 @@ import (
 // Map alike. Every process must use the same one for a collection. A key's
 // Codec must be deterministic (equal keys, equal bytes): keys are compared
 // by their encodings.
-type Codec[T any] = ringbuffer.Codec[T]
+type Codec[T any] = codec.Codec[T]
 
 // field says how a key, a value or an element is kept: plain types of at
 // most MaxItem bytes as their bytes in the slot; others encoded, in the
@@ -44,7 +44,7 @@ func newField[T any]() (field[T], ctypes.Layout, error) {
 	if t.Kind() == reflect.String {
 		return field[T]{codec: any(stringCodec{}).(Codec[T])}, fl, nil
 	}
-	return field[T]{codec: ringbuffer.Gob[T]{}}, fl, nil
+	return field[T]{codec: codec.Gob[T]{}}, fl, nil
 }
 
 // width is the bytes of the field in a slot.
