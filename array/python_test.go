@@ -219,7 +219,7 @@ func TestPythonInterop(t *testing.T) {
 	if !os.SameFile(before, after) {
 		t.Fatalf("%s is not the segment's file any more", pySegPath(seg))
 	}
-	again, err := shm.Open(seg.Name(), nil)
+	again, err := shm.Open(context.Background(), seg.Name(), nil)
 	if err != nil {
 		t.Fatalf("opening the segment after Python: %v", err)
 	}

@@ -146,7 +146,7 @@ var benchChildCounter = testproc.Register("sem-bench-counter", func(c *testproc.
 	if err != nil {
 		return err
 	}
-	seg, err := shm.Open(name, nil)
+	seg, err := shm.Open(context.Background(), name, nil)
 	if err != nil {
 		return err
 	}
@@ -280,7 +280,7 @@ var benchChildPong = testproc.Register("sem-bench-pong", func(c *testproc.Child)
 	if len(f) > 2 && f[2] == "nospin" {
 		spin = 0
 	}
-	seg, err := shm.Open(name, nil)
+	seg, err := shm.Open(context.Background(), name, nil)
 	if err != nil {
 		return err
 	}
@@ -357,7 +357,7 @@ var benchChildFutex = testproc.Register("sem-bench-futex", func(c *testproc.Chil
 	if err != nil {
 		return err
 	}
-	seg, err := shm.Open(name, nil)
+	seg, err := shm.Open(context.Background(), name, nil)
 	if err != nil {
 		return err
 	}

@@ -52,15 +52,14 @@ func ExampleOpenMutex() {
 		fmt.Println(err)
 		return
 	}
-	defer seg.Unlink()
-	defer seg.Close()
+	defer seg.Free()
 	if _, err := semaphore.NewMutex(shm.In(seg, "printing")); err != nil {
 		fmt.Println(err)
 		return
 	}
 
 	// In the other process:
-	other, err := shm.Open(name, nil)
+	other, err := shm.Open(context.Background(), name, nil)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -50,7 +50,7 @@ func monotonic() int64 {
 }
 
 var childParked = testproc.Register("sem-parked", func(c *testproc.Child) error {
-	seg, err := shm.Open(c.Arg(), nil)
+	seg, err := shm.Open(context.Background(), c.Arg(), nil)
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ var childParked = testproc.Register("sem-parked", func(c *testproc.Child) error 
 })
 
 func TestParkedGoroutinesThreads(t *testing.T) {
-	seg, err := shm.Create(testproc.ShmName(t), 4<<20, &shm.Options{MaxObjects: 512})
+	seg, err := shm.Create(testproc.ShmName(t), 4<<20, &shm.SegmentOptions{MaxObjects: 512})
 	if err != nil {
 		t.Fatal(err)
 	}

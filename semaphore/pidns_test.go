@@ -161,7 +161,7 @@ var leaverHolder = testproc.Register("sem-leaver-holder", func(c *testproc.Child
 	if err != nil {
 		return err
 	}
-	other, err := shm.Open(f[0], nil)
+	other, err := shm.Open(context.Background(), f[0], nil)
 	if err != nil {
 		return err
 	}

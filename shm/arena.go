@@ -2,6 +2,7 @@ package shm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -14,11 +15,30 @@ import (
 	"github.com/shmkit/shmkit/internal/sys"
 )
 
-// Spec describes an object to place in a segment.
+// Spec describes an object to place in a segment, or the object a typed
+// open expects to find (Segment.Find, Unmarshal).
 type Spec struct {
 	Kind        Kind   // what the object is; must not be 0
 	Fingerprint uint64 // layout fingerprint of its element type (ctypes.Layout), or 0
-	Size        uint64 // payload bytes; payloads are 64-byte aligned and zeroed
+	// Size is the payload's size in bytes when placing (payloads are
+	// 64-byte aligned and zeroed), and the least size an opened object's
+	// payload may have when finding (0: any).
+	Size uint64
+}
+
+// match checks an object found by name or handle against sp: its kind,
+// layout fingerprint and payload size. It is the one check every typed
+// open of shmkit goes through.
+func (sp Spec) match(what string, kind Kind, fp, length uint64) error {
+	switch {
+	case kind != sp.Kind:
+		return fmt.Errorf("shm: %s is a %v, not a %v: %w", what, kind, sp.Kind, ErrKind)
+	case fp != sp.Fingerprint:
+		return fmt.Errorf("shm: %s has layout fingerprint %#016x, not %#016x: %w", what, fp, sp.Fingerprint, ErrLayout)
+	case length < sp.Size:
+		return fmt.Errorf("shm: %s is a %v of %d bytes, at least %d needed: %w", what, kind, length, sp.Size, ErrLayout)
+	}
+	return nil
 }
 
 func (sp Spec) check(h *header) error {
@@ -69,7 +89,7 @@ func (o *Object) Handle() Handle {
 }
 
 // Free gives the object's memory back to its segment (see Segment.Free).
-func (o *Object) Free() error { return o.seg.Free(o) }
+func (o *Object) Free() error { return o.seg.free(o) }
 
 // Publish makes a named object that Reserve returned visible to Find, once
 // its creator has initialized it, and wakes processes waiting for it.
@@ -501,9 +521,9 @@ func (s *Segment) Alloc(sp Spec) (*Object, error) {
 	return &Object{seg: s, off: off, length: sp.Size, kind: sp.Kind, fp: sp.Fingerprint, gen: gen, index: -1}, nil
 }
 
-// Free gives an object's memory back to its segment; a named object loses
-// its name too. Every process must have stopped using it.
-func (s *Segment) Free(o *Object) error {
+// free gives an object's memory back to its segment; a named object loses
+// its name too.
+func (s *Segment) free(o *Object) error {
 	if o == nil || o.seg != s {
 		return fmt.Errorf("%w: object of another segment", ErrStale)
 	}
@@ -640,24 +660,6 @@ func entryLabel(w uint32) string {
 	return fmt.Sprintf("entry %d", w-1)
 }
 
-// Remove deletes a named object and frees its memory. Every process must
-// have stopped using it.
-func (s *Segment) Remove(name string) error {
-	if err := checkName(name, maxObjectName); err != nil {
-		return err
-	}
-	if err := s.lockArena(); err != nil {
-		return err
-	}
-	defer s.unlockArena()
-	i, e, err := s.lookup(name)
-	if err != nil {
-		return err
-	}
-	s.dropEntry(i, e)
-	return nil
-}
-
 // lookup finds a named entry; it runs under the lock.
 func (s *Segment) lookup(name string) (int, entry, error) {
 	for i := 0; i < int(s.h.entries); i++ {
@@ -669,46 +671,82 @@ func (s *Segment) lookup(name string) (int, entry, error) {
 			return i, e, nil
 		}
 	}
-	return 0, entry{}, fmt.Errorf("object %q in segment %s: %w", name, s.label(), ErrNotExist)
+	return 0, entry{}, fmt.Errorf("shm: object %q in segment %s: %w", name, s.label(), ErrNotExist)
 }
 
-// Find attaches to the named object, checking that it is of kind sp.Kind and
-// made with layout fingerprint sp.Fingerprint (sp.Size is not checked), and
-// that its directory entry and its block name each other (ErrCorrupt if
-// not). If its creator is still initializing it, Find waits until it is
-// published, the creator dies (ErrCreatorDied), or ctx ends; ctx bounds
-// the wait for the segment's allocator lock too. When ctx ends, the error
-// matches ctx.Err().
+// Find attaches to the named object: the typed opens of every package
+// (semaphore.OpenMutex, ringbuffer.OpenQueue, ...) are built on it. It
+// checks that the object is of kind sp.Kind, made with layout fingerprint
+// sp.Fingerprint and at least sp.Size bytes long (ErrKind, ErrLayout), and
+// that its directory entry and its block name each other (ErrCorrupt).
+//
+// Find waits, until ctx ends, for an object that does not exist yet (so a
+// program may open before another has created) and for one whose creator
+// is still initializing it; it fails with ErrCreatorDied if that creator
+// dies first. When ctx ends, the error matches ctx.Err() and the reason it
+// waited (ErrNotExist for a name that never appeared). A nil segment is
+// ErrInvalid.
 func (s *Segment) Find(ctx context.Context, name string, sp Spec) (*Object, error) {
+	if s == nil {
+		return nil, fmt.Errorf("shm: opening object %q: %w: nil segment", name, ErrInvalid)
+	}
 	if err := checkName(name, maxObjectName); err != nil {
 		return nil, err
 	}
+	var back backoff
 	for {
 		if err := s.lockArenaContext(ctx); err != nil {
-			return nil, fmt.Errorf("looking up object %q: %w", name, err)
+			return nil, fmt.Errorf("shm: looking up object %q: %w", name, err)
 		}
 		i, e, err := s.lookup(name)
 		if err == nil {
 			err = s.checkEntryBlock(i, e)
 		}
 		s.unlockArena()
+		what := fmt.Sprintf("object %q in segment %s", name, s.label())
 		switch {
+		case errors.Is(err, ErrNotExist):
+			// Not made yet: look again, until ctx ends.
+			if cerr := back.wait(ctx); cerr != nil {
+				return nil, fmt.Errorf("%w; gave up waiting: %w", err, cerr)
+			}
+			continue
 		case err != nil:
 			return nil, err
-		case e.kind != sp.Kind:
-			return nil, fmt.Errorf("object %q in segment %s is a %v, not a %v: %w", name, s.label(), e.kind, sp.Kind, ErrKind)
-		case e.fp != sp.Fingerprint:
-			return nil, fmt.Errorf("object %q in segment %s has layout fingerprint %#016x, not %#016x: %w",
-				name, s.label(), e.fp, sp.Fingerprint, ErrLayout)
+		}
+		if err := sp.match(what, e.kind, e.fp, e.length); err != nil {
+			return nil, err
+		}
+		switch {
 		case e.state == entryLive:
 			return &Object{seg: s, off: e.off, length: e.length, kind: e.kind, fp: e.fp, gen: e.gen, index: i, name: name}, nil
 		case !s.live.Alive(e.owner):
-			return nil, fmt.Errorf("object %q in segment %s: %w (pid %d)", name, s.label(), ErrCreatorDied, owner.Pid(e.owner))
+			return nil, fmt.Errorf("shm: %s: %w (pid %d)", what, ErrCreatorDied, owner.Pid(e.owner))
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("waiting for object %q: %w", name, err)
+			return nil, fmt.Errorf("shm: waiting for %s to be ready: %w", what, err)
 		}
 		sys.FutexWait(s.entryState(i), entryReserved, 20*time.Millisecond)
+	}
+}
+
+// backoff paces a wait for something that gives no wake-up (a name to
+// appear): 1 ms, doubling to 16 ms between looks.
+type backoff struct{ d time.Duration }
+
+// wait sleeps the next interval, or returns ctx.Err() when ctx ends first.
+func (b *backoff) wait(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.d = min(max(2*b.d, time.Millisecond), 16*time.Millisecond)
+	t := time.NewTimer(b.d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -752,13 +790,11 @@ func (s *Segment) Attach(h Handle) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case k.gen != h.Generation:
+	if k.gen != h.Generation {
 		return nil, fmt.Errorf("%w: object at offset %d was freed and its memory reused", ErrStale, h.Offset)
-	case k.kind != h.Kind:
-		return nil, fmt.Errorf("object at offset %d is a %v, not a %v: %w", h.Offset, k.kind, h.Kind, ErrKind)
-	case k.fp != h.Fingerprint:
-		return nil, fmt.Errorf("object at offset %d has fingerprint %#016x, not %#016x: %w", h.Offset, k.fp, h.Fingerprint, ErrLayout)
+	}
+	if err := (Spec{Kind: h.Kind, Fingerprint: h.Fingerprint}).match(fmt.Sprintf("object at offset %d", h.Offset), k.kind, k.fp, k.length); err != nil {
+		return nil, err
 	}
 	o := &Object{seg: s, off: h.Offset, length: k.length, kind: k.kind, fp: k.fp, gen: k.gen, index: -1}
 	if k.entry != 0 {

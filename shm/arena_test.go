@@ -126,7 +126,7 @@ func TestAllocFullAndReuse(t *testing.T) {
 }
 
 func TestDirectory(t *testing.T) {
-	s := mustCreate(t, 1<<20, &Options{MaxObjects: 4})
+	s := mustCreate(t, 1<<20, &SegmentOptions{MaxObjects: 4})
 	ctx := context.Background()
 	sp := Spec{Kind: KindValue, Fingerprint: 0xfeed, Size: 24}
 	o, err := s.Reserve("x", sp)
@@ -163,7 +163,7 @@ func TestDirectory(t *testing.T) {
 	if _, err := s.Find(ctx, "x", Spec{Kind: KindValue, Fingerprint: 1}); !errors.Is(err, ErrLayout) {
 		t.Fatalf("Find with another layout: %v", err)
 	}
-	if _, err := s.Find(ctx, "y", sp); !errors.Is(err, ErrNotExist) {
+	if _, err := s.Find(missing(t), "y", sp); !errors.Is(err, ErrNotExist) {
 		t.Fatalf("Find of a missing name: %v", err)
 	}
 	for _, n := range []string{"a", "b", "c"} {
@@ -174,10 +174,10 @@ func TestDirectory(t *testing.T) {
 	if _, err := s.Reserve("d", sp); !errors.Is(err, ErrFull) {
 		t.Fatalf("Reserve in a full directory: %v", err)
 	}
-	if err := s.Remove("x"); err != nil {
+	if err := removeObj(s, "x"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Find(ctx, "x", sp); !errors.Is(err, ErrNotExist) {
+	if _, err := s.Find(missing(t), "x", sp); !errors.Is(err, ErrNotExist) {
 		t.Fatalf("Find after Remove: %v", err)
 	}
 	if _, err := Place(sp, nil, In(s, "d")); err != nil {
@@ -195,7 +195,7 @@ func TestFreeOfARemovedNameKeepsItsSuccessor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Remove("x"); err != nil {
+	if err := removeObj(s, "x"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Place(sp, nil, In(s, "x")); err != nil {
@@ -209,7 +209,7 @@ func TestFreeOfARemovedNameKeepsItsSuccessor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Remove("y")
+	removeObj(s, "y")
 	if _, err := s.Reserve("y", sp); err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func BenchmarkAllocFree(b *testing.B) {
 }
 
 func BenchmarkFind(b *testing.B) {
-	s := mustCreate(b, 16<<20, &Options{MaxObjects: 256})
+	s := mustCreate(b, 16<<20, &SegmentOptions{MaxObjects: 256})
 	sp := Spec{Kind: KindValue, Fingerprint: 1, Size: 8}
 	for _, n := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
 		if _, err := Place(sp, nil, In(s, n)); err != nil {

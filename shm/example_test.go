@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/shmkit/shmkit/shm"
 )
@@ -42,9 +43,12 @@ func ExampleOpen() {
 	defer shm.Unlink(name)
 	defer seg.Close()
 
-	// Usually another process: Open checks the header and waits for a
-	// creator still setting the segment up.
-	other, err := shm.Open(name, nil)
+	// Usually another process: Open checks the header, and waits for a
+	// segment not made yet or a creator still setting it up, until ctx
+	// ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	other, err := shm.Open(ctx, name, nil)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -52,18 +56,21 @@ func ExampleOpen() {
 	defer other.Close()
 	fmt.Println(other.ID() == seg.ID(), other.Created())
 
-	_, err = shm.Open(exampleName("missing"), nil)
-	fmt.Println(errors.Is(err, shm.ErrNotExist))
+	// A name that never appears: ErrNotExist once the deadline passes.
+	short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err = shm.Open(short, exampleName("missing"), nil)
+	fmt.Println(errors.Is(err, shm.ErrNotExist), errors.Is(err, context.DeadlineExceeded))
 	// Output:
 	// true false
-	// true
+	// true true
 }
 
 func ExampleOpenOrCreate() {
 	name := exampleName("either")
 	defer shm.Unlink(name)
 	for range 2 {
-		seg, err := shm.OpenOrCreate(name, 1<<20, nil)
+		seg, err := shm.OpenOrCreate(context.Background(), name, 1<<20, nil)
 		if err != nil {
 			fmt.Println(err)
 			return
@@ -93,7 +100,7 @@ func ExamplePlace() {
 	name := exampleName("place")
 	// Objects placed by Init exist before any other process can open the
 	// segment.
-	seg, err := shm.Create(name, 1<<20, &shm.Options{Init: func(s *shm.Segment) error {
+	seg, err := shm.Create(name, 1<<20, &shm.SegmentOptions{Init: func(s *shm.Segment) error {
 		_, err := shm.Place(shm.Spec{Kind: shm.KindBytes, Size: 16},
 			func(b []byte) error { copy(b, "hello"); return nil },
 			shm.In(s, "greeting"))

@@ -302,7 +302,7 @@ func runImageOps(t *testing.T, s *Segment) {
 		checkFresh(t, s, n, used)
 		typed("Publish", n.Publish())
 	}
-	typed("Remove", s.Remove("obj"))
+	typed("Remove", removeObj(s, "obj"))
 	s.walk(func(uint64, block) error { return nil })
 }
 

@@ -1,6 +1,7 @@
 package shm
 
 import (
+	"context"
 	"fmt"
 	"hash/crc32"
 )
@@ -110,7 +111,8 @@ func (h Handle) String() string {
 // Resolve finds the object a handle names in this process: in a segment
 // already mapped here, or, for a named segment, by opening it (it then stays
 // open in this process). An anonymous segment this process does not have is
-// ErrNotMapped: map it first with FromFile.
+// ErrNotMapped: map it first with FromFile. A named segment that no longer
+// exists is ErrNotExist at once: a handle names what was made.
 func Resolve(h Handle) (*Object, error) {
 	if s := registered(h.Segment); s != nil {
 		return s.Attach(h)
@@ -118,7 +120,9 @@ func Resolve(h Handle) (*Object, error) {
 	if h.Name == "" {
 		return nil, fmt.Errorf("%w: anonymous segment %#x", ErrNotMapped, h.Segment)
 	}
-	s, err := Open(h.Name, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), readyWait)
+	defer cancel()
+	s, err := open(ctx, h.Name, false)
 	if err != nil {
 		return nil, err
 	}
@@ -127,4 +131,27 @@ func Resolve(h Handle) (*Object, error) {
 		return nil, fmt.Errorf("%w: segment %q was replaced (id %#x, handle has %#x)", ErrStale, h.Name, s.ID(), h.Segment)
 	}
 	return s.Attach(h)
+}
+
+// Unmarshal decodes a handle (Handle.MarshalBinary's bytes, which every
+// shared type's MarshalBinary writes) and attaches to the object it names,
+// after checking it against sp as Segment.Find does: kind, layout
+// fingerprint, least size, and that the object is still the one named.
+// The UnmarshalBinary methods of every package are built on it.
+func Unmarshal(b []byte, sp Spec) (*Object, error) {
+	var h Handle
+	if err := h.UnmarshalBinary(b); err != nil {
+		return nil, err
+	}
+	if err := sp.match("handle's object", h.Kind, h.Fingerprint, sp.Size); err != nil {
+		return nil, err
+	}
+	o, err := Resolve(h)
+	if err != nil {
+		return nil, fmt.Errorf("shm: resolving %v handle: %w", h.Kind, err)
+	}
+	if err := sp.match(fmt.Sprintf("%v %s", h.Kind, h), o.kind, o.fp, o.length); err != nil {
+		return nil, err
+	}
+	return o, nil
 }

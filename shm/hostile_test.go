@@ -97,7 +97,7 @@ func TestFindChecksEntryAgainstBlock(t *testing.T) {
 			if !errors.Is(err, ErrCorrupt) || o != nil {
 				t.Fatalf("Find of an entry pointed elsewhere: %v, object %v", err, o)
 			}
-			err = s.Remove("a")
+			err = removeObj(s, "a")
 			t.Logf("Remove: %v", err)
 			if err != nil {
 				t.Fatal(err)
@@ -361,7 +361,7 @@ func TestFindBoundedByContext(t *testing.T) {
 		if held {
 			s.unlockArena()
 		}
-		if _, err := s.Find(context.Background(), "victim", spec); !errors.Is(err, ErrNotExist) {
+		if _, err := s.Find(missing(t), "victim", spec); !errors.Is(err, ErrNotExist) {
 			t.Fatalf("Find after the wait: %v", err)
 		}
 	})

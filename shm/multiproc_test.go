@@ -35,7 +35,7 @@ var childRace = testproc.Register("shm-race", func(c *testproc.Child) error {
 			return nil
 		}
 	} else {
-		s, err = OpenOrCreate(name, 1<<20, nil)
+		s, err = OpenOrCreate(context.Background(), name, 1<<20, nil)
 	}
 	if err != nil {
 		return err
@@ -95,7 +95,7 @@ func TestCreateRace(t *testing.T) {
 func openInBackground(name string) <-chan error {
 	opened := make(chan error, 1)
 	go func() {
-		s, err := Open(name, nil)
+		s, err := Open(context.Background(), name, nil)
 		if err == nil {
 			s.Close()
 		}
@@ -131,7 +131,7 @@ func TestCreatorKilledBeforeReady(t *testing.T) {
 	if err := <-opened; !errors.Is(err, ErrCreatorDied) {
 		t.Fatalf("waiting Open: %v, want ErrCreatorDied", err)
 	}
-	if _, err := Open(name, nil); !errors.Is(err, ErrCreatorDied) {
+	if _, err := Open(context.Background(), name, nil); !errors.Is(err, ErrCreatorDied) {
 		t.Fatalf("later Open: %v, want ErrCreatorDied", err)
 	}
 	info, err := Stat(name)
@@ -163,7 +163,7 @@ func openChurnArg(c *testproc.Child) (*Segment, byte, error) {
 	if _, err := fmt.Sscan(idx, &fill); err != nil {
 		return nil, 0, fmt.Errorf("argument %q: %w", c.Arg(), err)
 	}
-	s, err := Open(name, nil)
+	s, err := Open(context.Background(), name, nil)
 	return s, fill, err
 }
 
@@ -268,7 +268,7 @@ func TestConcurrentAllocAcrossProcesses(t *testing.T) {
 
 // childHoldLock takes the segment's allocator lock and stops there.
 var childHoldLock = testproc.Register("shm-hold-lock", func(c *testproc.Child) error {
-	s, err := Open(c.Arg(), nil)
+	s, err := Open(context.Background(), c.Arg(), nil)
 	if err != nil {
 		return err
 	}
@@ -311,7 +311,7 @@ func TestKillHoldingAllocatorLock(t *testing.T) {
 // "allocated" (block taken, no directory entry yet) or "reserved" (name
 // taken, not yet published).
 var childReserve = testproc.Register("shm-reserve", func(c *testproc.Child) error {
-	s, err := Open(c.Arg(), nil)
+	s, err := Open(context.Background(), c.Arg(), nil)
 	if err != nil {
 		return err
 	}
@@ -473,7 +473,7 @@ var childChurnForever = testproc.Register("shm-churn-forever", func(c *testproc.
 		}
 		if r.IntN(4) == 0 { // named objects too: Reserve, Publish, Remove
 			name := fmt.Sprintf("c%d-%d", fill, r.IntN(8))
-			if err := s.Remove(name); err != nil && !errors.Is(err, ErrNotExist) {
+			if err := removeObj(s, name); err != nil && !errors.Is(err, ErrNotExist) {
 				return err
 			}
 			if _, err := Place(Spec{Kind: KindValue, Size: 200}, nil, In(s, name)); err != nil && !errors.Is(err, ErrFull) {
@@ -606,7 +606,7 @@ func TestLockWordNamingAStranger(t *testing.T) {
 // last block, for the others.
 var childArenaStep = testproc.Register("shm-arena-step", func(c *testproc.Child) error {
 	f := strings.Fields(c.Arg())
-	s, err := Open(f[0], nil)
+	s, err := Open(context.Background(), f[0], nil)
 	if err != nil {
 		return err
 	}
@@ -619,9 +619,9 @@ var childArenaStep = testproc.Register("shm-arena-step", func(c *testproc.Child)
 	case "alloc-written", "alloc-moved":
 		_, err = s.Alloc(Spec{Kind: KindBytes, Size: 3000})
 	case "free-merged":
-		err = s.Remove("b")
+		err = removeObj(s, "b")
 	default:
-		err = s.Remove("d")
+		err = removeObj(s, "d")
 	}
 	if err != nil {
 		return err
@@ -651,7 +651,7 @@ func TestKillInsideArena(t *testing.T) {
 				fill(o.Bytes(), byte(i+1))
 			}
 			if point == "free-merged" {
-				if err := s.Remove("c"); err != nil {
+				if err := removeObj(s, "c"); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -680,7 +680,7 @@ func TestKillInsideArena(t *testing.T) {
 						t.Fatalf("object %q overwritten after a kill at %q: byte %#x, want %#x", o.Name, point, c, want)
 					}
 				}
-				if err := s.Remove(o.Name); err != nil {
+				if err := removeObj(s, o.Name); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -23,7 +23,7 @@ func TestCreatorInPidNamespace(t *testing.T) {
 		p.WaitPoint("before-ready")
 		for range 3 {
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-			s, err := OpenContext(ctx, seg, nil)
+			s, err := Open(ctx, seg, nil)
 			cancel()
 			if err == nil {
 				s.Close()
@@ -36,7 +36,7 @@ func TestCreatorInPidNamespace(t *testing.T) {
 		p.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if _, err := OpenContext(ctx, seg, nil); !errors.Is(err, ErrCreatorDied) {
+		if _, err := Open(ctx, seg, nil); !errors.Is(err, ErrCreatorDied) {
 			t.Fatalf("Open after the creator was killed: %v, want ErrCreatorDied", err)
 		}
 	})

@@ -15,17 +15,14 @@ import (
 // Dir is where named segments live.
 const Dir = "/dev/shm"
 
-// Options tune Create, Open and OpenOrCreate. A nil *Options means the
-// defaults.
-type Options struct {
+// SegmentOptions tune Create, Open and OpenOrCreate. A nil *SegmentOptions
+// means the defaults.
+type SegmentOptions struct {
 	// Mode holds the permission bits of a new named segment; 0 means 0600.
 	Mode os.FileMode
 	// MaxObjects is how many named objects the segment's directory holds;
 	// 0 picks one from the size (16 to 1024).
 	MaxObjects int
-	// Timeout bounds how long Open waits for a segment's creator to make it
-	// ready; 0 means 30 seconds. OpenContext takes a context instead.
-	Timeout time.Duration
 	// Init, if set, runs in Create after the name is taken and before the
 	// segment is marked ready, so that objects it places are there for
 	// every process that opens the segment. If it fails, Create removes the
@@ -33,22 +30,15 @@ type Options struct {
 	Init func(*Segment) error
 }
 
-func (o *Options) mode() os.FileMode {
+func (o *SegmentOptions) mode() os.FileMode {
 	if o == nil || o.Mode == 0 {
 		return 0o600
 	}
 	return o.Mode.Perm()
 }
 
-func (o *Options) timeout() time.Duration {
-	if o == nil || o.Timeout <= 0 {
-		return 30 * time.Second
-	}
-	return o.Timeout
-}
-
 // entries is the directory capacity for a segment of size bytes.
-func (o *Options) entries(size int64) uint32 {
+func (o *SegmentOptions) entries(size int64) uint32 {
 	if o != nil && o.MaxObjects > 0 {
 		if o.MaxObjects > maxEntries {
 			return maxEntries + 1 // rejected by checkEntries
@@ -57,6 +47,11 @@ func (o *Options) entries(size int64) uint32 {
 	}
 	return uint32(min(max(size/65536, 16), 1024))
 }
+
+// readyWait bounds the waits that take no context (FromFile, Resolve) for
+// a segment's creator to make it ready. Such segments are ready already
+// (a parent's, or one a handle was made in) unless their creator hangs.
+const readyWait = 30 * time.Second
 
 // Segment is a mapped shared-memory segment: named (a file under /dev/shm)
 // or anonymous (a memfd). Its methods are safe for concurrent use, by
@@ -100,9 +95,10 @@ func (s *Segment) label() string {
 	return s.name
 }
 
-// Close unmaps the segment and closes its file. Memory of its objects must
-// not be touched afterwards. Closing twice is not an error. A named segment
-// stays in /dev/shm until Unlink.
+// Close releases this process's handle: it unmaps the segment and closes
+// its file. Memory of its objects must not be touched afterwards. Closing
+// twice is not an error. The segment stays for the other processes, and a
+// named one stays in /dev/shm until Free (or Unlink, or shmctl gc).
 func (s *Segment) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil

@@ -51,7 +51,7 @@ func newID() uint64 {
 // ErrNoSpace here, never a SIGBUS later. An existing name is ErrExist, even
 // when a symlink or a directory holds it. The segment gets its name only
 // once its header is written, so no process ever opens half a header.
-func Create(name string, size int64, opts *Options) (*Segment, error) {
+func Create(name string, size int64, opts *SegmentOptions) (*Segment, error) {
 	if err := checkName(name, maxSegmentName); err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func Anonymous(size int64) (*Segment, error) {
 	return s, nil
 }
 
-func newSegment(name string, size int64, opts *Options, anon bool) (*Segment, error) {
+func newSegment(name string, size int64, opts *SegmentOptions, anon bool) (*Segment, error) {
 	label := strconv.Quote(name)
 	if anon {
 		label = "(anonymous)"
@@ -167,66 +167,78 @@ func newSegment(name string, size int64, opts *Options, anon bool) (*Segment, er
 	return s, nil
 }
 
-// Open maps an existing named segment, after checking its header. If its
-// creator is still setting it up, Open waits until it is ready (bounded by
-// opts.Timeout, 30 s by default) and fails with ErrCreatorDied if the
-// creator dies first.
-func Open(name string, opts *Options) (*Segment, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), opts.timeout())
-	defer cancel()
-	return OpenContext(ctx, name, opts)
+// Open maps a named segment, after checking its header. It waits, until
+// ctx ends, for a segment that does not exist yet (so a program may open
+// before another has created) and for one whose creator is still setting it
+// up; it fails with ErrCreatorDied if that creator dies first. When ctx
+// ends, the error matches ctx.Err() and the reason it waited (ErrNotExist
+// for a name that never appeared). opts is not used yet: nil.
+func Open(ctx context.Context, name string, opts *SegmentOptions) (*Segment, error) {
+	return open(ctx, name, true)
 }
 
-// OpenContext is Open bounded by ctx rather than a timeout.
-func OpenContext(ctx context.Context, name string, opts *Options) (*Segment, error) {
+// open is Open; without wait, a name that does not exist is ErrNotExist at
+// once.
+func open(ctx context.Context, name string, wait bool) (*Segment, error) {
 	if err := checkName(name, maxSegmentName); err != nil {
 		return nil, err
 	}
-	f, err := sys.OpenNoFollow(Dir+"/"+name, true)
-	if err != nil {
-		return nil, openError(name, err)
+	var back backoff
+	for {
+		f, err := sys.OpenNoFollow(Dir+"/"+name, true)
+		if err != nil {
+			err = openError(name, err)
+			if wait && errors.Is(err, ErrNotExist) {
+				if cerr := back.wait(ctx); cerr != nil {
+					return nil, fmt.Errorf("%w; gave up waiting: %w", err, cerr)
+				}
+				continue
+			}
+			return nil, err
+		}
+		s, err := mapFile(ctx, f, name)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("shm: segment %q: %w", name, err)
+		}
+		return s, nil
 	}
-	s, err := mapFile(ctx, f, name)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("segment %q: %w", name, err)
-	}
-	return s, nil
 }
 
 func openError(name string, err error) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("segment %q: %w", name, ErrNotExist)
+		return fmt.Errorf("shm: segment %q: %w", name, ErrNotExist)
 	case errors.Is(err, sys.ErrSymlink), errors.Is(err, sys.ErrNotRegular):
-		return fmt.Errorf("segment %q: %w: %v", name, ErrBadHeader, err)
+		return fmt.Errorf("shm: segment %q: %w: %v", name, ErrBadHeader, err)
 	}
-	return fmt.Errorf("segment %q: %w", name, err)
+	return fmt.Errorf("shm: segment %q: %w", name, err)
 }
 
 // OpenOrCreate opens the named segment, or creates it with size bytes if it
 // does not exist. Of several processes racing, exactly one creates it (its
-// Created reports true) and the others open it.
-func OpenOrCreate(name string, size int64, opts *Options) (*Segment, error) {
+// Created reports true) and the others open it; ctx bounds their wait for
+// the creator to make it ready (opts.Init).
+func OpenOrCreate(ctx context.Context, name string, size int64, opts *SegmentOptions) (*Segment, error) {
 	var err error
 	for range 10 {
 		var s *Segment
 		if s, err = Create(name, size, opts); !errors.Is(err, ErrExist) {
 			return s, err
 		}
-		if s, err = Open(name, opts); !errors.Is(err, ErrNotExist) {
+		if s, err = open(ctx, name, false); !errors.Is(err, ErrNotExist) {
 			return s, err
 		}
 		// Unlinked between the two calls: try again, a few times.
 	}
-	return nil, fmt.Errorf("segment %q keeps appearing and disappearing: %w", name, err)
+	return nil, fmt.Errorf("shm: segment %q keeps appearing and disappearing: %w", name, err)
 }
 
 // FromFile maps the segment open (read-write) as f, typically a descriptor
 // a child inherited from its parent. The segment takes f over: Close closes
 // it, and so does FromFile when it fails.
 func FromFile(f *os.File) (*Segment, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), (*Options)(nil).timeout())
+	ctx, cancel := context.WithTimeout(context.Background(), readyWait)
 	defer cancel()
 	s, err := mapFile(ctx, f, "")
 	if err != nil {
@@ -335,12 +347,18 @@ func Unlink(name string) error {
 	return nil
 }
 
-// Unlink removes the segment's name (see the package function Unlink).
-func (s *Segment) Unlink() error {
-	if s.name == "" {
-		return fmt.Errorf("unlinking an anonymous segment: %w", ErrName)
+// Free destroys the segment for every process: it removes its name (as
+// Unlink does), then closes this handle. Processes that have it mapped keep
+// their mappings until they Close; no process can open it any more, and its
+// memory goes back to the system when the last one closes it. Free of an
+// anonymous segment is Close: it has no name, and goes when the last
+// process holding it closes it.
+func (s *Segment) Free() error {
+	var err error
+	if s.name != "" && !s.closed.Load() {
+		err = Unlink(s.name)
 	}
-	return Unlink(s.name)
+	return errors.Join(err, s.Close())
 }
 
 // Stat reads a named segment's header and directory without mapping it or

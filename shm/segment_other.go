@@ -8,21 +8,20 @@ import (
 )
 
 // Create returns ErrNotSupported on this system.
-func Create(name string, size int64, opts *Options) (*Segment, error) { return nil, ErrNotSupported }
+func Create(name string, size int64, opts *SegmentOptions) (*Segment, error) {
+	return nil, ErrNotSupported
+}
 
 // Anonymous returns ErrNotSupported on this system.
 func Anonymous(size int64) (*Segment, error) { return nil, ErrNotSupported }
 
 // Open returns ErrNotSupported on this system.
-func Open(name string, opts *Options) (*Segment, error) { return nil, ErrNotSupported }
-
-// OpenContext returns ErrNotSupported on this system.
-func OpenContext(ctx context.Context, name string, opts *Options) (*Segment, error) {
+func Open(ctx context.Context, name string, opts *SegmentOptions) (*Segment, error) {
 	return nil, ErrNotSupported
 }
 
 // OpenOrCreate returns ErrNotSupported on this system.
-func OpenOrCreate(name string, size int64, opts *Options) (*Segment, error) {
+func OpenOrCreate(ctx context.Context, name string, size int64, opts *SegmentOptions) (*Segment, error) {
 	return nil, ErrNotSupported
 }
 
@@ -32,8 +31,8 @@ func FromFile(f *os.File) (*Segment, error) { return nil, ErrNotSupported }
 // Unlink returns ErrNotSupported on this system.
 func Unlink(name string) error { return ErrNotSupported }
 
-// Unlink returns ErrNotSupported on this system.
-func (s *Segment) Unlink() error { return ErrNotSupported }
+// Free returns ErrNotSupported on this system.
+func (s *Segment) Free() error { return ErrNotSupported }
 
 // Stat returns ErrNotSupported on this system.
 func Stat(name string) (Info, error) { return Info{}, ErrNotSupported }
@@ -46,3 +45,5 @@ func List() ([]Info, error) { return nil, ErrNotSupported }
 
 // Users returns ErrNotSupported on this system.
 func Users(name string) ([]int, error) { return nil, ErrNotSupported }
+
+func open(ctx context.Context, name string, wait bool) (*Segment, error) { return nil, ErrNotSupported }

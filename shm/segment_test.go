@@ -31,7 +31,7 @@ func TestCreateOpenClose(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 || !fi.Mode().IsRegular() {
 		t.Fatalf("mode %v, want -rw-------", fi.Mode())
 	}
-	o, err := Open(name, nil)
+	o, err := Open(context.Background(), name, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,13 +65,13 @@ func TestCreateOpenClose(t *testing.T) {
 	if err := Unlink(name); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(name, nil); !errors.Is(err, ErrNotExist) || !errors.Is(err, fs.ErrNotExist) {
+	if _, err := Open(missing(t), name, nil); !errors.Is(err, ErrNotExist) || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Open after Unlink: %v", err)
 	}
 }
 
 func TestMode(t *testing.T) {
-	s := mustCreate(t, 1<<16, &Options{Mode: 0o640})
+	s := mustCreate(t, 1<<16, &SegmentOptions{Mode: 0o640})
 	fi, err := os.Stat(Dir + "/" + s.Name())
 	if err != nil {
 		t.Fatal(err)
@@ -90,8 +90,8 @@ func TestAnonymous(t *testing.T) {
 	if s.Name() != "" {
 		t.Fatalf("name %q", s.Name())
 	}
-	if err := s.Unlink(); !errors.Is(err, ErrName) {
-		t.Fatalf("Unlink of an anonymous segment: %v", err)
+	if err := Unlink(s.Name()); !errors.Is(err, ErrName) {
+		t.Fatalf("Unlink of an anonymous segment's name: %v", err)
 	}
 	// Its size is sealed: no process can shrink it under a mapping.
 	if err := s.File().Truncate(4096); err == nil {
@@ -120,8 +120,8 @@ func TestBadInput(t *testing.T) {
 		{"name with slash", func(*testing.T) error { _, err := Create("a/b", 1<<16, nil); return err }, []error{ErrName}},
 		{"name is slash", func(*testing.T) error { _, err := Create("/", 1<<16, nil); return err }, []error{ErrName}},
 		{"name with ..", func(*testing.T) error { _, err := Create("..", 1<<16, nil); return err }, []error{ErrName}},
-		{"name a..b", func(*testing.T) error { _, err := Open("a..b", nil); return err }, []error{ErrName}},
-		{"name .", func(*testing.T) error { _, err := Open(".", nil); return err }, []error{ErrName}},
+		{"name a..b", func(*testing.T) error { _, err := Open(context.Background(), "a..b", nil); return err }, []error{ErrName}},
+		{"name .", func(*testing.T) error { _, err := Open(context.Background(), ".", nil); return err }, []error{ErrName}},
 		{"name with NUL", func(*testing.T) error { _, err := Create("a\x00b", 1<<16, nil); return err }, []error{ErrName}},
 		{"name with newline", func(*testing.T) error { _, err := Create("a\nb", 1<<16, nil); return err }, []error{ErrName}},
 		{"name too long", func(*testing.T) error { _, err := Create(long, 1<<16, nil); return err }, []error{ErrName}},
@@ -132,11 +132,11 @@ func TestBadInput(t *testing.T) {
 		{"size max int64", func(t *testing.T) error { _, err := Create(testName(t), 1<<63-1, nil); return err }, []error{ErrSize}},
 		{"anonymous size zero", func(*testing.T) error { _, err := Anonymous(0); return err }, []error{ErrSize}},
 		{"too many objects", func(t *testing.T) error {
-			_, err := Create(testName(t), 64<<20, &Options{MaxObjects: maxEntries + 1})
+			_, err := Create(testName(t), 64<<20, &SegmentOptions{MaxObjects: maxEntries + 1})
 			return err
 		}, []error{ErrSize}},
 		{"directory larger than size", func(t *testing.T) error {
-			_, err := Create(testName(t), 1<<16, &Options{MaxObjects: 1000})
+			_, err := Create(testName(t), 1<<16, &SegmentOptions{MaxObjects: 1000})
 			return err
 		}, []error{ErrSize}},
 		{"larger than /dev/shm", func(t *testing.T) error {
@@ -147,7 +147,7 @@ func TestBadInput(t *testing.T) {
 			_, err = Create(testName(t), int64(total)+1<<30, nil)
 			return err
 		}, []error{ErrNoSpace}},
-		{"open missing", func(t *testing.T) error { _, err := Open(testName(t), nil); return err }, []error{ErrNotExist, fs.ErrNotExist}},
+		{"open missing", func(t *testing.T) error { _, err := Open(missing(t), testName(t), nil); return err }, []error{ErrNotExist, fs.ErrNotExist}},
 		{"unlink missing", func(t *testing.T) error { return Unlink(testName(t)) }, []error{ErrNotExist}},
 		{"stat missing", func(t *testing.T) error { _, err := Stat(testName(t)); return err }, []error{ErrNotExist}},
 		{"create existing", func(t *testing.T) error {
@@ -173,7 +173,7 @@ func TestBadInput(t *testing.T) {
 			if err := os.Symlink(Dir+"/"+s.Name(), Dir+"/"+link); err != nil {
 				t.Fatal(err)
 			}
-			_, err := Open(link, nil)
+			_, err := Open(context.Background(), link, nil)
 			return err
 		}, []error{ErrBadHeader}},
 		{"open a directory", func(t *testing.T) error {
@@ -181,7 +181,7 @@ func TestBadInput(t *testing.T) {
 			if err := os.Mkdir(Dir+"/"+name, 0o700); err != nil {
 				t.Fatal(err)
 			}
-			_, err := Open(name, nil)
+			_, err := Open(context.Background(), name, nil)
 			return err
 		}, []error{ErrBadHeader}},
 		{"create over a directory", func(t *testing.T) error {
@@ -194,10 +194,10 @@ func TestBadInput(t *testing.T) {
 		}, []error{ErrExist}},
 		{"open a file that is not a segment", func(t *testing.T) error {
 			name := plant(t, []byte(strings.Repeat("not a segment\n", 100)))
-			_, err := Open(name, nil)
+			_, err := Open(context.Background(), name, nil)
 			return err
 		}, []error{ErrBadHeader}},
-		{"open an empty file", func(t *testing.T) error { _, err := Open(plant(t, nil), nil); return err }, []error{ErrBadHeader}},
+		{"open an empty file", func(t *testing.T) error { _, err := Open(context.Background(), plant(t, nil), nil); return err }, []error{ErrBadHeader}},
 		{"unlink a file that is not a segment", func(t *testing.T) error {
 			name := plant(t, []byte("precious data"))
 			err := Unlink(name)
@@ -208,31 +208,31 @@ func TestBadInput(t *testing.T) {
 		}, []error{ErrBadHeader}},
 		{"open a truncated segment", func(t *testing.T) error {
 			img := image(t)
-			_, err := Open(plant(t, img[:len(img)/2]), nil)
+			_, err := Open(context.Background(), plant(t, img[:len(img)/2]), nil)
 			return err
 		}, []error{ErrBadHeader}},
 		{"open a segment truncated inside the header", func(t *testing.T) error {
-			_, err := Open(plant(t, image(t)[:100]), nil)
+			_, err := Open(context.Background(), plant(t, image(t)[:100]), nil)
 			return err
 		}, []error{ErrBadHeader}},
 		{"open a segment with a flipped header byte", func(t *testing.T) error {
 			img := image(t)
 			img[hSize+2] ^= 0x40
-			_, err := Open(plant(t, img), nil)
+			_, err := Open(context.Background(), plant(t, img), nil)
 			return err
 		}, []error{ErrBadHeader}},
 		{"open a segment with a reserved header byte set", func(t *testing.T) error {
 			img := image(t)
 			img[200] = 1
 			le.PutUint32(img[hSum:], headerSum(img))
-			_, err := Open(plant(t, img), nil)
+			_, err := Open(context.Background(), plant(t, img), nil)
 			return err
 		}, []error{ErrBadHeader}},
 		{"open a newer format", func(t *testing.T) error {
 			img := image(t)
 			le.PutUint32(img[hVersion:], formatVersion+1)
 			le.PutUint32(img[hSum:], headerSum(img))
-			_, err := Open(plant(t, img), nil)
+			_, err := Open(context.Background(), plant(t, img), nil)
 			return err
 		}, []error{ErrVersion}},
 		{"FromFile of a file that is not a segment", func(t *testing.T) error {
@@ -260,7 +260,7 @@ func TestBadInput(t *testing.T) {
 			img := image(t)
 			off := le.Uint64(img[hDirOff:])
 			img[off+eName] ^= 1 // the entry's checksum no longer matches
-			s, err := Open(plant(t, img), nil)
+			s, err := Open(context.Background(), plant(t, img), nil)
 			if err != nil {
 				return err
 			}
@@ -321,7 +321,7 @@ func TestBadInputLeavesSegmentIntact(t *testing.T) {
 			_, err := s.Find(context.Background(), "v", Spec{Kind: KindValue, Fingerprint: 8})
 			return err
 		},
-		func() error { return s.Remove("nope") },
+		func() error { return removeObj(s, "nope") },
 		func() error {
 			_, err := s.Attach(Handle{Segment: s.ID(), Offset: o.off + 64, Kind: KindValue, Fingerprint: 7, Generation: 1})
 			return err
@@ -354,7 +354,7 @@ func TestOpenWaitsForInit(t *testing.T) {
 	release := make(chan struct{})
 	created := make(chan *Segment, 1)
 	go func() {
-		s, err := Create(name, 1<<16, &Options{Init: func(s *Segment) error {
+		s, err := Create(name, 1<<16, &SegmentOptions{Init: func(s *Segment) error {
 			<-release
 			_, err := Place(Spec{Kind: KindBytes, Size: 8}, nil, In(s, "ready"))
 			return err
@@ -372,14 +372,14 @@ func TestOpenWaitsForInit(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
-	_, err := OpenContext(ctx, name, nil)
+	_, err := Open(ctx, name, nil)
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Open before ready: %v, want a deadline", err)
 	}
 	opened := make(chan error, 1)
 	go func() {
-		o, err := Open(name, nil)
+		o, err := Open(context.Background(), name, nil)
 		if err == nil {
 			_, err = o.Find(context.Background(), "ready", Spec{Kind: KindBytes})
 			o.Close()
@@ -396,7 +396,7 @@ func TestOpenWaitsForInit(t *testing.T) {
 func TestInitFailureRemovesSegment(t *testing.T) {
 	name := testName(t)
 	boom := errors.New("boom")
-	_, err := Create(name, 1<<16, &Options{Init: func(*Segment) error { return boom }})
+	_, err := Create(name, 1<<16, &SegmentOptions{Init: func(*Segment) error { return boom }})
 	if !errors.Is(err, boom) {
 		t.Fatalf("got %v", err)
 	}

@@ -215,7 +215,7 @@ var benchChildUpdate = testproc.Register("value-bench-update", func(c *testproc.
 	if !ok || err != nil || n < 0 {
 		return fmt.Errorf("bad argument %q, want \"SEGMENT N\"", c.Arg())
 	}
-	seg, err := shm.Open(name, nil)
+	seg, err := shm.Open(context.Background(), name, nil)
 	if err != nil {
 		return err
 	}

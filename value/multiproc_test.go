@@ -62,7 +62,7 @@ var mpChildPython = testproc.Register("value-python", func(c *testproc.Child) er
 	arr := &array.Array[int32]{}
 	switch f[0] {
 	case "name":
-		seg, err := shm.Open(f[1], nil)
+		seg, err := shm.Open(context.Background(), f[1], nil)
 		if err != nil {
 			return err
 		}

@@ -140,7 +140,7 @@ func describeCollections(name string, objs []shm.ObjectInfo) map[string]string {
 		}
 		if seg == nil {
 			var err error
-			if seg, err = shm.Open(name, nil); err != nil {
+			if seg, err = shm.Open(context.Background(), name, nil); err != nil {
 				return out
 			}
 			defer seg.Close()

@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -366,7 +367,7 @@ var childCreate = testproc.Register("shmctl-create", func(c *testproc.Child) err
 // childHold opens the segment named by its argument and keeps it mapped
 // until the parent lets it go.
 var childHold = testproc.Register("shmctl-hold", func(c *testproc.Child) error {
-	seg, err := shm.Open(c.Arg(), nil)
+	seg, err := shm.Open(context.Background(), c.Arg(), nil)
 	if err != nil {
 		return err
 	}
@@ -490,8 +491,7 @@ func TestInfoCollections(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		seg.Unlink()
-		seg.Close()
+		seg.Free()
 	})
 	m, err := shmap.New[int64, int64](shm.In(seg, "squares"))
 	if err != nil {
@@ -558,7 +558,7 @@ func TestGCInPidNamespace(t *testing.T) {
 	used, unused := testName(t), testName(t)
 	testproc.Start(t, childCreate, testproc.Arg(used)).Succeed()
 	testproc.Start(t, childCreate, testproc.Arg(unused)).Succeed()
-	seg, err := shm.Open(used, nil)
+	seg, err := shm.Open(context.Background(), used, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

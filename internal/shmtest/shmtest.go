@@ -44,7 +44,7 @@ func OpenArgs(c *testproc.Child) (*shm.Segment, []string, error) {
 	if len(f) == 0 {
 		return nil, nil, errors.New("no segment in the argument")
 	}
-	seg, err := shm.Open(f[0], nil)
+	seg, err := shm.Open(context.Background(), f[0], nil)
 	if err != nil {
 		return nil, nil, err
 	}
