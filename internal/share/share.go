@@ -175,7 +175,7 @@ func Attach(o *shm.Object, l ctypes.Layout) (Header, error) {
 func LayoutOf[T any]() (ctypes.Layout, error) {
 	l, err := ctypes.LayoutOf[T]()
 	if err != nil {
-		return l, fmt.Errorf("%w: %w", shm.ErrInvalid, err)
+		return l, err
 	}
 	if l.Size == 0 {
 		return l, fmt.Errorf("%w: %s has size 0", shm.ErrInvalid, reflect.TypeFor[T]())
