@@ -9,10 +9,10 @@ import (
 	"context"
 	"errors"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/shmkit/shmkit/ctypes"
+	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/shm"
 	"github.com/shmkit/shmkit/value"
 )
@@ -57,24 +57,13 @@ func TestFree(t *testing.T) {
 			if err := a.Free(); err != nil {
 				t.Fatalf("Free: %v", err)
 			}
-			for what, err := range map[string]error{
-				"a second Free":                 a.Free(),
-				"a Free through another handle": opened.Free(),
-				"a Free through a closed one":   passed.Free(),
-			} {
-				if !errors.Is(err, shm.ErrStale) || !strings.HasPrefix(err.Error(), "array: ") {
-					t.Errorf("%s: %v, want an array: error matching shm.ErrStale", what, err)
-				}
-			}
-			if _, err := a.Copy(); !errors.Is(err, shm.ErrClosed) {
-				t.Errorf("Copy after Free: %v, want shm.ErrClosed", err)
-			}
-			if _, err := Open[int64](mpMissing(t), seg, c.name); !errors.Is(err, shm.ErrNotExist) {
-				t.Errorf("Open after Free: %v, want shm.ErrNotExist", err)
-			}
-			if err := passed.UnmarshalBinary(h); !errors.Is(err, shm.ErrStale) {
-				t.Errorf("UnmarshalBinary of a freed array's handle: %v, want shm.ErrStale", err)
-			}
+			check := shmtest.Errors(t, "array: ")
+			check("a second Free", a.Free(), shm.ErrStale)
+			check("a Free through another handle", opened.Free(), shm.ErrStale)
+			check("a Free through a closed one", passed.Free(), shm.ErrStale)
+			check("Copy after Free", mpErr(a.Copy()), shm.ErrClosed)
+			check("Open after Free", mpErr(Open[int64](shmtest.Missing(t), seg, c.name)), shm.ErrNotExist)
+			check("UnmarshalBinary of a freed array's handle", passed.UnmarshalBinary(h), shm.ErrStale)
 			if lock != (shm.Handle{}) {
 				if _, err := shm.Resolve(lock); !errors.Is(err, shm.ErrStale) {
 					t.Errorf("the freed array's lock still resolves: %v", err)
@@ -112,32 +101,20 @@ func TestErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		what string
-		err  error
-		want error
-	}{
-		{"New of a negative length", mpErr(New[int64](-1)), shm.ErrInvalid},
-		{"New of a type of size 0", mpErr(New[struct{}](1)), shm.ErrInvalid},
-		{"New of a type with a string", mpErr(New[mpBadString](1)), shm.ErrInvalid},
-		{"Open in a nil segment", mpErr(Open[int64](context.Background(), nil, "x")), shm.ErrInvalid},
-		{"Copy through a closed handle", mpErr(closed.Copy()), shm.ErrClosed},
-		{"Update through a closed handle", closed.Update(func([]int64) {}), shm.ErrClosed},
-		{"Lock through a closed handle", closed.Lock(), shm.ErrClosed},
-		{"Open of a corrupt header", mpErr(Open[int32](context.Background(), seg, "corrupt")), shm.ErrCorrupt},
-		{"Open of a missing name", mpErr(Open[int64](mpMissing(t), seg, "missing")), shm.ErrNotExist},
-		{"Open of another type", mpErr(Open[int32](context.Background(), seg, "closed")), shm.ErrLayout},
-		{"Open of a value", mpErr(Open[int32](context.Background(), seg, "value")), shm.ErrKind},
-		{"New of a taken name", mpErr(New[int64](1, shm.In(seg, "closed"))), shm.ErrExist},
-		{"Lock of a raw array", raw.Lock(), ErrNoLock},
-	} {
-		switch {
-		case c.err == nil || !strings.HasPrefix(c.err.Error(), "array: "):
-			t.Errorf("%s: %v, want an error starting with \"array: \"", c.what, c.err)
-		case !errors.Is(c.err, c.want):
-			t.Errorf("%s: %v, want %v", c.what, c.err, c.want)
-		}
-	}
+	check := shmtest.Errors(t, "array: ")
+	check("New of a negative length", mpErr(New[int64](-1)), shm.ErrInvalid)
+	check("New of a type of size 0", mpErr(New[struct{}](1)), shm.ErrInvalid)
+	check("New of a type with a string", mpErr(New[mpBadString](1)), shm.ErrInvalid)
+	check("Open in a nil segment", mpErr(Open[int64](context.Background(), nil, "x")), shm.ErrInvalid)
+	check("Copy through a closed handle", mpErr(closed.Copy()), shm.ErrClosed)
+	check("Update through a closed handle", closed.Update(func([]int64) {}), shm.ErrClosed)
+	check("Lock through a closed handle", closed.Lock(), shm.ErrClosed)
+	check("Open of a corrupt header", mpErr(Open[int32](context.Background(), seg, "corrupt")), shm.ErrCorrupt)
+	check("Open of a missing name", mpErr(Open[int64](shmtest.Missing(t), seg, "missing")), shm.ErrNotExist)
+	check("Open of another type", mpErr(Open[int32](context.Background(), seg, "closed")), shm.ErrLayout)
+	check("Open of a value", mpErr(Open[int32](context.Background(), seg, "value")), shm.ErrKind)
+	check("New of a taken name", mpErr(New[int64](1, shm.In(seg, "closed"))), shm.ErrExist)
+	check("Lock of a raw array", raw.Lock(), ErrNoLock)
 	if err := closed.Lock(); !errors.Is(err, os.ErrClosed) {
 		t.Errorf("Lock through a closed handle: %v, want os.ErrClosed", err)
 	}

@@ -20,14 +20,6 @@ import (
 	"github.com/shmkit/shmkit/shm"
 )
 
-// missing is the context of an open expected to fail with
-// shm.ErrNotExist: opens wait for a name not made yet until it ends.
-func missing(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // TestClose: a closed handle fails every call with ErrClosed and has Len
 // 0; the other handles, and the collection, go on.
 func TestClose(t *testing.T) {
@@ -134,20 +126,15 @@ func TestFree(t *testing.T) {
 	if err := l.Free(); err != nil {
 		t.Fatalf("List.Free: %v", err)
 	}
-	for what, err := range map[string]error{
-		"a second Map.Free":           m.Free(),
-		"Map.Free of another handle":  m2.Free(),
-		"a second List.Free":          l.Free(),
-		"List.Free of another handle": l2.Free(),
-	} {
-		if !errors.Is(err, shm.ErrStale) || !strings.HasPrefix(err.Error(), "shmap: ") {
-			t.Errorf("%s: %v, want a shmap: error matching shm.ErrStale", what, err)
-		}
-	}
+	check := shmtest.Errors(t, "shmap: ")
+	check("a second Map.Free", m.Free(), shm.ErrStale)
+	check("Map.Free of another handle", m2.Free(), shm.ErrStale)
+	check("a second List.Free", l.Free(), shm.ErrStale)
+	check("List.Free of another handle", l2.Free(), shm.ErrStale)
 	if err := m.Set(1, "a"); !errors.Is(err, ErrClosed) {
 		t.Errorf("Set after Free: %v, want ErrClosed", err)
 	}
-	if _, err := Open[int64, string](missing(t), seg, "m"); !errors.Is(err, shm.ErrNotExist) {
+	if _, err := Open[int64, string](shmtest.Missing(t), seg, "m"); !errors.Is(err, shm.ErrNotExist) {
 		t.Errorf("Open after Free: %v, want shm.ErrNotExist", err)
 	}
 	if n := objs(); n != before {
@@ -239,40 +226,26 @@ func TestErrors(t *testing.T) {
 		A int8
 		B int64
 	}
-	for _, c := range []struct {
-		what string
-		err  error
-		want error
-	}{
-		{"New with a padded key", mpErr(New[padded, int]()), shm.ErrInvalid},
-		{"New with a pointer key", mpErr(New[*int, int]()), shm.ErrInvalid},
-		{"At out of range", mpErr(l.At(5)), shm.ErrInvalid},
-		{"Pop of an empty list", mpErr(l.Pop()), shm.ErrInvalid},
-		{"Open in a nil segment", mpErr(Open[int64, int64](context.Background(), nil, "m")), shm.ErrInvalid},
-		{"Set through a closed handle", closed.Set(1, 1), shm.ErrClosed},
-		{"OpenList of a corrupt header", mpErr(OpenList[int64](context.Background(), seg, "bad")), shm.ErrCorrupt},
-		{"Open of a missing name", mpErr(Open[int64, int64](missing(t), seg, "missing")), shm.ErrNotExist},
-		{"OpenList of a missing name", mpErr(OpenList[int64](missing(t), seg, "missing")), shm.ErrNotExist},
-		{"Open of other types", mpErr(Open[int32, int64](context.Background(), seg, "m")), shm.ErrLayout},
-		{"OpenList of a map", mpErr(OpenList[int64](context.Background(), seg, "m")), shm.ErrKind},
-		{"New of a taken name", mpErr(New[int64, int64](shm.In(seg, "l"))), shm.ErrExist},
-		{"Free of a freed list", freed.Free(), shm.ErrStale},
-		{"Stat of a list's lock", mpErr(Stat(mustObject(t, l.c.mu.Handle()))), shm.ErrInvalid},
-	} {
-		switch {
-		case c.err == nil || !strings.HasPrefix(c.err.Error(), "shmap: "):
-			t.Errorf("%s: %v, want an error starting with \"shmap: \"", c.what, c.err)
-		case !errors.Is(c.err, c.want):
-			t.Errorf("%s: %v, want %v", c.what, c.err, c.want)
-		}
-	}
+	check := shmtest.Errors(t, "shmap: ")
+	check("New with a padded key", mpErr(New[padded, int]()), shm.ErrInvalid)
+	check("New with a pointer key", mpErr(New[*int, int]()), shm.ErrInvalid)
+	check("At out of range", mpErr(l.At(5)), shm.ErrInvalid)
+	check("Pop of an empty list", mpErr(l.Pop()), shm.ErrInvalid)
+	check("Open in a nil segment", mpErr(Open[int64, int64](context.Background(), nil, "m")), shm.ErrInvalid)
+	check("Set through a closed handle", closed.Set(1, 1), shm.ErrClosed)
+	check("OpenList of a corrupt header", mpErr(OpenList[int64](context.Background(), seg, "bad")), shm.ErrCorrupt)
+	check("Open of a missing name", mpErr(Open[int64, int64](shmtest.Missing(t), seg, "missing")), shm.ErrNotExist)
+	check("OpenList of a missing name", mpErr(OpenList[int64](shmtest.Missing(t), seg, "missing")), shm.ErrNotExist)
+	check("Open of other types", mpErr(Open[int32, int64](context.Background(), seg, "m")), shm.ErrLayout)
+	check("OpenList of a map", mpErr(OpenList[int64](context.Background(), seg, "m")), shm.ErrKind)
+	check("New of a taken name", mpErr(New[int64, int64](shm.In(seg, "l"))), shm.ErrExist)
+	check("Free of a freed list", freed.Free(), shm.ErrStale)
+	check("Stat of a list's lock", mpErr(Stat(mustObject(t, l.c.mu.Handle()))), shm.ErrInvalid)
 	enc, err := New[int, string]()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := enc.CompareAndSwap(1, "a", "b"); !errors.Is(err, shm.ErrInvalid) || !strings.HasPrefix(err.Error(), "shmap: ") {
-		t.Errorf("CompareAndSwap of encoded values: %v, want a shmap: error matching shm.ErrInvalid", err)
-	}
+	check("CompareAndSwap of encoded values", mpErr(enc.CompareAndSwap(1, "a", "b")), shm.ErrInvalid)
 }
 
 // mustObject is the object a handle names.

@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -60,24 +59,13 @@ func TestFree(t *testing.T) {
 			if err := v.Free(); err != nil {
 				t.Fatalf("Free: %v", err)
 			}
-			for what, err := range map[string]error{
-				"a second Free":                 v.Free(),
-				"a Free through another handle": opened.Free(),
-				"a Free through a closed one":   passed.Free(),
-			} {
-				if !errors.Is(err, shm.ErrStale) || !strings.HasPrefix(err.Error(), "value: ") {
-					t.Errorf("%s: %v, want a value: error matching shm.ErrStale", what, err)
-				}
-			}
-			if err := v.Store(mpWideOf(3)); !errors.Is(err, shm.ErrClosed) {
-				t.Errorf("Store after Free: %v, want shm.ErrClosed", err)
-			}
-			if _, err := Open[mpWide](mpMissing(t), seg, c.name); !errors.Is(err, shm.ErrNotExist) {
-				t.Errorf("Open after Free: %v, want shm.ErrNotExist", err)
-			}
-			if err := passed.UnmarshalBinary(h); !errors.Is(err, shm.ErrStale) {
-				t.Errorf("UnmarshalBinary of a freed value's handle: %v, want shm.ErrStale", err)
-			}
+			check := shmtest.Errors(t, "value: ")
+			check("a second Free", v.Free(), shm.ErrStale)
+			check("a Free through another handle", opened.Free(), shm.ErrStale)
+			check("a Free through a closed one", passed.Free(), shm.ErrStale)
+			check("Store after Free", v.Store(mpWideOf(3)), shm.ErrClosed)
+			check("Open after Free", mpErr(Open[mpWide](shmtest.Missing(t), seg, c.name)), shm.ErrNotExist)
+			check("UnmarshalBinary of a freed value's handle", passed.UnmarshalBinary(h), shm.ErrStale)
 			if lock != (shm.Handle{}) {
 				if _, err := shm.Resolve(lock); !errors.Is(err, shm.ErrStale) {
 					t.Errorf("the freed value's lock still resolves: %v", err)
@@ -114,43 +102,31 @@ func TestErrors(t *testing.T) {
 	if _, err := array.New[int64](1, shm.In(seg, "arr")); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		what string
-		err  error
-		want error
-	}{
-		{"New of a type of size 0", mpErr(New(struct{}{})), shm.ErrInvalid},
-		{"New of a type with a pointer", mpErr(New(mpBadNested{})), shm.ErrInvalid},
-		{"Open in a nil segment", mpErr(Open[int64](context.Background(), nil, "x")), shm.ErrInvalid},
-		{"Store through a closed handle", closed.Store(2), shm.ErrClosed},
-		{"Update through a closed handle", closed.Update(func(*int64) {}), shm.ErrClosed},
-		{"Lock through a closed handle", closed.Lock(), shm.ErrClosed},
-		{"Open of a corrupt header", mpErr(Open[int64](context.Background(), seg, "corrupt")), shm.ErrCorrupt},
-		{"Open of a missing name", mpErr(Open[int64](mpMissing(t), seg, "missing")), shm.ErrNotExist},
-		{"Open of another type", mpErr(Open[int64](context.Background(), seg, "f64")), shm.ErrLayout},
-		{"Open of an array", mpErr(Open[int64](context.Background(), seg, "arr")), shm.ErrKind},
-		{"New of a taken name", mpErr(New[int64](0, shm.In(seg, "closed"))), shm.ErrExist},
-		{"Lock of a raw value", mpErr(mpLockRaw(seg)), ErrNoLock},
-	} {
-		switch {
-		case c.err == nil || !strings.HasPrefix(c.err.Error(), "value: "):
-			t.Errorf("%s: %v, want an error starting with \"value: \"", c.what, c.err)
-		case !errors.Is(c.err, c.want):
-			t.Errorf("%s: %v, want %v", c.what, c.err, c.want)
-		}
-	}
+	check := shmtest.Errors(t, "value: ")
+	check("New of a type of size 0", mpErr(New(struct{}{})), shm.ErrInvalid)
+	check("New of a type with a pointer", mpErr(New(mpBadNested{})), shm.ErrInvalid)
+	check("Open in a nil segment", mpErr(Open[int64](context.Background(), nil, "x")), shm.ErrInvalid)
+	check("Store through a closed handle", closed.Store(2), shm.ErrClosed)
+	check("Update through a closed handle", closed.Update(func(*int64) {}), shm.ErrClosed)
+	check("Lock through a closed handle", closed.Lock(), shm.ErrClosed)
+	check("Open of a corrupt header", mpErr(Open[int64](context.Background(), seg, "corrupt")), shm.ErrCorrupt)
+	check("Open of a missing name", mpErr(Open[int64](shmtest.Missing(t), seg, "missing")), shm.ErrNotExist)
+	check("Open of another type", mpErr(Open[int64](context.Background(), seg, "f64")), shm.ErrLayout)
+	check("Open of an array", mpErr(Open[int64](context.Background(), seg, "arr")), shm.ErrKind)
+	check("New of a taken name", mpErr(New[int64](0, shm.In(seg, "closed"))), shm.ErrExist)
+	check("Lock of a raw value", mpLockRaw(seg), ErrNoLock)
 	if err := closed.Store(2); !errors.Is(err, os.ErrClosed) {
 		t.Errorf("Store through a closed handle: %v, want os.ErrClosed", err)
 	}
 }
 
 // mpLockRaw is the error of Lock on a raw Value.
-func mpLockRaw(seg *shm.Segment) (struct{}, error) {
+func mpLockRaw(seg *shm.Segment) error {
 	r, err := NewRaw[int32](0, shm.In(seg, "raw-lock"))
 	if err != nil {
-		return struct{}{}, err
+		return err
 	}
-	return struct{}{}, r.Lock()
+	return r.Lock()
 }
 
 // mpChildOpenFirst opens the Value[int64] "late", "SEG", with no deadline,
