@@ -320,7 +320,11 @@ func (a *Array[T]) Free() error {
 
 func (a *Array[T]) usable(what string) error {
 	if a.closed.Load() {
-		return fmt.Errorf("array: %s: %w", what, shm.ErrClosed)
+		return closed(what)
 	}
 	return nil
 }
+
+// closed is the error of a call through a closed handle, apart from
+// usable so that usable stays small enough to inline.
+func closed(what string) error { return fmt.Errorf("array: %s: %w", what, shm.ErrClosed) }

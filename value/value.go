@@ -424,9 +424,13 @@ func (v *Value[T]) Free() error {
 
 func (v *Value[T]) usable(what string) error {
 	if v.closed.Load() {
-		return fmt.Errorf("value: %s: %w", what, shm.ErrClosed)
+		return closed(what)
 	}
 	return nil
 }
+
+// closed is the error of a call through a closed handle, apart from
+// usable so that usable stays small enough to inline.
+func closed(what string) error { return fmt.Errorf("value: %s: %w", what, shm.ErrClosed) }
 
 func (v *Value[T]) String() string { return fmt.Sprintf("Value(%v)", v.Load()) }

@@ -95,7 +95,7 @@ func NewPair(seq *uint64, a, b []byte) Pair { return Pair{At(seq), [2][]byte{a, 
 
 // Load copies the current copy into dst (len(dst) bytes), again if a write
 // moved the word meanwhile.
-func (p Pair) Load(dst []byte) {
+func (p *Pair) Load(dst []byte) {
 	for {
 		e := atomic.LoadUint64(p.seq.w)
 		Load(dst, p.copies[e&1])
@@ -107,7 +107,7 @@ func (p Pair) Load(dst []byte) {
 
 // Store writes src into the copy not in use and then makes it current. The
 // caller excludes other writers.
-func (p Pair) Store(src []byte) {
+func (p *Pair) Store(src []byte) {
 	e := atomic.LoadUint64(p.seq.w)
 	Store(p.copies[(e+1)&1], src)
 	atomic.StoreUint64(p.seq.w, e+1)
