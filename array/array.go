@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/ctypes"
@@ -37,6 +37,12 @@ type Array[T any] struct {
 	closed atomic.Bool
 }
 
+var _ io.Closer = (*Array[int])(nil)
+
+// maxLen is the most elements an Array may have, for elements of size
+// bytes: 2^40 bytes.
+func maxLen(size uintptr) uint64 { return (1 << 40) / uint64(size) }
+
 // New makes an Array of n zero values with a lock (Python's Array(code,
 // n)), in the default heap or where opts place it (shm.In).
 func New[T any](n int, opts ...shm.Option) (*Array[T], error) { return newArray[T](n, nil, true, opts) }
@@ -56,65 +62,95 @@ func newArray[T any](n int, init []T, locked bool, opts []shm.Option) (*Array[T]
 	if err != nil {
 		return nil, err
 	}
-	if n < 0 || uint64(n) > (1<<40)/uint64(l.Size) {
-		return nil, fmt.Errorf("%w: length %d of %d-byte elements", ErrInvalid, n, l.Size)
+	if n < 0 || uint64(n) > maxLen(l.Size) {
+		return nil, fmt.Errorf("array: %w: length %d of %d-byte elements", ErrInvalid, n, l.Size)
 	}
-	o, mu, err := share.Make(shm.KindArray, l, uint64(n), uint64(n)*uint64(l.Size), locked, func(data []byte) error {
-		copy(mem.Slice[T](data, 0, n), init)
+	var mu *semaphore.Mutex
+	o, err := share.Make(shm.KindArray, l, uint64(n), uint64(n)*uint64(l.Size), func(o *shm.Object, h *share.Header) error {
+		if locked {
+			if mu, err = semaphore.NewMutex(shm.In(o.Segment(), "")); err != nil {
+				return fmt.Errorf("making its lock: %w", err)
+			}
+			h.SetLock(mu.Handle())
+		}
+		copy(mem.Slice[T](o.Bytes(), share.DataOffset, n), init)
 		return nil
 	}, opts)
 	if err != nil {
-		return nil, fmt.Errorf("making array: %w", err)
+		if mu != nil {
+			mu.Free()
+		}
+		return nil, fmt.Errorf("array: making an array: %w", err)
 	}
 	a := &Array[T]{}
-	return a, a.init(o, mu, l, n)
+	a.init(o, mu, l, n)
+	return a, nil
 }
 
-func layout[T any]() (ctypes.Layout, error) { return share.LayoutOf[T](shm.KindArray, ErrInvalid) }
+func layout[T any]() (ctypes.Layout, error) {
+	l, err := share.LayoutOf[T]()
+	if err != nil {
+		return l, fmt.Errorf("array: %w", err)
+	}
+	return l, nil
+}
 
 // Open opens the Array called name in seg. It fails with shm.ErrLayout
 // when its elements are not T, and shm.ErrKind when name is not an array.
-// It waits, as long as ctx allows, while the object's creator is still
-// making it.
+// It waits, as long as ctx allows, for an array not made yet (an error
+// matching shm.ErrNotExist and ctx.Err() when ctx ends first) or whose
+// creator is still making it.
 func Open[T any](ctx context.Context, seg *shm.Segment, name string) (*Array[T], error) {
 	l, err := layout[T]()
 	if err != nil {
 		return nil, err
 	}
-	o, err := share.Find(ctx, seg, name, shm.KindArray, l, ErrInvalid)
+	o, err := seg.Find(ctx, name, share.Spec(shm.KindArray, l, 0))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("array: opening %q: %w", name, err)
 	}
 	a := &Array[T]{}
-	return a, a.attach(o, l)
+	if err := a.attach(o, l); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // UnmarshalBinary attaches a to the Array whose handle MarshalBinary
-// encoded, as a child process does with an Array passed to it.
+// encoded, as a child process does with an Array passed to it. On failure
+// a is as it was.
 func (a *Array[T]) UnmarshalBinary(b []byte) error {
 	l, err := layout[T]()
 	if err != nil {
 		return err
 	}
-	o, err := share.Resolve(b, shm.KindArray, l)
+	o, err := shm.Unmarshal(b, share.Spec(shm.KindArray, l, 0))
 	if err != nil {
-		return err
+		return fmt.Errorf("array: %w", err)
 	}
 	return a.attach(o, l)
 }
 
+// attach checks o's header and attaches to its lock.
 func (a *Array[T]) attach(o *shm.Object, l ctypes.Layout) error {
-	h, mu, err := share.Attach(o, l)
+	h, err := share.Attach(o, l)
+	if err == nil && h.Len > maxLen(l.Size) {
+		err = fmt.Errorf("%w: length %d", share.ErrHeader, h.Len)
+	}
+	var mu *semaphore.Mutex
+	if err == nil && h.Locked {
+		if mu, err = semaphore.OpenMutexAt(o.Segment(), h.LockOffset, h.LockGeneration); err != nil {
+			err = fmt.Errorf("attaching its lock: %w", err)
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("array %q: %w", o.Name(), err)
+		return fmt.Errorf("array: %q: %w", o.Name(), err)
 	}
-	if h.Len > 1<<40 {
-		return fmt.Errorf("array %q: %w: length %d", o.Name(), share.ErrHeader, h.Len)
-	}
-	return a.init(o, mu, l, int(h.Len))
+	a.init(o, mu, l, int(h.Len))
+	return nil
 }
 
-func (a *Array[T]) init(o *shm.Object, mu *semaphore.Mutex, l ctypes.Layout, n int) error {
+func (a *Array[T]) init(o *shm.Object, mu *semaphore.Mutex, l ctypes.Layout, n int) {
 	a.o, a.mu, a.code = o, mu, l.Code
 	a.s = mem.Slice[T](o.Bytes(), share.DataOffset, n)
 	a.w32, a.w64 = nil, nil
@@ -125,7 +161,6 @@ func (a *Array[T]) init(o *shm.Object, mu *semaphore.Mutex, l ctypes.Layout, n i
 		a.w64 = mem.Slice[uint64](o.Bytes(), share.DataOffset, n)
 	}
 	a.closed.Store(false)
-	return nil
 }
 
 // Len is the number of elements.
@@ -179,12 +214,20 @@ func (a *Array[T]) CopyInto(dst []T) ([]T, error) {
 	}
 	var err error
 	if a.mu != nil {
-		if err = a.mu.Lock(); err != nil && !errors.Is(err, semaphore.ErrOwnerDead) {
+		if err = a.lock(); err != nil && !errors.Is(err, semaphore.ErrOwnerDead) {
 			return dst, err
 		}
 		defer a.mu.Unlock()
 	}
 	return append(dst[:0], a.s...), err
+}
+
+// lock takes the lock, which a holds (a locked array's).
+func (a *Array[T]) lock() error {
+	if err := a.mu.Lock(); err != nil {
+		return fmt.Errorf("array: locking: %w", err)
+	}
+	return nil
 }
 
 // Update calls f with the elements (the shared memory itself) under the
@@ -199,7 +242,7 @@ func (a *Array[T]) Update(f func([]T)) error {
 	if a.mu == nil {
 		return ErrNoLock
 	}
-	err := a.mu.Lock()
+	err := a.lock()
 	if err != nil && !errors.Is(err, semaphore.ErrOwnerDead) {
 		return err
 	}
@@ -217,7 +260,7 @@ func (a *Array[T]) Lock() error {
 	if a.mu == nil {
 		return ErrNoLock
 	}
-	return a.mu.Lock()
+	return a.lock()
 }
 
 // Unlock releases the lock. It panics on a raw array, or when the lock is
@@ -250,15 +293,38 @@ func (a *Array[T]) DataOffset() int64 { return int64(a.o.Handle().Offset) + shar
 func (a *Array[T]) MarshalBinary() ([]byte, error) { return a.o.Handle().MarshalBinary() }
 
 // Close ends this handle: Copy, Update and Lock then fail with an error
-// wrapping os.ErrClosed. The array stays for the others. Idempotent.
+// matching shm.ErrClosed (and os.ErrClosed). The array and its lock stay
+// for the other handles and processes; a lock held through this handle
+// stays held. Idempotent.
 func (a *Array[T]) Close() error {
 	a.closed.Store(true)
 	return nil
 }
 
-func (a *Array[T]) usable(what string) error {
-	if a.closed.Load() {
-		return fmt.Errorf("array: %s: %w", what, os.ErrClosed)
+// Free destroys the array for every process: it closes this handle and
+// gives the array's memory and its lock's back to their segment. Every
+// process must have stopped using it (Slice's memory too). A second Free,
+// through any handle in any process, fails with shm.ErrStale.
+func (a *Array[T]) Free() error {
+	a.closed.Store(true)
+	if err := a.o.Free(); err != nil {
+		return fmt.Errorf("array: freeing %q: %w", a.o.Name(), err)
+	}
+	if a.mu != nil {
+		if err := a.mu.Free(); err != nil {
+			return fmt.Errorf("array: freeing the lock of %q: %w", a.o.Name(), err)
+		}
 	}
 	return nil
 }
+
+func (a *Array[T]) usable(what string) error {
+	if a.closed.Load() {
+		return closed(what)
+	}
+	return nil
+}
+
+// closed is the error of a call through a closed handle, apart from
+// usable so that usable stays small enough to inline.
+func closed(what string) error { return fmt.Errorf("array: %s: %w", what, shm.ErrClosed) }

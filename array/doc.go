@@ -17,7 +17,8 @@
 // records T's ctypes type code ('i', 'd', ...), which is what Python needs
 // to read it. An Array is placed in the default heap or where shm.In says;
 // other processes open it by name with Open[T] (shm.ErrLayout when the
-// elements are not T) or receive it as a handle (MarshalBinary,
+// elements are not T; it waits, as long as its context allows, for a name
+// not made yet) or receive it as a handle (MarshalBinary,
 // UnmarshalBinary).
 //
 // # Access and the lock
@@ -64,6 +65,23 @@
 // access takes no lock: use it for data the Go side does not write at the
 // same time, or hand over with an Event.
 //
+// # Lifecycle
+//
+//	        what it does to an Array
+//	Close   ends this handle: Copy, Update and Lock fail with an error
+//	        matching shm.ErrClosed (and os.ErrClosed); the array and its
+//	        lock stay for the other handles and processes, and a lock held
+//	        through the handle stays held. Idempotent.
+//	Free    destroys the array for every process: closes this handle and
+//	        gives the array's block and its lock's back to the segment.
+//	        Every process must have stopped using it (Slice's memory too);
+//	        a second Free, through any handle in any process, fails with
+//	        shm.ErrStale.
+//
+// Errors start with "array: "; those that other packages report too are
+// shm's sentinels (ErrInvalid, ErrClosed, ErrCorrupt, ErrNotExist,
+// ErrLayout, ErrKind), matched with errors.Is.
+//
 // # Layout
 //
 // The payload is a 64-byte header (internal/share: the ctypes code of T,
@@ -77,7 +95,7 @@
 //     element at once can mix its bytes; use Update or the lock.
 //   - The length is fixed at creation, as in Python.
 //   - Close ends a handle: Copy, Update and Lock then fail with an error
-//     wrapping os.ErrClosed. At, Set and Slice, which return no error, go
+//     matching shm.ErrClosed. At, Set and Slice, which return no error, go
 //     on working as long as the segment is mapped.
 //   - Only Linux on amd64 and arm64 is implemented; elsewhere constructors
 //     return ErrNotSupported.

@@ -530,7 +530,7 @@ func TestBadInput(t *testing.T) {
 		h, _ := a.MarshalBinary()
 		var b Array[mpBadString]
 		mpNotPlain(t, "UnmarshalBinary into an Array of a struct with a string", b.UnmarshalBinary(h), "Name")
-		if _, err := Open[int32](context.Background(), seg, "bad"); !errors.Is(err, shm.ErrNotExist) {
+		if _, err := Open[int32](shmtest.Missing(t), seg, "bad"); !errors.Is(err, shm.ErrNotExist) {
 			t.Errorf("a failed From left %q behind: Open: %v", "bad", err)
 		}
 	})
@@ -554,7 +554,7 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("an array larger than its segment was made")
 		}
 		for _, name := range []string{"neg", "too-big"} {
-			if _, err := Open[int32](context.Background(), seg, name); !errors.Is(err, shm.ErrNotExist) {
+			if _, err := Open[int32](shmtest.Missing(t), seg, name); !errors.Is(err, shm.ErrNotExist) {
 				t.Errorf("a failed New left %q behind: Open: %v", name, err)
 			}
 		}
@@ -610,8 +610,8 @@ func TestBadInput(t *testing.T) {
 			{"Open[float64] of records", mpErr(Open[float64](context.Background(), seg, "recs")), shm.ErrLayout},
 			{"Open of a mutex", mpErr(Open[float64](context.Background(), seg, "m")), shm.ErrKind},
 			{"Open of a value", mpErr(Open[float64](context.Background(), seg, "val")), shm.ErrKind},
-			{"Open of a missing name", mpErr(Open[float64](context.Background(), seg, "missing")), shm.ErrNotExist},
-			{"Open of a missing name", mpErr(Open[float64](context.Background(), seg, "missing")), fs.ErrNotExist},
+			{"Open of a missing name", mpErr(Open[float64](shmtest.Missing(t), seg, "missing")), shm.ErrNotExist},
+			{"Open of a missing name", mpErr(Open[float64](shmtest.Missing(t), seg, "missing")), fs.ErrNotExist},
 			{"Open in a nil segment", mpErr(Open[float64](context.Background(), nil, "f64")), ErrInvalid},
 		} {
 			if !errors.Is(c.err, c.want) {

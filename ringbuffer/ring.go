@@ -51,7 +51,7 @@ func NewSPSCRing[T any](n int, opts ...shm.Option) (*Ring[T], error) {
 }
 
 func newRing[T any](m mode, n int, opts []shm.Option) (*Ring[T], error) {
-	tl, err := share.LayoutOf[T](shm.KindRing, ErrInvalid)
+	tl, err := share.LayoutOf[T]()
 	if err != nil {
 		return nil, err
 	}
@@ -74,13 +74,13 @@ func newRing[T any](m mode, n int, opts []shm.Option) (*Ring[T], error) {
 // It waits, as long as ctx allows, while the object's creator is still
 // making it.
 func OpenRing[T any](ctx context.Context, seg *shm.Segment, name string) (*Ring[T], error) {
-	tl, err := share.LayoutOf[T](shm.KindRing, ErrInvalid)
+	tl, err := share.LayoutOf[T]()
 	if err != nil {
 		return nil, err
 	}
-	o, err := share.Find(ctx, seg, name, shm.KindRing, tl, ErrInvalid)
+	o, err := seg.Find(ctx, name, shm.Spec{Kind: shm.KindRing, Fingerprint: tl.Fingerprint})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("opening ring %q: %w", name, err)
 	}
 	return attachRing[T](o, tl)
 }
@@ -88,13 +88,13 @@ func OpenRing[T any](ctx context.Context, seg *shm.Segment, name string) (*Ring[
 // UnmarshalBinary attaches r to the Ring whose handle MarshalBinary
 // encoded (how a Ring reaches a child process).
 func (r *Ring[T]) UnmarshalBinary(b []byte) error {
-	tl, err := share.LayoutOf[T](shm.KindRing, ErrInvalid)
+	tl, err := share.LayoutOf[T]()
 	if err != nil {
 		return err
 	}
-	o, err := share.Resolve(b, shm.KindRing, tl)
+	o, err := shm.Unmarshal(b, shm.Spec{Kind: shm.KindRing, Fingerprint: tl.Fingerprint})
 	if err != nil {
-		return err
+		return fmt.Errorf("resolving ring: %w", err)
 	}
 	x, err := attachRing[T](o, tl)
 	if err != nil {

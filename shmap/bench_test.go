@@ -134,7 +134,7 @@ func BenchmarkMap(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StopTimer()
-		if n, err := m.Len(); err != nil || n != 2*min(pairs, benchMapKeys) {
+		if n := m.Len(); n != 2*min(pairs, benchMapKeys) {
 			b.Fatalf("Len = %d, %v after %d pairs each", n, err, pairs)
 		}
 		two = benchOpsPerS(b)

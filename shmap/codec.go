@@ -67,7 +67,7 @@ func (f *field[T]) bytes(v *T) ([]byte, error) {
 func (f *field[T]) encode(v T) ([]byte, error) {
 	b, err := f.codec.Append(nil, &v)
 	if err != nil {
-		return nil, fmt.Errorf("shmap: encoding a %v: %w", reflect.TypeFor[T](), err)
+		return nil, fmt.Errorf("encoding a %v: %w", reflect.TypeFor[T](), err)
 	}
 	if len(b) > MaxEncoded {
 		return nil, fmt.Errorf("%w: a %v of %d encoded bytes (at most %d)", ErrInvalid, reflect.TypeFor[T](), len(b), MaxEncoded)
@@ -90,7 +90,7 @@ func (f *field[T]) load(b []byte, v *T) error {
 		return nil
 	}
 	if err := f.codec.Decode(b, v); err != nil {
-		return fmt.Errorf("shmap: decoding a %v: %w", reflect.TypeFor[T](), err)
+		return fmt.Errorf("decoding a %v: %w", reflect.TypeFor[T](), err)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package shmap
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/shmkit/shmkit/ctypes"
 	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/seqlock"
 	"github.com/shmkit/shmkit/semaphore"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -27,15 +27,40 @@ var (
 	// root) or the segment under it holds what no shmkit process writes.
 	// The same value as shm.ErrCorrupt.
 	ErrCorrupt = shm.ErrCorrupt
+	// ErrClosed: the call went through a handle that was closed. The same
+	// value as shm.ErrClosed; it matches os.ErrClosed too.
+	ErrClosed = shm.ErrClosed
 )
 
-// asCorrupt makes an error that says shared memory is corrupted (an
-// shm.ErrCorrupt from below) match ErrCorrupt too.
-func asCorrupt(err error) error {
-	if err != nil && errors.Is(err, shm.ErrCorrupt) && !errors.Is(err, ErrCorrupt) {
-		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+// wrap gives err the package's prefix and what failed: every error an
+// exported function returns goes through it once, so that it starts with
+// "shmap: ", and the errors made inside the package carry no prefix.
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
 	}
-	return err
+	return wrapped(what, err)
+}
+
+func wrapped(what string, err error) error { return fmt.Errorf("shmap: %s: %w", what, err) }
+
+// handle is the state of this process's handle to a Map or List.
+type handle struct{ closed atomic.Bool }
+
+// Close ends this handle: later calls through it fail with an error
+// matching ErrClosed (and os.ErrClosed). The collection stays for the
+// other handles and processes. Idempotent.
+func (x *handle) Close() error {
+	x.closed.Store(true)
+	return nil
+}
+
+// usable is nil, or the error of a call through a closed handle.
+func (x *handle) usable() error {
+	if x.closed.Load() {
+		return ErrClosed
+	}
+	return nil
 }
 
 // localLocks holds, for every collection lock this process uses (by
@@ -146,7 +171,7 @@ type coll struct {
 	here *sync.Mutex               // localLock of mu
 	sz   int                       // slot bytes
 	tab  []byte                    // the table, as this handle last attached it: view.tab
-	seq  *uint64                   // the header's sequence word
+	seq  seqlock.Seq               // the header's sequence word
 	view atomic.Pointer[tableView] // the table this handle attached, also for readers without the lock
 	enc  bool                      // encoded items: the table has a data region
 	data []byte                    // the data region, after the slots
@@ -217,7 +242,7 @@ func (c *coll) make(kind shm.Kind, kl, vl ctypes.Layout, slots, sz int, opts []s
 	o, err := shm.PlaceObject(sp, func(o *shm.Object) error {
 		mu, err := semaphore.NewMutex(shm.In(o.Segment(), ""))
 		if err != nil {
-			return fmt.Errorf("its lock: %w", err)
+			return fmt.Errorf("making its lock: %w", err)
 		}
 		data := 0
 		if encoded(kind, kl, vl) {
@@ -262,7 +287,7 @@ func encoded(kind shm.Kind, kl, vl ctypes.Layout) bool {
 func placeTable(seg *shm.Segment, slots, sz, data int) (*shm.Object, error) {
 	t, err := shm.Place(shm.Spec{Kind: shm.KindTable, Size: uint64(slots*sz + data)}, nil, shm.In(seg, ""))
 	if errors.Is(err, shm.ErrCorrupt) {
-		return nil, fmt.Errorf("%w: placing a table: %w", ErrCorrupt, err)
+		return nil, fmt.Errorf("placing a table: %w", err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: a table of %d slots of %d bytes and %d data bytes: %v", ErrFull, slots, sz, data, err)
@@ -270,47 +295,26 @@ func placeTable(seg *shm.Segment, slots, sz, data int) (*shm.Object, error) {
 	return t, nil
 }
 
-func (c *coll) open(ctx context.Context, seg *shm.Segment, name string, kind shm.Kind, kl, vl ctypes.Layout, sz int) error {
-	if seg == nil {
-		return fmt.Errorf("%w: nil segment", ErrInvalid)
-	}
-	o, err := seg.Find(ctx, name, shm.Spec{Kind: kind, Fingerprint: fingerprint(kind, kl, vl)})
-	if err != nil {
-		return fmt.Errorf("shmap: opening %v %q: %w", kind, name, err)
-	}
-	return c.attach(o, kind, kl, vl, sz)
+// spec is what a typed open of a collection of these layouts looks for:
+// its kind and fingerprint, and a whole header.
+func spec(kind shm.Kind, kl, vl ctypes.Layout, size uint64) shm.Spec {
+	return shm.Spec{Kind: kind, Fingerprint: fingerprint(kind, kl, vl), Size: size}
 }
 
-func (c *coll) resolve(b []byte, kind shm.Kind, kl, vl ctypes.Layout, sz int) error {
-	var h shm.Handle
-	if err := h.UnmarshalBinary(b); err != nil {
-		return err
-	}
-	if h.Kind != kind {
-		return fmt.Errorf("shmap: a handle of a %v, not a %v: %w", h.Kind, kind, shm.ErrKind)
-	}
-	if h.Fingerprint != fingerprint(kind, kl, vl) {
-		return fmt.Errorf("shmap: a %v of other types: %w", kind, shm.ErrLayout)
-	}
-	o, err := shm.Resolve(h)
-	if err != nil {
-		return fmt.Errorf("shmap: %w", err)
-	}
-	return c.attach(o, kind, kl, vl, sz)
-}
-
-// checkHeader checks what a header says against what this handle expects.
+// checkHeader checks that a header says what make wrote for a collection
+// of these layouts. The block's kind and layout fingerprint were checked
+// when it was found (shm.Segment.Find, shm.Unmarshal, shm.Resolve): a
+// header that disagrees with them was overwritten.
 func checkHeader(h []byte, kind shm.Kind, kl, vl ctypes.Layout, sz int) error {
 	switch {
 	case len(h) < hdrSize:
-		return fmt.Errorf("%w: %d bytes", ErrCorrupt, len(h))
+		return fmt.Errorf("%w: a header of %d bytes", ErrCorrupt, len(h))
 	case le.Uint32(h) != magic || le.Uint32(h[4:]) != version:
 		return fmt.Errorf("%w: magic %#x version %d", ErrCorrupt, le.Uint32(h), le.Uint32(h[4:]))
-	case le.Uint32(h[offKind:]) != uint32(kind) || le.Uint32(h[offSlot:]) != uint32(sz):
-		return fmt.Errorf("%w: kind %d, slots of %d bytes", ErrCorrupt, le.Uint32(h[offKind:]), le.Uint32(h[offSlot:]))
-	case le.Uint64(h[offKeyFP:]) != kl.Fingerprint || le.Uint64(h[offValFP:]) != vl.Fingerprint ||
+	case le.Uint32(h[offKind:]) != uint32(kind) || le.Uint32(h[offSlot:]) != uint32(sz) ||
+		le.Uint64(h[offKeyFP:]) != kl.Fingerprint || le.Uint64(h[offValFP:]) != vl.Fingerprint ||
 		le.Uint32(h[offKeySize:]) != uint32(kl.Size) || le.Uint32(h[offValSize:]) != uint32(vl.Size):
-		return fmt.Errorf("shmap: a %v of other types: %w", kind, shm.ErrLayout)
+		return fmt.Errorf("%w: the header of a %v says other types than its block", ErrCorrupt, kind)
 	}
 	return nil
 }
@@ -322,11 +326,11 @@ func (c *coll) attach(o *shm.Object, kind shm.Kind, kl, vl ctypes.Layout, sz int
 	}
 	mu, err := semaphore.OpenMutexAt(o.Segment(), le.Uint64(h[offLock:]), le.Uint64(h[offLock+8:]))
 	if err != nil {
-		return fmt.Errorf("shmap: its lock: %w", err)
+		return fmt.Errorf("attaching its lock: %w", err)
 	}
 	c.o, c.h, c.mu, c.sz, c.enc = o, h, mu, sz, encoded(kind, kl, vl)
 	c.here = localLock(o.Segment(), mu.Handle().Offset)
-	c.seq = c.word(offSeq)
+	c.seq = seqlock.At(c.word(offSeq))
 	return nil
 }
 
@@ -361,10 +365,10 @@ func (c *coll) lock(fix func(op uint32, slot int, old []byte)) error {
 	err := c.mu.Lock()
 	if err != nil && !errors.Is(err, semaphore.ErrOwnerDead) {
 		c.here.Unlock()
-		return fmt.Errorf("shmap: %w", err)
+		return fmt.Errorf("locking: %w", err)
 	}
 	if err := c.locked(fix); err != nil {
-		return errors.Join(asCorrupt(err), c.unlock())
+		return errors.Join(err, c.unlock())
 	}
 	return nil
 }
@@ -408,34 +412,27 @@ func (c *coll) unlock() error {
 	return nil
 }
 
-// unlockTo releases the lock as unlock does, joining its error to *err:
-// for a deferred release.
-func (c *coll) unlockTo(err *error) { *err = withUnlock(*err, c.unlock()) }
+// unlockTo releases the lock as unlock does, for a deferred release of an
+// exported call: it joins the unlock's error to *err, and wraps the result
+// (see wrap).
+func (c *coll) unlockTo(err *error, what string) { *err = wrap(what, withUnlock(*err, c.unlock())) }
 
-// withUnlock is err, as ErrCorrupt where the shared bytes caused it,
-// joined with uerr, the error of the unlock that follows.
+// withUnlock is err joined with uerr, the error of the unlock that
+// follows.
 func withUnlock(err, uerr error) error {
 	if uerr != nil {
-		return errors.Join(asCorrupt(err), uerr)
+		return errors.Join(err, uerr)
 	}
-	return asCorrupt(err)
+	return err
 }
 
 // changing makes the sequence word odd (if it is not): a holder of the lock
 // is about to change what a reader without the lock (Map.Get) reads.
-func (c *coll) changing() {
-	if q := atomic.LoadUint64(c.seq); q&1 == 0 {
-		atomic.StoreUint64(c.seq, q+1)
-	}
-}
+func (c *coll) changing() { c.seq.BeginWrite() }
 
 // changed makes the sequence word even (if it is not): the change is
 // whole, and a reading that overlapped it does not count.
-func (c *coll) changed() {
-	if q := atomic.LoadUint64(c.seq); q&1 == 1 {
-		atomic.StoreUint64(c.seq, q+1)
-	}
-}
+func (c *coll) changed() { c.seq.EndWrite() }
 
 // tableView is a table as a handle attached to it, published for readers
 // without the lock (which never attach, so never change it).
@@ -696,15 +693,16 @@ func (c *coll) freeTable(off, gen uint64) error {
 		if errors.Is(err, shm.ErrStale) {
 			return nil
 		}
-		return fmt.Errorf("shmap: freeing a table: %w", err)
+		return fmt.Errorf("freeing a table: %w", err)
 	}
 	if err := t.Free(); err != nil && !errors.Is(err, shm.ErrStale) {
-		return fmt.Errorf("shmap: freeing a table: %w", err)
+		return fmt.Errorf("freeing a table: %w", err)
 	}
 	return nil
 }
 
-// free gives the whole collection back to its segment.
+// free gives the whole collection back to its segment: its table, its
+// lock and its header.
 func (c *coll) free() error {
 	if err := c.lock(func(uint32, int, []byte) {}); err != nil {
 		return err
@@ -714,5 +712,13 @@ func (c *coll) free() error {
 	if uerr := c.unlock(); uerr != nil {
 		return errors.Join(err, uerr)
 	}
-	return asCorrupt(errors.Join(err, c.mu.Free(), c.o.Free()))
+	return errors.Join(err, c.mu.Free(), c.o.Free())
+}
+
+// live checks that o is still the object this handle attached to, not
+// freed since: what makes a second Free fail with shm.ErrStale before it
+// touches anything.
+func live(o *shm.Object) error {
+	_, err := o.Segment().Attach(o.Handle())
+	return err
 }

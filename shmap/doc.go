@@ -7,6 +7,9 @@
 //	v, ok, err := m.Get(7)
 //	m, err = shmap.Open[int64, float64](ctx, seg, "prices") // in another process
 //
+// Open and OpenList wait, as long as their context allows, for a name not
+// made yet, so a program may open before another has made the map.
+//
 // # Keys, values and elements
 //
 // Plain types (package ctypes) of at most MaxItem bytes are kept as their
@@ -56,9 +59,9 @@
 // word left odd by a dead writer takes the lock, and so repairs.
 //
 // Memory that no shmkit process would write (garbage over a header, a lock
-// word, a table or the segment under them) gives ErrCorrupt, which also
-// matches shm.ErrCorrupt, from every operation that meets it, never a
-// panic. That includes a lock word overwritten while this process holds
+// word, a table or the segment under them) gives ErrCorrupt (which is
+// shm.ErrCorrupt) from every operation that meets it, never a panic;
+// Len, which returns no error, is 0 then. That includes a lock word overwritten while this process holds
 // it, which the unlock reports instead of panicking (the operation has
 // then taken effect: Pop returns its element with the error), and a lock
 // word that names this process when an operation starts, on which Lock
@@ -87,6 +90,26 @@
 // without options lives in a segment of the default heap, 4 MiB at first:
 // make a large one in a segment of its own, of the size it needs
 // (shm.Create, or shm.Anonymous and shm.DefaultHeap().Add, then shm.In).
+//
+// # Lifecycle
+//
+//	        what it does to a Map or a List
+//	Close   ends this handle: every later call through it fails with an
+//	        error matching ErrClosed (shm.ErrClosed, and os.ErrClosed), and
+//	        Len is 0; the collection stays for the other handles and
+//	        processes. Idempotent.
+//	Free    destroys the collection for every process: closes this handle
+//	        and gives its memory back to the segment (a Map's root, and
+//	        each part's header, lock and table; a List's header, lock and
+//	        table). Every process must have stopped using it; a second
+//	        Free, through any handle in any process, fails with
+//	        shm.ErrStale.
+//
+// Every error starts with "shmap: " and the call that failed ("shmap:
+// set: ..."); the conditions other packages report too are shm's
+// sentinels under their own names (ErrInvalid, ErrFull, ErrCorrupt,
+// ErrClosed) or shm's (ErrNotExist, ErrLayout, ErrKind), matched with
+// errors.Is.
 //
 // # Caveats
 //

@@ -33,7 +33,7 @@ func encModel[K comparable, V any](t *testing.T, m *Map[K, V], keys, ops int, ke
 		if !reflect.DeepEqual(got, model) {
 			t.Fatalf("snapshot differs from the model: %d entries, want %d", len(got), len(model))
 		}
-		if n, err := m.Len(); err != nil || n != len(model) {
+		if n := m.Len(); n != len(model) {
 			t.Fatalf("Len = %d, %v; want %d", n, err, len(model))
 		}
 		for i := range m.parts {

@@ -34,7 +34,7 @@ func ExampleMap() {
 	for _, k := range slices.Sorted(maps.Keys(got)) {
 		fmt.Println(k, got[k])
 	}
-	n, _ := m.Len()
+	n := m.Len()
 	fmt.Println("len", n)
 	// Output:
 	// 9.5 true false

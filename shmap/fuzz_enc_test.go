@@ -180,7 +180,7 @@ func (r *encRig) use(t *testing.T, long int, strict bool) {
 			if m == nil {
 				continue
 			}
-			_, err := m.Len()
+			_, err := m.count()
 			note("Len", err)
 			for i := range 24 {
 				_, _, err := m.Get(fzKey(i))
@@ -210,7 +210,7 @@ func (r *encRig) use(t *testing.T, long int, strict bool) {
 			note("Snapshot", err)
 			for range m.Range() {
 			}
-			_, err = m.Len()
+			_, err = m.count()
 			note("Len", err)
 		}
 	case encMapSI:
@@ -218,7 +218,7 @@ func (r *encRig) use(t *testing.T, long int, strict bool) {
 			if m == nil {
 				continue
 			}
-			_, err := m.Len()
+			_, err := m.count()
 			note("Len", err)
 			for i := range 24 {
 				_, _, err := m.Get(fzKey(i) + strings.Repeat("#", i))
@@ -246,7 +246,7 @@ func (r *encRig) use(t *testing.T, long int, strict bool) {
 			note("Snapshot", err)
 			for range m.Range() {
 			}
-			_, err = m.Len()
+			_, err = m.count()
 			note("Len", err)
 		}
 	case encList:
@@ -254,7 +254,7 @@ func (r *encRig) use(t *testing.T, long int, strict bool) {
 			if l == nil {
 				continue
 			}
-			_, err := l.Len()
+			_, err := l.count()
 			note("Len", err)
 			for i := -1; i < 26; i++ {
 				_, err := l.At(i)
@@ -274,7 +274,7 @@ func (r *encRig) use(t *testing.T, long int, strict bool) {
 			note("Snapshot", err)
 			for range l.All() {
 			}
-			_, err = l.Len()
+			_, err = l.count()
 			note("Len", err)
 		}
 	}

@@ -278,7 +278,7 @@ func (km *killMap[K, V]) check(t *testing.T, what string, mdl map[int64]int64, _
 		}
 		t.FailNow()
 	}
-	if n, err := m.Len(); err != nil || n != len(mdl) {
+	if n, err := m.count(); err != nil || n != len(mdl) {
 		t.Fatalf("%s: Len = %d, %v; want %d", what, n, err, len(mdl))
 	}
 	// Each part's header counts against its table (no child runs now).
@@ -342,7 +342,7 @@ func (kl *killList[T]) op(j uint64) error {
 	if o.kind == 0 {
 		return kl.l.Append(kl.v(o.val))
 	}
-	n, err := kl.l.Len()
+	n, err := kl.l.count()
 	if err != nil || n == 0 {
 		return err
 	}
@@ -374,7 +374,7 @@ func (kl *killList[T]) check(t *testing.T, what string, _ map[int64]int64, lmdl 
 			live += uint64(itemLen(le.Uint64(l.elem(i))))
 		}
 	}
-	if n, err := l.Len(); err != nil || n != len(lmdl) {
+	if n, err := l.count(); err != nil || n != len(lmdl) {
 		t.Fatalf("%s: Len = %d, %v; want %d", what, n, err, len(lmdl))
 	}
 	killCheckData(t, what, &l.c, live)
@@ -713,7 +713,7 @@ func killTest(t *testing.T, kind, point string) {
 		// its record is cleared, but not while a growth fills its new table.
 		inside := (killRecorded(kind, point) || point == "ended") && point != "grow" && point != "grown"
 		kcc := kc.at(t, atomicLoad(rec(r, recPart)))
-		if q := atomicLoad(kcc.seq); inside != (q&1 == 1) {
+		if q := atomicLoad(kcc.word(offSeq)); inside != (q&1 == 1) {
 			t.Fatalf("%s: the sequence word is %d", what, q)
 		}
 		before := kc.repairs()
@@ -726,7 +726,7 @@ func killTest(t *testing.T, kind, point string) {
 			t.Fatalf("%s: %d repairs, want %d", what, got, wantRepairs)
 		}
 		repairs += int(wantRepairs)
-		if q := atomicLoad(kcc.seq); q&1 == 1 {
+		if q := atomicLoad(kcc.word(offSeq)); q&1 == 1 {
 			t.Fatalf("%s: the sequence word is %d after the repair", what, q)
 		}
 		if killPoint(point) {
@@ -781,7 +781,7 @@ var killAllChild = testproc.Register("shmap-kill-all-locked", func(c *testproc.C
 			}
 		}
 	}
-	_, err = m.Len()
+	_, err = m.count()
 	return fmt.Errorf("Len returned (%v) instead of dying with every lock held", err)
 })
 
@@ -831,7 +831,7 @@ func TestKillAllLocked(t *testing.T) {
 			}
 		}
 	}
-	if n, err := m.Len(); err != nil || n != len(want) {
+	if n, err := m.count(); err != nil || n != len(want) {
 		t.Fatalf("Len = %d, %v; want %d", n, err, len(want))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 
 	"github.com/shmkit/shmkit/ctypes"
@@ -15,9 +16,12 @@ import (
 // List is a list in shared memory that every process attached to it reads
 // and changes: Python's Manager().list(), without a server.
 type List[T any] struct {
+	handle
 	c coll
 	e field[T]
 }
+
+var _ io.Closer = (*List[int])(nil)
 
 var noValue ctypes.Layout
 
@@ -26,25 +30,30 @@ var noValue ctypes.Layout
 // their bytes; others are encoded (see Codec and SetCodec).
 func NewList[T any](opts ...shm.Option) (*List[T], error) {
 	l, el, err := listLayout[T]()
-	if err != nil {
-		return nil, err
+	if err == nil {
+		err = l.c.make(shm.KindList, el, noValue, minCap, l.c.sz, opts)
 	}
-	if err := l.c.make(shm.KindList, el, noValue, minCap, l.c.sz, opts); err != nil {
-		return nil, fmt.Errorf("shmap: making a list: %w", err)
+	if err != nil {
+		return nil, wrap("making a list", err)
 	}
 	return l, nil
 }
 
-// OpenList attaches to the List called name in seg.
-// It waits, as long as ctx allows, while the object's creator is still
-// making it.
+// OpenList attaches to the List called name in seg (shm.ErrLayout when it
+// holds another type, shm.ErrKind when it is not a list). It waits, as
+// long as ctx allows, for a list not made yet (an error matching
+// shm.ErrNotExist and ctx.Err() when ctx ends first) or whose creator is
+// still making it.
 func OpenList[T any](ctx context.Context, seg *shm.Segment, name string) (*List[T], error) {
 	l, el, err := listLayout[T]()
-	if err != nil {
-		return nil, err
+	if err == nil {
+		var o *shm.Object
+		if o, err = seg.Find(ctx, name, spec(shm.KindList, el, noValue, hdrSize)); err == nil {
+			err = l.c.attach(o, shm.KindList, el, noValue, l.c.sz)
+		}
 	}
-	if err := l.c.open(ctx, seg, name, shm.KindList, el, noValue, l.c.sz); err != nil {
-		return nil, err
+	if err != nil {
+		return nil, wrapped(fmt.Sprintf("opening list %q", name), err)
 	}
 	return l, nil
 }
@@ -66,10 +75,15 @@ func (l *List[T]) MarshalBinary() ([]byte, error) { return l.c.o.Handle().Marsha
 func (l *List[T]) UnmarshalBinary(b []byte) error {
 	n, el, err := listLayout[T]()
 	if err != nil {
-		return err
+		return wrap("attaching a list", err)
+	}
+	o, err := shm.Unmarshal(b, spec(shm.KindList, el, noValue, hdrSize))
+	if err != nil {
+		return wrap("attaching a list", err)
 	}
 	l.e, l.c.sz = n.e, n.c.sz
-	return l.c.resolve(b, shm.KindList, el, noValue, l.c.sz)
+	l.closed.Store(false)
+	return wrap("attaching a list", l.c.attach(o, shm.KindList, el, noValue, l.c.sz))
 }
 
 // Handle is the list's handle.
@@ -84,9 +98,26 @@ func (l *List[T]) SetCodec(c Codec[T]) {
 	}
 }
 
-// Free gives the list's memory back: every process must have stopped
-// using it.
-func (l *List[T]) Free() error { return l.c.free() }
+// Free destroys the list for every process: it closes this handle and
+// gives the list's memory back to its segment (its header, lock and
+// table). Every process must have stopped using it. A second Free, through
+// any handle in any process, fails with shm.ErrStale.
+func (l *List[T]) Free() error {
+	if err := live(l.c.o); err != nil {
+		return wrap("freeing a list", err)
+	}
+	l.closed.Store(true)
+	return wrap("freeing a list", l.c.free())
+}
+
+// lock takes the list's lock for an exported call, through a handle that
+// must not be closed.
+func (l *List[T]) lock() error {
+	if err := l.usable(); err != nil {
+		return err
+	}
+	return l.c.lock(l.fix)
+}
 
 // elem is element i's bytes in the table: the element, or its ref.
 func (l *List[T]) elem(i int) []byte { return l.c.tab[i*l.c.sz : i*l.c.sz+l.e.width()] }
@@ -120,12 +151,12 @@ func (l *List[T]) fix(op uint32, i int, old []byte) {
 func (l *List[T]) Append(v T) (err error) {
 	eb, err := l.e.bytes(&v)
 	if err != nil {
-		return err
+		return wrap("append", err)
 	}
-	if err := l.c.lock(l.fix); err != nil {
-		return err
+	if err := l.lock(); err != nil {
+		return wrap("append", err)
 	}
-	defer l.c.unlockTo(&err)
+	defer l.c.unlockTo(&err, "append")
 	n, need := int(l.c.count()), l.e.need(eb)
 	if n == l.c.capacity() || !l.c.room(need) {
 		if err := l.c.grow(n == l.c.capacity(), need, l.rehash); err != nil {
@@ -169,34 +200,41 @@ func (l *List[T]) rehash(slots, data []byte, _ int) (uint64, error) {
 	return at, nil
 }
 
-// Len is the number of elements.
-func (l *List[T]) Len() (_ int, err error) {
-	if err := l.c.lock(l.fix); err != nil {
-		return 0, err
+// Len is the number of elements, counted under the lock. It is 0 through
+// a closed handle, and when the list's memory is corrupt (the calls that
+// return an error say what is wrong).
+func (l *List[T]) Len() int {
+	n, err := l.count()
+	if err != nil {
+		return 0
 	}
-	defer l.c.unlockTo(&err)
+	return n
+}
+
+// count is Len, and why it is 0 when it fails.
+func (l *List[T]) count() (_ int, err error) {
+	if err := l.lock(); err != nil {
+		return 0, wrap("len", err)
+	}
+	defer l.c.unlockTo(&err, "len")
 	return int(l.c.count()), nil
 }
 
 // At returns element i (ErrInvalid when out of range).
 func (l *List[T]) At(i int) (T, error) {
 	var v T
-	if err := l.c.lock(l.fix); err != nil {
-		return v, err
+	if err := l.lock(); err != nil {
+		return v, wrap("at", err)
 	}
 	if err := l.check(i); err != nil {
-		return v, errors.Join(err, l.c.unlock())
+		return v, wrap("at", errors.Join(err, l.c.unlock()))
 	}
 	b, err := l.stored(i)
 	b = bytes.Clone(b) // decoded without the lock
-	if uerr := l.c.unlock(); uerr != nil {
-		return v, errors.Join(asCorrupt(err), uerr)
-	}
-	err = asCorrupt(err)
-	if err == nil {
+	if err = withUnlock(err, l.c.unlock()); err == nil {
 		err = l.e.load(b, &v)
 	}
-	return v, err
+	return v, wrap("at", err)
 }
 
 func (l *List[T]) check(i int) error {
@@ -211,12 +249,12 @@ func (l *List[T]) check(i int) error {
 func (l *List[T]) Set(i int, v T) (err error) {
 	eb, err := l.e.bytes(&v)
 	if err != nil {
-		return err
+		return wrap("set", err)
 	}
-	if err := l.c.lock(l.fix); err != nil {
-		return err
+	if err := l.lock(); err != nil {
+		return wrap("set", err)
 	}
-	defer l.c.unlockTo(&err)
+	defer l.c.unlockTo(&err, "set")
 	if err := l.check(i); err != nil {
 		return err
 	}
@@ -242,16 +280,16 @@ func (l *List[T]) Set(i int, v T) (err error) {
 // Pop removes and returns the last element (ErrInvalid when empty).
 func (l *List[T]) Pop() (T, error) {
 	var v T
-	if err := l.c.lock(l.fix); err != nil {
-		return v, err
+	if err := l.lock(); err != nil {
+		return v, wrap("pop", err)
 	}
 	n := int(l.c.count())
 	if n == 0 {
-		return v, errors.Join(fmt.Errorf("%w: Pop of an empty list", ErrInvalid), l.c.unlock())
+		return v, wrap("pop", errors.Join(fmt.Errorf("%w: an empty list", ErrInvalid), l.c.unlock()))
 	}
 	b, err := l.stored(n - 1)
 	if err != nil {
-		return v, errors.Join(asCorrupt(err), l.c.unlock())
+		return v, wrap("pop", errors.Join(err, l.c.unlock()))
 	}
 	b = bytes.Clone(b) // decoded without the lock
 	if l.c.enc {
@@ -267,7 +305,7 @@ func (l *List[T]) Pop() (T, error) {
 	// Popped: the element is the caller's even if the unlock finds the
 	// word overwritten.
 	uerr := l.c.unlock()
-	return v, errors.Join(l.e.load(b, &v), uerr)
+	return v, wrap("pop", errors.Join(l.e.load(b, &v), uerr))
 }
 
 // All yields a snapshot of the list: its elements at one instant, in
@@ -290,7 +328,12 @@ func (l *List[T]) All() iter.Seq[T] {
 
 // Snapshot returns the list's elements at one instant.
 func (l *List[T]) Snapshot() ([]T, error) {
-	if err := l.c.lock(l.fix); err != nil {
+	vs, err := l.snapshot()
+	return vs, wrap("snapshot", err)
+}
+
+func (l *List[T]) snapshot() ([]T, error) {
+	if err := l.lock(); err != nil {
 		return nil, err
 	}
 	vs := make([]T, l.c.count())
@@ -298,7 +341,7 @@ func (l *List[T]) Snapshot() ([]T, error) {
 	for i := range vs {
 		b, err := l.stored(i)
 		if err != nil {
-			return nil, errors.Join(asCorrupt(err), l.c.unlock())
+			return nil, errors.Join(err, l.c.unlock())
 		}
 		if l.e.size > 0 {
 			copy(mem.Bytes(&vs[i]), b)

@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"reflect"
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/ctypes"
 	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/seqlock"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -19,6 +21,7 @@ import (
 // are spread by their hash over parts, each with its own lock and table,
 // so that processes changing different keys seldom wait for each other.
 type Map[K comparable, V any] struct {
+	handle
 	root  *shm.Object
 	parts []part[K, V]
 	k     field[K]
@@ -26,6 +29,8 @@ type Map[K comparable, V any] struct {
 	off   int // of the value in a slot
 	sz    int // slot bytes
 }
+
+var _ io.Closer = (*Map[int, int])(nil)
 
 // part is one part of a Map: a collection with its own header, lock and
 // table (and data region), holding the keys whose hash's top bits are its
@@ -72,10 +77,9 @@ const (
 func New[K comparable, V any](opts ...shm.Option) (*Map[K, V], error) {
 	m, kl, vl, err := mapLayout[K, V]()
 	if err != nil {
-		return nil, err
+		return nil, wrap("making a map", err)
 	}
-	sp := shm.Spec{Kind: shm.KindMap, Fingerprint: fingerprint(shm.KindMap, kl, vl), Size: rootSize}
-	root, err := shm.PlaceObject(sp, func(o *shm.Object) error {
+	root, err := shm.PlaceObject(spec(shm.KindMap, kl, vl, rootSize), func(o *shm.Object) error {
 		h := o.Bytes()
 		for i := range m.parts {
 			c := &m.parts[i].c
@@ -100,30 +104,26 @@ func New[K comparable, V any](opts ...shm.Option) (*Map[K, V], error) {
 		return nil
 	}, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("shmap: making a map: %w", err)
+		return nil, wrap("making a map", err)
 	}
 	m.root = root
 	return m, nil
 }
 
 // Open attaches to the Map called name in seg (shm.ErrLayout when it holds
-// other types).
-// It waits, as long as ctx allows, while the object's creator is still
-// making it.
+// other types, shm.ErrKind when it is not a map). It waits, as long as ctx
+// allows, for a map not made yet (an error matching shm.ErrNotExist and
+// ctx.Err() when ctx ends first) or whose creator is still making it.
 func Open[K comparable, V any](ctx context.Context, seg *shm.Segment, name string) (*Map[K, V], error) {
 	m, kl, vl, err := mapLayout[K, V]()
+	if err == nil {
+		var o *shm.Object
+		if o, err = seg.Find(ctx, name, spec(shm.KindMap, kl, vl, rootSize)); err == nil {
+			err = m.attach(o, kl, vl)
+		}
+	}
 	if err != nil {
-		return nil, err
-	}
-	if seg == nil {
-		return nil, fmt.Errorf("%w: nil segment", ErrInvalid)
-	}
-	o, err := seg.Find(ctx, name, shm.Spec{Kind: shm.KindMap, Fingerprint: fingerprint(shm.KindMap, kl, vl)})
-	if err != nil {
-		return nil, fmt.Errorf("shmap: opening map %q: %w", name, err)
-	}
-	if err := m.attach(o, kl, vl); err != nil {
-		return nil, err
+		return nil, wrapped(fmt.Sprintf("opening map %q", name), err)
 	}
 	return m, nil
 }
@@ -132,13 +132,11 @@ func Open[K comparable, V any](ctx context.Context, seg *shm.Segment, name strin
 func (m *Map[K, V]) attach(o *shm.Object, kl, vl ctypes.Layout) error {
 	h := o.Bytes()
 	switch {
-	case len(h) < rootSize:
-		return fmt.Errorf("%w: a map root of %d bytes", ErrCorrupt, len(h))
 	case le.Uint32(h) != magic || le.Uint32(h[4:]) != rootVersion || le.Uint32(h[offKind:]) != uint32(shm.KindMap) || le.Uint32(h[offParts:]) != nParts:
 		return fmt.Errorf("%w: map root magic %#x version %d kind %d, %d parts", ErrCorrupt, le.Uint32(h), le.Uint32(h[4:]), le.Uint32(h[offKind:]), le.Uint32(h[offParts:]))
 	case le.Uint64(h[offKeyFP:]) != kl.Fingerprint || le.Uint64(h[offValFP:]) != vl.Fingerprint ||
 		le.Uint32(h[offKeySize:]) != uint32(kl.Size) || le.Uint32(h[offValSize:]) != uint32(vl.Size):
-		return fmt.Errorf("shmap: a map of other types: %w", shm.ErrLayout)
+		return fmt.Errorf("%w: the map's root says other types than its block", ErrCorrupt)
 	}
 	for i := range m.parts {
 		ph := o.Handle()
@@ -151,7 +149,7 @@ func (m *Map[K, V]) attach(o *shm.Object, kl, vl ctypes.Layout) error {
 		ph.Kind, ph.Fingerprint = shm.KindShard, fingerprint(shm.KindShard, kl, vl)
 		po, err := shm.Resolve(ph)
 		if err != nil {
-			return fmt.Errorf("shmap: the map's part %d: %w", i, err)
+			return fmt.Errorf("the map's part %d: %w", i, err)
 		}
 		if err := m.parts[i].c.attach(po, shm.KindShard, kl, vl, m.sz); err != nil {
 			return err
@@ -214,28 +212,18 @@ func (m *Map[K, V]) MarshalBinary() ([]byte, error) { return m.root.Handle().Mar
 func (m *Map[K, V]) UnmarshalBinary(b []byte) error {
 	n, kl, vl, err := mapLayout[K, V]()
 	if err != nil {
-		return err
+		return wrap("attaching a map", err)
 	}
-	var h shm.Handle
-	if err := h.UnmarshalBinary(b); err != nil {
-		return err
-	}
-	if h.Kind != shm.KindMap {
-		return fmt.Errorf("shmap: a handle of a %v, not a map: %w", h.Kind, shm.ErrKind)
-	}
-	if h.Fingerprint != fingerprint(shm.KindMap, kl, vl) {
-		return fmt.Errorf("shmap: a map of other types: %w", shm.ErrLayout)
-	}
-	o, err := shm.Resolve(h)
+	o, err := shm.Unmarshal(b, spec(shm.KindMap, kl, vl, rootSize))
 	if err != nil {
-		return fmt.Errorf("shmap: %w", err)
+		return wrap("attaching a map", err)
 	}
 	*m = Map[K, V]{k: n.k, v: n.v, off: n.off, sz: n.sz, parts: make([]part[K, V], nParts)}
 	for i := range m.parts {
 		p := &m.parts[i]
 		p.m, p.fix = m, p.recoverSlot
 	}
-	return m.attach(o, kl, vl)
+	return wrap("attaching a map", m.attach(o, kl, vl))
 }
 
 // Handle is the map's handle.
@@ -258,14 +246,20 @@ func (m *Map[K, V]) SetValueCodec(c Codec[V]) {
 	}
 }
 
-// Free gives the map's memory back: every process must have stopped
-// using it.
+// Free destroys the map for every process: it closes this handle and
+// gives the map's memory back to its segment (each part's header, lock and
+// table, and the root). Every process must have stopped using it. A second
+// Free, through any handle in any process, fails with shm.ErrStale.
 func (m *Map[K, V]) Free() error {
+	if err := live(m.root); err != nil {
+		return wrap("freeing a map", err)
+	}
+	m.closed.Store(true)
 	var errs []error
 	for i := range m.parts {
 		errs = append(errs, m.parts[i].c.free())
 	}
-	return errors.Join(append(errs, m.root.Free())...)
+	return wrap("freeing a map", errors.Join(append(errs, m.root.Free())...))
 }
 
 // lockKey takes the lock of the part of the key of bytes kb, and gives
@@ -300,9 +294,11 @@ func (m *Map[K, V]) unlockAll(n int) error {
 	return errors.Join(errs...)
 }
 
-// unlockAllTo is unlockAll for a deferred release, joining its error to
-// *err.
-func (m *Map[K, V]) unlockAllTo(err *error) { *err = withUnlock(*err, m.unlockAll(nParts)) }
+// unlockAllTo is unlockAll for a deferred release of an exported call,
+// joining its error to *err, and wrapping the result (see wrap).
+func (m *Map[K, V]) unlockAllTo(err *error, what string) {
+	*err = wrap(what, withUnlock(*err, m.unlockAll(nParts)))
+}
 
 // slot is the bytes of slot i of the current table.
 func (p *part[K, V]) slot(i int) []byte { return p.c.tab[i*p.m.sz : (i+1)*p.m.sz] }
@@ -356,9 +352,12 @@ func (p *part[K, V]) find(kb []byte, h uint64) (i int, found bool) {
 // Get returns the value of key, and whether the map holds it.
 func (m *Map[K, V]) Get(key K) (V, bool, error) {
 	var v V
+	if err := m.usable(); err != nil {
+		return v, false, wrap("get", err)
+	}
 	kb, err := m.k.bytes(&key)
 	if err != nil {
-		return v, false, err
+		return v, false, wrap("get", err)
 	}
 	h := hash(kb)
 	p := m.part(h)
@@ -368,30 +367,26 @@ func (m *Map[K, V]) Get(key K) (V, bool, error) {
 		}
 	}
 	if err := p.c.lock(p.fix); err != nil {
-		return v, false, err
+		return v, false, wrap("get", err)
 	}
 	i, ok := p.find(kb, h)
 	if !ok {
-		return v, false, p.c.unlock()
+		return v, false, wrap("get", p.c.unlock())
 	}
 	if m.v.size > 0 {
 		copy(mem.Bytes(&v), p.slot(i)[m.off:m.off+m.v.size])
 		if err := p.c.unlock(); err != nil {
 			var zero V
-			return zero, false, err
+			return zero, false, wrap("get", err)
 		}
 		return v, true, nil
 	}
 	b, err := p.valueOf(p.slot(i))
 	b = bytes.Clone(b) // decoded without the lock
-	if uerr := p.c.unlock(); uerr != nil {
-		return v, false, errors.Join(asCorrupt(err), uerr)
-	}
-	err = asCorrupt(err)
-	if err == nil {
+	if err = withUnlock(err, p.c.unlock()); err == nil {
 		err = m.v.load(b, &v)
 	}
-	return v, err == nil, err
+	return v, err == nil, wrap("get", err)
 }
 
 // getFast looks a plain key up without the lock, as a reader of a
@@ -403,8 +398,8 @@ func (m *Map[K, V]) Get(key K) (V, bool, error) {
 func (p *part[K, V]) getFast(kb []byte, h uint64, v *V) (found, ok bool) {
 	c := &p.c
 	for range 4 {
-		q := atomic.LoadUint64(c.seq)
-		if q&1 == 1 {
+		q, ok := c.seq.BeginRead()
+		if !ok {
 			continue
 		}
 		t := c.current()
@@ -420,55 +415,39 @@ func (p *part[K, V]) getFast(kb []byte, h uint64, v *V) (found, ok bool) {
 			if w&3 == slotEmpty {
 				break
 			}
-			if w&3 == slotFull && w>>32 == h>>32 && wordsEqual(t.tab, at+8, kb) {
-				wordsLoad(mem.Bytes(v), t.tab, at+p.m.off)
+			if w&3 == slotFull && w>>32 == h>>32 && seqlock.Equal(t.tab[at+8:], kb) {
+				seqlock.Load(mem.Bytes(v), t.tab[at+p.m.off:])
 				found = true
 				break
 			}
 		}
-		if atomic.LoadUint64(c.seq) == q {
+		if c.seq.ReadOk(q) {
 			return found, true
 		}
 	}
 	return false, false
 }
 
-// wordsEqual reports whether the bytes at tab[at:] equal b, read as whole
-// words loaded atomically (at is 8-aligned; the slot's field is padded to
-// a multiple of 8).
-func wordsEqual(tab []byte, at int, b []byte) bool {
-	for j := 0; j < len(b); j += 8 {
-		w := atomic.LoadUint64(mem.Uint64(tab, uintptr(at+j)))
-		if len(b)-j >= 8 {
-			if w != le.Uint64(b[j:]) {
-				return false
-			}
-			continue
-		}
-		var x [8]byte
-		le.PutUint64(x[:], w)
-		if !bytes.Equal(x[:len(b)-j], b[j:]) {
-			return false
-		}
+// Len is the number of keys, counted with every part locked, so at one
+// instant. It is 0 through a closed handle, and when the map's memory is
+// corrupt (the calls that return an error say what is wrong).
+func (m *Map[K, V]) Len() int {
+	n, err := m.count()
+	if err != nil {
+		return 0
 	}
-	return true
+	return n
 }
 
-// wordsLoad copies len(dst) bytes from tab[at:] as wordsEqual reads them.
-func wordsLoad(dst, tab []byte, at int) {
-	for j := 0; j < len(dst); j += 8 {
-		var x [8]byte
-		le.PutUint64(x[:], atomic.LoadUint64(mem.Uint64(tab, uintptr(at+j))))
-		copy(dst[j:], x[:])
+// count is Len, and why it is 0 when it fails.
+func (m *Map[K, V]) count() (n int, err error) {
+	if err := m.usable(); err != nil {
+		return 0, wrap("len", err)
 	}
-}
-
-// Len is the number of keys.
-func (m *Map[K, V]) Len() (n int, err error) {
 	if err := m.lockAll(); err != nil {
-		return 0, err
+		return 0, wrap("len", err)
 	}
-	defer m.unlockAllTo(&err)
+	defer m.unlockAllTo(&err, "len")
 	for i := range m.parts {
 		n += int(m.parts[i].c.count())
 	}
@@ -477,19 +456,22 @@ func (m *Map[K, V]) Len() (n int, err error) {
 
 // Set sets key to v.
 func (m *Map[K, V]) Set(key K, v V) (err error) {
+	if err := m.usable(); err != nil {
+		return wrap("set", err)
+	}
 	kb, err := m.k.bytes(&key)
 	if err != nil {
-		return err
+		return wrap("set", err)
 	}
 	vb, err := m.v.bytes(&v)
 	if err != nil {
-		return err
+		return wrap("set", err)
 	}
 	p, h, err := m.lockKey(kb)
 	if err != nil {
-		return err
+		return wrap("set", err)
 	}
-	defer p.c.unlockTo(&err)
+	defer p.c.unlockTo(&err, "set")
 	return p.set(h, kb, vb)
 }
 
@@ -544,7 +526,7 @@ func (p *part[K, V]) overwrite(i int, vb []byte) {
 	}
 	p.c.begin(opOverwrite, i, old, p.c.after(p.m.v.need(vb), drop))
 	p.c.point("overwrite")
-	storeTo(p.c.data, s[p.m.off:], p.m.v.size > 0, vb, p.c.used())
+	p.put(s[p.m.off:], p.m.v.size > 0, vb, p.c.used())
 	p.c.point("overwritten")
 	p.c.settle(true)
 	p.c.end()
@@ -556,8 +538,8 @@ func (p *part[K, V]) insert(i int, h uint64, kb, vb []byte) {
 	s := p.slot(i)
 	p.c.begin(opInsert, i, nil, p.c.after(p.m.k.need(kb)+p.m.v.need(vb), 0))
 	p.c.point("insert")
-	at := storeTo(p.c.data, s[8:], p.m.k.size > 0, kb, p.c.used())
-	storeTo(p.c.data, s[p.m.off:], p.m.v.size > 0, vb, at)
+	at := p.put(s[8:], p.m.k.size > 0, kb, p.c.used())
+	p.put(s[p.m.off:], p.m.v.size > 0, vb, at)
 	p.c.point("inserted")
 	atomic.StoreUint64(p.ctrl(i), h&^0xFFFFFFFF|slotFull)
 	p.c.point("committed")
@@ -566,17 +548,31 @@ func (p *part[K, V]) insert(i int, h uint64, kb, vb []byte) {
 	p.c.end()
 }
 
+// put is storeTo for a field of a slot of the current table, whose plain
+// bytes Get may be loading without the lock meanwhile: they are stored as
+// whole atomic words (see package seqlock).
+func (p *part[K, V]) put(dst []byte, plain bool, b []byte, at uint64) uint64 {
+	if plain {
+		seqlock.Store(dst, b)
+		return at
+	}
+	return storeTo(p.c.data, dst, false, b, at)
+}
+
 // Delete removes key; it reports whether the map held it.
 func (m *Map[K, V]) Delete(key K) (_ bool, err error) {
+	if err := m.usable(); err != nil {
+		return false, wrap("delete", err)
+	}
 	kb, err := m.k.bytes(&key)
 	if err != nil {
-		return false, err
+		return false, wrap("delete", err)
 	}
 	p, h, err := m.lockKey(kb)
 	if err != nil {
-		return false, err
+		return false, wrap("delete", err)
 	}
-	defer p.c.unlockTo(&err)
+	defer p.c.unlockTo(&err, "delete")
 	i, ok := p.find(kb, h)
 	if !ok {
 		return false, nil
@@ -607,18 +603,21 @@ func (p *part[K, V]) remove(i int) {
 // must be plain, of at most MaxItem bytes (ErrInvalid otherwise: use
 // Update).
 func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (_ bool, err error) {
+	if err := m.usable(); err != nil {
+		return false, wrap("compare and swap", err)
+	}
 	if m.v.size == 0 {
-		return false, fmt.Errorf("%w: CompareAndSwap of an encoded %v: use Update", ErrInvalid, reflect.TypeFor[V]())
+		return false, wrapped("compare and swap", fmt.Errorf("%w: values of an encoded %v: use Update", ErrInvalid, reflect.TypeFor[V]()))
 	}
 	kb, err := m.k.bytes(&key)
 	if err != nil {
-		return false, err
+		return false, wrap("compare and swap", err)
 	}
 	p, h, err := m.lockKey(kb)
 	if err != nil {
-		return false, err
+		return false, wrap("compare and swap", err)
 	}
-	defer p.c.unlockTo(&err)
+	defer p.c.unlockTo(&err, "compare and swap")
 	i, ok := p.find(kb, h)
 	if !ok || !bytes.Equal(p.slot(i)[m.off:m.off+m.v.size], mem.Bytes(&old)) {
 		return false, nil
@@ -633,15 +632,18 @@ func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (_ bool, err error) {
 // with the map locked: keep it short, and do not use the map inside it. A
 // panic in fn leaves the map as it was.
 func (m *Map[K, V]) Update(key K, fn func(old V, found bool) (V, bool)) (err error) {
+	if err := m.usable(); err != nil {
+		return wrap("update", err)
+	}
 	kb, err := m.k.bytes(&key)
 	if err != nil {
-		return err
+		return wrap("update", err)
 	}
 	p, h, err := m.lockKey(kb)
 	if err != nil {
-		return err
+		return wrap("update", err)
 	}
-	defer p.c.unlockTo(&err)
+	defer p.c.unlockTo(&err, "update")
 	i, found := p.find(kb, h)
 	var old V
 	if found {
@@ -690,7 +692,7 @@ func (m *Map[K, V]) Range() iter.Seq2[K, V] {
 func (m *Map[K, V]) Snapshot() (map[K]V, error) {
 	ks, vs, err := m.snapshot()
 	if err != nil {
-		return nil, err
+		return nil, wrap("snapshot", err)
 	}
 	out := make(map[K]V, len(ks))
 	for i, k := range ks {
@@ -702,6 +704,9 @@ func (m *Map[K, V]) Snapshot() (map[K]V, error) {
 // snapshot copies the entries out with every part locked; encoded ones
 // are decoded after.
 func (m *Map[K, V]) snapshot() ([]K, []V, error) {
+	if err := m.usable(); err != nil {
+		return nil, nil, err
+	}
 	if err := m.lockAll(); err != nil {
 		return nil, nil, err
 	}
@@ -714,7 +719,7 @@ func (m *Map[K, V]) snapshot() ([]K, []V, error) {
 	for i := range m.parts {
 		var err error
 		if ks, vs, kbs, vbs, err = m.parts[i].copyOut(ks, vs, kbs, vbs); err != nil {
-			return nil, nil, errors.Join(asCorrupt(err), m.unlockAll(nParts))
+			return nil, nil, errors.Join(err, m.unlockAll(nParts))
 		}
 	}
 	if err := m.unlockAll(nParts); err != nil {
@@ -812,7 +817,7 @@ func (p *part[K, V]) recoverSlot(op uint32, i int, old []byte) {
 	c := atomic.LoadUint64(p.ctrl(i)) & 3
 	switch op {
 	case opOverwrite: // undone: the old value back
-		copy(s[p.m.off:p.m.off+p.m.v.width()], old)
+		seqlock.Store(s[p.m.off:], old[:p.m.v.width()])
 		p.c.settle(false)
 	case opInsert:
 		if c == slotFull { // committed: the counts follow

@@ -98,7 +98,7 @@ func TestManagerExample(t *testing.T) {
 			t.Fatalf("Get(%d) = %d, %v, %v", k, v, ok, err)
 		}
 	}
-	if n2, err := d.Len(); err != nil || n2 != 2*n {
+	if n2 := d.Len(); n2 != 2*n {
 		t.Fatalf("Len = %d, %v; want %d", n2, err, 2*n)
 	}
 	seen := make([]int, 2*n)
@@ -121,7 +121,7 @@ func TestManagerExample(t *testing.T) {
 			t.Fatalf("list holds %d %d times", k, c)
 		}
 	}
-	if ln, err := l.Len(); err != nil || ln != 2*n {
+	if ln := l.Len(); ln != 2*n {
 		t.Fatalf("list Len = %d, %v", ln, err)
 	}
 	t.Logf("dict: %d keys, first {0: %d, 1: %d, 2: %d, ...}; list: %d elements, starting %v",
@@ -406,7 +406,7 @@ func TestMultiProcessRandomOps(t *testing.T) {
 			t.Errorf("key %d (= %d) should not be there", k, v)
 		}
 	}
-	if n, err := m.Len(); err != nil || n != len(want) {
+	if n := m.Len(); n != len(want) {
 		t.Errorf("Len = %d, %v; want %d", n, err, len(want))
 	}
 	esnap, err := e.Snapshot()
@@ -439,7 +439,7 @@ func TestMultiProcessRandomOps(t *testing.T) {
 			t.Fatalf("process %d: %d elements in the list, want %d", p, next[p], perProc[p])
 		}
 	}
-	if n, err := l.Len(); err != nil || n != total {
+	if n := l.Len(); n != total {
 		t.Fatalf("list Len = %d, %v; want %d", n, err, total)
 	}
 	counts := make([]int, mpProcs)

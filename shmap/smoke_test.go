@@ -56,7 +56,7 @@ func TestSmokeList(t *testing.T) {
 		}
 		i++
 	}
-	if n, _ := l.Len(); n != 999 || i != 999 {
+	if n := l.Len(); n != 999 || i != 999 {
 		t.Fatal(n, i)
 	}
 }

@@ -31,6 +31,11 @@ func (i Info) TableBytes() int64 { return int64(i.Slots)*int64(i.SlotBytes) + i.
 // figures are the sums over its parts (Slots, and the data bytes), and
 // SlotBytes the bytes of one slot.
 func Stat(o *shm.Object) (Info, error) {
+	in, err := stat(o)
+	return in, wrap("stat", err)
+}
+
+func stat(o *shm.Object) (Info, error) {
 	switch o.Kind() {
 	case shm.KindList:
 		return statColl(o, shm.KindList)
@@ -51,7 +56,7 @@ func Stat(o *shm.Object) (Info, error) {
 		ph.Kind, ph.Fingerprint = shm.KindShard, fingerprint(shm.KindShard, kl, vl)
 		po, err := shm.Resolve(ph)
 		if err != nil {
-			return Info{}, fmt.Errorf("shmap: the map's part %d: %w", i, err)
+			return Info{}, fmt.Errorf("the map's part %d: %w", i, err)
 		}
 		in, err := statColl(po, shm.KindShard)
 		if err != nil {

@@ -18,7 +18,8 @@
 //
 // A Value is placed in the default heap, or where shm.In says; other
 // processes open it by name with Open[T] (which checks that it holds a T:
-// shm.ErrLayout otherwise) or receive it as a handle (MarshalBinary,
+// shm.ErrLayout otherwise, and waits, as long as its context allows, for a
+// name not made yet) or receive it as a handle (MarshalBinary,
 // UnmarshalBinary), as package process does.
 //
 // # Reads, writes and the lock
@@ -37,11 +38,27 @@
 // the value as it was or wholly updated, never half (the copy in use is
 // never written), and the next Lock reports semaphore.ErrOwnerDead.
 //
+// # Lifecycle
+//
+//	        what it does to a Value
+//	Close   ends this handle: Store, Update and Lock fail with an error
+//	        matching shm.ErrClosed (and os.ErrClosed); the value and its
+//	        lock stay for the other handles and processes, and a lock held
+//	        through the handle stays held. Idempotent.
+//	Free    destroys the value for every process: closes this handle and
+//	        gives the value's block and its lock's back to the segment.
+//	        Every process must have stopped using it; a second Free,
+//	        through any handle in any process, fails with shm.ErrStale.
+//
+// Errors start with "value: "; those that other packages report too are
+// shm's sentinels (ErrInvalid, ErrClosed, ErrCorrupt, ErrNotExist,
+// ErrLayout, ErrKind), matched with errors.Is.
+//
 // # Layout
 //
 // The payload is a 64-byte header (see internal/share: the ctypes code of
 // T, its size, the lock's place, the write sequence at offset 40) and
-// then the data at offset 64:
+// then the data at offset 64 (the two copies are internal/seqlock's Pair):
 //
 //	T of 1, 2, 4, 8 bytes   offset 64: one 8-byte word, the value in its low bytes
 //	wider T                 offset 64: copy 0; offset 64+S: copy 1 (S = size rounded up to 64);
@@ -62,7 +79,7 @@
 //     non-number, any of them on a T wider than 8 bytes or of 3, 5, 6 or 7).
 //     CompareAndSwap compares bits: NaN equals the same NaN, -0 is not +0.
 //   - Close ends a handle: Store, Update and Lock then fail with an error
-//     wrapping os.ErrClosed, while Load and the atomic operations, which
+//     matching shm.ErrClosed, while Load and the atomic operations, which
 //     return no error, go on working as long as the segment is mapped.
 //   - Only Linux on amd64 and arm64 is implemented; elsewhere constructors
 //     return ErrNotSupported.

@@ -862,7 +862,7 @@ func TestBadInput(t *testing.T) {
 		}
 		h, _ := vi.MarshalBinary()
 		mpNotPlain(t, "UnmarshalBinary into a Value of a struct with a pointer", b.UnmarshalBinary(h), "Next")
-		if _, err := Open[int32](context.Background(), seg, "bad"); !errors.Is(err, shm.ErrNotExist) {
+		if _, err := Open[int32](shmtest.Missing(t), seg, "bad"); !errors.Is(err, shm.ErrNotExist) {
 			t.Errorf("a failed New left %q behind: Open: %v", "bad", err)
 		}
 	})
@@ -902,8 +902,8 @@ func TestBadInput(t *testing.T) {
 			{"Open[mpWide] of a float64", mpErr(Open[mpWide](context.Background(), seg, "f64")), shm.ErrLayout},
 			{"Open of a mutex", mpErr(Open[float64](context.Background(), seg, "m")), shm.ErrKind},
 			{"Open of an array", mpErr(Open[float64](context.Background(), seg, "arr")), shm.ErrKind},
-			{"Open of a missing name", mpErr(Open[float64](context.Background(), seg, "missing")), shm.ErrNotExist},
-			{"Open of a missing name", mpErr(Open[float64](context.Background(), seg, "missing")), fs.ErrNotExist},
+			{"Open of a missing name", mpErr(Open[float64](shmtest.Missing(t), seg, "missing")), shm.ErrNotExist},
+			{"Open of a missing name", mpErr(Open[float64](shmtest.Missing(t), seg, "missing")), fs.ErrNotExist},
 			{"Open in a nil segment", mpErr(Open[float64](context.Background(), nil, "f64")), ErrInvalid},
 			{"Open of an invalid name", mpErr(Open[float64](context.Background(), seg, strings.Repeat("x", 1000))), shm.ErrName},
 		} {

@@ -2,16 +2,16 @@ package value
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
-	"os"
 	"reflect"
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/ctypes"
 	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/seqlock"
 	"github.com/shmkit/shmkit/internal/share"
 	"github.com/shmkit/shmkit/semaphore"
 	"github.com/shmkit/shmkit/shm"
@@ -24,17 +24,17 @@ import (
 type Value[T any] struct {
 	o      *shm.Object
 	mu     *semaphore.Mutex // nil for a raw value
-	data   []byte           // the payload after the header
-	seq    *uint64          // write sequence of a wide T: its low bit is the current copy
+	wide   seqlock.Pair     // a T not of 1, 2, 4 or 8 bytes: its two copies and the write sequence
 	w32    *uint32          // a T of 1, 2 or 4 bytes, in the low bytes
 	w64    *uint64          // a T of 8 bytes
 	size   int
-	slot1  int // offset of a wide T's second copy in data
-	tmp    T   // Update's working copy, used only by the lock's holder
+	tmp    T // Update's working copy, used only by the lock's holder
 	num    numKind
 	code   ctypes.Code
 	closed atomic.Bool
 }
+
+var _ io.Closer = (*Value[int])(nil)
 
 type numKind uint8
 
@@ -44,8 +44,6 @@ const (
 	float32Kind
 	float64Kind
 )
-
-var le = binary.LittleEndian
 
 // small reports whether a T of size bytes goes through one atomic word.
 func small(size uintptr) bool { return size == 1 || size == 2 || size == 4 || size == 8 }
@@ -72,74 +70,108 @@ func newValue[T any](init T, locked bool, opts []shm.Option) (*Value[T], error) 
 	if err != nil {
 		return nil, err
 	}
-	o, mu, err := share.Make(shm.KindValue, l, 1, dataSize(l.Size), locked, func(data []byte) error {
-		copy(data, mem.Bytes(&init))
+	var mu *semaphore.Mutex
+	o, err := share.Make(shm.KindValue, l, 1, dataSize(l.Size), func(o *shm.Object, h *share.Header) error {
+		if locked {
+			if mu, err = semaphore.NewMutex(shm.In(o.Segment(), "")); err != nil {
+				return fmt.Errorf("making its lock: %w", err)
+			}
+			h.SetLock(mu.Handle())
+		}
+		copy(o.Bytes()[share.DataOffset:], mem.Bytes(&init))
 		return nil
 	}, opts)
 	if err != nil {
-		return nil, fmt.Errorf("making value: %w", err)
+		if mu != nil {
+			mu.Free()
+		}
+		return nil, fmt.Errorf("value: making a value: %w", err)
 	}
 	v := &Value[T]{}
-	return v, v.init(o, mu, l)
+	v.init(o, mu, l)
+	return v, nil
 }
 
-func layout[T any]() (ctypes.Layout, error) { return share.LayoutOf[T](shm.KindValue, ErrInvalid) }
+func layout[T any]() (ctypes.Layout, error) {
+	l, err := share.LayoutOf[T]()
+	if err != nil {
+		return l, fmt.Errorf("value: %w", err)
+	}
+	return l, nil
+}
+
+// spec is what Open and UnmarshalBinary look for: a value of T.
+func spec(l ctypes.Layout) shm.Spec { return share.Spec(shm.KindValue, l, dataSize(l.Size)) }
 
 // Open opens the Value called name in seg. It fails with shm.ErrLayout
 // when the stored value is not a T, and shm.ErrKind when name is not a
-// value.
-// It waits, as long as ctx allows, while the object's creator is still
-// making it.
+// value. It waits, as long as ctx allows, for a value not made yet (an
+// error matching shm.ErrNotExist and ctx.Err() when ctx ends first) or
+// whose creator is still making it.
 func Open[T any](ctx context.Context, seg *shm.Segment, name string) (*Value[T], error) {
 	l, err := layout[T]()
 	if err != nil {
 		return nil, err
 	}
-	o, err := share.Find(ctx, seg, name, shm.KindValue, l, ErrInvalid)
+	o, err := seg.Find(ctx, name, spec(l))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("value: opening %q: %w", name, err)
 	}
 	v := &Value[T]{}
-	return v, v.attach(o, l)
+	if err := v.attach(o, l); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // UnmarshalBinary attaches v to the Value whose handle MarshalBinary
-// encoded, as a child process does with a Value passed to it.
+// encoded, as a child process does with a Value passed to it. On failure
+// v is as it was.
 func (v *Value[T]) UnmarshalBinary(b []byte) error {
 	l, err := layout[T]()
 	if err != nil {
 		return err
 	}
-	o, err := share.Resolve(b, shm.KindValue, l)
+	o, err := shm.Unmarshal(b, spec(l))
 	if err != nil {
-		return err
+		return fmt.Errorf("value: %w", err)
 	}
 	return v.attach(o, l)
 }
 
+// attach checks o's header and attaches to its lock.
 func (v *Value[T]) attach(o *shm.Object, l ctypes.Layout) error {
-	h, mu, err := share.Attach(o, l)
+	h, err := share.Attach(o, l)
+	if err == nil && h.Len != 1 {
+		err = fmt.Errorf("%w: a value of %d elements", share.ErrHeader, h.Len)
+	}
+	var mu *semaphore.Mutex
+	if err == nil && h.Locked {
+		if mu, err = semaphore.OpenMutexAt(o.Segment(), h.LockOffset, h.LockGeneration); err != nil {
+			err = fmt.Errorf("attaching its lock: %w", err)
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("value %q: %w", o.Name(), err)
+		return fmt.Errorf("value: %q: %w", o.Name(), err)
 	}
-	if h.Len != 1 || uint64(len(o.Bytes())) < share.DataOffset+dataSize(l.Size) {
-		return fmt.Errorf("value %q: %w: %d elements in %d bytes", o.Name(), share.ErrHeader, h.Len, len(o.Bytes()))
-	}
-	return v.init(o, mu, l)
+	v.init(o, mu, l)
+	return nil
 }
 
-func (v *Value[T]) init(o *shm.Object, mu *semaphore.Mutex, l ctypes.Layout) error {
+func (v *Value[T]) init(o *shm.Object, mu *semaphore.Mutex, l ctypes.Layout) {
 	b := o.Bytes()
-	v.o, v.mu, v.data, v.seq = o, mu, b[share.DataOffset:], share.Seq(b)
+	data := b[share.DataOffset:]
+	v.o, v.mu = o, mu
 	v.size, v.code = int(l.Size), l.Code
-	v.w32, v.w64 = nil, nil
+	v.w32, v.w64, v.wide = nil, nil, seqlock.Pair{}
 	switch l.Size {
 	case 1, 2, 4:
-		v.w32 = mem.Uint32(v.data, 0)
+		v.w32 = mem.Uint32(data, 0)
 	case 8:
-		v.w64 = mem.Uint64(v.data, 0)
+		v.w64 = mem.Uint64(data, 0)
 	default:
-		v.slot1 = int(alignUp(uint64(l.Size), 64))
+		n := alignUp(uint64(l.Size), 64)
+		v.wide = seqlock.NewPair(share.Seq(b), data[:n], data[n:2*n])
 	}
 	v.num = notNumber
 	switch reflect.TypeFor[T]().Kind() {
@@ -152,7 +184,6 @@ func (v *Value[T]) init(o *shm.Object, mu *semaphore.Mutex, l ctypes.Layout) err
 		v.num = float64Kind
 	}
 	v.closed.Store(false)
-	return nil
 }
 
 // Load returns the value. It never takes the lock and never sees half of
@@ -168,50 +199,17 @@ func (v *Value[T]) Load() T {
 	return v.loadWide()
 }
 
-// loadWide reads a wide T from its current copy, again if a write moved
-// the sequence meanwhile.
+// loadWide reads a wide T from the copy the last complete write made.
 func (v *Value[T]) loadWide() T {
 	var x T
-	dst := mem.Bytes(&x)
-	for {
-		s := atomic.LoadUint64(v.seq)
-		readWords(dst, v.data[int(s&1)*v.slot1:])
-		if atomic.LoadUint64(v.seq) == s {
-			return x
-		}
-	}
-}
-
-// readWords copies len(dst) bytes from src one 8-byte atomic load at a
-// time, so that the loads are ordered before the sequence check that
-// follows them.
-func readWords(dst, src []byte) {
-	var w [8]byte
-	for i := 0; i < len(dst); i += 8 {
-		le.PutUint64(w[:], atomic.LoadUint64(mem.Uint64(src, uintptr(i))))
-		copy(dst[i:], w[:])
-	}
-}
-
-// writeWords is readWords' writer: 8-byte atomic stores, the last word
-// padded with zeroes.
-func writeWords(dst, src []byte) {
-	var w [8]byte
-	for i := 0; i < len(src); i += 8 {
-		clear(w[:])
-		copy(w[:], src[i:])
-		atomic.StoreUint64(mem.Uint64(dst, uintptr(i)), le.Uint64(w[:]))
-	}
+	v.wide.Load(mem.Bytes(&x))
+	return x
 }
 
 // storeWide writes x into the copy not in use and then makes it current:
 // a process killed half-way leaves the current copy whole. Writers must
 // exclude each other (the lock, or the caller for a raw value).
-func (v *Value[T]) storeWide(x T) {
-	s := atomic.LoadUint64(v.seq)
-	writeWords(v.data[int((s+1)&1)*v.slot1:], mem.Bytes(&x))
-	atomic.StoreUint64(v.seq, s+1)
-}
+func (v *Value[T]) storeWide(x T) { v.wide.Store(mem.Bytes(&x)) }
 
 // Store sets the value. A T of 1, 2, 4 or 8 bytes is one atomic store; a
 // wider one is written under the lock, or, for a raw value, with no lock:
@@ -243,7 +241,7 @@ func (v *Value[T]) Store(x T) error {
 // the value whole (see storeWide), so ErrOwnerDead needs no repair here.
 func (v *Value[T]) lock() error {
 	if err := v.mu.Lock(); err != nil && !errors.Is(err, semaphore.ErrOwnerDead) {
-		return err
+		return fmt.Errorf("value: locking: %w", err)
 	}
 	return nil
 }
@@ -367,7 +365,10 @@ func (v *Value[T]) Lock() error {
 	if v.mu == nil {
 		return ErrNoLock
 	}
-	return v.mu.Lock()
+	if err := v.mu.Lock(); err != nil {
+		return fmt.Errorf("value: %w", err)
+	}
+	return nil
 }
 
 // Unlock releases the lock. It panics on a raw value, or when the lock is
@@ -396,9 +397,28 @@ func (v *Value[T]) Name() string { return v.o.Name() }
 func (v *Value[T]) MarshalBinary() ([]byte, error) { return v.o.Handle().MarshalBinary() }
 
 // Close ends this handle: Store, Update and Lock then fail with an error
-// wrapping os.ErrClosed. The value stays for the others. Idempotent.
+// matching shm.ErrClosed (and os.ErrClosed). The value and its lock stay
+// for the other handles and processes; a lock held through this handle
+// stays held. Idempotent.
 func (v *Value[T]) Close() error {
 	v.closed.Store(true)
+	return nil
+}
+
+// Free destroys the value for every process: it closes this handle and
+// gives the value's memory and its lock's back to their segment. Every
+// process must have stopped using it. A second Free, through any handle
+// in any process, fails with shm.ErrStale.
+func (v *Value[T]) Free() error {
+	v.closed.Store(true)
+	if err := v.o.Free(); err != nil {
+		return fmt.Errorf("value: freeing %q: %w", v.o.Name(), err)
+	}
+	if v.mu != nil {
+		if err := v.mu.Free(); err != nil {
+			return fmt.Errorf("value: freeing the lock of %q: %w", v.o.Name(), err)
+		}
+	}
 	return nil
 }
 
@@ -409,6 +429,8 @@ func (v *Value[T]) usable(what string) error {
 	return nil
 }
 
-func closed(what string) error { return fmt.Errorf("value: %s: %w", what, os.ErrClosed) }
+// closed is the error of a call through a closed handle, apart from
+// usable so that usable stays small enough to inline.
+func closed(what string) error { return fmt.Errorf("value: %s: %w", what, shm.ErrClosed) }
 
 func (v *Value[T]) String() string { return fmt.Sprintf("Value(%v)", v.Load()) }

@@ -262,10 +262,7 @@ func sortKey(x any) (rank int, num float64, text string) {
 // atomic, the whole is not (Python's proxy reverses in one call to the
 // manager), which is as good here, where no other process uses the list.
 func reverse[T any](l *shmap.List[T]) error {
-	n, err := l.Len()
-	if err != nil {
-		return err
-	}
+	n := l.Len()
 	for i, j := 0, n-1; i < j; i, j = i+1, j-1 {
 		a, err := l.At(i)
 		if err != nil {

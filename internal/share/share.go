@@ -1,6 +1,7 @@
 // Package share is what package value and package array have in common:
-// the header at the start of their payload, which says what they hold, and
-// the Mutex beside them (Python's get_lock()).
+// the header at the start of their payload, which says what they hold and
+// where their lock lies (Python's get_lock(): a semaphore.Mutex, which
+// value and array make and attach themselves).
 //
 // The header, 64 bytes at payload offset 0 (little endian):
 //
@@ -20,15 +21,13 @@
 package share
 
 import (
-	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"reflect"
 
 	"github.com/shmkit/shmkit/ctypes"
+	"github.com/shmkit/shmkit/internal/errs"
 	"github.com/shmkit/shmkit/internal/mem"
-	"github.com/shmkit/shmkit/semaphore"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -49,8 +48,14 @@ const (
 
 var le = binary.LittleEndian
 
-// ErrHeader is wrapped by every complaint about a header.
-var ErrHeader = errors.New("bad header")
+// ErrHeader is wrapped by every complaint about a header. It matches
+// shm.ErrCorrupt: no shmkit process writes a bad header.
+var ErrHeader error = &headerError{}
+
+type headerError struct{}
+
+func (*headerError) Error() string { return "bad header: " + errs.Corrupt.Error() }
+func (*headerError) Unwrap() error { return errs.Corrupt }
 
 // Header is what the header says.
 type Header struct {
@@ -58,8 +63,10 @@ type Header struct {
 	ElemSize uint32
 	Locked   bool
 	Len      uint64
-	lockOff  uint64
-	lockGen  uint64
+	// LockOffset and LockGeneration place the lock (a semaphore.Mutex) in
+	// the object's segment: its payload offset and block generation, the
+	// Offset and Generation of its shm.Handle. Zero without a lock.
+	LockOffset, LockGeneration uint64
 }
 
 // Encode writes h as the first 64 bytes of b, the write sequence 0 and the
@@ -71,8 +78,8 @@ func (h Header) Encode(b []byte) {
 	if h.Locked {
 		le.PutUint32(b[offFlags:], flagLocked)
 	}
-	le.PutUint64(b[offLock:], h.lockOff)
-	le.PutUint64(b[offLockGen:], h.lockGen)
+	le.PutUint64(b[offLock:], h.LockOffset)
+	le.PutUint64(b[offLockGen:], h.LockGeneration)
 	le.PutUint64(b[offLen:], h.Len)
 }
 
@@ -87,9 +94,10 @@ func Decode(b []byte) (Header, error) {
 		Code:     ctypes.Code(b[offCode]),
 		ElemSize: le.Uint32(b[offElemSize:]),
 		Locked:   le.Uint32(b[offFlags:])&flagLocked != 0,
-		lockOff:  le.Uint64(b[offLock:]),
-		lockGen:  le.Uint64(b[offLockGen:]),
 		Len:      le.Uint64(b[offLen:]),
+
+		LockOffset:     le.Uint64(b[offLock:]),
+		LockGeneration: le.Uint64(b[offLockGen:]),
 	}
 	for _, r := range [][]byte{b[1:4], b[12:16], b[48:64]} {
 		for _, c := range r {
@@ -101,8 +109,8 @@ func Decode(b []byte) (Header, error) {
 	switch {
 	case le.Uint32(b[offFlags:])&^flagLocked != 0:
 		return Header{}, fmt.Errorf("%w: unknown flags %#x", ErrHeader, le.Uint32(b[offFlags:]))
-	case h.Locked != (h.lockOff != 0) || (h.lockOff == 0) != (h.lockGen == 0):
-		return Header{}, fmt.Errorf("%w: lock reference %d/%d with flags %#x", ErrHeader, h.lockOff, h.lockGen, le.Uint32(b[offFlags:]))
+	case h.Locked != (h.LockOffset != 0) || (h.LockOffset == 0) != (h.LockGeneration == 0):
+		return Header{}, fmt.Errorf("%w: lock reference %d/%d with flags %#x", ErrHeader, h.LockOffset, h.LockGeneration, le.Uint32(b[offFlags:]))
 	case h.Code != 0 && !h.Code.Valid():
 		return Header{}, fmt.Errorf("%w: type code %#x", ErrHeader, byte(h.Code))
 	case h.ElemSize == 0 && h.Len != 0:
@@ -117,104 +125,60 @@ func Decode(b []byte) (Header, error) {
 func Seq(b []byte) *uint64 { return mem.Uint64(b, OffSeq) }
 
 // Make places an object of kind k holding n elements of layout l in
-// dataSize bytes after the header, with a lock beside it when locked, and
-// runs init on its data (zeroed) before any other process can see it.
-func Make(k shm.Kind, l ctypes.Layout, n, dataSize uint64, locked bool, init func(data []byte) error,
-	opts []shm.Option) (*shm.Object, *semaphore.Mutex, error) {
-	var mu *semaphore.Mutex
+// dataSize bytes after the header, and runs init on it before any other
+// process can see it: init gets the object (its data, zeroed, follows the
+// header at DataOffset) and the header to write, in which it records the
+// lock it made, if any.
+func Make(k shm.Kind, l ctypes.Layout, n, dataSize uint64, init func(o *shm.Object, h *Header) error,
+	opts []shm.Option) (*shm.Object, error) {
 	sp := shm.Spec{Kind: k, Fingerprint: l.Fingerprint, Size: DataOffset + max(dataSize, 1)}
-	o, err := shm.PlaceObject(sp, func(o *shm.Object) error {
-		h := Header{Code: l.Code, ElemSize: uint32(l.Size), Len: n, Locked: locked}
-		if locked {
-			var err error
-			if mu, err = semaphore.NewMutex(shm.In(o.Segment(), "")); err != nil {
-				return fmt.Errorf("making its lock: %w", err)
-			}
-			lh := mu.Handle()
-			h.lockOff, h.lockGen = lh.Offset, lh.Generation
+	return shm.PlaceObject(sp, func(o *shm.Object) error {
+		h := Header{Code: l.Code, ElemSize: uint32(l.Size), Len: n}
+		if err := init(o, &h); err != nil {
+			return err
 		}
-		b := o.Bytes()
-		h.Encode(b)
-		if init != nil {
-			if err := init(b[DataOffset:]); err != nil {
-				if mu != nil {
-					mu.Free()
-				}
-				return err
-			}
-		}
+		h.Encode(o.Bytes())
 		return nil
 	}, opts...)
-	if err != nil {
-		return nil, nil, err
-	}
-	return o, mu, nil
 }
 
-// Attach checks that o's header describes elements of layout l, and
-// attaches to its lock.
-func Attach(o *shm.Object, l ctypes.Layout) (Header, *semaphore.Mutex, error) {
-	b := o.Bytes()
-	h, err := Decode(b)
+// SetLock records in h the lock whose handle is lh, in the object's
+// segment.
+func (h *Header) SetLock(lh shm.Handle) {
+	h.Locked, h.LockOffset, h.LockGeneration = true, lh.Offset, lh.Generation
+}
+
+// Spec is what a typed open of an object of kind k holding elements of
+// layout l, with at least dataSize bytes of data, looks for
+// (shm.Segment.Find, shm.Unmarshal).
+func Spec(k shm.Kind, l ctypes.Layout, dataSize uint64) shm.Spec {
+	return shm.Spec{Kind: k, Fingerprint: l.Fingerprint, Size: DataOffset + dataSize}
+}
+
+// Attach reads and checks the header of o, which must describe elements of
+// layout l.
+func Attach(o *shm.Object, l ctypes.Layout) (Header, error) {
+	h, err := Decode(o.Bytes())
 	if err != nil {
-		return h, nil, err
+		return h, err
 	}
 	if h.Code != l.Code || uint64(h.ElemSize) != uint64(l.Size) {
-		return h, nil, fmt.Errorf("%w: holds %d-byte elements of code %v, not %d-byte %v",
+		return h, fmt.Errorf("%w: holds %d-byte elements of code %v, not %d-byte %v",
 			shm.ErrLayout, h.ElemSize, h.Code, l.Size, l.Code)
 	}
-	if !h.Locked {
-		return h, nil, nil
-	}
-	mu, err := semaphore.OpenMutexAt(o.Segment(), h.lockOff, h.lockGen)
-	if err != nil {
-		return h, nil, fmt.Errorf("attaching its lock: %w", err)
-	}
-	return h, mu, nil
+	return h, nil
 }
 
-// LayoutOf is T's layout, for a share of kind k: T must be plain (the
-// error names the offending field) and not of size 0 (invalid).
-func LayoutOf[T any](k shm.Kind, invalid error) (ctypes.Layout, error) {
+// LayoutOf is T's layout, for an object holding T's: T must be plain (the
+// error names the offending field) and not of size 0. Both errors match
+// shm.ErrInvalid.
+func LayoutOf[T any]() (ctypes.Layout, error) {
 	l, err := ctypes.LayoutOf[T]()
 	if err != nil {
-		return l, fmt.Errorf("%v: %w", k, err)
+		return l, err
 	}
 	if l.Size == 0 {
-		return l, fmt.Errorf("%w: %s has size 0", invalid, reflect.TypeFor[T]())
+		return l, fmt.Errorf("%w: %s has size 0", shm.ErrInvalid, reflect.TypeFor[T]())
 	}
 	return l, nil
-}
-
-// Find opens the object called name in seg: of kind k, holding elements of
-// layout l (shm.ErrKind and shm.ErrLayout otherwise).
-func Find(ctx context.Context, seg *shm.Segment, name string, k shm.Kind, l ctypes.Layout, invalid error) (*shm.Object, error) {
-	if seg == nil {
-		return nil, fmt.Errorf("%w: nil segment", invalid)
-	}
-	o, err := seg.Find(ctx, name, shm.Spec{Kind: k, Fingerprint: l.Fingerprint})
-	if err != nil {
-		return nil, fmt.Errorf("opening %v %q: %w", k, name, err)
-	}
-	return o, nil
-}
-
-// Resolve decodes the handle in b and attaches to the object it names,
-// which must be of kind k and hold elements of layout l.
-func Resolve(b []byte, k shm.Kind, l ctypes.Layout) (*shm.Object, error) {
-	var h shm.Handle
-	if err := h.UnmarshalBinary(b); err != nil {
-		return nil, err
-	}
-	if h.Kind != k {
-		return nil, fmt.Errorf("%v: handle names a %v: %w", k, h.Kind, shm.ErrKind)
-	}
-	if h.Fingerprint != l.Fingerprint {
-		return nil, fmt.Errorf("%v: handle names elements of layout %#016x, not %v: %w", k, h.Fingerprint, l, shm.ErrLayout)
-	}
-	o, err := shm.Resolve(h)
-	if err != nil {
-		return nil, fmt.Errorf("resolving %v: %w", k, err)
-	}
-	return o, nil
 }
