@@ -52,7 +52,7 @@ func round(st uint64) uint32 { return uint32(st>>17) & (bRounds - 1) }
 // where opts place it.
 func NewBarrier(parties int, opts ...shm.Option) (*Barrier, error) {
 	if parties < 1 || parties > MaxParties {
-		return nil, fmt.Errorf("%w: barrier of %d parties (1 to %d)", ErrInvalid, parties, MaxParties)
+		return nil, fmt.Errorf("semaphore: barrier of %d parties (1 to %d): %w", parties, MaxParties, ErrInvalid)
 	}
 	return attach[Barrier](place(barrierInfo, uint64(slotsOff+parties*slotSize), func(b []byte) error {
 		*mem.Uint32(b, offParties) = uint32(parties)
@@ -75,13 +75,24 @@ func (x *Barrier) init(o *shm.Object) error {
 	b := o.Bytes()
 	n := int(atomic.LoadUint32(mem.Uint32(b, offParties)))
 	if n < 1 || n > MaxParties || len(b) < slotsOff+n*slotSize {
-		return fmt.Errorf("%w: barrier of %d parties in %d bytes", ErrCorrupt, n, len(b))
+		return fmt.Errorf("semaphore: barrier of %d parties in %d bytes: %w", n, len(b), ErrCorrupt)
 	}
 	x.o, x.state, x.word, x.parties = o, mem.Uint64(b, offBarrier), mem.Uint32(b, offBarrier), n
 	x.slots = b[slotsOff : slotsOff+n*slotSize]
 	x.closed.Store(false)
 	return nil
 }
+
+// Close ends this handle: later calls through it fail with an error
+// matching ErrClosed. Other handles and processes are untouched.
+func (x *Barrier) Close() error { return x.object.Close() }
+
+// Free destroys the Barrier for every process: it closes this handle and
+// gives its block back to the segment. Every process must have stopped
+// using it: a party left in Wait would go on using memory the segment may
+// give to a new object. A second Free, through any handle, fails with
+// shm.ErrStale.
+func (x *Barrier) Free() error { return x.free() }
 
 // Parties is the number of parties the barrier waits for.
 func (x *Barrier) Parties() int { return x.parties }
@@ -120,7 +131,7 @@ func (x *Barrier) Wait(ctx context.Context) (int, error) {
 		}
 		i := int(st & bCount)
 		if i >= x.parties {
-			return 0, fmt.Errorf("%w: %d waiting at a barrier of %d", ErrCorrupt, i, x.parties)
+			return 0, fmt.Errorf("semaphore: %d waiting at a barrier of %d: %w", i, x.parties, ErrCorrupt)
 		}
 		if i == x.parties-1 { // the last: release the round
 			r := round(st)

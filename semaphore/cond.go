@@ -66,7 +66,7 @@ func NewCond(mu *Mutex, opts ...shm.Option) (*Cond, error) { return newCond(mu, 
 // newCond is NewCond with a ring of n slots (tests make small ones).
 func newCond(mu *Mutex, n uint32, opts []shm.Option) (*Cond, error) {
 	if mu == nil {
-		return nil, fmt.Errorf("%w: nil mutex", ErrInvalid)
+		return nil, fmt.Errorf("semaphore: cond on a nil mutex: %w", ErrInvalid)
 	}
 	if err := mu.usable("make cond"); err != nil {
 		return nil, err
@@ -76,7 +76,7 @@ func newCond(mu *Mutex, n uint32, opts []shm.Option) (*Cond, error) {
 	case at == nil:
 		opts = []shm.Option{shm.In(seg, "")}
 	case at.ID() != seg.ID():
-		return nil, fmt.Errorf("%w: a Cond must be placed in its mutex's segment", ErrInvalid)
+		return nil, fmt.Errorf("semaphore: a cond must be placed in its mutex's segment: %w", ErrInvalid)
 	}
 	h := mu.Handle()
 	o, err := place(condInfo, uint64(condRingOff+n*condSlotSize), func(b []byte) error {
@@ -112,12 +112,12 @@ func (c *Cond) init(o *shm.Object) error {
 	b := o.Bytes()
 	n := atomic.LoadUint32(mem.Uint32(b, offSlots))
 	if n == 0 || n > maxCondSlots || n&(n-1) != 0 || uint64(len(b)) < uint64(condRingOff+n*condSlotSize) {
-		return fmt.Errorf("%w: cond of %d slots in %d bytes", ErrCorrupt, n, len(b))
+		return fmt.Errorf("semaphore: cond of %d slots in %d bytes: %w", n, len(b), ErrCorrupt)
 	}
 	if c.mu == nil {
 		mu, err := OpenMutexAt(o.Segment(), atomic.LoadUint64(mem.Uint64(b, offMutex)), atomic.LoadUint64(mem.Uint64(b, offMutexGen)))
 		if err != nil {
-			return fmt.Errorf("cond: %w", err)
+			return fmt.Errorf("semaphore: cond's mutex: %w", err)
 		}
 		c.mu = mu
 	}
@@ -128,6 +128,19 @@ func (c *Cond) init(o *shm.Object) error {
 	c.closed.Store(false)
 	return nil
 }
+
+// Close ends this handle: later calls through it fail with an error
+// matching ErrClosed. Its mutex is an object of its own: Close leaves it
+// (and the handle Mutex returns) as it is. Other handles and processes
+// are untouched.
+func (c *Cond) Close() error { return c.object.Close() }
+
+// Free destroys the Cond for every process: it closes this handle and
+// gives its block back to the segment; its mutex, an object of its own,
+// stays. Every process must have stopped using it: a waiter left in Wait
+// would go on using memory the segment may give to a new object. A second
+// Free, through any handle, fails with shm.ErrStale.
+func (c *Cond) Free() error { return c.free() }
 
 // Mutex is the mutex c is on (Python's Condition's lock).
 func (c *Cond) Mutex() *Mutex { return c.mu }
@@ -188,7 +201,7 @@ func (c *Cond) enter() (uint32, bool, error) {
 	t, n := atomic.LoadUint32(c.wait), atomic.LoadUint32(c.notify)
 	switch out := t - n; {
 	case out > c.slots:
-		return 0, false, fmt.Errorf("%w: cond with %d tickets outstanding in %d slots", ErrCorrupt, out, c.slots)
+		return 0, false, fmt.Errorf("semaphore: cond with %d tickets outstanding in %d slots: %w", out, c.slots, ErrCorrupt)
 	case out == c.slots:
 		atomic.AddUint32(c.over, 1)
 		return 0, false, nil
@@ -328,7 +341,7 @@ func (c *Cond) Broadcast() error { return c.notifyN(-1, "Broadcast") }
 // (ErrNotOwner otherwise).
 func (c *Cond) Notify(n int) error {
 	if n < 0 {
-		return fmt.Errorf("%w: notify %d", ErrInvalid, n)
+		return fmt.Errorf("semaphore: notify %d: %w", n, ErrInvalid)
 	}
 	return c.notifyN(n, "Notify")
 }
@@ -349,7 +362,7 @@ func (c *Cond) notifyN(n int, what string) error {
 	hb.Release(c.seq)
 	n0, w := atomic.LoadUint32(c.notify), atomic.LoadUint32(c.wait)
 	if w-n0 > c.slots {
-		return fmt.Errorf("%w: cond with %d tickets outstanding in %d slots", ErrCorrupt, w-n0, c.slots)
+		return fmt.Errorf("semaphore: cond with %d tickets outstanding in %d slots: %w", w-n0, c.slots, ErrCorrupt)
 	}
 	next, woke := n0, 0
 	if n < 0 {

@@ -434,12 +434,12 @@ func TestCondPyAcquire(t *testing.T) {
 	if err := mu.Lock(); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := cv.Mutex().TryLock(); ok || err != nil {
-		t.Fatalf("TryLock of the held mutex: %v %v", ok, err)
+	if err := cv.Mutex().TryLock(); !errors.Is(err, ErrWouldBlock) {
+		t.Fatalf("TryLock of the held mutex: %v", err)
 	}
 	mu.Unlock()
-	if ok, err := cv.Mutex().TryLock(); !ok || err != nil {
-		t.Fatalf("TryLock of the free mutex: %v %v", ok, err)
+	if err := cv.Mutex().TryLock(); err != nil {
+		t.Fatalf("TryLock of the free mutex: %v", err)
 	}
 	mu.Unlock()
 }

@@ -12,23 +12,64 @@
 //
 // A constructor places the object in the process's default heap, or where
 // shm.In says: in a segment, under a name that other processes open it by
-// (OpenMutex, OpenEvent, ...). Every object encodes as a handle
-// (MarshalBinary; UnmarshalBinary attaches to it), which is how package
-// process passes it to a child, and how encoding/gob carries it.
+// (OpenMutex, OpenEvent, ...). An open waits, as long as its context
+// allows, for an object not made yet, so that a program may open before
+// another has created. Every object encodes as a handle (MarshalBinary;
+// UnmarshalBinary attaches to it), which is how package process passes it
+// to a child, and how encoding/gob carries it.
 //
 // Every blocking call takes a context, and gives up when it ends with
 // ctx.Err(), leaving the object as it was: a cancelled Acquire has taken no
 // units, a cancelled LockContext holds no lock. Cond.Wait is the exception
 // that Python and sync.Cond share: it holds the mutex again when it
-// returns, whatever it returns.
+// returns, whatever it returns. Each Try call is its blocking twin without
+// the wait: where the twin would wait, TryLock and TryAcquire return an
+// error matching ErrWouldBlock at once (an error, not a bool, so that a
+// TryLock can report ErrOwnerDead too).
+//
+// # Errors
+//
+// Every error returned here starts with "semaphore: ", but for ctx.Err()
+// itself, which a wait that ran out of time returns as it is. Conditions
+// that other packages of shmkit report too are the same values as in
+// package shm (ErrInvalid is shm.ErrInvalid, ErrClosed is shm.ErrClosed
+// and matches os.ErrClosed), so that one errors.Is test holds whichever
+// package found them; an open passes on shm's errors (shm.ErrNotExist,
+// shm.ErrKind, shm.ErrLayout, shm.ErrStale) wrapped.
+//
+// # Lifecycle
+//
+//	type       Close (this handle only)               Free (the object, for every process)
+//	Mutex      later calls fail (ErrClosed);          gives the block back; waiters and later
+//	           a lock held stays held                 calls through other handles fail (shm.ErrStale)
+//	RLock      as Mutex                               as Mutex
+//	Semaphore  later calls fail (ErrClosed);          gives the block back
+//	           units taken stay taken
+//	Event      later calls fail (ErrClosed)           gives the block back
+//	Cond       later calls fail (ErrClosed);          gives the block back; its Mutex stays
+//	           its Mutex stays open
+//	Barrier    later calls fail (ErrClosed)           gives the block back
+//
+// Close is idempotent, and touches neither the shared object nor other
+// handles or processes. Free closes its handle too; a second Free, through
+// any handle in any process, fails with shm.ErrStale. Every process must
+// have stopped using an object before it is freed: the segment may give
+// its memory to a new object. A process still waiting in Lock on a freed
+// Mutex or RLock is woken and fails with shm.ErrStale (so do its later
+// Lock and TryLock calls, until the memory is used again; the error
+// matches ErrCorrupt too, as a word overwritten with the freed mark would
+// look the same), and the holder's Unlock does nothing; a waiter left on any other type goes on
+// using memory that is no longer the object's. An object no one frees
+// lives as long as its segment.
 //
 // # When a process dies
 //
 // A Mutex or RLock records its holder (its owner word) in the same
 // compare-and-swap that takes it, so there is no moment when it is held by
 // nobody known. A waiter that finds the holder dead takes the lock and gets
-// ErrOwnerDead: it holds the lock, and judges whether the data it guards is
-// consistent. Waiters look at the holder's liveness when they arrive and
+// an *OwnerDeadError, which matches ErrOwnerDead and names the dead
+// holder (its pid and owner word): it holds the lock, and judges whether
+// the data it guards is consistent. Waiters look at the holder's liveness when they arrive and
 // after each 25 ms of sleep, so a death is seen within about 40 ms.
 //
 // A party that dies inside Barrier.Wait breaks the barrier for the others
@@ -53,7 +94,8 @@
 // # Waiting
 //
 // Fast paths make no system call: an uncontended Lock and Unlock are one
-// compare-and-swap each, an Acquire with units to spare and nobody waiting
+// compare-and-swap each, inlined into the caller (the lock word's bits are
+// drawn in lockword.go), an Acquire with units to spare and nobody waiting
 // is one, a Set with no sleeper is one. A waiter spins briefly, then marks
 // the word as having sleepers and sleeps on it; a waker makes the
 // FUTEX_WAKE system call only when that mark is there. A Semaphore waiter
@@ -105,7 +147,8 @@
 //
 // The owner word is 0 when the lock is free; else its high 32 bits are the
 // holder's pid (as it sees itself), bits 1-31 a random nonce the holder
-// drew at start, and bit 0 is set when waiters may sleep. Whether the
+// drew at start, and bit 0 is set when waiters may sleep. A freed lock's
+// word is all ones. Whether the
 // holder lives is asked of the kernel, not read from /proc, so it holds
 // across pid namespaces (see Liveness in package shm's doc). The futex word is
 // its low half. The barrier's state word holds the waiters of this round
@@ -192,9 +235,8 @@
 //     Liveness in package shm's doc). A process that closes the segment of
 //     a lock it holds is gone from it: the next locker takes the lock.
 //   - Close ends a handle, not the object; a lock held through it stays
-//     held. The object lives as long as its segment (or until it is removed
-//     by name). Closing the segment while goroutines still use an object
-//     in it is a bug, as for any shm object.
+//     held (see Lifecycle). Closing the segment while goroutines still use
+//     an object in it is a bug, as for any shm object.
 //   - The race detector does not see atomics on shared memory; under -race
 //     these types tell it about the ordering they provide between the
 //     goroutines of one process, so that data they guard is not reported.

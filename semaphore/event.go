@@ -49,6 +49,17 @@ func (e *Event) init(o *shm.Object) error {
 	return nil
 }
 
+// Close ends this handle: later calls through it fail with an error
+// matching ErrClosed. Other handles and processes are untouched.
+func (e *Event) Close() error { return e.object.Close() }
+
+// Free destroys the Event for every process: it closes this handle and
+// gives its block back to the segment. Every process must have stopped
+// using it: a waiter left in Wait would go on reading memory the segment
+// may give to a new object. A second Free, through any handle, fails with
+// shm.ErrStale.
+func (e *Event) Free() error { return e.free() }
+
 // Set raises the flag and wakes every waiter. A waiter that was waiting
 // when Set ran returns nil even if Clear follows at once.
 func (e *Event) Set() error {

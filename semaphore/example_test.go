@@ -96,7 +96,8 @@ func ExampleNew() {
 	if err := sem.Acquire(ctx, 2); err != nil {
 		fmt.Println(err)
 	}
-	fmt.Println("left", sem.Value(), "try 2:", sem.TryAcquire(2))
+	err := sem.TryAcquire(2)
+	fmt.Println("left", sem.Value(), "try 2 would block:", errors.Is(err, semaphore.ErrWouldBlock))
 	sem.Release(2)
 	fmt.Println("left", sem.Value())
 
@@ -105,7 +106,7 @@ func ExampleNew() {
 	defer cancel()
 	fmt.Println(sem.Acquire(ctx, 4), sem.Value())
 	// Output:
-	// left 1 try 2: false
+	// left 1 try 2 would block: true
 	// left 3
 	// context deadline exceeded 3
 }

@@ -89,7 +89,7 @@ func FuzzAttach(f *testing.F) {
 				return
 			}
 			v := s.Value()
-			if s.TryAcquire(1) {
+			if s.TryAcquire(1) == nil {
 				if s.Value() != v-1 {
 					t.Fatalf("value %d after taking 1 of %d", s.Value(), v)
 				}
@@ -121,7 +121,7 @@ func FuzzAttach(f *testing.F) {
 			if c.Signal() == nil {
 				t.Fatal("Signal without the mutex")
 			}
-			if ok, _ := c.Mutex().TryLock(); ok {
+			if taken(c.Mutex().TryLock()) {
 				c.Signal()
 				c.Wait(ctx)
 				c.Notify(2)
@@ -145,9 +145,9 @@ func FuzzAttach(f *testing.F) {
 	})
 }
 
-func useLock(t *testing.T, ctx context.Context, lock func(context.Context) error, try func() (bool, error),
+func useLock(t *testing.T, ctx context.Context, lock func(context.Context) error, try func() error,
 	unlock func(), owner func() int) {
-	ok, _ := try()
+	ok := taken(try())
 	if !ok {
 		err := lock(ctx)
 		ok = err == nil || errors.Is(err, ErrOwnerDead)

@@ -142,7 +142,7 @@ type killLock struct {
 	name   string
 	word   *lockWord
 	lock   func(context.Context) error
-	try    func() (bool, error)
+	try    func() error
 	unlock func()
 	owner  func() int
 	depth  func() int // 1 for a held Mutex
@@ -186,11 +186,7 @@ func killTakeDead(ctx context.Context, l killLock, how int) error {
 	case 1:
 		return l.lock(ctx)
 	}
-	ok, err := l.try()
-	if !ok {
-		return fmt.Errorf("TryLock of a lock whose holder died: false, %v", err)
-	}
-	return err
+	return l.try()
 }
 
 // killChildLock locks the lock its argument names ("seg kind name depth
@@ -316,8 +312,10 @@ func killOwnerTest(t *testing.T, kind string, waiting bool) {
 			err = killTakeDead(ctx, l, rng.IntN(3))
 			noticed = time.Since(start)
 		}
-		if !errors.Is(err, ErrOwnerDead) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", p.Pid())) {
-			t.Fatalf("round %d: taking the lock of the killed child %d: %v, want ErrOwnerDead naming it", round, p.Pid(), err)
+		var ode *OwnerDeadError
+		if !errors.Is(err, ErrOwnerDead) || !errors.As(err, &ode) || ode.Pid != p.Pid() || pidOf(ode.Owner) != p.Pid() ||
+			ode.Owner&contended != 0 || ode.Lock != kind {
+			t.Fatalf("round %d: taking the lock of the killed child %d: %v (%#v), want an *OwnerDeadError naming it", round, p.Pid(), err, ode)
 		}
 		lat.add(t, noticed)
 		if o, d := l.owner(), l.depth(); o != os.Getpid() || d != 1 {
@@ -413,8 +411,8 @@ var killChildLoop = testproc.Register("sem-kill-loop", func(c *testproc.Child) e
 			err = l.lock(ctx)
 		case 2:
 			for {
-				ok, terr := l.try()
-				if ok || terr != nil {
+				terr := l.try()
+				if !errors.Is(terr, ErrWouldBlock) {
 					err = terr
 					break
 				}

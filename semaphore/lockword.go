@@ -12,36 +12,108 @@ import (
 	"github.com/shmkit/shmkit/internal/owner"
 	"github.com/shmkit/shmkit/internal/park"
 	"github.com/shmkit/shmkit/internal/sys"
+	"github.com/shmkit/shmkit/shm"
 )
 
-// lockWord is the robust lock under Mutex and RLock: the owner word
-// described in object.go, at offset 0 of the object.
+// The lock word: the state of a Mutex or an RLock, one 64-bit word at
+// payload offset 0, read and written atomically.
+//
+//	 63              32 31               1   0
+//	+------------------+------------------+---+
+//	| holder's pid     | holder's nonce   | c |   held
+//	+------------------+------------------+---+
+//	| 0                                       |   free
+//	+-----------------------------------------+
+//	| all ones                                |   freed (Free)
+//	+-----------------------------------------+
+//
+// A held lock's word is the owner word of the process holding it
+// (package owner: the pid as it sees itself and a random nonce), with c,
+// contended, set when waiters may sleep: the holder's unlock then makes a
+// FUTEX_WAKE system call. The low half is the futex word (amd64 and arm64
+// are little endian, so it is the word at the state's own address).
+//
+// Taking the lock and recording its holder are one compare-and-swap, 0 to
+// the locker's word: the fast path, inlined into Lock and TryLock, and
+// Unlock's is its reverse. Anything else (a held lock, a contended one, a
+// dead holder, a closed handle, a freed lock) takes the slow paths below.
+// Free leaves the freed word, which no process can hold (no pid is
+// 0xffffffff), so that a process still waiting on the lock fails with
+// shm.ErrStale instead of taking it.
+const (
+	contended = 1
+	freed     = ^uint64(0)
+)
+
+// lockWord is the robust lock under Mutex and RLock.
 type lockWord struct {
 	state *uint64
 	word  *uint32 // the low half of *state: the futex word
 	self  uint64  // this process's owner word
-	live  *owner.Table
-	gate  gate
+	// unheld is the word the fast path swaps from: 0, a free lock, while
+	// the handle is open; after Close, closedWord, which no lock holds,
+	// so that the fast path fails and the slow path reports ErrClosed.
+	// One atomic load, where a separate closed flag would not fit in an
+	// inlined fast path.
+	unheld uint64
+	live   *owner.Table
+	gate   gate
+	kind   string // "mutex" or "rlock", for errors and panics
 }
 
-func newLockWord(b []byte, self uint64) lockWord {
+// closedWord is a lock word no process writes (pid 0, contended).
+const closedWord = contended
+
+// close makes the fast path fail from now on.
+func (l *lockWord) close() { atomic.StoreUint64(&l.unheld, closedWord) }
+
+func newLockWord(b []byte, self uint64, kind string) lockWord {
 	return lockWord{state: mem.Uint64(b, offState), word: mem.Uint32(b, offState), self: self,
-		live: owner.For(b), gate: newGate()}
+		live: owner.For(b), gate: newGate(), kind: kind}
 }
 
-// try takes a free lock, or one whose owner died (reporting ErrOwnerDead).
-func (l *lockWord) try() (bool, error) {
+// errLockHeld is what TryLock returns for a lock someone holds. It is made
+// once, so that a TryLock that fails does not allocate.
+var errLockHeld = fmt.Errorf("semaphore: lock held: %w", ErrWouldBlock)
+
+// try takes a free lock, or one whose owner died (an *OwnerDeadError);
+// else it returns errLockHeld.
+func (l *lockWord) try() error {
 	cur := atomic.LoadUint64(l.state)
-	if cur == 0 {
-		return atomic.CompareAndSwapUint64(l.state, 0, l.self), nil
+	switch {
+	case cur == 0:
+		if atomic.CompareAndSwapUint64(l.state, 0, l.self) {
+			return nil
+		}
+	case cur == freed:
+		return l.freedError()
+	case cur&^contended != l.self && !l.live.Alive(cur):
+		if atomic.CompareAndSwapUint64(l.state, cur, l.self|contended) {
+			return l.ownerDead(cur)
+		}
 	}
-	if cur&^contended != l.self && !l.live.Alive(cur) && atomic.CompareAndSwapUint64(l.state, cur, l.self|contended) {
-		return true, ownerDead(cur)
-	}
-	return false, nil
+	return errLockHeld
 }
 
-func ownerDead(w uint64) error { return fmt.Errorf("%w (pid %d)", ErrOwnerDead, pidOf(w)) }
+// ownerDead is the error of a lock taken over from the dead holder w.
+func (l *lockWord) ownerDead(w uint64) error {
+	return &OwnerDeadError{Pid: pidOf(w), Owner: w &^ contended, Lock: l.kind}
+}
+
+// freedError is the error of a lock whose word is the freed mark. Garbage
+// written over the word (another process's bug) can look the same, and
+// no process could ever hold the lock then either: the error matches
+// both shm.ErrStale and ErrCorrupt.
+func (l *lockWord) freedError() error {
+	return fmt.Errorf("semaphore: %s word marks it freed (%w), unless it was overwritten (%w)", l.kind, shm.ErrStale, ErrCorrupt)
+}
+
+// free leaves the freed word and wakes every sleeper, so that each looks
+// and fails. Goroutines that hold the lock here lose it.
+func (l *lockWord) free() {
+	atomic.StoreUint64(l.state, freed)
+	sys.FutexWake(l.word, -1)
+}
 
 // acquire is the slow path of taking the lock. It spins briefly, then lets
 // one goroutine of this process at a time sleep on the word, marked
@@ -63,6 +135,8 @@ func (l *lockWord) acquire(ctx context.Context) error {
 	for {
 		cur := atomic.LoadUint64(l.state)
 		switch {
+		case cur == freed:
+			return l.freedError()
 		case cur == 0:
 			// Others may sleep too: take it contended, so that our unlock
 			// wakes one of them.
@@ -72,7 +146,7 @@ func (l *lockWord) acquire(ctx context.Context) error {
 			continue
 		case check && cur&^contended != l.self && !l.live.Alive(cur):
 			if atomic.CompareAndSwapUint64(l.state, cur, l.self|contended) {
-				return ownerDead(cur)
+				return l.ownerDead(cur)
 			}
 			continue
 		case cur&contended == 0:
@@ -109,8 +183,8 @@ func (l *lockWord) passOn() {
 // release frees a lock this process holds, waking a sleeper if it was
 // contended. Releasing a free lock, or one another process holds, panics
 // as sync.Mutex does: it is a bug in the caller, and going on would break
-// the lock for every process.
-func (l *lockWord) release(what string) {
+// the lock for every process. Releasing a freed lock does nothing.
+func (l *lockWord) release() {
 	for {
 		cur := atomic.LoadUint64(l.state)
 		switch cur {
@@ -123,10 +197,12 @@ func (l *lockWord) release(what string) {
 				sys.FutexWake(l.word, 1)
 				return
 			}
+		case freed:
+			return
 		case 0:
-			panic("semaphore: unlock of unlocked " + what)
+			panic("semaphore: unlock of unlocked " + l.kind)
 		default:
-			panic(fmt.Sprintf("semaphore: unlock of %s held by process %d", what, pidOf(cur)))
+			panic(fmt.Sprintf("semaphore: unlock of %s held by process %d", l.kind, pidOf(cur)))
 		}
 	}
 }
@@ -137,7 +213,10 @@ func (l *lockWord) release(what string) {
 func (l *lockWord) tryRelease() error {
 	for {
 		cur := atomic.LoadUint64(l.state)
-		if cur&^contended != l.self {
+		switch {
+		case cur == freed:
+			return l.freedError()
+		case cur&^contended != l.self:
 			return fmt.Errorf("%w: its word names process %d (word %#x)", ErrNotOwner, pidOf(cur), cur)
 		}
 		if atomic.CompareAndSwapUint64(l.state, cur, 0) {
@@ -164,8 +243,13 @@ func (m *Mutex) UnlockOwned() error {
 // would then wait for ever).
 func (m *Mutex) HeldHere() bool { return m.l.heldHere() }
 
-// owner is the pid of the holder, 0 when the lock is free.
-func (l *lockWord) owner() int { return pidOf(atomic.LoadUint64(l.state)) }
+// owner is the pid of the holder, 0 when the lock is free (or freed).
+func (l *lockWord) owner() int {
+	if w := atomic.LoadUint64(l.state); w != freed {
+		return pidOf(w)
+	}
+	return 0
+}
 
 // heldHere reports whether this process holds the lock.
 func (l *lockWord) heldHere() bool { return atomic.LoadUint64(l.state)&^contended == l.self }

@@ -106,6 +106,9 @@ func mpEventually(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// taken reports whether a TryLock that returned err took the lock.
+func taken(err error) bool { return err == nil || errors.Is(err, ErrOwnerDead) }
+
 // mpErrClass names an error in a RESULT line.
 func mpErrClass(err error) string {
 	var parts []string
@@ -116,7 +119,7 @@ func mpErrClass(err error) string {
 		{ErrBrokenBarrier, "broken"}, {ErrOwnerDead, "ownerdead"}, {ErrNotOwner, "notowner"},
 		{ErrOverRelease, "overrelease"}, {ErrInvalid, "invalid"}, {shm.ErrKind, "kind"},
 		{shm.ErrNotExist, "notexist"}, {context.DeadlineExceeded, "deadline"}, {context.Canceled, "canceled"},
-		{os.ErrClosed, "closed"},
+		{os.ErrClosed, "closed"}, {ErrWouldBlock, "wouldblock"}, {shm.ErrStale, "stale"},
 	} {
 		if errors.Is(err, c.err) {
 			parts = append(parts, c.name)
@@ -182,8 +185,8 @@ func mpIncrement(ctx context.Context, mu *Mutex, w []byte, iters int, d time.Dur
 			err = mu.LockContext(ctx)
 		case 2:
 			for {
-				ok, terr := mu.TryLock()
-				if ok || terr != nil {
+				terr := mu.TryLock()
+				if !errors.Is(terr, ErrWouldBlock) {
 					err = terr
 					break
 				}
@@ -392,8 +395,8 @@ func TestMultiprocMutexHeldElsewhere(t *testing.T) {
 	if o := mu.Owner(); o != p.Pid() {
 		t.Fatalf("Owner %d, want the child %d", o, p.Pid())
 	}
-	if ok, err := mu.TryLock(); ok || err != nil {
-		t.Fatalf("TryLock of a Mutex another process holds: %v %v", ok, err)
+	if err := mu.TryLock(); !errors.Is(err, ErrWouldBlock) {
+		t.Fatalf("TryLock of a Mutex another process holds: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	err = mu.LockContext(ctx)
@@ -522,11 +525,11 @@ func TestMultiprocLockMisuse(t *testing.T) {
 	if err := mu2.Lock(); !errors.Is(err, os.ErrClosed) {
 		t.Fatalf("Lock through a closed handle: %v", err)
 	}
-	if ok, err := mu2.TryLock(); ok || !errors.Is(err, os.ErrClosed) {
-		t.Fatalf("TryLock through a closed handle: %v %v", ok, err)
+	if err := mu2.TryLock(); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("TryLock through a closed handle: %v", err)
 	}
-	if ok, err := mu.TryLock(); !ok || err != nil {
-		t.Fatalf("TryLock after a closed handle: %v %v", ok, err)
+	if err := mu.TryLock(); err != nil {
+		t.Fatalf("TryLock after a closed handle: %v", err)
 	}
 	mu.Unlock()
 }
@@ -547,8 +550,8 @@ func TestMultiprocRLockReentry(t *testing.T) {
 	if r.Owner() != p.Pid() || r.Depth() != 3 {
 		t.Fatalf("child entered 3 times: owner %d depth %d, want %d 3", r.Owner(), r.Depth(), p.Pid())
 	}
-	if ok, err := r.TryLock(); ok || err != nil {
-		t.Fatalf("TryLock of an RLock another process holds: %v %v", ok, err)
+	if err := r.TryLock(); !errors.Is(err, ErrWouldBlock) {
+		t.Fatalf("TryLock of an RLock another process holds: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	err = r.LockContext(ctx)
@@ -577,13 +580,13 @@ func TestMultiprocRLockReentry(t *testing.T) {
 	if err := mpRecv(t, mpLockAsync(r.Lock), "re-entering Lock from another goroutine"); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := r.TryLock(); !ok || err != nil || r.Depth() != 3 {
-		t.Fatalf("re-entering TryLock: %v %v, depth %d", ok, err, r.Depth())
+	if err := r.TryLock(); err != nil || r.Depth() != 3 {
+		t.Fatalf("re-entering TryLock: %v, depth %d", err, r.Depth())
 	}
 	// A child cannot take it, at any depth, until the last Unlock.
 	for d := 3; d >= 1; d-- {
 		res := mpResult(t, shmtest.Start(t, mpChildTimeout, mpChildTry, seg.Name(), "rlock", "r"))
-		if res != "false nil" {
+		if res != "false wouldblock" {
 			t.Fatalf("child's TryLock of an RLock we hold at depth %d: %s", d, res)
 		}
 		r.Unlock()
@@ -599,15 +602,15 @@ func TestMultiprocRLockReentry(t *testing.T) {
 	}
 }
 
-// mpChildTry TryLocks a lock ("seg mutex|rlock name"), prints "RESULT ok
-// err" and unlocks it if it got it.
+// mpChildTry TryLocks a lock ("seg mutex|rlock name"), prints "RESULT
+// taken err" and unlocks it if it got it.
 var mpChildTry = testproc.Register("sem-mp-try", func(c *testproc.Child) error {
 	seg, f, err := shmtest.OpenArgs(c)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	var try func() (bool, error)
+	var try func() error
 	var unlock func()
 	if f[0] == "mutex" {
 		mu, err := OpenMutex(context.Background(), seg, f[1])
@@ -622,9 +625,9 @@ var mpChildTry = testproc.Register("sem-mp-try", func(c *testproc.Child) error {
 		}
 		try, unlock = r.TryLock, r.Unlock
 	}
-	ok, err := try()
-	fmt.Printf("RESULT %v %s\n", ok, mpErrClass(err))
-	if ok {
+	err = try()
+	fmt.Printf("RESULT %v %s\n", taken(err), mpErrClass(err))
+	if taken(err) {
 		unlock()
 	}
 	return nil
@@ -699,8 +702,8 @@ func TestMultiprocSemaphoreCounts(t *testing.T) {
 	if v := s.Value(); v != 0 {
 		t.Fatalf("Value %d with both units taken", v)
 	}
-	if s.TryAcquire(1) {
-		t.Fatal("TryAcquire of an empty semaphore succeeded")
+	if err := s.TryAcquire(1); !errors.Is(err, ErrWouldBlock) {
+		t.Fatalf("TryAcquire of an empty semaphore: %v", err)
 	}
 	if err := s.Release(1); err != nil {
 		t.Fatal(err)
@@ -782,8 +785,8 @@ var mpChildSemMisuse = testproc.Register("sem-mp-sem-misuse", func(c *testproc.C
 	if err := b.Release(1); !errors.Is(err, ErrOverRelease) || b.Value() != 2 {
 		return fmt.Errorf("Release(1) of a full bounded semaphore: %v, Value %d", err, b.Value())
 	}
-	if !b.TryAcquire(1) {
-		return errors.New("TryAcquire(1) of a bounded semaphore of 2 failed")
+	if err := b.TryAcquire(1); err != nil {
+		return fmt.Errorf("TryAcquire(1) of a bounded semaphore of 2: %w", err)
 	}
 	if err := b.Release(2); !errors.Is(err, ErrOverRelease) || b.Value() != 1 {
 		return fmt.Errorf("Release(2) of a bounded semaphore at 1 of 2: %v, Value %d", err, b.Value())
@@ -830,8 +833,8 @@ func TestMultiprocSemaphoreMisuse(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := mpWords(t, seg)
-	if !s.TryAcquire(1) {
-		t.Fatal("TryAcquire(1)")
+	if err := s.TryAcquire(1); err != nil {
+		t.Fatalf("TryAcquire(1): %v", err)
 	}
 	child := shmtest.Start(t, mpChildTimeout, mpChildAcquire, seg.Name(), "plain", "1")
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -1494,18 +1497,19 @@ var mpChildOpenKinds = testproc.Register("sem-mp-open-kinds", func(c *testproc.C
 	}
 	defer seg.Close()
 	type closer interface{ Close() error }
-	opens := map[string]func(string) (closer, error){
-		"mutex":   func(n string) (closer, error) { return OpenMutex(context.Background(), seg, n) },
-		"rlock":   func(n string) (closer, error) { return OpenRLock(context.Background(), seg, n) },
-		"sem":     func(n string) (closer, error) { return Open(context.Background(), seg, n) },
-		"event":   func(n string) (closer, error) { return OpenEvent(context.Background(), seg, n) },
-		"cond":    func(n string) (closer, error) { return OpenCond(context.Background(), seg, n) },
-		"barrier": func(n string) (closer, error) { return OpenBarrier(context.Background(), seg, n) },
+	opens := map[string]func(context.Context, string) (closer, error){
+		"mutex":   func(ctx context.Context, n string) (closer, error) { return OpenMutex(ctx, seg, n) },
+		"rlock":   func(ctx context.Context, n string) (closer, error) { return OpenRLock(ctx, seg, n) },
+		"sem":     func(ctx context.Context, n string) (closer, error) { return Open(ctx, seg, n) },
+		"event":   func(ctx context.Context, n string) (closer, error) { return OpenEvent(ctx, seg, n) },
+		"cond":    func(ctx context.Context, n string) (closer, error) { return OpenCond(ctx, seg, n) },
+		"barrier": func(ctx context.Context, n string) (closer, error) { return OpenBarrier(ctx, seg, n) },
 	}
+	ctx := context.Background()
 	var errs []error
 	for kind, open := range opens {
 		for name := range opens {
-			x, err := open(name)
+			x, err := open(ctx, name)
 			switch {
 			case name == kind && err != nil:
 				errs = append(errs, fmt.Errorf("opening %s %q: %w", kind, name, err))
@@ -1516,10 +1520,14 @@ var mpChildOpenKinds = testproc.Register("sem-mp-open-kinds", func(c *testproc.C
 				x.Close()
 			}
 		}
-		if _, err := open("missing"); !errors.Is(err, shm.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("opening a missing %s: %v, want shm.ErrNotExist", kind, err))
+		// A name never made is waited for until the deadline.
+		short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+		_, err := open(short, "missing")
+		cancel()
+		if !errors.Is(err, shm.ErrNotExist) || !errors.Is(err, context.DeadlineExceeded) {
+			errs = append(errs, fmt.Errorf("opening a missing %s: %v, want shm.ErrNotExist and DeadlineExceeded", kind, err))
 		}
-		if _, err := open("words"); !errors.Is(err, shm.ErrKind) {
+		if _, err := open(ctx, "words"); !errors.Is(err, shm.ErrKind) {
 			errs = append(errs, fmt.Errorf("opening a bytes object as a %s: %v, want shm.ErrKind", kind, err))
 		}
 	}
@@ -1620,10 +1628,10 @@ var mpChildHandles = testproc.Register("sem-mp-handles", func(c *testproc.Child)
 	if mu.Owner() != parent || r.Owner() != parent || r.Depth() != 2 {
 		return fmt.Errorf("locks the parent holds: %v %v", &mu, &r)
 	}
-	if ok, err := mu.TryLock(); ok || err != nil {
-		return fmt.Errorf("TryLock of the parent's mutex: %v %v", ok, err)
+	if err := mu.TryLock(); !errors.Is(err, ErrWouldBlock) {
+		return fmt.Errorf("TryLock of the parent's mutex: %v", err)
 	}
-	if s.Value() != 3 || !s.TryAcquire(1) {
+	if s.Value() != 3 || s.TryAcquire(1) != nil {
 		return fmt.Errorf("semaphore: %v", &s)
 	}
 	if ev.IsSet() {

@@ -36,47 +36,108 @@ func OpenMutex(ctx context.Context, seg *shm.Segment, name string) (*Mutex, erro
 // OpenMutexAt attaches to the Mutex whose payload is at offset off in seg,
 // made with block generation gen (its Handle's Offset and Generation): how
 // an object that keeps its Mutex beside it in a segment finds it again.
+// It checks what UnmarshalBinary checks.
 func OpenMutexAt(seg *shm.Segment, off, gen uint64) (*Mutex, error) {
 	if seg == nil {
-		return nil, fmt.Errorf("%w: nil segment", ErrInvalid)
+		return nil, fmt.Errorf("semaphore: attaching mutex: %w: nil segment", ErrInvalid)
 	}
-	o, err := seg.Attach(shm.Handle{Segment: seg.ID(), Name: seg.Name(), Offset: off,
-		Kind: mutexInfo.kind, Fingerprint: mutexInfo.fp, Generation: gen})
+	b, err := shm.Handle{Segment: seg.ID(), Name: seg.Name(), Offset: off,
+		Kind: mutexInfo.kind, Fingerprint: mutexInfo.fp, Generation: gen}.MarshalBinary()
 	if err != nil {
-		return nil, fmt.Errorf("attaching mutex: %w", err)
+		return nil, fmt.Errorf("semaphore: attaching mutex: %w", err)
 	}
-	return attach[Mutex](o, checkSize(o, mutexInfo.size))
+	m := new(Mutex)
+	if err := m.UnmarshalBinary(b); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // UnmarshalBinary attaches m to the Mutex whose handle MarshalBinary
 // encoded, as a child process does with a Mutex passed to it.
 func (m *Mutex) UnmarshalBinary(b []byte) error { return unmarshal(m, b, mutexInfo) }
 
-func (m *Mutex) init(o *shm.Object) error {
+func (m *Mutex) init(o *shm.Object) error { return initLock(&m.object, &m.l, o, "mutex") }
+
+// initLock takes up the block of a Mutex or an RLock.
+func initLock(x *object, l *lockWord, o *shm.Object, kind string) error {
 	self, err := me()
 	if err != nil {
 		return err
 	}
-	m.o = o
-	m.closed.Store(false)
-	m.l = newLockWord(o.Bytes(), self)
+	x.o = o
+	x.closed.Store(false)
+	*l = newLockWord(o.Bytes(), self, kind)
 	return nil
 }
 
-// Lock locks m, waiting as long as it takes. It returns nil, or
-// ErrOwnerDead when it took the lock from a process that died holding it:
-// the caller holds the lock then too.
-func (m *Mutex) Lock() error { return m.LockContext(context.Background()) }
+// Close ends this handle: later calls through it fail with an error
+// matching ErrClosed. A lock held through it stays held; Unlock still
+// releases it. Other handles and processes are untouched.
+func (m *Mutex) Close() error {
+	m.l.close()
+	return m.object.Close()
+}
+
+// Free destroys the Mutex for every process: it closes this handle and
+// gives its block back to the segment. Every process must have stopped
+// using it. One still waiting in Lock or LockContext when it is freed
+// wakes and fails with shm.ErrStale, as does any later Lock or TryLock
+// through another handle, until the segment gives the block to a new
+// object. A lock held when it is freed is released; its holder's Unlock
+// does nothing. A second Free, through any handle, fails with
+// shm.ErrStale.
+func (m *Mutex) Free() error { return freeLock(&m.object, &m.l) }
+
+// freeLock is Free of a Mutex or an RLock: the block must still be this
+// handle's (a second Free must not write over a new object's memory).
+func freeLock(x *object, l *lockWord) error {
+	l.close()
+	x.closed.Store(true)
+	if err := x.live(); err != nil {
+		return err
+	}
+	l.free()
+	return x.free()
+}
+
+// Lock locks m, waiting as long as it takes. It returns nil, or an
+// *OwnerDeadError (matching ErrOwnerDead) when it took the lock from a
+// process that died holding it: the caller holds the lock then too.
+func (m *Mutex) Lock() error {
+	// Fast path: a free lock, taken by one compare-and-swap (see the lock
+	// word in lockword.go). The slow path is apart, so that this inlines.
+	if atomic.CompareAndSwapUint64(m.l.state, atomic.LoadUint64(&m.l.unheld), m.l.self) {
+		if hb.Enabled {
+			hb.Acquire(m.l.word)
+		}
+		return nil
+	}
+	return m.lockForever()
+}
+
+// lockForever is Lock's slow path, kept out of line: inlined here, its
+// context.Background() would push Lock past the inlining budget.
+//
+//go:noinline
+func (m *Mutex) lockForever() error { return m.lockSlow(context.Background()) }
 
 // LockContext locks m, or gives up when ctx ends, returning ctx.Err()
 // without the lock.
 func (m *Mutex) LockContext(ctx context.Context) error {
-	if m.closed.Load() {
-		return m.usable("lock")
-	}
-	if atomic.CompareAndSwapUint64(m.l.state, 0, m.l.self) { // fast path
-		hb.Acquire(m.l.word)
+	if atomic.CompareAndSwapUint64(m.l.state, atomic.LoadUint64(&m.l.unheld), m.l.self) { // fast path, as Lock's
+		if hb.Enabled {
+			hb.Acquire(m.l.word)
+		}
 		return nil
+	}
+	return m.lockSlow(ctx)
+}
+
+// lockSlow is the slow path of Lock and LockContext.
+func (m *Mutex) lockSlow(ctx context.Context) error {
+	if err := m.usable("lock"); err != nil {
+		return err
 	}
 	err := m.l.acquire(ctx)
 	if err == nil || isOwnerDead(err) {
@@ -85,31 +146,42 @@ func (m *Mutex) LockContext(ctx context.Context) error {
 	return err
 }
 
-// TryLock locks m if that needs no waiting, reporting whether it did. A
-// lock whose holder died is taken, with ErrOwnerDead.
-func (m *Mutex) TryLock() (bool, error) {
+// TryLock locks m if that needs no waiting, and returns nil. A lock whose
+// holder died is taken too, with an *OwnerDeadError; a lock held by a
+// live process (this one included) is not, and TryLock returns an error
+// matching ErrWouldBlock.
+func (m *Mutex) TryLock() error {
+	if atomic.CompareAndSwapUint64(m.l.state, atomic.LoadUint64(&m.l.unheld), m.l.self) { // fast path, as Lock's
+		if hb.Enabled {
+			hb.Acquire(m.l.word)
+		}
+		return nil
+	}
+	return m.tryLockSlow()
+}
+
+// tryLockSlow is the slow path of TryLock.
+func (m *Mutex) tryLockSlow() error {
 	if err := m.usable("lock"); err != nil {
-		return false, err
+		return err
 	}
-	if atomic.CompareAndSwapUint64(m.l.state, 0, m.l.self) { // fast path
-		hb.Acquire(m.l.word)
-		return true, nil
-	}
-	ok, err := m.l.try()
-	if ok {
+	err := m.l.try()
+	if err == nil || isOwnerDead(err) {
 		hb.Acquire(m.l.word)
 	}
-	return ok, err
+	return err
 }
 
 // Unlock unlocks m. Unlocking a Mutex that is not locked, or that another
 // process holds, panics, as sync.Mutex does.
 func (m *Mutex) Unlock() {
-	hb.Release(m.l.word)
-	if atomic.CompareAndSwapUint64(m.l.state, m.l.self, 0) { // fast path
-		return
+	if hb.Enabled {
+		hb.Release(m.l.word)
 	}
-	m.l.release("Mutex")
+	// Fast path: nobody sleeps (contended clear), one compare-and-swap.
+	if !atomic.CompareAndSwapUint64(m.l.state, m.l.self, 0) {
+		m.l.release()
+	}
 }
 
 // Owner is the pid of the process holding m, 0 when it is free.
@@ -145,22 +217,27 @@ func OpenRLock(ctx context.Context, seg *shm.Segment, name string) (*RLock, erro
 func (r *RLock) UnmarshalBinary(b []byte) error { return unmarshal(r, b, rlockInfo) }
 
 func (r *RLock) init(o *shm.Object) error {
-	self, err := me()
-	if err != nil {
+	if err := initLock(&r.object, &r.l, o, "rlock"); err != nil {
 		return err
 	}
-	r.o = o
-	r.closed.Store(false)
-	r.l = newLockWord(o.Bytes(), self)
 	r.depth = mem.Uint32(o.Bytes(), offDepth)
 	return nil
 }
+
+// Close ends this handle, as Mutex.Close does.
+func (r *RLock) Close() error {
+	r.l.close()
+	return r.object.Close()
+}
+
+// Free destroys the RLock for every process, as Mutex.Free does.
+func (r *RLock) Free() error { return freeLock(&r.object, &r.l) }
 
 // maxDepth bounds re-entry, far beyond any real nesting.
 const maxDepth = 1 << 30
 
 // Lock locks r, or enters it again if this process holds it. It returns
-// ErrOwnerDead as Mutex.Lock does.
+// an *OwnerDeadError as Mutex.Lock does.
 func (r *RLock) Lock() error { return r.LockContext(context.Background()) }
 
 // LockContext is Lock that gives up when ctx ends, returning ctx.Err().
@@ -182,23 +259,24 @@ func (r *RLock) LockContext(ctx context.Context) error {
 	return err
 }
 
-// TryLock is Lock that never waits, reporting whether it locked.
-func (r *RLock) TryLock() (bool, error) {
+// TryLock is Lock that never waits: where Lock would wait it returns an
+// error matching ErrWouldBlock, without the lock.
+func (r *RLock) TryLock() error {
 	if err := r.usable("lock"); err != nil {
-		return false, err
+		return err
 	}
 	if ok, err := r.reenter(); ok || err != nil {
-		return ok, err
+		return err
 	}
-	ok, err := atomic.CompareAndSwapUint64(r.l.state, 0, r.l.self), error(nil)
-	if !ok {
-		ok, err = r.l.try()
+	var err error
+	if !atomic.CompareAndSwapUint64(r.l.state, 0, r.l.self) {
+		if err = r.l.try(); err != nil && !isOwnerDead(err) {
+			return err
+		}
 	}
-	if ok {
-		atomic.StoreUint32(r.depth, 1)
-		hb.Acquire(r.l.word)
-	}
-	return ok, err
+	atomic.StoreUint32(r.depth, 1)
+	hb.Acquire(r.l.word)
+	return err
 }
 
 // reenter adds one level if this process holds r. A depth of 0 under our
@@ -215,7 +293,7 @@ func (r *RLock) reenter() (bool, error) {
 		case d == 0:
 			return false, nil
 		case d >= maxDepth:
-			return false, fmt.Errorf("%w: RLock entered %d times", ErrInvalid, d)
+			return false, fmt.Errorf("semaphore: rlock entered %d times: %w", d, ErrInvalid)
 		case atomic.CompareAndSwapUint32(r.depth, d, d+1):
 			return true, nil
 		}
@@ -227,20 +305,20 @@ func (r *RLock) reenter() (bool, error) {
 func (r *RLock) Unlock() {
 	hb.Release(r.l.word)
 	if !r.l.heldHere() {
-		r.l.release("RLock") // panics with the reason
+		r.l.release() // panics with the reason, or does nothing if r was freed
 		return
 	}
 	for {
 		d := atomic.LoadUint32(r.depth)
 		switch {
 		case d == 0:
-			panic("semaphore: unlock of unlocked RLock")
+			panic("semaphore: unlock of unlocked rlock")
 		case d > 1:
 			if atomic.CompareAndSwapUint32(r.depth, d, d-1) {
 				return
 			}
 		case atomic.CompareAndSwapUint32(r.depth, 1, 0):
-			r.l.release("RLock")
+			r.l.release()
 			return
 		}
 	}

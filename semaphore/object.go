@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
-	"os"
+	"io"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +20,16 @@ type object struct {
 	closed atomic.Bool
 }
 
+// Every type is an io.Closer.
+var (
+	_ io.Closer = (*Mutex)(nil)
+	_ io.Closer = (*RLock)(nil)
+	_ io.Closer = (*Semaphore)(nil)
+	_ io.Closer = (*Event)(nil)
+	_ io.Closer = (*Cond)(nil)
+	_ io.Closer = (*Barrier)(nil)
+)
+
 // Handle names the object for another process (see shm.Resolve).
 func (x *object) Handle() shm.Handle { return x.o.Handle() }
 
@@ -28,26 +38,45 @@ func (x *object) Name() string { return x.o.Name() }
 
 // MarshalBinary encodes the object's handle, so that encoders (gob among
 // them) carry the shared object itself to another process.
-func (x *object) MarshalBinary() ([]byte, error) { return x.o.Handle().MarshalBinary() }
-
-// Free gives the object's memory back to its segment at once. Every
-// process must have stopped using it; handles to it then fail (shm.ErrStale).
-func (x *object) Free() error {
-	x.closed.Store(true)
-	return x.o.Free()
+func (x *object) MarshalBinary() ([]byte, error) {
+	b, err := x.o.Handle().MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("semaphore: encoding %v handle: %w", x.o.Kind(), err)
+	}
+	return b, nil
 }
 
 // Close ends this handle: later calls through it fail with an error
-// wrapping os.ErrClosed. The shared object stays for the other handles and
-// processes; a lock held through it stays held. Close is idempotent.
+// matching ErrClosed (and os.ErrClosed). The shared object stays for the
+// other handles and processes; a lock held through it stays held. Close
+// is idempotent.
 func (x *object) Close() error {
 	x.closed.Store(true)
 	return nil
 }
 
+// free closes the handle and gives the object's block back to its
+// segment. A block already freed, through any handle, is shm.ErrStale.
+func (x *object) free() error {
+	x.closed.Store(true)
+	if err := x.o.Free(); err != nil {
+		return fmt.Errorf("semaphore: freeing %v: %w", x.o.Kind(), err)
+	}
+	return nil
+}
+
+// live fails with shm.ErrStale when the object's block was freed (or
+// freed and used again) since this handle attached to it.
+func (x *object) live() error {
+	if _, err := x.o.Segment().Attach(x.o.Handle()); err != nil {
+		return fmt.Errorf("semaphore: freeing %v: %w", x.o.Kind(), err)
+	}
+	return nil
+}
+
 func (x *object) usable(what string) error {
 	if x.closed.Load() {
-		return fmt.Errorf("semaphore: %s: %w", what, os.ErrClosed)
+		return fmt.Errorf("semaphore: %v %s: %w", x.o.Kind(), what, ErrClosed)
 	}
 	return nil
 }
@@ -98,6 +127,8 @@ const (
 	offParties  = 8  // Barrier: number of parties
 )
 
+// spec is the Spec of a new object of k, of size bytes (0: k's least
+// size); the Spec a typed open checks with is spec(0).
 func (k kindInfo) spec(size uint64) shm.Spec {
 	if size == 0 {
 		size = k.size
@@ -105,36 +136,14 @@ func (k kindInfo) spec(size uint64) shm.Spec {
 	return shm.Spec{Kind: k.kind, Fingerprint: k.fp, Size: size}
 }
 
-// find opens the object called name in seg, checking its kind and layout.
+// find opens the object called name in seg (shm checks its kind, layout
+// and least size), waiting for it as long as ctx allows.
 func find(ctx context.Context, seg *shm.Segment, name string, k kindInfo) (*shm.Object, error) {
-	if seg == nil {
-		return nil, fmt.Errorf("%w: nil segment", ErrInvalid)
-	}
 	o, err := seg.Find(ctx, name, k.spec(0))
 	if err != nil {
-		return nil, fmt.Errorf("opening %v %q: %w", k.kind, name, err)
+		return nil, fmt.Errorf("semaphore: opening %v %q: %w", k.kind, name, err)
 	}
-	return o, checkSize(o, k.size)
-}
-
-// resolve decodes a handle (MarshalBinary's bytes) and attaches to the
-// object it names, checking its kind and layout.
-func resolve(b []byte, k kindInfo) (*shm.Object, error) {
-	var h shm.Handle
-	if err := h.UnmarshalBinary(b); err != nil {
-		return nil, err
-	}
-	if h.Kind != k.kind {
-		return nil, fmt.Errorf("semaphore: handle names a %v, not a %v: %w", h.Kind, k.kind, shm.ErrKind)
-	}
-	if h.Fingerprint != k.fp {
-		return nil, fmt.Errorf("semaphore: %v handle has layout %#016x, not %#016x: %w", k.kind, h.Fingerprint, k.fp, shm.ErrLayout)
-	}
-	o, err := shm.Resolve(h)
-	if err != nil {
-		return nil, fmt.Errorf("resolving %v: %w", k.kind, err)
-	}
-	return o, checkSize(o, k.size)
+	return o, nil
 }
 
 // place makes the block for a new object, as opts say.
@@ -144,7 +153,7 @@ func place(k kindInfo, size uint64, init func([]byte) error, opts []shm.Option) 
 	}
 	o, err := shm.Place(k.spec(size), init, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("making %v: %w", k.kind, err)
+		return nil, fmt.Errorf("semaphore: making %v: %w", k.kind, err)
 	}
 	return o, nil
 }
@@ -152,7 +161,7 @@ func place(k kindInfo, size uint64, init func([]byte) error, opts []shm.Option) 
 // initer is every type here: it takes up the block it was given.
 type initer interface{ init(o *shm.Object) error }
 
-// attach makes a T on the block that place, find or resolve returned.
+// attach makes a T on the block that place or find returned.
 func attach[T any, P interface {
 	*T
 	initer
@@ -167,32 +176,24 @@ func attach[T any, P interface {
 	return (*T)(x), nil
 }
 
-// unmarshal attaches x to the object whose handle b encodes.
+// unmarshal attaches x to the object whose handle b encodes (shm checks
+// its kind, layout and least size).
 func unmarshal(x initer, b []byte, k kindInfo) error {
-	o, err := resolve(b, k)
+	o, err := shm.Unmarshal(b, k.spec(0))
 	if err != nil {
-		return err
+		return fmt.Errorf("semaphore: attaching %v: %w", k.kind, err)
 	}
 	return x.init(o)
 }
 
-func checkSize(o *shm.Object, min uint64) error {
-	if uint64(len(o.Bytes())) < min {
-		return fmt.Errorf("%v of %d bytes, at least %d needed: %w", o.Kind(), len(o.Bytes()), min, shm.ErrLayout)
-	}
-	return nil
-}
-
-// Owner words (package owner). A lock's state is one 64-bit word: 0 when
-// free, else the owner word of the process holding it, with bit 0 set when
-// waiters may sleep (contended). The low half is the futex word (amd64 and
-// arm64 are little endian, so it is the word at the state's own address).
-// Taking the lock and recording its owner are the same compare-and-swap:
-// there is no moment at which the lock is held by nobody known.
-const contended = 1
-
 // me is this process's owner word (contended bit clear).
-func me() (uint64, error) { return owner.Me() }
+func me() (uint64, error) {
+	w, err := owner.Me()
+	if err != nil {
+		return 0, fmt.Errorf("semaphore: %w", err)
+	}
+	return w, nil
+}
 
 func pidOf(w uint64) int { return owner.Pid(w) }
 

@@ -77,8 +77,8 @@ func TestPidNamespaceHolder(t *testing.T) {
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("Mutex held by a live process in another pid namespace: LockContext = %v, want DeadlineExceeded", err)
 			}
-			if ok, err := rl.TryLock(); ok || err != nil {
-				t.Fatalf("RLock held by a live process in another pid namespace: TryLock = %v, %v", ok, err)
+			if err := rl.TryLock(); !errors.Is(err, ErrWouldBlock) {
+				t.Fatalf("RLock held by a live process in another pid namespace: TryLock = %v", err)
 			}
 		}
 		p.Kill()

@@ -42,7 +42,7 @@ import (
 type portLock interface {
 	Lock() error
 	LockContext(ctx context.Context) error
-	TryLock() (bool, error)
+	TryLock() error
 	Unlock()
 	Owner() int
 	String() string
@@ -122,12 +122,12 @@ func portHammer(ctx context.Context, l portLock, w []byte, loops int, id uint32)
 	held := 0
 	for i := 0; i < loops; i++ {
 		if i%3 == 0 {
-			ok, err := l.TryLock()
+			err := l.TryLock()
+			if errors.Is(err, ErrWouldBlock) {
+				continue
+			}
 			if err != nil {
 				return held, err
-			}
-			if !ok {
-				continue
 			}
 		} else if err := l.LockContext(ctx); err != nil {
 			return held, fmt.Errorf("iteration %d: %w", i, err)
@@ -193,9 +193,9 @@ var portChildLock = testproc.Register("sem-port-lock", func(c *testproc.Child) e
 	me := os.Getpid()
 	switch f[2] {
 	case "try":
-		ok, err := l.TryLock()
-		fmt.Printf("RESULT %v %s %v\n", ok, mpErrClass(err), l.Owner() == me)
-		if ok {
+		err := l.TryLock()
+		fmt.Printf("RESULT %v %s %v\n", taken(err), mpErrClass(err), l.Owner() == me)
+		if taken(err) {
 			l.Unlock()
 		}
 	case "lock":
@@ -323,8 +323,8 @@ func TestPortPyLockBasics(t *testing.T) {
 			t.Fatalf("after Unlock: %v", l)
 		}
 		// test_try_acquire.
-		if ok, err := l.TryLock(); !ok || err != nil {
-			t.Fatalf("TryLock of a free lock: %v %v", ok, err)
+		if err := l.TryLock(); err != nil {
+			t.Fatalf("TryLock of a free lock: %v", err)
 		}
 		l.Unlock()
 		// test_acquire_destroy: a handle closed while it holds the lock
@@ -340,7 +340,7 @@ func TestPortPyLockBasics(t *testing.T) {
 		if err := l2.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if res := portTry(t, seg, kind, "l"); res != "false nil false" {
+		if res := portTry(t, seg, kind, "l"); res != "false wouldblock false" {
 			t.Fatalf("child's TryLock of a lock held through a closed handle: %s", res)
 		}
 		held := portNewLock(t, seg, kind, "held")
@@ -399,16 +399,16 @@ func TestPortPyLockTryContended(t *testing.T) {
 		if err := l.Lock(); err != nil {
 			t.Fatal(err)
 		}
-		if res := portTry(t, seg, kind, "l"); res != "false nil false" {
+		if res := portTry(t, seg, kind, "l"); res != "false wouldblock false" {
 			t.Fatalf("another process's TryLock of a held lock: %s", res)
 		}
 		got := make(chan bool, 1)
 		go func() {
-			ok, err := l.TryLock()
-			if err != nil {
+			err := l.TryLock()
+			if err != nil && !errors.Is(err, ErrWouldBlock) {
 				t.Error(err)
 			}
-			got <- ok
+			got <- err == nil
 		}()
 		ok := <-got
 		if want := kind == "rlock"; ok != want {
@@ -593,8 +593,8 @@ func TestPortPyLockTimeout(t *testing.T) {
 		if l.Owner() != 0 {
 			t.Fatalf("after Unlock: %v", l)
 		}
-		if ok, err := l.TryLock(); !ok || err != nil {
-			t.Fatalf("TryLock after the timeouts: %v %v", ok, err)
+		if err := l.TryLock(); err != nil {
+			t.Fatalf("TryLock after the timeouts: %v", err)
 		}
 		l.Unlock()
 	})
@@ -738,7 +738,7 @@ func TestPortPyRLockOwnership(t *testing.T) {
 		if err := l.Lock(); err != nil {
 			t.Fatal(err)
 		}
-		if res := portTry(t, seg, kind, "l"); res != "false nil false" {
+		if res := portTry(t, seg, kind, "l"); res != "false wouldblock false" {
 			t.Fatalf("another process's TryLock and ownership of our lock: %s", res)
 		}
 		if kind == "rlock" {
@@ -843,8 +843,8 @@ func TestPortMPLockLock(t *testing.T) {
 	if mu.Owner() != os.Getpid() {
 		t.Fatalf("after Lock: %v", mu)
 	}
-	if ok, err := mu.TryLock(); ok || err != nil {
-		t.Fatalf("TryLock of a Mutex this process holds: %v %v", ok, err)
+	if err := mu.TryLock(); !errors.Is(err, ErrWouldBlock) {
+		t.Fatalf("TryLock of a Mutex this process holds: %v", err)
 	}
 	mu.Unlock()
 	if mu.Owner() != 0 {
@@ -870,12 +870,12 @@ func TestPortGoMutex(t *testing.T) {
 	if err := mu.Lock(); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := mu.TryLock(); ok {
-		t.Fatal("TryLock succeeded with mutex locked")
+	if err := mu.TryLock(); !errors.Is(err, ErrWouldBlock) {
+		t.Fatalf("TryLock with mutex locked: %v", err)
 	}
 	mu.Unlock()
-	if ok, _ := mu.TryLock(); !ok {
-		t.Fatal("TryLock failed with mutex unlocked")
+	if err := mu.TryLock(); err != nil {
+		t.Fatalf("TryLock with mutex unlocked: %v", err)
 	}
 	mu.Unlock()
 	var ps []*testproc.Proc

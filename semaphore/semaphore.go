@@ -107,7 +107,7 @@ func NewBounded(n int, opts ...shm.Option) (*Semaphore, error) { return newSem(n
 
 func newSem(n int, bounded bool, opts []shm.Option) (*Semaphore, error) {
 	if n < 0 || n > maxCount {
-		return nil, fmt.Errorf("%w: semaphore of %d units", ErrInvalid, n)
+		return nil, fmt.Errorf("semaphore: semaphore of %d units: %w", n, ErrInvalid)
 	}
 	return attach[Semaphore](place(semInfo, 0, func(b []byte) error {
 		*mem.Uint64(b, offCount) = uint64(n)
@@ -137,7 +137,7 @@ func (s *Semaphore) init(o *shm.Object) error {
 	b := o.Bytes()
 	bw := atomic.LoadUint32(mem.Uint32(b, offBound))
 	if bw != 0 && bw&boundedFlag == 0 {
-		return fmt.Errorf("%w: semaphore bound word %#x", ErrCorrupt, bw)
+		return fmt.Errorf("semaphore: semaphore bound word %#x: %w", bw, ErrCorrupt)
 	}
 	s.o, s.state, s.count, s.self = o, mem.Uint64(b, offCount), mem.Uint32(b, offCount), self
 	s.bound, s.bounded = bw&maxCount, bw&boundedFlag != 0
@@ -146,6 +146,18 @@ func (s *Semaphore) init(o *shm.Object) error {
 	s.closed.Store(false)
 	return nil
 }
+
+// Close ends this handle: later calls through it fail with an error
+// matching ErrClosed. Units it took stay taken; other handles and
+// processes are untouched.
+func (s *Semaphore) Close() error { return s.object.Close() }
+
+// Free destroys the Semaphore for every process: it closes this handle
+// and gives its block back to the segment. Every process must have
+// stopped using it: a waiter left in Acquire would go on using memory the
+// segment may give to a new object. A second Free, through any handle,
+// fails with shm.ErrStale.
+func (s *Semaphore) Free() error { return s.free() }
 
 func (s *Semaphore) slotOwner(t uint16) *uint64 {
 	return mem.Uint64(s.slots, uintptr(t%semQueue)*semSlotSize)
@@ -478,35 +490,46 @@ func (s *Semaphore) wakeSlot(t uint16) {
 	wake(seq)
 }
 
-// TryAcquire takes n units if there are enough now and nobody waits,
-// reporting whether it did. A waiter that died or gave up at the head of
-// the queue does not count.
-func (s *Semaphore) TryAcquire(n int) bool {
-	if s.usable("acquire") != nil || s.checkN(n) != nil {
-		return false
+// TryAcquire takes n units if there are enough now and nobody waits, and
+// returns nil. Where Acquire would wait it returns an error matching
+// ErrWouldBlock at once, having taken nothing. A waiter that died or gave
+// up at the head of the queue does not count.
+func (s *Semaphore) TryAcquire(n int) error {
+	if err := s.usable("acquire"); err != nil {
+		return err
+	}
+	if err := s.checkN(n); err != nil {
+		return err
 	}
 	for {
 		st := atomic.LoadUint64(s.state)
 		if waiting(st) != 0 {
 			if waiting(st) > semQueue || !s.tryGone(st) {
-				return false
+				return errQueued
 			}
 			s.skip(serving(st))
 			continue
 		}
 		if units(st) < uint32(n) {
-			return false
+			return errTooFew
 		}
 		if atomic.CompareAndSwapUint64(s.state, st, st-uint64(n)) {
 			hb.Acquire(s.count)
-			return true
+			return nil
 		}
 	}
 }
 
+// What TryAcquire returns where Acquire would wait, made once so that a
+// TryAcquire that fails does not allocate.
+var (
+	errQueued = fmt.Errorf("semaphore: others wait first: %w", ErrWouldBlock)
+	errTooFew = fmt.Errorf("semaphore: too few units: %w", ErrWouldBlock)
+)
+
 func (s *Semaphore) checkN(n int) error {
 	if n < 0 || n > maxCount || (s.bounded && n > int(s.bound)) {
-		return fmt.Errorf("%w: acquiring %d units of a semaphore (%s)", ErrInvalid, n, s.boundText())
+		return fmt.Errorf("semaphore: acquiring %d units of a semaphore (%s): %w", n, s.boundText(), ErrInvalid)
 	}
 	return nil
 }
@@ -533,7 +556,7 @@ func (s *Semaphore) Release(n int) error {
 		return err
 	}
 	if n < 0 || n > maxCount {
-		return fmt.Errorf("%w: releasing %d units", ErrInvalid, n)
+		return fmt.Errorf("semaphore: releasing %d units: %w", n, ErrInvalid)
 	}
 	hb.Release(s.count)
 	for {

@@ -59,14 +59,14 @@ func TestKillSemaphoreWaiterAtHead(t *testing.T) {
 			}
 		} else {
 			s.Release(1)
-			if s.TryAcquire(1) {
+			if acquired(s.TryAcquire(1)) {
 				t.Fatal("TryAcquire(1) succeeded with a live waiter at the head")
 			}
 			head.Kill()
 			killed := time.Now()
 			killMustDie(t, head)
 			if round%4 == 1 {
-				mpEventually(t, "TryAcquire past the dead head", func() bool { return s.TryAcquire(1) })
+				mpEventually(t, "TryAcquire past the dead head", func() bool { return acquired(s.TryAcquire(1)) })
 			} else if err := s.Acquire(mpContext(t), 1); err != nil {
 				t.Fatalf("round %d: Acquire behind the dead head: %v", round, err)
 			}
@@ -143,7 +143,7 @@ func TestKillSemaphoreWaiterBeforeRecord(t *testing.T) {
 		killed := time.Now()
 		killMustDie(t, dead)
 		s.Release(1)
-		if s.TryAcquire(1) {
+		if acquired(s.TryAcquire(1)) {
 			t.Fatal("TryAcquire passed over a head that has not recorded itself")
 		}
 		behind := portStart(t, seg, name, 1, 0, 2, "-", 2)
@@ -222,10 +222,10 @@ func TestKillSemaphoreWaiterBeforeRecordTryOnly(t *testing.T) {
 	dead.Kill()
 	killMustDie(t, dead)
 	s.Release(1)
-	if s.TryAcquire(1) {
+	if acquired(s.TryAcquire(1)) {
 		t.Fatal("TryAcquire passed over a head that has not recorded itself")
 	}
-	for deadline := time.Now().Add(killNoticed); !s.TryAcquire(1); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(killNoticed); !acquired(s.TryAcquire(1)); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("TryAcquire never passed over the dead, unrecorded head: %v", s)
 		}

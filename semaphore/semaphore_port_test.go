@@ -140,6 +140,15 @@ func portStart(t testing.TB, seg *shm.Segment, name string, n, ms, id int, stopA
 		strconv.Itoa(ms), strconv.Itoa(id), stopAt, strconv.Itoa(hold))
 }
 
+// acquired reports whether a TryAcquire that returned err took its units.
+// An error other than ErrWouldBlock panics, failing the test.
+func acquired(err error) bool {
+	if err != nil && !errors.Is(err, ErrWouldBlock) {
+		panic(fmt.Sprintf("TryAcquire: %v", err))
+	}
+	return err == nil
+}
+
 // portChildTry ("seg name n") prints "RESULT ok" for one TryAcquire(n),
 // and releases what it took.
 var portChildTry = testproc.Register("sem-port-try", func(c *testproc.Child) error {
@@ -156,7 +165,7 @@ var portChildTry = testproc.Register("sem-port-try", func(c *testproc.Child) err
 	if err != nil {
 		return err
 	}
-	ok := s.TryAcquire(n)
+	ok := acquired(s.TryAcquire(n))
 	fmt.Printf("RESULT %v\n", ok)
 	if ok {
 		return s.Release(n)
@@ -186,7 +195,7 @@ var portChildHammer = testproc.Register("sem-port-hammer", func(c *testproc.Chil
 	defer cancel()
 	for mpLoad(w, portWStop) == 0 {
 		if f[1] == "try" {
-			if !s.TryAcquire(1) {
+			if !acquired(s.TryAcquire(1)) {
 				runtime.Gosched()
 				continue
 			}
@@ -301,11 +310,11 @@ func TestXsyncTryAcquire(t *testing.T) {
 	s := portNew(t, 2, false)
 	var tries []bool
 	s.Acquire(ctx, 1)
-	tries = append(tries, s.TryAcquire(1), s.TryAcquire(1))
+	tries = append(tries, acquired(s.TryAcquire(1)), acquired(s.TryAcquire(1)))
 	s.Release(2)
-	tries = append(tries, s.TryAcquire(1))
+	tries = append(tries, acquired(s.TryAcquire(1)))
 	s.Acquire(ctx, 1)
-	tries = append(tries, s.TryAcquire(1))
+	tries = append(tries, acquired(s.TryAcquire(1)))
 	if fmt.Sprint(tries) != "[true false true false]" {
 		t.Fatalf("tries %v, want [true false true false]", tries)
 	}
@@ -473,7 +482,7 @@ func TestXsyncAllocCancelDoesntStarve(t *testing.T) {
 	holder.WaitPoint("holding")
 	big := portStart(t, seg, "sem", 10, 300, 2, "-", 0)
 	portQueued(t, s, 1)
-	if s.TryAcquire(1) {
+	if acquired(s.TryAcquire(1)) {
 		t.Fatal("TryAcquire(1) succeeded with an Acquire(10) waiting")
 	}
 	ctx := mpContext(t)
@@ -505,7 +514,7 @@ func TestXsyncAcquireCanceled(t *testing.T) {
 		defer close(done)
 		// Until the Acquire(2) below waits; 5s is a hang guard.
 		end := time.Now().Add(5 * time.Second)
-		for s.TryAcquire(1) {
+		for acquired(s.TryAcquire(1)) {
 			s.Release(1)
 			runtime.Gosched()
 			if time.Now().After(end) {
@@ -520,7 +529,7 @@ func TestXsyncAcquireCanceled(t *testing.T) {
 		t.Errorf("Acquire(2) cancelled before the units came: %v, want context.Canceled", err)
 	}
 	<-done
-	if !s.TryAcquire(2) {
+	if !acquired(s.TryAcquire(2)) {
 		t.Fatalf("TryAcquire(2) after the cancelled Acquire failed: %v", s)
 	}
 	s.Release(2)
@@ -540,9 +549,15 @@ func TestXsyncZero(t *testing.T) {
 	b := portNew(t, 0, true)
 	ctx := mpContext(t)
 	for _, x := range []*Semaphore{s, b} {
-		if x.Value() != 0 || !x.TryAcquire(0) || x.TryAcquire(1) || x.Acquire(ctx, 0) != nil {
-			t.Fatalf("%v: TryAcquire(0), TryAcquire(1), Acquire(0) wrong", x)
+		if x.Value() != 0 || !acquired(x.TryAcquire(0)) || x.Acquire(ctx, 0) != nil {
+			t.Fatalf("%v: TryAcquire(0), Acquire(0) wrong", x)
 		}
+	}
+	if err := s.TryAcquire(1); !errors.Is(err, ErrWouldBlock) {
+		t.Fatalf("TryAcquire(1) of New(0): %v, want ErrWouldBlock", err)
+	}
+	if err := b.TryAcquire(1); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("TryAcquire(1) of NewBounded(0): %v, want ErrInvalid", err)
 	}
 	if !b.Bounded() || b.Bound() != 0 || s.Bounded() {
 		t.Fatalf("Bounded: %v %v", b, s)
@@ -583,7 +598,7 @@ func TestMultiprocSemaphoreFIFO(t *testing.T) {
 		t.Fatal(err)
 	}
 	mpNeverWithin(t, mpQuiet, "a later waiter took units while the first waits for 3", func() bool { return mpLoad(w, mpWWoken) != 0 })
-	if s.TryAcquire(1) {
+	if acquired(s.TryAcquire(1)) {
 		t.Fatal("TryAcquire(1) succeeded while Acquire(3) waits")
 	}
 	if res := mpResult(t, shmtest.Start(t, mpChildTimeout, portChildTry, seg.Name(), "sem", "1")); res != "false" {
@@ -636,7 +651,7 @@ func TestSemaphoreGoroutinesFIFO(t *testing.T) {
 		// The first waits in the queue, the others at the process's gate.
 		mpEventually(t, "the goroutine waits", func() bool { return s.Waiting() == 1 && gateWaiters() == i })
 	}
-	if s.TryAcquire(0) {
+	if acquired(s.TryAcquire(0)) {
 		t.Fatal("TryAcquire(0) succeeded with waiters")
 	}
 	s.Release(9)
@@ -686,10 +701,10 @@ func TestPyAcquire(t *testing.T) {
 				t.Fatalf("bounded %v: Acquire(1) of 2: %v", bounded, err)
 			}
 		}
-		if s.TryAcquire(1) {
+		if acquired(s.TryAcquire(1)) {
 			t.Fatalf("bounded %v: two Acquires of 2, then TryAcquire: %v", bounded, s)
 		}
-		if s.Release(1) != nil || !s.TryAcquire(1) || s.Release(2) != nil || s.Value() != 2 {
+		if s.Release(1) != nil || !acquired(s.TryAcquire(1)) || s.Release(2) != nil || s.Value() != 2 {
 			t.Fatalf("bounded %v: Release(1), TryAcquire(1), Release(2): %v", bounded, s)
 		}
 		// test_repr
@@ -697,7 +712,7 @@ func TestPyAcquire(t *testing.T) {
 			t.Fatalf("String: %s", str)
 		}
 		// test_with: nested, with a TryAcquire inside.
-		if s.Acquire(ctx, 1) != nil || !s.TryAcquire(1) || s.Release(1) != nil || s.Acquire(ctx, 1) != nil || s.TryAcquire(1) {
+		if s.Acquire(ctx, 1) != nil || !acquired(s.TryAcquire(1)) || s.Release(1) != nil || s.Acquire(ctx, 1) != nil || acquired(s.TryAcquire(1)) {
 			t.Fatalf("bounded %v: nested: %v", bounded, s)
 		}
 		s.Release(2)
@@ -717,7 +732,7 @@ func TestPyTryAcquireContended(t *testing.T) {
 	seg := testSeg(t)
 	s := portNew(t, 4, false, shm.In(seg, "sem"))
 	mpWords(t, seg)
-	if !s.TryAcquire(1) {
+	if !acquired(s.TryAcquire(1)) {
 		t.Fatal("TryAcquire")
 	}
 	var ps []*testproc.Proc
@@ -751,7 +766,7 @@ var portChildTryKeep = testproc.Register("sem-port-try-keep", func(c *testproc.C
 	if err != nil {
 		return err
 	}
-	fmt.Printf("RESULT %v %v\n", s.TryAcquire(1), s.TryAcquire(1))
+	fmt.Printf("RESULT %v %v\n", acquired(s.TryAcquire(1)), acquired(s.TryAcquire(1)))
 	return nil
 })
 
@@ -775,7 +790,7 @@ func TestPyAcquireContended(t *testing.T) {
 	mpNeverWithin(t, mpQuiet, "more than 13 acquisitions", func() bool { return got() > 13 })
 	s.Release(6)
 	mpEventually(t, "19 acquisitions", func() bool { return got() >= 19 })
-	if s.TryAcquire(1) {
+	if acquired(s.TryAcquire(1)) {
 		t.Fatal("TryAcquire with a process still waiting")
 	}
 	s.Release(1)

@@ -51,7 +51,7 @@ func TestSemaphoreQueueFull(t *testing.T) {
 		}()
 	}
 	portQueued(t, s, semQueue)
-	if s.TryAcquire(0) {
+	if acquired(s.TryAcquire(0)) {
 		t.Fatal("TryAcquire(0) with a full queue")
 	}
 	if err := s.Release(k); err != nil {
@@ -163,12 +163,12 @@ func TestSemaphoreGateHandOn(t *testing.T) {
 	if s.Value() != 1 {
 		t.Fatalf("%v with the first served", s)
 	}
-	if s.TryAcquire(1) {
+	if acquired(s.TryAcquire(1)) {
 		t.Fatal("TryAcquire(1) succeeded while a goroutine waits at the gate behind the one served")
 	}
 	p.Continue()
 	portQueued(t, s, 1)
-	if s.TryAcquire(1) {
+	if acquired(s.TryAcquire(1)) {
 		t.Fatal("TryAcquire(1) succeeded while the second goroutine waits")
 	}
 	if err := s.Release(1); err != nil {
@@ -192,7 +192,7 @@ func TestSemaphoreGateGiveUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.WaitPoint("served")
-	if s.Waiting() != 0 || !s.TryAcquire(1) {
+	if s.Waiting() != 0 || !acquired(s.TryAcquire(1)) {
 		t.Fatalf("%v: the ticket of the goroutine that gave up is still queued", s)
 	}
 	if out := p.Succeed().Output; len(mpResults(out)) != 0 {

@@ -4,6 +4,11 @@
 // shared words provide; see race.go. Without -race it does nothing.
 package hb
 
+// Enabled is whether the race detector runs: a fast path that must stay
+// small enough to inline guards its calls with it (if hb.Enabled costs
+// nothing when it is false).
+const Enabled = false
+
 // Release marks a release through the shared word at addr.
 func Release[T any](addr *T) {}
 

@@ -13,6 +13,11 @@ import (
 	"sync/atomic"
 )
 
+// Enabled is whether the race detector runs: a fast path that must stay
+// small enough to inline guards its calls with it (if hb.Enabled costs
+// nothing when it is false).
+const Enabled = true
+
 var words sync.Map // the shared word's address (a pointer) -> *atomic.Uint32
 
 func word(addr any) *atomic.Uint32 {

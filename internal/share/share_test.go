@@ -277,6 +277,9 @@ func headerOf(seg *shm.Segment, i int) (*shm.Object, error) {
 	return seg.Find(context.Background(), objNames[i], specOf(i))
 }
 
+// taken reports whether a TryLock that returned err took the lock.
+func taken(err error) bool { return err == nil || errors.Is(err, semaphore.ErrOwnerDead) }
+
 // openAndUse opens object i as its type and, if that succeeds, uses it
 // without blocking: it must not panic whatever the header says. It
 // returns Open's error.
@@ -285,7 +288,7 @@ func openAndUse(seg *shm.Segment, i int) error {
 		if mu == nil {
 			return
 		}
-		if ok, _ := mu.TryLock(); ok {
+		if taken(mu.TryLock()) {
 			mu.Unlock()
 		}
 	}
@@ -312,7 +315,7 @@ func openAndUse(seg *shm.Segment, i int) error {
 			return err
 		}
 		if mu := v.Mutex(); mu != nil {
-			if ok, _ := mu.TryLock(); ok {
+			if taken(mu.TryLock()) {
 				mu.Unlock()
 				v.Store(v.Load()) // takes the lock, which is free
 			}
@@ -328,7 +331,7 @@ func openAndUse(seg *shm.Segment, i int) error {
 		}
 		_ = a.Slice()
 		if mu := a.Mutex(); mu != nil {
-			if ok, _ := mu.TryLock(); ok {
+			if taken(mu.TryLock()) {
 				mu.Unlock()
 				a.Copy()
 			}
