@@ -732,11 +732,11 @@ func BenchmarkLayoutOf(b *testing.B) {
 // are invalid arguments, as every package of shmkit says them.
 func TestErrorsAreInvalid(t *testing.T) {
 	_, err := LayoutOf[*int]()
-	if !errors.Is(err, ErrNotPlain) || !errors.Is(err, errs.Invalid) {
+	if !errors.Is(err, ErrNotPlain) || !errors.Is(err, errs.ErrInvalid) {
 		t.Errorf("LayoutOf[*int]: %v, want ErrNotPlain and the invalid-argument condition", err)
 	}
 	_, err = ParseCode("z")
-	if !errors.Is(err, ErrUnknownCode) || !errors.Is(err, errs.Invalid) {
+	if !errors.Is(err, ErrUnknownCode) || !errors.Is(err, errs.ErrInvalid) {
 		t.Errorf("ParseCode(z): %v, want ErrUnknownCode and the invalid-argument condition", err)
 	}
 }

@@ -11,7 +11,7 @@ type invalid struct{ msg string }
 func (e *invalid) Error() string { return e.msg }
 
 // Unwrap returns the invalid-argument condition.
-func (e *invalid) Unwrap() error { return errs.Invalid }
+func (e *invalid) Unwrap() error { return errs.ErrInvalid }
 
 // ErrNotPlain is wrapped by every *NotPlainError: the type cannot live in
 // shared memory. It matches shm.ErrInvalid too.

@@ -13,7 +13,7 @@ var (
 	// ErrOwnerDead: the process that held the lock died holding it. The
 	// caller now holds the lock; the data it guards may be half-updated.
 	// The error returned is an *OwnerDeadError naming the dead owner.
-	ErrOwnerDead = errs.OwnerDead
+	ErrOwnerDead = errs.ErrOwnerDead
 	// ErrNotOwner: the calling process does not hold the lock it must hold
 	// (Cond.Wait without the mutex).
 	ErrNotOwner = errors.New("semaphore: lock not held by this process")

@@ -12,36 +12,36 @@ import (
 // condition; the error returned adds the package and the object.
 var (
 	// ErrNotSupported: shmkit has no implementation for this system.
-	ErrNotSupported = errs.NotSupported
+	ErrNotSupported = errs.ErrNotSupported
 	// ErrInvalid: an argument is out of range or of the wrong kind (a nil
 	// segment, a negative count).
-	ErrInvalid = errs.Invalid
+	ErrInvalid = errs.ErrInvalid
 	// ErrCorrupt: shared memory holds values no correct process writes: a
 	// heap top or block size out of place, a directory entry and a block
 	// that do not name each other, a queue or lock word out of range.
-	ErrCorrupt = errs.Corrupt
+	ErrCorrupt = errs.ErrCorrupt
 	// ErrFull: no room: the segment has no free block large enough or no
 	// free directory entry; a queue or ring has no free slot.
-	ErrFull = errs.Full
+	ErrFull = errs.ErrFull
 	// ErrEmpty: nothing to take (a Try call on an empty queue or ring).
-	ErrEmpty = errs.Empty
+	ErrEmpty = errs.ErrEmpty
 	// ErrClosed: this handle was closed. It matches os.ErrClosed too.
-	ErrClosed = errs.Closed
+	ErrClosed = errs.ErrClosed
 	// ErrShutdown: the object was shut down for every process (a queue
 	// after Shutdown).
-	ErrShutdown = errs.Shutdown
+	ErrShutdown = errs.ErrShutdown
 	// ErrNotExist: there is no segment or object by that name. It matches
 	// fs.ErrNotExist too.
-	ErrNotExist = errs.NotExist
+	ErrNotExist = errs.ErrNotExist
 	// ErrExist: the name is taken. It matches fs.ErrExist too.
-	ErrExist = errs.Exist
+	ErrExist = errs.ErrExist
 	// ErrLayout: the object holds a type of another layout than the one asked for.
-	ErrLayout = errs.Layout
+	ErrLayout = errs.ErrLayout
 	// ErrKind: the object is of another kind (a queue opened as a value, say).
-	ErrKind = errs.Kind
+	ErrKind = errs.ErrKind
 	// ErrWouldBlock: a Try call (TryLock, TryAcquire) found that its
 	// blocking twin would wait.
-	ErrWouldBlock = errs.WouldBlock
+	ErrWouldBlock = errs.ErrWouldBlock
 
 	// ErrName: a segment or object name is empty, too long, or holds '/',
 	// "..", a NUL byte or a control character.

@@ -29,37 +29,37 @@ func (e *sentinel) Unwrap() error { return e.also }
 
 // The conditions, one doc line each; the public packages repeat the lines.
 var (
-	// NotSupported: shmkit has no implementation for this system.
-	NotSupported = errors.New("not supported on this system")
-	// Invalid: an argument is out of range or of the wrong kind.
-	Invalid = errors.New("invalid argument")
-	// Corrupt: shared memory holds values no correct process writes.
-	Corrupt = errors.New("corrupt shared state")
-	// Full: no room (a full queue or ring, a segment with no free block).
-	Full = errors.New("full")
-	// Empty: nothing to take.
-	Empty = errors.New("empty")
-	// Closed: this handle was closed. It matches os.ErrClosed too.
-	Closed error = &sentinel{"use of a closed handle", os.ErrClosed}
-	// Shutdown: the object was shut down for every process.
-	Shutdown = errors.New("shut down")
-	// NotExist: no segment or object by that name. It matches fs.ErrNotExist.
-	NotExist error = &sentinel{"does not exist", fs.ErrNotExist}
-	// Exist: the name is taken. It matches fs.ErrExist.
-	Exist error = &sentinel{"already exists", fs.ErrExist}
-	// Layout: the object holds a type of another layout than the one asked for.
-	Layout = errors.New("layout mismatch")
-	// Kind: the object is of another kind (a queue opened as a value, say).
-	Kind = errors.New("kind mismatch")
-	// WouldBlock: a Try call found that its blocking twin would wait.
-	WouldBlock = errors.New("would block")
-	// OwnerDead: a lock's holder died holding it; the caller now holds it.
+	// ErrNotSupported: shmkit has no implementation for this system.
+	ErrNotSupported = errors.New("not supported on this system")
+	// ErrInvalid: an argument is out of range or of the wrong kind.
+	ErrInvalid = errors.New("invalid argument")
+	// ErrCorrupt: shared memory holds values no correct process writes.
+	ErrCorrupt = errors.New("corrupt shared state")
+	// ErrFull: no room (a full queue or ring, a segment with no free block).
+	ErrFull = errors.New("full")
+	// ErrEmpty: nothing to take.
+	ErrEmpty = errors.New("empty")
+	// ErrClosed: this handle was closed. It matches os.ErrClosed too.
+	ErrClosed error = &sentinel{"use of a closed handle", os.ErrClosed}
+	// ErrShutdown: the object was shut down for every process.
+	ErrShutdown = errors.New("shut down")
+	// ErrNotExist: no segment or object by that name. It matches fs.ErrNotExist.
+	ErrNotExist error = &sentinel{"does not exist", fs.ErrNotExist}
+	// ErrExist: the name is taken. It matches fs.ErrExist.
+	ErrExist error = &sentinel{"already exists", fs.ErrExist}
+	// ErrLayout: the object holds a type of another layout than the one asked for.
+	ErrLayout = errors.New("layout mismatch")
+	// ErrKind: the object is of another kind (a queue opened as a value, say).
+	ErrKind = errors.New("kind mismatch")
+	// ErrWouldBlock: a Try call found that its blocking twin would wait.
+	ErrWouldBlock = errors.New("would block")
+	// ErrOwnerDead: a lock's holder died holding it; the caller now holds it.
 	// Errors that report it are *OwnerDeadError.
-	OwnerDead = errors.New("previous owner died holding the lock")
+	ErrOwnerDead = errors.New("previous owner died holding the lock")
 )
 
 // OwnerDeadError reports that the process holding a lock died, and that
-// the caller took the lock over. It matches OwnerDead with errors.Is.
+// the caller took the lock over. It matches ErrOwnerDead with errors.Is.
 type OwnerDeadError struct {
 	// Pid is the dead owner's process id, in the pid namespace of the
 	// process that took the lock over when it can tell, else in the dead
@@ -72,8 +72,8 @@ type OwnerDeadError struct {
 }
 
 func (e *OwnerDeadError) Error() string {
-	return fmt.Sprintf("semaphore: %s: %v (pid %d)", e.Lock, OwnerDead, e.Pid)
+	return fmt.Sprintf("semaphore: %s: %v (pid %d)", e.Lock, ErrOwnerDead, e.Pid)
 }
 
-// Is reports whether target is OwnerDead.
-func (e *OwnerDeadError) Is(target error) bool { return target == OwnerDead }
+// Is reports whether target is ErrOwnerDead.
+func (e *OwnerDeadError) Is(target error) bool { return target == ErrOwnerDead }

@@ -54,8 +54,8 @@ var ErrHeader error = &headerError{}
 
 type headerError struct{}
 
-func (*headerError) Error() string { return "bad header: " + errs.Corrupt.Error() }
-func (*headerError) Unwrap() error { return errs.Corrupt }
+func (*headerError) Error() string { return "bad header: " + errs.ErrCorrupt.Error() }
+func (*headerError) Unwrap() error { return errs.ErrCorrupt }
 
 // Header is what the header says.
 type Header struct {

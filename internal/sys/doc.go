@@ -19,7 +19,7 @@ import (
 )
 
 // ErrNotSupported is returned on systems where shmkit has no implementation.
-var ErrNotSupported = errs.NotSupported
+var ErrNotSupported = errs.ErrNotSupported
 
 // ErrTimedOut is returned by a futex wait whose timeout or deadline passed.
 var ErrTimedOut = errors.New("shmkit: futex wait timed out")
