@@ -329,7 +329,7 @@ func fuzzFrame(t *testing.T, pre uint8, lens [3]uint8, setWord bool, low uint32,
 			return
 		}
 	}
-	if _, err := q.TryGet(); err != ErrEmpty {
+	if _, err := q.TryGet(); err != errEmpty {
 		t.Errorf("word %#x, prefix %d: Get of the emptied queue: %v", w, n, err)
 		return
 	}
@@ -476,7 +476,7 @@ func fuzzTailWord(t *testing.T, pre uint8, plain bool, lapDelta int8, low uint32
 	atomic.StoreUint64(&c.seq[tail&c.mask], w)
 
 	err := put(100) // two cells, framed
-	if err != nil && err != ErrFull && !errors.Is(err, ErrCorrupt) {
+	if err != nil && err != errFull && !errors.Is(err, ErrCorrupt) {
 		t.Errorf("word %#x at the tail: Put: %v", w, err)
 		return
 	}
@@ -500,7 +500,7 @@ func fuzzTailWord(t *testing.T, pre uint8, plain bool, lapDelta int8, low uint32
 		if !errors.Is(err, ErrCorrupt) {
 			t.Errorf("word %#x at the tail, of a later lap: Put: %v, want ErrCorrupt", w, err)
 		}
-		if _, err := get(); err != ErrEmpty {
+		if _, err := get(); err != errEmpty {
 			t.Errorf("word %#x at the tail, of a later lap: Get after the failed Put: %v", w, err)
 		}
 		return
