@@ -398,6 +398,49 @@ func FuzzPipeHeader(f *testing.F) {
 	})
 }
 
+// FuzzConnHandle decodes bytes as a pipe end (UnmarshalBinary): the
+// pipe's handle, the end, the holder slot its sender took and the word it
+// wrote there. Whatever the bytes, an error or a working end that this
+// process holds, and no holder slot of the pipe taken for good.
+func FuzzConnHandle(f *testing.F) {
+	a, b, err := Pipe[string](2)
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer a.Free()
+	for _, c := range []*Conn[string]{a, b} {
+		h, err := c.MarshalBinary()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(h)
+		f.Add(h[:len(h)-connTail])
+		f.Add(append(bytes.Clone(h[:len(h)-connTail]), 1, MaxHolders-1, 1, 0, 0, 0, 0, 0, 0, 0))
+	}
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, h []byte) {
+		before := [2]int{lcHolders(a.mine), lcHolders(b.mine)}
+		var c Conn[string]
+		if c.UnmarshalBinary(h) != nil {
+			return
+		}
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), fuzzGuard)
+		defer cancel()
+		if err := c.Send(ctx, "x"); err != nil {
+			t.Fatalf("Send through a decoded end: %v", err)
+		}
+		other := map[int]*Conn[string]{0: b, 1: a}[c.end]
+		if v, err := other.Recv(ctx); v != "x" || err != nil {
+			t.Fatalf("Recv of what a decoded end sent: %q, %v", v, err)
+		}
+		c.Close()
+		if n := lcHolders(c.mine); n > before[c.end] {
+			t.Fatalf("%d holder slots taken once the decoded end closed, %d before", n, before[c.end])
+		}
+	})
+}
+
 // freeConn frees a pipe made by Pipe (one block: its header and its two
 // rings).
 func freeConn[T any](c *Conn[T]) { c.pipe.Free() }
