@@ -208,6 +208,10 @@
 //     a named pipe for another to open closes the other's end only once
 //     that one has it (its first message says so): closed before, the end
 //     has no holder, and the stream ends there.
+//   - Each MarshalBinary of a Pipe end holds the end, for its receiver,
+//     until a process decodes the bytes or the sender dies; bytes never
+//     decoded use up one of the MaxHolders slots meanwhile. Encode an end
+//     once for each receiver.
 //   - A process holds a producer slot of a multi-producer ring from its
 //     first push until it exits or detaches the segment, whatever its
 //     handles: Close does not give it back.

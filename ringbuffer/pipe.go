@@ -269,7 +269,9 @@ const connTail = 1 + 1 + 8
 // sender's until then (it lasts while the sender lives), so that the
 // sender may Close its own copy at once, before the receiver has its
 // copy. An end encoded and never received stays held until its sender
-// dies: Python's pipes do the same.
+// dies: Python's pipes do the same. Each call takes such a hold: encode an
+// end once for each receiver (a TryPut of a message holding an end, on a
+// full queue, encodes it each time).
 func (c *Conn[T]) MarshalBinary() ([]byte, error) {
 	if c.out.c.closed.Load() {
 		return nil, fmt.Errorf("ringbuffer: sending a pipe end: %w", ErrClosed)
