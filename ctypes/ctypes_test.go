@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"unsafe"
+
+	"github.com/shmkit/shmkit/internal/errs"
 )
 
 var codeTable = []struct {
@@ -724,4 +726,17 @@ func BenchmarkLayoutOf(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestErrorsAreInvalid: a type that cannot be shared and an unknown code
+// are invalid arguments, as every package of shmkit says them.
+func TestErrorsAreInvalid(t *testing.T) {
+	_, err := LayoutOf[*int]()
+	if !errors.Is(err, ErrNotPlain) || !errors.Is(err, errs.Invalid) {
+		t.Errorf("LayoutOf[*int]: %v, want ErrNotPlain and the invalid-argument condition", err)
+	}
+	_, err = ParseCode("z")
+	if !errors.Is(err, ErrUnknownCode) || !errors.Is(err, errs.Invalid) {
+		t.Errorf("ParseCode(z): %v, want ErrUnknownCode and the invalid-argument condition", err)
+	}
 }

@@ -1,12 +1,25 @@
 package ctypes
 
-import "errors"
+import (
+	"github.com/shmkit/shmkit/internal/errs"
+)
 
-// ErrNotPlain is wrapped by every *NotPlainError: the type cannot live in shared memory.
-var ErrNotPlain = errors.New("ctypes: not plain data")
+// invalid is an error of this package that is also an invalid argument
+// (shm.ErrInvalid, the same value in every package of shmkit).
+type invalid struct{ msg string }
 
-// ErrUnknownCode is wrapped by ParseCode when its argument is not one valid type code.
-var ErrUnknownCode = errors.New("ctypes: unknown type code")
+func (e *invalid) Error() string { return e.msg }
+
+// Unwrap returns the invalid-argument condition.
+func (e *invalid) Unwrap() error { return errs.Invalid }
+
+// ErrNotPlain is wrapped by every *NotPlainError: the type cannot live in
+// shared memory. It matches shm.ErrInvalid too.
+var ErrNotPlain error = &invalid{"ctypes: not plain data"}
+
+// ErrUnknownCode is wrapped by ParseCode when its argument is not one valid
+// type code. It matches shm.ErrInvalid too.
+var ErrUnknownCode error = &invalid{"ctypes: unknown type code"}
 
 // NotPlainError reports the first part of a type that cannot live in shared
 // memory. Path names it from the type's name through field names, with `[]`

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -43,13 +42,13 @@ func (sp Spec) match(what string, kind Kind, fp, length uint64) error {
 
 func (sp Spec) check(h *header) error {
 	if sp.Kind == 0 {
-		return fmt.Errorf("%w: object kind 0", ErrKind)
+		return fmt.Errorf("shm: %w: object kind 0", ErrKind)
 	}
 	if sp.Size == 0 || sp.Size > maxSegmentSize {
-		return fmt.Errorf("%w: object of %d bytes", ErrSize, sp.Size)
+		return fmt.Errorf("shm: %w: object of %d bytes", ErrSize, sp.Size)
 	}
 	if sp.Size > h.heapEnd()-h.heapOff {
-		return fmt.Errorf("%w: an object of %d bytes cannot fit a %d-byte segment", ErrFull, sp.Size, h.size)
+		return fmt.Errorf("shm: %w: an object of %d bytes cannot fit a %d-byte segment", ErrFull, sp.Size, h.size)
 	}
 	return nil
 }
@@ -112,7 +111,7 @@ func (o *Object) Publish() error {
 	}
 	s.unlockArena()
 	if !ok {
-		return fmt.Errorf("publishing %q: %w: it was removed", o.name, ErrStale)
+		return fmt.Errorf("shm: publishing %q: %w: it was removed", o.name, ErrStale)
 	}
 	sys.FutexWake(st, -1)
 	return nil
@@ -179,7 +178,7 @@ func (s *Segment) arenaMutex() localLock {
 
 func (s *Segment) usable() error {
 	if s.closed.Load() {
-		return fmt.Errorf("segment %s: %w", s.label(), os.ErrClosed)
+		return fmt.Errorf("shm: segment %s: %w", s.label(), ErrClosed)
 	}
 	return nil
 }
@@ -210,7 +209,7 @@ func (s *Segment) lockArenaContext(ctx context.Context) error {
 	}
 	mu := s.arenaMutex()
 	if err := mu.lockContext(ctx); err != nil {
-		return fmt.Errorf("waiting for the allocator lock of segment %s: %w", s.label(), err)
+		return fmt.Errorf("shm: waiting for the allocator lock of segment %s: %w", s.label(), err)
 	}
 	if err := s.usable(); err != nil { // closed while we waited
 		mu.Unlock()
@@ -231,7 +230,7 @@ func (s *Segment) lockArenaContext(ctx context.Context) error {
 			// This process's goroutines are serialised by mu, so only a
 			// corrupted word can name us.
 			mu.Unlock()
-			return fmt.Errorf("%w: allocator lock held by this process", ErrCorrupt)
+			return fmt.Errorf("shm: %w: allocator lock held by this process", ErrCorrupt)
 		case i < 64:
 			runtime.Gosched()
 			continue
@@ -245,7 +244,7 @@ func (s *Segment) lockArenaContext(ctx context.Context) error {
 		}
 		if err := ctx.Err(); err != nil {
 			mu.Unlock()
-			return fmt.Errorf("waiting for the allocator lock of segment %s (held by pid %d): %w", s.label(), owner.Pid(cur), err)
+			return fmt.Errorf("shm: waiting for the allocator lock of segment %s (held by pid %d): %w", s.label(), owner.Pid(cur), err)
 		}
 		v := atomic.LoadUint32(seq)
 		atomic.AddUint32(waiters, 1)
@@ -301,7 +300,7 @@ func (s *Segment) top() (uint64, error) {
 	top := atomic.LoadUint64(mem.Uint64(s.b, hTop))
 	end := s.h.heapEnd()
 	if top < s.h.heapOff || top > end || (top-s.h.heapOff)%blockAlign != 0 {
-		return 0, fmt.Errorf("%w: heap top %d outside [%d, %d] or unaligned", ErrCorrupt, top, s.h.heapOff, end)
+		return 0, fmt.Errorf("shm: %w: heap top %d outside [%d, %d] or unaligned", ErrCorrupt, top, s.h.heapOff, end)
 	}
 	for off := top; off < end; {
 		switch st := atomic.LoadUint32(mem.Uint32(s.b, uintptr(off)+bState)); st {
@@ -310,13 +309,13 @@ func (s *Segment) top() (uint64, error) {
 		case blockFree:
 			size := atomic.LoadUint64(mem.Uint64(s.b, uintptr(off)+bSize))
 			if size < minBlock || size%blockAlign != 0 || size > end-off {
-				return 0, fmt.Errorf("%w: heap top %d: a free block of %d bytes at %d past it", ErrCorrupt, top, size, off)
+				return 0, fmt.Errorf("shm: %w: heap top %d: a free block of %d bytes at %d past it", ErrCorrupt, top, size, off)
 			}
 			off += size
 		case blockUsed:
-			return 0, fmt.Errorf("%w: heap top %d lies before a used block at %d", ErrCorrupt, top, off)
+			return 0, fmt.Errorf("shm: %w: heap top %d lies before a used block at %d", ErrCorrupt, top, off)
 		default:
-			return 0, fmt.Errorf("%w: heap top %d: state word %#x at %d past it", ErrCorrupt, top, st, off)
+			return 0, fmt.Errorf("shm: %w: heap top %d: state word %#x at %d past it", ErrCorrupt, top, st, off)
 		}
 	}
 	return top, nil
@@ -461,7 +460,7 @@ func (s *Segment) findBlock(payload uint64) (block, error) {
 		return found, err
 	}
 	if !ok || found.state != blockUsed {
-		return found, fmt.Errorf("%w: no object at offset %d of segment %s", ErrStale, payload, s.label())
+		return found, fmt.Errorf("shm: %w: no object at offset %d of segment %s", ErrStale, payload, s.label())
 	}
 	return found, nil
 }
@@ -525,7 +524,7 @@ func (s *Segment) Alloc(sp Spec) (*Object, error) {
 // its name too.
 func (s *Segment) free(o *Object) error {
 	if o == nil || o.seg != s {
-		return fmt.Errorf("%w: object of another segment", ErrStale)
+		return fmt.Errorf("shm: %w: object of another segment", ErrStale)
 	}
 	if err := s.lockArena(); err != nil {
 		return err
@@ -535,7 +534,7 @@ func (s *Segment) free(o *Object) error {
 		// The name may have been removed and given to a new object since.
 		i, e, err := s.lookup(o.name)
 		if err != nil || e.gen != o.gen {
-			return fmt.Errorf("%w: object %q was already removed", ErrStale, o.name)
+			return fmt.Errorf("shm: %w: object %q was already removed", ErrStale, o.name)
 		}
 		s.dropEntry(i, e)
 		return nil
@@ -545,7 +544,7 @@ func (s *Segment) free(o *Object) error {
 		return err
 	}
 	if k.gen != o.gen {
-		return fmt.Errorf("%w: object at offset %d was already freed", ErrStale, o.off)
+		return fmt.Errorf("shm: %w: object at offset %d was already freed", ErrStale, o.off)
 	}
 	return s.freeBlock(o.off)
 }
@@ -584,10 +583,10 @@ func (s *Segment) Reserve(name string, sp Spec) (*Object, error) {
 			}
 			continue
 		}
-		return nil, fmt.Errorf("object %q in segment %s: %w", name, s.label(), ErrExist)
+		return nil, fmt.Errorf("shm: object %q in segment %s: %w", name, s.label(), ErrExist)
 	}
 	if slot < 0 {
-		return nil, fmt.Errorf("%w: all %d directory entries of segment %s are taken", ErrFull, s.h.entries, s.label())
+		return nil, fmt.Errorf("shm: %w: all %d directory entries of segment %s are taken", ErrFull, s.h.entries, s.label())
 	}
 	off, gen, err := s.alloc(sp, uint32(slot)+1)
 	if err != nil {
@@ -632,7 +631,7 @@ func (s *Segment) checkEntryBlock(i int, e entry) error {
 		k, err = decodeBlock(s.b, e.off-blockHeader, top)
 	}
 	if e.off < s.h.heapOff+blockHeader || err != nil || k.state != blockUsed {
-		return fmt.Errorf("%w: directory entry %d (%q) points at offset %d, where no used block starts", ErrCorrupt, i, e.name, e.off)
+		return fmt.Errorf("shm: %w: directory entry %d (%q) points at offset %d, where no used block starts", ErrCorrupt, i, e.name, e.off)
 	}
 	return matchEntry(i, e, k)
 }
@@ -780,7 +779,7 @@ func listEntries(dir []byte, h *header, alive func(uint64) bool) ([]ObjectInfo, 
 // same offset, kind, layout fingerprint and generation.
 func (s *Segment) Attach(h Handle) (*Object, error) {
 	if h.Segment != s.h.id {
-		return nil, fmt.Errorf("%w: handle names segment %#x, this is %#x", ErrStale, h.Segment, s.h.id)
+		return nil, fmt.Errorf("shm: %w: handle names segment %#x, this is %#x", ErrStale, h.Segment, s.h.id)
 	}
 	if err := s.lockArena(); err != nil {
 		return nil, err
@@ -791,7 +790,7 @@ func (s *Segment) Attach(h Handle) (*Object, error) {
 		return nil, err
 	}
 	if k.gen != h.Generation {
-		return nil, fmt.Errorf("%w: object at offset %d was freed and its memory reused", ErrStale, h.Offset)
+		return nil, fmt.Errorf("shm: %w: object at offset %d was freed and its memory reused", ErrStale, h.Offset)
 	}
 	if err := (Spec{Kind: h.Kind, Fingerprint: h.Fingerprint}).match(fmt.Sprintf("object at offset %d", h.Offset), k.kind, k.fp, k.length); err != nil {
 		return nil, err
@@ -801,14 +800,14 @@ func (s *Segment) Attach(h Handle) (*Object, error) {
 		// A named block: its entry must name it back.
 		i := int(k.entry) - 1
 		if i >= int(s.h.entries) {
-			return nil, fmt.Errorf("%w: block at offset %d names directory entry %d of %d", ErrCorrupt, h.Offset, i, s.h.entries)
+			return nil, fmt.Errorf("shm: %w: block at offset %d names directory entry %d of %d", ErrCorrupt, h.Offset, i, s.h.entries)
 		}
 		e, err := decodeEntry(s.entryBytes(i), &s.h)
 		switch {
 		case err != nil:
 			return nil, err
 		case e.state == entryEmpty || e.off != h.Offset || e.gen != k.gen:
-			return nil, fmt.Errorf("%w: object at offset %d lost its name: directory entry %d no longer names it", ErrStale, h.Offset, i)
+			return nil, fmt.Errorf("shm: %w: object at offset %d lost its name: directory entry %d no longer names it", ErrStale, h.Offset, i)
 		}
 		if err := matchEntry(i, e, k); err != nil { // k was found by walking
 			return nil, err

@@ -13,13 +13,46 @@
 //	defer seg.Close()
 //	obj, err := shm.Place(shm.Spec{Kind: shm.KindBytes, Size: 4096}, nil, shm.In(seg, "buf"))
 //
-//	// In another process:
-//	seg, err := shm.Open("orders", nil)          // checks the header; waits for a creator still at work
-//	obj, err := seg.Find(ctx, "buf", shm.Spec{Kind: shm.KindBytes})
+//	// In another process, started before or after the first:
+//	seg, err := shm.Open(ctx, "orders", nil)   // waits, until ctx ends, for the segment to be made and ready
+//	obj, err := seg.Find(ctx, "buf", shm.Spec{Kind: shm.KindBytes}) // waits likewise for the object
 //
 // A Handle names one object (segment, offset, kind, layout, generation) and
 // encodes to bytes, so that an object can be passed to another process and
-// re-attached there with Resolve.
+// re-attached there with Resolve (Unmarshal, for typed objects).
+//
+// # Opening
+//
+// Open, OpenOrCreate and Segment.Find wait for what they open, until their
+// context ends: a segment or object that does not exist yet (so programs
+// started separately need no retry loop), and one whose creator is still
+// making it (reporting ErrCreatorDied if that creator dies first). A name
+// that never appears fails, when the context ends, with an error matching
+// both ErrNotExist and ctx.Err(): give a context with a deadline where a
+// typo must not wait for ever. Every typed open of shmkit (OpenQueue,
+// OpenMutex, value.Open, ...) is built on Find, and every UnmarshalBinary on
+// Unmarshal: the kind, layout fingerprint, size and generation checks are
+// these.
+//
+// # Lifecycle
+//
+// The same three words mean the same thing for every shared type of
+// shmkit:
+//
+//	call      what it does                                              for whom
+//	Close     releases this process's handle; idempotent; later calls   this handle only
+//	          through it fail with ErrClosed (os.ErrClosed)
+//	Free      destroys the object: a Segment's name is removed (Unlink) every process
+//	          and this handle closed; an object's memory goes back to
+//	          its segment (a second Free is ErrStale)
+//	Shutdown  a queue stops taking messages; Get drains, then           every process
+//	          ErrShutdown (package ringbuffer)
+//
+// For a Segment, Close unmaps it in this process, and Free removes its name:
+// processes that have it mapped keep it until they Close, and its memory
+// goes back to the system when the last one does. Unlink removes a name
+// without opening the segment (for tools); shmctl gc removes the segments
+// whose creator died and that no process maps.
 //
 // # Creation
 //
@@ -30,7 +63,7 @@
 // guarantee of O_CREAT|O_EXCL|O_NOFOLLOW: of two processes creating the same
 // name, exactly one succeeds and the other gets ErrExist, and a planted
 // symlink is never followed. No process ever sees half a header. The
-// segment's state word then stays "creating" while Options.Init runs, and
+// segment's state word then stays "creating" while SegmentOptions.Init runs, and
 // Open waits for "ready", reporting ErrCreatorDied if the creator dies first
 // instead of waiting forever.
 //
@@ -175,23 +208,24 @@
 //     that allocated it dies before handing the handle on, the block stays
 //     used until the segment is removed; nothing can tell it from a block
 //     that other processes still use. Named objects have no such leak.
-//   - Free and Remove give memory back at once. Every process must have
-//     stopped using the object; a handle to it then fails with ErrStale.
+//   - Free gives memory back at once. Every process must have stopped
+//     using the object; a handle to it then fails with ErrStale.
 //   - A named segment can be truncated by any process that may write it,
 //     which would make the others fault. Anonymous segments are sealed
 //     against that; named ones rely on their file mode (0600 by default).
-//   - Find, the one call of this package that can wait for another process
-//     (for a creator still initializing the object, or for the allocator
-//     lock), gives up when its context ends. The others wait for the
-//     allocator lock as long as its holder lives.
+//   - Open, OpenOrCreate and Find, the calls of this package that wait for
+//     another process (for a name to appear, a creator still initializing,
+//     or the allocator lock), give up when their context ends. The others
+//     wait for the allocator lock as long as its holder lives. A name is
+//     looked for every 1 to 16 ms while it does not exist.
 //   - The allocator lock is held for one allocation, lookup or removal
 //     (under a microsecond each in BenchmarkAllocFree and BenchmarkFind,
 //     the latter past 10,000 blocks: a lookup scans the whole directory, so
 //     a large one costs more, and reads only the object's block header),
 //     but a waiter blocks an OS thread while it waits: it is not for hot
 //     paths. Attach and Free walk the heap to the block they are given.
-//   - Segments and objects live until removed. Unlink a named segment when
-//     it is no longer wanted; shmctl gc removes those whose creator died and
+//   - Segments and objects live until freed. Free a named segment when it
+//     is no longer wanted; shmctl gc removes those whose creator died and
 //     that no process maps.
 //   - The default heap reserves memory in chunks (4 MiB, doubling) and
 //     keeps it for the life of the process.

@@ -45,27 +45,27 @@ var (
 
 	// ErrName: a segment or object name is empty, too long, or holds '/',
 	// "..", a NUL byte or a control character.
-	ErrName = errors.New("shm: invalid name")
+	ErrName = errors.New("invalid name")
 	// ErrSize: a size is zero, negative, too small for the header, or too large.
-	ErrSize = errors.New("shm: invalid size")
+	ErrSize = errors.New("invalid size")
 	// ErrBadHeader: the file or bytes are not a shmkit segment, or it is
 	// truncated or corrupted.
-	ErrBadHeader = errors.New("shm: not a shmkit segment or a corrupted header")
+	ErrBadHeader = errors.New("not a shmkit segment or a corrupted header")
 	// ErrVersion: the segment was made by another format version than this
 	// build's: a newer one, or version 1, which this build no longer reads.
-	ErrVersion = errors.New("shm: unsupported format version")
+	ErrVersion = errors.New("unsupported format version")
 	// ErrNoSpace: the file system holding segments (/dev/shm) has no room
 	// for the memory asked for.
-	ErrNoSpace = errors.New("shm: no space left for the segment")
+	ErrNoSpace = errors.New("no space left for the segment")
 	// ErrCreatorDied: the process creating a segment or object died before
 	// it was ready.
-	ErrCreatorDied = errors.New("shm: creator died before the segment or object was ready")
+	ErrCreatorDied = errors.New("creator died before the segment or object was ready")
 	// ErrBadHandle: bytes that do not decode to a handle.
-	ErrBadHandle = errors.New("shm: invalid handle")
+	ErrBadHandle = errors.New("invalid handle")
 	// ErrStale: a handle names an object that was freed or replaced, or a
 	// segment that was replaced by another of the same name.
-	ErrStale = errors.New("shm: stale handle")
+	ErrStale = errors.New("stale handle")
 	// ErrNotMapped: a handle names an anonymous segment this process does not
 	// have.
-	ErrNotMapped = errors.New("shm: segment not mapped in this process")
+	ErrNotMapped = errors.New("segment not mapped in this process")
 )

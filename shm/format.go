@@ -117,7 +117,7 @@ func planLayout(size uint64, entries uint32) (dirOff, heapOff uint64, err error)
 	dirOff = headerSize
 	heapOff = alignUp(dirOff+uint64(entries)*entrySize, blockAlign)
 	if need := heapOff + minBlock; size < need {
-		return 0, 0, fmt.Errorf("%w: %d bytes is smaller than the header and a %d-entry directory need (%d)", ErrSize, size, entries, need)
+		return 0, 0, fmt.Errorf("shm: %w: %d bytes is smaller than the header and a %d-entry directory need (%d)", ErrSize, size, entries, need)
 	}
 	return dirOff, heapOff, nil
 }
@@ -156,26 +156,26 @@ func hasMagic(b []byte) bool { return len(b) >= len(magic) && string(b[:len(magi
 func decodeHeader(b []byte, fileSize int64) (header, error) {
 	var h header
 	if !hasMagic(b) {
-		return h, fmt.Errorf("%w: no shmkit magic", ErrBadHeader)
+		return h, fmt.Errorf("shm: %w: no shmkit magic", ErrBadHeader)
 	}
 	if len(b) < headerSize {
-		return h, fmt.Errorf("%w: truncated header (%d of %d bytes)", ErrBadHeader, len(b), headerSize)
+		return h, fmt.Errorf("shm: %w: truncated header (%d of %d bytes)", ErrBadHeader, len(b), headerSize)
 	}
 	h.version = le.Uint32(b[hVersion:])
 	switch {
 	case h.version > formatVersion:
-		return h, fmt.Errorf("%w: format %d, this build reads up to %d", ErrVersion, h.version, formatVersion)
+		return h, fmt.Errorf("shm: %w: format %d, this build reads up to %d", ErrVersion, h.version, formatVersion)
 	case h.version == 0:
-		return h, fmt.Errorf("%w: format version 0", ErrBadHeader)
+		return h, fmt.Errorf("shm: %w: format version 0", ErrBadHeader)
 	}
 	if got, want := le.Uint32(b[hSum:]), headerSum(b); got != want {
-		return h, fmt.Errorf("%w: header checksum %#08x, computed %#08x", ErrBadHeader, got, want)
+		return h, fmt.Errorf("shm: %w: header checksum %#08x, computed %#08x", ErrBadHeader, got, want)
 	}
 	if h.version < formatVersion { // same header and checksum, another heap
-		return h, fmt.Errorf("%w: format %d, older than the %d this build reads", ErrVersion, h.version, formatVersion)
+		return h, fmt.Errorf("shm: %w: format %d, older than the %d this build reads", ErrVersion, h.version, formatVersion)
 	}
 	if !allZero(b[hSummed:hLockOwner]) || !allZero(b[hMutableEnd:headerSize]) {
-		return h, fmt.Errorf("%w: reserved header bytes are not zero", ErrBadHeader)
+		return h, fmt.Errorf("shm: %w: reserved header bytes are not zero", ErrBadHeader)
 	}
 	h.size = le.Uint64(b[hSize:])
 	h.id = le.Uint64(b[hID:])
@@ -188,19 +188,19 @@ func decodeHeader(b []byte, fileSize int64) (header, error) {
 	h.created = int64(le.Uint64(b[hCreated:]))
 	switch {
 	case fileSize >= 0 && uint64(fileSize) != h.size:
-		return h, fmt.Errorf("%w: file is %d bytes, header says %d (truncated or resized)", ErrBadHeader, fileSize, h.size)
+		return h, fmt.Errorf("shm: %w: file is %d bytes, header says %d (truncated or resized)", ErrBadHeader, fileSize, h.size)
 	case h.size > maxSegmentSize:
-		return h, fmt.Errorf("%w: size %d beyond the %d maximum", ErrBadHeader, h.size, uint64(maxSegmentSize))
+		return h, fmt.Errorf("shm: %w: size %d beyond the %d maximum", ErrBadHeader, h.size, uint64(maxSegmentSize))
 	case le.Uint32(b[hHeaderSize:]) != headerSize:
-		return h, fmt.Errorf("%w: header size %d", ErrBadHeader, le.Uint32(b[hHeaderSize:]))
+		return h, fmt.Errorf("shm: %w: header size %d", ErrBadHeader, le.Uint32(b[hHeaderSize:]))
 	case h.id == 0:
-		return h, fmt.Errorf("%w: zero segment id", ErrBadHeader)
+		return h, fmt.Errorf("shm: %w: zero segment id", ErrBadHeader)
 	case h.creatorPid <= 0 || owner.Pid(h.creatorWord) != int(h.creatorPid):
-		return h, fmt.Errorf("%w: creator pid %d, owner word %#x", ErrBadHeader, h.creatorPid, h.creatorWord)
+		return h, fmt.Errorf("shm: %w: creator pid %d, owner word %#x", ErrBadHeader, h.creatorPid, h.creatorWord)
 	case h.flags&^flagAnonymous != 0:
-		return h, fmt.Errorf("%w: unknown flags %#x", ErrBadHeader, h.flags)
+		return h, fmt.Errorf("shm: %w: unknown flags %#x", ErrBadHeader, h.flags)
 	case h.entries == 0 || h.entries > maxEntries:
-		return h, fmt.Errorf("%w: directory of %d entries", ErrBadHeader, h.entries)
+		return h, fmt.Errorf("shm: %w: directory of %d entries", ErrBadHeader, h.entries)
 	}
 	dirOff, heapOff, err := planLayout(h.size, h.entries)
 	if err != nil || h.dirOff != dirOff || h.heapOff != heapOff {
@@ -248,24 +248,24 @@ func encodeEntry(b []byte, e *entry) {
 func decodeEntry(b []byte, h *header) (entry, error) {
 	var e entry
 	if len(b) < entrySize {
-		return e, fmt.Errorf("%w: truncated directory entry", ErrCorrupt)
+		return e, fmt.Errorf("shm: %w: truncated directory entry", ErrCorrupt)
 	}
 	e.state = le.Uint32(b[eState:])
 	if e.state == entryEmpty {
 		return e, nil
 	}
 	if e.state != entryReserved && e.state != entryLive {
-		return e, fmt.Errorf("%w: directory entry state %d", ErrCorrupt, e.state)
+		return e, fmt.Errorf("shm: %w: directory entry state %d", ErrCorrupt, e.state)
 	}
 	n := int(le.Uint16(b[eNameLen:]))
 	if n == 0 || n > maxObjectName {
-		return e, fmt.Errorf("%w: directory entry name of %d bytes", ErrCorrupt, n)
+		return e, fmt.Errorf("shm: %w: directory entry name of %d bytes", ErrCorrupt, n)
 	}
 	if got, want := le.Uint32(b[eSum:]), entrySum(b, n); got != want {
-		return e, fmt.Errorf("%w: directory entry checksum %#08x, computed %#08x", ErrCorrupt, got, want)
+		return e, fmt.Errorf("shm: %w: directory entry checksum %#08x, computed %#08x", ErrCorrupt, got, want)
 	}
 	if !allZero(b[eNameLen+2:eSum]) || !allZero(b[eSum+4:eName]) || !allZero(b[eName+n:entrySize]) {
-		return e, fmt.Errorf("%w: directory entry has reserved bytes that are not zero", ErrCorrupt)
+		return e, fmt.Errorf("shm: %w: directory entry has reserved bytes that are not zero", ErrCorrupt)
 	}
 	e.kind = Kind(le.Uint32(b[eKind:]))
 	e.fp = le.Uint64(b[eFP:])
@@ -275,16 +275,16 @@ func decodeEntry(b []byte, h *header) (entry, error) {
 	e.gen = le.Uint64(b[eGen:])
 	e.name = string(b[eName : eName+n])
 	if err := checkName(e.name, maxObjectName); err != nil {
-		return e, fmt.Errorf("%w: directory entry: %v", ErrCorrupt, err)
+		return e, fmt.Errorf("shm: %w: directory entry: %v", ErrCorrupt, err)
 	}
 	if err := checkPayload(h, e.off, e.length); err != nil {
-		return e, fmt.Errorf("%w: directory entry %q: %v", ErrCorrupt, e.name, err)
+		return e, fmt.Errorf("shm: %w: directory entry %q: %v", ErrCorrupt, e.name, err)
 	}
 	switch {
 	case e.kind == 0:
-		return e, fmt.Errorf("%w: directory entry %q of kind 0", ErrCorrupt, e.name)
+		return e, fmt.Errorf("shm: %w: directory entry %q of kind 0", ErrCorrupt, e.name)
 	case e.owner == 0:
-		return e, fmt.Errorf("%w: directory entry %q has no creator", ErrCorrupt, e.name)
+		return e, fmt.Errorf("shm: %w: directory entry %q has no creator", ErrCorrupt, e.name)
 	}
 	return e, nil
 }
@@ -328,16 +328,16 @@ type block struct {
 func decodeBlock(b []byte, off, top uint64) (block, error) {
 	var k block
 	if off%blockAlign != 0 || off > top || top-off < minBlock || top > uint64(len(b)) {
-		return k, fmt.Errorf("%w: block at %d does not fit before %d", ErrCorrupt, off, top)
+		return k, fmt.Errorf("shm: %w: block at %d does not fit before %d", ErrCorrupt, off, top)
 	}
 	p := b[off : off+blockHeader]
 	k.state = le.Uint32(p[bState:])
 	k.size = le.Uint64(p[bSize:])
 	if k.state != blockFree && k.state != blockUsed {
-		return k, fmt.Errorf("%w: block at %d has state %#x", ErrCorrupt, off, k.state)
+		return k, fmt.Errorf("shm: %w: block at %d has state %#x", ErrCorrupt, off, k.state)
 	}
 	if k.size < minBlock || k.size%blockAlign != 0 || k.size > top-off {
-		return k, fmt.Errorf("%w: block at %d has size %d (heap top %d)", ErrCorrupt, off, k.size, top)
+		return k, fmt.Errorf("shm: %w: block at %d has size %d (heap top %d)", ErrCorrupt, off, k.size, top)
 	}
 	k.kind = Kind(le.Uint32(p[bKind:]))
 	k.fp = le.Uint64(p[bFP:])
@@ -346,7 +346,7 @@ func decodeBlock(b []byte, off, top uint64) (block, error) {
 	k.length = le.Uint64(p[bLen:])
 	k.entry = le.Uint32(p[bEntry:])
 	if k.state == blockUsed && (k.length == 0 || k.length > k.size-blockHeader) {
-		return k, fmt.Errorf("%w: block at %d holds %d bytes in %d", ErrCorrupt, off, k.length, k.size)
+		return k, fmt.Errorf("shm: %w: block at %d holds %d bytes in %d", ErrCorrupt, off, k.length, k.size)
 	}
 	return k, nil
 }

@@ -30,7 +30,7 @@ const (
 func (h Handle) MarshalBinary() ([]byte, error) {
 	if h.Name != "" {
 		if err := checkName(h.Name, maxSegmentName); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadHandle, err)
+			return nil, fmt.Errorf("shm: %w: %v", ErrBadHandle, err)
 		}
 	}
 	b := make([]byte, handleFixed+len(h.Name)+4)
@@ -52,7 +52,7 @@ func (h Handle) MarshalBinary() ([]byte, error) {
 // unchanged) unless b is exactly a valid encoding.
 func (h *Handle) UnmarshalBinary(b []byte) error {
 	bad := func(why string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrBadHandle, fmt.Sprintf(why, args...))
+		return fmt.Errorf("shm: %w: %s", ErrBadHandle, fmt.Sprintf(why, args...))
 	}
 	if len(b) < handleFixed+4 {
 		return bad("%d bytes, at least %d needed", len(b), handleFixed+4)
@@ -118,7 +118,7 @@ func Resolve(h Handle) (*Object, error) {
 		return s.Attach(h)
 	}
 	if h.Name == "" {
-		return nil, fmt.Errorf("%w: anonymous segment %#x", ErrNotMapped, h.Segment)
+		return nil, fmt.Errorf("shm: %w: anonymous segment %#x", ErrNotMapped, h.Segment)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), readyWait)
 	defer cancel()
@@ -128,7 +128,7 @@ func Resolve(h Handle) (*Object, error) {
 	}
 	if s.ID() != h.Segment {
 		s.Close()
-		return nil, fmt.Errorf("%w: segment %q was replaced (id %#x, handle has %#x)", ErrStale, h.Name, s.ID(), h.Segment)
+		return nil, fmt.Errorf("shm: %w: segment %q was replaced (id %#x, handle has %#x)", ErrStale, h.Name, s.ID(), h.Segment)
 	}
 	return s.Attach(h)
 }

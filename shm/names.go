@@ -15,17 +15,17 @@ const (
 func checkName(name string, max int) error {
 	switch {
 	case name == "":
-		return fmt.Errorf("%w: empty", ErrName)
+		return fmt.Errorf("shm: %w: empty", ErrName)
 	case len(name) > max:
-		return fmt.Errorf("%w: %q is %d bytes, at most %d", ErrName, trunc(name), len(name), max)
+		return fmt.Errorf("shm: %w: %q is %d bytes, at most %d", ErrName, trunc(name), len(name), max)
 	case name == "." || strings.Contains(name, ".."):
 		return fmt.Errorf("%w: %q holds \"..\" or is \".\"", ErrName, name)
 	case strings.ContainsRune(name, '/'):
-		return fmt.Errorf("%w: %q holds '/'", ErrName, name)
+		return fmt.Errorf("shm: %w: %q holds '/'", ErrName, name)
 	}
 	for _, c := range []byte(name) {
 		if c < 0x20 || c == 0x7f {
-			return fmt.Errorf("%w: %q holds a control character or NUL", ErrName, name)
+			return fmt.Errorf("shm: %w: %q holds a control character or NUL", ErrName, name)
 		}
 	}
 	return nil

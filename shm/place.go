@@ -108,7 +108,7 @@ func (h *Heap) Alloc(sp Spec) (*Object, error) {
 		size *= 2
 	}
 	if uint64(size) > maxSegmentSize {
-		return nil, fmt.Errorf("%w: object of %d bytes", ErrSize, sp.Size)
+		return nil, fmt.Errorf("shm: %w: object of %d bytes", ErrSize, sp.Size)
 	}
 	seg, err := Anonymous(size)
 	if err != nil {

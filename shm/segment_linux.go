@@ -29,9 +29,9 @@ var testHookBeforeReady func()
 func checkSize(size int64) error {
 	switch {
 	case size <= 0:
-		return fmt.Errorf("%w: %d bytes", ErrSize, size)
+		return fmt.Errorf("shm: %w: %d bytes", ErrSize, size)
 	case size > maxSegmentSize:
-		return fmt.Errorf("%w: %d bytes is beyond the %d-byte maximum", ErrSize, size, int64(maxSegmentSize))
+		return fmt.Errorf("shm: %w: %d bytes is beyond the %d-byte maximum", ErrSize, size, int64(maxSegmentSize))
 	}
 	return nil
 }
@@ -63,7 +63,7 @@ func Create(name string, size int64, opts *SegmentOptions) (*Segment, error) {
 		if err := opts.Init(s); err != nil {
 			os.Remove(Dir + "/" + name)
 			s.Close()
-			return nil, fmt.Errorf("initializing segment %q: %w", name, err)
+			return nil, fmt.Errorf("shm: initializing segment %q: %w", name, err)
 		}
 	}
 	if testHookBeforeReady != nil {
@@ -95,37 +95,37 @@ func newSegment(name string, size int64, opts *SegmentOptions, anon bool) (*Segm
 		label = "(anonymous)"
 	}
 	if err := checkSize(size); err != nil {
-		return nil, fmt.Errorf("segment %s: %w", label, err)
+		return nil, fmt.Errorf("shm: segment %s: %w", label, err)
 	}
 	entries := opts.entries(size)
 	dirOff, heapOff, err := planLayout(uint64(size), entries)
 	if err != nil {
-		return nil, fmt.Errorf("segment %s: %w", label, err)
+		return nil, fmt.Errorf("shm: segment %s: %w", label, err)
 	}
 	if entries > maxEntries {
-		return nil, fmt.Errorf("segment %s: %w: at most %d objects", label, ErrSize, maxEntries)
+		return nil, fmt.Errorf("shm: segment %s: %w: at most %d objects", label, ErrSize, maxEntries)
 	}
 	me, err := owner.Me()
 	if err != nil {
-		return nil, fmt.Errorf("segment %s: %w", label, err)
+		return nil, fmt.Errorf("shm: segment %s: %w", label, err)
 	}
 	var f *os.File
 	if anon {
 		f, err = sys.Memfd("shmkit")
 	} else {
 		if _, avail, serr := sys.SpaceOf(Dir); serr == nil && uint64(size) > avail {
-			return nil, fmt.Errorf("segment %s: %w: %d bytes asked, %d free in %s", label, ErrNoSpace, size, avail, Dir)
+			return nil, fmt.Errorf("shm: segment %s: %w: %d bytes asked, %d free in %s", label, ErrNoSpace, size, avail, Dir)
 		}
 		f, err = sys.TempFile(Dir, opts.mode())
 	}
 	if err != nil {
-		return nil, fmt.Errorf("segment %s: %w", label, err)
+		return nil, fmt.Errorf("shm: segment %s: %w", label, err)
 	}
 	var live *owner.Table
 	fail := func(err error) (*Segment, error) {
 		live.Leave()
 		f.Close()
-		return nil, fmt.Errorf("segment %s: %w", label, err)
+		return nil, fmt.Errorf("shm: segment %s: %w", label, err)
 	}
 	if err := sys.Fallocate(f, size); err != nil {
 		if sys.IsNoSpace(err) {
@@ -280,7 +280,7 @@ func mapFile(ctx context.Context, f *os.File, name string) (*Segment, error) {
 	if h2, err := decodeHeader(m[:headerSize], int64(len(m))); err != nil || h2 != h {
 		m.Unmap()
 		live.Leave()
-		return nil, fmt.Errorf("%w: header changed while mapping", ErrBadHeader)
+		return nil, fmt.Errorf("shm: %w: header changed while mapping", ErrBadHeader)
 	}
 	if err := s.waitReady(ctx); err != nil {
 		m.Unmap()
@@ -303,7 +303,7 @@ func (s *Segment) waitReady(ctx context.Context) error {
 			return nil
 		case stateCreating:
 		default:
-			return fmt.Errorf("%w: state word %d", ErrBadHeader, v)
+			return fmt.Errorf("shm: %w: state word %d", ErrBadHeader, v)
 		}
 		if !s.live.Alive(creator) {
 			if atomic.LoadUint32(st) == stateReady {
@@ -333,13 +333,13 @@ func Unlink(name string) error {
 	defer f.Close()
 	var hb [len(magic)]byte
 	if _, err := f.ReadAt(hb[:], 0); err != nil || !hasMagic(hb[:]) {
-		return fmt.Errorf("segment %q: %w: refusing to remove it", name, ErrBadHeader)
+		return fmt.Errorf("shm: segment %q: %w: refusing to remove it", name, ErrBadHeader)
 	}
 	// Remove the name only if it still names the file just checked.
 	checked, err1 := f.Stat()
 	now, err2 := os.Lstat(Dir + "/" + name)
 	if err1 != nil || err2 != nil || !os.SameFile(checked, now) {
-		return fmt.Errorf("segment %q: %w: replaced while being removed", name, ErrStale)
+		return fmt.Errorf("shm: segment %q: %w: replaced while being removed", name, ErrStale)
 	}
 	if err := os.Remove(Dir + "/" + name); err != nil {
 		return openError(name, err)
@@ -374,7 +374,7 @@ func Stat(name string) (Info, error) {
 	defer f.Close()
 	info, _, err := statFile(f, name)
 	if err != nil {
-		return info, fmt.Errorf("segment %q: %w", name, err)
+		return info, fmt.Errorf("shm: segment %q: %w", name, err)
 	}
 	return info, nil
 }
@@ -391,7 +391,7 @@ func StatObjects(name string) ([]ObjectInfo, error) {
 	defer f.Close()
 	_, objs, err := statFile(f, name)
 	if err != nil {
-		return nil, fmt.Errorf("segment %q: %w", name, err)
+		return nil, fmt.Errorf("shm: segment %q: %w", name, err)
 	}
 	return objs, nil
 }

@@ -133,6 +133,10 @@ func newTable(w io.Writer) *tabwriter.Writer {
 // whatever the objects hold.
 func describeCollections(name string, objs []shm.ObjectInfo) map[string]string {
 	out := map[string]string{}
+	// The segment and its objects were listed a moment ago: a short bound
+	// on the opens, which would otherwise wait for a name removed since.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
 	var seg *shm.Segment
 	for _, o := range objs {
 		if (o.Kind != shm.KindMap && o.Kind != shm.KindList) || !o.Ready {
@@ -140,12 +144,12 @@ func describeCollections(name string, objs []shm.ObjectInfo) map[string]string {
 		}
 		if seg == nil {
 			var err error
-			if seg, err = shm.Open(context.Background(), name, nil); err != nil {
+			if seg, err = shm.Open(ctx, name, nil); err != nil {
 				return out
 			}
 			defer seg.Close()
 		}
-		obj, err := seg.Find(context.Background(), o.Name, shm.Spec{Kind: o.Kind, Fingerprint: o.Fingerprint})
+		obj, err := seg.Find(ctx, o.Name, shm.Spec{Kind: o.Kind, Fingerprint: o.Fingerprint})
 		if err != nil {
 			continue
 		}
