@@ -75,7 +75,7 @@ func newRing[T any](m mode, n int, opts []shm.Option) (*Ring[T], error) {
 func ringType[T any]() (ctypes.Layout, error) {
 	l, err := ctypes.LayoutOf[T]()
 	if err != nil {
-		return l, fmt.Errorf("ringbuffer: %w: a ring of %s: %w", ErrInvalid, reflect.TypeFor[T](), err)
+		return l, fmt.Errorf("ringbuffer: a ring of %s: %w", reflect.TypeFor[T](), err)
 	}
 	if l.Size == 0 {
 		return l, fmt.Errorf("ringbuffer: %w: %s has size 0", ErrInvalid, reflect.TypeFor[T]())
