@@ -492,7 +492,7 @@ func (p *Pool) closeIfIdle() {
 		return
 	}
 	for _, w := range p.workers {
-		w.tasks.Close()
+		w.tasks.Shutdown()
 	}
 }
 
@@ -539,7 +539,7 @@ func (p *Pool) end(err error) {
 			p.settle(pc, err)
 		}
 		w.held = nil
-		w.tasks.Close()
+		w.tasks.Shutdown()
 		if !w.gone {
 			w.proc.Terminate()
 		}

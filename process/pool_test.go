@@ -1093,8 +1093,8 @@ func TestPoolTerminateAfterJoin(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, q := range qs {
-			if q.Closed() {
-				t.Errorf("queue %d made after the pool's Join was closed by its Terminate", i)
+			if q.IsShutdown() {
+				t.Errorf("queue %d made after the pool's Join was shut down by its Terminate", i)
 			}
 		}
 		if err := p.Join(ctx); err != nil {

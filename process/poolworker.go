@@ -53,7 +53,7 @@ func runWorker(ctx context.Context, a workerArg) error {
 	var spin spinner
 	for done := 0; a.MaxTasks <= 0 || done < a.MaxTasks; done++ {
 		m, err := spin.get(ctx, a.Tasks)
-		if errors.Is(err, ringbuffer.ErrClosed) || ctx.Err() != nil {
+		if errors.Is(err, ringbuffer.ErrShutdown) || ctx.Err() != nil {
 			return nil // the pool closed, or terminated this worker
 		}
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"runtime"
@@ -1085,5 +1086,85 @@ func TestLogging(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("output:\n%s", res.Output)
+	}
+}
+
+// tgtPipe plays the child's end of a pipe: it sends "ready", then echoes
+// every message until an empty one, and closes; with Hang, it waits after
+// "ready" until it is killed.
+var tgtPipe = Register("test.pipe", func(ctx context.Context, a pipeArg) error {
+	if err := a.End.Send(ctx, "ready"); err != nil {
+		return err
+	}
+	if a.Hang {
+		<-ctx.Done()
+		return nil
+	}
+	for {
+		v, err := a.End.Recv(ctx)
+		if err != nil {
+			return err
+		}
+		if v == "" {
+			return a.End.Close()
+		}
+		if err := a.End.Send(ctx, "echo "+v); err != nil {
+			return err
+		}
+	}
+})
+
+type pipeArg struct {
+	End  *ringbuffer.Conn[string]
+	Hang bool
+}
+
+// TestPipeEndToChild: Python's habit. The parent makes a Pipe, passes one
+// end to a child through New and closes its own copy of that end right
+// after Start, maybe before the child has decoded its own; the child's
+// end works, and the parent sees the end of the stream when the child
+// closes it, or when the child is killed.
+func TestPipeEndToChild(t *testing.T) {
+	for _, kill := range []bool{false, true} {
+		ctx := guard(t)
+		parent, child, err := ringbuffer.Pipe[string](4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := New(tgtPipe, pipeArg{End: child, Hang: kill})
+		start(t, p)
+		if err := child.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := parent.Recv(ctx); v != "ready" || err != nil {
+			t.Fatalf("kill %v: Recv: %q, %v", kill, v, err)
+		}
+		if kill {
+			if err := p.Kill(); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			for _, m := range []string{"a", "b", ""} {
+				if err := parent.Send(ctx, m); err != nil {
+					t.Fatal(err)
+				}
+				if m == "" {
+					break
+				}
+				if v, err := parent.Recv(ctx); v != "echo "+m || err != nil {
+					t.Fatalf("Recv: %q, %v; want echo %s", v, err, m)
+				}
+			}
+		}
+		if _, err := parent.Recv(ctx); err != io.EOF {
+			t.Fatalf("kill %v: Recv once the child let go of its end: %v, want io.EOF", kill, err)
+		}
+		if err := parent.Send(ctx, "more"); !errors.Is(err, io.ErrClosedPipe) {
+			t.Fatalf("kill %v: Send to the child's end: %v, want io.ErrClosedPipe", kill, err)
+		}
+		join(t, p)
+		if err := parent.Free(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -186,7 +186,7 @@ var benchChildPop8 = testproc.Register("rb-bench-pop8", func(c *testproc.Child) 
 		return err
 	}
 	r.SetSpin(len(f) > 2 && f[2] == "spin")
-	if _, err := r.TryPop(); err != ErrEmpty { // takes the consumer role
+	if _, err := r.TryPop(); err != errEmpty { // takes the consumer role
 		return fmt.Errorf("first TryPop: %v", err)
 	}
 	ctx := context.Background()
@@ -440,7 +440,7 @@ var benchChildGet64 = testproc.Register("rb-bench-get64", func(c *testproc.Child
 	var next [2]uint64 // per producer: the lowest Seq still possible
 	for {
 		m, err := q.Get(ctx)
-		if errors.Is(err, ErrClosed) {
+		if errors.Is(err, ErrShutdown) {
 			break
 		}
 		if err != nil {
@@ -520,7 +520,7 @@ func benchQueue64(b *testing.B, pairs int) {
 	if producer != nil {
 		producer.WaitPoint("done")
 	}
-	q.Close()
+	q.Shutdown()
 	for _, p := range consumers {
 		p.WaitPoint("done")
 	}
@@ -875,7 +875,7 @@ var benchChildBulk = testproc.Register("rb-bench-bulk", func(c *testproc.Child) 
 	}
 	r.SetSpin(len(f) > 1 && f[1] == "spin")
 	dst := make([]benchBlock, 1)
-	if _, err := r.TryPopBatch(dst); err != ErrEmpty { // takes the consumer role
+	if _, err := r.TryPopBatch(dst); err != errEmpty { // takes the consumer role
 		return fmt.Errorf("first TryPopBatch: %v", err)
 	}
 	ctx := context.Background()

@@ -34,8 +34,10 @@ type core struct {
 	shift uint
 
 	spin      atomic.Bool
-	headCache atomic.Uint64 // producers: the last head seen
-	idx       atomic.Int32  // producers: 1 + our index in the table, 0 until registered
+	closed    atomic.Bool    // this handle was closed
+	headCache atomic.Uint64  // producers: the last head seen
+	idx       atomic.Int32   // producers: 1 + our index in the table, 0 until registered
+	roles     [2]atomic.Bool // single-producer rings: this handle holds the producer, the consumer role
 
 	gets *uint64 // joinable queues: messages taken (see release)
 	join *uint32 // joinable queues: Join sleeps here
@@ -80,14 +82,14 @@ func mapCore(o *shm.Object, b []byte, l layout) *core {
 // layout fingerprint of what it holds.
 func placeCore(kind shm.Kind, fp uint64, l layout, opts []shm.Option) (*core, error) {
 	if _, err := owner.Me(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ringbuffer: making %v: %w", kind, err)
 	}
 	o, err := shm.Place(shm.Spec{Kind: kind, Fingerprint: fp, Size: l.size()}, func(b []byte) error {
 		l.encode(b)
 		return nil
 	}, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("making %v: %w", kind, err)
+		return nil, fmt.Errorf("ringbuffer: making %v: %w", kind, err)
 	}
 	return mapCore(o, o.Bytes(), l), nil
 }
@@ -96,7 +98,7 @@ func placeCore(kind shm.Kind, fp uint64, l layout, opts []shm.Option) (*core, er
 func (c *core) length() uint64 {
 	for {
 		h := atomic.LoadUint64(c.head)
-		t := atomic.LoadUint64(c.tail) &^ closedBit
+		t := atomic.LoadUint64(c.tail) &^ shutBit
 		if atomic.LoadUint64(c.head) == h {
 			if t < h {
 				return 0
@@ -106,17 +108,46 @@ func (c *core) length() uint64 {
 	}
 }
 
-// isClosed reports whether the ring was closed for producers.
-func (c *core) isClosed() bool { return atomic.LoadUint64(c.tail)&closedBit != 0 }
+// isShutdown reports whether the ring was shut down for producers.
+func (c *core) isShutdown() bool { return atomic.LoadUint64(c.tail)&shutBit != 0 }
 
-// shut closes the ring for producers and wakes everyone.
+// shut shuts the ring down for producers, in every process, and wakes
+// everyone.
 func (c *core) shut() {
 	for {
 		t := atomic.LoadUint64(c.tail)
-		if t&closedBit != 0 || atomic.CompareAndSwapUint64(c.tail, t, t|closedBit) {
+		if t&shutBit != 0 || atomic.CompareAndSwapUint64(c.tail, t, t|shutBit) {
 			break
 		}
 	}
+	notify(c.empty)
+	notify(c.full)
+}
+
+// close ends this handle: its calls fail with errClosed from now on, and
+// those of them that wait wake to see it (the other sleepers on the two
+// words wake too, and sleep again). It reports whether the handle was
+// open.
+func (c *core) close() bool {
+	if c.closed.Swap(true) {
+		return false
+	}
+	c.wakeAll()
+	return true
+}
+
+// free closes this handle and gives the object back to its segment.
+func (c *core) free() error {
+	c.close()
+	forgetHolds(c.o)
+	if err := c.o.Free(); err != nil {
+		return fmt.Errorf("ringbuffer: freeing %v %q: %w", c.o.Kind(), c.o.Name(), err)
+	}
+	return nil
+}
+
+// wakeAll wakes every sleeper on the ring's two words.
+func (c *core) wakeAll() {
 	notify(c.empty)
 	notify(c.full)
 }
@@ -126,6 +157,9 @@ func (c *core) shut() {
 // producer is this process's index in the producer table, taking a free
 // slot, or the slot of a dead process, the first time.
 func (c *core) producer() (int, error) {
+	if c.closed.Load() {
+		return 0, errClosed
+	}
 	if i := c.idx.Load(); i > 0 {
 		return int(i - 1), nil
 	}
@@ -136,7 +170,7 @@ func (c *core) producer() (int, error) {
 	}
 	me, err := owner.Me()
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("ringbuffer: registering a producer: %w", err)
 	}
 	set := func(i int) (int, error) {
 		c.idx.Store(int32(i + 1))
@@ -185,16 +219,16 @@ func (c *core) producerAlive(i int) bool {
 // Claims (multi-producer modes).
 
 // claim reserves k cells at the tail for producer idx and moves the tail
-// past them. It returns the position of the first, ErrFull when there is
-// no room now, or ErrClosed.
+// past them. It returns the position of the first, errFull when there is
+// no room now, or errShutdown.
 func (c *core) claim(idx int, k uint64) (uint64, error) {
 	for {
 		t := atomic.LoadUint64(c.tail)
-		if t&closedBit != 0 {
-			return 0, ErrClosed
+		if t&shutBit != 0 {
+			return 0, errShutdown
 		}
 		if !c.room(t, k) {
-			return 0, ErrFull
+			return 0, errFull
 		}
 		i := t & c.mask
 		lap := uint32(t >> c.shift)
@@ -209,7 +243,7 @@ func (c *core) claim(idx int, k uint64) (uint64, error) {
 				// A claim of a later lap where the tail has not been yet:
 				// no producer writes that, and waiting for the tail to
 				// move would spin for ever.
-				return 0, fmt.Errorf("%w: the cell at position %d holds a claim of lap %d", ErrCorrupt, t, wl)
+				return 0, fmt.Errorf("ringbuffer: %w: the cell at position %d holds a claim of lap %d", ErrCorrupt, t, wl)
 			}
 			continue // t is old news
 		}
@@ -218,12 +252,12 @@ func (c *core) claim(idx int, k uint64) (uint64, error) {
 		}
 		hook(pointClaimed)
 		if !atomic.CompareAndSwapUint64(c.tail, t, t+k) {
-			if atomic.LoadUint64(c.tail) == t|closedBit {
-				// Closed between our claim and our move of the tail: the
-				// claim becomes a hole past the closed tail.
+			if atomic.LoadUint64(c.tail) == t|shutBit {
+				// Shut down between our claim and our move of the tail:
+				// the claim becomes a hole past the tail.
 				atomic.StoreUint64(&c.seq[i], cellWord(lap, stSkipped, idx, k))
-				atomic.CompareAndSwapUint64(c.tail, t|closedBit, (t+k)|closedBit)
-				return 0, ErrClosed
+				atomic.CompareAndSwapUint64(c.tail, t|shutBit, (t+k)|shutBit)
+				return 0, errShutdown
 			}
 			// Another producer moved the tail for us, or t is from 2^32
 			// laps ago and the cell word happened to read the same: then
@@ -263,22 +297,22 @@ func (c *core) extend(idx int, pos uint64, n int) int {
 }
 
 // moveTail moves the tail over the cells claimed in [from, to): those that
-// a Close cut off become holes, and their count is returned.
+// a Shutdown cut off become holes, and their count is returned.
 func (c *core) moveTail(from, to uint64, idx int) (cut uint64) {
 	for {
 		t := atomic.LoadUint64(c.tail)
-		pos := t &^ closedBit
+		pos := t &^ shutBit
 		if pos >= to {
 			return 0
 		}
 		if pos < from {
 			pos = from // helpers have not caught up with our first claim yet
 		}
-		if t&closedBit != 0 {
+		if t&shutBit != 0 {
 			for p := pos; p < to; p++ {
 				atomic.StoreUint64(&c.seq[p&c.mask], cellWord(uint32(p>>c.shift), stSkipped, idx, 1))
 			}
-			atomic.CompareAndSwapUint64(c.tail, t, to|closedBit)
+			atomic.CompareAndSwapUint64(c.tail, t, to|shutBit)
 			return to - pos
 		}
 		if atomic.CompareAndSwapUint64(c.tail, t, to) {
@@ -306,14 +340,14 @@ func (c *core) commit(pos, k uint64, idx int) {
 
 // Taking (multi-producer modes).
 
-// errPending: the frame at the head is claimed by a live producer that
-// has not committed it yet.
-var errPending = fmt.Errorf("ringbuffer: %w (a message is being written)", ErrEmpty)
-
 // front finds the committed frame at the head, skipping the holes of dead
 // producers on the way. It returns the head position and the frame's cell
-// word, or ErrEmpty, errPending or ErrClosed.
+// word, or errEmpty, errPending, errShutdown, or errClosed once this handle
+// is closed.
 func (c *core) front() (h, w uint64, err error) {
+	if c.closed.Load() {
+		return 0, 0, errClosed
+	}
 	for {
 		h = atomic.LoadUint64(c.head)
 		i := h & c.mask
@@ -324,17 +358,17 @@ func (c *core) front() (h, w uint64, err error) {
 			if atomic.LoadUint64(c.head) != h {
 				continue
 			}
-			if t&^closedBit <= h {
-				if t&closedBit != 0 {
-					return h, 0, ErrClosed
+			if t&^shutBit <= h {
+				if t&shutBit != 0 {
+					return h, 0, errShutdown
 				}
-				return h, 0, ErrEmpty
+				return h, 0, errEmpty
 			}
 			// The tail moves past a cell only after its claim: a cell
 			// word read after the tail must show the claim.
 			if w2 := atomic.LoadUint64(&c.seq[i]); atomic.LoadUint64(c.head) == h &&
 				(wordLap(w2) != lap || wordState(w2) == stFree) {
-				return h, 0, fmt.Errorf("%w: the cell at position %d was never claimed, yet the tail is at %d", ErrCorrupt, h, t&^closedBit)
+				return h, 0, fmt.Errorf("ringbuffer: %w: the cell at position %d was never claimed, yet the tail is at %d", ErrCorrupt, h, t&^shutBit)
 			}
 			continue
 		}
@@ -344,18 +378,18 @@ func (c *core) front() (h, w uint64, err error) {
 		case stSkipped:
 			k := wordCells(w)
 			if k > c.l.cells {
-				return h, 0, fmt.Errorf("%w: a hole of %d cells at position %d", ErrCorrupt, k, h)
+				return h, 0, fmt.Errorf("ringbuffer: %w: a hole of %d cells at position %d", ErrCorrupt, k, h)
 			}
 			// The dead claimer may not have moved the tail.
 			if !atomic.CompareAndSwapUint64(c.tail, h, h+k) {
-				atomic.CompareAndSwapUint64(c.tail, h|closedBit, (h+k)|closedBit)
+				atomic.CompareAndSwapUint64(c.tail, h|shutBit, (h+k)|shutBit)
 			}
 			if atomic.CompareAndSwapUint64(c.head, h, h+k) {
 				notify(c.full)
 			}
 		case stClaimed:
-			if atomic.LoadUint64(c.tail) == h|closedBit {
-				return h, 0, ErrClosed // a claim the Close cut off
+			if atomic.LoadUint64(c.tail) == h|shutBit {
+				return h, 0, errShutdown // a claim the Shutdown cut off
 			}
 			if !c.producerAlive(wordIdx(w)) {
 				atomic.CompareAndSwapUint64(&c.seq[i], w, w&^3|stSkipped)
@@ -411,23 +445,49 @@ func (c *core) readAt(off int, b []byte) {
 
 // Roles (single-producer rings).
 
-// takeRole records this process in the role word at off: free, ours
-// already, or held by a dead process.
-func (c *core) takeRole(off uintptr, what string) error {
-	me, err := owner.Me()
+// The roles of a single-producer ring, and the words that record their
+// holders.
+const (
+	roleProducer = 0
+	roleConsumer = 1
+)
+
+var roleWords = [2]uintptr{offProducer, offConsumer}
+
+// takeRole records this process in the word of role r: free, ours
+// already, or held by a dead process. The handle then holds the role
+// until it closes; the process, while any of its handles does.
+func (c *core) takeRole(r int) error {
+	if c.roles[r].Load() {
+		return nil
+	}
+	role := mem.Uint64(c.b, roleWords[r])
+	_, err := hold(holdKeyOf(c.o, roleWords[r]), func(me uint64) (*uint64, error) {
+		for {
+			w := atomic.LoadUint64(role)
+			switch {
+			case w == me:
+				return role, nil
+			case w != 0 && owner.For(c.b).Alive(w):
+				return nil, fmt.Errorf("%w: the %s is pid %d", ErrBusy, [2]string{"producer", "consumer"}[r], owner.Pid(w))
+			case atomic.CompareAndSwapUint64(role, w, me):
+				return role, nil
+			}
+		}
+	})
 	if err != nil {
 		return err
 	}
-	role := mem.Uint64(c.o.Bytes(), off)
-	for {
-		w := atomic.LoadUint64(role)
-		switch {
-		case w == me:
-			return nil
-		case w != 0 && owner.For(c.b).Alive(w):
-			return fmt.Errorf("%w: the %s is pid %d", ErrBusy, what, owner.Pid(w))
-		case atomic.CompareAndSwapUint64(role, w, me):
-			return nil
+	c.roles[r].Store(true)
+	return nil
+}
+
+// dropRoles lets go of the roles this handle holds: the last handle of
+// this process to hold one clears its word, for another process to take.
+func (c *core) dropRoles() {
+	for r := range c.roles {
+		if c.roles[r].Swap(false) {
+			unhold(holdKeyOf(c.o, roleWords[r]))
 		}
 	}
 }
@@ -467,12 +527,20 @@ var (
 	// lostWake bounds every other sleep: a waker killed between its change
 	// and its wake-up leaves sleepers on a word that has changed.
 	lostWake = 500 * time.Millisecond
+	// spinIdle is how many tries a spinning wait makes between two calls
+	// of its idle function.
+	spinIdle = 1024
 )
 
-// await calls try until it returns something other than ErrEmpty, ErrFull
+// await calls try until it returns something other than errEmpty, errFull
 // or errPending: spinning when the handle says so, otherwise spinning
 // briefly and then sleeping on word.
-func (c *core) await(ctx context.Context, word *uint32, try func() error) error {
+//
+// idle, when not nil, is for a wait that ends when another process dies
+// (a pipe's peer): it is called before each sleep, which it then bounds by
+// recheck, and, when spinning, every spinIdle tries; it returns as try
+// does.
+func (c *core) await(ctx context.Context, word *uint32, try, idle func() error) error {
 	done := ctx.Done()
 	for i := 0; ; i++ {
 		err := try()
@@ -485,6 +553,11 @@ func (c *core) await(ctx context.Context, word *uint32, try func() error) error 
 				case <-done:
 					return ctx.Err()
 				default:
+				}
+			}
+			if idle != nil && i%spinIdle == spinIdle-1 {
+				if err := idle(); !again(err) {
+					return err
 				}
 			}
 			continue
@@ -506,6 +579,12 @@ func (c *core) await(ctx context.Context, word *uint32, try func() error) error 
 			return err
 		}
 		timeout := lostWake
+		if idle != nil {
+			if err = idle(); !again(err) {
+				return err
+			}
+			timeout = recheck
+		}
 		if err == errPending {
 			timeout = recheck
 		}
@@ -515,7 +594,7 @@ func (c *core) await(ctx context.Context, word *uint32, try func() error) error 
 	}
 }
 
-func again(err error) bool { return err == ErrEmpty || err == ErrFull || err == errPending }
+func again(err error) bool { return err == errEmpty || err == errFull || err == errPending }
 
 // Race detector: a push releases, a pop acquires, through the tail word.
 func (c *core) released() { hb.Release(c.tail) }

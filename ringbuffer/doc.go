@@ -5,7 +5,7 @@
 //	q, _ := ringbuffer.NewQueue[Fancy](64)     // multiprocessing.Queue: any encodable T
 //	q.Put(ctx, Fancy{Name: "Fancy Dan"})
 //	obj, err := q.Get(ctx)                     // blocks; ctx bounds it
-//	q.Close()                                  // no more puts; Get drains, then ErrClosed
+//	q.Shutdown()                               // for all: no more puts; Get drains, then ErrShutdown
 //
 //	jq, _ := ringbuffer.NewJoinableQueue[Job](64) // TaskDone, Join(ctx)
 //	a, b, _ := ringbuffer.Pipe[Msg](16)           // duplex: a.Send(ctx, m), b.Recv(ctx), Poll(ctx)
@@ -30,13 +30,52 @@
 //   - Queue[T], for any T: plain T goes as raw bytes, one slot per message
 //     (the same ring as NewRing); other T go through a Codec (encoding/gob
 //     by default, SetCodec to replace it) into length-prefixed frames of
-//     64-byte cells. Close ends it for every process: Put fails, Get drains
-//     and then reports ErrClosed. A message that could never fit is
-//     ErrTooLarge at Put, never a hang. There is no SimpleQueue: Queue has
-//     no feeder thread to flush, so it already is one.
+//     64-byte cells. Shutdown ends it for every process: Put fails, Get
+//     drains and then reports ErrShutdown. A message that could never fit
+//     is ErrTooLarge at Put, never a hang. There is no SimpleQueue: Queue
+//     has no feeder thread to flush, so it already is one.
 //   - JoinableQueue[T]: a Queue with TaskDone and Join(ctx).
-//   - Pipe[T]: two Queues, one each way, as two Conns: Send, Recv, Poll;
-//     after Close, Recv drains and then returns io.EOF.
+//   - Pipe[T]: two Queues, one each way, as two Conns: Send, Recv, Poll.
+//     Once no live process holds an end (every holder closed it, or died),
+//     the other end's Recv drains and then returns io.EOF.
+//
+// # Lifecycle
+//
+// Every handle is an io.Closer. Close is this handle's alone; Free is the
+// object's, for every process; Shutdown, a Queue's, stops it for every
+// process and leaves the handles open:
+//
+//	type           Close                               Free                        Shutdown
+//	Ring           this handle: its calls fail with    closes this handle, gives   -
+//	               ErrClosed; a single-producer        the memory back
+//	               ring's role it held passes on
+//	Queue,         this handle: its calls fail with    closes this handle, gives   Put fails with ErrShutdown,
+//	JoinableQueue  ErrClosed; other handles and        the memory back             Get drains, then ErrShutdown;
+//	               processes go on putting, getting                                every waiting call wakes
+//	Conn           this handle; the last handle of a   closes this handle, gives   -
+//	               process lets go of the process's    the pipe (both ends) back
+//	               hold of its end: with no live
+//	               holder left, the other end reads
+//	               io.EOF once drained and its Send
+//	               fails with io.ErrClosedPipe
+//
+// Close is idempotent, and wakes the calls of its handle that wait. Free
+// needs every process to have stopped using the object (Free of a Conn:
+// either end); a second Free, through any handle in any process, fails
+// with shm.ErrStale.
+//
+// A Pipe end is held by each process that has a handle to it: the one that
+// made the pipe (both ends), one that opened it by name (both ends), one
+// that received it as a handle (UnmarshalBinary), however many handles the
+// process has. An end sent (MarshalBinary) counts as held by its sender
+// until a process receives it, so a parent may close its copy of the end
+// it passes to a child at once, as Python programs do; an end sent and
+// never received stays held until its sender dies. At most MaxHolders
+// processes hold an end at once. The peer of an end whose last holder died
+// sees it within a recheck of its wait (a few tens of milliseconds) and
+// reads io.EOF; a Send sees it once Recv or Poll has, or while it waits
+// for room. There is no Shutdown of a pipe: an end that is done sending
+// closes, and a stream for many readers is a Queue.
 //
 // # Waiting
 //
@@ -78,15 +117,22 @@
 // asleep on a word that changed; every sleep is bounded (500 ms), after
 // which they see the change.
 //
+// A process killed while it holds a Pipe end lets go of it: the other end
+// reads io.EOF once no live process holds it (see Lifecycle). A process
+// killed while it holds a single-producer ring's role leaves it to the
+// next process that pushes (pops).
+//
 // # Layout
 //
 // Every ring (a Ring, a Queue) is one block of a segment (kind ring or
 // queue; the fingerprint names T's layout, or, for encoded T, its Go type).
 // A Pipe is one block of kind pipe, as large as two Queues of its size: a
-// 64-byte header (version 2 at 0, the offsets of its rings at 8 and 16,
+// 64-byte header (version 3 at 0, the offsets of its rings at 8 and 16,
 // the rest zero), then its two rings, each from a 64-byte boundary, ring 0
-// carrying what end 0 sends. Offsets are from the ring's start; integers are
-// little-endian:
+// carrying what end 0 sends, and holding, at offset 400, the holders of
+// end 0 (MaxHolders owner words; bit 0 set: sent, not yet received). A
+// pipe of another version is refused (ErrCorrupt, shm.ErrVersion). Offsets
+// are from the ring's start; integers are little-endian:
 //
 //	offset  size  field
 //	0       4     version (1)
@@ -98,7 +144,7 @@
 //	32      8     offset of the cell words (modes 2 and 3; 0 in mode 1)
 //	40      8     offset of the data
 //	48      16    zero
-//	64      8     tail: producers' position in cells; bit 63 set once closed
+//	64      8     tail: producers' position in cells; bit 63 set once shut down
 //	128     8     head: consumers' position in cells
 //	192     4     not-empty sleep word: generation<<1 | sleepers
 //	256     4     not-full sleep word, the same
@@ -107,6 +153,7 @@
 //	336     4     joinable: Join's sleep word
 //	384     8     single-producer ring: the producer's owner word
 //	392     8     single-producer ring: the consumer's owner word
+//	400     48    pipe ring: holders of the end that sends on it
 //	448     2048  producer table: MaxProducers owner words (0: free)
 //	2496    8*cells  cell words (modes 2 and 3)
 //	...     cells*cell size  data, from a 64-byte boundary
@@ -154,8 +201,20 @@
 //   - A JoinableQueue whose consumer died while taking a message, or
 //     between Get and TaskDone, keeps that message unfinished: Join then
 //     waits until its context ends, as Python's does for ever.
-//   - A Pipe does not notice that the process at its other end died; bound
-//     Recv with a context, or have the other end Close.
+//   - A Pipe end held by a process that neither uses it nor closes it (a
+//     parent that kept its copy of the end it gave a child) keeps the
+//     stream open for the other end after the user of the end died, as in
+//     Python: close the copies a process does not use. A program that made
+//     a named pipe for another to open closes the other's end only once
+//     that one has it (its first message says so): closed before, the end
+//     has no holder, and the stream ends there.
+//   - Each MarshalBinary of a Pipe end holds the end, for its receiver,
+//     until a process decodes the bytes or the sender dies; bytes never
+//     decoded use up one of the MaxHolders slots meanwhile. Encode an end
+//     once for each receiver.
+//   - A process holds a producer slot of a multi-producer ring from its
+//     first push until it exits or detaches the segment, whatever its
+//     handles: Close does not give it back.
 //
 // Where Python's Queue and Connection behave otherwise:
 //
@@ -164,22 +223,20 @@
 //     messages, however many that is. There is no Full: for plain T,
 //     compare Len with Cap; for encoded T, whether a message fits depends
 //     on its size (TryPut reports ErrFull).
-//   - Close is for every process, at once: it is Python's
-//     shutdown(immediate=False), not its close, which only lets go of this
-//     process's handle. Messages put are never discarded (there is no
-//     immediate shutdown), and Empty and Len keep working after Close
-//     (Python's empty raises OSError once its process closed the queue).
+//   - Shutdown is Python's shutdown(immediate=False): messages put are
+//     never discarded (there is no immediate shutdown). Empty and Len keep
+//     working after Close and Shutdown (Python's empty raises OSError once
+//     its process closed the queue).
 //   - A message that cannot be encoded fails at Put, with the Codec's
 //     error; Python's put accepts it and its feeder thread prints the error
 //     and drops it.
 //   - TaskDone counts against messages taken (Get), not put: with a
 //     message put and none taken, it fails with ErrNegativeTaskDone, where
 //     Python's task_done succeeds and lets join return early.
-//   - A Pipe is always duplex (a one-way pipe is a Queue). Its Close, by
-//     either end in any process, closes it for both ends everywhere: a
-//     parent must not close the child's end after starting the child, as
-//     Python programs do with their copy of it. Recv after Close drains
-//     and then returns io.EOF (Python raises OSError on a closed handle).
+//   - A Pipe is always duplex (a one-way pipe is a Queue). A Recv whose
+//     other end's last holder died returns io.EOF (Python's recv waits for
+//     ever when another process holds a copy of that end, and so does this
+//     one, as long as that process lives).
 //   - A message larger than a Pipe's or Queue's ring is ErrTooLarge
 //     (Python streams a message of any size): size the ring for the
 //     largest message. Conns carry no file descriptors.

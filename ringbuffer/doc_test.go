@@ -35,7 +35,8 @@ func TestDocLayout(t *testing.T) {
 		offDataOff: "offset of the data", 48: "zero", offTail: "tail", offHead: "head",
 		offNotEmpty: "not-empty", offNotFull: "not-full", offGets: "messages taken",
 		offDones: "TaskDone", offJoinWord: "Join's sleep word", offProducer: "producer's owner word",
-		offConsumer: "consumer's owner word", offTable: "producer table", offCellsArr: "cell words",
+		offConsumer: "consumer's owner word", offHolders: "holders of the end", offTable: "producer table",
+		offCellsArr: "cell words",
 	}
 	for off, text := range want {
 		if !strings.Contains(offsets[off], text) {

@@ -186,14 +186,14 @@ func TestEdgeWrapAround(t *testing.T) {
 				pushN(fill)
 				checkLen(fill)
 				if fill == f.cap {
-					if err := f.tryPush(1 << 40); err != ErrFull {
+					if err := f.tryPush(1 << 40); err != errFull {
 						t.Fatalf("%s(%d): TryPush on full: %v", f.name, n, err)
 					}
 					checkLen(f.cap)
 				}
 				popN(fill)
 				checkLen(0)
-				if _, err := f.tryPop(); err != ErrEmpty {
+				if _, err := f.tryPop(); err != errEmpty {
 					t.Fatalf("%s(%d): TryPop on empty: %v", f.name, n, err)
 				}
 				// A standing backlog of round%cap while cycling one by one.
@@ -206,12 +206,12 @@ func TestEdgeWrapAround(t *testing.T) {
 			}
 			// Fill to the brim at a position far from 0, then empty it.
 			pushN(f.cap)
-			if err := f.tryPush(7); err != ErrFull {
+			if err := f.tryPush(7); err != errFull {
 				t.Fatalf("%s(%d): TryPush on full: %v", f.name, n, err)
 			}
 			checkLen(f.cap)
 			popN(f.cap)
-			if _, err := f.tryPop(); err != ErrEmpty {
+			if _, err := f.tryPop(); err != errEmpty {
 				t.Fatalf("%s(%d): TryPop on empty: %v", f.name, n, err)
 			}
 			checkLen(0)
@@ -255,7 +255,7 @@ func TestEdgeFramesWrap(t *testing.T) {
 						t.Fatalf("queue of %d cells: %d-cell message: %v, want ErrTooLarge", cells, k, err)
 					}
 				case usedCells+k > cells:
-					if err != ErrFull {
+					if err != errFull {
 						t.Fatalf("queue of %d cells, %d used: %d-cell message: %v, want ErrFull", cells, usedCells, k, err)
 					}
 				default:
@@ -269,7 +269,7 @@ func TestEdgeFramesWrap(t *testing.T) {
 			} else {
 				v, err := q.TryGet()
 				if len(model) == 0 {
-					if err != ErrEmpty {
+					if err != errEmpty {
 						t.Fatalf("TryGet on empty: %q, %v", v, err)
 					}
 					continue
@@ -343,7 +343,7 @@ func TestEdgeBatchWrap(t *testing.T) {
 					got, err := r.TryPushBatch(vs)
 					switch {
 					case room == 0:
-						if got != 0 || err != ErrFull {
+						if got != 0 || err != errFull {
 							t.Fatalf("spsc %v: TryPushBatch on full = %d, %v", spsc, got, err)
 						}
 					case got != min(s, room) || err != nil:
@@ -390,7 +390,7 @@ func TestEdgeBatchWrap(t *testing.T) {
 				}
 				take(dst[:had])
 			}
-			if n, err := r.TryPopBatch(dst); n != 0 || err != ErrEmpty {
+			if n, err := r.TryPopBatch(dst); n != 0 || err != errEmpty {
 				t.Fatalf("spsc %v: TryPopBatch on empty = %d, %v", spsc, n, err)
 			}
 			if n, err := r.TryPushBatch(nil); n != 0 || err != nil {
@@ -484,7 +484,7 @@ func TestEdgeExactFit(t *testing.T) {
 			tail := atomic.LoadUint64(q.c.tail)
 			// One byte more needs one cell more than is free: full, not
 			// too large, and nothing written.
-			if err := q.TryPut(edgeMsg(size(free)+1, seed)); err != ErrFull {
+			if err := q.TryPut(edgeMsg(size(free)+1, seed)); err != errFull {
 				t.Fatalf("off %d, %d free: a frame of %d cells: %v, want ErrFull", off, free, free+1, err)
 			}
 			if atomic.LoadUint64(q.c.tail) != tail || q.Len() != 1 {
@@ -497,12 +497,12 @@ func TestEdgeExactFit(t *testing.T) {
 			if q.Len() != 2 {
 				t.Fatalf("Len %d, want 2", q.Len())
 			}
-			if err := q.TryPut(nil); err != ErrFull {
+			if err := q.TryPut(nil); err != errFull {
 				t.Fatalf("TryPut on a full framed queue: %v", err)
 			}
 			get(a)
 			get(b)
-			if _, err := q.TryGet(); err != ErrEmpty {
+			if _, err := q.TryGet(); err != errEmpty {
 				t.Fatal(err)
 			}
 		}
@@ -511,14 +511,14 @@ func TestEdgeExactFit(t *testing.T) {
 		if err := q.TryPut(whole); err != nil {
 			t.Fatalf("off %d: a frame of the whole ring: %v", off, err)
 		}
-		if err := q.TryPut(nil); err != ErrFull {
+		if err := q.TryPut(nil); err != errFull {
 			t.Fatal(err)
 		}
 		get(whole)
 		if err := q.TryPut(nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := q.TryPut(whole); err != ErrFull {
+		if err := q.TryPut(whole); err != errFull {
 			t.Fatalf("a frame of the whole ring into a non-empty ring: %v, want ErrFull", err)
 		}
 		get([]byte{})
@@ -564,7 +564,7 @@ func TestEdgeExactFit(t *testing.T) {
 		b, _ := Gob[string]{}.Append(nil, &s)
 		if len(b)+4 == free*encodedCell {
 			found = true
-			if err := g.TryPut(s + "y"); err != ErrFull {
+			if err := g.TryPut(s + "y"); err != errFull {
 				t.Fatalf("gob message one byte over the free space: %v", err)
 			}
 			if err := g.TryPut(s); err != nil {
@@ -584,7 +584,7 @@ func TestEdgeExactFit(t *testing.T) {
 	}
 }
 
-func TestEdgeCloseDrain(t *testing.T) {
+func TestEdgeShutdownDrain(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel() // stops what a failed test leaves blocked
 	t.Run("plain", func(t *testing.T) {
@@ -593,7 +593,7 @@ func TestEdgeCloseDrain(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer edgeFree(t, q.Free)
-		edgeCloseDrain(t, q, func(i int) uint64 { return uint64(i) })
+		edgeShutdownDrain(t, q, func(i int) uint64 { return uint64(i) })
 	})
 	t.Run("gob", func(t *testing.T) {
 		q, err := NewQueue[string](1)
@@ -601,16 +601,16 @@ func TestEdgeCloseDrain(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer edgeFree(t, q.Free)
-		edgeCloseDrain(t, q, strconv.Itoa)
+		edgeShutdownDrain(t, q, strconv.Itoa)
 	})
-	// Close lands between a Put's claim and the move of the tail (the
-	// claim is cut off: ErrClosed, nothing delivered), or after the move
+	// Shutdown lands between a Put's claim and the move of the tail (the
+	// claim is cut off: ErrShutdown, nothing delivered), or after the move
 	// (the Put delivers).
 	for _, point := range []string{pointClaimed, pointWriting, pointPublish} {
 		for _, plain := range []bool{true, false} {
 			var put func() error
 			var get func() error
-			var closeQ func()
+			var shutQ func()
 			var free func() error
 			if plain {
 				q, err := NewQueue[uint64](4)
@@ -619,7 +619,7 @@ func TestEdgeCloseDrain(t *testing.T) {
 				}
 				put = func() error { return q.Put(ctx, 7) }
 				get = func() error { _, err := q.TryGet(); return err }
-				closeQ, free = func() { q.Close() }, q.Free
+				shutQ, free = func() { q.Shutdown() }, q.Free
 			} else {
 				q, err := NewQueue[string](4)
 				if err != nil {
@@ -627,30 +627,30 @@ func TestEdgeCloseDrain(t *testing.T) {
 				}
 				put = func() error { return q.Put(ctx, "seven") }
 				get = func() error { _, err := q.TryGet(); return err }
-				closeQ, free = func() { q.Close() }, q.Free
+				shutQ, free = func() { q.Shutdown() }, q.Free
 			}
 			var once sync.Once
 			testHook = func(p string) {
 				if p == point {
-					once.Do(closeQ)
+					once.Do(shutQ)
 				}
 			}
 			err := put()
 			testHook = nil
 			first := get()
 			switch {
-			case point == pointClaimed && !errors.Is(err, ErrClosed):
-				t.Errorf("%s, plain %v: Put closed after its claim: %v, want ErrClosed", point, plain, err)
+			case point == pointClaimed && !errors.Is(err, ErrShutdown):
+				t.Errorf("%s, plain %v: Put shut down after its claim: %v, want ErrShutdown", point, plain, err)
 			case point != pointClaimed && err != nil:
-				t.Errorf("%s, plain %v: Put closed after it moved the tail: %v", point, plain, err)
+				t.Errorf("%s, plain %v: Put shut down after it moved the tail: %v", point, plain, err)
 			}
 			if err == nil && first != nil {
 				t.Errorf("%s, plain %v: the Put succeeded but Get found %v", point, plain, first)
 			}
-			if err != nil && !errors.Is(first, ErrClosed) {
+			if err != nil && !errors.Is(first, ErrShutdown) {
 				t.Errorf("%s, plain %v: the Put failed but Get found %v", point, plain, first)
 			}
-			if err := get(); !errors.Is(err, ErrClosed) {
+			if err := get(); !errors.Is(err, ErrShutdown) {
 				t.Errorf("%s, plain %v: Get after the drain: %v", point, plain, err)
 			}
 			free()
@@ -658,7 +658,7 @@ func TestEdgeCloseDrain(t *testing.T) {
 	}
 }
 
-func edgeCloseDrain[T comparable](t *testing.T, q *Queue[T], val func(int) T) {
+func edgeShutdownDrain[T comparable](t *testing.T, q *Queue[T], val func(int) T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel() // stops what a failed test leaves blocked
 	// A Get blocked on an empty queue wakes on a Put.
@@ -680,57 +680,57 @@ func edgeCloseDrain[T comparable](t *testing.T, q *Queue[T], val func(int) T) {
 	n := 0
 	for ; q.TryPut(val(n)) == nil; n++ {
 	}
-	if n == 0 || q.Closed() {
+	if n == 0 || q.IsShutdown() {
 		t.Fatalf("room for %d messages", n)
 	}
 	drained := 0
 	putErr := make(chan error, 1)
 	go func() { putErr <- q.Put(ctx, val(-1)) }()
-	if err := q.Close(); err != nil {
+	if err := q.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	if err := shmtest.Within(t, edgeGuard, "Put blocked on a full queue, after Close", func() error { return <-putErr }); !errors.Is(err, ErrClosed) {
-		t.Fatalf("a Put blocked on a full queue: %v after Close, want ErrClosed", err)
+	if err := shmtest.Within(t, edgeGuard, "Put blocked on a full queue, after Shutdown", func() error { return <-putErr }); !errors.Is(err, ErrShutdown) {
+		t.Fatalf("a Put blocked on a full queue: %v after Shutdown, want ErrShutdown", err)
 	}
-	if err := q.Close(); err != nil {
-		t.Fatal("a second Close:", err)
+	if err := q.Shutdown(); err != nil {
+		t.Fatal("a second Shutdown:", err)
 	}
-	if !q.Closed() {
-		t.Fatal("Closed is false after Close")
+	if !q.IsShutdown() {
+		t.Fatal("IsShutdown is false after Shutdown")
 	}
-	if err := q.Put(ctx, val(0)); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Put after Close: %v", err)
+	if err := q.Put(ctx, val(0)); !errors.Is(err, ErrShutdown) {
+		t.Fatalf("Put after Shutdown: %v", err)
 	}
-	if err := q.TryPut(val(0)); !errors.Is(err, ErrClosed) {
-		t.Fatalf("TryPut after Close: %v", err)
+	if err := q.TryPut(val(0)); !errors.Is(err, ErrShutdown) {
+		t.Fatalf("TryPut after Shutdown: %v", err)
 	}
 	for i := drained; i < n; i++ {
 		v, err := q.Get(ctx)
 		if err != nil || v != val(i) {
-			t.Fatalf("Get %d after Close = %v, %v", i, v, err)
+			t.Fatalf("Get %d after Shutdown = %v, %v", i, v, err)
 		}
 	}
-	if _, err := q.TryGet(); !errors.Is(err, ErrClosed) {
+	if _, err := q.TryGet(); !errors.Is(err, ErrShutdown) {
 		t.Fatalf("TryGet after the drain: %v", err)
 	}
-	if _, err := q.Get(ctx); !errors.Is(err, ErrClosed) {
+	if _, err := q.Get(ctx); !errors.Is(err, ErrShutdown) {
 		t.Fatalf("Get after the drain: %v", err)
 	}
-	// Every blocked Get of a closed, drained queue returns.
+	// Every blocked Get of a shut-down, drained queue returns.
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for range 4 {
 		wg.Go(func() { _, err := q.Get(ctx); errs <- err })
 	}
-	shmtest.Within(t, edgeGuard, "Gets of a closed queue", func() bool { wg.Wait(); return true })
+	shmtest.Within(t, edgeGuard, "Gets of a shut-down queue", func() bool { wg.Wait(); return true })
 	close(errs)
 	for err := range errs {
-		if !errors.Is(err, ErrClosed) {
+		if !errors.Is(err, ErrShutdown) {
 			t.Fatal(err)
 		}
 	}
 
-	// A Get blocked when Close comes wakes with ErrClosed.
+	// A Get blocked when Shutdown comes wakes with ErrShutdown.
 	q2, err := NewQueue[T](2)
 	if err != nil {
 		t.Fatal(err)
@@ -738,9 +738,9 @@ func edgeCloseDrain[T comparable](t *testing.T, q *Queue[T], val func(int) T) {
 	defer edgeFree(t, q2.Free)
 	blocked := make(chan error, 1)
 	go func() { _, err := q2.Get(ctx); blocked <- err }()
-	q2.Close()
-	if err := shmtest.Within(t, edgeGuard, "Get blocked on an empty queue, after Close", func() error { return <-blocked }); !errors.Is(err, ErrClosed) {
-		t.Fatalf("a Get blocked on an empty queue: %v after Close", err)
+	q2.Shutdown()
+	if err := shmtest.Within(t, edgeGuard, "Get blocked on an empty queue, after Shutdown", func() error { return <-blocked }); !errors.Is(err, ErrShutdown) {
+		t.Fatalf("a Get blocked on an empty queue: %v after Shutdown", err)
 	}
 }
 
@@ -925,7 +925,14 @@ func TestEdgePipe(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Send(ctx, fancy{Name: "three"})
-	// A Recv blocked at the other end, and a Poll, wake on Close.
+	// A Recv blocked at the other end, and a Poll, wake when the end
+	// closes: what it sent first, then the end of the stream.
+	if err := b.Send(ctx, fancy{Name: "four"}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := a.Recv(ctx); v.Name != "four" || err != nil {
+		t.Fatalf("Recv = %v, %v; want four", v, err)
+	}
 	recvd := make(chan error, 1)
 	go func() { _, err := a.Recv(ctx); recvd <- err }()
 	go func() {
@@ -935,38 +942,60 @@ func TestEdgePipe(t *testing.T) {
 		}
 		polled <- err
 	}()
-	if err := a.Close(); err != nil {
+	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := shmtest.Within(t, edgeGuard, "Recv after Close", func() error { return <-recvd }); err != io.EOF {
-		t.Fatalf("a Recv blocked when the pipe closed: %v, want io.EOF", err)
+	if err := shmtest.Within(t, edgeGuard, "Recv after the other end's Close", func() error { return <-recvd }); err != io.EOF {
+		t.Fatalf("a Recv blocked when the other end closed: %v, want io.EOF", err)
 	}
-	if err := shmtest.Within(t, edgeGuard, "Poll after Close", func() error { return <-polled }); err != nil {
+	if err := shmtest.Within(t, edgeGuard, "Poll after the other end's Close", func() error { return <-polled }); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []*Conn[fancy]{a, b} {
-		if err := c.Send(ctx, fancy{}); !errors.Is(err, io.ErrClosedPipe) {
-			t.Fatalf("Send after Close: %v", err)
-		}
-		if ok, err := c.Poll(cancelled); !ok || err != nil {
-			t.Fatalf("Poll(cancelled) of a closed pipe = %v, %v", ok, err)
+	if err := a.Send(ctx, fancy{}); !errors.Is(err, io.ErrClosedPipe) {
+		t.Fatalf("Send to a closed end: %v", err)
+	}
+	if ok, err := a.Poll(cancelled); !ok || err != nil {
+		t.Fatalf("Poll(cancelled) at the end of the stream = %v, %v", ok, err)
+	}
+	for range 2 {
+		if _, err := a.Recv(ctx); err != io.EOF {
+			t.Fatalf("Recv at the end of the stream: %v, want io.EOF", err)
 		}
 	}
-	// b drains what a sent before the Close, then sees the end.
-	for _, want := range []string{"two", "three"} {
-		if v, err := b.Recv(ctx); v.Name != want || err != nil {
-			t.Fatalf("Recv = %v, %v; want %s", v, err, want)
-		}
+	// The closed handle itself fails (what a sent to it, "two" and
+	// "three", is for another handle of its end).
+	if err := b.Send(ctx, fancy{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Send through a closed handle: %v", err)
 	}
-	for _, c := range []*Conn[fancy]{a, b} {
-		for range 2 {
-			if _, err := c.Recv(ctx); err != io.EOF {
-				t.Fatalf("Recv after the drain: %v, want io.EOF", err)
-			}
-		}
+	if _, err := b.Recv(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Recv through a closed handle: %v", err)
+	}
+	if ok, err := b.Poll(ctx); ok || !errors.Is(err, ErrClosed) {
+		t.Fatalf("Poll through a closed handle: %v, %v", ok, err)
+	}
+	if _, err := b.MarshalBinary(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("MarshalBinary of a closed handle: %v", err)
 	}
 	if err := b.Close(); err != nil {
 		t.Fatal("a second Close:", err)
+	}
+	// A Recv blocked on a handle wakes when that handle closes.
+	c, d, err := Pipe[fancy](2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Free()
+	go func() { _, err := c.Recv(ctx); recvd <- err }()
+	go func() { _, err := c.Poll(ctx); polled <- err }()
+	c.Close()
+	if err := shmtest.Within(t, edgeGuard, "Recv after its handle's Close", func() error { return <-recvd }); !errors.Is(err, ErrClosed) {
+		t.Fatalf("a Recv blocked when its handle closed: %v, want ErrClosed", err)
+	}
+	if err := shmtest.Within(t, edgeGuard, "Poll after its handle's Close", func() error { return <-polled }); !errors.Is(err, ErrClosed) {
+		t.Fatalf("a Poll blocked when its handle closed: %v, want ErrClosed", err)
+	}
+	if err := a.Free(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -1199,7 +1228,7 @@ func TestEdgeCancelNoLoss(t *testing.T) {
 			for {
 				v, err := f()
 				if err != nil {
-					if err != ErrEmpty && !errors.Is(err, ErrClosed) && !errors.Is(err, io.EOF) {
+					if err != errEmpty && !errors.Is(err, ErrClosed) && !errors.Is(err, io.EOF) {
 						t.Errorf("drain: %v", err)
 					}
 					return out
@@ -1274,7 +1303,7 @@ func TestEdgeCancelNoLoss(t *testing.T) {
 			cancel()
 			v, err := b.Recv(c)
 			if err == context.Canceled {
-				err = ErrEmpty
+				err = errEmpty
 			}
 			return v, err
 		}))
@@ -1288,7 +1317,7 @@ func TestEdgeCancelNoLoss(t *testing.T) {
 		n := total / 2
 		var taken atomic.Int64
 		var wg sync.WaitGroup
-		defer q.Close() // the consumers stop, also when the test fails
+		defer q.Shutdown() // the consumers stop, also when the test fails
 		for c := range 3 {
 			wg.Go(func() {
 				rng := rand.New(rand.NewPCG(uint64(c), 5))
@@ -1296,7 +1325,7 @@ func TestEdgeCancelNoLoss(t *testing.T) {
 					ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rng.IntN(300))*time.Microsecond)
 					_, err := q.Get(ctx)
 					cancel()
-					if errors.Is(err, ErrClosed) {
+					if errors.Is(err, ErrShutdown) {
 						return
 					}
 					if err == nil {
@@ -1332,7 +1361,7 @@ func TestEdgeCancelNoLoss(t *testing.T) {
 		if got := taken.Load(); got != int64(n) {
 			t.Fatalf("Join returned (after %d tries) with %d of %d messages done", joined, got, n)
 		}
-		q.Close()
+		q.Shutdown()
 		shmtest.Within(t, edgeGuard, "consumers", func() bool { wg.Wait(); return true })
 	})
 }
@@ -1413,12 +1442,12 @@ func TestEdgeSpin(t *testing.T) {
 		for i := range total / 10 {
 			q.Put(ctx, strconv.Itoa(i))
 		}
-		q.Close()
+		q.Shutdown()
 	}()
 	shmtest.Within(t, edgeGuard, "spinning Get", func() bool {
 		for i := 0; ; i++ {
 			v, err := q.Get(ctx)
-			if errors.Is(err, ErrClosed) && i == total/10 {
+			if errors.Is(err, ErrShutdown) && i == total/10 {
 				return true
 			}
 			if err != nil || v != strconv.Itoa(i) {
@@ -1524,7 +1553,6 @@ func TestEdgeBadInput(t *testing.T) {
 		"OpenQueue of a ring":          second(OpenQueue[uint64](context.Background(), seg, "ring")),
 		"OpenJoinableQueue, plain":     second(OpenJoinableQueue[uint64](context.Background(), seg, "plain")),
 		"OpenJoinableQueue, gob":       second(OpenJoinableQueue[fancy](context.Background(), seg, "gob")),
-		"OpenQueue, no such name":      second(OpenQueue[uint64](context.Background(), seg, "nothing")),
 		"OpenPipe of a queue":          third(OpenPipe[fancy](context.Background(), seg, "gob")),
 		"OpenRing with an empty name":  second(OpenRing[uint64](context.Background(), seg, "")),
 		"OpenQueue with an empty name": second(OpenQueue[uint64](context.Background(), seg, "")),
@@ -1532,6 +1560,12 @@ func TestEdgeBadInput(t *testing.T) {
 		if err == nil {
 			t.Errorf("%s succeeded", what)
 		}
+	}
+	// A name that never appears: the open waits until its context ends.
+	short, cancelShort := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancelShort()
+	if _, err := OpenQueue[uint64](short, seg, "nothing"); !errors.Is(err, shm.ErrNotExist) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("OpenQueue, no such name: %v, want shm.ErrNotExist and context.DeadlineExceeded", err)
 	}
 	for what, err := range map[string]error{
 		"OpenRing":          second(OpenRing[uint64](context.Background(), nil, "ring")),
@@ -1598,11 +1632,13 @@ func TestEdgeBadInput(t *testing.T) {
 		"Queue[uint64] of a Queue[fancy]":   q3.UnmarshalBinary(qh),
 		"Queue[fancy] of a Ring[uint64]":    q4.UnmarshalBinary(rh),
 		"Conn[string] of a Conn[fancy]":     c3.UnmarshalBinary(ah),
-		"Conn[fancy] of a Queue[fancy]":     c4.UnmarshalBinary(append(bytes.Clone(qh), 0)),
-		"Conn[fancy] with a bad end":        c4.UnmarshalBinary(append(ah[:len(ah)-1:len(ah)-1], 2)),
+		"Conn[fancy] of a Queue[fancy]":     c4.UnmarshalBinary(append(bytes.Clone(qh), ah[len(ah)-connTail:]...)),
+		"Conn[fancy] with a bad end":        c4.UnmarshalBinary(edgeSet(ah, len(ah)-connTail, 2)),
+		"Conn[fancy] with a bad slot":       c4.UnmarshalBinary(edgeSet(ah, len(ah)-connTail+1, MaxHolders)),
+		"Conn[fancy] with a holder's word":  c4.UnmarshalBinary(edgeSet(ah, len(ah)-8, ah[len(ah)-8]&^1)),
 		"JoinableQueue of a plain Queue":    j.UnmarshalBinary(qh),
 		"Ring[uint64] of a Queue[fancy]":    new(Ring[uint64]).UnmarshalBinary(qh),
-		"Queue[fancy] of a Conn[fancy]":     q4.UnmarshalBinary(ah[:len(ah)-1]),
+		"Queue[fancy] of a Conn[fancy]":     q4.UnmarshalBinary(ah[:len(ah)-connTail]),
 		"JoinableQueue of a Ring[uint64]":   new(JoinableQueue[uint64]).UnmarshalBinary(rh),
 		"Conn[fancy] of nothing but an end": c4.UnmarshalBinary([]byte{0}),
 	} {
@@ -1621,7 +1657,15 @@ func TestEdgeBadInput(t *testing.T) {
 	}
 }
 
-func second[A any](_ A, err error) error        { return err }
+func second[A any](_ A, err error) error { return err }
+
+// edgeSet is a copy of b with byte i set to v.
+func edgeSet(b []byte, i int, v byte) []byte {
+	b = bytes.Clone(b)
+	b[i] = v
+	return b
+}
+
 func third[A, B any](_ A, _ B, err error) error { return err }
 
 func TestEdgeZeroAllocs(t *testing.T) {
@@ -1737,7 +1781,7 @@ func TestEdgeManyGoroutines(t *testing.T) {
 				for {
 					p, i, err := get()
 					if err != nil {
-						if !errors.Is(err, ErrClosed) {
+						if !errors.Is(err, ErrShutdown) {
 							t.Errorf("%s: get: %v", what, err)
 						}
 						return
@@ -1769,7 +1813,7 @@ func TestEdgeManyGoroutines(t *testing.T) {
 		}
 	}
 
-	// The ring has no Close: consumers stop at a sentinel per consumer.
+	// The ring has no Shutdown: consumers stop at a sentinel per consumer.
 	r, err := NewRing[[2]uint32](64)
 	if err != nil {
 		t.Fatal(err)
@@ -1793,7 +1837,7 @@ func TestEdgeManyGoroutines(t *testing.T) {
 			return 0, 0, err
 		}
 		if v[0] == ^uint32(0) {
-			return 0, 0, ErrClosed
+			return 0, 0, ErrShutdown
 		}
 		return int(v[0]), int(v[1]), nil
 	})
@@ -1807,7 +1851,7 @@ func TestEdgeManyGoroutines(t *testing.T) {
 	run("gob queue", gobTotal, func(p, i int) error {
 		err := q.Put(ctx, fancy{Name: strconv.Itoa(i), Tags: []string{strconv.Itoa(p)}})
 		if err == nil && i+producers >= gobTotal && left.Add(-1) == 0 {
-			q.Close()
+			q.Shutdown()
 		}
 		return err
 	}, func() (int, int, error) {

@@ -2,18 +2,22 @@ package ringbuffer
 
 import (
 	"errors"
+	"fmt"
+	"io"
 
 	"github.com/shmkit/shmkit/shm"
 )
 
 var (
 	// ErrNotSupported: shmkit has no implementation for this system.
+	// The same value as shm.ErrNotSupported.
 	ErrNotSupported = shm.ErrNotSupported
 	// ErrEmpty: TryPop or TryGet found nothing to take. The same value as
 	// shm.ErrEmpty.
 	ErrEmpty = shm.ErrEmpty
-	// ErrFull: TryPush or TryPut found no room. The same value as
-	// shm.ErrFull.
+	// ErrFull: TryPush or TryPut found no room; Pipe, OpenPipe or a pipe
+	// end's MarshalBinary or UnmarshalBinary found MaxHolders processes
+	// holding the end. The same value as shm.ErrFull.
 	ErrFull = shm.ErrFull
 	// ErrClosed: this handle was closed (it matches os.ErrClosed). The same
 	// value as shm.ErrClosed.
@@ -38,4 +42,19 @@ var (
 	ErrCorrupt = shm.ErrCorrupt
 	// ErrNegativeTaskDone: TaskDone called more often than Get.
 	ErrNegativeTaskDone = errors.New("ringbuffer: TaskDone called more times than Get")
+)
+
+// The errors of the hot paths, made once: a Try call that finds the ring
+// full or empty returns one of these without allocating, and the package
+// compares them by identity.
+var (
+	errFull     = fmt.Errorf("ringbuffer: %w", ErrFull)
+	errEmpty    = fmt.Errorf("ringbuffer: %w", ErrEmpty)
+	errShutdown = fmt.Errorf("ringbuffer: %w", ErrShutdown)
+	errClosed   = fmt.Errorf("ringbuffer: %w", ErrClosed)
+	// errPending: the frame at the head is claimed by a live producer that
+	// has not committed it yet.
+	errPending = fmt.Errorf("ringbuffer: %w (a message is being written)", ErrEmpty)
+	// errPeerGone: Send to a pipe end that no live process holds.
+	errPeerGone = fmt.Errorf("ringbuffer: send: %w", io.ErrClosedPipe)
 )

@@ -31,12 +31,12 @@ func ExampleNewQueue() {
 	fmt.Println(obj.Name, err)
 
 	q.Put(ctx, Fancy{Name: "Fancy Nancy"})
-	q.Close() // no more puts; Get drains, then ErrClosed
-	fmt.Println(errors.Is(q.Put(ctx, Fancy{}), ringbuffer.ErrClosed))
+	q.Shutdown() // for every process: no more puts; Get drains, then ErrShutdown
+	fmt.Println(errors.Is(q.Put(ctx, Fancy{}), ringbuffer.ErrShutdown))
 	obj, err = q.Get(ctx)
 	fmt.Println(obj.Name, err)
 	_, err = q.Get(ctx)
-	fmt.Println(errors.Is(err, ringbuffer.ErrClosed))
+	fmt.Println(errors.Is(err, ringbuffer.ErrShutdown))
 	// Output:
 	// Fancy Dan <nil>
 	// true
@@ -62,7 +62,7 @@ func ExampleNewJoinableQueue() {
 		for {
 			job, err := jq.Get(ctx)
 			if err != nil {
-				return // closed and drained
+				return // shut down and drained
 			}
 			fmt.Println("done:", job)
 			jq.TaskDone()
@@ -72,7 +72,7 @@ func ExampleNewJoinableQueue() {
 		fmt.Println(err)
 	}
 	fmt.Println("unfinished:", jq.Unfinished())
-	jq.Close()
+	jq.Shutdown()
 	<-worker
 	// Output:
 	// done: wash
@@ -95,7 +95,7 @@ func ExamplePipe() {
 	fmt.Println(ready, msg)
 
 	b.Send(ctx, "pong")
-	b.Close() // both directions, for both ends
+	b.Close() // no process holds end b any more
 	msg, _ = a.Recv(ctx)
 	fmt.Println(msg)
 	_, err = a.Recv(ctx) // drained: the end of the stream
@@ -163,7 +163,7 @@ func ExampleNewSPSCRing() {
 	<-producer // one goroutine at a time on each side
 	for r.TryPush(-1) == nil {
 	}
-	fmt.Println(r.Len(), r.TryPush(-1) == ringbuffer.ErrFull)
+	fmt.Println(r.Len(), errors.Is(r.TryPush(-1), ringbuffer.ErrFull))
 	// Output:
 	// true 4
 	// [0 1 4 9 16 25 36 49 64 81]

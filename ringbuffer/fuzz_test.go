@@ -329,7 +329,7 @@ func fuzzFrame(t *testing.T, pre uint8, lens [3]uint8, setWord bool, low uint32,
 			return
 		}
 	}
-	if _, err := q.TryGet(); err != ErrEmpty {
+	if _, err := q.TryGet(); err != errEmpty {
 		t.Errorf("word %#x, prefix %d: Get of the emptied queue: %v", w, n, err)
 		return
 	}
@@ -395,6 +395,49 @@ func FuzzPipeHeader(f *testing.F) {
 		}
 		c.Poll(ctx)
 		copy(head, saved)
+	})
+}
+
+// FuzzConnHandle decodes bytes as a pipe end (UnmarshalBinary): the
+// pipe's handle, the end, the holder slot its sender took and the word it
+// wrote there. Whatever the bytes, an error or a working end that this
+// process holds, and no holder slot of the pipe taken for good.
+func FuzzConnHandle(f *testing.F) {
+	a, b, err := Pipe[string](2)
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer a.Free()
+	for _, c := range []*Conn[string]{a, b} {
+		h, err := c.MarshalBinary()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(h)
+		f.Add(h[:len(h)-connTail])
+		f.Add(append(bytes.Clone(h[:len(h)-connTail]), 1, MaxHolders-1, 1, 0, 0, 0, 0, 0, 0, 0))
+	}
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, h []byte) {
+		before := [2]int{lcHolders(a.mine), lcHolders(b.mine)}
+		var c Conn[string]
+		if c.UnmarshalBinary(h) != nil {
+			return
+		}
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), fuzzGuard)
+		defer cancel()
+		if err := c.Send(ctx, "x"); err != nil {
+			t.Fatalf("Send through a decoded end: %v", err)
+		}
+		other := map[int]*Conn[string]{0: b, 1: a}[c.end]
+		if v, err := other.Recv(ctx); v != "x" || err != nil {
+			t.Fatalf("Recv of what a decoded end sent: %q, %v", v, err)
+		}
+		c.Close()
+		if n := lcHolders(c.mine); n > before[c.end] {
+			t.Fatalf("%d holder slots taken once the decoded end closed, %d before", n, before[c.end])
+		}
 	})
 }
 
@@ -476,7 +519,7 @@ func fuzzTailWord(t *testing.T, pre uint8, plain bool, lapDelta int8, low uint32
 	atomic.StoreUint64(&c.seq[tail&c.mask], w)
 
 	err := put(100) // two cells, framed
-	if err != nil && err != ErrFull && !errors.Is(err, ErrCorrupt) {
+	if err != nil && err != errFull && !errors.Is(err, ErrCorrupt) {
 		t.Errorf("word %#x at the tail: Put: %v", w, err)
 		return
 	}
@@ -500,7 +543,7 @@ func fuzzTailWord(t *testing.T, pre uint8, plain bool, lapDelta int8, low uint32
 		if !errors.Is(err, ErrCorrupt) {
 			t.Errorf("word %#x at the tail, of a later lap: Put: %v, want ErrCorrupt", w, err)
 		}
-		if _, err := get(); err != ErrEmpty {
+		if _, err := get(); err != errEmpty {
 			t.Errorf("word %#x at the tail, of a later lap: Get after the failed Put: %v", w, err)
 		}
 		return

@@ -706,7 +706,7 @@ func killDrain(t testing.TB, q *killQ) []killID {
 		switch {
 		case err == nil:
 			ids = append(ids, id)
-		case err == ErrEmpty:
+		case err == errEmpty:
 			return ids
 		case errors.Is(err, ErrEmpty):
 			// A claim whose producer is being found dead.
@@ -762,7 +762,7 @@ func killInOrder(t testing.TB, what string, ids []killID) {
 func killCheckAfter(t testing.TB, q *killQ) {
 	t.Helper()
 	ctx := killContext(t)
-	if id, err := q.tryPop(); err != ErrEmpty {
+	if id, err := q.tryPop(); err != errEmpty {
 		t.Fatalf("before the check after the kills: %v, %v (want empty)", id, err)
 	}
 	group := 4
@@ -785,7 +785,7 @@ func killCheckAfter(t testing.TB, q *killQ) {
 		}
 		seq += uint32(k)
 	}
-	if id, err := q.tryPop(); err != ErrEmpty {
+	if id, err := q.tryPop(); err != errEmpty {
 		t.Fatalf("after the check: %v, %v (want empty)", id, err)
 	}
 }
@@ -968,7 +968,7 @@ func TestKillSPSCProducer(t *testing.T) {
 	rounds := killRounds(200, 50)
 	seg := testSeg(t)
 	q := newKillQ(t, seg, "spsc", "q", 8)
-	if _, err := q.tryPop(); err != ErrEmpty { // takes the consumer role
+	if _, err := q.tryPop(); err != errEmpty { // takes the consumer role
 		t.Fatal(err)
 	}
 	sink := killSink(t, q, 0)
@@ -1216,7 +1216,7 @@ func killFrozenProducer(t *testing.T, kind, point, outcome string) {
 		}
 	}
 	killExpect(t, q, "before the pending claim", a(0), a(1))
-	if id, err := q.tryPop(); err == nil || !errors.Is(err, ErrEmpty) || err == ErrEmpty {
+	if id, err := q.tryPop(); err != errPending {
 		t.Fatalf("at a pending claim of a live producer: %v, %v (want the error of a message being written)", id, err)
 	}
 	popped := killGo(t, func(ctx context.Context) killPopped {
@@ -1312,7 +1312,7 @@ func TestKillFrozenSPSC(t *testing.T) {
 	t.Run("producer", func(t *testing.T) {
 		seg := testSeg(t)
 		q := newKillQ(t, seg, "spsc", "q", 8)
-		if _, err := q.tryPop(); err != ErrEmpty {
+		if _, err := q.tryPop(); err != errEmpty {
 			t.Fatal(err)
 		}
 		p := killStart(t, seg, killSpec{Role: "producer", Kind: "spsc", Name: "q", Point: pointWriting, N: 3, How: "freeze", Prod: 1, Count: 3})
@@ -1321,7 +1321,7 @@ func TestKillFrozenSPSC(t *testing.T) {
 			t.Fatalf("pushing while the producer is frozen: %v, want ErrBusy", err)
 		}
 		killExpect(t, q, "from the frozen producer", killID{1, 0}, killID{1, 1})
-		if id, err := q.tryPop(); err != ErrEmpty {
+		if id, err := q.tryPop(); err != errEmpty {
 			t.Fatalf("a message half written: %v, %v", id, err)
 		}
 		p.Kill()

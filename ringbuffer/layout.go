@@ -18,7 +18,7 @@ const (
 	offDataOff  = 40
 	headerSize  = 64
 
-	offTail     = 64  // producers' cursor, bit 63: closed
+	offTail     = 64  // producers' cursor, bit 63: shut down
 	offHead     = 128 // consumers' cursor
 	offNotEmpty = 192 // consumers sleep here
 	offNotFull  = 256 // producers sleep here
@@ -27,11 +27,18 @@ const (
 	offJoinWord = 336 // JoinableQueue: Join sleeps here
 	offProducer = 384 // single-producer ring: the producer's owner word
 	offConsumer = 392 // single-consumer ring: the consumer's owner word
+	offHolders  = 400 // a pipe's ring: the holders of the end that sends on it
 	offTable    = 448 // multi-producer: MaxProducers owner words
 	offCellsArr = offTable + 8*MaxProducers
 
 	version = 1
 )
+
+// The holder slots of a pipe end fill the words between the consumer's
+// owner word and the producer table, a part of the header that rings and
+// queues leave alone (and do not check): a pipe is no larger for them.
+var _ = [1]struct{}{}[offHolders-(offConsumer+8)]
+var _ = [1]struct{}{}[offTable-(offHolders+8*MaxHolders)]
 
 // MaxProducers is how many processes may push to one multi-producer ring or
 // queue at a time. A dead process's slot is taken over by the next one.
@@ -51,7 +58,8 @@ const (
 
 const flagJoinable = 1
 
-const closedBit = 1 << 63
+// shutBit, in the tail, marks a ring shut down (Queue.Shutdown).
+const shutBit = 1 << 63
 
 var le = binary.LittleEndian
 

@@ -386,7 +386,7 @@ var xpChildConsumer = testproc.Register("rb-xp-consumer", func(c *testproc.Child
 })
 
 // xpConsume takes messages from the object of kind in seg until it is
-// closed (queues) or the test says it is drained for good (rings).
+// shut down (queues) or the test says it is drained for good (rings).
 func xpConsume(ctx context.Context, seg *shm.Segment, kind string, x *xpTally) error {
 	switch kind {
 	case "queue":
@@ -396,7 +396,7 @@ func xpConsume(ctx context.Context, seg *shm.Segment, kind string, x *xpTally) e
 		}
 		for {
 			m, err := q.Get(ctx)
-			if errors.Is(err, ErrClosed) {
+			if errors.Is(err, ErrShutdown) {
 				return nil
 			}
 			if err != nil {
@@ -413,7 +413,7 @@ func xpConsume(ctx context.Context, seg *shm.Segment, kind string, x *xpTally) e
 		}
 		for {
 			m, err := q.Get(ctx)
-			if errors.Is(err, ErrClosed) {
+			if errors.Is(err, ErrShutdown) {
 				return nil
 			}
 			if err != nil {
@@ -473,7 +473,7 @@ func xpConsume(ctx context.Context, seg *shm.Segment, kind string, x *xpTally) e
 func xpExactlyOnce(t *testing.T, kind string, per, capacity int) {
 	total := xpProducers * per
 	seg := xpSeg(t, int64(total/8)+1<<20)
-	var drain func()      // queues: Close
+	var drain func()      // queues: Shutdown
 	var ring *Ring[xpMsg] // rings: the stop word, once the ring is empty
 	switch kind {
 	case "queue":
@@ -481,13 +481,13 @@ func xpExactlyOnce(t *testing.T, kind string, per, capacity int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		drain = func() { q.Close() }
+		drain = func() { q.Shutdown() }
 	case "gob":
 		q, err := NewQueue[xpBlob](capacity, shm.In(seg, xpName))
 		if err != nil {
 			t.Fatal(err)
 		}
-		drain = func() { q.Close() }
+		drain = func() { q.Shutdown() }
 	case "ring":
 		var err error
 		if ring, err = NewRing[xpMsg](capacity, shm.In(seg, xpName)); err != nil {
@@ -734,7 +734,7 @@ func TestMultiProcSPSCOrder(t *testing.T) {
 	if got := xpUints(t, xpResult(t, p)); got[0] != 0 || got[1] != uint64(n) || next != uint64(n) {
 		t.Fatalf("pushed %v, popped up to %d, want %d", got, next, n)
 	}
-	if _, err := r.TryPop(); err != ErrEmpty {
+	if _, err := r.TryPop(); err != errEmpty {
 		t.Fatalf("TryPop on the drained ring: %v", err)
 	}
 	t.Logf("%d values in %v", n, time.Since(start))
@@ -823,7 +823,7 @@ func TestMultiProcSPSCTakeover(t *testing.T) {
 	case <-time.After(xpTimeout):
 		t.Fatalf("the consumer popped only %d values in %v", seen.Load(), xpTimeout)
 	}
-	if _, err := r.TryPop(); err != ErrEmpty {
+	if _, err := r.TryPop(); err != errEmpty {
 		t.Fatalf("TryPop on the drained ring: %v", err)
 	}
 	t.Logf("killed the first producer after %d values; the second went on from %d", killAfter, got2[0])
@@ -832,7 +832,8 @@ func TestMultiProcSPSCTakeover(t *testing.T) {
 // ---- 3. Pipes ----
 
 // xpPong is a child's side of a ping-pong of n messages over end: it
-// answers each ping(i) with pong(i), then sends extra more and closes.
+// answers each ping(i) with pong(i), then sends extra more and closes its
+// handle, through which nothing goes any more.
 func xpPong[T any](ctx context.Context, end *Conn[T], n, extra int, ping, pong func(int) T, eq func(a, b T) bool) error {
 	for i := range n {
 		v, err := end.Recv(ctx)
@@ -854,20 +855,26 @@ func xpPong[T any](ctx context.Context, end *Conn[T], n, extra int, ping, pong f
 	if err := end.Close(); err != nil {
 		return err
 	}
-	if err := end.Send(ctx, pong(0)); !errors.Is(err, io.ErrClosedPipe) {
-		return fmt.Errorf("Send after Close: %v, want io.ErrClosedPipe", err)
+	if err := end.Send(ctx, pong(0)); !errors.Is(err, ErrClosed) {
+		return fmt.Errorf("Send after Close: %v, want ErrClosed", err)
 	}
-	if _, err := end.Recv(ctx); err != io.EOF {
-		return fmt.Errorf("Recv after Close: %v, want io.EOF", err)
+	if _, err := end.Recv(ctx); !errors.Is(err, ErrClosed) {
+		return fmt.Errorf("Recv after Close: %v, want ErrClosed", err)
 	}
 	return nil
 }
 
-// xpPing is the test's side of it.
-func xpPing[T any](t *testing.T, end *Conn[T], n, extra int, ping, pong func(int) T, eq func(a, b T) bool) {
+// xpPing is the test's side of it. other, the test's copy of the child's
+// end, it closes after the first round trip, when the child has its own.
+func xpPing[T any](t *testing.T, end, other *Conn[T], n, extra int, ping, pong func(int) T, eq func(a, b T) bool) {
 	t.Helper()
 	ctx := xpContext(t)
 	for i := range n {
+		if i == 1 && other != nil {
+			if err := other.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if err := end.Send(ctx, ping(i)); err != nil {
 			t.Fatalf("sending ping %d: %v", i, err)
 		}
@@ -922,10 +929,11 @@ var xpChildPipeByName = testproc.Register("rb-xp-pipe-name", func(c *testproc.Ch
 	defer seg.Close()
 	ctx, cancel := xpChildContext()
 	defer cancel()
-	_, b, err := OpenPipe[xpMsg](context.Background(), seg, xpName)
+	a, b, err := OpenPipe[xpMsg](context.Background(), seg, xpName)
 	if err != nil {
 		return err
 	}
+	a.Close() // the test's end
 	if err := xpPong(ctx, b, f.int(0), f.int(1), xpPingMsg, xpPongMsg, xpMsgEq); err != nil {
 		return err
 	}
@@ -956,24 +964,27 @@ var xpChildPipeByHandle = testproc.Register("rb-xp-pipe-handle", func(c *testpro
 
 // TestMultiProcPipeByName: ping-pong of plain messages with a child that
 // opens the pipe by name; the child sends a few more and closes, and the
-// test receives them, then io.EOF.
+// test receives them, then io.EOF (it closed its copy of the child's end
+// once the child had the pipe).
 func TestMultiProcPipeByName(t *testing.T) {
 	const extra = 7
 	n := xpPingPongRounds()
 	seg := testSeg(t)
-	a, _, err := Pipe[xpMsg](4, shm.In(seg, xpName))
+	a, b, err := Pipe[xpMsg](4, shm.In(seg, xpName))
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
 	p := shmtest.Start(t, xpShortTimeout, xpChildPipeByName, seg.Name(), strconv.Itoa(n), strconv.Itoa(extra))
-	xpPing(t, a, n, extra, xpPingMsg, xpPongMsg, xpMsgEq)
+	xpPing(t, a, b, n, extra, xpPingMsg, xpPongMsg, xpMsgEq)
 	xpResult(t, p)
 	t.Logf("%d round trips in %v", n, time.Since(start))
 }
 
 // TestMultiProcPipeByHandle: the same with gob messages of varying sizes
-// over an unnamed pipe whose end the child gets as MarshalBinary bytes.
+// over an unnamed pipe whose end the child gets as MarshalBinary bytes;
+// the test closes its copy of that end as soon as it has encoded it,
+// before the child starts (Python's habit).
 func TestMultiProcPipeByHandle(t *testing.T) {
 	const extra = 11
 	n := xpPingPongRounds()
@@ -986,8 +997,11 @@ func TestMultiProcPipeByHandle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
 	p := shmtest.Start(t, xpShortTimeout, xpChildPipeByHandle, seg.Name(), hex.EncodeToString(h), strconv.Itoa(n), strconv.Itoa(extra))
-	xpPing(t, a, n, extra, xpPingFancy, xpPongFancy, xpFancyEq)
+	xpPing(t, a, nil, n, extra, xpPingFancy, xpPongFancy, xpFancyEq)
 	xpResult(t, p)
 }
 
@@ -1305,7 +1319,7 @@ func TestMultiProcGetWokenByPut(t *testing.T) {
 			case <-time.After(xpTimeout):
 				t.Fatalf("Get not woken by the child's Put within %v", xpTimeout)
 			}
-			if _, err := e.tryGet(); err != ErrEmpty {
+			if _, err := e.tryGet(); err != errEmpty {
 				t.Fatalf("TryGet after: %v", err)
 			}
 		})
@@ -1331,7 +1345,7 @@ func TestMultiProcPutWokenByGet(t *testing.T) {
 					t.Fatalf("filling: %v", err)
 				}
 			}
-			if err := e.tryPut(99); err != ErrFull {
+			if err := e.tryPut(99); err != errFull {
 				t.Fatalf("TryPut on a full %s: %v", kind, err)
 			}
 			done := make(chan error, 1)
@@ -1355,7 +1369,7 @@ func TestMultiProcPutWokenByGet(t *testing.T) {
 					t.Fatalf("draining: %d, %v, want %d", v, err, i)
 				}
 			}
-			if _, err := e.tryGet(); err != ErrEmpty {
+			if _, err := e.tryGet(); err != errEmpty {
 				t.Fatalf("TryGet after: %v", err)
 			}
 		})

@@ -2,20 +2,33 @@ package ringbuffer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
+	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/owner"
 	"github.com/shmkit/shmkit/shm"
 )
 
 // Conn is one end of a Pipe: it sends to the other end and receives from
 // it (Python's Connection).
+//
+// An end is held by the processes that have a handle to it: the one that
+// made the pipe (both ends), those that opened it by name (both ends), and
+// those that received the end as a handle (UnmarshalBinary). Close lets go
+// of this process's hold once every handle of the process to the end is
+// closed; a process that dies lets go of everything. When no live process
+// holds an end, the other end's Recv drains what was sent and then returns
+// io.EOF, and its Send fails with io.ErrClosedPipe.
 type Conn[T any] struct {
 	pipe *shm.Object
 	end  int
-	out  *Queue[T] // what this end sends
-	in   *Queue[T] // what it receives
+	out  *Queue[T] // what this end sends: ring end
+	in   *Queue[T] // what it receives: ring 1-end
+	mine []uint64  // this end's holder slots, in out's ring header
+	peer []uint64  // the other end's, in in's ring header
+	key  holdKey   // this end, for this process's count of its handles
 }
 
 // A pipe is one block: a header, then its two rings one after the other,
@@ -26,103 +39,151 @@ type Conn[T any] struct {
 // made, found and freed whole.
 //
 //	offset  size  field
-//	0       4     version (2)
+//	0       4     version (3)
 //	4       4     zero
 //	8       8     offset of ring 0 in the payload (64)
 //	16      8     offset of ring 1: 64 plus ring 0's size rounded up to 64
 //	24      40    zero
+//
+// The holders of end i are MaxHolders owner words at offset offHolders of
+// ring i's header (words that queues leave unused): 0 for a free slot, a
+// holder's owner word, or a sender's owner word with bit 0 set for an end
+// sent (MarshalBinary) and not yet received. Version 2 pipes had no
+// holders, and are refused.
 const (
-	pipeVersion = 2
+	pipeVersion = 3
 	pipeHeader  = 64
 	offPipeQ0   = 8
 	offPipeQ1   = 16
 )
 
+// MaxHolders is how many processes may hold one end of a Pipe at a time,
+// an end sent (MarshalBinary) and not yet received counting as held by its
+// sender: a process holds an end once however many handles it has to it.
+// A dead holder's slot is taken over by the next one. Past the limit,
+// OpenPipe, MarshalBinary and UnmarshalBinary fail with an error matching
+// ErrFull.
+const MaxHolders = 6
+
+// pipe is a pipe object whose header and rings were checked.
+type pipe struct {
+	o     *shm.Object
+	l     layout
+	rings [2][]byte
+	at    [2]uintptr // where rings start in the payload
+}
+
 // Pipe makes a duplex pipe carrying messages of type T, with room for n
-// messages in each direction (see NewQueue), and returns its two ends.
-// It takes as much room as two such Queues. Both ends travel to other
-// processes as handles, like every shared object.
+// messages in each direction (see NewQueue), and returns its two ends,
+// both held by this process. It takes as much room as two such Queues.
+// Both ends travel to other processes as handles, like every shared
+// object: a process that made a Pipe and passed one end to a child
+// (through process.New, or on a Queue) closes its own copy of that end,
+// as Python programs do, so that the child's death is the end of the
+// stream for it.
 func Pipe[T any](n int, opts ...shm.Option) (*Conn[T], *Conn[T], error) {
 	if n <= 0 {
-		return nil, nil, fmt.Errorf("%w: a pipe of %d messages", ErrInvalid, n)
+		return nil, nil, fmt.Errorf("ringbuffer: %w: a pipe of %d messages", ErrInvalid, n)
+	}
+	me, err := owner.Me()
+	if err != nil {
+		return nil, nil, fmt.Errorf("ringbuffer: making a pipe: %w", err)
 	}
 	fp, l, err := queueLayout[T](n, false)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("ringbuffer: making a pipe: %w", err)
 	}
 	span := align64(l.size())
 	o, err := shm.Place(shm.Spec{Kind: shm.KindPipe, Fingerprint: fp, Size: pipeHeader + 2*span}, func(b []byte) error {
 		le.PutUint32(b, pipeVersion)
 		le.PutUint64(b[offPipeQ0:], pipeHeader)
 		le.PutUint64(b[offPipeQ1:], pipeHeader+span)
-		l.encode(b[pipeHeader:])
-		l.encode(b[pipeHeader+span:])
+		for i := range uint64(2) {
+			r := b[pipeHeader+i*span:]
+			l.encode(r)
+			le.PutUint64(r[offHolders:], me) // the maker holds both ends
+		}
 		return nil
 	}, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("making pipe: %w", err)
+		return nil, nil, fmt.Errorf("ringbuffer: making a pipe: %w", err)
 	}
 	b := o.Bytes()
-	var qs [2]*Queue[T]
-	for i := range qs {
+	p := &pipe{o: o, l: l}
+	for i := range 2 {
 		at := pipeHeader + uint64(i)*span
-		qs[i] = newQueueOn[T](mapCore(o, b[at:at+span:at+span], l))
+		p.rings[i], p.at[i] = b[at:at+span:at+span], uintptr(at)
 	}
-	return &Conn[T]{pipe: o, end: 0, out: qs[0], in: qs[1]}, &Conn[T]{pipe: o, end: 1, out: qs[1], in: qs[0]}, nil
+	var ends [2]*Conn[T]
+	for i := range ends {
+		c := newConn[T](p, i)
+		hold(c.key, func(uint64) (*uint64, error) { return &c.mine[0], nil })
+		ends[i] = c
+	}
+	return ends[0], ends[1], nil
 }
 
-// OpenPipe opens the Pipe called name in seg and returns its two ends; a
-// process keeps the one it is meant to use.
-// It waits, as long as ctx allows, while the object's creator is still
-// making it.
+// OpenPipe opens the Pipe called name in seg and returns its two ends,
+// both held by this process: Close the one this process does not use.
+// It waits, until ctx ends, for a pipe that does not exist yet or whose
+// creator is still making it.
+//
+// A program that made a named pipe for another to open holds the other's
+// end too until it closes it; closed before the other program opened the
+// pipe, that end has no holder, and the pipe's stream ends there. Close it
+// once the other program has the pipe (after its first message), or keep
+// it, and with it the other's end open.
 func OpenPipe[T any](ctx context.Context, seg *shm.Segment, name string) (*Conn[T], *Conn[T], error) {
-	if seg == nil {
-		return nil, nil, fmt.Errorf("%w: nil segment", ErrInvalid)
-	}
 	fp, _ := queueType[T]()
 	o, err := seg.Find(ctx, name, shm.Spec{Kind: shm.KindPipe, Fingerprint: fp})
 	if err != nil {
-		return nil, nil, fmt.Errorf("opening pipe %q: %w", name, err)
+		return nil, nil, fmt.Errorf("ringbuffer: opening pipe %q: %w", name, err)
 	}
-	a, err := attachConn[T](o, 0)
+	p, err := checkPipe[T](o)
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := attachConn[T](o, 1)
-	if err != nil {
+	a, b := newConn[T](p, 0), newConn[T](p, 1)
+	if err := a.hold(); err != nil {
+		return nil, nil, err
+	}
+	if err := b.hold(); err != nil {
+		a.Close()
 		return nil, nil, err
 	}
 	return a, b, nil
 }
 
-// attachConn checks the header of the pipe o and the headers of its two
-// rings, and makes its end end.
-func attachConn[T any](o *shm.Object, end int) (*Conn[T], error) {
+// checkPipe checks the header of the pipe o and the headers of its two
+// rings.
+func checkPipe[T any](o *shm.Object) (*pipe, error) {
 	b := o.Bytes()
-	if len(b) < pipeHeader || le.Uint32(b) != pipeVersion {
-		return nil, fmt.Errorf("pipe %q: %w: bad header", o.Name(), ErrCorrupt)
+	what := fmt.Sprintf("ringbuffer: pipe %q", o.Name())
+	if len(b) < pipeHeader {
+		return nil, fmt.Errorf("%s: %w: a payload of %d bytes", what, ErrCorrupt, len(b))
 	}
-	for _, c := range b[4:offPipeQ0] {
-		if c != 0 {
-			return nil, fmt.Errorf("pipe %q: %w: reserved header bytes are not zero", o.Name(), ErrCorrupt)
-		}
+	if v := le.Uint32(b); v != pipeVersion {
+		return nil, fmt.Errorf("%s: %w: header version %d, this build reads %d: %w", what, ErrCorrupt, v, pipeVersion, shm.ErrVersion)
 	}
-	for _, c := range b[offPipeQ1+8 : pipeHeader] {
-		if c != 0 {
-			return nil, fmt.Errorf("pipe %q: %w: reserved header bytes are not zero", o.Name(), ErrCorrupt)
+	for _, r := range [][]byte{b[4:offPipeQ0], b[offPipeQ1+8 : pipeHeader]} {
+		for _, c := range r {
+			if c != 0 {
+				return nil, fmt.Errorf("%s: %w: reserved header bytes are not zero", what, ErrCorrupt)
+			}
 		}
 	}
 	at0, at1 := le.Uint64(b[offPipeQ0:]), le.Uint64(b[offPipeQ1:])
 	if at0 != pipeHeader || at1 <= at0 || at1%64 != 0 || at1 >= uint64(len(b)) {
-		return nil, fmt.Errorf("pipe %q: %w: rings at %d and %d of a %d-byte payload", o.Name(), ErrCorrupt, at0, at1, len(b))
+		return nil, fmt.Errorf("%s: %w: rings at %d and %d of a %d-byte payload", what, ErrCorrupt, at0, at1, len(b))
 	}
 	span := at1 - at0
 	if uint64(len(b))-at1 < span {
-		return nil, fmt.Errorf("pipe %q: %w: a second ring of %d bytes, the first has %d", o.Name(), ErrCorrupt, uint64(len(b))-at1, span)
+		return nil, fmt.Errorf("%s: %w: a second ring of %d bytes, the first has %d", what, ErrCorrupt, uint64(len(b))-at1, span)
 	}
-	var qs [2]*Queue[T]
+	p := &pipe{o: o}
 	for i, at := range []uint64{at0, at1} {
-		c, err := attachCore(o, b[at:at+span:at+span])
+		r := b[at : at+span : at+span]
+		c, err := attachCore(o, r)
 		if err == nil && c.l.joinable {
 			err = fmt.Errorf("%w: a joinable queue's ring", ErrCorrupt)
 		}
@@ -130,48 +191,147 @@ func attachConn[T any](o *shm.Object, end int) (*Conn[T], error) {
 			err = checkQueueCore[T](c)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("pipe %q, ring %d: %w", o.Name(), i, err)
+			return nil, fmt.Errorf("%s, ring %d: %w", what, i, err)
 		}
-		if i == 1 && c.l != qs[0].c.l {
-			return nil, fmt.Errorf("pipe %q: %w: its two rings differ", o.Name(), ErrCorrupt)
+		if i == 1 && c.l != p.l {
+			return nil, fmt.Errorf("%s: %w: its two rings differ", what, ErrCorrupt)
 		}
-		qs[i] = newQueueOn[T](c)
+		p.l, p.rings[i], p.at[i] = c.l, r, uintptr(at)
 	}
-	if align64(qs[0].c.l.size()) != span {
-		return nil, fmt.Errorf("pipe %q: %w: rings of %d bytes %d bytes apart", o.Name(), ErrCorrupt, qs[0].c.l.size(), span)
+	if align64(p.l.size()) != span {
+		return nil, fmt.Errorf("%s: %w: rings of %d bytes %d bytes apart", what, ErrCorrupt, p.l.size(), span)
 	}
-	return &Conn[T]{pipe: o, end: end, out: qs[end], in: qs[1-end]}, nil
+	return p, nil
 }
 
-// MarshalBinary encodes this end: the pipe's handle and which end it is.
+// newConn makes a handle of end end of p, which holds nothing yet. Each
+// handle has cores of its own: closing it closes them alone.
+func newConn[T any](p *pipe, end int) *Conn[T] {
+	return &Conn[T]{
+		pipe: p.o,
+		end:  end,
+		out:  newQueueOn[T](mapCore(p.o, p.rings[end], p.l)),
+		in:   newQueueOn[T](mapCore(p.o, p.rings[1-end], p.l)),
+		mine: mem.Slice[uint64](p.rings[end], offHolders, MaxHolders),
+		peer: mem.Slice[uint64](p.rings[1-end], offHolders, MaxHolders),
+		key:  holdKeyOf(p.o, p.at[end]+offHolders),
+	}
+}
+
+// attachConn checks the pipe o and makes a handle of its end end that
+// holds nothing yet.
+func attachConn[T any](o *shm.Object, end int) (*Conn[T], error) {
+	p, err := checkPipe[T](o)
+	if err != nil {
+		return nil, err
+	}
+	return newConn[T](p, end), nil
+}
+
+// hold makes this handle one of this process's holds of its end, taking a
+// holder slot when it is the first.
+func (c *Conn[T]) hold() error {
+	_, err := hold(c.key, func(me uint64) (*uint64, error) {
+		i, err := c.takeSlot(me)
+		if err != nil {
+			return nil, err
+		}
+		return &c.mine[i], nil
+	})
+	return err
+}
+
+// takeSlot records w in a free holder slot of this end, or in one whose
+// process is dead, and returns its index.
+func (c *Conn[T]) takeSlot(w uint64) (int, error) {
+	for i := range c.mine {
+		if atomic.CompareAndSwapUint64(&c.mine[i], 0, w) {
+			return i, nil
+		}
+	}
+	t := owner.For(c.pipe.Bytes())
+	for i := range c.mine {
+		if old := atomic.LoadUint64(&c.mine[i]); old != 0 && !t.Alive(old) && atomic.CompareAndSwapUint64(&c.mine[i], old, w) {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("ringbuffer: pipe %q, end %d: %w: %d live processes hold it, or sent it and it was not received yet (MaxHolders)",
+		c.pipe.Name(), c.end, ErrFull, MaxHolders)
+}
+
+// connTail is what a pipe end's handle adds to the pipe's: the end, the
+// holder slot the sender took for the receiver, and the word it wrote
+// there.
+const connTail = 1 + 1 + 8
+
+// MarshalBinary encodes this end: the pipe's handle, which end it is, and
+// a hold on the end for the process that receives it. The hold is the
+// sender's until then (it lasts while the sender lives), so that the
+// sender may Close its own copy at once, before the receiver has its
+// copy. An end encoded and never received stays held until its sender
+// dies: Python's pipes do the same. Each call takes such a hold: encode an
+// end once for each receiver (a TryPut of a message holding an end, on a
+// full queue, encodes it each time).
 func (c *Conn[T]) MarshalBinary() ([]byte, error) {
-	b, err := c.pipe.Handle().MarshalBinary()
-	return append(b, byte(c.end)), err
+	if c.out.c.closed.Load() {
+		return nil, fmt.Errorf("ringbuffer: sending a pipe end: %w", ErrClosed)
+	}
+	h, err := c.pipe.Handle().MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("ringbuffer: sending a pipe end: %w", err)
+	}
+	me, err := owner.Me()
+	if err != nil {
+		return nil, fmt.Errorf("ringbuffer: sending a pipe end: %w", err)
+	}
+	w := me | 1
+	i, err := c.takeSlot(w)
+	if err != nil {
+		return nil, err
+	}
+	b := append(h, byte(c.end), byte(i))
+	return le.AppendUint64(b, w), nil
 }
 
-// UnmarshalBinary attaches c to the end that MarshalBinary encoded.
+// UnmarshalBinary attaches c to the end that MarshalBinary encoded, which
+// this process then holds: it takes over the hold the sender made for it,
+// or, when that one is gone (its sender died first, or the bytes were
+// received before), a holder slot of its own.
 func (c *Conn[T]) UnmarshalBinary(b []byte) error {
-	if len(b) < 2 || b[len(b)-1] > 1 {
-		return fmt.Errorf("%w: not a pipe end", ErrInvalid)
+	if len(b) < connTail {
+		return fmt.Errorf("ringbuffer: a pipe end of %d bytes: %w", len(b), shm.ErrBadHandle)
 	}
-	var h shm.Handle
-	if err := h.UnmarshalBinary(b[:len(b)-1]); err != nil {
-		return err
+	tail := b[len(b)-connTail:]
+	end, slot, w := int(tail[0]), int(tail[1]), le.Uint64(tail[2:])
+	if end > 1 || slot >= MaxHolders || w&1 == 0 {
+		return fmt.Errorf("ringbuffer: a pipe end: end %d, slot %d, word %#x: %w", end, slot, w, shm.ErrBadHandle)
 	}
 	fp, _ := queueType[T]()
-	if h.Kind != shm.KindPipe {
-		return fmt.Errorf("pipe: handle names a %v: %w", h.Kind, shm.ErrKind)
-	}
-	if h.Fingerprint != fp {
-		return fmt.Errorf("pipe: handle names messages of another type: %w", shm.ErrLayout)
-	}
-	o, err := shm.Resolve(h)
+	o, err := shm.Unmarshal(b[:len(b)-connTail], shm.Spec{Kind: shm.KindPipe, Fingerprint: fp})
 	if err != nil {
-		return fmt.Errorf("resolving pipe: %w", err)
+		return fmt.Errorf("ringbuffer: attaching a pipe end: %w", err)
 	}
-	x, err := attachConn[T](o, int(b[len(b)-1]))
+	x, err := attachConn[T](o, end)
 	if err != nil {
 		return err
+	}
+	sent := &x.mine[slot]
+	fresh, err := hold(x.key, func(me uint64) (*uint64, error) {
+		if atomic.CompareAndSwapUint64(sent, w, me) {
+			return sent, nil
+		}
+		i, err := x.takeSlot(me)
+		if err != nil {
+			return nil, err
+		}
+		return &x.mine[i], nil
+	})
+	if err != nil {
+		return err
+	}
+	if !fresh {
+		// This process held the end already: the hold sent is not needed.
+		atomic.CompareAndSwapUint64(sent, w, 0)
 	}
 	*c = *x
 	return nil
@@ -183,28 +343,99 @@ func (c *Conn[T]) Handle() shm.Handle { return c.pipe.Handle() }
 // SetCodec replaces the Codec of both directions, for this end.
 func (c *Conn[T]) SetCodec(cd Codec[T]) { c.out.SetCodec(cd); c.in.SetCodec(cd) }
 
-// SetSpin makes this end's Recv and Poll spin instead of sleeping.
+// SetSpin makes this end's Send, Recv and Poll spin instead of sleeping.
 func (c *Conn[T]) SetSpin(on bool) { c.in.SetSpin(on); c.out.SetSpin(on) }
 
-// Send sends v to the other end, waiting for room until ctx ends. After
-// either end closed the pipe it fails with io.ErrClosedPipe.
+// peerHeld reports whether some process holds the other end, or has sent
+// it and it was not received yet, as far as the holder slots say: a dead
+// holder's slot stays until reap clears it.
+func (c *Conn[T]) peerHeld() bool {
+	for i := range c.peer {
+		if atomic.LoadUint64(&c.peer[i]) != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// reap clears the holder slots of the other end whose processes are dead.
+func (c *Conn[T]) reap() {
+	t := owner.For(c.pipe.Bytes())
+	for i := range c.peer {
+		if w := atomic.LoadUint64(&c.peer[i]); w != 0 && !t.Alive(w) {
+			atomic.CompareAndSwapUint64(&c.peer[i], w, 0)
+		}
+	}
+}
+
+// Send sends v to the other end, waiting for room until ctx ends. When no
+// live process holds the other end, it fails with io.ErrClosedPipe: at
+// once when its holders closed it; when the last one died, once this end
+// has seen it (in Recv or Poll, or while Send waits for room).
 func (c *Conn[T]) Send(ctx context.Context, v T) error {
-	err := c.out.Put(ctx, v)
-	if errors.Is(err, ErrClosed) {
-		return fmt.Errorf("ringbuffer: send: %w", io.ErrClosedPipe)
+	q := c.out
+	if q.c.closed.Load() {
+		return errClosed
+	}
+	if !c.peerHeld() {
+		return errPeerGone
+	}
+	var frame []byte
+	if q.ring == nil {
+		var err error
+		if frame, err = q.encode(v); err != nil {
+			return err
+		}
+	}
+	try := func() error {
+		if !c.peerHeld() {
+			return errPeerGone
+		}
+		if q.ring != nil {
+			return q.ring.pushShared(&v)
+		}
+		return q.putFrame(frame)
+	}
+	err := try()
+	if again(err) {
+		err = q.c.await(ctx, q.c.full, try, func() error {
+			c.reap()
+			if !c.peerHeld() {
+				return errPeerGone
+			}
+			return errFull
+		})
 	}
 	return err
 }
 
-// Recv receives the next message, waiting for one until ctx ends. Once the
-// pipe is closed (by either end) and every message sent was received, it
-// returns io.EOF.
+// Recv receives the next message, waiting for one until ctx ends. Once no
+// live process holds the other end (every holder closed it, or died) and
+// every message it sent was received, it returns io.EOF. A holder's death
+// is seen within a few tens of milliseconds.
 func (c *Conn[T]) Recv(ctx context.Context) (T, error) {
-	v, err := c.in.Get(ctx)
-	if errors.Is(err, ErrClosed) {
-		err = io.EOF
+	var v T
+	err := c.recv(&v)
+	if again(err) {
+		err = c.in.c.await(ctx, c.in.c.empty, func() error { return c.recv(&v) }, func() error {
+			c.reap()
+			return c.recv(&v)
+		})
 	}
 	return v, err
+}
+
+func (c *Conn[T]) recv(v *T) error {
+	err := c.in.get(v)
+	if err != errEmpty || c.peerHeld() {
+		return err
+	}
+	// Nobody holds the other end: what the ring holds now is all there
+	// will be (a holder commits its messages before it lets go).
+	if err = c.in.get(v); err == errEmpty {
+		return io.EOF
+	}
+	return err
 }
 
 // Poll waits until Recv would not block (a whole message: not one still
@@ -212,35 +443,80 @@ func (c *Conn[T]) Recv(ctx context.Context) (T, error) {
 // ends, reporting false and ctx.Err(). It takes nothing. With a ctx that
 // has ended already it only looks.
 func (c *Conn[T]) Poll(ctx context.Context) (bool, error) {
+	if c.in.c.closed.Load() {
+		return false, fmt.Errorf("ringbuffer: poll: %w", ErrClosed)
+	}
 	// Ready is a committed message at the head (not one still being
 	// written, which Recv would wait for), or the end of the stream, or
 	// anything else Recv would return at once (ErrCorrupt).
 	ready := func() error {
-		if _, _, err := c.in.c.front(); again(err) {
+		_, _, err := c.in.c.front()
+		if err == errClosed {
+			return err // the handle closed while Poll waited
+		}
+		if err == errEmpty && !c.peerHeld() {
+			if _, _, err = c.in.c.front(); err == errEmpty {
+				return nil
+			}
+		}
+		if again(err) {
 			return err
 		}
 		return nil
+	}
+	idle := func() error {
+		c.reap()
+		return ready()
 	}
 	if ready() == nil {
 		return true, nil
 	}
 	if ctx.Err() != nil {
+		if idle() == nil {
+			return true, nil
+		}
 		return false, ctx.Err()
 	}
-	if err := c.in.c.await(ctx, c.in.c.empty, ready); err != nil {
+	if err := c.in.c.await(ctx, c.in.c.empty, ready, idle); err != nil {
+		if err == errClosed {
+			err = fmt.Errorf("ringbuffer: poll: %w", ErrClosed)
+		}
 		return false, err
 	}
 	return true, nil
 }
 
-// Close closes the pipe in both directions: the other end's Send fails,
-// its Recv drains what was sent and then returns io.EOF; so does this
-// end's.
+var _ io.Closer = (*Conn[int])(nil)
+
+// Close releases this handle: later calls through it fail with ErrClosed,
+// and calls of it that wait return. Once every handle of this process to
+// this end is closed, the process no longer holds the end; when no other
+// live process does, the other end's Recv drains what was sent and then
+// returns io.EOF, and its Send fails with io.ErrClosedPipe. Closing the
+// parent's copy of an end passed to a child leaves the child's working.
+// Close is idempotent.
 func (c *Conn[T]) Close() error {
-	// The direction the other end sends on first: an end whose Recv has
-	// seen io.EOF must find its Send failing too.
-	c.in.Close()
-	c.out.Close()
+	if c.out.c.closed.Swap(true) {
+		return nil
+	}
+	c.in.c.closed.Store(true)
+	unhold(c.key)
+	// After the holder slot is cleared: a peer woken now sees it.
+	c.out.c.wakeAll()
+	c.in.c.wakeAll()
+	return nil
+}
+
+// Free destroys the pipe, both ends, for every process: it closes this
+// handle and gives the pipe's memory back to its segment. Every process
+// must have stopped using either end; a second Free, through any handle,
+// fails with shm.ErrStale.
+func (c *Conn[T]) Free() error {
+	c.Close()
+	forgetHolds(c.pipe)
+	if err := c.pipe.Free(); err != nil {
+		return fmt.Errorf("ringbuffer: freeing pipe %q: %w", c.pipe.Name(), err)
+	}
 	return nil
 }
 

@@ -11,7 +11,9 @@ package ringbuffer
 //	Pipe()                     Pipe[T](n): always duplex
 //	send, send_bytes           Send(ctx, v) (bytes: a Pipe[[]byte])
 //	recv, recv_bytes           Recv(ctx)
-//	EOFError                   io.EOF, once the pipe is closed and drained
+//	EOFError                   io.EOF, once no process holds the other end
+//	                           and what it sent is drained
+//	OSError on a closed handle ErrClosed
 //	poll(), poll(t)            Poll(ctx): an ended ctx only looks
 //	Listener/Client(address)   a Pipe named in a segment, OpenPipe
 //
@@ -27,6 +29,7 @@ package ringbuffer
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -53,6 +56,10 @@ var pyStrings = []string{"hello", "", "a", "b", "", "bye", "", "lop"}
 //	poll      as end 0, stop at point "polling", Poll, print "ready"
 //	dontmerge as end 1, send "a", "b", "cd"
 //	hello     open the Pipe[string], as end 1 send "hello", then Close
+//
+// The child opens the pipe by name, and closes the end it does not use,
+// but with mode echo and, in place of the name, an end of the pipe as
+// MarshalBinary bytes in hex.
 var pyChildConn = testproc.Register("rb-py-conn", func(c *testproc.Child) error {
 	seg, f := xpOpen(c)
 	defer seg.Close()
@@ -61,10 +68,11 @@ var pyChildConn = testproc.Register("rb-py-conn", func(c *testproc.Child) error 
 	name, mode := f.str(0), f.str(1)
 	var out []string
 	if mode == "hello" {
-		_, b, err := OpenPipe[string](context.Background(), seg, name)
+		a, b, err := OpenPipe[string](context.Background(), seg, name)
 		if err != nil {
 			return err
 		}
+		a.Close()
 		if err := b.Send(ctx, "hello"); err != nil {
 			return err
 		}
@@ -72,9 +80,22 @@ var pyChildConn = testproc.Register("rb-py-conn", func(c *testproc.Child) error 
 		fmt.Println("RESULT ok")
 		return nil
 	}
-	a, b, err := OpenPipe[[]byte](context.Background(), seg, name)
-	if err != nil {
-		return err
+	var a, b *Conn[[]byte]
+	if h, err := hex.DecodeString(name); err == nil && len(h) > connTail {
+		b = new(Conn[[]byte])
+		if err := b.UnmarshalBinary(h); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if a, b, err = OpenPipe[[]byte](context.Background(), seg, name); err != nil {
+			return err
+		}
+		if mode == "poll" {
+			b.Close()
+		} else {
+			a.Close()
+		}
 	}
 	switch mode {
 	case "echo":
@@ -165,7 +186,7 @@ func pyAtEOF[T any](t *testing.T, ctx context.Context, c *Conn[T], v T) {
 func TestPyConnConnection(t *testing.T) {
 	const ring = 8192 // messages of 256 bytes a direction: 2 MiB
 	seg := xpSeg(t, 16<<20)
-	conn, _, err := Pipe[[]byte](ring, shm.In(seg, "p"))
+	conn, childConn, err := Pipe[[]byte](ring, shm.In(seg, "p"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,23 +227,29 @@ func TestPyConnConnection(t *testing.T) {
 	if err := conn.Send(ctx, nil); err != nil { // tells the child to close
 		t.Fatal(err)
 	}
+	childConn.Close()
 	pyAtEOF(t, ctx, conn, msg)
 	if out := xpResult(t, p); strings.Join(out, " ") != "ok 4" {
 		t.Errorf("child: %q, want it to have echoed 4", out)
 	}
 }
 
-// test_spawn_close, as shmkit has it: Close is of the pipe, for every
-// process, not of this process's copy of one end. The parent keeps the
-// child's end (there is nothing of it to close), talks with the child,
-// and sees the end of the stream when the child closes.
+// test_spawn_close: the parent closes its copy of the child's end right
+// after starting the child, maybe before the child has its own copy; the
+// child's end works, and its Close ends the stream for the parent.
 func TestPyConnSpawnClose(t *testing.T) {
 	seg := testSeg(t)
-	conn, _, err := Pipe[[]byte](4, shm.In(seg, "p"))
+	conn, childConn, err := Pipe[[]byte](4, shm.In(seg, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := pyStartConn(t, seg, "p", "echo")
+	defer conn.Free()
+	h, err := childConn.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pyStartConn(t, seg, hex.EncodeToString(h), "echo")
+	childConn.Close() // this might complete before the child starts
 	ctx := xpContext(t)
 	if err := conn.Send(ctx, []byte("hello")); err != nil {
 		t.Fatal(err)
@@ -233,18 +260,6 @@ func TestPyConnSpawnClose(t *testing.T) {
 	}
 	pyAtEOF(t, ctx, conn, nil)
 	xpResult(t, p)
-
-	// Python's habit of closing the parent's copy of the child's end would
-	// close the pipe for both.
-	a, b, err := Pipe[[]byte](4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer freeConn(a)
-	b.Close()
-	if err := a.Send(ctx, []byte("hello")); !errors.Is(err, io.ErrClosedPipe) {
-		t.Errorf("Send after the other end's Close: %v, want io.ErrClosedPipe", err)
-	}
 }
 
 // test_sendbytes: parts of a message, empty ones included, arrive as sent.
@@ -264,9 +279,8 @@ func TestPyConnSendBytes(t *testing.T) {
 	}
 }
 
-// test_context: after both ends closed, Recv on either reports the end of
-// the stream (Python raises OSError: its handles are gone; here the pipe
-// is closed, and Recv says so the way a closed stream does).
+// test_context: after the with block closed both ends, using either fails
+// (Python's OSError: ErrClosed).
 func TestPyConnContext(t *testing.T) {
 	a, b, err := Pipe[int64](4)
 	if err != nil {
@@ -284,8 +298,14 @@ func TestPyConnContext(t *testing.T) {
 			t.Fatalf("Recv: %d, %v", v, err)
 		}
 	}()
-	pyAtEOF(t, ctx, a, 0)
-	pyAtEOF(t, ctx, b, 0)
+	for _, c := range []*Conn[int64]{a, b} {
+		if _, err := c.Recv(ctx); !errors.Is(err, ErrClosed) {
+			t.Errorf("Recv through a closed handle: %v, want ErrClosed", err)
+		}
+		if err := c.Send(ctx, 1); !errors.Is(err, ErrClosed) {
+			t.Errorf("Send through a closed handle: %v, want ErrClosed", err)
+		}
+	}
 }
 
 // test_listener_client, and test_issue14725 (the client sent and closed
@@ -294,7 +314,7 @@ func TestPyConnContext(t *testing.T) {
 func TestPyConnListenerClient(t *testing.T) {
 	for _, late := range []bool{false, true} {
 		seg := testSeg(t)
-		server, _, err := Pipe[string](4, shm.In(seg, "listener"))
+		server, client, err := Pipe[string](4, shm.In(seg, "listener"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -306,6 +326,7 @@ func TestPyConnListenerClient(t *testing.T) {
 		if v, err := server.Recv(ctx); v != "hello" || err != nil {
 			t.Fatalf("late %v: Recv: %q, %v", late, v, err)
 		}
+		client.Close() // the client has the pipe: the server lets go of its end
 		pyAtEOF(t, ctx, server, "")
 		xpResult(t, p)
 	}
@@ -366,13 +387,16 @@ func TestPyPollEmptyString(t *testing.T) {
 // and closes; the parent polls with short timeouts until each is there.
 func TestPyPollStrings(t *testing.T) {
 	seg := testSeg(t)
-	a, _, err := Pipe[[]byte](4, shm.In(seg, "p"))
+	a, b, err := Pipe[[]byte](4, shm.In(seg, "p"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := pyStartConn(t, seg, "p", "strings")
 	ctx := xpContext(t)
-	for _, s := range pyStrings {
+	for i, s := range pyStrings {
+		if i == 1 {
+			b.Close() // the child has the pipe
+		}
 		for {
 			ok, err := a.Poll(pyTimeout(t, 10*time.Millisecond))
 			if ok {

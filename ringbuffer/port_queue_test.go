@@ -14,14 +14,17 @@ package ringbuffer
 //	qsize, empty, full         Len, Empty, Len() == Cap()
 //	pyqueue.Full / Empty       ErrFull, ErrEmpty; context.DeadlineExceeded
 //	                           after a bounded wait
-//	close / shutdown()         Close: for every process, Put fails, Get
-//	                           drains and then fails (ErrClosed)
+//	close()                    Close: this process's handle only; calls
+//	                           through it fail (ErrClosed)
+//	shutdown()                 Shutdown: for every process, Put fails, Get
+//	                           drains and then fails (ErrShutdown)
 //	task_done, join            TaskDone (ErrNegativeTaskDone), Join(ctx)
 //
 // Cases with no counterpart: test_no_import_lock_contention (Python's
 // import lock), test_queue_feeder_on_queue_feeder_error (there is no
 // feeder thread: Put returns the error), test_shutdown_immediate and
-// test_shutdown_immediate_with_unfinished (Close never discards messages).
+// test_shutdown_immediate_with_unfinished (Shutdown never discards
+// messages).
 // Where shmkit differs on purpose, the package's Caveats say so.
 
 import (
@@ -151,17 +154,17 @@ var pyChildQueue = testproc.Register("rb-py-queue", func(c *testproc.Child) erro
 			return err
 		}
 		out = append(out, v)
-	case "closed":
+	case "shut":
 		q, err := OpenJoinableQueue[string](context.Background(), seg, name)
 		if err != nil {
 			return err
 		}
 		c.Point("start")
 		v, err := q.Get(ctx)
-		if err != ErrClosed {
-			return fmt.Errorf("Get on a closed queue: %q, %v; want ErrClosed", v, err)
+		if !errors.Is(err, ErrShutdown) {
+			return fmt.Errorf("Get on a shut-down queue: %q, %v; want ErrShutdown", v, err)
 		}
-		out = append(out, "closed")
+		out = append(out, "shut")
 	case "empties":
 		q, err := OpenQueue[bool](context.Background(), seg, name)
 		if err != nil {
@@ -228,7 +231,7 @@ func TestPyQueuePut(t *testing.T) {
 	if q.Empty() || !pyFull(q) {
 		t.Fatalf("filled queue: Empty %v, full %v", q.Empty(), pyFull(q))
 	}
-	if err := q.TryPut(7); err != ErrFull {
+	if err := q.TryPut(7); err != errFull {
 		t.Errorf("TryPut on a full queue: %v, want ErrFull", err)
 	}
 	if err := q.Put(pyEnded(), 7); err != context.Canceled {
@@ -286,7 +289,7 @@ func TestPyQueueGet(t *testing.T) {
 	if !q.Empty() {
 		t.Fatal("queue not empty after four gets")
 	}
-	if _, err := q.TryGet(); err != ErrEmpty {
+	if _, err := q.TryGet(); err != errEmpty {
 		t.Errorf("TryGet on an empty queue: %v, want ErrEmpty", err)
 	}
 	if _, err := q.Get(pyEnded()); err != context.Canceled {
@@ -321,7 +324,7 @@ func TestPyQueueFork(t *testing.T) {
 			t.Fatalf("get %d: %q, %v", i, v, err)
 		}
 	}
-	if _, err := q.TryGet(); err != ErrEmpty {
+	if _, err := q.TryGet(); err != errEmpty {
 		t.Errorf("TryGet after all twenty: %v, want ErrEmpty", err)
 	}
 }
@@ -487,16 +490,24 @@ func TestPyQueueUnencodable(t *testing.T) {
 	}
 }
 
-// test_closed_queue_empty_exceptions: Empty works on a closed queue, used
-// or not. Python's empty raises OSError on a used queue its process
-// closed; Close here closes the queue for every process, and what is in
-// it can still be taken, so Empty reports it.
+// test_closed_queue_empty_exceptions: Empty works on a closed handle, of
+// a queue used or not (Python's empty raises OSError on a used queue its
+// process closed; Empty has no error to return). Close is this handle's:
+// what is in the queue is there for another.
 func TestPyQueueClosedEmpty(t *testing.T) {
 	ctx := xpContext(t)
 	for _, joinable := range []bool{false, true} {
 		for _, used := range []bool{false, true} {
 			q, err := newQueue[string](4, joinable, nil)
 			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := q.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var other Queue[string]
+			if err := other.UnmarshalBinary(h); err != nil {
 				t.Fatal(err)
 			}
 			if used {
@@ -509,20 +520,21 @@ func TestPyQueueClosedEmpty(t *testing.T) {
 				t.Errorf("joinable %v, used %v: Empty %v after Close", joinable, used, q.Empty())
 			}
 			if used {
-				if v, err := q.Get(ctx); v != "foo" || err != nil {
-					t.Errorf("Get after Close: %q, %v; want the message put before", v, err)
+				if v, err := other.Get(ctx); v != "foo" || err != nil {
+					t.Errorf("Get through another handle after Close: %q, %v; want the message put before", v, err)
 				}
 				if !q.Empty() {
-					t.Error("closed queue not empty once drained")
+					t.Error("queue not empty once drained")
 				}
 			}
-			q.Free()
+			other.Free()
 		}
 	}
 }
 
-// test_closed_queue_put_get_exceptions: once closed, a queue refuses every
-// put, and get on it (empty) fails instead of waiting.
+// test_closed_queue_put_get_exceptions: once closed, a handle refuses
+// every put and get (Python's ValueError), even on a message that is
+// there, and get fails instead of waiting.
 func TestPyQueueClosedPutGet(t *testing.T) {
 	ctx := xpContext(t)
 	for _, joinable := range []bool{false, true} {
@@ -530,44 +542,42 @@ func TestPyQueueClosedPutGet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := q.Put(ctx, "there"); err != nil {
+			t.Fatal(err)
+		}
 		q.Close()
-		if err := q.Put(ctx, "foo"); err != ErrClosed {
-			t.Errorf("joinable %v: Put after Close: %v, want ErrClosed", joinable, err)
+		pyRefusedBoth(t, q, ErrClosed)
+		if err := q.Shutdown(); !errors.Is(err, ErrClosed) {
+			t.Errorf("joinable %v: Shutdown after Close: %v, want ErrClosed", joinable, err)
 		}
-		if err := q.TryPut("foo"); err != ErrClosed {
-			t.Errorf("joinable %v: TryPut after Close: %v, want ErrClosed", joinable, err)
-		}
-		if _, err := q.Get(ctx); err != ErrClosed {
-			t.Errorf("joinable %v: Get after Close: %v, want ErrClosed", joinable, err)
-		}
-		if _, err := q.TryGet(); err != ErrClosed {
-			t.Errorf("joinable %v: TryGet after Close: %v, want ErrClosed", joinable, err)
+		if q.IsShutdown() {
+			t.Errorf("joinable %v: a closed handle's Shutdown shut the queue down", joinable)
 		}
 		q.Free()
 	}
 }
 
-// pyClosedBoth checks that q, closed and empty, refuses puts and gets.
-func pyClosedBoth(t *testing.T, q *Queue[string]) {
+// pyRefusedBoth checks that q refuses puts and gets with errors matching
+// want.
+func pyRefusedBoth(t *testing.T, q *Queue[string], want error) {
 	t.Helper()
 	ctx := xpContext(t)
-	if err := q.Put(ctx, "data"); err != ErrClosed {
-		t.Errorf("Put: %v, want ErrClosed", err)
+	if err := q.Put(ctx, "data"); !errors.Is(err, want) {
+		t.Errorf("Put: %v, want %v", err, want)
 	}
-	if err := q.TryPut("data"); err != ErrClosed {
-		t.Errorf("TryPut: %v, want ErrClosed", err)
+	if err := q.TryPut("data"); !errors.Is(err, want) {
+		t.Errorf("TryPut: %v, want %v", err, want)
 	}
-	if _, err := q.Get(ctx); err != ErrClosed {
-		t.Errorf("Get: %v, want ErrClosed", err)
+	if _, err := q.Get(ctx); !errors.Is(err, want) {
+		t.Errorf("Get: %v, want %v", err, want)
 	}
-	if _, err := q.TryGet(); err != ErrClosed {
-		t.Errorf("TryGet: %v, want ErrClosed", err)
+	if _, err := q.TryGet(); !errors.Is(err, want) {
+		t.Errorf("TryGet: %v, want %v", err, want)
 	}
 }
 
-// test_shutdown_empty (Close is shutdown(immediate=False)): closing an
-// empty JoinableQueue lets a Join in another process return; the queue
-// then refuses puts and gets.
+// test_shutdown_empty: shutting an empty JoinableQueue down lets a Join in
+// another process return; the queue then refuses puts and gets.
 func TestPyQueueShutdownEmpty(t *testing.T) {
 	seg := testSeg(t)
 	q, err := NewJoinableQueue[string](4, shm.In(seg, "jq"))
@@ -575,30 +585,30 @@ func TestPyQueueShutdownEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	joiner := pyStartQueue(t, seg, "jq", "join")
-	getter := pyStartQueue(t, seg, "jq", "closed")
+	getter := pyStartQueue(t, seg, "jq", "shut")
 	getter.WaitPoint("start")
-	getter.Continue() // Get in the child, very likely waiting when Close comes
+	getter.Continue() // Get in the child, very likely waiting when Shutdown comes
 	ctx := xpContext(t)
 	got := make(chan error, 1)
 	go func() { _, err := q.Get(ctx); got <- err }()
-	q.Close()
-	if err := <-got; err != ErrClosed {
-		t.Errorf("a Get waiting when Close came: %v, want ErrClosed", err)
+	q.Shutdown()
+	if err := <-got; !errors.Is(err, ErrShutdown) {
+		t.Errorf("a Get waiting when Shutdown came: %v, want ErrShutdown", err)
 	}
 	if q.Len() != 0 {
-		t.Errorf("Len %d after Close", q.Len())
+		t.Errorf("Len %d after Shutdown", q.Len())
 	}
 	if out := pyChildOut(t, joiner); len(out) != 1 || out[0] != "joined" {
 		t.Errorf("joiner: %q", out)
 	}
-	if out := pyChildOut(t, getter); len(out) != 1 || out[0] != "closed" {
-		t.Errorf("Get in a child: %q, want it to fail with ErrClosed", out)
+	if out := pyChildOut(t, getter); len(out) != 1 || out[0] != "shut" {
+		t.Errorf("Get in a child: %q, want it to fail with ErrShutdown", out)
 	}
-	pyClosedBoth(t, q.Queue)
+	pyRefusedBoth(t, q.Queue, ErrShutdown)
 }
 
-// test_shutdown_nonempty: a message put before Close is still there for
-// a Get in another process; Join (here and in another process) waits
+// test_shutdown_nonempty: a message put before Shutdown is still there
+// for a Get in another process; Join (here and in another process) waits
 // until it is marked done; puts and gets are refused once it is gone.
 func TestPyQueueShutdownNonEmpty(t *testing.T) {
 	seg := testSeg(t)
@@ -615,15 +625,15 @@ func TestPyQueueShutdownNonEmpty(t *testing.T) {
 	go func() { joined <- q.Join(ctx) }()
 	put := make(chan error, 1)
 	go func() { put <- q.Put(ctx, "more") }() // the queue is full
-	q.Close()
-	if err := <-put; err != ErrClosed {
-		t.Errorf("a Put waiting for room when Close came: %v, want ErrClosed", err)
+	q.Shutdown()
+	if err := <-put; !errors.Is(err, ErrShutdown) {
+		t.Errorf("a Put waiting for room when Shutdown came: %v, want ErrShutdown", err)
 	}
 	if q.Len() != 1 {
-		t.Errorf("Len %d after Close, want 1", q.Len())
+		t.Errorf("Len %d after Shutdown, want 1", q.Len())
 	}
 	if out := pyChildOut(t, pyStartQueue(t, seg, "jq", "getstr")); len(out) != 1 || out[0] != "data" {
-		t.Errorf("Get in a child after Close: %q, want data", out)
+		t.Errorf("Get in a child after Shutdown: %q, want data", out)
 	}
 	if q.Unfinished() != 1 {
 		t.Errorf("Unfinished %d, want 1: taken, not done", q.Unfinished())
@@ -633,7 +643,7 @@ func TestPyQueueShutdownNonEmpty(t *testing.T) {
 		t.Fatalf("Join returned (%v) with a message not done", err)
 	default:
 	}
-	pyClosedBoth(t, q.Queue)
+	pyRefusedBoth(t, q.Queue, ErrShutdown)
 	if err := q.TaskDone(); err != nil {
 		t.Fatalf("TaskDone: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"reflect"
 	"sync/atomic"
 	"time"
@@ -61,11 +62,11 @@ func NewQueue[T any](n int, opts ...shm.Option) (*Queue[T], error) {
 
 func newQueue[T any](n int, joinable bool, opts []shm.Option) (*Queue[T], error) {
 	if n <= 0 {
-		return nil, fmt.Errorf("%w: a queue of %d messages", ErrInvalid, n)
+		return nil, fmt.Errorf("ringbuffer: %w: a queue of %d messages", ErrInvalid, n)
 	}
 	fp, l, err := queueLayout[T](n, joinable)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ringbuffer: making a queue: %w", err)
 	}
 	c, err := placeCore(shm.KindQueue, fp, l, opts)
 	if err != nil {
@@ -98,17 +99,13 @@ func queueType[T any]() (fp, plain uint64) {
 }
 
 // OpenQueue opens the Queue called name in seg (shm.ErrLayout if it holds
-// another type than T).
-// It waits, as long as ctx allows, while the object's creator is still
-// making it.
+// another type than T). It waits, until ctx ends, for a queue that does
+// not exist yet or whose creator is still making it.
 func OpenQueue[T any](ctx context.Context, seg *shm.Segment, name string) (*Queue[T], error) {
-	if seg == nil {
-		return nil, fmt.Errorf("%w: nil segment", ErrInvalid)
-	}
 	fp, _ := queueType[T]()
 	o, err := seg.Find(ctx, name, shm.Spec{Kind: shm.KindQueue, Fingerprint: fp})
 	if err != nil {
-		return nil, fmt.Errorf("opening queue %q: %w", name, err)
+		return nil, fmt.Errorf("ringbuffer: opening queue %q: %w", name, err)
 	}
 	return attachQueue[T](o)
 }
@@ -116,9 +113,10 @@ func OpenQueue[T any](ctx context.Context, seg *shm.Segment, name string) (*Queu
 // UnmarshalBinary attaches q to the Queue whose handle MarshalBinary
 // encoded (how a Queue reaches a child process, or travels in a message).
 func (q *Queue[T]) UnmarshalBinary(b []byte) error {
-	o, err := resolveQueue[T](b)
+	fp, _ := queueType[T]()
+	o, err := shm.Unmarshal(b, shm.Spec{Kind: shm.KindQueue, Fingerprint: fp})
 	if err != nil {
-		return err
+		return fmt.Errorf("ringbuffer: attaching a queue of %s: %w", reflect.TypeFor[T](), err)
 	}
 	x, err := attachQueue[T](o)
 	if err != nil {
@@ -128,32 +126,13 @@ func (q *Queue[T]) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
-func resolveQueue[T any](b []byte) (*shm.Object, error) {
-	var h shm.Handle
-	if err := h.UnmarshalBinary(b); err != nil {
-		return nil, err
-	}
-	fp, _ := queueType[T]()
-	if h.Kind != shm.KindQueue {
-		return nil, fmt.Errorf("queue: handle names a %v: %w", h.Kind, shm.ErrKind)
-	}
-	if h.Fingerprint != fp {
-		return nil, fmt.Errorf("queue: handle names messages of layout %#016x, not %s: %w", h.Fingerprint, reflect.TypeFor[T](), shm.ErrLayout)
-	}
-	o, err := shm.Resolve(h)
-	if err != nil {
-		return nil, fmt.Errorf("resolving queue: %w", err)
-	}
-	return o, nil
-}
-
 func attachQueue[T any](o *shm.Object) (*Queue[T], error) {
 	c, err := attachCore(o, o.Bytes())
-	if err != nil {
-		return nil, fmt.Errorf("queue %q: %w", o.Name(), err)
+	if err == nil {
+		err = checkQueueCore[T](c)
 	}
-	if err := checkQueueCore[T](c); err != nil {
-		return nil, fmt.Errorf("queue %q: %w", o.Name(), err)
+	if err != nil {
+		return nil, fmt.Errorf("ringbuffer: queue %q: %w", o.Name(), err)
 	}
 	return newQueueOn[T](c), nil
 }
@@ -193,9 +172,13 @@ func (q *Queue[T]) Handle() shm.Handle { return q.c.o.Handle() }
 // Name is the Queue's name in its segment, "" when it has none.
 func (q *Queue[T]) Name() string { return q.c.o.Name() }
 
-// Free gives the Queue's memory back to its segment. Every process must
-// have stopped using it.
-func (q *Queue[T]) Free() error { return q.c.o.Free() }
+var _ io.Closer = (*Queue[int])(nil)
+
+// Free destroys the Queue for every process: it closes this handle and
+// gives the queue's memory back to its segment. Every process must have
+// stopped using it; a second Free, through any handle, fails with
+// shm.ErrStale.
+func (q *Queue[T]) Free() error { return q.c.free() }
 
 // SetCodec replaces this handle's Codec (Gob by default). Every process
 // must use the same one. A Queue of plain T ignores it.
@@ -205,11 +188,28 @@ func (q *Queue[T]) SetCodec(c Codec[T]) { q.codec = c }
 // Spin option).
 func (q *Queue[T]) SetSpin(on bool) { q.c.spin.Store(on) }
 
-// Close closes the queue, for every process: later Puts fail with
-// ErrClosed, Gets take what is there and then fail with ErrClosed. Every
-// blocked call wakes. A Put that claimed its place before Close still
-// delivers its message. Close is idempotent.
+// Close releases this handle: later calls through it fail with ErrClosed,
+// and calls of it that wait return. The queue stays for the other handles
+// and processes, which go on putting and getting: a consumer's deferred
+// Close leaves its producers working. Close is idempotent. To stop the
+// queue for everyone, use Shutdown.
 func (q *Queue[T]) Close() error {
+	if q.c.close() && q.join != nil {
+		notify(q.join)
+	}
+	return nil
+}
+
+// Shutdown stops the queue for every process (Python 3.13's
+// Queue.shutdown, Go's close of a channel): later Puts fail with
+// ErrShutdown, Gets take what is there and then fail with ErrShutdown.
+// Every blocked call wakes. A Put that claimed its place before Shutdown
+// still delivers its message. Shutdown is idempotent; the handle stays
+// open.
+func (q *Queue[T]) Shutdown() error {
+	if q.c.closed.Load() {
+		return fmt.Errorf("ringbuffer: shutdown: %w", ErrClosed)
+	}
 	q.c.shut()
 	if q.join != nil {
 		notify(q.join)
@@ -217,8 +217,8 @@ func (q *Queue[T]) Close() error {
 	return nil
 }
 
-// Closed reports whether the queue was closed.
-func (q *Queue[T]) Closed() bool { return q.c.isClosed() }
+// IsShutdown reports whether the queue was shut down.
+func (q *Queue[T]) IsShutdown() bool { return q.c.isShutdown() }
 
 // Cap is the ring's size: messages for plain T, 64-byte cells otherwise.
 func (q *Queue[T]) Cap() int { return int(q.c.l.cells) }
@@ -231,7 +231,7 @@ func (q *Queue[T]) Len() int {
 		return int(c.length())
 	}
 	h := atomic.LoadUint64(c.head)
-	t := atomic.LoadUint64(c.tail) &^ closedBit
+	t := atomic.LoadUint64(c.tail) &^ shutBit
 	n := 0
 	for p := h; p < t && p-h < c.l.cells; n++ {
 		w := atomic.LoadUint64(&c.seq[p&c.mask])
@@ -249,8 +249,9 @@ func (q *Queue[T]) Len() int {
 // Empty reports whether the queue holds no message.
 func (q *Queue[T]) Empty() bool { return q.c.length() == 0 }
 
-// TryPut adds v if there is room now, or returns ErrFull (ErrClosed after
-// Close, ErrTooLarge for a message that could never fit).
+// TryPut adds v if there is room now, or returns an error matching ErrFull
+// (ErrShutdown after Shutdown, ErrTooLarge for a message that could never
+// fit).
 func (q *Queue[T]) TryPut(v T) error {
 	if q.ring != nil {
 		return q.ring.pushShared(&v)
@@ -266,23 +267,23 @@ func (q *Queue[T]) TryPut(v T) error {
 // was not added.
 func (q *Queue[T]) Put(ctx context.Context, v T) error {
 	if q.ring != nil {
-		if err := q.ring.pushShared(&v); err != ErrFull {
+		if err := q.ring.pushShared(&v); err != errFull {
 			return err
 		}
-		return q.c.await(ctx, q.c.full, func() error { return q.ring.pushShared(&v) })
+		return q.c.await(ctx, q.c.full, func() error { return q.ring.pushShared(&v) }, nil)
 	}
 	frame, err := q.encode(v)
 	if err != nil {
 		return err
 	}
-	if err := q.putFrame(frame); err != ErrFull {
+	if err := q.putFrame(frame); err != errFull {
 		return err
 	}
-	return q.c.await(ctx, q.c.full, func() error { return q.putFrame(frame) })
+	return q.c.await(ctx, q.c.full, func() error { return q.putFrame(frame) }, nil)
 }
 
-// TryGet takes the oldest message if there is one, or returns ErrEmpty
-// (ErrClosed once the queue is closed and drained).
+// TryGet takes the oldest message if there is one, or returns an error
+// matching ErrEmpty (ErrShutdown once the queue is shut down and drained).
 func (q *Queue[T]) TryGet() (T, error) {
 	var v T
 	err := q.get(&v)
@@ -290,12 +291,12 @@ func (q *Queue[T]) TryGet() (T, error) {
 }
 
 // Get takes the oldest message, waiting for one until ctx ends; after
-// Close it drains the queue and then returns ErrClosed.
+// Shutdown it drains the queue and then returns ErrShutdown.
 func (q *Queue[T]) Get(ctx context.Context) (T, error) {
 	var v T
 	err := q.get(&v)
 	if again(err) {
-		err = q.c.await(ctx, q.c.empty, func() error { return q.get(&v) })
+		err = q.c.await(ctx, q.c.empty, func() error { return q.get(&v) }, nil)
 	}
 	return v, err
 }
@@ -401,11 +402,11 @@ func (q *Queue[T]) dropCorrupt(h, w uint64, err error) error {
 	if k := wordCells(w); k <= q.c.l.cells && q.c.release(h, k) {
 		q.uncount()
 	}
-	return fmt.Errorf("position %d: %w", h, err)
+	return fmt.Errorf("ringbuffer: position %d: %w", h, err)
 }
 
 func (q *Queue[T]) String() string {
-	return fmt.Sprintf("Queue(%s, %d messages, closed %v)", q.Handle(), q.Len(), q.Closed())
+	return fmt.Sprintf("Queue(%s, %d messages, shut down %v)", q.Handle(), q.Len(), q.IsShutdown())
 }
 
 // JoinableQueue is a Queue whose consumers say when they are done with
@@ -425,9 +426,9 @@ func NewJoinableQueue[T any](n int, opts ...shm.Option) (*JoinableQueue[T], erro
 	return &JoinableQueue[T]{q}, nil
 }
 
-// OpenJoinableQueue opens the JoinableQueue called name in seg.
-// It waits, as long as ctx allows, while the object's creator is still
-// making it.
+// OpenJoinableQueue opens the JoinableQueue called name in seg. It waits,
+// until ctx ends, for a queue that does not exist yet or whose creator is
+// still making it.
 func OpenJoinableQueue[T any](ctx context.Context, seg *shm.Segment, name string) (*JoinableQueue[T], error) {
 	q, err := OpenQueue[T](ctx, seg, name)
 	if err != nil {
@@ -453,7 +454,7 @@ func (q *JoinableQueue[T]) UnmarshalBinary(b []byte) error {
 
 func joinable[T any](q *Queue[T]) (*JoinableQueue[T], error) {
 	if q.join == nil {
-		return nil, fmt.Errorf("queue %q is not joinable: %w", q.Name(), shm.ErrKind)
+		return nil, fmt.Errorf("ringbuffer: queue %q is not joinable: %w", q.Name(), shm.ErrKind)
 	}
 	return &JoinableQueue[T]{q}, nil
 }
@@ -462,6 +463,9 @@ func joinable[T any](q *Queue[T]) (*JoinableQueue[T], error) {
 // often than Get (in all processes together), it fails with
 // ErrNegativeTaskDone.
 func (q *JoinableQueue[T]) TaskDone() error {
+	if q.c.closed.Load() {
+		return fmt.Errorf("ringbuffer: TaskDone: %w", ErrClosed)
+	}
 	for {
 		d, g := atomic.LoadUint64(q.dones), atomic.LoadUint64(q.gets)
 		if d >= g {
@@ -488,6 +492,9 @@ func (q *JoinableQueue[T]) Unfinished() int {
 // message unfinished for good: Join then waits until ctx ends.
 func (q *JoinableQueue[T]) Join(ctx context.Context) error {
 	for {
+		if q.c.closed.Load() {
+			return fmt.Errorf("ringbuffer: Join: %w", ErrClosed)
+		}
 		w := atomic.LoadUint32(q.join)
 		if q.c.length() == 0 && atomic.LoadUint64(q.dones) == atomic.LoadUint64(q.gets) {
 			return nil

@@ -3,11 +3,12 @@ package ringbuffer
 import (
 	"context"
 	"fmt"
+	"io"
+	"reflect"
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/ctypes"
 	"github.com/shmkit/shmkit/internal/mem"
-	"github.com/shmkit/shmkit/internal/share"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -22,7 +23,7 @@ import (
 // process (ErrBusy for another, until that one dies) and, within it, to one
 // goroutine at a time.
 //
-// A Ring has no Close: a Queue of plain T is the same ring with Close.
+// A Ring has no Shutdown: a Queue of plain T is the same ring with one.
 type Ring[T any] struct {
 	c     *core
 	slots []T
@@ -51,16 +52,16 @@ func NewSPSCRing[T any](n int, opts ...shm.Option) (*Ring[T], error) {
 }
 
 func newRing[T any](m mode, n int, opts []shm.Option) (*Ring[T], error) {
-	tl, err := share.LayoutOf[T]()
+	tl, err := ringType[T]()
 	if err != nil {
 		return nil, err
 	}
 	if n <= 0 {
-		return nil, fmt.Errorf("%w: a ring of %d slots", ErrInvalid, n)
+		return nil, fmt.Errorf("ringbuffer: %w: a ring of %d slots", ErrInvalid, n)
 	}
 	l, err := newLayout(m, uint64(n), uint64(tl.Size), uint64(tl.Size), false)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ringbuffer: making a ring: %w", err)
 	}
 	c, err := placeCore(shm.KindRing, tl.Fingerprint, l, opts)
 	if err != nil {
@@ -69,18 +70,30 @@ func newRing[T any](m mode, n int, opts []shm.Option) (*Ring[T], error) {
 	return newRingOn[T](c), nil
 }
 
+// ringType is T's layout: T must be plain (the error names the offending
+// field) and not of size 0.
+func ringType[T any]() (ctypes.Layout, error) {
+	l, err := ctypes.LayoutOf[T]()
+	if err != nil {
+		return l, fmt.Errorf("ringbuffer: a ring of %s: %w", reflect.TypeFor[T](), err)
+	}
+	if l.Size == 0 {
+		return l, fmt.Errorf("ringbuffer: %w: %s has size 0", ErrInvalid, reflect.TypeFor[T]())
+	}
+	return l, nil
+}
+
 // OpenRing opens the Ring called name in seg (shm.ErrLayout if it holds
-// another type than T).
-// It waits, as long as ctx allows, while the object's creator is still
-// making it.
+// another type than T). It waits, until ctx ends, for a ring that does not
+// exist yet or whose creator is still making it.
 func OpenRing[T any](ctx context.Context, seg *shm.Segment, name string) (*Ring[T], error) {
-	tl, err := share.LayoutOf[T]()
+	tl, err := ringType[T]()
 	if err != nil {
 		return nil, err
 	}
 	o, err := seg.Find(ctx, name, shm.Spec{Kind: shm.KindRing, Fingerprint: tl.Fingerprint})
 	if err != nil {
-		return nil, fmt.Errorf("opening ring %q: %w", name, err)
+		return nil, fmt.Errorf("ringbuffer: opening ring %q: %w", name, err)
 	}
 	return attachRing[T](o, tl)
 }
@@ -88,13 +101,13 @@ func OpenRing[T any](ctx context.Context, seg *shm.Segment, name string) (*Ring[
 // UnmarshalBinary attaches r to the Ring whose handle MarshalBinary
 // encoded (how a Ring reaches a child process).
 func (r *Ring[T]) UnmarshalBinary(b []byte) error {
-	tl, err := share.LayoutOf[T]()
+	tl, err := ringType[T]()
 	if err != nil {
 		return err
 	}
 	o, err := shm.Unmarshal(b, shm.Spec{Kind: shm.KindRing, Fingerprint: tl.Fingerprint})
 	if err != nil {
-		return fmt.Errorf("resolving ring: %w", err)
+		return fmt.Errorf("ringbuffer: attaching a ring: %w", err)
 	}
 	x, err := attachRing[T](o, tl)
 	if err != nil {
@@ -107,10 +120,10 @@ func (r *Ring[T]) UnmarshalBinary(b []byte) error {
 func attachRing[T any](o *shm.Object, tl ctypes.Layout) (*Ring[T], error) {
 	c, err := attachCore(o, o.Bytes())
 	if err != nil {
-		return nil, fmt.Errorf("ring %q: %w", o.Name(), err)
+		return nil, fmt.Errorf("ringbuffer: ring %q: %w", o.Name(), err)
 	}
 	if c.l.mode == modeFramed || c.l.elemSize != uint64(tl.Size) {
-		return nil, fmt.Errorf("ring %q holds %d-byte elements, not %d-byte %v: %w", o.Name(), c.l.elemSize, tl.Size, tl, shm.ErrLayout)
+		return nil, fmt.Errorf("ringbuffer: ring %q holds %d-byte elements, not %d-byte %v: %w", o.Name(), c.l.elemSize, tl.Size, tl, shm.ErrLayout)
 	}
 	return newRingOn[T](c), nil
 }
@@ -128,9 +141,24 @@ func (r *Ring[T]) Handle() shm.Handle { return r.c.o.Handle() }
 // Name is the Ring's name in its segment, "" when it has none.
 func (r *Ring[T]) Name() string { return r.c.o.Name() }
 
-// Free gives the Ring's memory back to its segment. Every process must
-// have stopped using it.
-func (r *Ring[T]) Free() error { return r.c.o.Free() }
+var _ io.Closer = (*Ring[int])(nil)
+
+// Close releases this handle: later calls through it fail with ErrClosed,
+// and calls of it that wait return. A role of a single-producer ring that
+// it held passes to the next handle, of any process, that pushes (pops)
+// once no other handle of this process holds it. The ring stays for the
+// other handles and processes. Close is idempotent.
+func (r *Ring[T]) Close() error {
+	r.c.close()
+	r.c.dropRoles()
+	return nil
+}
+
+// Free destroys the Ring for every process: it closes this handle and
+// gives the ring's memory back to its segment. Every process must have
+// stopped using it; a second Free, through any handle, fails with
+// shm.ErrStale.
+func (r *Ring[T]) Free() error { return r.c.free() }
 
 // Cap is the number of slots.
 func (r *Ring[T]) Cap() int { return int(r.c.l.cells) }
@@ -147,18 +175,18 @@ func (r *Ring[T]) SingleProducer() bool { return r.c.l.mode == modeSPSC }
 // of a core. Context cancellation is still seen.
 func (r *Ring[T]) SetSpin(on bool) { r.c.spin.Store(on) }
 
-// TryPush adds v if there is room, or returns ErrFull.
+// TryPush adds v if there is room, or returns an error matching ErrFull.
 func (r *Ring[T]) TryPush(v T) error { return r.push(&v) }
 
 // Push adds v, waiting for room until ctx ends.
 func (r *Ring[T]) Push(ctx context.Context, v T) error {
-	if err := r.push(&v); err != ErrFull {
+	if err := r.push(&v); err != errFull {
 		return err
 	}
-	return r.c.await(ctx, r.c.full, func() error { return r.push(&v) })
+	return r.c.await(ctx, r.c.full, func() error { return r.push(&v) }, nil)
 }
 
-// TryPop takes the oldest value, or returns ErrEmpty.
+// TryPop takes the oldest value, or returns an error matching ErrEmpty.
 func (r *Ring[T]) TryPop() (T, error) {
 	var v T
 	err := r.pop(&v)
@@ -170,7 +198,7 @@ func (r *Ring[T]) Pop(ctx context.Context) (T, error) {
 	var v T
 	err := r.pop(&v)
 	if again(err) {
-		err = r.c.await(ctx, r.c.empty, func() error { return r.pop(&v) })
+		err = r.c.await(ctx, r.c.empty, func() error { return r.pop(&v) }, nil)
 	}
 	return v, err
 }
@@ -183,7 +211,7 @@ func (r *Ring[T]) PushBatch(ctx context.Context, vs []T) (int, error) {
 	for done < len(vs) {
 		n, err := r.pushBatch(vs[done:])
 		done += n
-		if err == ErrFull && n == 0 {
+		if err == errFull && n == 0 {
 			err = r.c.await(ctx, r.c.full, func() error {
 				n, err := r.pushBatch(vs[done:])
 				done += n
@@ -191,9 +219,9 @@ func (r *Ring[T]) PushBatch(ctx context.Context, vs []T) (int, error) {
 					return nil
 				}
 				return err
-			})
+			}, nil)
 		}
-		if err != nil && err != ErrFull {
+		if err != nil && err != errFull {
 			return done, err
 		}
 	}
@@ -201,7 +229,7 @@ func (r *Ring[T]) PushBatch(ctx context.Context, vs []T) (int, error) {
 }
 
 // TryPushBatch adds as many of vs as there is room for now, in order, and
-// returns how many (ErrFull when none).
+// returns how many (an error matching ErrFull when none).
 func (r *Ring[T]) TryPushBatch(vs []T) (int, error) { return r.pushBatch(vs) }
 
 // PopBatch takes up to len(dst) values into dst, at least one: it waits
@@ -217,13 +245,13 @@ func (r *Ring[T]) PopBatch(ctx context.Context, dst []T) (int, error) {
 			var err error
 			n, err = r.popBatch(dst)
 			return err
-		})
+		}, nil)
 	}
 	return n, err
 }
 
-// TryPopBatch takes up to len(dst) values that are there now (ErrEmpty
-// when none).
+// TryPopBatch takes up to len(dst) values that are there now (an error
+// matching ErrEmpty when none).
 func (r *Ring[T]) TryPopBatch(dst []T) (int, error) {
 	if len(dst) == 0 {
 		return 0, nil
@@ -254,7 +282,7 @@ func (r *Ring[T]) push(v *T) error {
 	if p.pos-p.other >= c.l.cells {
 		p.other = atomic.LoadUint64(c.head)
 		if p.pos-p.other >= c.l.cells {
-			return ErrFull
+			return errFull
 		}
 	}
 	r.write(p.pos, v)
@@ -278,7 +306,7 @@ func (r *Ring[T]) pop(v *T) error {
 	if q.pos == q.other {
 		q.other = atomic.LoadUint64(c.tail)
 		if q.pos == q.other {
-			return ErrEmpty
+			return errEmpty
 		}
 	}
 	*v = r.slots[q.pos&c.mask]
@@ -308,7 +336,7 @@ func (r *Ring[T]) pushBatch(vs []T) (int, error) {
 		p.other = atomic.LoadUint64(c.head)
 		free = c.l.cells - (p.pos - p.other)
 		if free == 0 {
-			return 0, ErrFull
+			return 0, errFull
 		}
 	}
 	n := min(uint64(len(vs)), free)
@@ -333,7 +361,7 @@ func (r *Ring[T]) popBatch(dst []T) (int, error) {
 	if q.other-q.pos < uint64(len(dst)) {
 		q.other = atomic.LoadUint64(c.tail)
 		if q.pos == q.other {
-			return 0, ErrEmpty
+			return 0, errEmpty
 		}
 	}
 	n := min(uint64(len(dst)), q.other-q.pos)
@@ -350,8 +378,11 @@ func (r *Ring[T]) popBatch(dst []T) (int, error) {
 // has pushed since.
 func (r *Ring[T]) producerSide() error {
 	p := &r.prod
+	if r.c.closed.Load() {
+		return errClosed
+	}
 	if !p.ok {
-		if err := r.c.takeRole(offProducer, "producer"); err != nil {
+		if err := r.c.takeRole(roleProducer); err != nil {
 			return err
 		}
 		p.pos, p.other, p.ok = atomic.LoadUint64(r.c.tail), atomic.LoadUint64(r.c.head), true
@@ -365,8 +396,11 @@ func (r *Ring[T]) producerSide() error {
 
 func (r *Ring[T]) consumerSide() error {
 	q := &r.cons
+	if r.c.closed.Load() {
+		return errClosed
+	}
 	if !q.ok {
-		if err := r.c.takeRole(offConsumer, "consumer"); err != nil {
+		if err := r.c.takeRole(roleConsumer); err != nil {
 			return err
 		}
 		q.pos, q.other, q.ok = atomic.LoadUint64(r.c.head), atomic.LoadUint64(r.c.tail), true
@@ -431,7 +465,7 @@ func (r *Ring[T]) popShared(v *T) error {
 			return err
 		}
 		if _, _, err := c.l.frame(w, 0); err != nil {
-			return fmt.Errorf("position %d: %w", h, err)
+			return fmt.Errorf("ringbuffer: position %d: %w", h, err)
 		}
 		x := r.slots[h&c.mask]
 		hook(pointReading)
@@ -451,7 +485,7 @@ func (r *Ring[T]) popBatchShared(dst []T) (int, error) {
 			return 0, err
 		}
 		if _, _, err := c.l.frame(w, 0); err != nil {
-			return 0, fmt.Errorf("position %d: %w", h, err)
+			return 0, fmt.Errorf("ringbuffer: position %d: %w", h, err)
 		}
 		n := uint64(1)
 		for n < uint64(len(dst)) {

@@ -37,7 +37,7 @@ func TestSmokeRing(t *testing.T) {
 					t.Fatal(spsc, round, i, err)
 				}
 			}
-			if err := r.TryPush(99); err != ErrFull {
+			if err := r.TryPush(99); err != errFull {
 				t.Fatalf("push on full: %v", err)
 			}
 			if r.Len() != 8 {
@@ -49,7 +49,7 @@ func TestSmokeRing(t *testing.T) {
 					t.Fatal(spsc, round, i, v, err)
 				}
 			}
-			if _, err := r.TryPop(); err != ErrEmpty {
+			if _, err := r.TryPop(); err != errEmpty {
 				t.Fatalf("pop on empty: %v", err)
 			}
 		}
@@ -92,8 +92,8 @@ func TestSmokeQueue(t *testing.T) {
 	if q.Len() != 3 {
 		t.Fatal(q.Len())
 	}
-	q.Close()
-	if err := q.Put(ctx, fancy{}); !errors.Is(err, ErrClosed) {
+	q.Shutdown()
+	if err := q.Put(ctx, fancy{}); !errors.Is(err, ErrShutdown) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
@@ -102,7 +102,7 @@ func TestSmokeQueue(t *testing.T) {
 			t.Fatal(v, err)
 		}
 	}
-	if _, err := q.Get(ctx); !errors.Is(err, ErrClosed) {
+	if _, err := q.Get(ctx); !errors.Is(err, ErrShutdown) {
 		t.Fatal(err)
 	}
 	big := fancy{Name: string(make([]byte, 5000))}

@@ -361,7 +361,8 @@ var fancyWorker = process.Register("mpdemo.fancy_worker", func(ctx context.Conte
 })
 
 // demoQueueObject: the main puts MyFancyClass('Fancy Dan') on the queue
-// the worker waits on, closes the queue and joins the worker.
+// the worker waits on, closes its handle of the queue and joins the
+// worker.
 func demoQueueObject(ctx context.Context, w io.Writer) error {
 	queue, err := ringbuffer.NewQueue[MyFancyClass](4)
 	if err != nil {
@@ -374,8 +375,9 @@ func demoQueueObject(ctx context.Context, w io.Writer) error {
 	if err := queue.Put(ctx, MyFancyClass{Name: "Fancy Dan"}); err != nil {
 		return err
 	}
-	// Wait for the worker to finish. Close ends the queue for every
-	// process; there is no feeder thread to join.
+	// Wait for the worker to finish. Close lets go of this process's
+	// handle, as Python's close does (the worker's stays); there is no
+	// feeder thread to join.
 	if err := queue.Close(); err != nil {
 		return err
 	}

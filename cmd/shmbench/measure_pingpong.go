@@ -14,6 +14,7 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -83,7 +84,7 @@ func ringRTT(ctx context.Context, cfg config, spin bool) (float64, error) {
 	if _, err := ping.TryPushBatch(nil); err != nil {
 		return 0, err
 	}
-	if _, err := pong.TryPop(); err != ringbuffer.ErrEmpty {
+	if _, err := pong.TryPop(); !errors.Is(err, ringbuffer.ErrEmpty) {
 		return 0, fmt.Errorf("first TryPop: %v", err)
 	}
 	nr := reps(cfg, rttReps)

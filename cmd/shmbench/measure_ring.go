@@ -15,6 +15,7 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -66,7 +67,7 @@ var spscConsumer = process.Register("shmbench.spsc-consumer", func(ctx context.C
 		return err
 	}
 	r := a.Ring
-	if _, err := r.TryPop(); err != ringbuffer.ErrEmpty { // takes the consumer role
+	if _, err := r.TryPop(); !errors.Is(err, ringbuffer.ErrEmpty) { // takes the consumer role
 		return fmt.Errorf("first TryPop: %v", err)
 	}
 	bg := context.Background() // the parent kills this daemon if it must
@@ -406,7 +407,7 @@ var bulkConsumer = process.Register("shmbench.bulk-consumer", func(ctx context.C
 	}
 	r := a.Ring
 	dst := make([]block, 1) // on the heap: PopBatch copies straight into it
-	if _, err := r.TryPopBatch(dst); err != ringbuffer.ErrEmpty {
+	if _, err := r.TryPopBatch(dst); !errors.Is(err, ringbuffer.ErrEmpty) {
 		return fmt.Errorf("first TryPopBatch: %v", err)
 	}
 	bg := context.Background()
