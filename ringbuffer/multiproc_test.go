@@ -947,15 +947,11 @@ var xpChildPipeByHandle = testproc.Register("rb-xp-pipe-handle", func(c *testpro
 	defer seg.Close()
 	ctx, cancel := xpChildContext()
 	defer cancel()
-	h, err := hex.DecodeString(f.str(0))
+	b, err := endFromHex[fancy](f.str(0))
 	if err != nil {
 		return err
 	}
-	var b Conn[fancy]
-	if err := b.UnmarshalBinary(h); err != nil {
-		return err
-	}
-	if err := xpPong(ctx, &b, f.int(1), f.int(2), xpPingFancy, xpPongFancy, xpFancyEq); err != nil {
+	if err := xpPong(ctx, b, f.int(1), f.int(2), xpPingFancy, xpPongFancy, xpFancyEq); err != nil {
 		return err
 	}
 	fmt.Println("RESULT ok")

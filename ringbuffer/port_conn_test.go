@@ -244,11 +244,7 @@ func TestPyConnSpawnClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Free()
-	h, err := childConn.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := pyStartConn(t, seg, hex.EncodeToString(h), "echo")
+	p := pyStartConn(t, seg, lcEnd(t, childConn), "echo")
 	childConn.Close() // this might complete before the child starts
 	ctx := xpContext(t)
 	if err := conn.Send(ctx, []byte("hello")); err != nil {

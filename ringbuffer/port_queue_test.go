@@ -502,14 +502,7 @@ func TestPyQueueClosedEmpty(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, err := q.MarshalBinary()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var other Queue[string]
-			if err := other.UnmarshalBinary(h); err != nil {
-				t.Fatal(err)
-			}
+			other := handleOf[Queue[string]](t, q)
 			if used {
 				if err := q.Put(ctx, "foo"); err != nil {
 					t.Fatal(err)
