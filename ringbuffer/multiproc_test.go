@@ -316,25 +316,9 @@ var xpChildProducer = testproc.Register("rb-xp-producer", func(c *testproc.Child
 func xpProduce(ctx context.Context, seg *shm.Segment, kind string, p, n uint64) error {
 	switch kind {
 	case "queue":
-		q, err := OpenQueue[xpMsg](context.Background(), seg, xpName)
-		if err != nil {
-			return err
-		}
-		for s := range n {
-			if err := q.Put(ctx, xpMake(p, s)); err != nil {
-				return fmt.Errorf("put %d: %w", s, err)
-			}
-		}
+		return xpPutAll(ctx, seg, p, n, xpMake)
 	case "gob":
-		q, err := OpenQueue[xpBlob](context.Background(), seg, xpName)
-		if err != nil {
-			return err
-		}
-		for s := range n {
-			if err := q.Put(ctx, xpMakeBlob(p, s)); err != nil {
-				return fmt.Errorf("put %d: %w", s, err)
-			}
-		}
+		return xpPutAll(ctx, seg, p, n, xpMakeBlob)
 	case "ring":
 		r, err := OpenRing[xpMsg](context.Background(), seg, xpName)
 		if err != nil {
@@ -359,6 +343,21 @@ func xpProduce(ctx context.Context, seg *shm.Segment, kind string, p, n uint64) 
 		}
 	default:
 		return fmt.Errorf("unknown kind %q", kind)
+	}
+	return nil
+}
+
+// xpPutAll sends producer p's messages 0 to n-1, made by mk, through the
+// queue of T in seg.
+func xpPutAll[T any](ctx context.Context, seg *shm.Segment, p, n uint64, mk func(p, s uint64) T) error {
+	q, err := OpenQueue[T](context.Background(), seg, xpName)
+	if err != nil {
+		return err
+	}
+	for s := range n {
+		if err := q.Put(ctx, mk(p, s)); err != nil {
+			return fmt.Errorf("put %d: %w", s, err)
+		}
 	}
 	return nil
 }
@@ -390,42 +389,14 @@ var xpChildConsumer = testproc.Register("rb-xp-consumer", func(c *testproc.Child
 func xpConsume(ctx context.Context, seg *shm.Segment, kind string, x *xpTally) error {
 	switch kind {
 	case "queue":
-		q, err := OpenQueue[xpMsg](context.Background(), seg, xpName)
-		if err != nil {
-			return err
-		}
-		for {
-			m, err := q.Get(ctx)
-			if errors.Is(err, ErrShutdown) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			if err := x.take(m); err != nil {
-				return err
-			}
-		}
+		return xpGetAll(ctx, seg, x, func(m xpMsg) (xpMsg, error) { return m, nil })
 	case "gob":
-		q, err := OpenQueue[xpBlob](context.Background(), seg, xpName)
-		if err != nil {
-			return err
-		}
-		for {
-			m, err := q.Get(ctx)
-			if errors.Is(err, ErrShutdown) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
+		return xpGetAll(ctx, seg, x, func(m xpBlob) (xpMsg, error) {
 			if m.Check != xpBlobCheck(m.Producer, m.Seq, m.Pad) {
-				return fmt.Errorf("message %d/%d of %d bytes fails its checksum", m.Producer, m.Seq, len(m.Pad))
+				return xpMsg{}, fmt.Errorf("message %d/%d of %d bytes fails its checksum", m.Producer, m.Seq, len(m.Pad))
 			}
-			if err := x.take(xpMake(m.Producer, m.Seq)); err != nil {
-				return err
-			}
-		}
+			return xpMake(m.Producer, m.Seq), nil
+		})
 	case "ring":
 		r, err := OpenRing[xpMsg](context.Background(), seg, xpName)
 		if err != nil {
@@ -463,6 +434,31 @@ func xpConsume(ctx context.Context, seg *shm.Segment, kind string, x *xpTally) e
 		}
 	}
 	return fmt.Errorf("unknown kind %q", kind)
+}
+
+// xpGetAll takes messages from the queue of T in seg until it is shut
+// down, and gives each to x as the xpMsg msg makes of it.
+func xpGetAll[T any](ctx context.Context, seg *shm.Segment, x *xpTally, msg func(T) (xpMsg, error)) error {
+	q, err := OpenQueue[T](context.Background(), seg, xpName)
+	if err != nil {
+		return err
+	}
+	for {
+		m, err := q.Get(ctx)
+		if errors.Is(err, ErrShutdown) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		v, err := msg(m)
+		if err != nil {
+			return err
+		}
+		if err := x.take(v); err != nil {
+			return err
+		}
+	}
 }
 
 // xpExactlyOnce runs xpProducers producer and xpConsumers consumer
@@ -1218,31 +1214,31 @@ type xpEnds struct {
 func xpMakeEnds(seg *shm.Segment, kind string, create bool) (*xpEnds, error) {
 	switch kind {
 	case "queue":
-		var q *Queue[uint64]
-		var err error
-		if create {
-			q, err = NewQueue[uint64](8, shm.In(seg, xpName))
-		} else {
-			q, err = OpenQueue[uint64](context.Background(), seg, xpName)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &xpEnds{q.Put, q.TryPut, q.Get, q.TryGet, q.c, q.Cap()}, nil
+		return xpEndsOf(seg, create, NewQueue[uint64], OpenQueue[uint64], func(q *Queue[uint64]) *xpEnds {
+			return &xpEnds{q.Put, q.TryPut, q.Get, q.TryGet, q.c, q.Cap()}
+		})
 	case "spsc":
-		var r *Ring[uint64]
-		var err error
-		if create {
-			r, err = NewSPSCRing[uint64](8, shm.In(seg, xpName))
-		} else {
-			r, err = OpenRing[uint64](context.Background(), seg, xpName)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &xpEnds{r.Push, r.TryPush, r.Pop, r.TryPop, r.c, r.Cap()}, nil
+		return xpEndsOf(seg, create, NewSPSCRing[uint64], OpenRing[uint64], func(r *Ring[uint64]) *xpEnds {
+			return &xpEnds{r.Push, r.TryPush, r.Pop, r.TryPop, r.c, r.Cap()}
+		})
 	}
 	return nil, fmt.Errorf("unknown kind %q", kind)
+}
+
+// xpEndsOf makes the object xpName of 8 slots in seg with place, or opens
+// it with open, and gives its ends.
+func xpEndsOf[P any](seg *shm.Segment, create bool, place func(int, ...shm.Option) (P, error), open func(context.Context, *shm.Segment, string) (P, error), ends func(P) *xpEnds) (*xpEnds, error) {
+	var o P
+	var err error
+	if create {
+		o, err = place(8, shm.In(seg, xpName))
+	} else {
+		o, err = open(context.Background(), seg, xpName)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ends(o), nil
 }
 
 // xpChildTransfer puts the values from..from+count-1 ("put") or gets
@@ -1283,9 +1279,9 @@ var xpChildTransfer = testproc.Register("rb-xp-transfer", func(c *testproc.Child
 	return nil
 })
 
-// TestMultiProcGetWokenByPut: the test's Get (Pop) sleeps on an empty
-// queue (single-producer ring) until a child's Put (Push) wakes it.
-func TestMultiProcGetWokenByPut(t *testing.T) {
+// xpWakeRuns runs f, its sleeps waiting for their wake-ups, on a queue and
+// on a single-producer ring, each made new in a fresh segment.
+func xpWakeRuns(t *testing.T, f func(t *testing.T, seg *shm.Segment, ctx context.Context, kind string, e *xpEnds)) {
 	xpStrictWakes(t)
 	for _, kind := range []string{"queue", "spsc"} {
 		t.Run(kind, func(t *testing.T) {
@@ -1295,31 +1291,39 @@ func TestMultiProcGetWokenByPut(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			type got struct {
-				v   uint64
-				err error
-			}
-			done := make(chan got, 1)
-			go func() {
-				v, err := e.get(ctx)
-				done <- got{v, err}
-			}()
-			xpAwaitSleeper(t, e.c.empty, "Get on an empty "+kind)
-			p := shmtest.Start(t, xpShortTimeout, xpChildTransfer, seg.Name(), kind, "put", "42", "1")
-			xpResult(t, p)
-			select {
-			case g := <-done:
-				if g.v != 42 || g.err != nil {
-					t.Fatalf("Get: %d, %v, want 42", g.v, g.err)
-				}
-			case <-time.After(xpTimeout):
-				t.Fatalf("Get not woken by the child's Put within %v", xpTimeout)
-			}
-			if _, err := e.tryGet(); err != errEmpty {
-				t.Fatalf("TryGet after: %v", err)
-			}
+			f(t, seg, ctx, kind, e)
 		})
 	}
+}
+
+// TestMultiProcGetWokenByPut: the test's Get (Pop) sleeps on an empty
+// queue (single-producer ring) until a child's Put (Push) wakes it.
+func TestMultiProcGetWokenByPut(t *testing.T) {
+	xpWakeRuns(t, func(t *testing.T, seg *shm.Segment, ctx context.Context, kind string, e *xpEnds) {
+		type got struct {
+			v   uint64
+			err error
+		}
+		done := make(chan got, 1)
+		go func() {
+			v, err := e.get(ctx)
+			done <- got{v, err}
+		}()
+		xpAwaitSleeper(t, e.c.empty, "Get on an empty "+kind)
+		p := shmtest.Start(t, xpShortTimeout, xpChildTransfer, seg.Name(), kind, "put", "42", "1")
+		xpResult(t, p)
+		select {
+		case g := <-done:
+			if g.v != 42 || g.err != nil {
+				t.Fatalf("Get: %d, %v, want 42", g.v, g.err)
+			}
+		case <-time.After(xpTimeout):
+			t.Fatalf("Get not woken by the child's Put within %v", xpTimeout)
+		}
+		if _, err := e.tryGet(); err != errEmpty {
+			t.Fatalf("TryGet after: %v", err)
+		}
+	})
 }
 
 // TestMultiProcPutWokenByGet: the test's Put (Push) sleeps on a full
@@ -1327,49 +1331,40 @@ func TestMultiProcGetWokenByPut(t *testing.T) {
 // the test takes the rest in order (taking over a dead child's consumer
 // role on the ring).
 func TestMultiProcPutWokenByGet(t *testing.T) {
-	xpStrictWakes(t)
-	for _, kind := range []string{"queue", "spsc"} {
-		t.Run(kind, func(t *testing.T) {
-			seg := testSeg(t)
-			ctx := xpContext(t)
-			e, err := xpMakeEnds(seg, kind, true)
+	xpWakeRuns(t, func(t *testing.T, seg *shm.Segment, ctx context.Context, kind string, e *xpEnds) {
+		for i := range e.size {
+			if err := e.tryPut(uint64(i)); err != nil {
+				t.Fatalf("filling: %v", err)
+			}
+		}
+		if err := e.tryPut(99); err != errFull {
+			t.Fatalf("TryPut on a full %s: %v", kind, err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- e.put(ctx, uint64(e.size)) }()
+		xpAwaitSleeper(t, e.c.full, "Put on a full "+kind)
+		p := shmtest.Start(t, xpShortTimeout, xpChildTransfer, seg.Name(), kind, "get", "0", "1")
+		if got := strings.Join(xpResult(t, p), " "); got != "get 0" {
+			t.Fatalf("child got %q, want %q", got, "get 0")
+		}
+		select {
+		case err := <-done:
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("Put: %v", err)
 			}
-			for i := range e.size {
-				if err := e.tryPut(uint64(i)); err != nil {
-					t.Fatalf("filling: %v", err)
-				}
+		case <-time.After(xpTimeout):
+			t.Fatalf("Put not woken by the child's Get within %v", xpTimeout)
+		}
+		for i := 1; i <= e.size; i++ {
+			v, err := e.tryGet()
+			if err != nil || v != uint64(i) {
+				t.Fatalf("draining: %d, %v, want %d", v, err, i)
 			}
-			if err := e.tryPut(99); err != errFull {
-				t.Fatalf("TryPut on a full %s: %v", kind, err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- e.put(ctx, uint64(e.size)) }()
-			xpAwaitSleeper(t, e.c.full, "Put on a full "+kind)
-			p := shmtest.Start(t, xpShortTimeout, xpChildTransfer, seg.Name(), kind, "get", "0", "1")
-			if got := strings.Join(xpResult(t, p), " "); got != "get 0" {
-				t.Fatalf("child got %q, want %q", got, "get 0")
-			}
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("Put: %v", err)
-				}
-			case <-time.After(xpTimeout):
-				t.Fatalf("Put not woken by the child's Get within %v", xpTimeout)
-			}
-			for i := 1; i <= e.size; i++ {
-				v, err := e.tryGet()
-				if err != nil || v != uint64(i) {
-					t.Fatalf("draining: %d, %v, want %d", v, err, i)
-				}
-			}
-			if _, err := e.tryGet(); err != errEmpty {
-				t.Fatalf("TryGet after: %v", err)
-			}
-		})
-	}
+		}
+		if _, err := e.tryGet(); err != errEmpty {
+			t.Fatalf("TryGet after: %v", err)
+		}
+	})
 }
 
 // TestMultiProcChildWokenByParent: the other way round: a child's Get
