@@ -889,10 +889,7 @@ func TestEdgePipe(t *testing.T) {
 	defer cancel() // stops what a failed test leaves blocked
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	a, b, err := Pipe[fancy](2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[fancy](t, 2)
 	// Poll with an ended context only looks.
 	if ok, err := b.Poll(cancelled); ok || err != context.Canceled {
 		t.Fatalf("Poll(cancelled) on nothing = %v, %v", ok, err)
@@ -980,10 +977,7 @@ func TestEdgePipe(t *testing.T) {
 		t.Fatal("a second Close:", err)
 	}
 	// A Recv blocked on a handle wakes when that handle closes.
-	c, d, err := Pipe[fancy](2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, d := newPipe[fancy](t, 2)
 	defer d.Free()
 	go func() { _, err := c.Recv(ctx); recvd <- err }()
 	go func() { _, err := c.Poll(ctx); polled <- err }()
@@ -1086,10 +1080,7 @@ func TestEdgeCancel(t *testing.T) {
 			t.Fatal(v, err)
 		}
 	}
-	a, b, err := Pipe[string](1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[string](t, 1)
 	_, err = b.Recv(expired())
 	wantErr("Recv", err, context.DeadlineExceeded)
 	ok, err := b.Poll(expired())
@@ -1286,10 +1277,7 @@ func TestEdgeCancelNoLoss(t *testing.T) {
 		}))
 	})
 	t.Run("pipe", func(t *testing.T) {
-		a, b, err := Pipe[uint64](2)
-		if err != nil {
-			t.Fatal(err)
-		}
+		a, b := newPipe[uint64](t, 2)
 		recv := func(ctx context.Context) (uint64, error) {
 			// Poll first, under the same deadline: a true Poll promises a
 			// message to someone, not to us.
@@ -1456,10 +1444,7 @@ func TestEdgeSpin(t *testing.T) {
 			}
 		}
 	})
-	a, b, err := Pipe[string](1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[string](t, 1)
 	b.SetSpin(true)
 	short, cancel = context.WithTimeout(ctx, 5*time.Millisecond)
 	defer cancel()

@@ -371,10 +371,7 @@ func FuzzPipeHeader(f *testing.F) {
 	copy(swapped[offPipeQ1:offPipeQ1+8], good[offPipeQ0:offPipeQ1])
 	f.Add(swapped)
 	f.Fuzz(func(t *testing.T, hdr []byte) {
-		a, _, err := Pipe[string](1)
-		if err != nil {
-			t.Fatal(err)
-		}
+		a, _ := newPipe[string](t, 1)
 		defer freeConn(a)
 		head := a.pipe.Bytes()[:pipeHeader]
 		saved := bytes.Clone(head)

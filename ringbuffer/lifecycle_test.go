@@ -195,10 +195,10 @@ func handleOf[T any, P interface {
 	return p
 }
 
-// lcPipe makes a pipe of strings of n slots, where opts place it.
-func lcPipe(t *testing.T, n int, opts ...shm.Option) (*Conn[string], *Conn[string]) {
+// newPipe makes a pipe of T of n slots, where opts place it.
+func newPipe[T any](t testing.TB, n int, opts ...shm.Option) (*Conn[T], *Conn[T]) {
 	t.Helper()
-	a, b, err := Pipe[string](n, opts...)
+	a, b, err := Pipe[T](n, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +419,7 @@ func TestLifecycleHolderWordsUnused(t *testing.T) {
 // closed.
 func TestLifecyclePipeHandlesOfOneProcess(t *testing.T) {
 	ctx := xpContext(t)
-	a, b := lcPipe(t, 4)
+	a, b := newPipe[string](t, 4)
 	defer a.Free()
 	b2 := handleOf[Conn[string]](t, b)
 	if n := lcHolders(b.mine); n != 1 {
@@ -464,7 +464,7 @@ func lcHolders(slots []uint64) int {
 // with ErrFull; a receipt frees the slot its sender took.
 func TestLifecyclePipeTooManyHolders(t *testing.T) {
 	seg := testSeg(t)
-	a, b := lcPipe(t, 4, shm.In(seg, "p"))
+	a, b := newPipe[string](t, 4, shm.In(seg, "p"))
 	var sent [][]byte
 	for range MaxHolders - 1 { // slot 0 is this process's own
 		h, err := b.MarshalBinary()
@@ -505,7 +505,7 @@ func TestLifecyclePipeTooManyHolders(t *testing.T) {
 func TestLifecyclePipeHolderKilled(t *testing.T) {
 	for _, waiting := range []bool{true, false} {
 		seg := testSeg(t)
-		a, b := lcPipe(t, 8, shm.In(seg, ""))
+		a, b := newPipe[string](t, 8, shm.In(seg, ""))
 		p := lcStart(t, seg, "sendwait", lcEnd(t, b), "3")
 		b.Close()
 		p.WaitPoint("sent")
@@ -555,7 +555,7 @@ func TestLifecyclePipeHolderKilled(t *testing.T) {
 // A Send waiting for room sees the death of the end's last holder.
 func TestLifecyclePipeSendWaitingHolderKilled(t *testing.T) {
 	seg := testSeg(t)
-	a, b := lcPipe(t, 1, shm.In(seg, ""))
+	a, b := newPipe[string](t, 1, shm.In(seg, ""))
 	defer a.Free()
 	p := lcStart(t, seg, "sendwait", lcEnd(t, b), "0")
 	b.Close()
@@ -584,7 +584,7 @@ func TestLifecyclePipeSendWaitingHolderKilled(t *testing.T) {
 // talks through it.
 func TestLifecyclePipeSenderKilledInFlight(t *testing.T) {
 	seg := testSeg(t)
-	a, b := lcPipe(t, 4, shm.In(seg, ""))
+	a, b := newPipe[string](t, 4, shm.In(seg, ""))
 	defer a.Free()
 	relay := lcStart(t, seg, "relay", lcEnd(t, b))
 	b.Close()
@@ -627,7 +627,7 @@ func TestLifecyclePipeEndThroughQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := lcPipe(t, 4, shm.In(seg, ""))
+	a, b := newPipe[string](t, 4, shm.In(seg, ""))
 	defer a.Free()
 	ctx := xpContext(t)
 	if err := q.Put(ctx, lcEndMsg{Text: "via queue", End: b}); err != nil {
@@ -653,7 +653,7 @@ func TestLifecyclePipeEndThroughQueue(t *testing.T) {
 // misread.
 func TestLifecyclePipeOldVersion(t *testing.T) {
 	seg := testSeg(t)
-	a, _ := lcPipe(t, 4, shm.In(seg, "p"))
+	a, _ := newPipe[string](t, 4, shm.In(seg, "p"))
 	defer a.Free()
 	h, err := a.MarshalBinary()
 	if err != nil {

@@ -962,10 +962,7 @@ func TestMultiProcPipeByName(t *testing.T) {
 	const extra = 7
 	n := xpPingPongRounds()
 	seg := testSeg(t)
-	a, b, err := Pipe[xpMsg](4, shm.In(seg, xpName))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[xpMsg](t, 4, shm.In(seg, xpName))
 	start := time.Now()
 	p := shmtest.Start(t, xpShortTimeout, xpChildPipeByName, seg.Name(), strconv.Itoa(n), strconv.Itoa(extra))
 	xpPing(t, a, b, n, extra, xpPingMsg, xpPongMsg, xpMsgEq)
@@ -981,10 +978,7 @@ func TestMultiProcPipeByHandle(t *testing.T) {
 	const extra = 11
 	n := xpPingPongRounds()
 	seg := testSeg(t)
-	a, b, err := Pipe[fancy](8, shm.In(seg, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[fancy](t, 8, shm.In(seg, ""))
 	h, err := b.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)

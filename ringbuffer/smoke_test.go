@@ -140,10 +140,7 @@ func TestSmokeQueue(t *testing.T) {
 
 func TestSmokePipe(t *testing.T) {
 	ctx := context.Background()
-	a, b, err := Pipe[fancy](4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[fancy](t, 4)
 	a.Send(ctx, fancy{Name: "hi"})
 	if ok, err := b.Poll(ctx); !ok || err != nil {
 		t.Fatal(ok, err)
