@@ -195,6 +195,17 @@ func handleOf[T any, P interface {
 	return p
 }
 
+// mustNew is what place makes of n slots where opts say, failing t on an
+// error.
+func mustNew[P any](t testing.TB, place func(int, ...shm.Option) (P, error), n int, opts ...shm.Option) P {
+	t.Helper()
+	o, err := place(n, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
 // newPipe makes a pipe of T of n slots, where opts place it.
 func newPipe[T any](t testing.TB, n int, opts ...shm.Option) (*Conn[T], *Conn[T]) {
 	t.Helper()
@@ -221,10 +232,7 @@ func lcWantClosed(t *testing.T, errs map[string]error) {
 // Put goes on, and nothing is shut down.
 func TestLifecycleQueueConsumerClose(t *testing.T) {
 	seg := testSeg(t)
-	q, err := NewQueue[int64](4, shm.In(seg, "q"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[int64], 4, shm.In(seg, "q"))
 	ctx := xpContext(t)
 	if err := q.Put(ctx, 1); err != nil {
 		t.Fatal(err)
@@ -257,10 +265,7 @@ func TestLifecycleQueueConsumerClose(t *testing.T) {
 // of the same queue goes on.
 func TestLifecycleQueueCloseHandle(t *testing.T) {
 	ctx := xpContext(t)
-	q, err := NewJoinableQueue[string](4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewJoinableQueue[string], 4)
 	defer q.Free()
 	other := handleOf[JoinableQueue[string]](t, q)
 	blocked := make(chan error, 1)
@@ -302,10 +307,7 @@ func TestLifecycleOpenBeforeCreate(t *testing.T) {
 	p.WaitPoint("opening")
 	p.Continue()
 	time.Sleep(20 * time.Millisecond) // most likely waiting in OpenQueue by now; either way must work
-	q, err := NewQueue[int64](4, shm.In(seg, "late"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[int64], 4, shm.In(seg, "late"))
 	if err := q.Put(xpContext(t), 42); err != nil {
 		t.Fatal(err)
 	}
@@ -318,10 +320,7 @@ func TestLifecycleOpenBeforeCreate(t *testing.T) {
 // process may take it while the closer lives on.
 func TestLifecycleRingCloseGivesRole(t *testing.T) {
 	seg := testSeg(t)
-	r, err := NewSPSCRing[uint64](8, shm.In(seg, "r"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustNew(t, NewSPSCRing[uint64], 8, shm.In(seg, "r"))
 	p := lcStart(t, seg, "takerole")
 	p.WaitPoint("closed")
 	if err := r.TryPush(2); err != nil {
@@ -374,15 +373,9 @@ func TestLifecycleRingCloseGivesRole(t *testing.T) {
 // never writes them.
 func TestLifecycleHolderWordsUnused(t *testing.T) {
 	ctx := xpContext(t)
-	q, err := NewQueue[string](4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[string], 4)
 	defer q.Free()
-	r, err := NewSPSCRing[uint64](4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustNew(t, NewSPSCRing[uint64], 4)
 	defer r.Free()
 	for i := range 100 {
 		q.Put(ctx, "x")
@@ -623,10 +616,7 @@ func TestLifecyclePipeSenderKilledInFlight(t *testing.T) {
 // right after the Put, works for the process that takes it.
 func TestLifecyclePipeEndThroughQueue(t *testing.T) {
 	seg := testSeg(t)
-	q, err := NewQueue[lcEndMsg](4, shm.In(seg, "q"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[lcEndMsg], 4, shm.In(seg, "q"))
 	a, b := newPipe[string](t, 4, shm.In(seg, ""))
 	defer a.Free()
 	ctx := xpContext(t)

@@ -473,16 +473,10 @@ func xpExactlyOnce(t *testing.T, kind string, per, capacity int) {
 	var ring *Ring[xpMsg] // rings: the stop word, once the ring is empty
 	switch kind {
 	case "queue":
-		q, err := NewQueue[xpMsg](capacity, shm.In(seg, xpName))
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := mustNew(t, NewQueue[xpMsg], capacity, shm.In(seg, xpName))
 		drain = func() { q.Shutdown() }
 	case "gob":
-		q, err := NewQueue[xpBlob](capacity, shm.In(seg, xpName))
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := mustNew(t, NewQueue[xpBlob], capacity, shm.In(seg, xpName))
 		drain = func() { q.Shutdown() }
 	case "ring":
 		var err error
@@ -714,10 +708,7 @@ func TestMultiProcSPSCOrder(t *testing.T) {
 		n = 1_000_000
 	}
 	seg := testSeg(t)
-	r, err := NewSPSCRing[uint64](50, shm.In(seg, xpName))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustNew(t, NewSPSCRing[uint64], 50, shm.In(seg, xpName))
 	if r.Cap() != 64 || !r.SingleProducer() {
 		t.Fatalf("cap %d, single producer %v", r.Cap(), r.SingleProducer())
 	}
@@ -763,10 +754,7 @@ var xpChildSPSCIntrude = testproc.Register("rb-xp-spsc-intrude", func(c *testpro
 // none twice, none torn.
 func TestMultiProcSPSCTakeover(t *testing.T) {
 	seg := testSeg(t)
-	r, err := NewSPSCRing[uint64](64, shm.In(seg, xpName))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustNew(t, NewSPSCRing[uint64], 64, shm.In(seg, xpName))
 	ctx := xpContext(t)
 	type popped struct {
 		next uint64
@@ -1051,14 +1039,8 @@ func TestMultiProcQueueHandle(t *testing.T) {
 	const k = 500
 	seg := testSeg(t)
 	ctx := xpContext(t)
-	q, err := NewQueue[xpMsg](16, shm.In(seg, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, err := NewJoinableQueue[fancy](16, shm.In(seg, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[xpMsg], 16, shm.In(seg, ""))
+	j := mustNew(t, NewJoinableQueue[fancy], 16, shm.In(seg, ""))
 	qh, _ := q.MarshalBinary()
 	jh, _ := j.MarshalBinary()
 	p := shmtest.Start(t, xpShortTimeout, xpChildHandles, seg.Name(), hex.EncodeToString(qh), hex.EncodeToString(jh), strconv.Itoa(k))
@@ -1100,10 +1082,7 @@ func TestMultiProcQueueHandle(t *testing.T) {
 // UnmarshalBinary of its handle.
 func TestMultiProcOpenWrongType(t *testing.T) {
 	seg := testSeg(t)
-	q, err := NewQueue[xpMsg](8, shm.In(seg, "plain"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[xpMsg], 8, shm.In(seg, "plain"))
 	if _, err := NewQueue[fancy](8, shm.In(seg, "gob")); err != nil {
 		t.Fatal(err)
 	}
@@ -1119,7 +1098,7 @@ func TestMultiProcOpenWrongType(t *testing.T) {
 			t.Errorf("%s: %v, want shm.ErrLayout", what, err)
 		}
 	}
-	_, err = OpenQueue[uint32](context.Background(), seg, "plain")
+	_, err := OpenQueue[uint32](context.Background(), seg, "plain")
 	check("plain queue as uint32", err)
 	_, err = OpenQueue[fancy](context.Background(), seg, "plain")
 	check("plain queue as gob", err)

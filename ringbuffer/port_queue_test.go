@@ -208,10 +208,7 @@ func pyFull[T any](q *Queue[T]) bool { return q.Len() == q.Cap() }
 func TestPyQueuePut(t *testing.T) {
 	const size = 8 // a power of two: the capacity of a plain queue is exact
 	seg := testSeg(t)
-	q, err := NewQueue[int64](size, shm.In(seg, "q"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[int64], size, shm.In(seg, "q"))
 	p := pyStartQueue(t, seg, "q", "get", strconv.Itoa(size))
 	p.WaitPoint("start")
 	if !q.Empty() || pyFull(q) {
@@ -219,6 +216,7 @@ func TestPyQueuePut(t *testing.T) {
 	}
 	ctx := xpContext(t)
 	for i := 1; i <= size; i++ {
+		var err error
 		if i%2 == 0 {
 			err = q.TryPut(int64(i))
 		} else {
@@ -261,10 +259,7 @@ func TestPyQueuePut(t *testing.T) {
 // on the messages and on the empty queue.
 func TestPyQueueGet(t *testing.T) {
 	seg := testSeg(t)
-	q, err := NewQueue[int64](16, shm.In(seg, "q"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[int64], 16, shm.In(seg, "q"))
 	p := pyStartQueue(t, seg, "q", "put", "2", "6")
 	p.WaitPoint("start")
 	if !q.Empty() {
@@ -308,10 +303,7 @@ func TestPyQueueGet(t *testing.T) {
 // queue (of encoded messages); the parent gets all twenty in order.
 func TestPyQueueFork(t *testing.T) {
 	seg := testSeg(t)
-	q, err := NewQueue[string](32, shm.In(seg, "q"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[string], 32, shm.In(seg, "q"))
 	ctx := xpContext(t)
 	for i := range 10 {
 		if err := q.Put(ctx, strconv.Itoa(i)); err != nil {
@@ -332,15 +324,9 @@ func TestPyQueueFork(t *testing.T) {
 // test_qsize, on a queue of plain and one of encoded messages.
 func TestPyQueueQsize(t *testing.T) {
 	ctx := xpContext(t)
-	plain, err := NewQueue[int64](4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plain := mustNew(t, NewQueue[int64], 4)
 	defer plain.Free()
-	enc, err := NewQueue[string](4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	enc := mustNew(t, NewQueue[string], 4)
 	defer enc.Free()
 	for what, q := range map[string]interface {
 		Len() int
@@ -375,10 +361,7 @@ func (q pyQ[T]) get() error { _, err := q.Get(q.ctx); return err }
 func TestPyQueueTaskDone(t *testing.T) {
 	const workers, tasks = 4, 10
 	seg := testSeg(t)
-	q, err := NewJoinableQueue[int64](16, shm.In(seg, "jq"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewJoinableQueue[int64], 16, shm.In(seg, "jq"))
 	if err := q.TryPut(0); err != nil {
 		t.Fatal(err)
 	}
@@ -426,10 +409,7 @@ func TestPyQueueTaskDone(t *testing.T) {
 // test_timeout: Get on an empty queue with a 200 ms timeout waits at least
 // that long (Python allows 100 ms for coarse clocks; so does this test).
 func TestPyQueueTimeout(t *testing.T) {
-	q, err := NewQueue[int64](4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[int64], 4)
 	defer q.Free()
 	start := time.Now()
 	if _, err := q.Get(pyTimeout(t, 200*time.Millisecond)); err != context.DeadlineExceeded {
@@ -464,10 +444,7 @@ func (u *pyUnencodable) GobDecode(b []byte) error { u.Bad = false; return nil }
 func TestPyQueueUnencodable(t *testing.T) {
 	ctx := xpContext(t)
 	for _, size := range []int{1, 16} {
-		q, err := NewQueue[pyUnencodable](size)
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := mustNew(t, NewQueue[pyUnencodable], size)
 		if err := q.Put(ctx, pyUnencodable{Bad: true}); !errors.Is(err, errPyUnencodable) {
 			t.Errorf("Put of an unencodable message: %v, want its encoding error", err)
 		}
@@ -573,10 +550,7 @@ func pyRefusedBoth(t *testing.T, q *Queue[string], want error) {
 // another process return; the queue then refuses puts and gets.
 func TestPyQueueShutdownEmpty(t *testing.T) {
 	seg := testSeg(t)
-	q, err := NewJoinableQueue[string](4, shm.In(seg, "jq"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewJoinableQueue[string], 4, shm.In(seg, "jq"))
 	joiner := pyStartQueue(t, seg, "jq", "join")
 	getter := pyStartQueue(t, seg, "jq", "shut")
 	getter.WaitPoint("start")
@@ -605,10 +579,7 @@ func TestPyQueueShutdownEmpty(t *testing.T) {
 // until it is marked done; puts and gets are refused once it is gone.
 func TestPyQueueShutdownNonEmpty(t *testing.T) {
 	seg := testSeg(t)
-	q, err := NewJoinableQueue[string](1, shm.In(seg, "jq"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewJoinableQueue[string], 1, shm.In(seg, "jq"))
 	ctx := xpContext(t)
 	if err := q.Put(ctx, "data"); err != nil {
 		t.Fatal(err)
@@ -656,10 +627,7 @@ func TestPyQueueShutdownNonEmpty(t *testing.T) {
 // empty again. test_close: Close twice.
 func TestPySimpleQueueEmpty(t *testing.T) {
 	seg := testSeg(t)
-	q, err := NewQueue[bool](4, shm.In(seg, "q"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[bool], 4, shm.In(seg, "q"))
 	p := pyStartQueue(t, seg, "q", "empties")
 	p.WaitPoint("start")
 	if !q.Empty() {
