@@ -53,11 +53,7 @@ var lcChild = testproc.Register("rb-lifecycle", func(c *testproc.Child) error {
 	var out []string
 	switch mode := f.str(0); mode {
 	case "getclose":
-		q, err := OpenQueue[int64](ctx, seg, "q")
-		if err != nil {
-			return err
-		}
-		v, err := q.Get(ctx)
+		q, v, err := lcGetFirst[int64](ctx, seg)
 		if err != nil {
 			return err
 		}
@@ -117,11 +113,7 @@ var lcChild = testproc.Register("rb-lifecycle", func(c *testproc.Child) error {
 			end.Close()
 		}
 	case "viaqueue":
-		q, err := OpenQueue[lcEndMsg](ctx, seg, "q")
-		if err != nil {
-			return err
-		}
-		m, err := q.Get(ctx)
+		_, m, err := lcGetFirst[lcEndMsg](ctx, seg)
 		if err != nil {
 			return err
 		}
@@ -140,6 +132,17 @@ var lcChild = testproc.Register("rb-lifecycle", func(c *testproc.Child) error {
 	fmt.Println("RESULT", strings.Join(append([]string{"ok"}, out...), " "))
 	return nil
 })
+
+// lcGetFirst opens Queue[T] "q" in seg and takes one message from it.
+func lcGetFirst[T any](ctx context.Context, seg *shm.Segment) (*Queue[T], T, error) {
+	q, err := OpenQueue[T](ctx, seg, "q")
+	if err != nil {
+		var zero T
+		return nil, zero, err
+	}
+	v, err := q.Get(ctx)
+	return q, v, err
+}
 
 // lcEndMsg carries a pipe end through a Queue (gob, which encodes the end
 // with its MarshalBinary).

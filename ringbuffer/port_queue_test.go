@@ -467,6 +467,16 @@ func TestPyQueueUnencodable(t *testing.T) {
 	}
 }
 
+// pyJoinableOrNot is a new queue of 4 strings, joinable or not.
+func pyJoinableOrNot(t *testing.T, joinable bool) *Queue[string] {
+	t.Helper()
+	q, err := newQueue[string](4, joinable, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
 // test_closed_queue_empty_exceptions: Empty works on a closed handle, of
 // a queue used or not (Python's empty raises OSError on a used queue its
 // process closed; Empty has no error to return). Close is this handle's:
@@ -475,10 +485,7 @@ func TestPyQueueClosedEmpty(t *testing.T) {
 	ctx := xpContext(t)
 	for _, joinable := range []bool{false, true} {
 		for _, used := range []bool{false, true} {
-			q, err := newQueue[string](4, joinable, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			q := pyJoinableOrNot(t, joinable)
 			other := handleOf[Queue[string]](t, q)
 			if used {
 				if err := q.Put(ctx, "foo"); err != nil {
@@ -508,10 +515,7 @@ func TestPyQueueClosedEmpty(t *testing.T) {
 func TestPyQueueClosedPutGet(t *testing.T) {
 	ctx := xpContext(t)
 	for _, joinable := range []bool{false, true} {
-		q, err := newQueue[string](4, joinable, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := pyJoinableOrNot(t, joinable)
 		if err := q.Put(ctx, "there"); err != nil {
 			t.Fatal(err)
 		}
