@@ -45,11 +45,7 @@ import (
 //	hello HEX        receive the pipe end HEX, send "hi", Close
 //	viaqueue         take a pipe end from Queue[lcEndMsg] "q", send the
 //	                 message's Text on it, print what comes back, Close
-var lcChild = testproc.Register("rb-lifecycle", func(c *testproc.Child) error {
-	seg, f := xpOpen(c)
-	defer seg.Close()
-	ctx, cancel := xpChildContext()
-	defer cancel()
+var lcChild = xpChild("rb-lifecycle", func(c *testproc.Child, ctx context.Context, seg *shm.Segment, f xpArgs) error {
 	var out []string
 	switch mode := f.str(0); mode {
 	case "getclose":

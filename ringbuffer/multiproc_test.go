@@ -171,6 +171,18 @@ func xpOpen(c *testproc.Child) (*shm.Segment, xpArgs) {
 	return seg, f
 }
 
+// xpChild registers a child that runs fn with the segment and the fields
+// of its argument, and a context that ends after xpTimeout.
+func xpChild(name string, fn func(c *testproc.Child, ctx context.Context, seg *shm.Segment, f xpArgs) error) string {
+	return testproc.Register(name, func(c *testproc.Child) error {
+		seg, f := xpOpen(c)
+		defer seg.Close()
+		ctx, cancel := xpChildContext()
+		defer cancel()
+		return fn(c, ctx, seg, f)
+	})
+}
+
 // ---- Messages ----
 
 // xpMsg is the plain message of the exactness tests: Check is a hash of
@@ -291,12 +303,8 @@ func (x *xpTally) take(m xpMsg) error {
 	return nil
 }
 
-var xpChildProducer = testproc.Register("rb-xp-producer", func(c *testproc.Child) error {
-	seg, f := xpOpen(c)
-	defer seg.Close()
+var xpChildProducer = xpChild("rb-xp-producer", func(c *testproc.Child, ctx context.Context, seg *shm.Segment, f xpArgs) error {
 	kind, p, n := f.str(0), uint64(f.int(1)), uint64(f.int(2))
-	ctx, cancel := xpChildContext()
-	defer cancel()
 	b, err := seg.Find(ctx, xpBook, shm.Spec{Kind: shm.KindBytes})
 	if err != nil {
 		return err
@@ -362,12 +370,8 @@ func xpPutAll[T any](ctx context.Context, seg *shm.Segment, p, n uint64, mk func
 	return nil
 }
 
-var xpChildConsumer = testproc.Register("rb-xp-consumer", func(c *testproc.Child) error {
-	seg, f := xpOpen(c)
-	defer seg.Close()
+var xpChildConsumer = xpChild("rb-xp-consumer", func(c *testproc.Child, ctx context.Context, seg *shm.Segment, f xpArgs) error {
 	kind, per := f.str(0), f.int(1)
-	ctx, cancel := xpChildContext()
-	defer cancel()
 	b, err := seg.Find(ctx, xpBook, shm.Spec{Kind: shm.KindBytes})
 	if err != nil {
 		return err
@@ -609,12 +613,8 @@ func TestMultiProcGobQueueExactlyOnce(t *testing.T) {
 // the tail is when it takes the role), count of them (-1: until killed),
 // with Push and PushBatch in turn. With pause >= 0 it stops at
 // Point("pushed") after pause values; with stop 1 it pushes xpStop last.
-var xpChildSPSCPush = testproc.Register("rb-xp-spsc-push", func(c *testproc.Child) error {
-	seg, f := xpOpen(c)
-	defer seg.Close()
+var xpChildSPSCPush = xpChild("rb-xp-spsc-push", func(c *testproc.Child, ctx context.Context, seg *shm.Segment, f xpArgs) error {
 	count, pause, stop := f.int(1), f.int(2), f.int(3)
-	ctx, cancel := xpChildContext()
-	defer cancel()
 	r, err := OpenRing[uint64](context.Background(), seg, xpName)
 	if err != nil {
 		return err
@@ -908,11 +908,7 @@ func xpPongFancy(i int) fancy {
 func xpFancyEq(a, b fancy) bool { return a.Name == b.Name && slices.Equal(a.Tags, b.Tags) }
 
 // xpChildPipeByName finds the pipe by name and plays its end 1.
-var xpChildPipeByName = testproc.Register("rb-xp-pipe-name", func(c *testproc.Child) error {
-	seg, f := xpOpen(c)
-	defer seg.Close()
-	ctx, cancel := xpChildContext()
-	defer cancel()
+var xpChildPipeByName = xpChild("rb-xp-pipe-name", func(c *testproc.Child, ctx context.Context, seg *shm.Segment, f xpArgs) error {
 	a, b, err := OpenPipe[xpMsg](context.Background(), seg, xpName)
 	if err != nil {
 		return err
@@ -926,11 +922,7 @@ var xpChildPipeByName = testproc.Register("rb-xp-pipe-name", func(c *testproc.Ch
 })
 
 // xpChildPipeByHandle gets its end of the pipe as a handle.
-var xpChildPipeByHandle = testproc.Register("rb-xp-pipe-handle", func(c *testproc.Child) error {
-	seg, f := xpOpen(c)
-	defer seg.Close()
-	ctx, cancel := xpChildContext()
-	defer cancel()
+var xpChildPipeByHandle = xpChild("rb-xp-pipe-handle", func(c *testproc.Child, ctx context.Context, seg *shm.Segment, f xpArgs) error {
 	b, err := endFromHex[fancy](f.str(0))
 	if err != nil {
 		return err
@@ -985,11 +977,7 @@ func TestMultiProcPipeByHandle(t *testing.T) {
 // handles, checks that the first will not attach as another type, then
 // forwards k messages from the first to the second and waits until the
 // test has marked them all done.
-var xpChildHandles = testproc.Register("rb-xp-handles", func(c *testproc.Child) error {
-	seg, f := xpOpen(c)
-	defer seg.Close()
-	ctx, cancel := xpChildContext()
-	defer cancel()
+var xpChildHandles = xpChild("rb-xp-handles", func(c *testproc.Child, ctx context.Context, seg *shm.Segment, f xpArgs) error {
 	qh, err := hex.DecodeString(f.str(0))
 	if err != nil {
 		return err

@@ -60,11 +60,7 @@ var pyStrings = []string{"hello", "", "a", "b", "", "bye", "", "lop"}
 // The child opens the pipe by name, and closes the end it does not use,
 // but with mode echo and, in place of the name, an end of the pipe as
 // MarshalBinary bytes in hex.
-var pyChildConn = testproc.Register("rb-py-conn", func(c *testproc.Child) error {
-	seg, f := xpOpen(c)
-	defer seg.Close()
-	ctx, cancel := xpChildContext()
-	defer cancel()
+var pyChildConn = xpChild("rb-py-conn", func(c *testproc.Child, ctx context.Context, seg *shm.Segment, f xpArgs) error {
 	name, mode := f.str(0), f.str(1)
 	var out []string
 	if mode == "hello" {

@@ -76,11 +76,7 @@ func pyEnded() context.Context {
 //	           print its error's class (it must fail: closed meanwhile)
 //	empties    open Queue[bool], stop at point "start", put what Empty
 //	           says, twice
-var pyChildQueue = testproc.Register("rb-py-queue", func(c *testproc.Child) error {
-	seg, f := xpOpen(c)
-	defer seg.Close()
-	ctx, cancel := xpChildContext()
-	defer cancel()
+var pyChildQueue = xpChild("rb-py-queue", func(c *testproc.Child, ctx context.Context, seg *shm.Segment, f xpArgs) error {
 	name, mode := f.str(0), f.str(1)
 	var out []string
 	switch mode {
