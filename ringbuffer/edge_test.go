@@ -1438,18 +1438,10 @@ func TestEdgeBadInput(t *testing.T) {
 	}
 
 	seg := testSeg(t)
-	if _, err := NewRing[uint64](4, shm.In(seg, "ring")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := NewQueue[uint64](4, shm.In(seg, "plain")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := NewQueue[fancy](4, shm.In(seg, "gob")); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := Pipe[fancy](4, shm.In(seg, "pipe")); err != nil {
-		t.Fatal(err)
-	}
+	mustNew(t, NewRing[uint64], 4, shm.In(seg, "ring"))
+	mustNew(t, NewQueue[uint64], 4, shm.In(seg, "plain"))
+	mustNew(t, NewQueue[fancy], 4, shm.In(seg, "gob"))
+	newPipe[fancy](t, 4, shm.In(seg, "pipe"))
 	for what, err := range map[string]error{
 		"OpenRing[uint32]":       second(OpenRing[uint32](context.Background(), seg, "ring")),
 		"OpenRing[int64]":        second(OpenRing[int64](context.Background(), seg, "ring")),

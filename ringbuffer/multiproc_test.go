@@ -1071,15 +1071,9 @@ func TestMultiProcQueueHandle(t *testing.T) {
 func TestMultiProcOpenWrongType(t *testing.T) {
 	seg := testSeg(t)
 	q := mustNew(t, NewQueue[xpMsg], 8, shm.In(seg, "plain"))
-	if _, err := NewQueue[fancy](8, shm.In(seg, "gob")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := NewRing[xpMsg](8, shm.In(seg, "ring")); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := Pipe[xpMsg](8, shm.In(seg, "pipe")); err != nil {
-		t.Fatal(err)
-	}
+	mustNew(t, NewQueue[fancy], 8, shm.In(seg, "gob"))
+	mustNew(t, NewRing[xpMsg], 8, shm.In(seg, "ring"))
+	newPipe[xpMsg](t, 8, shm.In(seg, "pipe"))
 	check := func(what string, err error) {
 		t.Helper()
 		if !errors.Is(err, shm.ErrLayout) {
