@@ -268,10 +268,7 @@ var benchChildRawRing = testproc.Register("rb-bench-raw-ring", func(c *testproc.
 
 func benchSPSC8(b *testing.B, batch int, spin bool) {
 	seg := benchSeg(b, 8*benchCap8+1<<20)
-	r, err := NewSPSCRing[uint64](benchCap8, shm.In(seg, "ring"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	r := mustNew(b, NewSPSCRing[uint64], benchCap8, shm.In(seg, "ring"))
 	r.SetSpin(spin)
 	if _, err := r.TryPushBatch(nil); err != nil { // takes the producer role
 		b.Fatal(err)
@@ -478,10 +475,7 @@ func BenchmarkQueue64(b *testing.B) {
 
 func benchQueue64(b *testing.B, pairs int) {
 	seg := benchSeg(b, (64+8)*benchQueueCap+1<<20) // a slot and a cell word each
-	q, err := NewQueue[benchMsg64](benchQueueCap, shm.In(seg, "q"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	q := mustNew(b, NewQueue[benchMsg64], benchQueueCap, shm.In(seg, "q"))
 	stats, err := shm.Place(benchStatsSpec, nil, shm.In(seg, "stats"))
 	if err != nil {
 		b.Fatal(err)
@@ -804,14 +798,8 @@ const benchGone = ^uint64(0)
 func benchPingPong(b *testing.B, mode string) {
 	spin := mode == "spin"
 	seg := testSeg(b)
-	ping, err := NewSPSCRing[uint64](16, shm.In(seg, "ping"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	pong, err := NewSPSCRing[uint64](16, shm.In(seg, "pong"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	ping := mustNew(b, NewSPSCRing[uint64], 16, shm.In(seg, "ping"))
+	pong := mustNew(b, NewSPSCRing[uint64], 16, shm.In(seg, "pong"))
 	stats, err := shm.Place(benchStatsSpec, nil, shm.In(seg, "stats"))
 	if err != nil {
 		b.Fatal(err)
@@ -922,10 +910,7 @@ func BenchmarkBulk64K(b *testing.B) {
 
 func benchBulk(b *testing.B, spin bool) {
 	seg := benchSeg(b, benchBulkSlots*int64(len(benchBlock{}))+1<<20)
-	r, err := NewSPSCRing[benchBlock](benchBulkSlots, shm.In(seg, "bulk"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	r := mustNew(b, NewSPSCRing[benchBlock], benchBulkSlots, shm.In(seg, "bulk"))
 	r.SetSpin(spin)
 	if _, err := r.TryPushBatch(nil); err != nil { // takes the producer role
 		b.Fatal(err)
@@ -962,31 +947,19 @@ func benchBulk(b *testing.B, spin bool) {
 // allocate nothing (allocs/op 0); gob encodes a message into a new buffer.
 func BenchmarkRingOps(b *testing.B) {
 	b.Run("spsc", func(b *testing.B) {
-		r, err := NewSPSCRing[uint64](64, shm.In(testSeg(b), "r"))
-		if err != nil {
-			b.Fatal(err)
-		}
+		r := mustNew(b, NewSPSCRing[uint64], 64, shm.In(testSeg(b), "r"))
 		benchRingOps(b, r)
 	})
 	b.Run("mpmc", func(b *testing.B) {
-		r, err := NewRing[uint64](64, shm.In(testSeg(b), "r"))
-		if err != nil {
-			b.Fatal(err)
-		}
+		r := mustNew(b, NewRing[uint64], 64, shm.In(testSeg(b), "r"))
 		benchRingOps(b, r)
 	})
 	b.Run("queue-plain", func(b *testing.B) {
-		q, err := NewQueue[benchMsg64](64, shm.In(testSeg(b), "q"))
-		if err != nil {
-			b.Fatal(err)
-		}
+		q := mustNew(b, NewQueue[benchMsg64], 64, shm.In(testSeg(b), "q"))
 		benchQueueOps(b, q, benchMsg64{From: 1, Seq: 2})
 	})
 	b.Run("queue-gob", func(b *testing.B) {
-		q, err := NewQueue[fancy](64, shm.In(testSeg(b), "q"))
-		if err != nil {
-			b.Fatal(err)
-		}
+		q := mustNew(b, NewQueue[fancy], 64, shm.In(testSeg(b), "q"))
 		benchQueueOps(b, q, fancy{Name: "Fancy Dan", Tags: []string{"a", "b"}})
 	})
 	// A buffered channel's send and receive, the in-process peer.

@@ -110,22 +110,10 @@ func gobQueueFIFO(name string, q *Queue[string]) edgeFIFO {
 // edgeKinds makes one FIFO of every kind with room for n messages asked.
 func edgeKinds(t *testing.T, n int) []edgeFIFO {
 	t.Helper()
-	spsc, err := NewSPSCRing[uint64](n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mpmc, err := NewRing[uint64](n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := NewQueue[uint64](n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc, err := NewQueue[string](n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spsc := mustNew(t, NewSPSCRing[uint64], n)
+	mpmc := mustNew(t, NewRing[uint64], n)
+	plain := mustNew(t, NewQueue[uint64], n)
+	enc := mustNew(t, NewQueue[string], n)
 	fs := []edgeFIFO{ringFIFO("spsc", spsc), ringFIFO("mpmc", mpmc), plainQueueFIFO("plain queue", plain), gobQueueFIFO("gob queue", enc)}
 	for _, f := range fs {
 		t.Cleanup(func() { edgeFree(t, f.free) })
@@ -228,10 +216,7 @@ func TestEdgeWrapAround(t *testing.T) {
 func TestEdgeFramesWrap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{1, 2, 8} {
-		q, err := NewQueue[string](n)
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := mustNew(t, NewQueue[string], n)
 		defer edgeFree(t, q.Free)
 		cells := q.Cap()
 		var model []string // messages in the queue
@@ -445,10 +430,7 @@ func TestEdgeBatchWrap(t *testing.T) {
 func TestEdgeExactFit(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel() // stops what a failed test leaves blocked
-	q, err := NewQueue[[]byte](2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[[]byte], 2)
 	defer edgeFree(t, q.Free)
 	q.SetCodec(rawCodec{})
 	cells := q.Cap()
@@ -549,10 +531,7 @@ func TestEdgeExactFit(t *testing.T) {
 
 	// The same with gob: a string whose encoding fills the free cells to
 	// the byte, if gob has one.
-	g, err := NewQueue[string](2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := mustNew(t, NewQueue[string], 2)
 	defer edgeFree(t, g.Free)
 	if err := g.TryPut("x"); err != nil {
 		t.Fatal(err)
@@ -588,18 +567,12 @@ func TestEdgeShutdownDrain(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel() // stops what a failed test leaves blocked
 	t.Run("plain", func(t *testing.T) {
-		q, err := NewQueue[uint64](4)
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := mustNew(t, NewQueue[uint64], 4)
 		defer edgeFree(t, q.Free)
 		edgeShutdownDrain(t, q, func(i int) uint64 { return uint64(i) })
 	})
 	t.Run("gob", func(t *testing.T) {
-		q, err := NewQueue[string](1)
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := mustNew(t, NewQueue[string], 1)
 		defer edgeFree(t, q.Free)
 		edgeShutdownDrain(t, q, strconv.Itoa)
 	})
@@ -613,18 +586,12 @@ func TestEdgeShutdownDrain(t *testing.T) {
 			var shutQ func()
 			var free func() error
 			if plain {
-				q, err := NewQueue[uint64](4)
-				if err != nil {
-					t.Fatal(err)
-				}
+				q := mustNew(t, NewQueue[uint64], 4)
 				put = func() error { return q.Put(ctx, 7) }
 				get = func() error { _, err := q.TryGet(); return err }
 				shutQ, free = func() { q.Shutdown() }, q.Free
 			} else {
-				q, err := NewQueue[string](4)
-				if err != nil {
-					t.Fatal(err)
-				}
+				q := mustNew(t, NewQueue[string], 4)
 				put = func() error { return q.Put(ctx, "seven") }
 				get = func() error { _, err := q.TryGet(); return err }
 				shutQ, free = func() { q.Shutdown() }, q.Free
@@ -731,10 +698,7 @@ func edgeShutdownDrain[T comparable](t *testing.T, q *Queue[T], val func(int) T)
 	}
 
 	// A Get blocked when Shutdown comes wakes with ErrShutdown.
-	q2, err := NewQueue[T](2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q2 := mustNew(t, NewQueue[T], 2)
 	defer edgeFree(t, q2.Free)
 	blocked := make(chan error, 1)
 	go func() { _, err := q2.Get(ctx); blocked <- err }()
@@ -855,10 +819,7 @@ func TestEdgeJoinable(t *testing.T) {
 	// OpenJoinableQueue and UnmarshalBinary refuse a queue that is not
 	// joinable.
 	seg := testSeg(t)
-	q, err := NewQueue[uint64](4, shm.In(seg, "plain"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[uint64], 4, shm.In(seg, "plain"))
 	if _, err := OpenJoinableQueue[uint64](context.Background(), seg, "plain"); err == nil {
 		t.Fatal("OpenJoinableQueue opened a queue that is not joinable")
 	}
@@ -867,10 +828,7 @@ func TestEdgeJoinable(t *testing.T) {
 	if err := j.UnmarshalBinary(h); err == nil {
 		t.Fatal("JoinableQueue.UnmarshalBinary took a queue that is not joinable")
 	}
-	jq, err := NewJoinableQueue[uint64](4, shm.In(seg, "joinable"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	jq := mustNew(t, NewJoinableQueue[uint64], 4, shm.In(seg, "joinable"))
 	jq.Put(ctx, 1)
 	other, err := OpenJoinableQueue[uint64](context.Background(), seg, "joinable")
 	if err != nil {
@@ -889,10 +847,7 @@ func TestEdgePipe(t *testing.T) {
 	defer cancel() // stops what a failed test leaves blocked
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	a, b, err := Pipe[fancy](2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[fancy](t, 2)
 	// Poll with an ended context only looks.
 	if ok, err := b.Poll(cancelled); ok || err != context.Canceled {
 		t.Fatalf("Poll(cancelled) on nothing = %v, %v", ok, err)
@@ -980,10 +935,7 @@ func TestEdgePipe(t *testing.T) {
 		t.Fatal("a second Close:", err)
 	}
 	// A Recv blocked on a handle wakes when that handle closes.
-	c, d, err := Pipe[fancy](2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, d := newPipe[fancy](t, 2)
 	defer d.Free()
 	go func() { _, err := c.Recv(ctx); recvd <- err }()
 	go func() { _, err := c.Poll(ctx); polled <- err }()
@@ -1056,20 +1008,14 @@ func TestEdgeCancel(t *testing.T) {
 			t.Fatalf("after cancelled pushes the ring holds %v (%v)", dst[:n], err)
 		}
 	}
-	p, err := NewQueue[uint64](2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustNew(t, NewQueue[uint64], 2)
 	defer edgeFree(t, p.Free)
-	_, err = p.Get(expired())
+	_, err := p.Get(expired())
 	wantErr("plain Get", err, context.DeadlineExceeded)
 	p.TryPut(1)
 	p.TryPut(2)
 	wantErr("plain Put", p.Put(expired(), 3), context.DeadlineExceeded)
-	g, err := NewQueue[string](1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := mustNew(t, NewQueue[string], 1)
 	defer edgeFree(t, g.Free)
 	_, err = g.Get(expired())
 	wantErr("gob Get", err, context.DeadlineExceeded)
@@ -1086,10 +1032,7 @@ func TestEdgeCancel(t *testing.T) {
 			t.Fatal(v, err)
 		}
 	}
-	a, b, err := Pipe[string](1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[string](t, 1)
 	_, err = b.Recv(expired())
 	wantErr("Recv", err, context.DeadlineExceeded)
 	ok, err := b.Poll(expired())
@@ -1100,10 +1043,7 @@ func TestEdgeCancel(t *testing.T) {
 	for a.Send(cancelled, "x") == nil {
 	}
 	wantErr("Send", a.Send(expired(), "y"), context.DeadlineExceeded)
-	j, err := NewJoinableQueue[uint64](2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := mustNew(t, NewJoinableQueue[uint64], 2)
 	defer edgeFree(t, j.Free)
 	j.Put(ctx, 1)
 	wantErr("Join", j.Join(expired()), context.DeadlineExceeded)
@@ -1238,36 +1178,24 @@ func TestEdgeCancelNoLoss(t *testing.T) {
 		}
 	}
 	t.Run("ring", func(t *testing.T) {
-		r, err := NewRing[uint64](4)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := mustNew(t, NewRing[uint64], 4)
 		defer edgeFree(t, r.Free)
 		edgeLoss(t, "Push/Pop", total, 3, 3, one(r.Push), take(r.Pop), drainWith(r.TryPop))
 		edgeLoss(t, "PushBatch/PopBatch", total, 3, 3, r.PushBatch, r.PopBatch, drainWith(r.TryPop))
 	})
 	t.Run("spsc", func(t *testing.T) {
-		r, err := NewSPSCRing[uint64](4)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := mustNew(t, NewSPSCRing[uint64], 4)
 		defer edgeFree(t, r.Free)
 		edgeLoss(t, "SPSC Push/Pop", total, 1, 1, one(r.Push), take(r.Pop), drainWith(r.TryPop))
 		edgeLoss(t, "SPSC PushBatch/PopBatch", total, 1, 1, r.PushBatch, r.PopBatch, drainWith(r.TryPop))
 	})
 	t.Run("plain queue", func(t *testing.T) {
-		q, err := NewQueue[uint64](4)
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := mustNew(t, NewQueue[uint64], 4)
 		defer edgeFree(t, q.Free)
 		edgeLoss(t, "Put/Get", total, 3, 3, one(q.Put), take(q.Get), drainWith(q.TryGet))
 	})
 	t.Run("gob queue", func(t *testing.T) {
-		q, err := NewQueue[fancy](1)
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := mustNew(t, NewQueue[fancy], 1)
 		defer edgeFree(t, q.Free)
 		put := func(ctx context.Context, v uint64) error { return q.Put(ctx, fancy{Name: strconv.FormatUint(v, 10)}) }
 		get := func(ctx context.Context) (uint64, error) {
@@ -1286,10 +1214,7 @@ func TestEdgeCancelNoLoss(t *testing.T) {
 		}))
 	})
 	t.Run("pipe", func(t *testing.T) {
-		a, b, err := Pipe[uint64](2)
-		if err != nil {
-			t.Fatal(err)
-		}
+		a, b := newPipe[uint64](t, 2)
 		recv := func(ctx context.Context) (uint64, error) {
 			// Poll first, under the same deadline: a true Poll promises a
 			// message to someone, not to us.
@@ -1309,10 +1234,7 @@ func TestEdgeCancelNoLoss(t *testing.T) {
 		}))
 	})
 	t.Run("join", func(t *testing.T) {
-		q, err := NewJoinableQueue[uint64](4)
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := mustNew(t, NewJoinableQueue[uint64], 4)
 		defer edgeFree(t, q.Free)
 		n := total / 2
 		var taken atomic.Int64
@@ -1427,10 +1349,7 @@ func TestEdgeSpin(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	q, err := NewQueue[string](1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[string], 1)
 	defer edgeFree(t, q.Free)
 	q.SetSpin(true)
 	short, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
@@ -1456,10 +1375,7 @@ func TestEdgeSpin(t *testing.T) {
 			}
 		}
 	})
-	a, b, err := Pipe[string](1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[string](t, 1)
 	b.SetSpin(true)
 	short, cancel = context.WithTimeout(ctx, 5*time.Millisecond)
 	defer cancel()
@@ -1522,18 +1438,10 @@ func TestEdgeBadInput(t *testing.T) {
 	}
 
 	seg := testSeg(t)
-	if _, err := NewRing[uint64](4, shm.In(seg, "ring")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := NewQueue[uint64](4, shm.In(seg, "plain")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := NewQueue[fancy](4, shm.In(seg, "gob")); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := Pipe[fancy](4, shm.In(seg, "pipe")); err != nil {
-		t.Fatal(err)
-	}
+	mustNew(t, NewRing[uint64], 4, shm.In(seg, "ring"))
+	mustNew(t, NewQueue[uint64], 4, shm.In(seg, "plain"))
+	mustNew(t, NewQueue[fancy], 4, shm.In(seg, "gob"))
+	newPipe[fancy](t, 4, shm.In(seg, "pipe"))
 	for what, err := range map[string]error{
 		"OpenRing[uint32]":       second(OpenRing[uint32](context.Background(), seg, "ring")),
 		"OpenRing[int64]":        second(OpenRing[int64](context.Background(), seg, "ring")),
@@ -1723,10 +1631,7 @@ func TestEdgeZeroAllocs(t *testing.T) {
 			}
 		})
 	}
-	q, err := NewQueue[uint64](8)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[uint64], 8)
 	defer edgeFree(t, q.Free)
 	q.Put(ctx, 1)
 	q.Get(ctx)
@@ -1814,10 +1719,7 @@ func TestEdgeManyGoroutines(t *testing.T) {
 	}
 
 	// The ring has no Shutdown: consumers stop at a sentinel per consumer.
-	r, err := NewRing[[2]uint32](64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustNew(t, NewRing[[2]uint32], 64)
 	defer edgeFree(t, r.Free)
 	var left atomic.Int64
 	left.Store(producers)
@@ -1842,10 +1744,7 @@ func TestEdgeManyGoroutines(t *testing.T) {
 		return int(v[0]), int(v[1]), nil
 	})
 
-	q, err := NewQueue[fancy](16)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[fancy], 16)
 	defer edgeFree(t, q.Free)
 	left.Store(producers)
 	run("gob queue", gobTotal, func(p, i int) error {
@@ -1890,10 +1789,7 @@ func TestEdgeProducerSlot(t *testing.T) {
 		}
 		return used
 	}
-	q, err := NewQueue[fancy](4, shm.In(seg, "q"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[fancy], 4, shm.In(seg, "q"))
 	q2, err := OpenQueue[fancy](context.Background(), seg, "q")
 	if err != nil {
 		t.Fatal(err)
@@ -1923,10 +1819,7 @@ func TestEdgeProducerSlot(t *testing.T) {
 		}
 	}
 
-	r, err := NewRing[uint64](4, shm.In(seg, "r"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustNew(t, NewRing[uint64], 4, shm.In(seg, "r"))
 	r2, err := OpenRing[uint64](context.Background(), seg, "r")
 	if err != nil {
 		t.Fatal(err)
@@ -1948,10 +1841,7 @@ func TestEdgeProducerSlot(t *testing.T) {
 	// Handles that register at the same moment, again and again.
 	for i := range 100 {
 		name := "race" + strconv.Itoa(i)
-		q, err := NewQueue[uint64](4, shm.In(seg, name))
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := mustNew(t, NewQueue[uint64], 4, shm.In(seg, name))
 		handles := []*Queue[uint64]{q}
 		for range 3 {
 			h, err := OpenQueue[uint64](context.Background(), seg, name)
@@ -1994,17 +1884,11 @@ func TestEdgeJoinWhileTaking(t *testing.T) {
 		}
 		var get func() error
 		if plain {
-			q, err := NewJoinableQueue[uint64](4)
-			if err != nil {
-				t.Fatal(err)
-			}
+			q := mustNew(t, NewJoinableQueue[uint64], 4)
 			q.Put(ctx, 1)
 			jq, get = q, func() error { _, err := q.Get(ctx); return err }
 		} else {
-			q, err := NewJoinableQueue[string](4)
-			if err != nil {
-				t.Fatal(err)
-			}
+			q := mustNew(t, NewJoinableQueue[string], 4)
 			q.Put(ctx, "one")
 			jq, get = q, func() error { _, err := q.Get(ctx); return err }
 		}

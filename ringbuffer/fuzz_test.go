@@ -208,14 +208,25 @@ func FuzzFrame(f *testing.F) {
 	})
 }
 
-func fuzzFrame(t *testing.T, pre uint8, lens [3]uint8, setWord bool, low uint32, setPrefix bool, prefix uint32) {
-	q, err := NewQueue[[]byte](4)
+// fuzzRawQueue is a new queue of n raw byte messages, or nil, the test
+// failed, if none can be made.
+func fuzzRawQueue(t *testing.T, n int) *Queue[[]byte] {
+	t.Helper()
+	q, err := NewQueue[[]byte](n)
 	if err != nil {
 		t.Error(err)
+		return nil
+	}
+	q.SetCodec(rawCodec{})
+	return q
+}
+
+func fuzzFrame(t *testing.T, pre uint8, lens [3]uint8, setWord bool, low uint32, setPrefix bool, prefix uint32) {
+	q := fuzzRawQueue(t, 4)
+	if q == nil {
 		return
 	}
 	defer q.Free()
-	q.SetCodec(rawCodec{})
 	c := q.c
 	cells := c.l.cells // 16
 	for range uint64(pre) % cells {
@@ -371,10 +382,7 @@ func FuzzPipeHeader(f *testing.F) {
 	copy(swapped[offPipeQ1:offPipeQ1+8], good[offPipeQ0:offPipeQ1])
 	f.Add(swapped)
 	f.Fuzz(func(t *testing.T, hdr []byte) {
-		a, _, err := Pipe[string](1)
-		if err != nil {
-			t.Fatal(err)
-		}
+		a, _ := newPipe[string](t, 1)
 		defer freeConn(a)
 		head := a.pipe.Bytes()[:pipeHeader]
 		saved := bytes.Clone(head)
@@ -488,13 +496,11 @@ func fuzzTailWord(t *testing.T, pre uint8, plain bool, lapDelta int8, low uint32
 		get = func() (int, error) { v, err := q.TryGet(); return int(v), err }
 		c = q.c
 	} else {
-		q, err := NewQueue[[]byte](2)
-		if err != nil {
-			t.Error(err)
+		q := fuzzRawQueue(t, 2)
+		if q == nil {
 			return
 		}
 		defer q.Free()
-		q.SetCodec(rawCodec{})
 		put = func(i int) error { return q.TryPut(edgeMsg(i, i)) }
 		get = func() (int, error) {
 			v, err := q.TryGet()

@@ -1189,25 +1189,42 @@ func killUnbusy(t testing.TB, what string, f func() error) {
 // what this process pushed, or lets it go on, after which its message
 // arrives first.
 func TestKillFrozenProducer(t *testing.T) {
+	killFrozenRuns(t, []string{pointClaimed, pointWriting, pointPublish}, killFrozenProducer)
+}
+
+// killFrozenRuns runs f for either kind of queue, each of points, and both
+// outcomes of the frozen process: killed, or let go.
+func killFrozenRuns(t *testing.T, points []string, f func(t *testing.T, kind, point, outcome string)) {
 	for _, kind := range []string{"ring", "gob"} {
-		for _, point := range []string{pointClaimed, pointWriting, pointPublish} {
+		for _, point := range points {
 			for _, outcome := range []string{"kill", "continue"} {
-				t.Run(kind+"/"+point+"/"+outcome, func(t *testing.T) { killFrozenProducer(t, kind, point, outcome) })
+				t.Run(kind+"/"+point+"/"+outcome, func(t *testing.T) { f(t, kind, point, outcome) })
 			}
 		}
 	}
 }
 
-func killFrozenProducer(t *testing.T, kind, point, outcome string) {
+// killLiveID is message seq of this process.
+func killLiveID(seq uint32) killID { return killID{killLive, seq} }
+
+// killFrozenQ makes a queue of kind "q" of 16 slots in a fresh segment
+// and puts this process's messages 0 to n-1 in it.
+func killFrozenQ(t *testing.T, kind string, n uint32) (*shm.Segment, *killQ, context.Context) {
+	t.Helper()
 	seg := testSeg(t)
 	q := newKillQ(t, seg, kind, "q", 16)
 	ctx := killContext(t)
-	a := func(seq uint32) killID { return killID{killLive, seq} }
-	for seq := range uint32(2) {
-		if err := q.push(ctx, a(seq)); err != nil {
+	for seq := range n {
+		if err := q.push(ctx, killLiveID(seq)); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return seg, q, ctx
+}
+
+func killFrozenProducer(t *testing.T, kind, point, outcome string) {
+	seg, q, ctx := killFrozenQ(t, kind, 2)
+	a := killLiveID
 	p := killStart(t, seg, killSpec{Role: "producer", Kind: kind, Name: "q", Point: point, N: 1, How: "freeze", Prod: 1, Count: 1})
 	p.WaitPoint(point)
 	for seq := uint32(2); seq < 4; seq++ {
@@ -1250,25 +1267,12 @@ func killFrozenProducer(t *testing.T, kind, point, outcome string) {
 // finds that this process took its message and takes the next. Killed at
 // pointTaken, its message is the only one lost; let go, it returns it.
 func TestKillFrozenConsumer(t *testing.T) {
-	for _, kind := range []string{"ring", "gob"} {
-		for _, point := range []string{pointReading, pointTaken} {
-			for _, outcome := range []string{"kill", "continue"} {
-				t.Run(kind+"/"+point+"/"+outcome, func(t *testing.T) { killFrozenConsumer(t, kind, point, outcome) })
-			}
-		}
-	}
+	killFrozenRuns(t, []string{pointReading, pointTaken}, killFrozenConsumer)
 }
 
 func killFrozenConsumer(t *testing.T, kind, point, outcome string) {
-	seg := testSeg(t)
-	q := newKillQ(t, seg, kind, "q", 16)
-	ctx := killContext(t)
-	a := func(seq uint32) killID { return killID{killLive, seq} }
-	for seq := range uint32(4) {
-		if err := q.push(ctx, a(seq)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seg, q, _ := killFrozenQ(t, kind, 4)
+	a := killLiveID
 	log := filepath.Join(t.TempDir(), "log")
 	p := killStart(t, seg, killSpec{Role: "consumer", Kind: kind, Name: "q", Point: point, N: 1, How: "freeze", Count: 1, Log: log})
 	p.WaitPoint(point)
@@ -1308,7 +1312,7 @@ func killFrozenConsumer(t *testing.T, kind, point, outcome string) {
 // over by this process, with nothing committed lost and nothing half
 // written seen.
 func TestKillFrozenSPSC(t *testing.T) {
-	a := func(seq uint32) killID { return killID{killLive, seq} }
+	a := killLiveID
 	t.Run("producer", func(t *testing.T) {
 		seg := testSeg(t)
 		q := newKillQ(t, seg, "spsc", "q", 8)

@@ -11,6 +11,7 @@ package ringbuffer
 
 import (
 	"context"
+	"encoding"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -44,19 +45,11 @@ import (
 //	hello HEX        receive the pipe end HEX, send "hi", Close
 //	viaqueue         take a pipe end from Queue[lcEndMsg] "q", send the
 //	                 message's Text on it, print what comes back, Close
-var lcChild = testproc.Register("rb-lifecycle", func(c *testproc.Child) error {
-	seg, f := xpOpen(c)
-	defer seg.Close()
-	ctx, cancel := xpChildContext()
-	defer cancel()
+var lcChild = xpChild("rb-lifecycle", func(c *testproc.Child, ctx context.Context, seg *shm.Segment, f xpArgs) error {
 	var out []string
 	switch mode := f.str(0); mode {
 	case "getclose":
-		q, err := OpenQueue[int64](ctx, seg, "q")
-		if err != nil {
-			return err
-		}
-		v, err := q.Get(ctx)
+		q, v, err := lcGetFirst[int64](ctx, seg)
 		if err != nil {
 			return err
 		}
@@ -87,12 +80,8 @@ var lcChild = testproc.Register("rb-lifecycle", func(c *testproc.Child) error {
 		r.Close()
 		c.Point("closed")
 	case "sendwait", "relay", "hello":
-		h, err := hex.DecodeString(f.str(1))
+		end, err := endFromHex[string](f.str(1))
 		if err != nil {
-			return err
-		}
-		var end Conn[string]
-		if err := end.UnmarshalBinary(h); err != nil {
 			return err
 		}
 		switch mode {
@@ -120,11 +109,7 @@ var lcChild = testproc.Register("rb-lifecycle", func(c *testproc.Child) error {
 			end.Close()
 		}
 	case "viaqueue":
-		q, err := OpenQueue[lcEndMsg](ctx, seg, "q")
-		if err != nil {
-			return err
-		}
-		m, err := q.Get(ctx)
+		_, m, err := lcGetFirst[lcEndMsg](ctx, seg)
 		if err != nil {
 			return err
 		}
@@ -143,6 +128,17 @@ var lcChild = testproc.Register("rb-lifecycle", func(c *testproc.Child) error {
 	fmt.Println("RESULT", strings.Join(append([]string{"ok"}, out...), " "))
 	return nil
 })
+
+// lcGetFirst opens Queue[T] "q" in seg and takes one message from it.
+func lcGetFirst[T any](ctx context.Context, seg *shm.Segment) (*Queue[T], T, error) {
+	q, err := OpenQueue[T](ctx, seg, "q")
+	if err != nil {
+		var zero T
+		return nil, zero, err
+	}
+	v, err := q.Get(ctx)
+	return q, v, err
+}
 
 // lcEndMsg carries a pipe end through a Queue (gob, which encodes the end
 // with its MarshalBinary).
@@ -166,15 +162,76 @@ func lcEnd[T any](t *testing.T, c *Conn[T]) string {
 	return hex.EncodeToString(h)
 }
 
+// endFromHex is the pipe end whose handle is the hex bytes s, as a child
+// receives it.
+func endFromHex[T any](s string) (*Conn[T], error) {
+	h, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	end := new(Conn[T])
+	if err := end.UnmarshalBinary(h); err != nil {
+		return nil, err
+	}
+	return end, nil
+}
+
+// handleOf is a second handle of x, made from its bytes as another
+// process would.
+func handleOf[T any, P interface {
+	*T
+	encoding.BinaryUnmarshaler
+}](t *testing.T, x encoding.BinaryMarshaler) P {
+	t.Helper()
+	h, err := x.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := P(new(T))
+	if err := p.UnmarshalBinary(h); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// mustNew is what place makes of n slots where opts say, failing t on an
+// error.
+func mustNew[P any](t testing.TB, place func(int, ...shm.Option) (P, error), n int, opts ...shm.Option) P {
+	t.Helper()
+	o, err := place(n, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// newPipe makes a pipe of T of n slots, where opts place it.
+func newPipe[T any](t testing.TB, n int, opts ...shm.Option) (*Conn[T], *Conn[T]) {
+	t.Helper()
+	a, b, err := Pipe[T](n, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, b
+}
+
+// lcWantClosed checks that every call of errs, made through a closed
+// handle, failed with ErrClosed (and so os.ErrClosed).
+func lcWantClosed(t *testing.T, errs map[string]error) {
+	t.Helper()
+	for what, err := range errs {
+		if !errors.Is(err, ErrClosed) || !errors.Is(err, os.ErrClosed) {
+			t.Errorf("%s through a closed handle: %v, want ErrClosed", what, err)
+		}
+	}
+}
+
 // A consumer's Close of its handle (as a deferred Close does when it
 // returns) leaves the queue working for the producer in another process:
 // Put goes on, and nothing is shut down.
 func TestLifecycleQueueConsumerClose(t *testing.T) {
 	seg := testSeg(t)
-	q, err := NewQueue[int64](4, shm.In(seg, "q"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[int64], 4, shm.In(seg, "q"))
 	ctx := xpContext(t)
 	if err := q.Put(ctx, 1); err != nil {
 		t.Fatal(err)
@@ -207,19 +264,9 @@ func TestLifecycleQueueConsumerClose(t *testing.T) {
 // of the same queue goes on.
 func TestLifecycleQueueCloseHandle(t *testing.T) {
 	ctx := xpContext(t)
-	q, err := NewJoinableQueue[string](4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewJoinableQueue[string], 4)
 	defer q.Free()
-	h, err := q.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var other JoinableQueue[string]
-	if err := other.UnmarshalBinary(h); err != nil {
-		t.Fatal(err)
-	}
+	other := handleOf[JoinableQueue[string]](t, q)
 	blocked := make(chan error, 1)
 	go func() { _, err := other.Get(ctx); blocked <- err }()
 	if err := other.Close(); err != nil {
@@ -228,7 +275,7 @@ func TestLifecycleQueueCloseHandle(t *testing.T) {
 	if err := shmtest.Within(t, edgeGuard, "Get blocked on a handle that closed", func() error { return <-blocked }); !errors.Is(err, ErrClosed) {
 		t.Fatalf("a Get blocked when its handle closed: %v, want ErrClosed", err)
 	}
-	for what, err := range map[string]error{
+	lcWantClosed(t, map[string]error{
 		"Put":      other.Put(ctx, "x"),
 		"TryPut":   other.TryPut("x"),
 		"Get":      second(other.Get(ctx)),
@@ -236,11 +283,7 @@ func TestLifecycleQueueCloseHandle(t *testing.T) {
 		"TaskDone": other.TaskDone(),
 		"Join":     other.Join(ctx),
 		"Shutdown": other.Shutdown(),
-	} {
-		if !errors.Is(err, ErrClosed) || !errors.Is(err, os.ErrClosed) {
-			t.Errorf("%s through a closed handle: %v, want ErrClosed", what, err)
-		}
-	}
+	})
 	if err := other.Close(); err != nil {
 		t.Errorf("a second Close: %v", err)
 	}
@@ -263,10 +306,7 @@ func TestLifecycleOpenBeforeCreate(t *testing.T) {
 	p.WaitPoint("opening")
 	p.Continue()
 	time.Sleep(20 * time.Millisecond) // most likely waiting in OpenQueue by now; either way must work
-	q, err := NewQueue[int64](4, shm.In(seg, "late"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[int64], 4, shm.In(seg, "late"))
 	if err := q.Put(xpContext(t), 42); err != nil {
 		t.Fatal(err)
 	}
@@ -279,10 +319,7 @@ func TestLifecycleOpenBeforeCreate(t *testing.T) {
 // process may take it while the closer lives on.
 func TestLifecycleRingCloseGivesRole(t *testing.T) {
 	seg := testSeg(t)
-	r, err := NewSPSCRing[uint64](8, shm.In(seg, "r"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustNew(t, NewSPSCRing[uint64], 8, shm.In(seg, "r"))
 	p := lcStart(t, seg, "takerole")
 	p.WaitPoint("closed")
 	if err := r.TryPush(2); err != nil {
@@ -296,14 +333,7 @@ func TestLifecycleRingCloseGivesRole(t *testing.T) {
 	xpResult(t, p)
 	// In one process, the role is the process's while any of its handles
 	// holds it.
-	h, err := r.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var other Ring[uint64]
-	if err := other.UnmarshalBinary(h); err != nil {
-		t.Fatal(err)
-	}
+	other := handleOf[Ring[uint64]](t, r)
 	if err := other.TryPush(3); err != nil {
 		t.Fatal(err)
 	}
@@ -319,16 +349,12 @@ func TestLifecycleRingCloseGivesRole(t *testing.T) {
 	if err := other.TryPush(4); err != nil {
 		t.Fatalf("push through a second handle once the first closed: %v", err)
 	}
-	for what, err := range map[string]error{
+	lcWantClosed(t, map[string]error{
 		"TryPush":     r.TryPush(4),
 		"TryPop":      second(r.TryPop()),
 		"PushBatch":   second(r.PushBatch(context.Background(), []uint64{4})),
 		"TryPopBatch": second(r.TryPopBatch(make([]uint64, 2))),
-	} {
-		if !errors.Is(err, ErrClosed) {
-			t.Errorf("%s through a closed handle: %v, want ErrClosed", what, err)
-		}
-	}
+	})
 	other.Close()
 	if w := atomic.LoadUint64(role); w != 0 {
 		t.Fatalf("producer word %#x once every handle closed, want 0", w)
@@ -346,15 +372,9 @@ func TestLifecycleRingCloseGivesRole(t *testing.T) {
 // never writes them.
 func TestLifecycleHolderWordsUnused(t *testing.T) {
 	ctx := xpContext(t)
-	q, err := NewQueue[string](4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[string], 4)
 	defer q.Free()
-	r, err := NewSPSCRing[uint64](4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustNew(t, NewSPSCRing[uint64], 4)
 	defer r.Free()
 	for i := range 100 {
 		q.Put(ctx, "x")
@@ -372,11 +392,7 @@ func TestLifecycleHolderWordsUnused(t *testing.T) {
 			b[offHolders+i] = 0xa5
 		}
 	}
-	h, _ := q.MarshalBinary()
-	var q2 Queue[string]
-	if err := q2.UnmarshalBinary(h); err != nil {
-		t.Fatal(err)
-	}
+	q2 := handleOf[Queue[string]](t, q)
 	if err := q2.Put(ctx, "y"); err != nil {
 		t.Fatal(err)
 	}
@@ -395,19 +411,9 @@ func TestLifecycleHolderWordsUnused(t *testing.T) {
 // closed.
 func TestLifecyclePipeHandlesOfOneProcess(t *testing.T) {
 	ctx := xpContext(t)
-	a, b, err := Pipe[string](4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[string](t, 4)
 	defer a.Free()
-	h, err := b.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b2 Conn[string]
-	if err := b2.UnmarshalBinary(h); err != nil {
-		t.Fatal(err)
-	}
+	b2 := handleOf[Conn[string]](t, b)
 	if n := lcHolders(b.mine); n != 1 {
 		t.Fatalf("%d holder slots of end b taken, want 1 for this process", n)
 	}
@@ -450,10 +456,7 @@ func lcHolders(slots []uint64) int {
 // with ErrFull; a receipt frees the slot its sender took.
 func TestLifecyclePipeTooManyHolders(t *testing.T) {
 	seg := testSeg(t)
-	a, b, err := Pipe[string](4, shm.In(seg, "p"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[string](t, 4, shm.In(seg, "p"))
 	var sent [][]byte
 	for range MaxHolders - 1 { // slot 0 is this process's own
 		h, err := b.MarshalBinary()
@@ -462,7 +465,7 @@ func TestLifecyclePipeTooManyHolders(t *testing.T) {
 		}
 		sent = append(sent, h)
 	}
-	_, err = b.MarshalBinary()
+	_, err := b.MarshalBinary()
 	if !errors.Is(err, ErrFull) || !strings.HasPrefix(err.Error(), "ringbuffer: ") {
 		t.Fatalf("MarshalBinary with every holder slot taken: %v, want ErrFull", err)
 	}
@@ -494,10 +497,7 @@ func TestLifecyclePipeTooManyHolders(t *testing.T) {
 func TestLifecyclePipeHolderKilled(t *testing.T) {
 	for _, waiting := range []bool{true, false} {
 		seg := testSeg(t)
-		a, b, err := Pipe[string](8, shm.In(seg, ""))
-		if err != nil {
-			t.Fatal(err)
-		}
+		a, b := newPipe[string](t, 8, shm.In(seg, ""))
 		p := lcStart(t, seg, "sendwait", lcEnd(t, b), "3")
 		b.Close()
 		p.WaitPoint("sent")
@@ -547,10 +547,7 @@ func TestLifecyclePipeHolderKilled(t *testing.T) {
 // A Send waiting for room sees the death of the end's last holder.
 func TestLifecyclePipeSendWaitingHolderKilled(t *testing.T) {
 	seg := testSeg(t)
-	a, b, err := Pipe[string](1, shm.In(seg, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[string](t, 1, shm.In(seg, ""))
 	defer a.Free()
 	p := lcStart(t, seg, "sendwait", lcEnd(t, b), "0")
 	b.Close()
@@ -579,10 +576,7 @@ func TestLifecyclePipeSendWaitingHolderKilled(t *testing.T) {
 // talks through it.
 func TestLifecyclePipeSenderKilledInFlight(t *testing.T) {
 	seg := testSeg(t)
-	a, b, err := Pipe[string](4, shm.In(seg, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[string](t, 4, shm.In(seg, ""))
 	defer a.Free()
 	relay := lcStart(t, seg, "relay", lcEnd(t, b))
 	b.Close()
@@ -621,14 +615,8 @@ func TestLifecyclePipeSenderKilledInFlight(t *testing.T) {
 // right after the Put, works for the process that takes it.
 func TestLifecyclePipeEndThroughQueue(t *testing.T) {
 	seg := testSeg(t)
-	q, err := NewQueue[lcEndMsg](4, shm.In(seg, "q"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, b, err := Pipe[string](4, shm.In(seg, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[lcEndMsg], 4, shm.In(seg, "q"))
+	a, b := newPipe[string](t, 4, shm.In(seg, ""))
 	defer a.Free()
 	ctx := xpContext(t)
 	if err := q.Put(ctx, lcEndMsg{Text: "via queue", End: b}); err != nil {
@@ -654,10 +642,7 @@ func TestLifecyclePipeEndThroughQueue(t *testing.T) {
 // misread.
 func TestLifecyclePipeOldVersion(t *testing.T) {
 	seg := testSeg(t)
-	a, _, err := Pipe[string](4, shm.In(seg, "p"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, _ := newPipe[string](t, 4, shm.In(seg, "p"))
 	defer a.Free()
 	h, err := a.MarshalBinary()
 	if err != nil {

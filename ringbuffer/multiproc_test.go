@@ -171,6 +171,18 @@ func xpOpen(c *testproc.Child) (*shm.Segment, xpArgs) {
 	return seg, f
 }
 
+// xpChild registers a child that runs fn with the segment and the fields
+// of its argument, and a context that ends after xpTimeout.
+func xpChild(name string, fn func(c *testproc.Child, ctx context.Context, seg *shm.Segment, f xpArgs) error) string {
+	return testproc.Register(name, func(c *testproc.Child) error {
+		seg, f := xpOpen(c)
+		defer seg.Close()
+		ctx, cancel := xpChildContext()
+		defer cancel()
+		return fn(c, ctx, seg, f)
+	})
+}
+
 // ---- Messages ----
 
 // xpMsg is the plain message of the exactness tests: Check is a hash of
@@ -291,12 +303,8 @@ func (x *xpTally) take(m xpMsg) error {
 	return nil
 }
 
-var xpChildProducer = testproc.Register("rb-xp-producer", func(c *testproc.Child) error {
-	seg, f := xpOpen(c)
-	defer seg.Close()
+var xpChildProducer = xpChild("rb-xp-producer", func(c *testproc.Child, ctx context.Context, seg *shm.Segment, f xpArgs) error {
 	kind, p, n := f.str(0), uint64(f.int(1)), uint64(f.int(2))
-	ctx, cancel := xpChildContext()
-	defer cancel()
 	b, err := seg.Find(ctx, xpBook, shm.Spec{Kind: shm.KindBytes})
 	if err != nil {
 		return err
@@ -316,25 +324,9 @@ var xpChildProducer = testproc.Register("rb-xp-producer", func(c *testproc.Child
 func xpProduce(ctx context.Context, seg *shm.Segment, kind string, p, n uint64) error {
 	switch kind {
 	case "queue":
-		q, err := OpenQueue[xpMsg](context.Background(), seg, xpName)
-		if err != nil {
-			return err
-		}
-		for s := range n {
-			if err := q.Put(ctx, xpMake(p, s)); err != nil {
-				return fmt.Errorf("put %d: %w", s, err)
-			}
-		}
+		return xpPutAll(ctx, seg, p, n, xpMake)
 	case "gob":
-		q, err := OpenQueue[xpBlob](context.Background(), seg, xpName)
-		if err != nil {
-			return err
-		}
-		for s := range n {
-			if err := q.Put(ctx, xpMakeBlob(p, s)); err != nil {
-				return fmt.Errorf("put %d: %w", s, err)
-			}
-		}
+		return xpPutAll(ctx, seg, p, n, xpMakeBlob)
 	case "ring":
 		r, err := OpenRing[xpMsg](context.Background(), seg, xpName)
 		if err != nil {
@@ -363,12 +355,23 @@ func xpProduce(ctx context.Context, seg *shm.Segment, kind string, p, n uint64) 
 	return nil
 }
 
-var xpChildConsumer = testproc.Register("rb-xp-consumer", func(c *testproc.Child) error {
-	seg, f := xpOpen(c)
-	defer seg.Close()
+// xpPutAll sends producer p's messages 0 to n-1, made by mk, through the
+// queue of T in seg.
+func xpPutAll[T any](ctx context.Context, seg *shm.Segment, p, n uint64, mk func(p, s uint64) T) error {
+	q, err := OpenQueue[T](context.Background(), seg, xpName)
+	if err != nil {
+		return err
+	}
+	for s := range n {
+		if err := q.Put(ctx, mk(p, s)); err != nil {
+			return fmt.Errorf("put %d: %w", s, err)
+		}
+	}
+	return nil
+}
+
+var xpChildConsumer = xpChild("rb-xp-consumer", func(c *testproc.Child, ctx context.Context, seg *shm.Segment, f xpArgs) error {
 	kind, per := f.str(0), f.int(1)
-	ctx, cancel := xpChildContext()
-	defer cancel()
 	b, err := seg.Find(ctx, xpBook, shm.Spec{Kind: shm.KindBytes})
 	if err != nil {
 		return err
@@ -390,42 +393,14 @@ var xpChildConsumer = testproc.Register("rb-xp-consumer", func(c *testproc.Child
 func xpConsume(ctx context.Context, seg *shm.Segment, kind string, x *xpTally) error {
 	switch kind {
 	case "queue":
-		q, err := OpenQueue[xpMsg](context.Background(), seg, xpName)
-		if err != nil {
-			return err
-		}
-		for {
-			m, err := q.Get(ctx)
-			if errors.Is(err, ErrShutdown) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			if err := x.take(m); err != nil {
-				return err
-			}
-		}
+		return xpGetAll(ctx, seg, x, func(m xpMsg) (xpMsg, error) { return m, nil })
 	case "gob":
-		q, err := OpenQueue[xpBlob](context.Background(), seg, xpName)
-		if err != nil {
-			return err
-		}
-		for {
-			m, err := q.Get(ctx)
-			if errors.Is(err, ErrShutdown) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
+		return xpGetAll(ctx, seg, x, func(m xpBlob) (xpMsg, error) {
 			if m.Check != xpBlobCheck(m.Producer, m.Seq, m.Pad) {
-				return fmt.Errorf("message %d/%d of %d bytes fails its checksum", m.Producer, m.Seq, len(m.Pad))
+				return xpMsg{}, fmt.Errorf("message %d/%d of %d bytes fails its checksum", m.Producer, m.Seq, len(m.Pad))
 			}
-			if err := x.take(xpMake(m.Producer, m.Seq)); err != nil {
-				return err
-			}
-		}
+			return xpMake(m.Producer, m.Seq), nil
+		})
 	case "ring":
 		r, err := OpenRing[xpMsg](context.Background(), seg, xpName)
 		if err != nil {
@@ -465,6 +440,31 @@ func xpConsume(ctx context.Context, seg *shm.Segment, kind string, x *xpTally) e
 	return fmt.Errorf("unknown kind %q", kind)
 }
 
+// xpGetAll takes messages from the queue of T in seg until it is shut
+// down, and gives each to x as the xpMsg msg makes of it.
+func xpGetAll[T any](ctx context.Context, seg *shm.Segment, x *xpTally, msg func(T) (xpMsg, error)) error {
+	q, err := OpenQueue[T](context.Background(), seg, xpName)
+	if err != nil {
+		return err
+	}
+	for {
+		m, err := q.Get(ctx)
+		if errors.Is(err, ErrShutdown) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		v, err := msg(m)
+		if err != nil {
+			return err
+		}
+		if err := x.take(v); err != nil {
+			return err
+		}
+	}
+}
+
 // xpExactlyOnce runs xpProducers producer and xpConsumers consumer
 // processes moving per messages per producer through a new object of kind
 // (a Queue of plain xpMsg, a multi-producer Ring of it, or a Queue of gob
@@ -477,16 +477,10 @@ func xpExactlyOnce(t *testing.T, kind string, per, capacity int) {
 	var ring *Ring[xpMsg] // rings: the stop word, once the ring is empty
 	switch kind {
 	case "queue":
-		q, err := NewQueue[xpMsg](capacity, shm.In(seg, xpName))
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := mustNew(t, NewQueue[xpMsg], capacity, shm.In(seg, xpName))
 		drain = func() { q.Shutdown() }
 	case "gob":
-		q, err := NewQueue[xpBlob](capacity, shm.In(seg, xpName))
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := mustNew(t, NewQueue[xpBlob], capacity, shm.In(seg, xpName))
 		drain = func() { q.Shutdown() }
 	case "ring":
 		var err error
@@ -619,12 +613,8 @@ func TestMultiProcGobQueueExactlyOnce(t *testing.T) {
 // the tail is when it takes the role), count of them (-1: until killed),
 // with Push and PushBatch in turn. With pause >= 0 it stops at
 // Point("pushed") after pause values; with stop 1 it pushes xpStop last.
-var xpChildSPSCPush = testproc.Register("rb-xp-spsc-push", func(c *testproc.Child) error {
-	seg, f := xpOpen(c)
-	defer seg.Close()
+var xpChildSPSCPush = xpChild("rb-xp-spsc-push", func(c *testproc.Child, ctx context.Context, seg *shm.Segment, f xpArgs) error {
 	count, pause, stop := f.int(1), f.int(2), f.int(3)
-	ctx, cancel := xpChildContext()
-	defer cancel()
 	r, err := OpenRing[uint64](context.Background(), seg, xpName)
 	if err != nil {
 		return err
@@ -718,10 +708,7 @@ func TestMultiProcSPSCOrder(t *testing.T) {
 		n = 1_000_000
 	}
 	seg := testSeg(t)
-	r, err := NewSPSCRing[uint64](50, shm.In(seg, xpName))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustNew(t, NewSPSCRing[uint64], 50, shm.In(seg, xpName))
 	if r.Cap() != 64 || !r.SingleProducer() {
 		t.Fatalf("cap %d, single producer %v", r.Cap(), r.SingleProducer())
 	}
@@ -767,10 +754,7 @@ var xpChildSPSCIntrude = testproc.Register("rb-xp-spsc-intrude", func(c *testpro
 // none twice, none torn.
 func TestMultiProcSPSCTakeover(t *testing.T) {
 	seg := testSeg(t)
-	r, err := NewSPSCRing[uint64](64, shm.In(seg, xpName))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustNew(t, NewSPSCRing[uint64], 64, shm.In(seg, xpName))
 	ctx := xpContext(t)
 	type popped struct {
 		next uint64
@@ -924,11 +908,7 @@ func xpPongFancy(i int) fancy {
 func xpFancyEq(a, b fancy) bool { return a.Name == b.Name && slices.Equal(a.Tags, b.Tags) }
 
 // xpChildPipeByName finds the pipe by name and plays its end 1.
-var xpChildPipeByName = testproc.Register("rb-xp-pipe-name", func(c *testproc.Child) error {
-	seg, f := xpOpen(c)
-	defer seg.Close()
-	ctx, cancel := xpChildContext()
-	defer cancel()
+var xpChildPipeByName = xpChild("rb-xp-pipe-name", func(c *testproc.Child, ctx context.Context, seg *shm.Segment, f xpArgs) error {
 	a, b, err := OpenPipe[xpMsg](context.Background(), seg, xpName)
 	if err != nil {
 		return err
@@ -942,20 +922,12 @@ var xpChildPipeByName = testproc.Register("rb-xp-pipe-name", func(c *testproc.Ch
 })
 
 // xpChildPipeByHandle gets its end of the pipe as a handle.
-var xpChildPipeByHandle = testproc.Register("rb-xp-pipe-handle", func(c *testproc.Child) error {
-	seg, f := xpOpen(c)
-	defer seg.Close()
-	ctx, cancel := xpChildContext()
-	defer cancel()
-	h, err := hex.DecodeString(f.str(0))
+var xpChildPipeByHandle = xpChild("rb-xp-pipe-handle", func(c *testproc.Child, ctx context.Context, seg *shm.Segment, f xpArgs) error {
+	b, err := endFromHex[fancy](f.str(0))
 	if err != nil {
 		return err
 	}
-	var b Conn[fancy]
-	if err := b.UnmarshalBinary(h); err != nil {
-		return err
-	}
-	if err := xpPong(ctx, &b, f.int(1), f.int(2), xpPingFancy, xpPongFancy, xpFancyEq); err != nil {
+	if err := xpPong(ctx, b, f.int(1), f.int(2), xpPingFancy, xpPongFancy, xpFancyEq); err != nil {
 		return err
 	}
 	fmt.Println("RESULT ok")
@@ -970,10 +942,7 @@ func TestMultiProcPipeByName(t *testing.T) {
 	const extra = 7
 	n := xpPingPongRounds()
 	seg := testSeg(t)
-	a, b, err := Pipe[xpMsg](4, shm.In(seg, xpName))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[xpMsg](t, 4, shm.In(seg, xpName))
 	start := time.Now()
 	p := shmtest.Start(t, xpShortTimeout, xpChildPipeByName, seg.Name(), strconv.Itoa(n), strconv.Itoa(extra))
 	xpPing(t, a, b, n, extra, xpPingMsg, xpPongMsg, xpMsgEq)
@@ -989,10 +958,7 @@ func TestMultiProcPipeByHandle(t *testing.T) {
 	const extra = 11
 	n := xpPingPongRounds()
 	seg := testSeg(t)
-	a, b, err := Pipe[fancy](8, shm.In(seg, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[fancy](t, 8, shm.In(seg, ""))
 	h, err := b.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -1011,11 +977,7 @@ func TestMultiProcPipeByHandle(t *testing.T) {
 // handles, checks that the first will not attach as another type, then
 // forwards k messages from the first to the second and waits until the
 // test has marked them all done.
-var xpChildHandles = testproc.Register("rb-xp-handles", func(c *testproc.Child) error {
-	seg, f := xpOpen(c)
-	defer seg.Close()
-	ctx, cancel := xpChildContext()
-	defer cancel()
+var xpChildHandles = xpChild("rb-xp-handles", func(c *testproc.Child, ctx context.Context, seg *shm.Segment, f xpArgs) error {
 	qh, err := hex.DecodeString(f.str(0))
 	if err != nil {
 		return err
@@ -1065,14 +1027,8 @@ func TestMultiProcQueueHandle(t *testing.T) {
 	const k = 500
 	seg := testSeg(t)
 	ctx := xpContext(t)
-	q, err := NewQueue[xpMsg](16, shm.In(seg, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, err := NewJoinableQueue[fancy](16, shm.In(seg, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[xpMsg], 16, shm.In(seg, ""))
+	j := mustNew(t, NewJoinableQueue[fancy], 16, shm.In(seg, ""))
 	qh, _ := q.MarshalBinary()
 	jh, _ := j.MarshalBinary()
 	p := shmtest.Start(t, xpShortTimeout, xpChildHandles, seg.Name(), hex.EncodeToString(qh), hex.EncodeToString(jh), strconv.Itoa(k))
@@ -1114,26 +1070,17 @@ func TestMultiProcQueueHandle(t *testing.T) {
 // UnmarshalBinary of its handle.
 func TestMultiProcOpenWrongType(t *testing.T) {
 	seg := testSeg(t)
-	q, err := NewQueue[xpMsg](8, shm.In(seg, "plain"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := NewQueue[fancy](8, shm.In(seg, "gob")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := NewRing[xpMsg](8, shm.In(seg, "ring")); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := Pipe[xpMsg](8, shm.In(seg, "pipe")); err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[xpMsg], 8, shm.In(seg, "plain"))
+	mustNew(t, NewQueue[fancy], 8, shm.In(seg, "gob"))
+	mustNew(t, NewRing[xpMsg], 8, shm.In(seg, "ring"))
+	newPipe[xpMsg](t, 8, shm.In(seg, "pipe"))
 	check := func(what string, err error) {
 		t.Helper()
 		if !errors.Is(err, shm.ErrLayout) {
 			t.Errorf("%s: %v, want shm.ErrLayout", what, err)
 		}
 	}
-	_, err = OpenQueue[uint32](context.Background(), seg, "plain")
+	_, err := OpenQueue[uint32](context.Background(), seg, "plain")
 	check("plain queue as uint32", err)
 	_, err = OpenQueue[fancy](context.Background(), seg, "plain")
 	check("plain queue as gob", err)
@@ -1222,31 +1169,31 @@ type xpEnds struct {
 func xpMakeEnds(seg *shm.Segment, kind string, create bool) (*xpEnds, error) {
 	switch kind {
 	case "queue":
-		var q *Queue[uint64]
-		var err error
-		if create {
-			q, err = NewQueue[uint64](8, shm.In(seg, xpName))
-		} else {
-			q, err = OpenQueue[uint64](context.Background(), seg, xpName)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &xpEnds{q.Put, q.TryPut, q.Get, q.TryGet, q.c, q.Cap()}, nil
+		return xpEndsOf(seg, create, NewQueue[uint64], OpenQueue[uint64], func(q *Queue[uint64]) *xpEnds {
+			return &xpEnds{q.Put, q.TryPut, q.Get, q.TryGet, q.c, q.Cap()}
+		})
 	case "spsc":
-		var r *Ring[uint64]
-		var err error
-		if create {
-			r, err = NewSPSCRing[uint64](8, shm.In(seg, xpName))
-		} else {
-			r, err = OpenRing[uint64](context.Background(), seg, xpName)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &xpEnds{r.Push, r.TryPush, r.Pop, r.TryPop, r.c, r.Cap()}, nil
+		return xpEndsOf(seg, create, NewSPSCRing[uint64], OpenRing[uint64], func(r *Ring[uint64]) *xpEnds {
+			return &xpEnds{r.Push, r.TryPush, r.Pop, r.TryPop, r.c, r.Cap()}
+		})
 	}
 	return nil, fmt.Errorf("unknown kind %q", kind)
+}
+
+// xpEndsOf makes the object xpName of 8 slots in seg with place, or opens
+// it with open, and gives its ends.
+func xpEndsOf[P any](seg *shm.Segment, create bool, place func(int, ...shm.Option) (P, error), open func(context.Context, *shm.Segment, string) (P, error), ends func(P) *xpEnds) (*xpEnds, error) {
+	var o P
+	var err error
+	if create {
+		o, err = place(8, shm.In(seg, xpName))
+	} else {
+		o, err = open(context.Background(), seg, xpName)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ends(o), nil
 }
 
 // xpChildTransfer puts the values from..from+count-1 ("put") or gets
@@ -1287,9 +1234,9 @@ var xpChildTransfer = testproc.Register("rb-xp-transfer", func(c *testproc.Child
 	return nil
 })
 
-// TestMultiProcGetWokenByPut: the test's Get (Pop) sleeps on an empty
-// queue (single-producer ring) until a child's Put (Push) wakes it.
-func TestMultiProcGetWokenByPut(t *testing.T) {
+// xpWakeRuns runs f, its sleeps waiting for their wake-ups, on a queue and
+// on a single-producer ring, each made new in a fresh segment.
+func xpWakeRuns(t *testing.T, f func(t *testing.T, seg *shm.Segment, ctx context.Context, kind string, e *xpEnds)) {
 	xpStrictWakes(t)
 	for _, kind := range []string{"queue", "spsc"} {
 		t.Run(kind, func(t *testing.T) {
@@ -1299,31 +1246,39 @@ func TestMultiProcGetWokenByPut(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			type got struct {
-				v   uint64
-				err error
-			}
-			done := make(chan got, 1)
-			go func() {
-				v, err := e.get(ctx)
-				done <- got{v, err}
-			}()
-			xpAwaitSleeper(t, e.c.empty, "Get on an empty "+kind)
-			p := shmtest.Start(t, xpShortTimeout, xpChildTransfer, seg.Name(), kind, "put", "42", "1")
-			xpResult(t, p)
-			select {
-			case g := <-done:
-				if g.v != 42 || g.err != nil {
-					t.Fatalf("Get: %d, %v, want 42", g.v, g.err)
-				}
-			case <-time.After(xpTimeout):
-				t.Fatalf("Get not woken by the child's Put within %v", xpTimeout)
-			}
-			if _, err := e.tryGet(); err != errEmpty {
-				t.Fatalf("TryGet after: %v", err)
-			}
+			f(t, seg, ctx, kind, e)
 		})
 	}
+}
+
+// TestMultiProcGetWokenByPut: the test's Get (Pop) sleeps on an empty
+// queue (single-producer ring) until a child's Put (Push) wakes it.
+func TestMultiProcGetWokenByPut(t *testing.T) {
+	xpWakeRuns(t, func(t *testing.T, seg *shm.Segment, ctx context.Context, kind string, e *xpEnds) {
+		type got struct {
+			v   uint64
+			err error
+		}
+		done := make(chan got, 1)
+		go func() {
+			v, err := e.get(ctx)
+			done <- got{v, err}
+		}()
+		xpAwaitSleeper(t, e.c.empty, "Get on an empty "+kind)
+		p := shmtest.Start(t, xpShortTimeout, xpChildTransfer, seg.Name(), kind, "put", "42", "1")
+		xpResult(t, p)
+		select {
+		case g := <-done:
+			if g.v != 42 || g.err != nil {
+				t.Fatalf("Get: %d, %v, want 42", g.v, g.err)
+			}
+		case <-time.After(xpTimeout):
+			t.Fatalf("Get not woken by the child's Put within %v", xpTimeout)
+		}
+		if _, err := e.tryGet(); err != errEmpty {
+			t.Fatalf("TryGet after: %v", err)
+		}
+	})
 }
 
 // TestMultiProcPutWokenByGet: the test's Put (Push) sleeps on a full
@@ -1331,49 +1286,40 @@ func TestMultiProcGetWokenByPut(t *testing.T) {
 // the test takes the rest in order (taking over a dead child's consumer
 // role on the ring).
 func TestMultiProcPutWokenByGet(t *testing.T) {
-	xpStrictWakes(t)
-	for _, kind := range []string{"queue", "spsc"} {
-		t.Run(kind, func(t *testing.T) {
-			seg := testSeg(t)
-			ctx := xpContext(t)
-			e, err := xpMakeEnds(seg, kind, true)
+	xpWakeRuns(t, func(t *testing.T, seg *shm.Segment, ctx context.Context, kind string, e *xpEnds) {
+		for i := range e.size {
+			if err := e.tryPut(uint64(i)); err != nil {
+				t.Fatalf("filling: %v", err)
+			}
+		}
+		if err := e.tryPut(99); err != errFull {
+			t.Fatalf("TryPut on a full %s: %v", kind, err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- e.put(ctx, uint64(e.size)) }()
+		xpAwaitSleeper(t, e.c.full, "Put on a full "+kind)
+		p := shmtest.Start(t, xpShortTimeout, xpChildTransfer, seg.Name(), kind, "get", "0", "1")
+		if got := strings.Join(xpResult(t, p), " "); got != "get 0" {
+			t.Fatalf("child got %q, want %q", got, "get 0")
+		}
+		select {
+		case err := <-done:
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("Put: %v", err)
 			}
-			for i := range e.size {
-				if err := e.tryPut(uint64(i)); err != nil {
-					t.Fatalf("filling: %v", err)
-				}
+		case <-time.After(xpTimeout):
+			t.Fatalf("Put not woken by the child's Get within %v", xpTimeout)
+		}
+		for i := 1; i <= e.size; i++ {
+			v, err := e.tryGet()
+			if err != nil || v != uint64(i) {
+				t.Fatalf("draining: %d, %v, want %d", v, err, i)
 			}
-			if err := e.tryPut(99); err != errFull {
-				t.Fatalf("TryPut on a full %s: %v", kind, err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- e.put(ctx, uint64(e.size)) }()
-			xpAwaitSleeper(t, e.c.full, "Put on a full "+kind)
-			p := shmtest.Start(t, xpShortTimeout, xpChildTransfer, seg.Name(), kind, "get", "0", "1")
-			if got := strings.Join(xpResult(t, p), " "); got != "get 0" {
-				t.Fatalf("child got %q, want %q", got, "get 0")
-			}
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("Put: %v", err)
-				}
-			case <-time.After(xpTimeout):
-				t.Fatalf("Put not woken by the child's Get within %v", xpTimeout)
-			}
-			for i := 1; i <= e.size; i++ {
-				v, err := e.tryGet()
-				if err != nil || v != uint64(i) {
-					t.Fatalf("draining: %d, %v, want %d", v, err, i)
-				}
-			}
-			if _, err := e.tryGet(); err != errEmpty {
-				t.Fatalf("TryGet after: %v", err)
-			}
-		})
-	}
+		}
+		if _, err := e.tryGet(); err != errEmpty {
+			t.Fatalf("TryGet after: %v", err)
+		}
+	})
 }
 
 // TestMultiProcChildWokenByParent: the other way round: a child's Get

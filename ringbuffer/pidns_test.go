@@ -49,14 +49,8 @@ var pidnsProducer = testproc.Register("ring-pidns-producer", func(c *testproc.Ch
 func TestProducerInPidNamespace(t *testing.T) {
 	testproc.InPidNamespaces(t, func(t *testing.T, own bool) {
 		seg := shmtest.Seg(t)
-		r, err := NewSPSCRing[uint64](16, shm.In(seg, "spsc"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := NewRing[uint64](16, shm.In(seg, "mpsc"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := mustNew(t, NewSPSCRing[uint64], 16, shm.In(seg, "spsc"))
+		m := mustNew(t, NewRing[uint64], 16, shm.In(seg, "mpsc"))
 		p := testproc.Start(t, pidnsProducer, testproc.Arg(seg.Name()), testproc.PidNamespace(own))
 		p.WaitPoint("held")
 		for range 3 {

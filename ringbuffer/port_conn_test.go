@@ -60,11 +60,7 @@ var pyStrings = []string{"hello", "", "a", "b", "", "bye", "", "lop"}
 // The child opens the pipe by name, and closes the end it does not use,
 // but with mode echo and, in place of the name, an end of the pipe as
 // MarshalBinary bytes in hex.
-var pyChildConn = testproc.Register("rb-py-conn", func(c *testproc.Child) error {
-	seg, f := xpOpen(c)
-	defer seg.Close()
-	ctx, cancel := xpChildContext()
-	defer cancel()
+var pyChildConn = xpChild("rb-py-conn", func(c *testproc.Child, ctx context.Context, seg *shm.Segment, f xpArgs) error {
 	name, mode := f.str(0), f.str(1)
 	var out []string
 	if mode == "hello" {
@@ -186,10 +182,7 @@ func pyAtEOF[T any](t *testing.T, ctx context.Context, c *Conn[T], v T) {
 func TestPyConnConnection(t *testing.T) {
 	const ring = 8192 // messages of 256 bytes a direction: 2 MiB
 	seg := xpSeg(t, 16<<20)
-	conn, childConn, err := Pipe[[]byte](ring, shm.In(seg, "p"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, childConn := newPipe[[]byte](t, ring, shm.In(seg, "p"))
 	p := pyStartConn(t, seg, "p", "echo")
 	ctx := xpContext(t)
 	msg := []byte("hello world")
@@ -239,16 +232,9 @@ func TestPyConnConnection(t *testing.T) {
 // child's end works, and its Close ends the stream for the parent.
 func TestPyConnSpawnClose(t *testing.T) {
 	seg := testSeg(t)
-	conn, childConn, err := Pipe[[]byte](4, shm.In(seg, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, childConn := newPipe[[]byte](t, 4, shm.In(seg, ""))
 	defer conn.Free()
-	h, err := childConn.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := pyStartConn(t, seg, hex.EncodeToString(h), "echo")
+	p := pyStartConn(t, seg, lcEnd(t, childConn), "echo")
 	childConn.Close() // this might complete before the child starts
 	ctx := xpContext(t)
 	if err := conn.Send(ctx, []byte("hello")); err != nil {
@@ -264,10 +250,7 @@ func TestPyConnSpawnClose(t *testing.T) {
 
 // test_sendbytes: parts of a message, empty ones included, arrive as sent.
 func TestPyConnSendBytes(t *testing.T) {
-	a, b, err := Pipe[[]byte](8)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[[]byte](t, 8)
 	defer freeConn(a)
 	ctx := xpContext(t)
 	msg := []byte("abcdefghijklmnopqrstuvwxyz")
@@ -282,10 +265,7 @@ func TestPyConnSendBytes(t *testing.T) {
 // test_context: after the with block closed both ends, using either fails
 // (Python's OSError: ErrClosed).
 func TestPyConnContext(t *testing.T) {
-	a, b, err := Pipe[int64](4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[int64](t, 4)
 	defer freeConn(a)
 	ctx := xpContext(t)
 	func() {
@@ -314,10 +294,7 @@ func TestPyConnContext(t *testing.T) {
 func TestPyConnListenerClient(t *testing.T) {
 	for _, late := range []bool{false, true} {
 		seg := testSeg(t)
-		server, client, err := Pipe[string](4, shm.In(seg, "listener"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		server, client := newPipe[string](t, 4, shm.In(seg, "listener"))
 		p := pyStartConn(t, seg, "listener", "hello")
 		if late {
 			xpResult(t, p) // the client is gone before the first Recv
@@ -334,10 +311,7 @@ func TestPyConnListenerClient(t *testing.T) {
 
 // test_issue16955: Poll sees a message sent before it.
 func TestPyConnPollAfterSend(t *testing.T) {
-	a, c, err := Pipe[[]byte](4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, c := newPipe[[]byte](t, 4)
 	defer freeConn(a)
 	if err := a.Send(xpContext(t), []byte("hello")); err != nil {
 		t.Fatal(err)
@@ -349,10 +323,7 @@ func TestPyConnPollAfterSend(t *testing.T) {
 // the end of the stream is something to receive (Python's poll is true at
 // EOF too).
 func TestPyPollAtClose(t *testing.T) {
-	a, b, err := Pipe[[]byte](4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[[]byte](t, 4)
 	defer freeConn(a)
 	ctx := xpContext(t)
 	polled := make(chan bool, 1)
@@ -367,10 +338,7 @@ func TestPyPollAtClose(t *testing.T) {
 // _TestPoll.test_empty_string: an empty message makes Poll true, and Poll
 // takes nothing.
 func TestPyPollEmptyString(t *testing.T) {
-	a, b, err := Pipe[[]byte](4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[[]byte](t, 4)
 	defer freeConn(a)
 	ctx := xpContext(t)
 	pyPoll(t, pyEnded(), a, false)
@@ -387,10 +355,7 @@ func TestPyPollEmptyString(t *testing.T) {
 // and closes; the parent polls with short timeouts until each is there.
 func TestPyPollStrings(t *testing.T) {
 	seg := testSeg(t)
-	a, b, err := Pipe[[]byte](4, shm.In(seg, "p"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[[]byte](t, 4, shm.In(seg, "p"))
 	p := pyStartConn(t, seg, "p", "strings")
 	ctx := xpContext(t)
 	for i, s := range pyStrings {
@@ -421,10 +386,7 @@ func TestPyPollStrings(t *testing.T) {
 // receives both messages whole from the same end.
 func TestPyPollBoundaries(t *testing.T) {
 	seg := testSeg(t)
-	r, w, err := Pipe[[]byte](4, shm.In(seg, "p"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, w := newPipe[[]byte](t, 4, shm.In(seg, "p"))
 	p := pyStartConn(t, seg, "p", "poll")
 	p.WaitPoint("polling")
 	p.Continue()
@@ -447,10 +409,7 @@ func TestPyPollBoundaries(t *testing.T) {
 // arrive one by one, never merged; Poll between them takes nothing.
 func TestPyPollDontMerge(t *testing.T) {
 	seg := testSeg(t)
-	a, _, err := Pipe[[]byte](4, shm.In(seg, "p"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, _ := newPipe[[]byte](t, 4, shm.In(seg, "p"))
 	pyPoll(t, pyEnded(), a, false)
 	pyPoll(t, pyTimeout(t, pyShort), a, false)
 	p := pyStartConn(t, seg, "p", "dontmerge")
@@ -479,19 +438,13 @@ func TestPyPollPartialMessage(t *testing.T) {
 		var recv func() (string, error)
 		var free func()
 		if plain {
-			a, b, err := Pipe[int64](4)
-			if err != nil {
-				t.Fatal(err)
-			}
+			a, b := newPipe[int64](t, 4)
 			send = func() error { return a.Send(ctx, 42) }
 			poll = b.Poll
 			recv = func() (string, error) { v, err := b.Recv(ctx); return strconv.FormatInt(v, 10), err }
 			free = func() { freeConn(a) }
 		} else {
-			a, b, err := Pipe[string](4)
-			if err != nil {
-				t.Fatal(err)
-			}
+			a, b := newPipe[string](t, 4)
 			send = func() error { return a.Send(ctx, "42") }
 			poll = b.Poll
 			recv = func() (string, error) { return b.Recv(ctx) }

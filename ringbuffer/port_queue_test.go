@@ -76,11 +76,7 @@ func pyEnded() context.Context {
 //	           print its error's class (it must fail: closed meanwhile)
 //	empties    open Queue[bool], stop at point "start", put what Empty
 //	           says, twice
-var pyChildQueue = testproc.Register("rb-py-queue", func(c *testproc.Child) error {
-	seg, f := xpOpen(c)
-	defer seg.Close()
-	ctx, cancel := xpChildContext()
-	defer cancel()
+var pyChildQueue = xpChild("rb-py-queue", func(c *testproc.Child, ctx context.Context, seg *shm.Segment, f xpArgs) error {
 	name, mode := f.str(0), f.str(1)
 	var out []string
 	switch mode {
@@ -208,10 +204,7 @@ func pyFull[T any](q *Queue[T]) bool { return q.Len() == q.Cap() }
 func TestPyQueuePut(t *testing.T) {
 	const size = 8 // a power of two: the capacity of a plain queue is exact
 	seg := testSeg(t)
-	q, err := NewQueue[int64](size, shm.In(seg, "q"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[int64], size, shm.In(seg, "q"))
 	p := pyStartQueue(t, seg, "q", "get", strconv.Itoa(size))
 	p.WaitPoint("start")
 	if !q.Empty() || pyFull(q) {
@@ -219,6 +212,7 @@ func TestPyQueuePut(t *testing.T) {
 	}
 	ctx := xpContext(t)
 	for i := 1; i <= size; i++ {
+		var err error
 		if i%2 == 0 {
 			err = q.TryPut(int64(i))
 		} else {
@@ -261,10 +255,7 @@ func TestPyQueuePut(t *testing.T) {
 // on the messages and on the empty queue.
 func TestPyQueueGet(t *testing.T) {
 	seg := testSeg(t)
-	q, err := NewQueue[int64](16, shm.In(seg, "q"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[int64], 16, shm.In(seg, "q"))
 	p := pyStartQueue(t, seg, "q", "put", "2", "6")
 	p.WaitPoint("start")
 	if !q.Empty() {
@@ -308,10 +299,7 @@ func TestPyQueueGet(t *testing.T) {
 // queue (of encoded messages); the parent gets all twenty in order.
 func TestPyQueueFork(t *testing.T) {
 	seg := testSeg(t)
-	q, err := NewQueue[string](32, shm.In(seg, "q"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[string], 32, shm.In(seg, "q"))
 	ctx := xpContext(t)
 	for i := range 10 {
 		if err := q.Put(ctx, strconv.Itoa(i)); err != nil {
@@ -332,15 +320,9 @@ func TestPyQueueFork(t *testing.T) {
 // test_qsize, on a queue of plain and one of encoded messages.
 func TestPyQueueQsize(t *testing.T) {
 	ctx := xpContext(t)
-	plain, err := NewQueue[int64](4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plain := mustNew(t, NewQueue[int64], 4)
 	defer plain.Free()
-	enc, err := NewQueue[string](4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	enc := mustNew(t, NewQueue[string], 4)
 	defer enc.Free()
 	for what, q := range map[string]interface {
 		Len() int
@@ -375,10 +357,7 @@ func (q pyQ[T]) get() error { _, err := q.Get(q.ctx); return err }
 func TestPyQueueTaskDone(t *testing.T) {
 	const workers, tasks = 4, 10
 	seg := testSeg(t)
-	q, err := NewJoinableQueue[int64](16, shm.In(seg, "jq"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewJoinableQueue[int64], 16, shm.In(seg, "jq"))
 	if err := q.TryPut(0); err != nil {
 		t.Fatal(err)
 	}
@@ -426,10 +405,7 @@ func TestPyQueueTaskDone(t *testing.T) {
 // test_timeout: Get on an empty queue with a 200 ms timeout waits at least
 // that long (Python allows 100 ms for coarse clocks; so does this test).
 func TestPyQueueTimeout(t *testing.T) {
-	q, err := NewQueue[int64](4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[int64], 4)
 	defer q.Free()
 	start := time.Now()
 	if _, err := q.Get(pyTimeout(t, 200*time.Millisecond)); err != context.DeadlineExceeded {
@@ -464,10 +440,7 @@ func (u *pyUnencodable) GobDecode(b []byte) error { u.Bad = false; return nil }
 func TestPyQueueUnencodable(t *testing.T) {
 	ctx := xpContext(t)
 	for _, size := range []int{1, 16} {
-		q, err := NewQueue[pyUnencodable](size)
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := mustNew(t, NewQueue[pyUnencodable], size)
 		if err := q.Put(ctx, pyUnencodable{Bad: true}); !errors.Is(err, errPyUnencodable) {
 			t.Errorf("Put of an unencodable message: %v, want its encoding error", err)
 		}
@@ -490,6 +463,16 @@ func TestPyQueueUnencodable(t *testing.T) {
 	}
 }
 
+// pyJoinableOrNot is a new queue of 4 strings, joinable or not.
+func pyJoinableOrNot(t *testing.T, joinable bool) *Queue[string] {
+	t.Helper()
+	q, err := newQueue[string](4, joinable, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
 // test_closed_queue_empty_exceptions: Empty works on a closed handle, of
 // a queue used or not (Python's empty raises OSError on a used queue its
 // process closed; Empty has no error to return). Close is this handle's:
@@ -498,18 +481,8 @@ func TestPyQueueClosedEmpty(t *testing.T) {
 	ctx := xpContext(t)
 	for _, joinable := range []bool{false, true} {
 		for _, used := range []bool{false, true} {
-			q, err := newQueue[string](4, joinable, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			h, err := q.MarshalBinary()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var other Queue[string]
-			if err := other.UnmarshalBinary(h); err != nil {
-				t.Fatal(err)
-			}
+			q := pyJoinableOrNot(t, joinable)
+			other := handleOf[Queue[string]](t, q)
 			if used {
 				if err := q.Put(ctx, "foo"); err != nil {
 					t.Fatal(err)
@@ -538,10 +511,7 @@ func TestPyQueueClosedEmpty(t *testing.T) {
 func TestPyQueueClosedPutGet(t *testing.T) {
 	ctx := xpContext(t)
 	for _, joinable := range []bool{false, true} {
-		q, err := newQueue[string](4, joinable, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := pyJoinableOrNot(t, joinable)
 		if err := q.Put(ctx, "there"); err != nil {
 			t.Fatal(err)
 		}
@@ -580,10 +550,7 @@ func pyRefusedBoth(t *testing.T, q *Queue[string], want error) {
 // another process return; the queue then refuses puts and gets.
 func TestPyQueueShutdownEmpty(t *testing.T) {
 	seg := testSeg(t)
-	q, err := NewJoinableQueue[string](4, shm.In(seg, "jq"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewJoinableQueue[string], 4, shm.In(seg, "jq"))
 	joiner := pyStartQueue(t, seg, "jq", "join")
 	getter := pyStartQueue(t, seg, "jq", "shut")
 	getter.WaitPoint("start")
@@ -612,10 +579,7 @@ func TestPyQueueShutdownEmpty(t *testing.T) {
 // until it is marked done; puts and gets are refused once it is gone.
 func TestPyQueueShutdownNonEmpty(t *testing.T) {
 	seg := testSeg(t)
-	q, err := NewJoinableQueue[string](1, shm.In(seg, "jq"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewJoinableQueue[string], 1, shm.In(seg, "jq"))
 	ctx := xpContext(t)
 	if err := q.Put(ctx, "data"); err != nil {
 		t.Fatal(err)
@@ -663,10 +627,7 @@ func TestPyQueueShutdownNonEmpty(t *testing.T) {
 // empty again. test_close: Close twice.
 func TestPySimpleQueueEmpty(t *testing.T) {
 	seg := testSeg(t)
-	q, err := NewQueue[bool](4, shm.In(seg, "q"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[bool], 4, shm.In(seg, "q"))
 	p := pyStartQueue(t, seg, "q", "empties")
 	p.WaitPoint("start")
 	if !q.Empty() {

@@ -375,39 +375,32 @@ func (r *Ring[T]) popBatch(dst []T) (int, error) {
 
 // producerSide makes sure this handle is the ring's producer, taking the
 // role the first time (or from a dead producer), and that no other handle
-// has pushed since.
+// has pushed since; consumerSide is the same for the consumer.
 func (r *Ring[T]) producerSide() error {
-	p := &r.prod
-	if r.c.closed.Load() {
-		return errClosed
-	}
-	if !p.ok {
-		if err := r.c.takeRole(roleProducer); err != nil {
-			return err
-		}
-		p.pos, p.other, p.ok = atomic.LoadUint64(r.c.tail), atomic.LoadUint64(r.c.head), true
-	}
-	if atomic.LoadUint64(r.c.tail) != p.pos {
-		p.ok = false
-		return fmt.Errorf("%w: another handle pushed to this single-producer ring", ErrBusy)
-	}
-	return nil
+	return r.prod.claim(r.c, roleProducer, r.c.tail, r.c.head, "pushed to this single-producer ring")
 }
 
 func (r *Ring[T]) consumerSide() error {
-	q := &r.cons
-	if r.c.closed.Load() {
+	return r.cons.claim(r.c, roleConsumer, r.c.head, r.c.tail, "popped from this single-consumer ring")
+}
+
+// claim makes this handle's side e hold role of c, whose own cursor is mine
+// and the other side's theirs: it takes the role the first time (or from a
+// dead holder), and fails with ErrBusy, saying what, once another handle
+// has moved mine.
+func (e *spscEnd) claim(c *core, role int, mine, theirs *uint64, what string) error {
+	if c.closed.Load() {
 		return errClosed
 	}
-	if !q.ok {
-		if err := r.c.takeRole(roleConsumer); err != nil {
+	if !e.ok {
+		if err := c.takeRole(role); err != nil {
 			return err
 		}
-		q.pos, q.other, q.ok = atomic.LoadUint64(r.c.head), atomic.LoadUint64(r.c.tail), true
+		e.pos, e.other, e.ok = atomic.LoadUint64(mine), atomic.LoadUint64(theirs), true
 	}
-	if atomic.LoadUint64(r.c.head) != q.pos {
-		q.ok = false
-		return fmt.Errorf("%w: another handle popped from this single-consumer ring", ErrBusy)
+	if atomic.LoadUint64(mine) != e.pos {
+		e.ok = false
+		return fmt.Errorf("%w: another handle %s", ErrBusy, what)
 	}
 	return nil
 }

@@ -79,10 +79,7 @@ func TestSmokeRing(t *testing.T) {
 
 func TestSmokeQueue(t *testing.T) {
 	ctx := context.Background()
-	q, err := NewQueue[fancy](4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustNew(t, NewQueue[fancy], 4)
 	defer q.Free()
 	for i := range 3 {
 		if err := q.Put(ctx, fancy{Name: "Fancy Dan", Tags: make([]string, i)}); err != nil {
@@ -112,10 +109,7 @@ func TestSmokeQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	pq, err := NewJoinableQueue[int64](8)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pq := mustNew(t, NewJoinableQueue[int64], 8)
 	defer pq.Free()
 	pq.Put(ctx, 5)
 	if err := pq.TaskDone(); err != ErrNegativeTaskDone {
@@ -140,10 +134,7 @@ func TestSmokeQueue(t *testing.T) {
 
 func TestSmokePipe(t *testing.T) {
 	ctx := context.Background()
-	a, b, err := Pipe[fancy](4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := newPipe[fancy](t, 4)
 	a.Send(ctx, fancy{Name: "hi"})
 	if ok, err := b.Poll(ctx); !ok || err != nil {
 		t.Fatal(ok, err)

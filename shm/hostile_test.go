@@ -335,22 +335,21 @@ func TestFindBoundedByContext(t *testing.T) {
 			t.Fatalf("Find did not return when its context ended (then: %v)", <-done)
 		}
 	}
-	t.Run("reserved by a live creator", func(t *testing.T) {
-		s := mustCreate(t, 1<<20, nil)
-		p := testproc.Start(t, childReserve, testproc.Arg(s.Name()))
-		p.WaitPoint("reserved")
-		find(t, s, "victim", p.Kill)
-		p.Kill()
-		p.Wait()
-	})
-	t.Run("lock held by another process", func(t *testing.T) {
-		s := mustCreate(t, 1<<20, nil)
-		p := testproc.Start(t, childHoldLock, testproc.Arg(s.Name()))
-		p.WaitPoint("locked")
-		find(t, s, "victim", p.Kill)
-		p.Kill()
-		p.Wait()
-	})
+	for _, c := range []struct {
+		name, child, point string
+	}{
+		{"reserved by a live creator", childReserve, "reserved"},
+		{"lock held by another process", childHoldLock, "locked"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := mustCreate(t, 1<<20, nil)
+			p := testproc.Start(t, c.child, testproc.Arg(s.Name()))
+			p.WaitPoint(c.point)
+			find(t, s, "victim", p.Kill)
+			p.Kill()
+			p.Wait()
+		})
+	}
 	t.Run("lock held by another goroutine", func(t *testing.T) {
 		s := mustCreate(t, 1<<20, nil)
 		if err := s.lockArena(); err != nil {

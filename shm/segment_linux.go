@@ -323,12 +323,9 @@ func (s *Segment) waitReady(ctx context.Context) error {
 // file there that is not a shmkit segment is left alone (ErrBadHeader), and
 // so is one that replaced the segment while Unlink checked it (ErrStale).
 func Unlink(name string) error {
-	if err := checkName(name, maxSegmentName); err != nil {
-		return err
-	}
-	f, err := sys.OpenNoFollow(Dir+"/"+name, false)
+	f, err := openNamed(name)
 	if err != nil {
-		return openError(name, err)
+		return err
 	}
 	defer f.Close()
 	var hb [len(magic)]byte
@@ -364,23 +361,19 @@ func (s *Segment) Free() error {
 // Stat reads a named segment's header and directory without mapping it or
 // waiting for it, as shmctl does.
 func Stat(name string) (Info, error) {
-	if err := checkName(name, maxSegmentName); err != nil {
-		return Info{}, err
-	}
-	f, err := sys.OpenNoFollow(Dir+"/"+name, false)
-	if err != nil {
-		return Info{}, openError(name, err)
-	}
-	defer f.Close()
-	info, _, err := statFile(f, name)
-	if err != nil {
-		return info, fmt.Errorf("shm: segment %q: %w", name, err)
-	}
-	return info, nil
+	info, _, err := statNamed(name)
+	return info, err
 }
 
 // StatObjects lists the directory of a named segment without mapping it.
 func StatObjects(name string) ([]ObjectInfo, error) {
+	_, objs, err := statNamed(name)
+	return objs, err
+}
+
+// openNamed checks a segment name and opens its file for reading without
+// following a link.
+func openNamed(name string) (*os.File, error) {
 	if err := checkName(name, maxSegmentName); err != nil {
 		return nil, err
 	}
@@ -388,12 +381,22 @@ func StatObjects(name string) ([]ObjectInfo, error) {
 	if err != nil {
 		return nil, openError(name, err)
 	}
-	defer f.Close()
-	_, objs, err := statFile(f, name)
+	return f, nil
+}
+
+// statNamed is Stat and StatObjects: on an error past opening, the header
+// read so far and no objects.
+func statNamed(name string) (Info, []ObjectInfo, error) {
+	f, err := openNamed(name)
 	if err != nil {
-		return nil, fmt.Errorf("shm: segment %q: %w", name, err)
+		return Info{}, nil, err
 	}
-	return objs, nil
+	defer f.Close()
+	info, objs, err := statFile(f, name)
+	if err != nil {
+		return info, nil, fmt.Errorf("shm: segment %q: %w", name, err)
+	}
+	return info, objs, nil
 }
 
 func statFile(f *os.File, name string) (Info, []ObjectInfo, error) {
@@ -470,12 +473,9 @@ func List() ([]Info, error) {
 // that use the file without shmkit among them). A pid may be listed twice
 // when two namespaces use the same number.
 func Users(name string) ([]int, error) {
-	if err := checkName(name, maxSegmentName); err != nil {
-		return nil, err
-	}
-	f, err := sys.OpenNoFollow(Dir+"/"+name, false)
+	f, err := openNamed(name)
 	if err != nil {
-		return nil, openError(name, err)
+		return nil, err
 	}
 	defer f.Close()
 	me, _ := owner.Me()

@@ -177,19 +177,11 @@ func TestBadInput(t *testing.T) {
 			return err
 		}, []error{ErrBadHeader}},
 		{"open a directory", func(t *testing.T) error {
-			name := testName(t)
-			if err := os.Mkdir(Dir+"/"+name, 0o700); err != nil {
-				t.Fatal(err)
-			}
-			_, err := Open(context.Background(), name, nil)
+			_, err := Open(context.Background(), plantDir(t), nil)
 			return err
 		}, []error{ErrBadHeader}},
 		{"create over a directory", func(t *testing.T) error {
-			name := testName(t)
-			if err := os.Mkdir(Dir+"/"+name, 0o700); err != nil {
-				t.Fatal(err)
-			}
-			_, err := Create(name, 1<<16, nil)
+			_, err := Create(plantDir(t), 1<<16, nil)
 			return err
 		}, []error{ErrExist}},
 		{"open a file that is not a segment", func(t *testing.T) error {
@@ -295,6 +287,15 @@ func image(t *testing.T) []byte {
 func plant(t *testing.T, b []byte) string {
 	name := testName(t)
 	if err := os.WriteFile(Dir+"/"+name, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// plantDir makes a directory under Dir by a fresh name, and returns the name.
+func plantDir(t *testing.T) string {
+	name := testName(t)
+	if err := os.Mkdir(Dir+"/"+name, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	return name
