@@ -160,3 +160,7 @@ func OpenBounded(t *testing.T, place func(opts ...shm.Option) error, open func(c
 		t.Fatalf("open of an object its live creator is still making: %v, want context.DeadlineExceeded", err)
 	}
 }
+
+// Main runs a package's tests, or the child a test started, and closes
+// the default heap before it exits.
+func Main(m *testing.M) { testproc.Main(m, func() { shm.DefaultHeap().Close() }) }
