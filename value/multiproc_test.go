@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/array"
-	"github.com/shmkit/shmkit/ctypes"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/internal/testproc"
 	"github.com/shmkit/shmkit/semaphore"
@@ -493,14 +492,9 @@ func TestWideNoTornReads(t *testing.T) {
 type mpRecord = shmtest.Record
 
 func mpRecordOf(i int) mpRecord {
-	r := mpRecord{ID: int32(1000 + i), Pos: [3]float64{float64(i) + 0.5, -float64(i), math.Inf(-1)}}
-	copy(r.Tag[:], fmt.Sprintf("record-%d", i))
-	for a := range r.Grid {
-		for b := range r.Grid[a] {
-			r.Grid[a][b] = int16(i*100 + a*10 + b - 500)
-		}
-	}
-	return r
+	pos := [3]float64{float64(i) + 0.5, -float64(i), math.Inf(-1)}
+	return shmtest.NewRecord(int32(1000+i), pos, fmt.Sprintf("record-%d", i),
+		func(a, b int) int16 { return int16(i*100 + a*10 + b - 500) })
 }
 
 // mpCheckRecord compares r with mpRecordOf(i) field by field.
@@ -513,15 +507,11 @@ func mpCheckRecord(t testing.TB, what string, r mpRecord, i int) {
 // Update of its Tag and one Grid cell to those of record 8), and the
 // elements of the array.Array[mpRecord] "recs" (Set, Update, Slice).
 var mpChildRecord = testproc.Register("value-record", func(c *testproc.Child) error {
-	seg, _, err := shmtest.OpenArgs(c)
+	seg, v, _, err := shmtest.OpenObject(c, "rec", Open[mpRecord])
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	v, err := Open[mpRecord](context.Background(), seg, "rec")
-	if err != nil {
-		return err
-	}
 	if err := v.Store(mpRecordOf(7)); err != nil {
 		return err
 	}
@@ -643,27 +633,11 @@ var mpChildKill = testproc.Register("value-kill", func(c *testproc.Child) error 
 		}
 		return fmt.Errorf("not killed at %q", f[2])
 	}
-	c.Point("loop")
-	deadline := time.Now().Add(mpTimeout)
-	for i := 0; ; i++ {
-		if err := update(); err != nil {
-			return err
-		}
-		if i%1024 == 0 && time.Now().After(deadline) {
-			return errors.New("not killed")
-		}
-	}
+	return shmtest.UpdateUntilKilled(c, mpTimeout, update)
 })
 
 // mpKillRand is a random source whose seed the test logs.
-func mpKillRand(t testing.TB) *rand.Rand {
-	seed := uint64(time.Now().UnixNano())
-	if s, err := strconv.ParseUint(os.Getenv("VALUE_KILL_SEED"), 10, 64); err == nil {
-		seed = s
-	}
-	t.Logf("random seed %d (set VALUE_KILL_SEED to repeat)", seed)
-	return rand.New(rand.NewPCG(seed, 0x7a1e))
-}
+func mpKillRand(t testing.TB) *rand.Rand { return shmtest.KillRand(t, "VALUE_KILL_SEED", 0x7a1e) }
 
 // TestKillInsideUpdate kills children inside Update, at a point inside the
 // function given to it or after a random delay in a loop of Updates, of an
@@ -830,38 +804,24 @@ type (
 	mpPair     struct{ A, B int32 }
 )
 
-// mpNotPlain checks that err says T is not plain data, naming field.
-func mpNotPlain(t *testing.T, what string, err error, field string) {
-	t.Helper()
-	var np *ctypes.NotPlainError
-	switch {
-	case err == nil:
-		t.Errorf("%s: no error", what)
-	case !errors.Is(err, ctypes.ErrNotPlain) || !errors.As(err, &np):
-		t.Errorf("%s: %v, want a ctypes.NotPlainError", what, err)
-	case !strings.Contains(np.Path, field) || !strings.Contains(err.Error(), field):
-		t.Errorf("%s: %v (path %q) does not name %s", what, err, np.Path, field)
-	}
-}
-
 func TestBadInput(t *testing.T) {
 	seg := testSeg(t)
 	t.Run("not-plain", func(t *testing.T) {
 		_, err := New(mpBadString{})
-		mpNotPlain(t, "New(struct with a string)", err, "Name")
+		shmtest.NotPlain(t, "New(struct with a string)", err, "Name")
 		_, err = NewRaw(mpBadNested{})
-		mpNotPlain(t, "NewRaw(struct with a nested pointer)", err, "Inner.Next")
+		shmtest.NotPlain(t, "NewRaw(struct with a nested pointer)", err, "Inner.Next")
 		_, err = New(mpBadSlice{}, shm.In(seg, "bad"))
-		mpNotPlain(t, "New(struct with a slice)", err, "Items")
+		shmtest.NotPlain(t, "New(struct with a slice)", err, "Items")
 		_, err = Open[mpBadString](context.Background(), seg, "bad")
-		mpNotPlain(t, "Open[struct with a string]", err, "Name")
+		shmtest.NotPlain(t, "Open[struct with a string]", err, "Name")
 		var b Value[mpBadNested]
 		vi, err := New[int32](1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		h, _ := vi.MarshalBinary()
-		mpNotPlain(t, "UnmarshalBinary into a Value of a struct with a pointer", b.UnmarshalBinary(h), "Next")
+		shmtest.NotPlain(t, "UnmarshalBinary into a Value of a struct with a pointer", b.UnmarshalBinary(h), "Next")
 		if _, err := Open[int32](shmtest.Missing(t), seg, "bad"); !errors.Is(err, shm.ErrNotExist) {
 			t.Errorf("a failed New left %q behind: Open: %v", "bad", err)
 		}
@@ -896,16 +856,16 @@ func TestBadInput(t *testing.T) {
 			err  error
 			want error
 		}{
-			{"Open[int64] of a float64", mpErr(Open[int64](context.Background(), seg, "f64")), shm.ErrLayout},
-			{"Open[float32] of a float64", mpErr(Open[float32](context.Background(), seg, "f64")), shm.ErrLayout},
-			{"Open[mpRecord] of an mpWide", mpErr(Open[mpRecord](context.Background(), seg, "wide")), shm.ErrLayout},
-			{"Open[mpWide] of a float64", mpErr(Open[mpWide](context.Background(), seg, "f64")), shm.ErrLayout},
-			{"Open of a mutex", mpErr(Open[float64](context.Background(), seg, "m")), shm.ErrKind},
-			{"Open of an array", mpErr(Open[float64](context.Background(), seg, "arr")), shm.ErrKind},
-			{"Open of a missing name", mpErr(Open[float64](shmtest.Missing(t), seg, "missing")), shm.ErrNotExist},
-			{"Open of a missing name", mpErr(Open[float64](shmtest.Missing(t), seg, "missing")), fs.ErrNotExist},
-			{"Open in a nil segment", mpErr(Open[float64](context.Background(), nil, "f64")), ErrInvalid},
-			{"Open of an invalid name", mpErr(Open[float64](context.Background(), seg, strings.Repeat("x", 1000))), shm.ErrName},
+			{"Open[int64] of a float64", shmtest.Err(Open[int64](context.Background(), seg, "f64")), shm.ErrLayout},
+			{"Open[float32] of a float64", shmtest.Err(Open[float32](context.Background(), seg, "f64")), shm.ErrLayout},
+			{"Open[mpRecord] of an mpWide", shmtest.Err(Open[mpRecord](context.Background(), seg, "wide")), shm.ErrLayout},
+			{"Open[mpWide] of a float64", shmtest.Err(Open[mpWide](context.Background(), seg, "f64")), shm.ErrLayout},
+			{"Open of a mutex", shmtest.Err(Open[float64](context.Background(), seg, "m")), shm.ErrKind},
+			{"Open of an array", shmtest.Err(Open[float64](context.Background(), seg, "arr")), shm.ErrKind},
+			{"Open of a missing name", shmtest.Err(Open[float64](shmtest.Missing(t), seg, "missing")), shm.ErrNotExist},
+			{"Open of a missing name", shmtest.Err(Open[float64](shmtest.Missing(t), seg, "missing")), fs.ErrNotExist},
+			{"Open in a nil segment", shmtest.Err(Open[float64](context.Background(), nil, "f64")), ErrInvalid},
+			{"Open of an invalid name", shmtest.Err(Open[float64](context.Background(), seg, strings.Repeat("x", 1000))), shm.ErrName},
 		} {
 			if !errors.Is(c.err, c.want) {
 				t.Errorf("%s: %v, want %v", c.what, c.err, c.want)
@@ -1068,6 +1028,3 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 }
-
-// mpErr is the error of a call returning a value and an error.
-func mpErr[T any](_ T, err error) error { return err }

@@ -95,6 +95,19 @@ type Record struct {
 	Grid [2][4]int16
 }
 
+// NewRecord is the Record of id, pos and tag (cut to 16 bytes) whose
+// Grid[a][b] is cell(a, b).
+func NewRecord(id int32, pos [3]float64, tag string, cell func(a, b int) int16) Record {
+	r := Record{ID: id, Pos: pos}
+	copy(r.Tag[:], tag)
+	for a := range r.Grid {
+		for b := range r.Grid[a] {
+			r.Grid[a][b] = cell(a, b)
+		}
+	}
+	return r
+}
+
 // CheckRecord compares got with want field by field.
 func CheckRecord(t testing.TB, what string, got, want Record) {
 	t.Helper()
@@ -164,3 +177,20 @@ func OpenBounded(t *testing.T, place func(opts ...shm.Option) error, open func(c
 // Main runs a package's tests, or the child a test started, and closes
 // the default heap before it exits.
 func Main(m *testing.M) { testproc.Main(m, func() { shm.DefaultHeap().Close() }) }
+
+// OpenObject is OpenArgs followed by open of the object name in the
+// segment: it returns the segment, the object and the other fields. The
+// child closes the segment.
+func OpenObject[O any](c *testproc.Child, name string, open func(context.Context, *shm.Segment, string) (O, error)) (*shm.Segment, O, []string, error) {
+	seg, f, err := OpenArgs(c)
+	if err != nil {
+		var zero O
+		return nil, zero, nil, err
+	}
+	o, err := open(context.Background(), seg, name)
+	if err != nil {
+		seg.Close()
+		return nil, o, nil, err
+	}
+	return seg, o, f, nil
+}
