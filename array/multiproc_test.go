@@ -319,42 +319,26 @@ func TestKillInsideUpdate(t *testing.T) {
 	}
 	rng := mpKillRand(t)
 	type round struct {
-		p    *testproc.Proc
 		stop int // -1 in the loop
 	}
 	// Each round's child is started two rounds ahead: start-ups overlap.
-	var ahead []round
-	next := func() round {
-		for len(ahead) < 3 {
-			r := round{stop: -1}
-			if rng.IntN(4) > 0 {
-				r.stop = rng.IntN(mpKillLen + 1)
-				r.p = shmtest.Start(t, mpChildTimeout, mpChildKill, seg.Name(), "point", strconv.Itoa(r.stop))
-			} else {
-				r.p = shmtest.Start(t, mpChildTimeout, mpChildKill, seg.Name(), "loop")
-			}
-			ahead = append(ahead, r)
+	ahead := shmtest.NewAhead(3, func() (round, *testproc.Proc) {
+		if rng.IntN(4) > 0 {
+			r := round{stop: rng.IntN(mpKillLen + 1)}
+			return r, shmtest.Start(t, mpChildTimeout, mpChildKill, seg.Name(), "point", strconv.Itoa(r.stop))
 		}
-		r := ahead[0]
-		ahead = ahead[1:]
-		return r
-	}
+		return round{stop: -1}, shmtest.Start(t, mpChildTimeout, mpChildKill, seg.Name(), "loop")
+	})
 	start := time.Now()
 	var deadAtPoint, deadInLoop, freeInLoop int
 	old := int64(0) // every element, between rounds
 	for i := range mpKillRounds {
-		r := next()
+		r, p := ahead.Next()
+		point := ""
 		if r.stop >= 0 {
-			r.p.WaitPoint("in-f")
-		} else {
-			r.p.WaitPoint("loop")
-			r.p.Continue()
-			time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
+			point = "in-f"
 		}
-		r.p.Kill()
-		if res := r.p.Wait(); !res.Killed() {
-			t.Fatalf("round %d: child was to be killed, ended with exit code %d:\n%s", i, res.ExitCode, res.Output)
-		}
+		shmtest.KillRound(t, i, p, point, rng)
 		// Take the lock, look at the elements and complete the increment
 		// (every element as the first), one of three ways.
 		var (
@@ -439,10 +423,7 @@ func TestKillInsideUpdate(t *testing.T) {
 			}
 		}
 	}
-	for _, r := range ahead { // started ahead, not used
-		r.p.Kill()
-		r.p.Wait()
-	}
+	ahead.Stop() // started ahead, not used
 	t.Logf("%d rounds in %v: %d killed at a point, %d killed in the loop holding the lock, %d outside it",
 		mpKillRounds, time.Since(start).Round(time.Millisecond), deadAtPoint, deadInLoop, freeInLoop)
 }

@@ -659,50 +659,31 @@ func TestKillInsideUpdate(t *testing.T) {
 	}
 	rng := mpKillRand(t)
 	type round struct {
-		p     *testproc.Proc
 		which string // int or wide
 		point string // "" in the loop
 	}
 	// Each round's child is started two rounds ahead: start-ups overlap.
-	var ahead []round
-	next := func() round {
-		for len(ahead) < 3 {
-			r := round{which: "int"}
-			if rng.IntN(2) == 0 {
-				r.which = "wide"
-			}
-			points := []string{"f-start", "f-end"}
-			if r.which == "wide" {
-				points = append(points, "f-half")
-			}
-			if rng.IntN(4) > 0 {
-				r.point = points[rng.IntN(len(points))]
-				r.p = shmtest.Start(t, mpChildTimeout, mpChildKill, seg.Name(), r.which, "point", r.point)
-			} else {
-				r.p = shmtest.Start(t, mpChildTimeout, mpChildKill, seg.Name(), r.which, "loop")
-			}
-			ahead = append(ahead, r)
+	ahead := shmtest.NewAhead(3, func() (round, *testproc.Proc) {
+		r := round{which: "int"}
+		if rng.IntN(2) == 0 {
+			r.which = "wide"
 		}
-		r := ahead[0]
-		ahead = ahead[1:]
-		return r
-	}
+		points := []string{"f-start", "f-end"}
+		if r.which == "wide" {
+			points = append(points, "f-half")
+		}
+		if rng.IntN(4) > 0 {
+			r.point = points[rng.IntN(len(points))]
+			return r, shmtest.Start(t, mpChildTimeout, mpChildKill, seg.Name(), r.which, "point", r.point)
+		}
+		return r, shmtest.Start(t, mpChildTimeout, mpChildKill, seg.Name(), r.which, "loop")
+	})
 	start := time.Now()
 	var deadAtPoint, deadInLoop, freeInLoop int
 	for i := range mpKillRounds {
-		r := next()
+		r, p := ahead.Next()
 		oldI, oldW := vi.Load(), vw.Load()
-		if r.point != "" {
-			r.p.WaitPoint(r.point)
-		} else {
-			r.p.WaitPoint("loop")
-			r.p.Continue()
-			time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
-		}
-		r.p.Kill()
-		if res := r.p.Wait(); !res.Killed() {
-			t.Fatalf("round %d: child was to be killed, ended with exit code %d:\n%s", i, res.ExitCode, res.Output)
-		}
+		shmtest.KillRound(t, i, p, r.point, rng)
 		var (
 			lock   func() error
 			unlock func()
@@ -736,8 +717,8 @@ func TestKillInsideUpdate(t *testing.T) {
 		err := shmtest.Within(t, mpTimeout, "Lock", lock)
 		switch {
 		case errors.Is(err, semaphore.ErrOwnerDead):
-			if !strings.Contains(err.Error(), strconv.Itoa(r.p.Pid())) {
-				t.Logf("round %d: ErrOwnerDead does not name the pid %d: %v", i, r.p.Pid(), err)
+			if !strings.Contains(err.Error(), strconv.Itoa(p.Pid())) {
+				t.Logf("round %d: ErrOwnerDead does not name the pid %d: %v", i, p.Pid(), err)
 			}
 		case err != nil:
 			t.Fatalf("round %d: Lock after a kill: %v", i, err)
@@ -778,10 +759,7 @@ func TestKillInsideUpdate(t *testing.T) {
 			t.Fatalf("round %d: Update after recovering the lock did not apply", i)
 		}
 	}
-	for _, r := range ahead { // started ahead, not used
-		r.p.Kill()
-		r.p.Wait()
-	}
+	ahead.Stop() // started ahead, not used
 	t.Logf("%d rounds in %v: %d killed at a point, %d killed in the loop holding the lock, %d outside it",
 		mpKillRounds, time.Since(start).Round(time.Millisecond), deadAtPoint, deadInLoop, freeInLoop)
 }
