@@ -317,27 +317,39 @@ func (w mpWide) check() error {
 	return nil
 }
 
+// mpOpenWide opens, in a child, the segment its argument names and the
+// Values "w" and "done" in it; it returns them with the other fields and
+// field i as a number.
+func mpOpenWide(c *testproc.Child, i int) (*shm.Segment, []string, int, *Value[mpWide], *Value[int32], error) {
+	seg, f, err := shmtest.OpenArgs(c)
+	if err != nil {
+		return nil, nil, 0, nil, nil, err
+	}
+	n, err := shmtest.Int(f, i)
+	var v *Value[mpWide]
+	var done *Value[int32]
+	if err == nil {
+		v, err = Open[mpWide](context.Background(), seg, "w")
+	}
+	if err == nil {
+		done, err = Open[int32](context.Background(), seg, "done")
+	}
+	if err != nil {
+		seg.Close()
+		return nil, nil, 0, nil, nil, err
+	}
+	return seg, f, n, v, done, nil
+}
+
 // mpChildWideWriter writes the Value[mpWide] "w" N times, "SEG MODE N":
 // Store of the next sequence (a single writer), or Update to the next one.
 // It adds 1 to the Value[int32] "done" when it stops.
 var mpChildWideWriter = testproc.Register("value-wide-writer", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
+	seg, f, n, v, done, err := mpOpenWide(c, 1)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	n, err := shmtest.Int(f, 1)
-	if err != nil {
-		return err
-	}
-	v, err := Open[mpWide](context.Background(), seg, "w")
-	if err != nil {
-		return err
-	}
-	done, err := Open[int32](context.Background(), seg, "done")
-	if err != nil {
-		return err
-	}
 	defer done.Add(1)
 	c.Point("ready")
 	for i := range n {
@@ -398,23 +410,11 @@ func mpWideRead(v *Value[mpWide], done *Value[int32], writers int32) (loads, see
 
 // mpChildWideReader loads "w" until "done" reaches WRITERS: "SEG WRITERS".
 var mpChildWideReader = testproc.Register("value-wide-reader", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
+	seg, _, writers, v, done, err := mpOpenWide(c, 0)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	writers, err := shmtest.Int(f, 0)
-	if err != nil {
-		return err
-	}
-	v, err := Open[mpWide](context.Background(), seg, "w")
-	if err != nil {
-		return err
-	}
-	done, err := Open[int32](context.Background(), seg, "done")
-	if err != nil {
-		return err
-	}
 	c.Point("ready")
 	loads, seen, err := mpWideRead(v, done, int32(writers))
 	fmt.Printf("child reader: %d loads, %d sequences\n", loads, seen)
