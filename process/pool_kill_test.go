@@ -849,15 +849,11 @@ func TestPoolKillChunk(t *testing.T) {
 // (its gate is never set), writes the workers' pids to the array "pids"
 // of the segment its argument names, and waits at a point to be killed.
 var childPoolParent = testproc.Register("pk.poolParent", func(c *testproc.Child) error {
-	seg, _, err := shmtest.OpenArgs(c)
+	seg, pids, _, err := shmtest.OpenObject(c, "pids", array.Open[int32])
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	pids, err := array.Open[int32](context.Background(), seg, "pids")
-	if err != nil {
-		return err
-	}
 	started, err := array.Open[int32](context.Background(), seg, "started")
 	if err != nil {
 		return err
@@ -937,18 +933,11 @@ func TestPoolParentKilled(t *testing.T) {
 	killed := time.Now()
 	parent.Kill()
 	for _, pid := range pids {
-		for {
-			st, err := readStat(pid)
-			if err != nil || st.startTime != before[pid].startTime || st.state == 'Z' {
-				t.Logf("worker %d gone %v after its parent was killed", pid, time.Since(killed))
-				break
-			}
-			if time.Since(killed) > 20*time.Second {
-				t.Errorf("worker %d still runs %v after the pool's parent was killed: state %c, parent %d",
-					pid, time.Since(killed), st.state, st.ppid)
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
+		if how, st := awaitGone(pid, before[pid], killed, 20*time.Second); how != "" {
+			t.Logf("worker %d gone %v after its parent was killed", pid, time.Since(killed))
+		} else {
+			t.Errorf("worker %d still runs %v after the pool's parent was killed: state %c, parent %d",
+				pid, time.Since(killed), st.state, st.ppid)
 		}
 	}
 	if res := parent.Wait(); !res.Killed() {
