@@ -51,19 +51,12 @@ const (
 // through Update, and sets its own element of "own" (index I) to 1..N
 // with Set: "SEG I N".
 var mpChildCount = testproc.Register("array-count", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
+	seg, _, ns, err := shmtest.OpenInts(c, 0, 1)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	me, err := shmtest.Int(f, 0)
-	if err != nil {
-		return err
-	}
-	n, err := shmtest.Int(f, 1)
-	if err != nil {
-		return err
-	}
+	me, n := ns[0], ns[1]
 	a, err := Open[int64](context.Background(), seg, "a")
 	if err != nil {
 		return err

@@ -210,15 +210,12 @@ func mpAddLoop[T mpNumber](seg *shm.Segment, c *testproc.Child, op, name string,
 
 // mpChildAdd adds 1 to a number n times: "SEG OP TYPE NAME N".
 var mpChildAdd = testproc.Register("value-add", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
+	seg, f, ns, err := shmtest.OpenInts(c, 3)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	n, err := shmtest.Int(f, 3)
-	if err != nil {
-		return err
-	}
+	n := ns[0]
 	op, typ, name := f[0], f[1], f[2]
 	switch typ {
 	case "int8":
@@ -321,16 +318,12 @@ func (w mpWide) check() error {
 // Values "w" and "done" in it; it returns them with the other fields and
 // field i as a number.
 func mpOpenWide(c *testproc.Child, i int) (*shm.Segment, []string, int, *Value[mpWide], *Value[int32], error) {
-	seg, f, err := shmtest.OpenArgs(c)
+	seg, f, ns, err := shmtest.OpenInts(c, i)
 	if err != nil {
 		return nil, nil, 0, nil, nil, err
 	}
-	n, err := shmtest.Int(f, i)
-	var v *Value[mpWide]
+	v, err := Open[mpWide](context.Background(), seg, "w")
 	var done *Value[int32]
-	if err == nil {
-		v, err = Open[mpWide](context.Background(), seg, "w")
-	}
 	if err == nil {
 		done, err = Open[int32](context.Background(), seg, "done")
 	}
@@ -338,7 +331,7 @@ func mpOpenWide(c *testproc.Child, i int) (*shm.Segment, []string, int, *Value[m
 		seg.Close()
 		return nil, nil, 0, nil, nil, err
 	}
-	return seg, f, n, v, done, nil
+	return seg, f, ns[0], v, done, nil
 }
 
 // mpChildWideWriter writes the Value[mpWide] "w" N times, "SEG MODE N":

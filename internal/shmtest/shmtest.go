@@ -51,6 +51,23 @@ func OpenArgs(c *testproc.Child) (*shm.Segment, []string, error) {
 	return seg, f[1:], nil
 }
 
+// OpenInts is OpenArgs that also reads the fields at is as ints: the
+// child fails, with the segment closed, when one is not.
+func OpenInts(c *testproc.Child, is ...int) (*shm.Segment, []string, []int, error) {
+	seg, f, err := OpenArgs(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ns := make([]int, len(is))
+	for k, i := range is {
+		if ns[k], err = Int(f, i); err != nil {
+			seg.Close()
+			return nil, nil, nil, err
+		}
+	}
+	return seg, f, ns, nil
+}
+
 // Int is field i of a child's argument as an int.
 func Int(f []string, i int) (int, error) {
 	if i >= len(f) {
