@@ -11,7 +11,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/shmkit/shmkit/ctypes"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/shm"
 	"github.com/shmkit/shmkit/value"
@@ -38,37 +37,16 @@ func TestFree(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, _ := a.MarshalBinary()
-			var passed Array[int64]
-			if err := passed.UnmarshalBinary(h); err != nil {
-				t.Fatal(err)
-			}
-			if err := passed.Close(); err != nil {
-				t.Fatal(err)
-			}
+			h, passed := shmtest.Pass[Array[int64]](t, a)
 			opened.Set(1, 7)
 			if s, err := opened.Copy(); err != nil || a.At(1) != 7 || len(s) != 3 {
 				t.Fatalf("a Close of another handle changed the array: %v, %v", s, err)
 			}
-			var lock shm.Handle
-			if mu := a.Mutex(); mu != nil {
-				lock = mu.Handle()
-			}
-			if err := a.Free(); err != nil {
-				t.Fatalf("Free: %v", err)
-			}
 			check := shmtest.Errors(t, "array: ")
-			check("a second Free", a.Free(), shm.ErrStale)
-			check("a Free through another handle", opened.Free(), shm.ErrStale)
-			check("a Free through a closed one", passed.Free(), shm.ErrStale)
-			check("Copy after Free", mpErr(a.Copy()), shm.ErrClosed)
-			check("Open after Free", mpErr(Open[int64](shmtest.Missing(t), seg, c.name)), shm.ErrNotExist)
+			shmtest.FreeAll(t, check, shmtest.HandleOf(a.Mutex()), a.Free, opened.Free, passed.Free)
+			check("Copy after Free", shmtest.Err(a.Copy()), shm.ErrClosed)
+			check("Open after Free", shmtest.Err(Open[int64](shmtest.Missing(t), seg, c.name)), shm.ErrNotExist)
 			check("UnmarshalBinary of a freed array's handle", passed.UnmarshalBinary(h), shm.ErrStale)
-			if lock != (shm.Handle{}) {
-				if _, err := shm.Resolve(lock); !errors.Is(err, shm.ErrStale) {
-					t.Errorf("the freed array's lock still resolves: %v", err)
-				}
-			}
 		})
 	}
 }
@@ -85,15 +63,7 @@ func TestErrors(t *testing.T) {
 	if _, err := New[int32](4, shm.In(seg, "corrupt")); err != nil {
 		t.Fatal(err)
 	}
-	l, err := ctypes.LayoutOf[int32]()
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := seg.Find(context.Background(), "corrupt", shm.Spec{Kind: shm.KindArray, Fingerprint: l.Fingerprint})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Bytes()[32] = 200 // more elements than the payload holds
+	shmtest.Bytes[int32](t, seg, "corrupt", shm.KindArray)[32] = 200 // more elements than the payload holds
 	if _, err := value.New[int32](0, shm.In(seg, "value")); err != nil {
 		t.Fatal(err)
 	}
@@ -102,18 +72,18 @@ func TestErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	check := shmtest.Errors(t, "array: ")
-	check("New of a negative length", mpErr(New[int64](-1)), shm.ErrInvalid)
-	check("New of a type of size 0", mpErr(New[struct{}](1)), shm.ErrInvalid)
-	check("New of a type with a string", mpErr(New[mpBadString](1)), shm.ErrInvalid)
-	check("Open in a nil segment", mpErr(Open[int64](context.Background(), nil, "x")), shm.ErrInvalid)
-	check("Copy through a closed handle", mpErr(closed.Copy()), shm.ErrClosed)
+	check("New of a negative length", shmtest.Err(New[int64](-1)), shm.ErrInvalid)
+	check("New of a type of size 0", shmtest.Err(New[struct{}](1)), shm.ErrInvalid)
+	check("New of a type with a string", shmtest.Err(New[mpBadString](1)), shm.ErrInvalid)
+	check("Open in a nil segment", shmtest.Err(Open[int64](context.Background(), nil, "x")), shm.ErrInvalid)
+	check("Copy through a closed handle", shmtest.Err(closed.Copy()), shm.ErrClosed)
 	check("Update through a closed handle", closed.Update(func([]int64) {}), shm.ErrClosed)
 	check("Lock through a closed handle", closed.Lock(), shm.ErrClosed)
-	check("Open of a corrupt header", mpErr(Open[int32](context.Background(), seg, "corrupt")), shm.ErrCorrupt)
-	check("Open of a missing name", mpErr(Open[int64](shmtest.Missing(t), seg, "missing")), shm.ErrNotExist)
-	check("Open of another type", mpErr(Open[int32](context.Background(), seg, "closed")), shm.ErrLayout)
-	check("Open of a value", mpErr(Open[int32](context.Background(), seg, "value")), shm.ErrKind)
-	check("New of a taken name", mpErr(New[int64](1, shm.In(seg, "closed"))), shm.ErrExist)
+	check("Open of a corrupt header", shmtest.Err(Open[int32](context.Background(), seg, "corrupt")), shm.ErrCorrupt)
+	check("Open of a missing name", shmtest.Err(Open[int64](shmtest.Missing(t), seg, "missing")), shm.ErrNotExist)
+	check("Open of another type", shmtest.Err(Open[int32](context.Background(), seg, "closed")), shm.ErrLayout)
+	check("Open of a value", shmtest.Err(Open[int32](context.Background(), seg, "value")), shm.ErrKind)
+	check("New of a taken name", shmtest.Err(New[int64](1, shm.In(seg, "closed"))), shm.ErrExist)
 	check("Lock of a raw array", raw.Lock(), ErrNoLock)
 	if err := closed.Lock(); !errors.Is(err, os.ErrClosed) {
 		t.Errorf("Lock through a closed handle: %v, want os.ErrClosed", err)

@@ -6,11 +6,10 @@ import (
 	"testing"
 
 	"github.com/shmkit/shmkit/internal/shmtest"
-	"github.com/shmkit/shmkit/internal/testproc"
 	"github.com/shmkit/shmkit/shm"
 )
 
-func TestMain(m *testing.M) { testproc.Main(m, func() { shm.DefaultHeap().Close() }) }
+func TestMain(m *testing.M) { shmtest.Main(m) }
 
 // testSeg is a named segment for one test, removed when it ends.
 func testSeg(t testing.TB) *shm.Segment { return shmtest.Seg(t) }

@@ -23,12 +23,10 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 	"unsafe"
 
-	"github.com/shmkit/shmkit/ctypes"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/internal/testproc"
 	"github.com/shmkit/shmkit/semaphore"
@@ -47,28 +45,18 @@ const (
 	mpKillLen = 32
 )
 
-// mpErr is the error of a call returning a value and an error.
-func mpErr[T any](_ T, err error) error { return err }
-
 // ---- two processes updating ----
 
 // mpChildCount adds 1 to every element of the Array[int64] "a" N times
 // through Update, and sets its own element of "own" (index I) to 1..N
 // with Set: "SEG I N".
 var mpChildCount = testproc.Register("array-count", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
+	seg, _, ns, err := shmtest.OpenInts(c, 0, 1)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	me, err := shmtest.Int(f, 0)
-	if err != nil {
-		return err
-	}
-	n, err := shmtest.Int(f, 1)
-	if err != nil {
-		return err
-	}
+	me, n := ns[0], ns[1]
 	a, err := Open[int64](context.Background(), seg, "a")
 	if err != nil {
 		return err
@@ -147,14 +135,9 @@ func TestTwoProcessesUpdate(t *testing.T) {
 type mpRecord = shmtest.Record
 
 func mpRecordOf(i int) mpRecord {
-	r := mpRecord{ID: int32(-7 + i), Pos: [3]float64{float64(i) / 3, math.MaxFloat64, -0.25 * float64(i)}}
-	copy(r.Tag[:], fmt.Sprintf("elem%02d-%x", i, i*0x1234))
-	for a := range r.Grid {
-		for b := range r.Grid[a] {
-			r.Grid[a][b] = int16(-i*1000 - a*10 - b)
-		}
-	}
-	return r
+	pos := [3]float64{float64(i) / 3, math.MaxFloat64, -0.25 * float64(i)}
+	return shmtest.NewRecord(int32(-7+i), pos, fmt.Sprintf("elem%02d-%x", i, i*0x1234),
+		func(a, b int) int16 { return int16(-i*1000 - a*10 - b) })
 }
 
 // mpCheckRecord compares r with mpRecordOf(i) field by field.
@@ -167,15 +150,11 @@ func mpCheckRecord(t testing.TB, what string, r mpRecord, i int) {
 // mpRecordOf(i): through Set, Update, the Slice field by field, and
 // Update of single fields, in turn.
 var mpChildRecords = testproc.Register("array-records", func(c *testproc.Child) error {
-	seg, _, err := shmtest.OpenArgs(c)
+	seg, a, _, err := shmtest.OpenObject(c, "recs", Open[mpRecord])
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	a, err := Open[mpRecord](context.Background(), seg, "recs")
-	if err != nil {
-		return err
-	}
 	s := a.Slice()
 	for i := range a.Len() {
 		w := mpRecordOf(i)
@@ -267,15 +246,11 @@ func TestNestedRecords(t *testing.T) {
 // of them when K is the length), to be killed there; "SEG loop" updates
 // without end after point "loop", to be killed anywhere.
 var mpChildKill = testproc.Register("array-kill", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
+	seg, a, f, err := shmtest.OpenObject(c, "k", Open[int64])
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	a, err := Open[int64](context.Background(), seg, "k")
-	if err != nil {
-		return err
-	}
 	stop := -1
 	if f[0] == "point" {
 		if stop, err = shmtest.Int(f, 1); err != nil {
@@ -302,27 +277,11 @@ var mpChildKill = testproc.Register("array-kill", func(c *testproc.Child) error 
 		}
 		return fmt.Errorf("not killed at element %d", stop)
 	}
-	c.Point("loop")
-	deadline := time.Now().Add(mpTimeout)
-	for i := 0; ; i++ {
-		if err := update(); err != nil {
-			return err
-		}
-		if i%1024 == 0 && time.Now().After(deadline) {
-			return errors.New("not killed")
-		}
-	}
+	return shmtest.UpdateUntilKilled(c, mpTimeout, update)
 })
 
 // mpKillRand is a random source whose seed the test logs.
-func mpKillRand(t testing.TB) *rand.Rand {
-	seed := uint64(time.Now().UnixNano())
-	if s, err := strconv.ParseUint(os.Getenv("ARRAY_KILL_SEED"), 10, 64); err == nil {
-		seed = s
-	}
-	t.Logf("random seed %d (set ARRAY_KILL_SEED to repeat)", seed)
-	return rand.New(rand.NewPCG(seed, 0xa77a))
-}
+func mpKillRand(t testing.TB) *rand.Rand { return shmtest.KillRand(t, "ARRAY_KILL_SEED", 0xa77a) }
 
 // mpHalfUpdated checks that s is what a dead Update left: the first k
 // elements old+1, the others old, for some k. It returns k.
@@ -353,42 +312,26 @@ func TestKillInsideUpdate(t *testing.T) {
 	}
 	rng := mpKillRand(t)
 	type round struct {
-		p    *testproc.Proc
 		stop int // -1 in the loop
 	}
 	// Each round's child is started two rounds ahead: start-ups overlap.
-	var ahead []round
-	next := func() round {
-		for len(ahead) < 3 {
-			r := round{stop: -1}
-			if rng.IntN(4) > 0 {
-				r.stop = rng.IntN(mpKillLen + 1)
-				r.p = shmtest.Start(t, mpChildTimeout, mpChildKill, seg.Name(), "point", strconv.Itoa(r.stop))
-			} else {
-				r.p = shmtest.Start(t, mpChildTimeout, mpChildKill, seg.Name(), "loop")
-			}
-			ahead = append(ahead, r)
+	ahead := shmtest.NewAhead(3, func() (round, *testproc.Proc) {
+		if rng.IntN(4) > 0 {
+			r := round{stop: rng.IntN(mpKillLen + 1)}
+			return r, shmtest.Start(t, mpChildTimeout, mpChildKill, seg.Name(), "point", strconv.Itoa(r.stop))
 		}
-		r := ahead[0]
-		ahead = ahead[1:]
-		return r
-	}
+		return round{stop: -1}, shmtest.Start(t, mpChildTimeout, mpChildKill, seg.Name(), "loop")
+	})
 	start := time.Now()
 	var deadAtPoint, deadInLoop, freeInLoop int
 	old := int64(0) // every element, between rounds
 	for i := range mpKillRounds {
-		r := next()
+		r, p := ahead.Next()
+		point := ""
 		if r.stop >= 0 {
-			r.p.WaitPoint("in-f")
-		} else {
-			r.p.WaitPoint("loop")
-			r.p.Continue()
-			time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
+			point = "in-f"
 		}
-		r.p.Kill()
-		if res := r.p.Wait(); !res.Killed() {
-			t.Fatalf("round %d: child was to be killed, ended with exit code %d:\n%s", i, res.ExitCode, res.Output)
-		}
+		shmtest.KillRound(t, i, p, point, rng)
 		// Take the lock, look at the elements and complete the increment
 		// (every element as the first), one of three ways.
 		var (
@@ -473,10 +416,7 @@ func TestKillInsideUpdate(t *testing.T) {
 			}
 		}
 	}
-	for _, r := range ahead { // started ahead, not used
-		r.p.Kill()
-		r.p.Wait()
-	}
+	ahead.Stop() // started ahead, not used
 	t.Logf("%d rounds in %v: %d killed at a point, %d killed in the loop holding the lock, %d outside it",
 		mpKillRounds, time.Since(start).Round(time.Millisecond), deadAtPoint, deadInLoop, freeInLoop)
 }
@@ -498,38 +438,24 @@ type (
 	mpBadMap struct{ M map[int]int }
 )
 
-// mpNotPlain checks that err says T is not plain data, naming field.
-func mpNotPlain(t *testing.T, what string, err error, field string) {
-	t.Helper()
-	var np *ctypes.NotPlainError
-	switch {
-	case err == nil:
-		t.Errorf("%s: no error", what)
-	case !errors.Is(err, ctypes.ErrNotPlain) || !errors.As(err, &np):
-		t.Errorf("%s: %v, want a ctypes.NotPlainError", what, err)
-	case !strings.Contains(np.Path, field) || !strings.Contains(err.Error(), field):
-		t.Errorf("%s: %v (path %q) does not name %s", what, err, np.Path, field)
-	}
-}
-
 func TestBadInput(t *testing.T) {
 	seg := testSeg(t)
 	t.Run("not-plain", func(t *testing.T) {
 		_, err := New[mpBadString](3)
-		mpNotPlain(t, "New(struct with a string)", err, "Name")
+		shmtest.NotPlain(t, "New(struct with a string)", err, "Name")
 		_, err = From([]mpBadNested{{}}, shm.In(seg, "bad"))
-		mpNotPlain(t, "From(struct with a nested pointer)", err, "Next")
+		shmtest.NotPlain(t, "From(struct with a nested pointer)", err, "Next")
 		_, err = NewRaw[mpBadMap](1)
-		mpNotPlain(t, "NewRaw(struct with a map)", err, "M")
+		shmtest.NotPlain(t, "NewRaw(struct with a map)", err, "M")
 		_, err = Open[mpBadString](context.Background(), seg, "bad")
-		mpNotPlain(t, "Open[struct with a string]", err, "Name")
+		shmtest.NotPlain(t, "Open[struct with a string]", err, "Name")
 		a, err := New[int32](1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		h, _ := a.MarshalBinary()
 		var b Array[mpBadString]
-		mpNotPlain(t, "UnmarshalBinary into an Array of a struct with a string", b.UnmarshalBinary(h), "Name")
+		shmtest.NotPlain(t, "UnmarshalBinary into an Array of a struct with a string", b.UnmarshalBinary(h), "Name")
 		if _, err := Open[int32](shmtest.Missing(t), seg, "bad"); !errors.Is(err, shm.ErrNotExist) {
 			t.Errorf("a failed From left %q behind: Open: %v", "bad", err)
 		}
@@ -539,12 +465,12 @@ func TestBadInput(t *testing.T) {
 			what string
 			err  error
 		}{
-			{"New(-1)", mpErr(New[int64](-1))},
-			{"NewRaw(-5)", mpErr(NewRaw[byte](-5))},
-			{"New(-1) in a segment", mpErr(New[int32](-1, shm.In(seg, "neg")))},
-			{"New(huge)", mpErr(New[int64](math.MaxInt))},
-			{"New of size 0", mpErr(New[struct{}](4))},
-			{"From of size 0", mpErr(From([][0]int64{{}}))},
+			{"New(-1)", shmtest.Err(New[int64](-1))},
+			{"NewRaw(-5)", shmtest.Err(NewRaw[byte](-5))},
+			{"New(-1) in a segment", shmtest.Err(New[int32](-1, shm.In(seg, "neg")))},
+			{"New(huge)", shmtest.Err(New[int64](math.MaxInt))},
+			{"New of size 0", shmtest.Err(New[struct{}](4))},
+			{"From of size 0", shmtest.Err(From([][0]int64{{}}))},
 		} {
 			if !errors.Is(c.err, ErrInvalid) {
 				t.Errorf("%s: %v, want ErrInvalid", c.what, c.err)
@@ -603,16 +529,16 @@ func TestBadInput(t *testing.T) {
 			err  error
 			want error
 		}{
-			{"Open[int64] of float64s", mpErr(Open[int64](context.Background(), seg, "f64")), shm.ErrLayout},
-			{"Open[float32] of float64s", mpErr(Open[float32](context.Background(), seg, "f64")), shm.ErrLayout},
-			{"Open[uint64] of float64s", mpErr(Open[uint64](context.Background(), seg, "f64")), shm.ErrLayout},
-			{"Open[[2]float64] of float64s", mpErr(Open[[2]float64](context.Background(), seg, "f64")), shm.ErrLayout},
-			{"Open[float64] of records", mpErr(Open[float64](context.Background(), seg, "recs")), shm.ErrLayout},
-			{"Open of a mutex", mpErr(Open[float64](context.Background(), seg, "m")), shm.ErrKind},
-			{"Open of a value", mpErr(Open[float64](context.Background(), seg, "val")), shm.ErrKind},
-			{"Open of a missing name", mpErr(Open[float64](shmtest.Missing(t), seg, "missing")), shm.ErrNotExist},
-			{"Open of a missing name", mpErr(Open[float64](shmtest.Missing(t), seg, "missing")), fs.ErrNotExist},
-			{"Open in a nil segment", mpErr(Open[float64](context.Background(), nil, "f64")), ErrInvalid},
+			{"Open[int64] of float64s", shmtest.Err(Open[int64](context.Background(), seg, "f64")), shm.ErrLayout},
+			{"Open[float32] of float64s", shmtest.Err(Open[float32](context.Background(), seg, "f64")), shm.ErrLayout},
+			{"Open[uint64] of float64s", shmtest.Err(Open[uint64](context.Background(), seg, "f64")), shm.ErrLayout},
+			{"Open[[2]float64] of float64s", shmtest.Err(Open[[2]float64](context.Background(), seg, "f64")), shm.ErrLayout},
+			{"Open[float64] of records", shmtest.Err(Open[float64](context.Background(), seg, "recs")), shm.ErrLayout},
+			{"Open of a mutex", shmtest.Err(Open[float64](context.Background(), seg, "m")), shm.ErrKind},
+			{"Open of a value", shmtest.Err(Open[float64](context.Background(), seg, "val")), shm.ErrKind},
+			{"Open of a missing name", shmtest.Err(Open[float64](shmtest.Missing(t), seg, "missing")), shm.ErrNotExist},
+			{"Open of a missing name", shmtest.Err(Open[float64](shmtest.Missing(t), seg, "missing")), fs.ErrNotExist},
+			{"Open in a nil segment", shmtest.Err(Open[float64](context.Background(), nil, "f64")), ErrInvalid},
 		} {
 			if !errors.Is(c.err, c.want) {
 				t.Errorf("%s: %v, want %v", c.what, c.err, c.want)

@@ -94,17 +94,12 @@ func BenchmarkStartJoin(b *testing.B) {
 	// multiprocessing.Process with the fork start method
 	// (bench.StartJoinFork), at least 20 times.
 	b.Run("python-fork", func(b *testing.B) {
-		fork = shmtest.Python(b, bench.StartJoinFork, b.N, 20)
-		b.ReportMetric(fork, "ms/op")
-		b.ReportMetric(fork*1e6, "ns/op") // Python's own clock, not the interpreter's start
-		benchSpeedup(b, fork, shmkit)
+		// Python's own clock, not the interpreter's start.
+		fork = benchPythonTime(b, bench.StartJoinFork, 20, "ms/op", 1e6, shmkit)
 	})
 	// The same with spawn (a new interpreter each time), at least 5 times.
 	b.Run("python-spawn", func(b *testing.B) {
-		spawn = shmtest.Python(b, bench.StartJoinSpawn, b.N, 5)
-		b.ReportMetric(spawn, "ms/op")
-		b.ReportMetric(spawn*1e6, "ns/op")
-		benchSpeedup(b, spawn, shmkit)
+		spawn = benchPythonTime(b, bench.StartJoinSpawn, 5, "ms/op", 1e6, shmkit)
 	})
 	b.Logf("start+join: shmkit %.2f ms (target <= 3 ms); Python fork %.2f ms, %s (target >= 4x); spawn %.2f ms, %s",
 		shmkit, fork, benchRatio(fork, shmkit), spawn, benchRatio(spawn, shmkit))
@@ -162,10 +157,7 @@ func BenchmarkPoolApply(b *testing.B) {
 	// pool.apply on a multiprocessing.Pool(2) (bench.PoolApply), at least
 	// 2,000 times.
 	b.Run("python", func(b *testing.B) {
-		python = shmtest.Python(b, bench.PoolApply, b.N, 2_000)
-		b.ReportMetric(python, "us/op")
-		b.ReportMetric(python*1e3, "ns/op")
-		benchSpeedup(b, python, shmkit)
+		python = benchPythonTime(b, bench.PoolApply, 2_000, "us/op", 1e3, shmkit)
 	})
 	b.Logf("Apply round trip: shmkit %.1f us (target <= 20 us); Python %.1f us, %s (target >= 10x)",
 		shmkit, python, benchRatio(python, shmkit))
@@ -332,6 +324,17 @@ func benchReportMs(b *testing.B) float64 {
 	ms := b.Elapsed().Seconds() * 1e3 / float64(b.N)
 	b.ReportMetric(ms, "ms/op")
 	return ms
+}
+
+// benchPythonTime runs Python's figure, a time per op in unit (of perNs
+// ns), b.N times or at least atLeast, and reports it, in ns too, and
+// shmkit's speed-up over it (shmkit is shmkit's time, in unit).
+func benchPythonTime(b *testing.B, figure string, atLeast int, unit string, perNs, shmkit float64) float64 {
+	t := shmtest.Python(b, figure, b.N, atLeast)
+	b.ReportMetric(t, unit)
+	b.ReportMetric(t*perNs, "ns/op")
+	benchSpeedup(b, t, shmkit)
+	return t
 }
 
 // benchSpeedup reports on a peer's line how many times faster shmkit was

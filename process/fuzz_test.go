@@ -37,169 +37,155 @@ type fuzzGob struct {
 	N    int64
 }
 
-// fuzzTaskSeeds are task messages as a pool writes them: the header from
-// appendTask, then the arguments from the codec of the Func.
-func fuzzTaskSeeds(t testing.TB) [][]byte {
+// fuzzSeeds is the messages that seed makes with add, from the codecs of
+// ints and strings; an error from them fails t.
+func fuzzSeeds(t testing.TB, seed func(add func([]byte, error), ints codec[int], strs codec[string])) [][]byte {
 	var seeds [][]byte
-	add := func(b []byte, err error) {
+	seed(func(b []byte, err error) {
 		if err != nil {
 			t.Fatal(err)
 		}
 		seeds = append(seeds, b)
-	}
-	ints := codecFor[int]()
-	strs := codecFor[string]()
-	add(ints.append(appendTask(nil, 0, 0, 3, "square"), []int{1, 2, 3}))
-	add(ints.append(appendTask(nil, 1<<40, maxItems, 1, "a"), []int{-1}))
-	add(strs.append(appendTask(nil, 7, 12, 2, "shout"), []string{"a", "bad"}))
-	add(strs.append(appendTask(nil, 8, 0, 1, "12345678"), []string{""})) // a name of 8: no padding
-	add(appendTask(nil, 9, 1, maxItems, string(make([]byte, maxName))), nil)
+	}, codecFor[int](), codecFor[string]())
 	return seeds
+}
+
+// fuzzTaskSeeds are task messages as a pool writes them: the header from
+// appendTask, then the arguments from the codec of the Func.
+func fuzzTaskSeeds(t testing.TB) [][]byte {
+	return fuzzSeeds(t, func(add func([]byte, error), ints codec[int], strs codec[string]) {
+		add(ints.append(appendTask(nil, 0, 0, 3, "square"), []int{1, 2, 3}))
+		add(ints.append(appendTask(nil, 1<<40, maxItems, 1, "a"), []int{-1}))
+		add(strs.append(appendTask(nil, 7, 12, 2, "shout"), []string{"a", "bad"}))
+		add(strs.append(appendTask(nil, 8, 0, 1, "12345678"), []string{""})) // a name of 8: no padding
+		add(appendTask(nil, 9, 1, maxItems, string(make([]byte, maxName))), nil)
+	})
 }
 
 // fuzzResultSeeds are the messages a worker writes: results with and
 // without errors, ready, an initializer's failure.
 func fuzzResultSeeds(t testing.TB) [][]byte {
-	var seeds [][]byte
-	add := func(b []byte, err error) {
-		if err != nil {
-			t.Fatal(err)
+	return fuzzSeeds(t, func(add func([]byte, error), ints codec[int], strs codec[string]) {
+		add(ints.append(appendResult(nil, msgResult, 3, 0, 3, nil), []int{1, 4, 9}))
+		add(strs.append(appendResult(nil, msgResult, 4, 10, 3, []itemErr{
+			{index: 1, msg: "bad input"},
+		}), []string{"A", "", "C"}))
+		add(appendResult(nil, msgResult, 5, 2, 2, []itemErr{
+			{index: 0, msg: "boom", panic: true, stack: "goroutine 1 [running]:\nmain.main()\n"},
+			{index: 1, msg: "x"},
+		}), nil)
+		add(appendResult(nil, msgReady, 0, 0, 0, nil), nil)
+		add(appendResult(nil, msgInitFailed, 0, 0, 1, []itemErr{{msg: "init failed", panic: true, stack: "s"}}), nil)
+		add(appendResult(nil, msgInitFailed, 0, 0, 1, []itemErr{{}}), nil)
+	})
+}
+
+// fuzzParse fuzzes parse, the parser of one kind of message (what):
+// seeded with mine, each of which must parse, the others and the empty
+// message, it must leave its input as it is and fail only with
+// errBadMessage; check judges what it accepted. Whatever it
+// accepted must re-encode: encode gives the bytes and same compares them
+// with b (the padding may differ), and those bytes parse the same.
+func fuzzParse[M any](f *testing.F, what string, parse func([]byte) (M, error), mine, others [][]byte,
+	check func(t *testing.T, m M), encode func(m M) []byte, same func(b, out []byte, m M) bool) {
+	for _, s := range mine {
+		if _, err := parse(s); err != nil {
+			f.Fatalf("a seed %s does not parse: %v", what, err)
 		}
-		seeds = append(seeds, b)
+		f.Add(s)
 	}
-	ints := codecFor[int]()
-	strs := codecFor[string]()
-	add(ints.append(appendResult(nil, msgResult, 3, 0, 3, nil), []int{1, 4, 9}))
-	add(strs.append(appendResult(nil, msgResult, 4, 10, 3, []itemErr{
-		{index: 1, msg: "bad input"},
-	}), []string{"A", "", "C"}))
-	add(appendResult(nil, msgResult, 5, 2, 2, []itemErr{
-		{index: 0, msg: "boom", panic: true, stack: "goroutine 1 [running]:\nmain.main()\n"},
-		{index: 1, msg: "x"},
-	}), nil)
-	add(appendResult(nil, msgReady, 0, 0, 0, nil), nil)
-	add(appendResult(nil, msgInitFailed, 0, 0, 1, []itemErr{{msg: "init failed", panic: true, stack: "s"}}), nil)
-	add(appendResult(nil, msgInitFailed, 0, 0, 1, []itemErr{{}}), nil)
-	return seeds
+	for _, s := range others {
+		f.Add(s)
+	}
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		in := slices.Clone(b)
+		m, err := parse(b)
+		if !bytes.Equal(b, in) {
+			t.Fatalf("parsing a %s changed its input", what)
+		}
+		if err != nil {
+			if !errors.Is(err, errBadMessage) {
+				t.Fatalf("error not wrapping errBadMessage: %v", err)
+			}
+			return
+		}
+		check(t, m)
+		out := encode(m)
+		if len(out) != len(b) {
+			t.Fatalf("re-encoded to %d bytes from %d", len(out), len(b))
+		}
+		if !same(b, out, m) {
+			t.Fatalf("re-encoded differently:\n in %x\nout %x", b, out)
+		}
+		m2, err := parse(out)
+		if err != nil {
+			t.Fatalf("the re-encoded %s does not parse: %v", what, err)
+		}
+		if !reflect.DeepEqual(m, m2) {
+			t.Fatalf("re-encoded %s parses as %+v, not %+v", what, m2, m)
+		}
+	})
 }
 
 func FuzzParseTask(f *testing.F) {
-	for _, s := range fuzzTaskSeeds(f) {
-		if _, err := parseTask(s); err != nil {
-			f.Fatalf("a seed task does not parse: %v", err)
-		}
-		f.Add(s)
-	}
-	for _, s := range fuzzResultSeeds(f) {
-		f.Add(s)
-	}
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		in := slices.Clone(b)
-		m, err := parseTask(b)
-		if !bytes.Equal(b, in) {
-			t.Fatal("parseTask changed its input")
-		}
-		if err != nil {
-			if !errors.Is(err, errBadMessage) {
-				t.Fatalf("error not wrapping errBadMessage: %v", err)
+	fuzzParse(f, "task", parseTask, fuzzTaskSeeds(f), fuzzResultSeeds(f),
+		func(t *testing.T, m taskMsg) {
+			// What the worker relies on.
+			if m.count < 1 || m.count > maxItems || m.off < 0 || m.off > maxItems || m.fn == "" || len(m.fn) > maxName {
+				t.Fatalf("accepted a task of %d items from %d, name of %d bytes", m.count, m.off, len(m.fn))
 			}
-			return
-		}
-		// What the worker relies on.
-		if m.count < 1 || m.count > maxItems || m.off < 0 || m.off > maxItems || m.fn == "" || len(m.fn) > maxName {
-			t.Fatalf("accepted a task of %d items from %d, name of %d bytes", m.count, m.off, len(m.fn))
-		}
-		// It re-encodes to the same bytes, but for the padding of the name.
-		out := append(appendTask(nil, m.id, m.off, m.count, m.fn), m.payload...)
-		if len(out) != len(b) {
-			t.Fatalf("re-encoded to %d bytes from %d", len(out), len(b))
-		}
-		name := msgHeader + len(m.fn)
-		pad := msgHeader + (len(m.fn)+7)&^7
-		if !bytes.Equal(out[:name], b[:name]) || !bytes.Equal(out[pad:], b[pad:]) {
-			t.Fatalf("re-encoded differently:\n in %x\nout %x", b, out)
-		}
-		m2, err := parseTask(out)
-		if err != nil {
-			t.Fatalf("the re-encoded task does not parse: %v", err)
-		}
-		if !reflect.DeepEqual(m, m2) {
-			t.Fatalf("re-encoded task parses as %+v, not %+v", m2, m)
-		}
-	})
+		},
+		func(m taskMsg) []byte { return append(appendTask(nil, m.id, m.off, m.count, m.fn), m.payload...) },
+		// The same bytes, but for the padding of the name.
+		func(b, out []byte, m taskMsg) bool {
+			name := msgHeader + len(m.fn)
+			pad := msgHeader + (len(m.fn)+7)&^7
+			return bytes.Equal(out[:name], b[:name]) && bytes.Equal(out[pad:], b[pad:])
+		})
 }
 
 func FuzzParseResult(f *testing.F) {
-	for _, s := range fuzzResultSeeds(f) {
-		if _, err := parseResult(s); err != nil {
-			f.Fatalf("a seed result does not parse: %v", err)
-		}
-		f.Add(s)
-	}
-	for _, s := range fuzzTaskSeeds(f) {
-		f.Add(s)
-	}
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		in := slices.Clone(b)
-		r, err := parseResult(b)
-		if !bytes.Equal(b, in) {
-			t.Fatal("parseResult changed its input")
-		}
-		if err != nil {
-			if !errors.Is(err, errBadMessage) {
-				t.Fatalf("error not wrapping errBadMessage: %v", err)
+	fuzzParse(f, "result", parseResult, fuzzResultSeeds(f), fuzzTaskSeeds(f),
+		func(t *testing.T, r resultMsg) {
+			// What the pool relies on (Pool.apply, part.deliver).
+			switch r.kind {
+			case msgResult:
+				if r.count < 1 || r.count > maxItems || r.off < 0 || r.off > maxItems || len(r.errs) > r.count {
+					t.Fatalf("accepted a result of %d items from %d with %d errors", r.count, r.off, len(r.errs))
+				}
+			case msgReady:
+				if r.count != 0 || len(r.errs) != 0 {
+					t.Fatalf("accepted a ready with %d items, %d errors", r.count, len(r.errs))
+				}
+			case msgInitFailed:
+				if r.count != 1 || len(r.errs) != 1 {
+					t.Fatalf("accepted an init failure with %d items, %d errors", r.count, len(r.errs))
+				}
+			default:
+				t.Fatalf("accepted kind %d", r.kind)
 			}
-			return
-		}
-		// What the pool relies on (Pool.apply, part.deliver).
-		switch r.kind {
-		case msgResult:
-			if r.count < 1 || r.count > maxItems || r.off < 0 || r.off > maxItems || len(r.errs) > r.count {
-				t.Fatalf("accepted a result of %d items from %d with %d errors", r.count, r.off, len(r.errs))
+			for i, e := range r.errs {
+				if e.index < 0 || e.index >= r.count || (i > 0 && e.index <= r.errs[i-1].index) {
+					t.Fatalf("accepted errors for items %+v of %d", r.errs, r.count)
+				}
 			}
-		case msgReady:
-			if r.count != 0 || len(r.errs) != 0 {
-				t.Fatalf("accepted a ready with %d items, %d errors", r.count, len(r.errs))
+			if (r.kind != msgResult || len(r.errs) == r.count) && len(r.payload) != 0 {
+				t.Fatalf("accepted %d bytes of results where none belong", len(r.payload))
 			}
-		case msgInitFailed:
-			if r.count != 1 || len(r.errs) != 1 {
-				t.Fatalf("accepted an init failure with %d items, %d errors", r.count, len(r.errs))
+		},
+		func(r resultMsg) []byte {
+			return append(appendResult(nil, r.kind, r.id, r.off, r.count, r.errs), r.payload...)
+		},
+		// The same bytes, but for the padding after the errors.
+		func(b, out []byte, r resultMsg) bool {
+			head := len(out) - len(r.payload)
+			end := msgHeader
+			for _, e := range r.errs {
+				end += 16 + len(e.msg) + len(e.stack)
 			}
-		default:
-			t.Fatalf("accepted kind %d", r.kind)
-		}
-		for i, e := range r.errs {
-			if e.index < 0 || e.index >= r.count || (i > 0 && e.index <= r.errs[i-1].index) {
-				t.Fatalf("accepted errors for items %+v of %d", r.errs, r.count)
-			}
-		}
-		if (r.kind != msgResult || len(r.errs) == r.count) && len(r.payload) != 0 {
-			t.Fatalf("accepted %d bytes of results where none belong", len(r.payload))
-		}
-		// It re-encodes to the same bytes, but for the padding after the
-		// errors.
-		out := append(appendResult(nil, r.kind, r.id, r.off, r.count, r.errs), r.payload...)
-		if len(out) != len(b) {
-			t.Fatalf("re-encoded to %d bytes from %d", len(out), len(b))
-		}
-		head := len(out) - len(r.payload)
-		end := msgHeader
-		for _, e := range r.errs {
-			end += 16 + len(e.msg) + len(e.stack)
-		}
-		if !bytes.Equal(out[:end], b[:end]) || !bytes.Equal(out[head:], b[head:]) {
-			t.Fatalf("re-encoded differently:\n in %x\nout %x", b, out)
-		}
-		r2, err := parseResult(out)
-		if err != nil {
-			t.Fatalf("the re-encoded result does not parse: %v", err)
-		}
-		if !reflect.DeepEqual(r, r2) {
-			t.Fatalf("re-encoded result parses as %+v, not %+v", r2, r)
-		}
-	})
+			return bytes.Equal(out[:end], b[:end]) && bytes.Equal(out[head:], b[head:])
+		})
 }
 
 // The types FuzzCodec decodes, by its first argument (modulo their number).

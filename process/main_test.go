@@ -5,11 +5,10 @@ package process
 import (
 	"testing"
 
-	"github.com/shmkit/shmkit/internal/testproc"
-	"github.com/shmkit/shmkit/shm"
+	"github.com/shmkit/shmkit/internal/shmtest"
 )
 
 func TestMain(m *testing.M) {
 	Main() // in a child started by Process.Start: runs its function and exits
-	testproc.Main(m, func() { shm.DefaultHeap().Close() })
+	shmtest.Main(m)
 }

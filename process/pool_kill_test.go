@@ -163,6 +163,18 @@ func pkNewPool(t *testing.T, n int, opts *PoolOptions) *Pool {
 	return p
 }
 
+// pkStarted adds to pids those that started the first n items of rec,
+// and more, and returns it.
+func pkStarted(pids map[int]bool, rec pkRec, n int, more ...int) map[int]bool {
+	for i := range n {
+		pids[int(rec.Started.At(i))] = true
+	}
+	for _, pid := range more {
+		pids[pid] = true
+	}
+	return pids
+}
+
 // pkCloseJoin closes and joins p, and checks that none of pids is still a
 // process of ours (a worker not reaped, or one still running).
 func pkCloseJoin(t *testing.T, p *Pool, pids map[int]bool) {
@@ -367,14 +379,7 @@ func TestPoolKillSelf(t *testing.T) {
 		if out, err := Map(guard(t), p, square, []int{1, 2, 3, 4, 5, 6, 7}); err != nil || !slices.Equal(out, []int{1, 4, 9, 16, 25, 36, 49}) {
 			t.Errorf("Map after the kills: %v, %v", out, err)
 		}
-		all := map[int]bool{}
-		for i := range n {
-			all[int(rec.Started.At(i))] = true
-		}
-		for _, pid := range append(first, live...) {
-			all[pid] = true
-		}
-		pkCloseJoin(t, p, all)
+		pkCloseJoin(t, p, pkStarted(map[int]bool{}, rec, n, append(first, live...)...))
 	})
 
 	t.Run("exit", func(t *testing.T) {
@@ -426,13 +431,7 @@ func TestPoolKillSelf(t *testing.T) {
 				}
 				pkReplaced(t, p, dead)
 			}
-			for i := range n {
-				all[int(rec.Started.At(i))] = true
-			}
-			for _, pid := range first {
-				all[pid] = true
-			}
-			pkCloseJoin(t, p, all)
+			pkCloseJoin(t, p, pkStarted(all, rec, n, first...))
 		}
 	})
 }
@@ -579,13 +578,7 @@ func TestPoolKillRandom(t *testing.T) {
 	for pid := range killed {
 		all[pid] = true
 	}
-	for i := range n {
-		all[int(rec.Started.At(i))] = true
-	}
-	for _, pid := range append(first, live...) {
-		all[pid] = true
-	}
-	pkCloseJoin(t, p, all)
+	pkCloseJoin(t, p, pkStarted(all, rec, n, append(first, live...)...))
 }
 
 // rng2 is a fixed pseudo-random spread of item i.
@@ -834,14 +827,7 @@ func TestPoolKillChunk(t *testing.T) {
 			t.Errorf("%d distinct workers died, want %d", len(dead), len(kills))
 		}
 		live := pkReplaced(t, p, dead)
-		all := map[int]bool{}
-		for i := range n {
-			all[int(rec.Started.At(i))] = true
-		}
-		for _, pid := range append(first, live...) {
-			all[pid] = true
-		}
-		pkCloseJoin(t, p, all)
+		pkCloseJoin(t, p, pkStarted(map[int]bool{}, rec, n, append(first, live...)...))
 	}
 }
 
@@ -849,15 +835,11 @@ func TestPoolKillChunk(t *testing.T) {
 // (its gate is never set), writes the workers' pids to the array "pids"
 // of the segment its argument names, and waits at a point to be killed.
 var childPoolParent = testproc.Register("pk.poolParent", func(c *testproc.Child) error {
-	seg, _, err := shmtest.OpenArgs(c)
+	seg, pids, _, err := shmtest.OpenObject(c, "pids", array.Open[int32])
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	pids, err := array.Open[int32](context.Background(), seg, "pids")
-	if err != nil {
-		return err
-	}
 	started, err := array.Open[int32](context.Background(), seg, "started")
 	if err != nil {
 		return err
@@ -937,18 +919,11 @@ func TestPoolParentKilled(t *testing.T) {
 	killed := time.Now()
 	parent.Kill()
 	for _, pid := range pids {
-		for {
-			st, err := readStat(pid)
-			if err != nil || st.startTime != before[pid].startTime || st.state == 'Z' {
-				t.Logf("worker %d gone %v after its parent was killed", pid, time.Since(killed))
-				break
-			}
-			if time.Since(killed) > 20*time.Second {
-				t.Errorf("worker %d still runs %v after the pool's parent was killed: state %c, parent %d",
-					pid, time.Since(killed), st.state, st.ppid)
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
+		if how, st := awaitGone(pid, before[pid], killed, 20*time.Second); how != "" {
+			t.Logf("worker %d gone %v after its parent was killed", pid, time.Since(killed))
+		} else {
+			t.Errorf("worker %d still runs %v after the pool's parent was killed: state %c, parent %d",
+				pid, time.Since(killed), st.state, st.ppid)
 		}
 	}
 	if res := parent.Wait(); !res.Killed() {

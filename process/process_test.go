@@ -829,15 +829,11 @@ var tgtDaemon = Register("test.daemon", func(ctx context.Context, a daemonArg) e
 // killed. Its argument names the segment holding the daemon's Value "pid"
 // and Event "ready".
 var childDaemonParent = testproc.Register("process.daemonParent", func(c *testproc.Child) error {
-	seg, _, err := shmtest.OpenArgs(c)
+	seg, pid, _, err := shmtest.OpenObject(c, "pid", value.Open[int64])
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	pid, err := value.Open[int64](context.Background(), seg, "pid")
-	if err != nil {
-		return err
-	}
 	ready, err := semaphore.OpenEvent(context.Background(), seg, "ready")
 	if err != nil {
 		return err
@@ -860,6 +856,28 @@ type procStat struct {
 	state     byte
 	ppid      int
 	startTime uint64 // clock ticks after boot: tells a reused pid apart
+}
+
+// awaitGone waits for the process pid, of which before is what /proc said
+// while it lived, to be gone (reaped, its pid reused, or a zombie) and
+// says how; or, when limit has passed since killed first, returns "" and
+// what /proc says of it last.
+func awaitGone(pid int, before procStat, killed time.Time, limit time.Duration) (how string, last procStat) {
+	for {
+		st, err := readStat(pid)
+		switch {
+		case err != nil:
+			return "reaped", st
+		case st.startTime != before.startTime:
+			return "reaped, pid reused", st
+		case st.state == 'Z':
+			return "a zombie of " + strconv.Itoa(st.ppid), st
+		}
+		if time.Since(killed) > limit {
+			return "", st
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func readStat(pid int) (procStat, error) {
@@ -915,30 +933,11 @@ func TestDaemonDiesWithParent(t *testing.T) {
 
 	killed := time.Now()
 	parent.Kill()
-	gone := func() (bool, string) {
-		st, err := readStat(pid)
-		switch {
-		case err != nil:
-			return true, "reaped"
-		case st.startTime != before.startTime:
-			return true, "reaped, pid reused"
-		case st.state == 'Z':
-			return true, "a zombie of " + strconv.Itoa(st.ppid)
-		}
-		return false, ""
-	}
-	for {
-		if ok, how := gone(); ok {
-			t.Logf("the daemon died %v after its parent was killed (%s)", time.Since(killed), how)
-			break
-		}
-		if time.Since(killed) > 10*time.Second {
-			st, _ := readStat(pid)
-			t.Errorf("the daemon (pid %d) still runs %v after its parent was killed: state %c, parent %d",
-				pid, time.Since(killed), st.state, st.ppid)
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
+	if how, st := awaitGone(pid, before, killed, 10*time.Second); how != "" {
+		t.Logf("the daemon died %v after its parent was killed (%s)", time.Since(killed), how)
+	} else {
+		t.Errorf("the daemon (pid %d) still runs %v after its parent was killed: state %c, parent %d",
+			pid, time.Since(killed), st.state, st.ppid)
 	}
 	if res := parent.Wait(); !res.Killed() {
 		t.Errorf("the daemon's parent was not killed: %+v", res)

@@ -174,27 +174,7 @@ func TestGarbageUnderLiveCollection(t *testing.T) {
 	for _, reg := range regions {
 		for seed := uint64(1); seed <= 4; seed++ {
 			t.Run(fmt.Sprintf("%s/%d", reg.name, seed), func(t *testing.T) {
-				seg, err := shm.Anonymous(1 << 20)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer seg.Close()
-				m, err := New[int64, int64](shm.In(seg, "m"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				l, err := NewList[int64](shm.In(seg, "l"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				for k := range int64(20) {
-					if err := m.Set(k, -k); err != nil {
-						t.Fatal(err)
-					}
-					if err := l.Append(k); err != nil {
-						t.Fatal(err)
-					}
-				}
+				m, l := filledPair(t, 20)
 				r := rand.New(rand.NewPCG(seed, 77))
 				for _, b := range reg.which(t, m, l) {
 					reg.fill(b, r)
@@ -205,6 +185,27 @@ func TestGarbageUnderLiveCollection(t *testing.T) {
 			})
 		}
 	}
+}
+
+// filledPair is a Map "m" of k to -k and a List "l" of k, for k in [0, n),
+// in an anonymous segment of their own, closed when the test ends.
+func filledPair(t *testing.T, n int64) (*Map[int64, int64], *List[int64]) {
+	t.Helper()
+	seg, err := shm.Anonymous(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { seg.Close() })
+	m, l := newPair[int64, int64, int64](t, seg)
+	for k := range n {
+		if err := m.Set(k, -k); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Append(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return m, l
 }
 
 // TestGarbageOverHeldLock overwrites a collection's lock word while an
@@ -227,27 +228,7 @@ func TestGarbageOverHeldLock(t *testing.T) {
 	defer func() { testHook = nil }()
 	for i, op := range ops {
 		t.Run(fmt.Sprintf("%d-%s", i, op.point), func(t *testing.T) {
-			seg, err := shm.Anonymous(1 << 20)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer seg.Close()
-			m, err := New[int64, int64](shm.In(seg, "m"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			l, err := NewList[int64](shm.In(seg, "l"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for k := range int64(8) {
-				if err := m.Set(k, -k); err != nil {
-					t.Fatal(err)
-				}
-				if err := l.Append(k); err != nil {
-					t.Fatal(err)
-				}
-			}
+			m, l := filledPair(t, 8)
 			hit := false
 			testHook = func(c *coll, p string) {
 				if p == op.point && !hit {
@@ -256,7 +237,7 @@ func TestGarbageOverHeldLock(t *testing.T) {
 					le.PutUint64(objectBytes(t, c.mu.Handle()), 0x7ffffff0<<32|12345)
 				}
 			}
-			err = op.run(m, l)
+			err := op.run(m, l)
 			testHook = nil
 			t.Logf("%s: %v", op.point, err)
 			if !hit {

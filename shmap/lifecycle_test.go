@@ -20,18 +20,25 @@ import (
 	"github.com/shmkit/shmkit/shm"
 )
 
+// newPair makes a Map "m" and a List "l" in seg.
+func newPair[K comparable, V, E any](t *testing.T, seg *shm.Segment) (*Map[K, V], *List[E]) {
+	t.Helper()
+	m, err := New[K, V](shm.In(seg, "m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := NewList[E](shm.In(seg, "l"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, l
+}
+
 // TestClose: a closed handle fails every call with ErrClosed and has Len
 // 0; the other handles, and the collection, go on.
 func TestClose(t *testing.T) {
 	seg := shmtest.Seg(t)
-	m, err := New[int64, int64](shm.In(seg, "m"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := NewList[string](shm.In(seg, "l"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, l := newPair[int64, int64, string](t, seg)
 	if m.Set(1, 10) != nil || l.Append("a") != nil {
 		t.Fatal("Set or Append failed")
 	}
@@ -99,14 +106,7 @@ func TestFree(t *testing.T) {
 		return len(list)
 	}
 	before := objs()
-	m, err := New[int64, string](shm.In(seg, "m"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := NewList[int32](shm.In(seg, "l"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, l := newPair[int64, string, int32](t, seg)
 	for i := range 100 { // grown tables
 		if m.Set(int64(i), strings.Repeat("x", i)) != nil || l.Append(int32(i)) != nil {
 			t.Fatal("Set or Append failed")
@@ -153,14 +153,7 @@ func TestFree(t *testing.T) {
 // memory it is 0, and the calls that return an error say why.
 func TestLen(t *testing.T) {
 	seg := shmtest.Seg(t)
-	m, err := New[int64, int64](shm.In(seg, "m"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := NewList[int64](shm.In(seg, "l"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, l := newPair[int64, int64, int64](t, seg)
 	for i := range int64(20) {
 		if m.Set(i, i) != nil || l.Append(i) != nil {
 			t.Fatal("Set or Append failed")
@@ -200,13 +193,7 @@ func TestLen(t *testing.T) {
 // starts with "shmap: " and matches the shm sentinel of its condition.
 func TestErrors(t *testing.T) {
 	seg := shmtest.Seg(t)
-	if _, err := New[int64, int64](shm.In(seg, "m")); err != nil {
-		t.Fatal(err)
-	}
-	l, err := NewList[int64](shm.In(seg, "l"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, l := newPair[int64, int64, int64](t, seg)
 	closed, err := Open[int64, int64](context.Background(), seg, "m")
 	if err != nil {
 		t.Fatal(err)

@@ -5,12 +5,11 @@ package shmap
 import (
 	"testing"
 
-	"github.com/shmkit/shmkit/internal/testproc"
+	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
-	"github.com/shmkit/shmkit/shm"
 )
 
 func TestMain(m *testing.M) {
 	process.Main() // in a child started by package process: runs its function and exits
-	testproc.Main(m, func() { shm.DefaultHeap().Close() })
+	shmtest.Main(m)
 }

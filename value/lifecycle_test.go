@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/array"
-	"github.com/shmkit/shmkit/ctypes"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/internal/testproc"
 	"github.com/shmkit/shmkit/shm"
@@ -41,36 +40,15 @@ func TestFree(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, _ := v.MarshalBinary()
-			var passed Value[mpWide]
-			if err := passed.UnmarshalBinary(h); err != nil {
-				t.Fatal(err)
-			}
-			if err := passed.Close(); err != nil {
-				t.Fatal(err)
-			}
+			h, passed := shmtest.Pass[Value[mpWide]](t, v)
 			if opened.Load() != mpWideOf(1) || opened.Store(mpWideOf(2)) != nil || v.Load() != mpWideOf(2) {
 				t.Fatalf("a Close of another handle changed the value: %v", v.Load().Seq)
 			}
-			var lock shm.Handle
-			if mu := v.Mutex(); mu != nil {
-				lock = mu.Handle()
-			}
-			if err := v.Free(); err != nil {
-				t.Fatalf("Free: %v", err)
-			}
 			check := shmtest.Errors(t, "value: ")
-			check("a second Free", v.Free(), shm.ErrStale)
-			check("a Free through another handle", opened.Free(), shm.ErrStale)
-			check("a Free through a closed one", passed.Free(), shm.ErrStale)
+			shmtest.FreeAll(t, check, shmtest.HandleOf(v.Mutex()), v.Free, opened.Free, passed.Free)
 			check("Store after Free", v.Store(mpWideOf(3)), shm.ErrClosed)
-			check("Open after Free", mpErr(Open[mpWide](shmtest.Missing(t), seg, c.name)), shm.ErrNotExist)
+			check("Open after Free", shmtest.Err(Open[mpWide](shmtest.Missing(t), seg, c.name)), shm.ErrNotExist)
 			check("UnmarshalBinary of a freed value's handle", passed.UnmarshalBinary(h), shm.ErrStale)
-			if lock != (shm.Handle{}) {
-				if _, err := shm.Resolve(lock); !errors.Is(err, shm.ErrStale) {
-					t.Errorf("the freed value's lock still resolves: %v", err)
-				}
-			}
 		})
 	}
 }
@@ -87,15 +65,7 @@ func TestErrors(t *testing.T) {
 	if _, err := New[int64](-42, shm.In(seg, "corrupt")); err != nil {
 		t.Fatal(err)
 	}
-	l, err := ctypes.LayoutOf[int64]()
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := seg.Find(context.Background(), "corrupt", shm.Spec{Kind: shm.KindValue, Fingerprint: l.Fingerprint})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Bytes()[2] = 1 // a reserved byte of the header
+	shmtest.Bytes[int64](t, seg, "corrupt", shm.KindValue)[2] = 1 // a reserved byte of the header
 	if _, err := NewRaw[float64](0, shm.In(seg, "f64")); err != nil {
 		t.Fatal(err)
 	}
@@ -103,17 +73,17 @@ func TestErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	check := shmtest.Errors(t, "value: ")
-	check("New of a type of size 0", mpErr(New(struct{}{})), shm.ErrInvalid)
-	check("New of a type with a pointer", mpErr(New(mpBadNested{})), shm.ErrInvalid)
-	check("Open in a nil segment", mpErr(Open[int64](context.Background(), nil, "x")), shm.ErrInvalid)
+	check("New of a type of size 0", shmtest.Err(New(struct{}{})), shm.ErrInvalid)
+	check("New of a type with a pointer", shmtest.Err(New(mpBadNested{})), shm.ErrInvalid)
+	check("Open in a nil segment", shmtest.Err(Open[int64](context.Background(), nil, "x")), shm.ErrInvalid)
 	check("Store through a closed handle", closed.Store(2), shm.ErrClosed)
 	check("Update through a closed handle", closed.Update(func(*int64) {}), shm.ErrClosed)
 	check("Lock through a closed handle", closed.Lock(), shm.ErrClosed)
-	check("Open of a corrupt header", mpErr(Open[int64](context.Background(), seg, "corrupt")), shm.ErrCorrupt)
-	check("Open of a missing name", mpErr(Open[int64](shmtest.Missing(t), seg, "missing")), shm.ErrNotExist)
-	check("Open of another type", mpErr(Open[int64](context.Background(), seg, "f64")), shm.ErrLayout)
-	check("Open of an array", mpErr(Open[int64](context.Background(), seg, "arr")), shm.ErrKind)
-	check("New of a taken name", mpErr(New[int64](0, shm.In(seg, "closed"))), shm.ErrExist)
+	check("Open of a corrupt header", shmtest.Err(Open[int64](context.Background(), seg, "corrupt")), shm.ErrCorrupt)
+	check("Open of a missing name", shmtest.Err(Open[int64](shmtest.Missing(t), seg, "missing")), shm.ErrNotExist)
+	check("Open of another type", shmtest.Err(Open[int64](context.Background(), seg, "f64")), shm.ErrLayout)
+	check("Open of an array", shmtest.Err(Open[int64](context.Background(), seg, "arr")), shm.ErrKind)
+	check("New of a taken name", shmtest.Err(New[int64](0, shm.In(seg, "closed"))), shm.ErrExist)
 	check("Lock of a raw value", mpLockRaw(seg), ErrNoLock)
 	if err := closed.Store(2); !errors.Is(err, os.ErrClosed) {
 		t.Errorf("Store through a closed handle: %v, want os.ErrClosed", err)

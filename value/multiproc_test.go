@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/array"
-	"github.com/shmkit/shmkit/ctypes"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/internal/testproc"
 	"github.com/shmkit/shmkit/semaphore"
@@ -211,15 +210,12 @@ func mpAddLoop[T mpNumber](seg *shm.Segment, c *testproc.Child, op, name string,
 
 // mpChildAdd adds 1 to a number n times: "SEG OP TYPE NAME N".
 var mpChildAdd = testproc.Register("value-add", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
+	seg, f, ns, err := shmtest.OpenInts(c, 3)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	n, err := shmtest.Int(f, 3)
-	if err != nil {
-		return err
-	}
+	n := ns[0]
 	op, typ, name := f[0], f[1], f[2]
 	switch typ {
 	case "int8":
@@ -318,27 +314,35 @@ func (w mpWide) check() error {
 	return nil
 }
 
+// mpOpenWide opens, in a child, the segment its argument names and the
+// Values "w" and "done" in it; it returns them with the other fields and
+// field i as a number.
+func mpOpenWide(c *testproc.Child, i int) (*shm.Segment, []string, int, *Value[mpWide], *Value[int32], error) {
+	seg, f, ns, err := shmtest.OpenInts(c, i)
+	if err != nil {
+		return nil, nil, 0, nil, nil, err
+	}
+	v, err := Open[mpWide](context.Background(), seg, "w")
+	var done *Value[int32]
+	if err == nil {
+		done, err = Open[int32](context.Background(), seg, "done")
+	}
+	if err != nil {
+		seg.Close()
+		return nil, nil, 0, nil, nil, err
+	}
+	return seg, f, ns[0], v, done, nil
+}
+
 // mpChildWideWriter writes the Value[mpWide] "w" N times, "SEG MODE N":
 // Store of the next sequence (a single writer), or Update to the next one.
 // It adds 1 to the Value[int32] "done" when it stops.
 var mpChildWideWriter = testproc.Register("value-wide-writer", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
+	seg, f, n, v, done, err := mpOpenWide(c, 1)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	n, err := shmtest.Int(f, 1)
-	if err != nil {
-		return err
-	}
-	v, err := Open[mpWide](context.Background(), seg, "w")
-	if err != nil {
-		return err
-	}
-	done, err := Open[int32](context.Background(), seg, "done")
-	if err != nil {
-		return err
-	}
 	defer done.Add(1)
 	c.Point("ready")
 	for i := range n {
@@ -399,23 +403,11 @@ func mpWideRead(v *Value[mpWide], done *Value[int32], writers int32) (loads, see
 
 // mpChildWideReader loads "w" until "done" reaches WRITERS: "SEG WRITERS".
 var mpChildWideReader = testproc.Register("value-wide-reader", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
+	seg, _, writers, v, done, err := mpOpenWide(c, 0)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	writers, err := shmtest.Int(f, 0)
-	if err != nil {
-		return err
-	}
-	v, err := Open[mpWide](context.Background(), seg, "w")
-	if err != nil {
-		return err
-	}
-	done, err := Open[int32](context.Background(), seg, "done")
-	if err != nil {
-		return err
-	}
 	c.Point("ready")
 	loads, seen, err := mpWideRead(v, done, int32(writers))
 	fmt.Printf("child reader: %d loads, %d sequences\n", loads, seen)
@@ -493,14 +485,9 @@ func TestWideNoTornReads(t *testing.T) {
 type mpRecord = shmtest.Record
 
 func mpRecordOf(i int) mpRecord {
-	r := mpRecord{ID: int32(1000 + i), Pos: [3]float64{float64(i) + 0.5, -float64(i), math.Inf(-1)}}
-	copy(r.Tag[:], fmt.Sprintf("record-%d", i))
-	for a := range r.Grid {
-		for b := range r.Grid[a] {
-			r.Grid[a][b] = int16(i*100 + a*10 + b - 500)
-		}
-	}
-	return r
+	pos := [3]float64{float64(i) + 0.5, -float64(i), math.Inf(-1)}
+	return shmtest.NewRecord(int32(1000+i), pos, fmt.Sprintf("record-%d", i),
+		func(a, b int) int16 { return int16(i*100 + a*10 + b - 500) })
 }
 
 // mpCheckRecord compares r with mpRecordOf(i) field by field.
@@ -513,15 +500,11 @@ func mpCheckRecord(t testing.TB, what string, r mpRecord, i int) {
 // Update of its Tag and one Grid cell to those of record 8), and the
 // elements of the array.Array[mpRecord] "recs" (Set, Update, Slice).
 var mpChildRecord = testproc.Register("value-record", func(c *testproc.Child) error {
-	seg, _, err := shmtest.OpenArgs(c)
+	seg, v, _, err := shmtest.OpenObject(c, "rec", Open[mpRecord])
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	v, err := Open[mpRecord](context.Background(), seg, "rec")
-	if err != nil {
-		return err
-	}
 	if err := v.Store(mpRecordOf(7)); err != nil {
 		return err
 	}
@@ -643,27 +626,11 @@ var mpChildKill = testproc.Register("value-kill", func(c *testproc.Child) error 
 		}
 		return fmt.Errorf("not killed at %q", f[2])
 	}
-	c.Point("loop")
-	deadline := time.Now().Add(mpTimeout)
-	for i := 0; ; i++ {
-		if err := update(); err != nil {
-			return err
-		}
-		if i%1024 == 0 && time.Now().After(deadline) {
-			return errors.New("not killed")
-		}
-	}
+	return shmtest.UpdateUntilKilled(c, mpTimeout, update)
 })
 
 // mpKillRand is a random source whose seed the test logs.
-func mpKillRand(t testing.TB) *rand.Rand {
-	seed := uint64(time.Now().UnixNano())
-	if s, err := strconv.ParseUint(os.Getenv("VALUE_KILL_SEED"), 10, 64); err == nil {
-		seed = s
-	}
-	t.Logf("random seed %d (set VALUE_KILL_SEED to repeat)", seed)
-	return rand.New(rand.NewPCG(seed, 0x7a1e))
-}
+func mpKillRand(t testing.TB) *rand.Rand { return shmtest.KillRand(t, "VALUE_KILL_SEED", 0x7a1e) }
 
 // TestKillInsideUpdate kills children inside Update, at a point inside the
 // function given to it or after a random delay in a loop of Updates, of an
@@ -685,50 +652,31 @@ func TestKillInsideUpdate(t *testing.T) {
 	}
 	rng := mpKillRand(t)
 	type round struct {
-		p     *testproc.Proc
 		which string // int or wide
 		point string // "" in the loop
 	}
 	// Each round's child is started two rounds ahead: start-ups overlap.
-	var ahead []round
-	next := func() round {
-		for len(ahead) < 3 {
-			r := round{which: "int"}
-			if rng.IntN(2) == 0 {
-				r.which = "wide"
-			}
-			points := []string{"f-start", "f-end"}
-			if r.which == "wide" {
-				points = append(points, "f-half")
-			}
-			if rng.IntN(4) > 0 {
-				r.point = points[rng.IntN(len(points))]
-				r.p = shmtest.Start(t, mpChildTimeout, mpChildKill, seg.Name(), r.which, "point", r.point)
-			} else {
-				r.p = shmtest.Start(t, mpChildTimeout, mpChildKill, seg.Name(), r.which, "loop")
-			}
-			ahead = append(ahead, r)
+	ahead := shmtest.NewAhead(3, func() (round, *testproc.Proc) {
+		r := round{which: "int"}
+		if rng.IntN(2) == 0 {
+			r.which = "wide"
 		}
-		r := ahead[0]
-		ahead = ahead[1:]
-		return r
-	}
+		points := []string{"f-start", "f-end"}
+		if r.which == "wide" {
+			points = append(points, "f-half")
+		}
+		if rng.IntN(4) > 0 {
+			r.point = points[rng.IntN(len(points))]
+			return r, shmtest.Start(t, mpChildTimeout, mpChildKill, seg.Name(), r.which, "point", r.point)
+		}
+		return r, shmtest.Start(t, mpChildTimeout, mpChildKill, seg.Name(), r.which, "loop")
+	})
 	start := time.Now()
 	var deadAtPoint, deadInLoop, freeInLoop int
 	for i := range mpKillRounds {
-		r := next()
+		r, p := ahead.Next()
 		oldI, oldW := vi.Load(), vw.Load()
-		if r.point != "" {
-			r.p.WaitPoint(r.point)
-		} else {
-			r.p.WaitPoint("loop")
-			r.p.Continue()
-			time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
-		}
-		r.p.Kill()
-		if res := r.p.Wait(); !res.Killed() {
-			t.Fatalf("round %d: child was to be killed, ended with exit code %d:\n%s", i, res.ExitCode, res.Output)
-		}
+		shmtest.KillRound(t, i, p, r.point, rng)
 		var (
 			lock   func() error
 			unlock func()
@@ -762,8 +710,8 @@ func TestKillInsideUpdate(t *testing.T) {
 		err := shmtest.Within(t, mpTimeout, "Lock", lock)
 		switch {
 		case errors.Is(err, semaphore.ErrOwnerDead):
-			if !strings.Contains(err.Error(), strconv.Itoa(r.p.Pid())) {
-				t.Logf("round %d: ErrOwnerDead does not name the pid %d: %v", i, r.p.Pid(), err)
+			if !strings.Contains(err.Error(), strconv.Itoa(p.Pid())) {
+				t.Logf("round %d: ErrOwnerDead does not name the pid %d: %v", i, p.Pid(), err)
 			}
 		case err != nil:
 			t.Fatalf("round %d: Lock after a kill: %v", i, err)
@@ -804,10 +752,7 @@ func TestKillInsideUpdate(t *testing.T) {
 			t.Fatalf("round %d: Update after recovering the lock did not apply", i)
 		}
 	}
-	for _, r := range ahead { // started ahead, not used
-		r.p.Kill()
-		r.p.Wait()
-	}
+	ahead.Stop() // started ahead, not used
 	t.Logf("%d rounds in %v: %d killed at a point, %d killed in the loop holding the lock, %d outside it",
 		mpKillRounds, time.Since(start).Round(time.Millisecond), deadAtPoint, deadInLoop, freeInLoop)
 }
@@ -830,38 +775,24 @@ type (
 	mpPair     struct{ A, B int32 }
 )
 
-// mpNotPlain checks that err says T is not plain data, naming field.
-func mpNotPlain(t *testing.T, what string, err error, field string) {
-	t.Helper()
-	var np *ctypes.NotPlainError
-	switch {
-	case err == nil:
-		t.Errorf("%s: no error", what)
-	case !errors.Is(err, ctypes.ErrNotPlain) || !errors.As(err, &np):
-		t.Errorf("%s: %v, want a ctypes.NotPlainError", what, err)
-	case !strings.Contains(np.Path, field) || !strings.Contains(err.Error(), field):
-		t.Errorf("%s: %v (path %q) does not name %s", what, err, np.Path, field)
-	}
-}
-
 func TestBadInput(t *testing.T) {
 	seg := testSeg(t)
 	t.Run("not-plain", func(t *testing.T) {
 		_, err := New(mpBadString{})
-		mpNotPlain(t, "New(struct with a string)", err, "Name")
+		shmtest.NotPlain(t, "New(struct with a string)", err, "Name")
 		_, err = NewRaw(mpBadNested{})
-		mpNotPlain(t, "NewRaw(struct with a nested pointer)", err, "Inner.Next")
+		shmtest.NotPlain(t, "NewRaw(struct with a nested pointer)", err, "Inner.Next")
 		_, err = New(mpBadSlice{}, shm.In(seg, "bad"))
-		mpNotPlain(t, "New(struct with a slice)", err, "Items")
+		shmtest.NotPlain(t, "New(struct with a slice)", err, "Items")
 		_, err = Open[mpBadString](context.Background(), seg, "bad")
-		mpNotPlain(t, "Open[struct with a string]", err, "Name")
+		shmtest.NotPlain(t, "Open[struct with a string]", err, "Name")
 		var b Value[mpBadNested]
 		vi, err := New[int32](1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		h, _ := vi.MarshalBinary()
-		mpNotPlain(t, "UnmarshalBinary into a Value of a struct with a pointer", b.UnmarshalBinary(h), "Next")
+		shmtest.NotPlain(t, "UnmarshalBinary into a Value of a struct with a pointer", b.UnmarshalBinary(h), "Next")
 		if _, err := Open[int32](shmtest.Missing(t), seg, "bad"); !errors.Is(err, shm.ErrNotExist) {
 			t.Errorf("a failed New left %q behind: Open: %v", "bad", err)
 		}
@@ -896,16 +827,16 @@ func TestBadInput(t *testing.T) {
 			err  error
 			want error
 		}{
-			{"Open[int64] of a float64", mpErr(Open[int64](context.Background(), seg, "f64")), shm.ErrLayout},
-			{"Open[float32] of a float64", mpErr(Open[float32](context.Background(), seg, "f64")), shm.ErrLayout},
-			{"Open[mpRecord] of an mpWide", mpErr(Open[mpRecord](context.Background(), seg, "wide")), shm.ErrLayout},
-			{"Open[mpWide] of a float64", mpErr(Open[mpWide](context.Background(), seg, "f64")), shm.ErrLayout},
-			{"Open of a mutex", mpErr(Open[float64](context.Background(), seg, "m")), shm.ErrKind},
-			{"Open of an array", mpErr(Open[float64](context.Background(), seg, "arr")), shm.ErrKind},
-			{"Open of a missing name", mpErr(Open[float64](shmtest.Missing(t), seg, "missing")), shm.ErrNotExist},
-			{"Open of a missing name", mpErr(Open[float64](shmtest.Missing(t), seg, "missing")), fs.ErrNotExist},
-			{"Open in a nil segment", mpErr(Open[float64](context.Background(), nil, "f64")), ErrInvalid},
-			{"Open of an invalid name", mpErr(Open[float64](context.Background(), seg, strings.Repeat("x", 1000))), shm.ErrName},
+			{"Open[int64] of a float64", shmtest.Err(Open[int64](context.Background(), seg, "f64")), shm.ErrLayout},
+			{"Open[float32] of a float64", shmtest.Err(Open[float32](context.Background(), seg, "f64")), shm.ErrLayout},
+			{"Open[mpRecord] of an mpWide", shmtest.Err(Open[mpRecord](context.Background(), seg, "wide")), shm.ErrLayout},
+			{"Open[mpWide] of a float64", shmtest.Err(Open[mpWide](context.Background(), seg, "f64")), shm.ErrLayout},
+			{"Open of a mutex", shmtest.Err(Open[float64](context.Background(), seg, "m")), shm.ErrKind},
+			{"Open of an array", shmtest.Err(Open[float64](context.Background(), seg, "arr")), shm.ErrKind},
+			{"Open of a missing name", shmtest.Err(Open[float64](shmtest.Missing(t), seg, "missing")), shm.ErrNotExist},
+			{"Open of a missing name", shmtest.Err(Open[float64](shmtest.Missing(t), seg, "missing")), fs.ErrNotExist},
+			{"Open in a nil segment", shmtest.Err(Open[float64](context.Background(), nil, "f64")), ErrInvalid},
+			{"Open of an invalid name", shmtest.Err(Open[float64](context.Background(), seg, strings.Repeat("x", 1000))), shm.ErrName},
 		} {
 			if !errors.Is(c.err, c.want) {
 				t.Errorf("%s: %v, want %v", c.what, c.err, c.want)
@@ -1068,6 +999,3 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 }
-
-// mpErr is the error of a call returning a value and an error.
-func mpErr[T any](_ T, err error) error { return err }

@@ -16,9 +16,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/internal/testproc"
 	"github.com/shmkit/shmkit/process"
-	"github.com/shmkit/shmkit/shm"
 	"github.com/shmkit/shmkit/shmap"
 )
 
@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 	// The demos wait on their children far more than they compute: run
 	// more tests at once than GOMAXPROCS, unless -test.parallel says.
 	flag.Set("test.parallel", strconv.Itoa(parallel*runtime.GOMAXPROCS(0)))
-	testproc.Main(m, func() { shm.DefaultHeap().Close() })
+	shmtest.Main(m)
 }
 
 // parallel is how many tests run at once per CPU.

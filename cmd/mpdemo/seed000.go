@@ -115,6 +115,24 @@ func startAll(ps ...*process.Process) error {
 	return nil
 }
 
+// joinAll joins the processes in order.
+func joinAll(ctx context.Context, ps ...*process.Process) error {
+	for _, p := range ps {
+		if err := p.Join(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startWithWorkers starts names' two workers, "worker 1" and Process-3
+// (the third made, after service), and then service.
+func startWithWorkers(service *process.Process) error {
+	worker1 := process.New(namedWorker, none{}, process.Name("worker 1"))
+	worker2 := process.New(namedWorker, none{}) // Process-3
+	return startAll(worker1, worker2, service)
+}
+
 // demoNames: two named processes, my_service and "worker 1", and one
 // with the default name, Process-3 (the third made).
 func demoNames(ctx context.Context, w io.Writer) error {
@@ -133,32 +151,35 @@ func daemonService(started *semaphore.Event) *process.Process {
 		process.Name("my_service"), process.Daemon(true))
 }
 
+// startDaemon starts names' workers and daemonService, and returns the
+// daemon once it printed its first line: Python's workers sleep long
+// enough for my_service to print it before the program ends; here it says
+// when it did.
+func startDaemon(ctx context.Context) (*process.Process, error) {
+	started, err := semaphore.NewEvent()
+	if err != nil {
+		return nil, err
+	}
+	service := daemonService(started)
+	if err := startWithWorkers(service); err != nil {
+		return nil, err
+	}
+	return service, started.Wait(ctx)
+}
+
 // demoDaemon: names with service.daemon = True and no join. The program
 // waits for its workers as it ends, not for the daemon, which dies with it:
 // my_service prints its first line only.
 func demoDaemon(ctx context.Context, w io.Writer) error {
-	started, err := semaphore.NewEvent()
-	if err != nil {
-		return err
-	}
-	service := daemonService(started)
-	worker1 := process.New(namedWorker, none{}, process.Name("worker 1"))
-	worker2 := process.New(namedWorker, none{}) // Process-3
-	if err := startAll(worker1, worker2, service); err != nil {
-		return err
-	}
-	// Python's workers sleep long enough for my_service to print its
-	// first line before the program ends; here it says when it did.
-	return started.Wait(ctx)
+	_, err := startDaemon(ctx)
+	return err
 }
 
 // demoDaemonJoin: the same, and service.join(): the main waits for the
 // daemon, which runs to its end.
 func demoDaemonJoin(ctx context.Context, w io.Writer) error {
 	service := process.New(myService, serviceArg{Sleep: 3 * second}, process.Name("my_service"), process.Daemon(true))
-	worker1 := process.New(namedWorker, none{}, process.Name("worker 1"))
-	worker2 := process.New(namedWorker, none{}) // Process-3
-	if err := startAll(worker1, worker2, service); err != nil {
+	if err := startWithWorkers(service); err != nil {
 		return err
 	}
 	return service.Join(ctx)
@@ -167,17 +188,8 @@ func demoDaemonJoin(ctx context.Context, w io.Writer) error {
 // demoDaemonJoinTimeout: service.join(1): Join returns when the timeout
 // passes, and the daemon goes on running, until the program ends.
 func demoDaemonJoinTimeout(ctx context.Context, w io.Writer) error {
-	started, err := semaphore.NewEvent()
+	service, err := startDaemon(ctx)
 	if err != nil {
-		return err
-	}
-	service := daemonService(started)
-	worker1 := process.New(namedWorker, none{}, process.Name("worker 1"))
-	worker2 := process.New(namedWorker, none{}) // Process-3
-	if err := startAll(worker1, worker2, service); err != nil {
-		return err
-	}
-	if err := started.Wait(ctx); err != nil {
 		return err
 	}
 	timeout, cancel := context.WithTimeout(ctx, second)

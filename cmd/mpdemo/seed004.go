@@ -146,12 +146,7 @@ func demoCondition(ctx context.Context, w io.Writer) error {
 	if err := startAll(append(s2Clients, s1)...); err != nil {
 		return err
 	}
-	for _, p := range append([]*process.Process{s1}, s2Clients...) {
-		if err := p.Join(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
+	return joinAll(ctx, append([]*process.Process{s1}, s2Clients...)...)
 }
 
 // active is the list of the active workers' names, as plain data: a
@@ -281,10 +276,8 @@ func demoManagerDict(ctx context.Context, w io.Writer) error {
 	if err := startAll(jobs...); err != nil {
 		return err
 	}
-	for _, j := range jobs {
-		if err := j.Join(ctx); err != nil {
-			return err
-		}
+	if err := joinAll(ctx, jobs...); err != nil {
+		return err
 	}
 	results, err := d.Snapshot()
 	if err != nil {
@@ -355,12 +348,7 @@ func demoNamespace(ctx context.Context, w io.Writer) error {
 	if err := startAll(c, p); err != nil {
 		return err
 	}
-	for _, j := range []*process.Process{c, p} {
-		if err := j.Join(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
+	return joinAll(ctx, c, p)
 }
 
 // textList is a list of at most four texts, as plain data: Python's plain
@@ -449,12 +437,7 @@ func demoNamespaceList(ctx context.Context, w io.Writer) error {
 	if err := startAll(c, p); err != nil {
 		return err
 	}
-	for _, j := range []*process.Process{c, p} {
-		if err := j.Join(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
+	return joinAll(ctx, c, p)
 }
 
 // calculation: def do_calculation(data): return data * 2

@@ -158,19 +158,62 @@ func firstErr(first, err error) error {
 // through which children report counts and sums: slot i is the cache line
 // at 64*i, and word j of it is at 64*i + 8*j (see word).
 // newRig makes what a measure across processes shares besides its ring or
-// queue: words for counts and sums, and a barrier of parties that brackets
-// each repetition.
-func newRig(slots, parties int) (*shm.Object, *semaphore.Barrier, error) {
-	words, err := newWords(slots)
+// queue: words for counts and sums, a barrier of parties that brackets
+// each repetition, and the group of its children. done kills the children
+// and frees the words and the barrier.
+func newRig(ctx context.Context, slots, parties int) (words *shm.Object, bar *semaphore.Barrier, g *group, done func(), err error) {
+	words, err = newWords(slots)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	bar, err := semaphore.NewBarrier(parties)
+	bar, err = semaphore.NewBarrier(parties)
 	if err != nil {
 		words.Free()
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	return words, bar, nil
+	g = newGroup(ctx)
+	return words, bar, g, func() {
+		g.kill()
+		bar.Free()
+		words.Free()
+	}, nil
+}
+
+// childReps is a child's side of a measure's repetitions: reps times, it
+// meets the parent at bar, runs rep (which reports through the shared
+// words), and meets the parent at bar again.
+func childReps(ctx context.Context, bar *semaphore.Barrier, reps int, rep func() error) error {
+	for range reps {
+		if _, err := bar.Wait(ctx); err != nil {
+			return err
+		}
+		if err := rep(); err != nil {
+			return err
+		}
+		if _, err := bar.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parentRep is this process's side of one repetition of a measure across
+// processes: it meets the children of g at bar, runs mine, and meets them
+// at bar again; it returns mine's count and the time from the first
+// meeting to the second.
+func parentRep(g *group, bar *semaphore.Barrier, mine func() (uint64, error)) (uint64, time.Duration, error) {
+	if _, err := bar.Wait(g.ctx); err != nil {
+		return 0, 0, g.why(err)
+	}
+	t0 := time.Now()
+	n, err := mine()
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := bar.Wait(g.ctx); err != nil {
+		return 0, 0, g.why(err)
+	}
+	return n, time.Since(t0), nil
 }
 
 // registerOne registers a measure that gives one figure, name.

@@ -88,20 +88,14 @@ var counterChild = process.Register("shmbench.counter", func(ctx context.Context
 		return err
 	}
 	cnt := word(words, 0, 0)
-	for range a.Reps {
-		if _, err := a.Sync.Wait(ctx); err != nil {
-			return err
-		}
+	return childReps(ctx, a.Sync, a.Reps, func() error {
 		n, err := increment(ctx, a.Mutex, cnt, a.Dur)
 		if err != nil {
 			return err
 		}
 		atomic.StoreUint64(word(words, 1, 0), n)
-		if _, err := a.Sync.Wait(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
+		return nil
+	})
 })
 
 // increment adds 1 to *cnt under m for d, and returns how many times it
@@ -129,33 +123,22 @@ func counter2Proc(ctx context.Context, cfg config) (float64, error) {
 		return 0, err
 	}
 	defer m.Free()
-	words, bar, err := newRig(2, 2)
+	words, bar, g, done, err := newRig(ctx, 2, 2)
 	if err != nil {
 		return 0, err
 	}
-	defer words.Free()
-	defer bar.Free()
+	defer done()
 	cnt := word(words, 0, 0)
 	nr := reps(cfg, rateReps)
-	g := newGroup(ctx)
-	defer g.kill()
 	if err := start(g, counterChild, counterArg{Mutex: m, Words: words.Handle(), Sync: bar, Reps: nr, Dur: cfg.dur}); err != nil {
 		return 0, err
 	}
 	rate, err := repeat(ctx, nr, func() (float64, error) {
 		atomic.StoreUint64(cnt, 0) // the child waits at the barrier
-		if _, err := bar.Wait(g.ctx); err != nil {
-			return 0, g.why(err)
-		}
-		t0 := time.Now()
-		mine, err := increment(ctx, m, cnt, cfg.dur)
+		mine, el, err := parentRep(g, bar, func() (uint64, error) { return increment(ctx, m, cnt, cfg.dur) })
 		if err != nil {
 			return 0, err
 		}
-		if _, err := bar.Wait(g.ctx); err != nil {
-			return 0, g.why(err)
-		}
-		el := time.Since(t0)
 		theirs := atomic.LoadUint64(word(words, 1, 0))
 		if got := atomic.LoadUint64(cnt); got != mine+theirs {
 			return 0, fmt.Errorf("the counter is %d after %d + %d increments", got, mine, theirs)

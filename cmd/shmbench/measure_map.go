@@ -48,20 +48,14 @@ var mapChild = process.Register("shmbench.map", func(ctx context.Context, a mapA
 	if err != nil {
 		return err
 	}
-	for range a.Reps {
-		if _, err := a.Sync.Wait(ctx); err != nil {
-			return err
-		}
+	return childReps(ctx, a.Sync, a.Reps, func() error {
 		n, err := setGet(ctx, a.Map, 1, a.Dur)
 		if err != nil {
 			return err
 		}
 		atomic.StoreUint64(word(words, 1, 0), n)
-		if _, err := a.Sync.Wait(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
+		return nil
+	})
 })
 
 // setGet makes Set+Get pairs of user u's keys for d, each Get checked, and
@@ -121,32 +115,21 @@ func map2Proc(ctx context.Context, cfg config) (float64, error) {
 		return 0, err
 	}
 	defer m.Free()
-	words, bar, err := newRig(2, 2)
+	words, bar, g, done, err := newRig(ctx, 2, 2)
 	if err != nil {
 		return 0, err
 	}
-	defer words.Free()
-	defer bar.Free()
+	defer done()
 	nr := reps(cfg, rateReps)
-	g := newGroup(ctx)
-	defer g.kill()
 	if err := start(g, mapChild, mapArg{Map: m, Words: words.Handle(), Sync: bar, Reps: nr, Dur: cfg.dur}); err != nil {
 		return 0, err
 	}
 	var seen [2]uint64
 	rate, err := repeat(ctx, nr, func() (float64, error) {
-		if _, err := bar.Wait(g.ctx); err != nil {
-			return 0, g.why(err)
-		}
-		t0 := time.Now()
-		mine, err := setGet(ctx, m, 0, cfg.dur)
+		mine, el, err := parentRep(g, bar, func() (uint64, error) { return setGet(ctx, m, 0, cfg.dur) })
 		if err != nil {
 			return 0, err
 		}
-		if _, err := bar.Wait(g.ctx); err != nil {
-			return 0, g.why(err)
-		}
-		el := time.Since(t0)
 		theirs := atomic.LoadUint64(word(words, 1, 0))
 		if err := checkMap(m, [2]uint64{mine, theirs}, &seen); err != nil {
 			return 0, err

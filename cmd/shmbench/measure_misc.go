@@ -209,15 +209,12 @@ func parkedThreads(ctx context.Context, cfg config) (figures, error) {
 		}
 		locked++
 	}
-	words, bar, err := newRig(1, 2)
+	words, bar, g, done, err := newRig(ctx, 1, 2)
 	if err != nil {
 		return nil, err
 	}
-	defer words.Free()
-	defer bar.Free()
+	defer done()
 	a.Sync, a.Words = bar, words.Handle()
-	g := newGroup(ctx)
-	defer g.kill()
 	if err := start(g, parkChild, a); err != nil {
 		return nil, err
 	}

@@ -103,9 +103,5 @@ func parkRTT(ctx context.Context, cfg config) (float64, error) {
 			}
 		}
 	}
-	rtt, err := repeat(ctx, nr, func() (float64, error) { return rounds(ctx, cfg.dur, round) })
-	if err != nil {
-		return 0, err
-	}
-	return rtt, g.join()
+	return roundTrips(ctx, cfg, g, nr, round)
 }

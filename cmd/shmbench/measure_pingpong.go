@@ -106,11 +106,7 @@ func ringRTT(ctx context.Context, cfg config, spin bool) (float64, error) {
 		}
 		return nil
 	}
-	rtt, err := repeat(ctx, nr, func() (float64, error) { return rounds(ctx, cfg.dur, round) })
-	if err != nil {
-		return 0, err
-	}
-	return rtt, g.join()
+	return roundTrips(ctx, cfg, g, nr, round)
 }
 
 // rounds plays one repetition of round trips, numbered from 0, with round:
@@ -136,6 +132,16 @@ func rounds(ctx context.Context, d time.Duration, round func(v uint64) error) (f
 		return 0, err
 	}
 	return float64(el.Nanoseconds()) / float64(max(i-pingWarmup, 1)), nil
+}
+
+// roundTrips plays nr repetitions of round trips with round (see rounds)
+// and returns their median, once the children of g ended well.
+func roundTrips(ctx context.Context, cfg config, g *group, nr int, round func(v uint64) error) (float64, error) {
+	rtt, err := repeat(ctx, nr, func() (float64, error) { return rounds(ctx, cfg.dur, round) })
+	if err != nil {
+		return 0, err
+	}
+	return rtt, g.join()
 }
 
 // answer is what the child sends back for v: v+1, or endMark as it is.
@@ -252,9 +258,5 @@ func pipeRTT(ctx context.Context, cfg config) (float64, error) {
 		}
 		return nil
 	}
-	rtt, err := repeat(ctx, nr, func() (float64, error) { return rounds(ctx, cfg.dur, round) })
-	if err != nil {
-		return 0, err
-	}
-	return rtt, g.join()
+	return roundTrips(ctx, cfg, g, nr, round)
 }

@@ -60,21 +60,15 @@ var queueProducer = process.Register("shmbench.queue-producer", func(ctx context
 	if err != nil {
 		return err
 	}
-	for range a.Reps {
-		if _, err := a.Sync.Wait(ctx); err != nil {
-			return err
-		}
+	return childReps(ctx, a.Sync, a.Reps, func() error {
 		n, sum, err := produce(context.Background(), a.Queue, a.Slot, a.Consumers, a.Dur)
 		if err != nil {
 			return err
 		}
 		atomic.StoreUint64(word(words, a.Slot, 0), n)
 		atomic.StoreUint64(word(words, a.Slot, 1), sum)
-		if _, err := a.Sync.Wait(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
+		return nil
+	})
 })
 
 // produce puts messages numbered from 0 from producer from for d, then an
@@ -103,10 +97,7 @@ var queueConsumer = process.Register("shmbench.queue-consumer", func(ctx context
 		return err
 	}
 	bg := context.Background()
-	for range a.Reps {
-		if _, err := a.Sync.Wait(ctx); err != nil {
-			return err
-		}
+	return childReps(ctx, a.Sync, a.Reps, func() error {
 		var n, sum uint64
 		next := make([]uint64, a.Producers) // per producer: the lowest number still possible
 		for marks := 0; marks < a.Producers; {
@@ -130,11 +121,8 @@ var queueConsumer = process.Register("shmbench.queue-consumer", func(ctx context
 		}
 		atomic.StoreUint64(word(words, a.Slot, 0), n)
 		atomic.StoreUint64(word(words, a.Slot, 1), sum)
-		if _, err := a.Sync.Wait(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
+		return nil
+	})
 })
 
 // queueRate moves 64-byte messages from pairs producers (this process and
@@ -147,15 +135,12 @@ func queueRate(ctx context.Context, cfg config, pairs int) (float64, error) {
 	}
 	defer q.Free()
 	// Slots: producers 0 to pairs-1 (0 is this process), then consumers.
-	words, bar, err := newRig(2*pairs, 2*pairs)
+	words, bar, g, done, err := newRig(ctx, 2*pairs, 2*pairs)
 	if err != nil {
 		return 0, err
 	}
-	defer words.Free()
-	defer bar.Free()
+	defer done()
 	nr := reps(cfg, rateReps)
-	g := newGroup(ctx)
-	defer g.kill()
 	arg := queueArg{Queue: q, Sync: bar, Words: words.Handle(), Producers: pairs, Consumers: pairs, Reps: nr, Dur: cfg.dur}
 	for i := 1; i < pairs; i++ {
 		arg.Slot = i
@@ -170,20 +155,18 @@ func queueRate(ctx context.Context, cfg config, pairs int) (float64, error) {
 		}
 	}
 	rate, err := repeat(ctx, nr, func() (float64, error) {
-		if _, err := bar.Wait(g.ctx); err != nil {
-			return 0, g.why(err)
-		}
-		t0 := time.Now()
-		n, sum, err := produce(g.ctx, q, 0, pairs, cfg.dur)
+		_, el, err := parentRep(g, bar, func() (uint64, error) {
+			n, sum, err := produce(g.ctx, q, 0, pairs, cfg.dur)
+			if err != nil {
+				return 0, g.why(err)
+			}
+			atomic.StoreUint64(word(words, 0, 0), n)
+			atomic.StoreUint64(word(words, 0, 1), sum)
+			return n, nil
+		})
 		if err != nil {
-			return 0, g.why(err)
+			return 0, err
 		}
-		atomic.StoreUint64(word(words, 0, 0), n)
-		atomic.StoreUint64(word(words, 0, 1), sum)
-		if _, err := bar.Wait(g.ctx); err != nil {
-			return 0, g.why(err)
-		}
-		el := time.Since(t0)
 		var put, putSum, took, tookSum uint64
 		for i := range pairs {
 			put += atomic.LoadUint64(word(words, i, 0))

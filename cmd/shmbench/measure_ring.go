@@ -72,10 +72,7 @@ var spscConsumer = process.Register("shmbench.spsc-consumer", func(ctx context.C
 	}
 	bg := context.Background() // the parent kills this daemon if it must
 	buf := make([]uint64, max(a.Batch, 1))
-	for range a.Reps {
-		if _, err := a.Sync.Wait(ctx); err != nil {
-			return err
-		}
+	return childReps(ctx, a.Sync, a.Reps, func() error {
 		var n uint64
 	rep:
 		for {
@@ -102,11 +99,8 @@ var spscConsumer = process.Register("shmbench.spsc-consumer", func(ctx context.C
 			}
 		}
 		atomic.StoreUint64(word(words, 0, 0), n)
-		if _, err := a.Sync.Wait(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
+		return nil
+	})
 })
 
 // spscRate moves 8-byte messages through a single-producer ring from this
@@ -121,15 +115,12 @@ func spscRate(ctx context.Context, cfg config, batch int) (float64, error) {
 	if _, err := r.TryPushBatch(nil); err != nil { // takes the producer role
 		return 0, err
 	}
-	words, bar, err := newRig(1, 2)
+	words, bar, g, done, err := newRig(ctx, 1, 2)
 	if err != nil {
 		return 0, err
 	}
-	defer words.Free()
-	defer bar.Free()
+	defer done()
 	nr := reps(cfg, rateReps)
-	g := newGroup(ctx)
-	defer g.kill()
 	if err := start(g, spscConsumer, spscArg{Ring: r, Sync: bar, Words: words.Handle(), Reps: nr, Batch: batch}); err != nil {
 		return 0, err
 	}
@@ -217,10 +208,7 @@ var streamReader = process.Register("shmbench.stream-reader", func(ctx context.C
 	}
 	defer in.Close()
 	buf := make([]byte, 64<<10)
-	for range a.Reps {
-		if _, err := a.Sync.Wait(ctx); err != nil {
-			return err
-		}
+	return childReps(ctx, a.Sync, a.Reps, func() error {
 		var n uint64
 		carry := 0 // bytes of a message cut in two by a read
 	rep:
@@ -246,11 +234,8 @@ var streamReader = process.Register("shmbench.stream-reader", func(ctx context.C
 			carry = copy(buf, buf[i:m])
 		}
 		atomic.StoreUint64(word(words, 0, 0), n)
-		if _, err := a.Sync.Wait(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
+		return nil
+	})
 })
 
 // pipeRate writes 8-byte messages into os.Pipe, one write each, for a
@@ -316,15 +301,12 @@ func unixRate(ctx context.Context, cfg config) (float64, error) {
 // opened, when not nil, runs once the child holds its end; msg/s.
 func streamRate(ctx context.Context, cfg config, a streamArg,
 	connect func(*group) (io.Writer, error), opened func()) (float64, error) {
-	words, bar, err := newRig(1, 2)
+	words, bar, g, done, err := newRig(ctx, 1, 2)
 	if err != nil {
 		return 0, err
 	}
-	defer words.Free()
-	defer bar.Free()
+	defer done()
 	nr := reps(cfg, rateReps)
-	g := newGroup(ctx)
-	defer g.kill()
 	a.Sync, a.Words, a.Reps = bar, words.Handle(), nr
 	if err := start(g, streamReader, a); err != nil {
 		return 0, err
@@ -411,10 +393,7 @@ var bulkConsumer = process.Register("shmbench.bulk-consumer", func(ctx context.C
 		return fmt.Errorf("first TryPopBatch: %v", err)
 	}
 	bg := context.Background()
-	for range a.Reps {
-		if _, err := a.Sync.Wait(ctx); err != nil {
-			return err
-		}
+	return childReps(ctx, a.Sync, a.Reps, func() error {
 		var n uint64
 		for {
 			if _, err := r.PopBatch(bg, dst); err != nil {
@@ -430,11 +409,8 @@ var bulkConsumer = process.Register("shmbench.bulk-consumer", func(ctx context.C
 			n++
 		}
 		atomic.StoreUint64(word(words, 0, 0), n)
-		if _, err := a.Sync.Wait(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
+		return nil
+	})
 })
 
 // bulkRate moves 64 KiB messages through a single-producer ring of
@@ -450,15 +426,12 @@ func bulkRate(ctx context.Context, cfg config) (float64, error) {
 	if _, err := r.TryPushBatch(nil); err != nil {
 		return 0, err
 	}
-	words, bar, err := newRig(1, 2)
+	words, bar, g, done, err := newRig(ctx, 1, 2)
 	if err != nil {
 		return 0, err
 	}
-	defer words.Free()
-	defer bar.Free()
+	defer done()
 	nr := reps(cfg, rateReps)
-	g := newGroup(ctx)
-	defer g.kill()
 	if err := start(g, bulkConsumer, bulkArg{Ring: r, Sync: bar, Words: words.Handle(), Reps: nr}); err != nil {
 		return 0, err
 	}

@@ -18,14 +18,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shmkit/shmkit/internal/testproc"
+	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
-	"github.com/shmkit/shmkit/shm"
 )
 
 func TestMain(m *testing.M) {
 	process.Main() // in a child a measure started: runs its part and exits
-	testproc.Main(m, func() { shm.DefaultHeap().Close() })
+	shmtest.Main(m)
 }
 
 // tinyDur is the timed loop of the in-process runs: the tests check what

@@ -51,6 +51,23 @@ func OpenArgs(c *testproc.Child) (*shm.Segment, []string, error) {
 	return seg, f[1:], nil
 }
 
+// OpenInts is OpenArgs that also reads the fields at is as ints: the
+// child fails, with the segment closed, when one is not.
+func OpenInts(c *testproc.Child, is ...int) (*shm.Segment, []string, []int, error) {
+	seg, f, err := OpenArgs(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ns := make([]int, len(is))
+	for k, i := range is {
+		if ns[k], err = Int(f, i); err != nil {
+			seg.Close()
+			return nil, nil, nil, err
+		}
+	}
+	return seg, f, ns, nil
+}
+
 // Int is field i of a child's argument as an int.
 func Int(f []string, i int) (int, error) {
 	if i >= len(f) {
@@ -93,6 +110,19 @@ type Record struct {
 	Pos  [3]float64
 	Tag  [16]byte
 	Grid [2][4]int16
+}
+
+// NewRecord is the Record of id, pos and tag (cut to 16 bytes) whose
+// Grid[a][b] is cell(a, b).
+func NewRecord(id int32, pos [3]float64, tag string, cell func(a, b int) int16) Record {
+	r := Record{ID: id, Pos: pos}
+	copy(r.Tag[:], tag)
+	for a := range r.Grid {
+		for b := range r.Grid[a] {
+			r.Grid[a][b] = cell(a, b)
+		}
+	}
+	return r
 }
 
 // CheckRecord compares got with want field by field.
@@ -159,4 +189,25 @@ func OpenBounded(t *testing.T, place func(opts ...shm.Option) error, open func(c
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("open of an object its live creator is still making: %v, want context.DeadlineExceeded", err)
 	}
+}
+
+// Main runs a package's tests, or the child a test started, and closes
+// the default heap before it exits.
+func Main(m *testing.M) { testproc.Main(m, func() { shm.DefaultHeap().Close() }) }
+
+// OpenObject is OpenArgs followed by open of the object name in the
+// segment: it returns the segment, the object and the other fields. The
+// child closes the segment.
+func OpenObject[O any](c *testproc.Child, name string, open func(context.Context, *shm.Segment, string) (O, error)) (*shm.Segment, O, []string, error) {
+	seg, f, err := OpenArgs(c)
+	if err != nil {
+		var zero O
+		return nil, zero, nil, err
+	}
+	o, err := open(context.Background(), seg, name)
+	if err != nil {
+		seg.Close()
+		return nil, o, nil, err
+	}
+	return seg, o, f, nil
 }
