@@ -773,12 +773,7 @@ func cpLog(w []byte) []int {
 //	loop:           lock, Wait rounds times recording each wake-up: RESULT err waits
 //	notifywait:     lock, state = 0, Signal, WaitFor(state == 4): RESULT err state
 //	waitfortimeout: lock, WaitFor(state == 4) with a deadline: RESULT err
-var cpChild = testproc.Register("sem-cond-port", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var cpChild = segChild("sem-cond-port", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	id, err := shmtest.Int(f, 1)
 	if err != nil {
 		return err

@@ -193,12 +193,7 @@ func killTakeDead(ctx context.Context, l killLock, how int) error {
 // unlocks"): depth times, then unlocks it unlocks times, and stops at
 // "locked" to be killed holding it. It stops at "ready" first, before
 // touching it.
-var killChildLock = testproc.Register("sem-kill-lock", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var killChildLock = segChild("sem-kill-lock", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	depth, err := shmtest.Int(f, 2)
 	if err != nil {
 		return err
@@ -374,12 +369,7 @@ var killLoopPoints = []struct {
 // lock; an RLock is entered twice. In the given iteration it stops at the
 // given point (see killLoopPoints); iteration -1 means never. It stops at
 // "ready" before the loop.
-var killChildLoop = testproc.Register("sem-kill-loop", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var killChildLoop = segChild("sem-kill-loop", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	l, err := killOpenLock(seg, f[0], f[1])
 	if err != nil {
 		return err
@@ -617,12 +607,7 @@ func TestKillLockLoop(t *testing.T) {
 // killChildBarrier waits at the barrier "bar" after stopping at "ready",
 // prints "RESULT index err" if Wait returns (it must not: it is killed
 // inside), and stops at "returned".
-var killChildBarrier = testproc.Register("sem-kill-barrier", func(c *testproc.Child) error {
-	seg, _, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var killChildBarrier = segChild("sem-kill-barrier", func(c *testproc.Child, seg *shm.Segment, _ []string) error {
 	x, err := OpenBarrier(context.Background(), seg, "bar")
 	if err != nil {
 		return err
@@ -753,12 +738,7 @@ func TestKillInsideBarrierWait(t *testing.T) {
 // at "taken", before recording itself in the index's slot, to be killed
 // there: in the window Wait cannot close, where the others can only wait a
 // while (unwrittenGrace) before they take the party for dead.
-var killChildBarrierIndex = testproc.Register("sem-kill-barrier-index", func(c *testproc.Child) error {
-	seg, _, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var killChildBarrierIndex = segChild("sem-kill-barrier-index", func(c *testproc.Child, seg *shm.Segment, _ []string) error {
 	x, err := OpenBarrier(context.Background(), seg, "bar")
 	if err != nil {
 		return err
@@ -836,12 +816,7 @@ func TestKillBarrierPartyBeforeRecord(t *testing.T) {
 // waits on the Cond, and if woken, marks the words block's marker while it
 // holds the mutex, printing WOKEN, UNLOCKING and UNLOCKED as it goes, then
 // stops at "done".
-var killChildCond = testproc.Register("sem-kill-cond", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var killChildCond = segChild("sem-kill-cond", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	b, err := hex.DecodeString(f[0])
 	if err != nil {
 		return err

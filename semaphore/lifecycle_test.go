@@ -316,12 +316,7 @@ func TestFreedLockFailsStale(t *testing.T) {
 // lifeChildLock ("seg kind name") opens the lock and locks it, waiting
 // as long as it takes, and prints "RESULT err" with what Lock returned,
 // how long after the parent's mark in the words block it did.
-var lifeChildLock = testproc.Register("sem-life-lock", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var lifeChildLock = segChild("sem-life-lock", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	lock := func() error { return errors.New("no lock") }
 	switch f[0] {
 	case "mutex":
@@ -338,7 +333,7 @@ var lifeChildLock = testproc.Register("sem-life-lock", func(c *testproc.Child) e
 		lock = r.Lock
 	}
 	c.Point("locking")
-	err = lock()
+	err := lock()
 	fmt.Printf("RESULT %s\n", mpErrClass(err))
 	return nil
 })
@@ -388,12 +383,7 @@ func TestFreeWakesLockWaiter(t *testing.T) {
 // lifeChildOpen ("seg name") opens the Mutex called name, waiting for it
 // with no deadline, locks it and prints "RESULT owner", the pid that holds
 // it then.
-var lifeChildOpen = testproc.Register("sem-life-open", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var lifeChildOpen = segChild("sem-life-open", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	c.Point("opening")
 	mu, err := OpenMutex(context.Background(), seg, f[0])
 	if err != nil {

@@ -18,12 +18,7 @@ import (
 // childLostWake makes the change its argument names (an Event Set, a
 // Semaphore Release, a Cond Signal) and stops between the change and its
 // wake-up call, where the parent kills it.
-var childLostWake = testproc.Register("sem-lostwake", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var childLostWake = segChild("sem-lostwake", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	testHookWake = func() { c.Point("changed") }
 	switch f[0] {
 	case "event":

@@ -14,3 +14,17 @@ func TestMain(m *testing.M) { testproc.Main(m, func() { shm.DefaultHeap().Close(
 
 // testSeg is a named segment for one test, removed when it ends.
 func testSeg(t testing.TB) *shm.Segment { return shmtest.Seg(t) }
+
+// segChild registers a child that opens the segment the first field of its
+// argument names, and runs body with it and the other fields; the segment
+// is closed when body returns.
+func segChild(name string, body func(c *testproc.Child, seg *shm.Segment, f []string) error) string {
+	return testproc.Register(name, func(c *testproc.Child) error {
+		seg, f, err := shmtest.OpenArgs(c)
+		if err != nil {
+			return err
+		}
+		defer seg.Close()
+		return body(c, seg, f)
+	})
+}

@@ -216,12 +216,7 @@ func mpIncrement(ctx context.Context, mu *Mutex, w []byte, iters int, d time.Dur
 // increments, so that they overlap whatever their start-up times.
 const mpIncrementTime = 200 * time.Millisecond
 
-var mpChildIncrement = testproc.Register("sem-mp-increment", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var mpChildIncrement = segChild("sem-mp-increment", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	iters, err := shmtest.Int(f, 0)
 	if err != nil {
 		return err
@@ -288,12 +283,7 @@ func TestMultiprocMutexExclusion(t *testing.T) {
 // mpChildHold takes the lock named by its argument ("seg mutex|rlock name
 // depth") depth times, stops at "locked", and unlocks it one level at a
 // time, stopping at "depth N" after each level but the last.
-var mpChildHold = testproc.Register("sem-mp-hold", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var mpChildHold = segChild("sem-mp-hold", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	depth, err := shmtest.Int(f, 2)
 	if err != nil {
 		return err
@@ -423,12 +413,7 @@ func TestMultiprocMutexHeldElsewhere(t *testing.T) {
 
 // mpChildUnlock unlocks a lock ("seg mutex|rlock name") it does not hold;
 // it must panic.
-var mpChildUnlock = testproc.Register("sem-mp-unlock", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var mpChildUnlock = segChild("sem-mp-unlock", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	if f[0] == "mutex" {
 		mu, err := OpenMutex(context.Background(), seg, f[1])
 		if err != nil {
@@ -604,12 +589,7 @@ func TestMultiprocRLockReentry(t *testing.T) {
 
 // mpChildTry TryLocks a lock ("seg mutex|rlock name"), prints "RESULT
 // taken err" and unlocks it if it got it.
-var mpChildTry = testproc.Register("sem-mp-try", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var mpChildTry = segChild("sem-mp-try", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	var try func() error
 	var unlock func()
 	if f[0] == "mutex" {
@@ -625,7 +605,7 @@ var mpChildTry = testproc.Register("sem-mp-try", func(c *testproc.Child) error {
 		}
 		try, unlock = r.TryLock, r.Unlock
 	}
-	err = try()
+	err := try()
 	fmt.Printf("RESULT %v %s\n", taken(err), mpErrClass(err))
 	if taken(err) {
 		unlock()
@@ -638,12 +618,7 @@ var mpChildTry = testproc.Register("sem-mp-try", func(c *testproc.Child) error {
 // mpChildAcquire acquires n units of the semaphore its argument names
 // ("seg name n"), counts itself in mpWWoken, waits for the event "done" and
 // releases them.
-var mpChildAcquire = testproc.Register("sem-mp-acquire", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var mpChildAcquire = segChild("sem-mp-acquire", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	n, err := shmtest.Int(f, 1)
 	if err != nil {
 		return err
@@ -748,12 +723,7 @@ func TestMultiprocSemaphoreCounts(t *testing.T) {
 // mpChildSemMisuse checks, on the semaphores "plain" (holding 1) and
 // "bounded" (bound 2, full), that cancelled Acquires take nothing and
 // over-releases release nothing.
-var mpChildSemMisuse = testproc.Register("sem-mp-sem-misuse", func(c *testproc.Child) error {
-	seg, _, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var mpChildSemMisuse = segChild("sem-mp-sem-misuse", func(c *testproc.Child, seg *shm.Segment, _ []string) error {
 	s, err := Open(context.Background(), seg, "plain")
 	if err != nil {
 		return err
@@ -859,12 +829,7 @@ func TestMultiprocSemaphoreMisuse(t *testing.T) {
 // mpChildEventWait waits rounds times ("seg timeoutMs rounds") on the
 // event "ev", stopping at "wait" before each, and prints "RESULT err
 // isset" after each.
-var mpChildEventWait = testproc.Register("sem-mp-event-wait", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var mpChildEventWait = segChild("sem-mp-event-wait", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	ms, err := shmtest.Int(f, 0)
 	if err != nil {
 		return err
@@ -982,12 +947,7 @@ func TestMultiprocEvent(t *testing.T) {
 //	waitfor:  lock, WaitFor(mpWFlag != 0), print "RESULT err held calls"
 //	signal:   lock, Signal
 //	notowner: Wait without the mutex, print "RESULT err"
-var mpChildCond = testproc.Register("sem-mp-cond", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var mpChildCond = segChild("sem-mp-cond", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	ms, err := shmtest.Int(f, 1)
 	if err != nil {
 		return err
@@ -1238,12 +1198,7 @@ func TestMultiprocCondWait(t *testing.T) {
 // mpChildBarrier waits rounds times ("seg rounds timeoutMs") at the
 // barrier "bar", after stopping at "go", and prints "RESULT round index
 // err" for each; it stops at the first error.
-var mpChildBarrier = testproc.Register("sem-mp-barrier", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var mpChildBarrier = segChild("sem-mp-barrier", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	rounds, err := shmtest.Int(f, 0)
 	if err != nil {
 		return err
@@ -1490,12 +1445,7 @@ func TestMultiprocBarrierSlowParty(t *testing.T) {
 // mpChildOpenKinds opens every object of TestMultiprocOpenKinds with every
 // Open function: the right kind must open, every wrong one fail with
 // shm.ErrKind, a missing name with shm.ErrNotExist.
-var mpChildOpenKinds = testproc.Register("sem-mp-open-kinds", func(c *testproc.Child) error {
-	seg, _, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var mpChildOpenKinds = segChild("sem-mp-open-kinds", func(c *testproc.Child, seg *shm.Segment, _ []string) error {
 	type closer interface{ Close() error }
 	opens := map[string]func(context.Context, string) (closer, error){
 		"mutex":   func(ctx context.Context, n string) (closer, error) { return OpenMutex(ctx, seg, n) },

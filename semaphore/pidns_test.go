@@ -18,12 +18,7 @@ import (
 // pidnsHolder, run as process 1 of a pid namespace of its own, takes the
 // Mutex and the RLock its argument names ("seg") and stops at "locked",
 // holding both, to be killed there.
-var pidnsHolder = testproc.Register("sem-pidns-holder", func(c *testproc.Child) error {
-	seg, _, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var pidnsHolder = segChild("sem-pidns-holder", func(c *testproc.Child, seg *shm.Segment, _ []string) error {
 	if os.Getpid() != 1 {
 		return errors.New("not process 1 of a pid namespace: pid " + strconv.Itoa(os.Getpid()))
 	}
@@ -100,12 +95,7 @@ func TestPidNamespaceHolder(t *testing.T) {
 
 // pidnsParty, run in a pid namespace of its own, waits at the Barrier "bar"
 // of the segment its argument names, to be killed there.
-var pidnsParty = testproc.Register("sem-pidns-party", func(c *testproc.Child) error {
-	seg, _, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var pidnsParty = segChild("sem-pidns-party", func(c *testproc.Child, seg *shm.Segment, _ []string) error {
 	x, err := OpenBarrier(context.Background(), seg, "bar")
 	if err != nil {
 		return err

@@ -292,12 +292,7 @@ func portParty(ctx context.Context, name string, env *portBarrierEnv) error {
 }
 
 // portChildBarrier is a party in another process ("seg case").
-var portChildBarrier = testproc.Register("sem-port-barrier", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var portChildBarrier = segChild("sem-port-barrier", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	if len(f) != 1 {
 		return fmt.Errorf("argument %q", c.Arg())
 	}
@@ -421,12 +416,7 @@ func TestPortMPBarrierThousand(t *testing.T) {
 
 // portChildBarrierAlone waits alone ("seg ms") at the barrier "bar2" of
 // two parties with a deadline, printing "RESULT err elapsedNs".
-var portChildBarrierAlone = testproc.Register("sem-port-barrier-alone", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var portChildBarrierAlone = segChild("sem-port-barrier-alone", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	ms, err := shmtest.Int(f, 0)
 	if err != nil {
 		return err

@@ -31,12 +31,7 @@ import (
 //	set:   sleep n ms, Set
 //	wait2: count itself started, Wait twice; "RESULT err err"
 //	show:  "RESULT isSet" and "STRING String()"
-var portChildEvent = testproc.Register("sem-port-event", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var portChildEvent = segChild("sem-port-event", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	if len(f) < 3 {
 		return fmt.Errorf("argument %q", c.Arg())
 	}

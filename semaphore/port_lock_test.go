@@ -162,12 +162,7 @@ func portHammer(ctx context.Context, l portLock, w []byte, loops int, id uint32)
 //	hammer:   stop at "go", portHammer n loops; "RESULT held"
 //	hog:      until the stop counter is set: Lock, sleep 100us, Unlock,
 //	          sleep 100us; "RESULT rounds"
-var portChildLock = testproc.Register("sem-port-lock", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var portChildLock = segChild("sem-port-lock", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	if len(f) < 3 {
 		return fmt.Errorf("argument %q", c.Arg())
 	}

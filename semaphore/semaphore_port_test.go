@@ -64,12 +64,7 @@ func portAcquired(w []byte, id uint32) {
 // then, with hold 0 it releases them at once, with hold 1 it stops at
 // "holding" and releases them when let go, with hold 2 it exits holding
 // them.
-var portChildAcquire = testproc.Register("sem-port-acquire", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var portChildAcquire = segChild("sem-port-acquire", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	if len(f) != 6 {
 		return fmt.Errorf("args %q", f)
 	}
@@ -151,12 +146,7 @@ func acquired(err error) bool {
 
 // portChildTry ("seg name n") prints "RESULT ok" for one TryAcquire(n),
 // and releases what it took.
-var portChildTry = testproc.Register("sem-port-try", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var portChildTry = segChild("sem-port-try", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	n, err := shmtest.Int(f, 1)
 	if err != nil {
 		return err
@@ -177,12 +167,7 @@ var portChildTry = testproc.Register("sem-port-try", func(c *testproc.Child) err
 // back, over and over, with TryAcquire or Acquire, holding it for a
 // moment, until the stop word is set. It counts its takes, and checks with
 // the inside word that the units held never pass the bound.
-var portChildHammer = testproc.Register("sem-port-hammer", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var portChildHammer = segChild("sem-port-hammer", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	s, err := Open(context.Background(), seg, f[0])
 	if err != nil {
 		return err
@@ -756,12 +741,7 @@ func TestPyTryAcquireContended(t *testing.T) {
 
 // portChildTryKeep ("seg name") TryAcquires 1 twice, prints both results
 // and keeps what it took.
-var portChildTryKeep = testproc.Register("sem-port-try-keep", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var portChildTryKeep = segChild("sem-port-try-keep", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	s, err := Open(context.Background(), seg, f[0])
 	if err != nil {
 		return err
@@ -804,12 +784,7 @@ func TestPyAcquireContended(t *testing.T) {
 
 // portChildTwice ("seg name id") acquires 1 twice, counting each in the
 // words block, and keeps them.
-var portChildTwice = testproc.Register("sem-port-twice", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var portChildTwice = segChild("sem-port-twice", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	s, err := Open(context.Background(), seg, f[0])
 	if err != nil {
 		return err

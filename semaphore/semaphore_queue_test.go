@@ -100,12 +100,7 @@ func TestSemaphoreTicketWrap(t *testing.T) {
 // first, and stops at "ready"; then at "served" when the first has its
 // units and still holds the gate. With cancel, the second gives up at the
 // gate just before that stop. It keeps the units.
-var semChildTwo = testproc.Register("sem-queue-two", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var semChildTwo = segChild("sem-queue-two", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	s, err := Open(context.Background(), seg, f[0])
 	if err != nil {
 		return err
