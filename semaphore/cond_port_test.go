@@ -182,9 +182,7 @@ func TestCondGoSignalGenerations(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := mu.Lock(); err != nil {
 				t.Error(err)
 				return
@@ -195,7 +193,7 @@ func TestCondGoSignalGenerations(t *testing.T) {
 			}
 			awake <- i
 			mu.Unlock()
-		}()
+		})
 		if i > 0 {
 			select {
 			case a := <-awake:
@@ -238,9 +236,7 @@ func TestCondGoBroadcast(t *testing.T) {
 			exit := false
 			var wg sync.WaitGroup
 			for g := range n {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
+				wg.Go(func() {
 					if err := mu.Lock(); err != nil {
 						t.Error(err)
 						return
@@ -256,7 +252,7 @@ func TestCondGoBroadcast(t *testing.T) {
 						awake <- g
 					}
 					mu.Unlock()
-				}()
+				})
 			}
 			for round := range n {
 				for range n {
@@ -514,9 +510,7 @@ func TestCondPyNotify(t *testing.T) {
 		)
 		count := func() (int, int) { rmu.Lock(); defer rmu.Unlock(); return len(results1), len(result2) }
 		for range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				for i := range 2 {
 					if err := mu.Lock(); err != nil {
 						t.Error(err)
@@ -535,7 +529,7 @@ func TestCondPyNotify(t *testing.T) {
 					}
 					rmu.Unlock()
 				}
-			}()
+			})
 		}
 		mpEventually(t, "all wait", func() bool { return cv.Waiting() == n })
 		notify := func(f func() error, ph int) {
@@ -582,9 +576,7 @@ func TestCondPyTimeout(t *testing.T) {
 	const d = 100 * time.Millisecond
 	var wg sync.WaitGroup
 	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), d)
 			defer cancel()
 			if err := mu.Lock(); err != nil {
@@ -603,7 +595,7 @@ func TestCondPyTimeout(t *testing.T) {
 				t.Error("Wait returned without the mutex")
 			}
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	if k := cv.Waiting(); k != 0 {

@@ -629,11 +629,9 @@ func killBarrierRound(t testing.TB, ctx context.Context, x *Barrier) {
 	var errs [3]error
 	var wg sync.WaitGroup
 	for g := range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			idx[g], errs[g] = x.Wait(ctx)
-		}()
+		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs[:]...); err != nil {

@@ -1682,11 +1682,9 @@ func TestMultiprocHandles(t *testing.T) {
 			// we hold for the child to see: lock it again once it waits.
 			waited := make(chan error, 1)
 			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				waited <- cv.Wait(ctx) // we hold mu: Wait releases it...
-			}()
+			})
 			mpEventually(t, "the goroutine waits", func() bool { return cv.Waiting() == 1 })
 			// ...so lock it again for the child to find it held.
 			if err := mu.Lock(); err != nil {

@@ -62,14 +62,12 @@ var childParked = testproc.Register("sem-parked", func(c *testproc.Child) error 
 		errs    = make(chan error, parkedGoroutines)
 	)
 	run := func(f func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			entered.Add(1)
 			if err := f(); err != nil {
 				errs <- err
 			}
-		}()
+		})
 	}
 	for i := 0; i < parkedEvents; i++ {
 		ev, err := OpenEvent(context.Background(), seg, fmt.Sprint("ev", i))

@@ -322,11 +322,9 @@ func portRunParties(t *testing.T, seg *shm.Segment, env *portBarrierEnv, name st
 			ps = append(ps, shmtest.Start(t, mpChildTimeout, portChildBarrier, seg.Name(), name))
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			errs <- portParty(ctx, name, env)
-		}()
+		})
 	}
 	if here {
 		if err := portParty(ctx, name, env); err != nil {

@@ -245,11 +245,9 @@ func TestPortPyEventSetAndClear(t *testing.T) {
 	results := make(chan error, n)
 	var wg sync.WaitGroup
 	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			results <- e.Wait(ctx)
-		}()
+		})
 	}
 	mpEventually(t, "every goroutine sleeps in Wait", func() bool { return park.Snapshot().Waiters >= base+n })
 	if err := e.Set(); err != nil {

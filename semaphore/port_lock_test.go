@@ -439,16 +439,14 @@ func TestPortPyLockAcquireContended(t *testing.T) {
 		ctx := mpContext(t)
 		if kind == "mutex" {
 			for range goroutines {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
+				wg.Go(func() {
 					if err := l.LockContext(ctx); err != nil {
 						t.Error(err)
 						return
 					}
 					finished.Add(1)
 					l.Unlock()
-				}()
+				})
 			}
 		}
 		mpEventually(t, "every child reached its Lock", func() bool { return portGet(w, portStarted) == procs })
@@ -520,15 +518,13 @@ func TestPortPyLockThreadLeak(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for range 15 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := mu.Lock(); err != nil {
 				t.Error(err)
 				return
 			}
 			mu.Unlock()
-		}()
+		})
 	}
 	time.Sleep(10 * time.Millisecond) // some of them sleep on the word
 	mu.Unlock()
@@ -887,15 +883,13 @@ func TestPortGoMutex(t *testing.T) {
 	var wg sync.WaitGroup
 	var held atomic.Int64
 	for g := range 10 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			n, err := portHammer(ctx, mu, w, loops, uint32(1+g))
 			held.Add(int64(n))
 			if err != nil {
 				t.Error(err)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	for _, p := range ps {

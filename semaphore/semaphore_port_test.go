@@ -237,9 +237,7 @@ func TestXsyncWeighted(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, size+1)
 	for i := 0; i <= size; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for range 300 {
 				if err := s.Acquire(ctx, i); err != nil {
 					errs <- err
@@ -255,7 +253,7 @@ func TestXsyncWeighted(t *testing.T) {
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	atomic.StoreUint32(mem.Uint32(w, portWStop), 1)
@@ -344,16 +342,14 @@ func TestXsyncDoesntBlockIfTooBig(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 3*n)
 	for range 3 * n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := s.Acquire(ctx, 1); err != nil {
 				errs <- err
 				return
 			}
 			time.Sleep(time.Millisecond)
 			s.Release(1)
-		}()
+		})
 	}
 	wg.Wait()
 	close(errs)
@@ -376,9 +372,7 @@ func TestXsyncLargeAcquireDoesntStarve(t *testing.T) {
 		if err := s.Acquire(ctx, 1); err != nil {
 			t.Fatal(err)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			defer s.Release(1)
 			for running.Load() {
 				time.Sleep(time.Millisecond)
@@ -388,7 +382,7 @@ func TestXsyncLargeAcquireDoesntStarve(t *testing.T) {
 					return
 				}
 			}
-		}()
+		})
 	}
 	large, cancel := context.WithTimeout(ctx, 10*time.Second) // a hang guard: it takes a few ms
 	defer cancel()
@@ -622,9 +616,7 @@ func TestSemaphoreGoroutinesFIFO(t *testing.T) {
 	var order []int
 	var wg sync.WaitGroup
 	for i := range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := s.Acquire(ctx, 1+i%2); err != nil {
 				t.Error(err)
 				return
@@ -632,7 +624,7 @@ func TestSemaphoreGoroutinesFIFO(t *testing.T) {
 			mu.Lock()
 			order = append(order, i)
 			mu.Unlock()
-		}()
+		})
 		// The first waits in the queue, the others at the process's gate.
 		mpEventually(t, "the goroutine waits", func() bool { return s.Waiting() == 1 && gateWaiters() == i })
 	}

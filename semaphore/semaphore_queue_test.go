@@ -40,15 +40,13 @@ func TestSemaphoreQueueFull(t *testing.T) {
 	var wg sync.WaitGroup
 	var served atomic.Int32
 	for _, h := range semHandles(t, seg, "sem", k) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := h.Acquire(ctx, 1); err != nil {
 				t.Error(err)
 				return
 			}
 			served.Add(1)
-		}()
+		})
 	}
 	portQueued(t, s, semQueue)
 	if acquired(s.TryAcquire(0)) {
