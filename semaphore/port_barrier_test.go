@@ -125,6 +125,27 @@ func portWaitFor(ctx context.Context, what string, cond func() bool) error {
 func portParty(ctx context.Context, name string, env *portBarrierEnv) error {
 	x, w := env.x, env.w
 	wait := func(x *Barrier) (int, error) { return x.Wait(ctx) }
+	// tally counts a Wait that passes in R1, one that finds x broken in R2.
+	tally := func() error {
+		_, err := wait(x)
+		switch {
+		case err == nil:
+			portAdd(w, portR1)
+		case errors.Is(err, ErrBrokenBarrier):
+			portAdd(w, portR2)
+		default:
+			return err
+		}
+		return nil
+	}
+	// again is the Wait after a Reset, counted in R3.
+	again := func() error {
+		if _, err := wait(x); err != nil {
+			return fmt.Errorf("Wait after Reset: %w", err)
+		}
+		portAdd(w, portR3)
+		return nil
+	}
 	n := portParties
 	switch name {
 	case "barrier", "barrier_10":
@@ -186,11 +207,7 @@ func portParty(ctx context.Context, name string, env *portBarrierEnv) error {
 		if i == n/2 {
 			return x.Abort()
 		}
-		if _, err := wait(x); err == nil {
-			portAdd(w, portR1)
-		} else if errors.Is(err, ErrBrokenBarrier) {
-			portAdd(w, portR2)
-		} else {
+		if err := tally(); err != nil {
 			return err
 		}
 	case "reset":
@@ -205,17 +222,12 @@ func portParty(ctx context.Context, name string, env *portBarrierEnv) error {
 			if err := x.Reset(); err != nil {
 				return err
 			}
-		} else if _, err := wait(x); err == nil {
-			portAdd(w, portR1)
-		} else if errors.Is(err, ErrBrokenBarrier) {
-			portAdd(w, portR2)
-		} else {
+		} else if err := tally(); err != nil {
 			return err
 		}
-		if _, err := wait(x); err != nil {
-			return fmt.Errorf("Wait after Reset: %w", err)
+		if err := again(); err != nil {
+			return err
 		}
-		portAdd(w, portR3)
 	case "abort_and_reset":
 		i, err := wait(x)
 		if err != nil {
@@ -225,11 +237,7 @@ func portParty(ctx context.Context, name string, env *portBarrierEnv) error {
 			if err := x.Abort(); err != nil {
 				return err
 			}
-		} else if _, err := wait(x); err == nil {
-			portAdd(w, portR1)
-		} else if errors.Is(err, ErrBrokenBarrier) {
-			portAdd(w, portR2)
-		} else {
+		} else if err := tally(); err != nil {
 			return err
 		}
 		// Everyone has left x when the one with the middle index of x2
@@ -246,10 +254,9 @@ func portParty(ctx context.Context, name string, env *portBarrierEnv) error {
 		if _, err := wait(env.x2); err != nil {
 			return err
 		}
-		if _, err := wait(x); err != nil {
-			return fmt.Errorf("Wait after Reset: %w", err)
+		if err := again(); err != nil {
+			return err
 		}
-		portAdd(w, portR3)
 	case "timeout":
 		// The late party comes once the others' deadlines broke the
 		// barrier, not after a fixed sleep: the same case, with no race.
