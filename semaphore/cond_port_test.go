@@ -766,14 +766,11 @@ func cpLog(w []byte) []int {
 //	notifywait:     lock, state = 0, Signal, WaitFor(state == 4): RESULT err state
 //	waitfortimeout: lock, WaitFor(state == 4) with a deadline: RESULT err
 var cpChild = segChild("sem-cond-port", func(c *testproc.Child, seg *shm.Segment, f []string) error {
-	id, err := shmtest.Int(f, 1)
+	args, err := childInts(f, 1, 2)
 	if err != nil {
 		return err
 	}
-	ms, err := shmtest.Int(f, 2)
-	if err != nil {
-		return err
-	}
+	id, ms := args[0], args[1]
 	cv, err := OpenCond(context.Background(), seg, "cv")
 	if err != nil {
 		return err

@@ -194,14 +194,11 @@ func killTakeDead(ctx context.Context, l killLock, how int) error {
 // "locked" to be killed holding it. It stops at "ready" first, before
 // touching it.
 var killChildLock = segChild("sem-kill-lock", func(c *testproc.Child, seg *shm.Segment, f []string) error {
-	depth, err := shmtest.Int(f, 2)
+	args, err := childInts(f, 2, 3)
 	if err != nil {
 		return err
 	}
-	unlocks, err := shmtest.Int(f, 3)
-	if err != nil {
-		return err
-	}
+	depth, unlocks := args[0], args[1]
 	l, err := killOpenLock(seg, f[0], f[1])
 	if err != nil {
 		return err

@@ -28,3 +28,17 @@ func segChild(name string, body func(c *testproc.Child, seg *shm.Segment, f []st
 		return body(c, seg, f)
 	})
 }
+
+// childInts parses the fields of f at indices is as whole numbers, in
+// that order.
+func childInts(f []string, is ...int) ([]int, error) {
+	vs := make([]int, len(is))
+	for k, i := range is {
+		v, err := shmtest.Int(f, i)
+		if err != nil {
+			return nil, err
+		}
+		vs[k] = v
+	}
+	return vs, nil
+}

@@ -830,14 +830,11 @@ func TestMultiprocSemaphoreMisuse(t *testing.T) {
 // event "ev", stopping at "wait" before each, and prints "RESULT err
 // isset" after each.
 var mpChildEventWait = segChild("sem-mp-event-wait", func(c *testproc.Child, seg *shm.Segment, f []string) error {
-	ms, err := shmtest.Int(f, 0)
+	args, err := childInts(f, 0, 1)
 	if err != nil {
 		return err
 	}
-	rounds, err := shmtest.Int(f, 1)
-	if err != nil {
-		return err
-	}
+	ms, rounds := args[0], args[1]
 	e, err := OpenEvent(context.Background(), seg, "ev")
 	if err != nil {
 		return err
@@ -1199,14 +1196,11 @@ func TestMultiprocCondWait(t *testing.T) {
 // barrier "bar", after stopping at "go", and prints "RESULT round index
 // err" for each; it stops at the first error.
 var mpChildBarrier = segChild("sem-mp-barrier", func(c *testproc.Child, seg *shm.Segment, f []string) error {
-	rounds, err := shmtest.Int(f, 0)
+	args, err := childInts(f, 0, 1)
 	if err != nil {
 		return err
 	}
-	ms, err := shmtest.Int(f, 1)
-	if err != nil {
-		return err
-	}
+	rounds, ms := args[0], args[1]
 	x, err := OpenBarrier(context.Background(), seg, "bar")
 	if err != nil {
 		return err

@@ -68,22 +68,11 @@ var portChildAcquire = segChild("sem-port-acquire", func(c *testproc.Child, seg 
 	if len(f) != 6 {
 		return fmt.Errorf("args %q", f)
 	}
-	n, err := shmtest.Int(f, 1)
+	args, err := childInts(f, 1, 2, 3, 5)
 	if err != nil {
 		return err
 	}
-	ms, err := shmtest.Int(f, 2)
-	if err != nil {
-		return err
-	}
-	id, err := shmtest.Int(f, 3)
-	if err != nil {
-		return err
-	}
-	hold, err := shmtest.Int(f, 5)
-	if err != nil {
-		return err
-	}
+	n, ms, id, hold := args[0], args[1], args[2], args[3]
 	s, err := Open(context.Background(), seg, f[0])
 	if err != nil {
 		return err
