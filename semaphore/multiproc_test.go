@@ -73,18 +73,24 @@ const (
 var mpWordsSpec = shm.Spec{Kind: shm.KindBytes, Size: 64}
 
 // mpWords places the words block called "words" in seg.
-func mpWords(t testing.TB, seg *shm.Segment) []byte {
+func mpWords(t testing.TB, seg *shm.Segment) []byte { return placeWords(t, seg, "words") }
+
+// mpFindWords finds the words block a test placed in seg.
+func mpFindWords(seg *shm.Segment) ([]byte, error) { return findWords(seg, "words") }
+
+// placeWords places a block of 64 shared bytes called name in seg.
+func placeWords(t testing.TB, seg *shm.Segment, name string) []byte {
 	t.Helper()
-	o, err := shm.Place(mpWordsSpec, nil, shm.In(seg, "words"))
+	o, err := shm.Place(mpWordsSpec, nil, shm.In(seg, name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return o.Bytes()
 }
 
-// mpFindWords finds the words block a test placed in seg.
-func mpFindWords(seg *shm.Segment) ([]byte, error) {
-	o, err := seg.Find(context.Background(), "words", mpWordsSpec)
+// findWords finds the block of 64 shared bytes called name in seg.
+func findWords(seg *shm.Segment, name string) ([]byte, error) {
+	o, err := seg.Find(context.Background(), name, mpWordsSpec)
 	if err != nil {
 		return nil, err
 	}

@@ -76,28 +76,12 @@ func portOpenLock(seg *shm.Segment, kind, name string) (portLock, error) {
 	return nil, fmt.Errorf("unknown lock kind %q", kind)
 }
 
-// The port words: a block of shared u32 counters, "portw" in the test's
-// segment, that stand in for the lists Python's tests append to.
-const portWordsSize = 64
+// portWords places the port words: a block of shared u32 counters,
+// "portw" in the test's segment, that stand in for the lists Python's
+// tests append to.
+func portWords(t testing.TB, seg *shm.Segment) []byte { return placeWords(t, seg, "portw") }
 
-var portWordsSpec = shm.Spec{Kind: shm.KindBytes, Size: portWordsSize}
-
-func portWords(t testing.TB, seg *shm.Segment) []byte {
-	t.Helper()
-	o, err := shm.Place(portWordsSpec, nil, shm.In(seg, "portw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return o.Bytes()
-}
-
-func portFindWords(seg *shm.Segment) ([]byte, error) {
-	o, err := seg.Find(context.Background(), "portw", portWordsSpec)
-	if err != nil {
-		return nil, err
-	}
-	return o.Bytes(), nil
-}
+func portFindWords(seg *shm.Segment) ([]byte, error) { return findWords(seg, "portw") }
 
 // portCounter is counter i of the port words.
 func portCounter(w []byte, i int) *uint32 { return mem.Uint32(w, uintptr(4*i)) }
