@@ -649,11 +649,7 @@ func killBarrierRound(t testing.TB, ctx context.Context, x *Barrier) {
 // TestMultiprocBarrierSlowParty for what happens in round 0.
 func TestKillInsideBarrierWait(t *testing.T) {
 	t.Parallel()
-	seg := testSeg(t)
-	x, err := NewBarrier(3, shm.In(seg, "bar"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	seg, x := barrier3(t)
 	rng := killRand(t)
 	ctxs := newKillContexts(t)
 	killBarrierRound(t, ctxs.next(), x)
@@ -752,11 +748,7 @@ var killChildBarrierIndex = segChild("sem-kill-barrier-index", func(c *testproc.
 // A few rounds only: each takes a second.
 func TestKillBarrierPartyBeforeRecord(t *testing.T) {
 	t.Parallel()
-	seg := testSeg(t)
-	x, err := NewBarrier(3, shm.In(seg, "bar"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	seg, x := barrier3(t)
 	ctx := mpContext(t)
 	killBarrierRound(t, ctx, x) // past round 0: see TestMultiprocBarrierSlowParty
 	var lat killLatencies

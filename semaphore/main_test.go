@@ -42,3 +42,14 @@ func childInts(f []string, is ...int) ([]int, error) {
 	}
 	return vs, nil
 }
+
+// barrier3 is a Barrier of 3 called "bar" in a new segment for t.
+func barrier3(t testing.TB) (*shm.Segment, *Barrier) {
+	t.Helper()
+	seg := testSeg(t)
+	x, err := NewBarrier(3, shm.In(seg, "bar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seg, x
+}

@@ -1320,11 +1320,7 @@ func TestMultiprocBarrierRounds(t *testing.T) {
 // barrier for waiters in other processes; a broken barrier fails every Wait
 // at once until Reset, after which it works again.
 func TestMultiprocBarrierBreak(t *testing.T) {
-	seg := testSeg(t)
-	x, err := NewBarrier(3, shm.In(seg, "bar"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	seg, x := barrier3(t)
 	ctx := mpContext(t)
 	checkBroken := func(ps []*testproc.Proc, want string) {
 		t.Helper()
@@ -1389,7 +1385,7 @@ func TestMultiprocBarrierBreak(t *testing.T) {
 	ps = mpBarrierChildren(t, seg, 1, 1, 0)
 	mpEventually(t, "the child waits", func() bool { return x.Waiting() == 1 })
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	_, err = x.Wait(short)
+	_, err := x.Wait(short)
 	cancel()
 	if !errors.Is(err, ErrBrokenBarrier) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait timing out: %v, want ErrBrokenBarrier and DeadlineExceeded", err)
@@ -1411,11 +1407,7 @@ func TestMultiprocBarrierBreak(t *testing.T) {
 func TestMultiprocBarrierSlowParty(t *testing.T) {
 	for _, warm := range []bool{true, false} {
 		t.Run(fmt.Sprintf("after_a_round=%v", warm), func(t *testing.T) {
-			seg := testSeg(t)
-			x, err := NewBarrier(3, shm.In(seg, "bar"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			seg, x := barrier3(t)
 			if warm {
 				mpBarrierRound(t, x, mpBarrierChildren(t, seg, 2, 1, 0))
 			}

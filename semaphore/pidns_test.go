@@ -110,11 +110,7 @@ var pidnsParty = segChild("sem-pidns-party", func(c *testproc.Child, seg *shm.Se
 // the host's, and its death breaks the round for the others.
 func TestPidNamespaceParty(t *testing.T) {
 	testproc.InPidNamespaces(t, func(t *testing.T, own bool) {
-		seg := shmtest.Seg(t)
-		x, err := NewBarrier(3, shm.In(seg, "bar"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		seg, x := barrier3(t)
 		p := testproc.Start(t, pidnsParty, testproc.Arg(seg.Name()), testproc.PidNamespace(own))
 		for x.Waiting() != 1 {
 			time.Sleep(time.Millisecond)
