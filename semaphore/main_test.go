@@ -3,6 +3,8 @@
 package semaphore
 
 import (
+	"context"
+	"fmt"
 	"testing"
 
 	"github.com/shmkit/shmkit/internal/shmtest"
@@ -52,4 +54,19 @@ func barrier3(t testing.TB) (*shm.Segment, *Barrier) {
 		t.Fatal(err)
 	}
 	return seg, x
+}
+
+// semChild is segChild for a child that uses the Semaphore its argument's
+// second field names: body gets it open.
+func semChild(name string, body func(c *testproc.Child, seg *shm.Segment, f []string, s *Semaphore) error) string {
+	return segChild(name, func(c *testproc.Child, seg *shm.Segment, f []string) error {
+		if len(f) == 0 {
+			return fmt.Errorf("argument %q names no semaphore", c.Arg())
+		}
+		s, err := Open(context.Background(), seg, f[0])
+		if err != nil {
+			return err
+		}
+		return body(c, seg, f, s)
+	})
 }

@@ -624,12 +624,8 @@ var mpChildTry = segChild("sem-mp-try", func(c *testproc.Child, seg *shm.Segment
 // mpChildAcquire acquires n units of the semaphore its argument names
 // ("seg name n"), counts itself in mpWWoken, waits for the event "done" and
 // releases them.
-var mpChildAcquire = segChild("sem-mp-acquire", func(c *testproc.Child, seg *shm.Segment, f []string) error {
+var mpChildAcquire = semChild("sem-mp-acquire", func(c *testproc.Child, seg *shm.Segment, f []string, s *Semaphore) error {
 	n, err := shmtest.Int(f, 1)
-	if err != nil {
-		return err
-	}
-	s, err := Open(context.Background(), seg, f[0])
 	if err != nil {
 		return err
 	}

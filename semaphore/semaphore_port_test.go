@@ -64,7 +64,7 @@ func portAcquired(w []byte, id uint32) {
 // then, with hold 0 it releases them at once, with hold 1 it stops at
 // "holding" and releases them when let go, with hold 2 it exits holding
 // them.
-var portChildAcquire = segChild("sem-port-acquire", func(c *testproc.Child, seg *shm.Segment, f []string) error {
+var portChildAcquire = semChild("sem-port-acquire", func(c *testproc.Child, seg *shm.Segment, f []string, s *Semaphore) error {
 	if len(f) != 6 {
 		return fmt.Errorf("args %q", f)
 	}
@@ -73,10 +73,6 @@ var portChildAcquire = segChild("sem-port-acquire", func(c *testproc.Child, seg 
 		return err
 	}
 	n, ms, id, hold := args[0], args[1], args[2], args[3]
-	s, err := Open(context.Background(), seg, f[0])
-	if err != nil {
-		return err
-	}
 	w, err := mpFindWords(seg)
 	if err != nil {
 		return err
@@ -135,12 +131,8 @@ func acquired(err error) bool {
 
 // portChildTry ("seg name n") prints "RESULT ok" for one TryAcquire(n),
 // and releases what it took.
-var portChildTry = segChild("sem-port-try", func(c *testproc.Child, seg *shm.Segment, f []string) error {
+var portChildTry = semChild("sem-port-try", func(c *testproc.Child, seg *shm.Segment, f []string, s *Semaphore) error {
 	n, err := shmtest.Int(f, 1)
-	if err != nil {
-		return err
-	}
-	s, err := Open(context.Background(), seg, f[0])
 	if err != nil {
 		return err
 	}
@@ -156,11 +148,7 @@ var portChildTry = segChild("sem-port-try", func(c *testproc.Child, seg *shm.Seg
 // back, over and over, with TryAcquire or Acquire, holding it for a
 // moment, until the stop word is set. It counts its takes, and checks with
 // the inside word that the units held never pass the bound.
-var portChildHammer = segChild("sem-port-hammer", func(c *testproc.Child, seg *shm.Segment, f []string) error {
-	s, err := Open(context.Background(), seg, f[0])
-	if err != nil {
-		return err
-	}
+var portChildHammer = semChild("sem-port-hammer", func(c *testproc.Child, seg *shm.Segment, f []string, s *Semaphore) error {
 	w, err := mpFindWords(seg)
 	if err != nil {
 		return err
@@ -722,11 +710,7 @@ func TestPyTryAcquireContended(t *testing.T) {
 
 // portChildTryKeep ("seg name") TryAcquires 1 twice, prints both results
 // and keeps what it took.
-var portChildTryKeep = segChild("sem-port-try-keep", func(c *testproc.Child, seg *shm.Segment, f []string) error {
-	s, err := Open(context.Background(), seg, f[0])
-	if err != nil {
-		return err
-	}
+var portChildTryKeep = semChild("sem-port-try-keep", func(c *testproc.Child, seg *shm.Segment, f []string, s *Semaphore) error {
 	fmt.Printf("RESULT %v %v\n", acquired(s.TryAcquire(1)), acquired(s.TryAcquire(1)))
 	return nil
 })
@@ -765,11 +749,7 @@ func TestPyAcquireContended(t *testing.T) {
 
 // portChildTwice ("seg name id") acquires 1 twice, counting each in the
 // words block, and keeps them.
-var portChildTwice = segChild("sem-port-twice", func(c *testproc.Child, seg *shm.Segment, f []string) error {
-	s, err := Open(context.Background(), seg, f[0])
-	if err != nil {
-		return err
-	}
+var portChildTwice = semChild("sem-port-twice", func(c *testproc.Child, seg *shm.Segment, f []string, s *Semaphore) error {
 	w, err := mpFindWords(seg)
 	if err != nil {
 		return err

@@ -98,11 +98,7 @@ func TestSemaphoreTicketWrap(t *testing.T) {
 // first, and stops at "ready"; then at "served" when the first has its
 // units and still holds the gate. With cancel, the second gives up at the
 // gate just before that stop. It keeps the units.
-var semChildTwo = segChild("sem-queue-two", func(c *testproc.Child, seg *shm.Segment, f []string) error {
-	s, err := Open(context.Background(), seg, f[0])
-	if err != nil {
-		return err
-	}
+var semChildTwo = semChild("sem-queue-two", func(c *testproc.Child, seg *shm.Segment, f []string, s *Semaphore) error {
 	ctx, cancel := mpChildContext(0)
 	defer cancel()
 	ctx2, cancel2 := context.WithCancel(ctx)
