@@ -37,10 +37,7 @@ var deathHolder = segChild("sem-death-holder", func(c *testproc.Child, seg *shm.
 // slowest of the ops.
 func BenchmarkOwnerDeath(b *testing.B) {
 	seg := shmtest.Seg(b)
-	mu, err := NewMutex(shm.In(seg, "mu"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	mu := mustMutex(b, shm.In(seg, "mu"))
 	var lat []time.Duration
 	b.ReportAllocs()
 	b.StopTimer()

@@ -43,10 +43,7 @@ func condLocked(t testing.TB, cv *Cond, f func() error) error {
 // (0: the default), unnamed in the default heap.
 func newTestCond(t testing.TB, slots uint32) *Cond {
 	t.Helper()
-	mu, err := NewMutex()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t)
 	if slots == 0 {
 		slots = condSlots
 	}
@@ -719,10 +716,7 @@ var cpWordsSpec = shm.Spec{Kind: shm.KindBytes, Size: 4096}
 // slots (0: the default) and the words block "cwords" in seg.
 func cpCond(t testing.TB, seg *shm.Segment, slots uint32) (*Cond, []byte) {
 	t.Helper()
-	mu, err := NewMutex(shm.In(seg, "mu"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "mu"))
 	if slots == 0 {
 		slots = condSlots
 	}

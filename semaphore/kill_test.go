@@ -228,16 +228,10 @@ func killOwnerTest(t *testing.T, kind string, waiting bool) {
 	seg := testSeg(t)
 	var l killLock
 	if kind == "mutex" {
-		mu, err := NewMutex(shm.In(seg, "lock"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		mu := mustMutex(t, shm.In(seg, "lock"))
 		l = killMutex(mu, "lock")
 	} else {
-		r, err := NewRLock(shm.In(seg, "lock"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := mustRLock(t, shm.In(seg, "lock"))
 		l = killRLock(r, "lock")
 	}
 	rng := killRand(t)
@@ -479,14 +473,8 @@ func (k *killContender) run(ctx context.Context) {
 func TestKillLockLoop(t *testing.T) {
 	t.Parallel()
 	seg := testSeg(t)
-	mu, err := NewMutex(shm.In(seg, "mutex"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewRLock(shm.In(seg, "rlock"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "mutex"))
+	r := mustRLock(t, shm.In(seg, "rlock"))
 	locks := []killLock{killMutex(mu, "mutex"), killRLock(r, "rlock")}
 	w := mpWords(t, seg)
 	marker := mem.Uint32(w, mpWMarker)
@@ -868,14 +856,8 @@ func TestKillInsideCondWait(t *testing.T) {
 		mode int // 0: dies waiting; 1: dies holding the mutex; 2: dies after a Broadcast
 	}
 	series := newKillSeries(killRounds, func() child {
-		mu, err := NewMutex(shm.In(seg, ""))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cv, err := NewCond(mu)
-		if err != nil {
-			t.Fatal(err)
-		}
+		mu := mustMutex(t, shm.In(seg, ""))
+		cv := mustCond(t, mu)
 		mode := rng.IntN(3)
 		arg := map[bool]string{true: "hold", false: "wait"}[mode == 1]
 		return child{shmtest.Start(t, mpChildTimeout, killChildCond, seg.Name(), mpHex(t, cv), arg), cv, mode}

@@ -59,10 +59,7 @@ func TestKillWakerBeforeWake(t *testing.T) {
 				var asleep func() bool
 				switch kind {
 				case "event":
-					ev, err := NewEvent(shm.In(seg, "x"))
-					if err != nil {
-						t.Fatal(err)
-					}
+					ev := mustEvent(t, shm.In(seg, "x"))
 					wait = ev.Wait
 					asleep = func() bool { return atomic.LoadUint32(ev.word)&evSleepers != 0 }
 				case "semaphore":
@@ -73,14 +70,8 @@ func TestKillWakerBeforeWake(t *testing.T) {
 					wait = func(ctx context.Context) error { return s.Acquire(ctx, 1) }
 					asleep = func() bool { return s.Waiting() == 1 }
 				case "cond":
-					mu, err := NewMutex(shm.In(seg, "mu"))
-					if err != nil {
-						t.Fatal(err)
-					}
-					cd, err := NewCond(mu, shm.In(seg, "x"))
-					if err != nil {
-						t.Fatal(err)
-					}
+					mu := mustMutex(t, shm.In(seg, "mu"))
+					cd := mustCond(t, mu, shm.In(seg, "x"))
 					wait = func(ctx context.Context) error {
 						if err := mu.Lock(); err != nil {
 							return err

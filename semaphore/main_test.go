@@ -70,3 +70,46 @@ func semChild(name string, body func(c *testproc.Child, seg *shm.Segment, f []st
 		return body(c, seg, f, s)
 	})
 }
+
+// must returns v, failing t when err is not nil: what a constructor
+// returned, in a test that cannot go on without it.
+func must[T any](t testing.TB, v T, err error) T {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// mustMutex is NewMutex in a test: it fails t instead of returning an
+// error. So are mustRLock, mustEvent, mustCond and mustBarrier for their
+// types.
+func mustMutex(t testing.TB, opts ...shm.Option) *Mutex {
+	t.Helper()
+	mu, err := NewMutex(opts...)
+	return must(t, mu, err)
+}
+
+func mustRLock(t testing.TB, opts ...shm.Option) *RLock {
+	t.Helper()
+	r, err := NewRLock(opts...)
+	return must(t, r, err)
+}
+
+func mustEvent(t testing.TB, opts ...shm.Option) *Event {
+	t.Helper()
+	e, err := NewEvent(opts...)
+	return must(t, e, err)
+}
+
+func mustCond(t testing.TB, mu *Mutex, opts ...shm.Option) *Cond {
+	t.Helper()
+	c, err := NewCond(mu, opts...)
+	return must(t, c, err)
+}
+
+func mustBarrier(t testing.TB, parties int, opts ...shm.Option) *Barrier {
+	t.Helper()
+	x, err := NewBarrier(parties, opts...)
+	return must(t, x, err)
+}

@@ -249,10 +249,7 @@ var mpChildIncrement = segChild("sem-mp-increment", func(c *testproc.Child, seg 
 func TestMultiprocMutexExclusion(t *testing.T) {
 	const iters = 1000
 	seg := testSeg(t)
-	mu, err := NewMutex(shm.In(seg, "mu"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "mu"))
 	w := mpWords(t, seg)
 	var ps []*testproc.Proc
 	for range 3 {
@@ -382,10 +379,7 @@ func mpRecv(t testing.TB, ch <-chan error, what string) error {
 // when the holder unlocks.
 func TestMultiprocMutexHeldElsewhere(t *testing.T) {
 	seg := testSeg(t)
-	mu, err := NewMutex(shm.In(seg, "mu"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "mu"))
 	p := shmtest.Start(t, mpChildTimeout, mpChildHold, seg.Name(), "mutex", "mu", "1")
 	p.WaitPoint("locked")
 	if o := mu.Owner(); o != p.Pid() {
@@ -395,7 +389,7 @@ func TestMultiprocMutexHeldElsewhere(t *testing.T) {
 		t.Fatalf("TryLock of a Mutex another process holds: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	err = mu.LockContext(ctx)
+	err := mu.LockContext(ctx)
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) || mu.Owner() != p.Pid() {
 		t.Fatalf("LockContext timing out: %v, owner %d", err, mu.Owner())
@@ -454,14 +448,8 @@ func mpPanics(f func()) (msg string) {
 // holds, panics and leaves the lock as it was; a closed handle fails.
 func TestMultiprocLockMisuse(t *testing.T) {
 	seg := testSeg(t)
-	mu, err := NewMutex(shm.In(seg, "mu"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewRLock(shm.In(seg, "r"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "mu"))
+	r := mustRLock(t, shm.In(seg, "r"))
 	if msg := mpPanics(mu.Unlock); !strings.Contains(msg, "unlock of unlocked") {
 		t.Fatalf("Unlock of an unlocked Mutex: panic %q", msg)
 	}
@@ -532,10 +520,7 @@ func TestMultiprocLockMisuse(t *testing.T) {
 // every goroutine of the holder passes.
 func TestMultiprocRLockReentry(t *testing.T) {
 	seg := testSeg(t)
-	r, err := NewRLock(shm.In(seg, "r"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRLock(t, shm.In(seg, "r"))
 	p := shmtest.Start(t, mpChildTimeout, mpChildHold, seg.Name(), "rlock", "r", "3")
 	p.WaitPoint("locked")
 	if r.Owner() != p.Pid() || r.Depth() != 3 {
@@ -545,7 +530,7 @@ func TestMultiprocRLockReentry(t *testing.T) {
 		t.Fatalf("TryLock of an RLock another process holds: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	err = r.LockContext(ctx)
+	err := r.LockContext(ctx)
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) || r.Depth() != 3 {
 		t.Fatalf("LockContext timing out: %v, depth %d", err, r.Depth())
@@ -664,10 +649,7 @@ func TestMultiprocSemaphoreCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done, err := NewEvent(shm.In(seg, "done"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	done := mustEvent(t, shm.In(seg, "done"))
 	w := mpWords(t, seg)
 	in := func() uint32 { return mpLoad(w, mpWWoken) }
 	var ps []*testproc.Proc
@@ -800,10 +782,7 @@ func TestMultiprocSemaphoreMisuse(t *testing.T) {
 	}
 	// A cancelled Acquire here while a child waits too: the child still
 	// gets the units.
-	done, err := NewEvent(shm.In(seg, "done"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	done := mustEvent(t, shm.In(seg, "done"))
 	w := mpWords(t, seg)
 	if err := s.TryAcquire(1); err != nil {
 		t.Fatalf("TryAcquire(1): %v", err)
@@ -857,10 +836,7 @@ var mpChildEventWait = segChild("sem-mp-event-wait", func(c *testproc.Child, seg
 // that was waiting when Set ran returns even if Clear follows at once.
 func TestMultiprocEvent(t *testing.T) {
 	seg := testSeg(t)
-	e, err := NewEvent(shm.In(seg, "ev"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustEvent(t, shm.In(seg, "ev"))
 	// A timeout while clear.
 	if res := mpResult(t, shmtest.Start(t, mpChildTimeout, mpChildEventWait, seg.Name(), "50", "1")); res != "deadline false" {
 		t.Fatalf("Wait on a clear event with a 50ms deadline: %s", res)
@@ -1002,14 +978,8 @@ var mpChildCond = segChild("sem-mp-cond", func(c *testproc.Child, seg *shm.Segme
 // mpCond makes the Mutex "mu", the Cond "cv" on it and the words block.
 func mpCond(t testing.TB, seg *shm.Segment) (*Cond, []byte) {
 	t.Helper()
-	mu, err := NewMutex(shm.In(seg, "mu"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cv, err := NewCond(mu, shm.In(seg, "cv"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "mu"))
+	cv := mustCond(t, mu, shm.In(seg, "cv"))
 	return cv, mpWords(t, seg)
 }
 
@@ -1274,10 +1244,7 @@ func mpCheckIndices(t testing.TB, round int, idx []int, parties int) {
 func TestMultiprocBarrierRounds(t *testing.T) {
 	const rounds, parties = 20, 4
 	seg := testSeg(t)
-	x, err := NewBarrier(parties, shm.In(seg, "bar"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustBarrier(t, parties, shm.In(seg, "bar"))
 	if x.Parties() != parties || x.Waiting() != 0 || x.Broken() {
 		t.Fatalf("new barrier: %v", x)
 	}
@@ -1476,10 +1443,7 @@ var mpChildOpenKinds = segChild("sem-mp-open-kinds", func(c *testproc.Child, seg
 // own kind only.
 func TestMultiprocOpenKinds(t *testing.T) {
 	seg := testSeg(t)
-	mu, err := NewMutex(shm.In(seg, "mutex"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "mutex"))
 	for _, err := range []error{
 		func() error { _, err := NewRLock(shm.In(seg, "rlock")); return err }(),
 		func() error { _, err := New(1, shm.In(seg, "sem")); return err }(),
@@ -1616,30 +1580,18 @@ func TestMultiprocHandles(t *testing.T) {
 			if tc.seg != nil {
 				opts = append(opts, shm.In(tc.seg, ""))
 			}
-			mu, err := NewMutex(opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := NewRLock(opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
+			mu := mustMutex(t, opts...)
+			r := mustRLock(t, opts...)
 			s, err := New(3, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ev, err := NewEvent(opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ev := mustEvent(t, opts...)
 			cv, err := NewCond(mu) // in mu's segment
 			if err != nil {
 				t.Fatal(err)
 			}
-			bar, err := NewBarrier(2, opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
+			bar := mustBarrier(t, 2, opts...)
 			seg := mu.o.Segment()
 			for _, x := range []*shm.Object{r.o, s.o, ev.o, cv.o, bar.o} {
 				if x.Segment().ID() != seg.ID() {

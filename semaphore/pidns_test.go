@@ -51,14 +51,8 @@ var pidnsHolder = segChild("sem-pidns-holder", func(c *testproc.Child, seg *shm.
 func TestPidNamespaceHolder(t *testing.T) {
 	testproc.InPidNamespaces(t, func(t *testing.T, own bool) {
 		seg := shmtest.Seg(t)
-		mu, err := NewMutex(shm.In(seg, "mu"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rl, err := NewRLock(shm.In(seg, "rl"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		mu := mustMutex(t, shm.In(seg, "mu"))
+		rl := mustRLock(t, shm.In(seg, "rl"))
 		p := testproc.Start(t, pidnsHolder, testproc.Arg(seg.Name()), testproc.PidNamespace(own))
 		p.WaitPoint("locked")
 		if o := mu.Owner(); o != 1 {
@@ -171,10 +165,7 @@ var leaverHolder = testproc.Register("sem-leaver-holder", func(c *testproc.Child
 // rather than staying held for the rest of its life.
 func TestHolderLeftSegment(t *testing.T) {
 	seg, other := shmtest.Seg(t), shmtest.Seg(t)
-	mu, err := NewMutex(shm.In(seg, "mu"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "mu"))
 	p := testproc.Start(t, leaverHolder, testproc.Arg(seg.Name()+" "+other.Name()))
 	p.WaitPoint("left")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

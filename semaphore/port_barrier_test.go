@@ -67,18 +67,9 @@ var portLogSpec = shm.Spec{Kind: shm.KindBytes, Size: portLogSize}
 // portBarrierSetUp makes the objects of portBarrierEnv in seg.
 func portBarrierSetUp(t testing.TB, seg *shm.Segment) *portBarrierEnv {
 	t.Helper()
-	x, err := NewBarrier(portParties, shm.In(seg, "bar"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	x2, err := NewBarrier(portParties, shm.In(seg, "bar2"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mu, err := NewMutex(shm.In(seg, "mu"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustBarrier(t, portParties, shm.In(seg, "bar"))
+	x2 := mustBarrier(t, portParties, shm.In(seg, "bar2"))
+	mu := mustMutex(t, shm.In(seg, "mu"))
 	o, err := shm.Place(portLogSpec, nil, shm.In(seg, "log"))
 	if err != nil {
 		t.Fatal(err)
@@ -448,10 +439,7 @@ var portChildBarrierAlone = segChild("sem-port-barrier-alone", func(c *testproc.
 func TestPortBarrierDefaultTimeout(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	seg := testSeg(t)
-	x, err := NewBarrier(2, shm.In(seg, "two"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustBarrier(t, 2, shm.In(seg, "two"))
 	res := mpResult(t, shmtest.Start(t, mpChildTimeout, portChildBarrierAlone, seg.Name(), strconv.Itoa(int(timeout/time.Millisecond))))
 	var class string
 	var ns int64
@@ -466,10 +454,7 @@ func TestPortBarrierDefaultTimeout(t *testing.T) {
 // TestPortPyBarrierSingle ports test_single_thread: a barrier of one
 // releases its only party at once, every time.
 func TestPortPyBarrierSingle(t *testing.T) {
-	x, err := NewBarrier(1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustBarrier(t, 1)
 	for range 2 {
 		if i, err := x.Wait(mpContext(t)); i != 0 || err != nil {
 			t.Fatalf("Wait at a barrier of one: %d %v", i, err)
@@ -492,10 +477,7 @@ func TestPortPyBarrierConstructor(t *testing.T) {
 // barrier is broken. Differs: the form is shmkit's, and a broken barrier
 // shows 0 waiting where Python shows only "broken".
 func TestPortPyBarrierRepr(t *testing.T) {
-	x, err := NewBarrier(3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustBarrier(t, 3)
 	check := func(want string) {
 		t.Helper()
 		if s := x.String(); !strings.Contains(s, want) {

@@ -343,14 +343,8 @@ func TestPortPyLockBasics(t *testing.T) {
 // test_weakref_deleted: nothing in shmkit keeps a handle alive once its
 // user dropped it, held or not.
 func TestPortPyLockWeakref(t *testing.T) {
-	mu, err := NewMutex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewRLock()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t)
+	r := mustRLock(t)
 	if err := mu.Lock(); err != nil {
 		t.Fatal(err)
 	}
@@ -491,10 +485,7 @@ func TestPortPyLockWith(t *testing.T) {
 // Python's concern, a Thread object made for a foreign thread, has no
 // counterpart: nothing is registered per goroutine or thread.
 func TestPortPyLockThreadLeak(t *testing.T) {
-	mu, err := NewMutex()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t)
 	others := func() int { return runtime.NumGoroutine() - park.Snapshot().Dispatchers }
 	before := others()
 	if err := mu.Lock(); err != nil {
@@ -579,10 +570,7 @@ func TestPortPyLockTimeout(t *testing.T) {
 // re-entrant; a goroutine that locks it twice waits at the second Lock
 // until another goroutine of the process unlocks it.
 func TestPortPyLockReacquire(t *testing.T) {
-	mu, err := NewMutex()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t)
 	var phase atomic.Int32
 	done := make(chan error, 1)
 	go func() {
@@ -611,10 +599,7 @@ func TestPortPyLockReacquire(t *testing.T) {
 // TestPortGoMutexMisuse.
 func TestPortPyLockDifferentThread(t *testing.T) {
 	seg := testSeg(t)
-	mu, err := NewMutex(shm.In(seg, "l"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "l"))
 	if err := mu.Lock(); err != nil {
 		t.Fatal(err)
 	}
@@ -644,10 +629,7 @@ func TestPortPyLockDifferentThread(t *testing.T) {
 // _recursion_count is 0 for threads that do not own the lock.
 func TestPortPyRLockReentry(t *testing.T) {
 	seg := testSeg(t)
-	r, err := NewRLock(shm.In(seg, "l"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRLock(t, shm.In(seg, "l"))
 	me := os.Getpid()
 	check := func(depth int) {
 		t.Helper()
@@ -808,10 +790,7 @@ func TestPortMPLockRepr(t *testing.T) {
 // TestPortMPLockLock ports _TestLock.test_lock: Lock, a TryLock that fails
 // (a Mutex is not re-entrant), Unlock, and an Unlock too many that panics.
 func TestPortMPLockLock(t *testing.T) {
-	mu, err := NewMutex()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t)
 	if err := mu.Lock(); err != nil {
 		t.Fatal(err)
 	}
@@ -837,10 +816,7 @@ func TestPortMPLockLock(t *testing.T) {
 func TestPortGoMutex(t *testing.T) {
 	const loops, procs = 1000, 2
 	seg := testSeg(t)
-	mu, err := NewMutex(shm.In(seg, "l"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "l"))
 	w := portWords(t, seg)
 	if err := mu.Lock(); err != nil {
 		t.Fatal(err)
@@ -923,10 +899,7 @@ func TestPortGoMutexMisuse(t *testing.T) {
 // hands gets it, its wake-ups never lost.
 func TestPortGoMutexFairness(t *testing.T) {
 	seg := testSeg(t)
-	mu, err := NewMutex(shm.In(seg, "l"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "l"))
 	w := portWords(t, seg)
 	p := portStartLock(t, seg, "mutex", "l", "hog", 0)
 	p.WaitPoint("go")

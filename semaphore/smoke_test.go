@@ -11,10 +11,7 @@ import (
 
 func TestSmoke(t *testing.T) {
 	ctx := context.Background()
-	mu, err := NewMutex()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t)
 	n := 0
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
@@ -91,10 +88,7 @@ func TestSmoke(t *testing.T) {
 		t.Fatal(sum)
 	}
 	cm, _ := NewMutex()
-	c, err := NewCond(cm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustCond(t, cm)
 	ready := 0
 	for g := 0; g < 10; g++ {
 		wg.Go(func() {
