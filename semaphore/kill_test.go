@@ -625,6 +625,42 @@ func killBarrierRound(t testing.TB, ctx context.Context, x *Barrier) {
 	mpCheckIndices(t, 0, idx[:], 3)
 }
 
+// killWaitResult is what this process's Wait on a barrier returned, and
+// when.
+type killWaitResult struct {
+	i   int
+	err error
+	at  time.Time
+}
+
+// killSurvive starts this process's Wait on x, as the party that survives
+// a kill.
+func killSurvive(ctx context.Context, x *Barrier) <-chan killWaitResult {
+	ch := make(chan killWaitResult, 1)
+	go func() {
+		i, err := x.Wait(ctx)
+		ch <- killWaitResult{i, err, time.Now()}
+	}()
+	return ch
+}
+
+// killWantBroken takes from got what this process's Wait returned after a
+// party was killed at the time killed, fails t (what: the round) unless it
+// is ErrBrokenBarrier, the death noticed, and adds the latency to lat.
+func killWantBroken(t testing.TB, got <-chan killWaitResult, what string, killed time.Time, lat *killLatencies) {
+	t.Helper()
+	var res killWaitResult
+	select {
+	case res = <-got:
+	case <-time.After(mpTimeout):
+		t.Fatalf("%s: Wait still waiting %v after a party was killed in it", what, mpTimeout)
+	}
+	if !errors.Is(res.err, ErrBrokenBarrier) || errors.Is(res.err, context.DeadlineExceeded) {
+		t.Fatalf("%s: Wait with a party killed: index %d, %v; want ErrBrokenBarrier (the death noticed)", what, res.i, res.err)
+	}
+	lat.add(t, res.at.Sub(killed))
+}
+
 // TestKillInsideBarrierWait: a party of a barrier of 3 is killed inside
 // Wait, with this process waiting there already or arriving after the
 // death: this process gets ErrBrokenBarrier, never hangs and never passes;
@@ -642,19 +678,6 @@ func TestKillInsideBarrierWait(t *testing.T) {
 	ctxs := newKillContexts(t)
 	killBarrierRound(t, ctxs.next(), x)
 	series := newKillSeries(killRounds, func() *testproc.Proc { return shmtest.Start(t, mpChildTimeout, killChildBarrier, seg.Name()) })
-	type result struct {
-		i   int
-		err error
-		at  time.Time
-	}
-	survive := func(ctx context.Context) <-chan result {
-		ch := make(chan result, 1)
-		go func() {
-			i, err := x.Wait(ctx)
-			ch <- result{i, err, time.Now()}
-		}()
-		return ch
-	}
 	var lat killLatencies
 	orders := [3]int{}
 	for round := range killRounds {
@@ -665,9 +688,9 @@ func TestKillInsideBarrierWait(t *testing.T) {
 		// 2: we arrive right after the kill.
 		order := rng.IntN(3)
 		orders[order]++
-		var got <-chan result
+		var got <-chan killWaitResult
 		if order == 0 {
-			got = survive(ctx)
+			got = killSurvive(ctx, x)
 			mpEventually(t, "this process waits", func() bool { return x.Waiting() == 1 })
 		}
 		p.Continue()
@@ -682,18 +705,9 @@ func TestKillInsideBarrierWait(t *testing.T) {
 			killMustDie(t, p)
 		}
 		if order != 0 {
-			got = survive(ctx)
+			got = killSurvive(ctx, x)
 		}
-		var res result
-		select {
-		case res = <-got:
-		case <-time.After(mpTimeout):
-			t.Fatalf("round %d: Wait still waiting %v after a party was killed in it", round, mpTimeout)
-		}
-		if !errors.Is(res.err, ErrBrokenBarrier) || errors.Is(res.err, context.DeadlineExceeded) {
-			t.Fatalf("round %d (order %d): Wait with a party killed: index %d, %v; want ErrBrokenBarrier (the death noticed)", round, order, res.i, res.err)
-		}
-		lat.add(t, res.at.Sub(killed))
+		killWantBroken(t, got, fmt.Sprintf("round %d (order %d)", round, order), killed, &lat)
 		if res := p.Wait(); !res.Killed() || strings.Contains(res.Output, "RESULT") {
 			t.Fatalf("round %d: the child was to be killed inside Wait; exit code %d, output:\n%s", round, res.ExitCode, res.Output)
 		}
@@ -743,19 +757,9 @@ func TestKillBarrierPartyBeforeRecord(t *testing.T) {
 	for round, first := range []bool{true, false} {
 		p := shmtest.Start(t, mpChildTimeout, killChildBarrierIndex, seg.Name())
 		p.WaitPoint("ready")
-		type result struct {
-			err error
-			at  time.Time
-		}
-		got := make(chan result, 1)
-		survive := func() {
-			go func() {
-				_, err := x.Wait(ctx)
-				got <- result{err, time.Now()}
-			}()
-		}
+		var got <-chan killWaitResult
 		if first {
-			survive()
+			got = killSurvive(ctx, x)
 			mpEventually(t, "this process waits", func() bool { return x.Waiting() == 1 })
 		}
 		p.WaitPoint("taken")
@@ -763,18 +767,9 @@ func TestKillBarrierPartyBeforeRecord(t *testing.T) {
 		p.Kill()
 		killMustDie(t, p)
 		if !first {
-			survive()
+			got = killSurvive(ctx, x)
 		}
-		var res result
-		select {
-		case res = <-got:
-		case <-time.After(mpTimeout):
-			t.Fatalf("round %d: Wait still waiting %v after a party was killed in it", round, mpTimeout)
-		}
-		if !errors.Is(res.err, ErrBrokenBarrier) || errors.Is(res.err, context.DeadlineExceeded) {
-			t.Fatalf("round %d: Wait with a party killed before recording itself: %v; want ErrBrokenBarrier (the death noticed)", round, res.err)
-		}
-		lat.add(t, res.at.Sub(killed))
+		killWantBroken(t, got, fmt.Sprintf("round %d, killed before recording itself", round), killed, &lat)
 		if err := x.Reset(); err != nil {
 			t.Fatal(err)
 		}
