@@ -39,6 +39,18 @@ func condLocked(t testing.TB, cv *Cond, f func() error) error {
 	return f()
 }
 
+// condSignalWakes signals cv with its mutex held, and fails t unless the
+// waiter on ch (what) then returns nil.
+func condSignalWakes(t testing.TB, cv *Cond, ch <-chan error, what string) {
+	t.Helper()
+	if err := condLocked(t, cv, cv.Signal); err != nil {
+		t.Fatal(err)
+	}
+	if err := mpRecv(t, ch, what); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // newTestCond makes a Mutex and a Cond on it with a ring of slots slots
 // (0: the default), unnamed in the default heap.
 func newTestCond(t testing.TB, slots uint32) *Cond {
@@ -600,12 +612,7 @@ func TestCondPyTimeout(t *testing.T) {
 	}
 	ctx := mpContext(t)
 	w := condWaiter(t, ctx, cv, nil)
-	if err := condLocked(t, cv, cv.Signal); err != nil {
-		t.Fatal(err)
-	}
-	if err := mpRecv(t, w, "the waiter after the timeouts"); err != nil {
-		t.Fatal(err)
-	}
+	condSignalWakes(t, cv, w, "the waiter after the timeouts")
 }
 
 // TestCondPyWaitFor: WaitFor returns once its predicate holds, after four
@@ -901,20 +908,27 @@ func cpCheck(t testing.TB, ps []*testproc.Proc, gs []<-chan error, want string) 
 	}
 }
 
+// cpWake calls notify (what) with the mutex held, and fails t unless the
+// waits returned then number want in all, no more.
+func cpWake(t testing.TB, cv *Cond, w []byte, notify func() error, what string, want uint32) {
+	t.Helper()
+	if err := condLocked(t, cv, notify); err != nil {
+		t.Fatal(err)
+	}
+	woken := func() uint32 { return mpLoad(w, cpWWoken) }
+	mpEventually(t, fmt.Sprintf("%s woke %d in all", what, want), func() bool { return woken() >= want })
+	mustNotReturnF(t, what+" woke too many", func() bool { return woken() != want })
+}
+
 // TestCondMPNotify (test_notify): a child and a goroutine wait; a Signal
 // wakes one of them, the next the other.
 func TestCondMPNotify(t *testing.T) {
 	seg := testSeg(t)
 	cv, w := cpCond(t, seg, 0)
-	woken := func() uint32 { return mpLoad(w, cpWWoken) }
 	ps, gs := cpWaiters(t, cv, w, seg, 1, 1, 0)
-	mustNotReturnF(t, "a waiter returned unnotified", func() bool { return woken() != 0 })
+	mustNotReturnF(t, "a waiter returned unnotified", func() bool { return mpLoad(w, cpWWoken) != 0 })
 	for i := range uint32(2) {
-		if err := condLocked(t, cv, cv.Signal); err != nil {
-			t.Fatal(err)
-		}
-		mpEventually(t, "a Signal woke a waiter", func() bool { return woken() == i+1 })
-		mustNotReturnF(t, "one Signal woke two waiters", func() bool { return woken() != i+1 })
+		cpWake(t, cv, w, cv.Signal, "Signal", i+1)
 	}
 	cpCheck(t, ps, gs, "nil")
 	if k := cv.Waiting(); k != 0 {
@@ -950,14 +964,10 @@ func TestCondMPNotifyAll(t *testing.T) {
 func TestCondMPNotifyN(t *testing.T) {
 	seg := testSeg(t)
 	cv, w := cpCond(t, seg, 0)
-	woken := func() uint32 { return mpLoad(w, cpWWoken) }
 	ps, gs := cpWaiters(t, cv, w, seg, 3, 3, 0)
 	for _, step := range []struct{ n, want uint32 }{{2, 2}, {4, 6}, {3, 6}} {
-		if err := condLocked(t, cv, func() error { return cv.Notify(int(step.n)) }); err != nil {
-			t.Fatal(err)
-		}
-		mpEventually(t, fmt.Sprintf("Notify(%d) woke %d in all", step.n, step.want), func() bool { return woken() >= step.want })
-		mustNotReturnF(t, fmt.Sprintf("Notify(%d) woke too many", step.n), func() bool { return woken() != step.want })
+		notify := func() error { return cv.Notify(int(step.n)) }
+		cpWake(t, cv, w, notify, fmt.Sprintf("Notify(%d)", step.n), step.want)
 	}
 	cpCheck(t, ps, gs, "nil")
 	// Arrival order: child 0, goroutine 3, child 1, goroutine 4, ...:
@@ -1093,12 +1103,7 @@ func TestCondNotifyThenWaitSelf(t *testing.T) {
 		}
 		mpEventually(t, "the notifier waits", func() bool { return cv.Waiting() == 1 })
 		mustNotReturn(t, notifier, "the notifier took its own notification")
-		if err := condLocked(t, cv, cv.Signal); err != nil {
-			t.Fatal(err)
-		}
-		if err := mpRecv(t, notifier, "the notifier"); err != nil {
-			t.Fatal(err)
-		}
+		condSignalWakes(t, cv, notifier, "the notifier")
 	}
 }
 
@@ -1215,12 +1220,7 @@ func TestCondGaveUpPassedOver(t *testing.T) {
 			t.Fatalf("position %d: Waiting %d, want 2", which, k)
 		}
 		for i, w := range ws {
-			if err := condLocked(t, cv, cv.Signal); err != nil {
-				t.Fatal(err)
-			}
-			if err := mpRecv(t, w, fmt.Sprintf("position %d: waiter %d", which, i)); err != nil {
-				t.Fatal(err)
-			}
+			condSignalWakes(t, cv, w, fmt.Sprintf("position %d: waiter %d", which, i))
 			for _, o := range ws[i+1:] {
 				mustNotReturn(t, o, "one Signal woke two")
 			}
@@ -1253,12 +1253,7 @@ func TestCondNotifiedThenCtxEnds(t *testing.T) {
 		t.Fatalf("the notified waiter whose context ended: %v, want nil", err)
 	}
 	mustNotReturn(t, second, "the waiter behind was woken too")
-	if err := condLocked(t, cv, cv.Signal); err != nil {
-		t.Fatal(err)
-	}
-	if err := mpRecv(t, second, "the second waiter"); err != nil {
-		t.Fatal(err)
-	}
+	condSignalWakes(t, cv, second, "the second waiter")
 }
 
 // TestCondKilledWaiterPassedOver: two children wait, each before a
@@ -1280,12 +1275,7 @@ func TestCondKilledWaiterPassedOver(t *testing.T) {
 		t.Fatalf("Waiting %d, want 4 (the dead count until passed over)", k)
 	}
 	for i, g := range gs {
-		if err := condLocked(t, cv, cv.Signal); err != nil {
-			t.Fatal(err)
-		}
-		if err := mpRecv(t, g, fmt.Sprintf("goroutine %d, behind a dead child", i)); err != nil {
-			t.Fatal(err)
-		}
+		condSignalWakes(t, cv, g, fmt.Sprintf("goroutine %d, behind a dead child", i))
 		for _, o := range gs[i+1:] {
 			mustNotReturn(t, o, "one Signal woke two")
 		}
@@ -1366,12 +1356,7 @@ func TestCondRingOverflow(t *testing.T) {
 		t.Fatalf("Waiting %d, want 2", k)
 	}
 	for _, w := range []<-chan error{a, b} {
-		if err := condLocked(t, cv, cv.Signal); err != nil {
-			t.Fatal(err)
-		}
-		if err := mpRecv(t, w, "a waiter in the ring"); err != nil {
-			t.Fatal(err)
-		}
+		condSignalWakes(t, cv, w, "a waiter in the ring")
 	}
 }
 
