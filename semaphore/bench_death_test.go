@@ -16,12 +16,7 @@ import (
 
 // deathHolder takes the Mutex "mu" of the segment its argument names and
 // stops at "locked", holding it, to be killed.
-var deathHolder = testproc.Register("sem-death-holder", func(c *testproc.Child) error {
-	seg, _, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var deathHolder = segChild("sem-death-holder", func(c *testproc.Child, seg *shm.Segment, _ []string) error {
 	mu, err := OpenMutex(context.Background(), seg, "mu")
 	if err != nil {
 		return err
@@ -42,10 +37,7 @@ var deathHolder = testproc.Register("sem-death-holder", func(c *testproc.Child) 
 // slowest of the ops.
 func BenchmarkOwnerDeath(b *testing.B) {
 	seg := shmtest.Seg(b)
-	mu, err := NewMutex(shm.In(seg, "mu"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	mu := mustMutex(b, shm.In(seg, "mu"))
 	var lat []time.Duration
 	b.ReportAllocs()
 	b.StopTimer()

@@ -41,10 +41,7 @@ const benchWarmup = 10
 
 func BenchmarkMutexUncontended(b *testing.B) {
 	b.Run("shmkit", func(b *testing.B) {
-		m, err := NewMutex(shm.In(testSeg(b), "mu"))
-		if err != nil {
-			b.Fatal(err)
-		}
+		m := mustMutex(b, shm.In(testSeg(b), "mu"))
 		b.ReportAllocs()
 		for b.Loop() {
 			if err := m.Lock(); err != nil {
@@ -66,10 +63,7 @@ func BenchmarkMutexUncontended(b *testing.B) {
 
 func BenchmarkRLockUncontended(b *testing.B) {
 	b.Run("shmkit", func(b *testing.B) {
-		r, err := NewRLock(shm.In(testSeg(b), "r"))
-		if err != nil {
-			b.Fatal(err)
-		}
+		r := mustRLock(b, shm.In(testSeg(b), "r"))
 		b.ReportAllocs()
 		for b.Loop() {
 			if err := r.Lock(); err != nil {
@@ -80,10 +74,7 @@ func BenchmarkRLockUncontended(b *testing.B) {
 	})
 	// Entering again a lock this process holds, as recursive code does.
 	b.Run("shmkit-reentry", func(b *testing.B) {
-		r, err := NewRLock(shm.In(testSeg(b), "r"))
-		if err != nil {
-			b.Fatal(err)
-		}
+		r := mustRLock(b, shm.In(testSeg(b), "r"))
 		if err := r.Lock(); err != nil {
 			b.Fatal(err)
 		}
@@ -178,10 +169,7 @@ func BenchmarkMutexCounter(b *testing.B) {
 	// Two processes, the benchmark's and a child, each doing half.
 	b.Run("shmkit", func(b *testing.B) {
 		seg := testSeg(b)
-		m, err := NewMutex(shm.In(seg, "mu"))
-		if err != nil {
-			b.Fatal(err)
-		}
+		m := mustMutex(b, shm.In(seg, "mu"))
 		o, err := shm.Place(benchCounterSpec, nil, shm.In(seg, "counter"))
 		if err != nil {
 			b.Fatal(err)
@@ -208,10 +196,7 @@ func BenchmarkMutexCounter(b *testing.B) {
 	// The same Mutex, two goroutines of one process: what the lock costs
 	// without a second process.
 	b.Run("shmkit-goroutines", func(b *testing.B) {
-		m, err := NewMutex(shm.In(testSeg(b), "mu"))
-		if err != nil {
-			b.Fatal(err)
-		}
+		m := mustMutex(b, shm.In(testSeg(b), "mu"))
 		var cnt benchCounter
 		b.ReportAllocs()
 		b.ResetTimer()
@@ -506,14 +491,8 @@ func BenchmarkEventPingPong(b *testing.B) {
 func benchEventPingPong(b *testing.B, mode string) {
 	asleep := mode == "asleep"
 	seg := testSeg(b)
-	ping, err := NewEvent(shm.In(seg, "ping"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	pong, err := NewEvent(shm.In(seg, "pong"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	ping := mustEvent(b, shm.In(seg, "ping"))
+	pong := mustEvent(b, shm.In(seg, "pong"))
 	stats, err := shm.Place(benchStatsSpec, nil, shm.In(seg, "stats"))
 	if err != nil {
 		b.Fatal(err)

@@ -219,18 +219,7 @@ func (c *Cond) enter() (uint32, bool, error) {
 // waitTicket is Wait with ticket t taken.
 func (c *Cond) waitTicket(ctx context.Context, t uint32) error {
 	c.mu.Unlock()
-	var werr error
-	for {
-		seq := atomic.LoadUint32(c.seq)
-		if c.notified(t) {
-			break
-		}
-		if werr = park.Wait(ctx, c.seq, seq, lostWake); werr == park.ErrTimeout {
-			werr = nil
-		} else if werr != nil {
-			break
-		}
-	}
+	werr := c.sleepUntil(ctx, func() bool { return c.notified(t) })
 	lerr := c.mu.Lock()
 	if lerr != nil && !isOwnerDead(lerr) {
 		return errors.Join(werr, lerr)
@@ -241,6 +230,20 @@ func (c *Cond) waitTicket(ctx context.Context, t uint32) error {
 	}
 	hb.Acquire(c.seq)
 	return lerr
+}
+
+// sleepUntil sleeps on seq, with the mutex unlocked, until done() holds
+// (nil), or the wait fails: ctx ends (its error) or another error.
+func (c *Cond) sleepUntil(ctx context.Context, done func() bool) error {
+	for {
+		seq := atomic.LoadUint32(c.seq)
+		if done() {
+			return nil
+		}
+		if err := park.Wait(ctx, c.seq, seq, lostWake); err != nil && err != park.ErrTimeout {
+			return err
+		}
+	}
 }
 
 // leave marks ticket t, not notified, as given up, so that notifications
@@ -282,18 +285,9 @@ func (c *Cond) leave(t uint32) {
 func (c *Cond) waitBeyond(ctx context.Context) (bool, error) {
 	gen := atomic.LoadUint32(c.gen)
 	c.mu.Unlock()
-	var werr error
-	for {
-		seq := atomic.LoadUint32(c.seq)
-		if atomic.LoadUint32(c.gen) != gen || atomic.LoadUint32(c.wait)-atomic.LoadUint32(c.notify) < c.slots {
-			break
-		}
-		if werr = park.Wait(ctx, c.seq, seq, lostWake); werr == park.ErrTimeout {
-			werr = nil
-		} else if werr != nil {
-			break
-		}
-	}
+	werr := c.sleepUntil(ctx, func() bool {
+		return atomic.LoadUint32(c.gen) != gen || atomic.LoadUint32(c.wait)-atomic.LoadUint32(c.notify) < c.slots
+	})
 	lerr := c.mu.Lock()
 	if lerr != nil && !isOwnerDead(lerr) {
 		return true, errors.Join(werr, lerr)

@@ -39,14 +39,23 @@ func condLocked(t testing.TB, cv *Cond, f func() error) error {
 	return f()
 }
 
+// condSignalWakes signals cv with its mutex held, and fails t unless the
+// waiter on ch (what) then returns nil.
+func condSignalWakes(t testing.TB, cv *Cond, ch <-chan error, what string) {
+	t.Helper()
+	if err := condLocked(t, cv, cv.Signal); err != nil {
+		t.Fatal(err)
+	}
+	if err := mpRecv(t, ch, what); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // newTestCond makes a Mutex and a Cond on it with a ring of slots slots
 // (0: the default), unnamed in the default heap.
 func newTestCond(t testing.TB, slots uint32) *Cond {
 	t.Helper()
-	mu, err := NewMutex()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t)
 	if slots == 0 {
 		slots = condSlots
 	}
@@ -182,9 +191,7 @@ func TestCondGoSignalGenerations(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := mu.Lock(); err != nil {
 				t.Error(err)
 				return
@@ -195,7 +202,7 @@ func TestCondGoSignalGenerations(t *testing.T) {
 			}
 			awake <- i
 			mu.Unlock()
-		}()
+		})
 		if i > 0 {
 			select {
 			case a := <-awake:
@@ -238,9 +245,7 @@ func TestCondGoBroadcast(t *testing.T) {
 			exit := false
 			var wg sync.WaitGroup
 			for g := range n {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
+				wg.Go(func() {
 					if err := mu.Lock(); err != nil {
 						t.Error(err)
 						return
@@ -256,7 +261,7 @@ func TestCondGoBroadcast(t *testing.T) {
 						awake <- g
 					}
 					mu.Unlock()
-				}()
+				})
 			}
 			for round := range n {
 				for range n {
@@ -514,9 +519,7 @@ func TestCondPyNotify(t *testing.T) {
 		)
 		count := func() (int, int) { rmu.Lock(); defer rmu.Unlock(); return len(results1), len(result2) }
 		for range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				for i := range 2 {
 					if err := mu.Lock(); err != nil {
 						t.Error(err)
@@ -535,7 +538,7 @@ func TestCondPyNotify(t *testing.T) {
 					}
 					rmu.Unlock()
 				}
-			}()
+			})
 		}
 		mpEventually(t, "all wait", func() bool { return cv.Waiting() == n })
 		notify := func(f func() error, ph int) {
@@ -582,9 +585,7 @@ func TestCondPyTimeout(t *testing.T) {
 	const d = 100 * time.Millisecond
 	var wg sync.WaitGroup
 	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), d)
 			defer cancel()
 			if err := mu.Lock(); err != nil {
@@ -603,7 +604,7 @@ func TestCondPyTimeout(t *testing.T) {
 				t.Error("Wait returned without the mutex")
 			}
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	if k := cv.Waiting(); k != 0 {
@@ -611,12 +612,7 @@ func TestCondPyTimeout(t *testing.T) {
 	}
 	ctx := mpContext(t)
 	w := condWaiter(t, ctx, cv, nil)
-	if err := condLocked(t, cv, cv.Signal); err != nil {
-		t.Fatal(err)
-	}
-	if err := mpRecv(t, w, "the waiter after the timeouts"); err != nil {
-		t.Fatal(err)
-	}
+	condSignalWakes(t, cv, w, "the waiter after the timeouts")
 }
 
 // TestCondPyWaitFor: WaitFor returns once its predicate holds, after four
@@ -727,10 +723,7 @@ var cpWordsSpec = shm.Spec{Kind: shm.KindBytes, Size: 4096}
 // slots (0: the default) and the words block "cwords" in seg.
 func cpCond(t testing.TB, seg *shm.Segment, slots uint32) (*Cond, []byte) {
 	t.Helper()
-	mu, err := NewMutex(shm.In(seg, "mu"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "mu"))
 	if slots == 0 {
 		slots = condSlots
 	}
@@ -773,20 +766,12 @@ func cpLog(w []byte) []int {
 //	loop:           lock, Wait rounds times recording each wake-up: RESULT err waits
 //	notifywait:     lock, state = 0, Signal, WaitFor(state == 4): RESULT err state
 //	waitfortimeout: lock, WaitFor(state == 4) with a deadline: RESULT err
-var cpChild = testproc.Register("sem-cond-port", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
+var cpChild = segChild("sem-cond-port", func(c *testproc.Child, seg *shm.Segment, f []string) error {
+	args, err := childInts(f, 1, 2)
 	if err != nil {
 		return err
 	}
-	defer seg.Close()
-	id, err := shmtest.Int(f, 1)
-	if err != nil {
-		return err
-	}
-	ms, err := shmtest.Int(f, 2)
-	if err != nil {
-		return err
-	}
+	id, ms := args[0], args[1]
 	cv, err := OpenCond(context.Background(), seg, "cv")
 	if err != nil {
 		return err
@@ -923,20 +908,27 @@ func cpCheck(t testing.TB, ps []*testproc.Proc, gs []<-chan error, want string) 
 	}
 }
 
+// cpWake calls notify (what) with the mutex held, and fails t unless the
+// waits returned then number want in all, no more.
+func cpWake(t testing.TB, cv *Cond, w []byte, notify func() error, what string, want uint32) {
+	t.Helper()
+	if err := condLocked(t, cv, notify); err != nil {
+		t.Fatal(err)
+	}
+	woken := func() uint32 { return mpLoad(w, cpWWoken) }
+	mpEventually(t, fmt.Sprintf("%s woke %d in all", what, want), func() bool { return woken() >= want })
+	mustNotReturnF(t, what+" woke too many", func() bool { return woken() != want })
+}
+
 // TestCondMPNotify (test_notify): a child and a goroutine wait; a Signal
 // wakes one of them, the next the other.
 func TestCondMPNotify(t *testing.T) {
 	seg := testSeg(t)
 	cv, w := cpCond(t, seg, 0)
-	woken := func() uint32 { return mpLoad(w, cpWWoken) }
 	ps, gs := cpWaiters(t, cv, w, seg, 1, 1, 0)
-	mustNotReturnF(t, "a waiter returned unnotified", func() bool { return woken() != 0 })
+	mustNotReturnF(t, "a waiter returned unnotified", func() bool { return mpLoad(w, cpWWoken) != 0 })
 	for i := range uint32(2) {
-		if err := condLocked(t, cv, cv.Signal); err != nil {
-			t.Fatal(err)
-		}
-		mpEventually(t, "a Signal woke a waiter", func() bool { return woken() == i+1 })
-		mustNotReturnF(t, "one Signal woke two waiters", func() bool { return woken() != i+1 })
+		cpWake(t, cv, w, cv.Signal, "Signal", i+1)
 	}
 	cpCheck(t, ps, gs, "nil")
 	if k := cv.Waiting(); k != 0 {
@@ -972,14 +964,10 @@ func TestCondMPNotifyAll(t *testing.T) {
 func TestCondMPNotifyN(t *testing.T) {
 	seg := testSeg(t)
 	cv, w := cpCond(t, seg, 0)
-	woken := func() uint32 { return mpLoad(w, cpWWoken) }
 	ps, gs := cpWaiters(t, cv, w, seg, 3, 3, 0)
 	for _, step := range []struct{ n, want uint32 }{{2, 2}, {4, 6}, {3, 6}} {
-		if err := condLocked(t, cv, func() error { return cv.Notify(int(step.n)) }); err != nil {
-			t.Fatal(err)
-		}
-		mpEventually(t, fmt.Sprintf("Notify(%d) woke %d in all", step.n, step.want), func() bool { return woken() >= step.want })
-		mustNotReturnF(t, fmt.Sprintf("Notify(%d) woke too many", step.n), func() bool { return woken() != step.want })
+		notify := func() error { return cv.Notify(int(step.n)) }
+		cpWake(t, cv, w, notify, fmt.Sprintf("Notify(%d)", step.n), step.want)
 	}
 	cpCheck(t, ps, gs, "nil")
 	// Arrival order: child 0, goroutine 3, child 1, goroutine 4, ...:
@@ -1115,12 +1103,7 @@ func TestCondNotifyThenWaitSelf(t *testing.T) {
 		}
 		mpEventually(t, "the notifier waits", func() bool { return cv.Waiting() == 1 })
 		mustNotReturn(t, notifier, "the notifier took its own notification")
-		if err := condLocked(t, cv, cv.Signal); err != nil {
-			t.Fatal(err)
-		}
-		if err := mpRecv(t, notifier, "the notifier"); err != nil {
-			t.Fatal(err)
-		}
+		condSignalWakes(t, cv, notifier, "the notifier")
 	}
 }
 
@@ -1237,12 +1220,7 @@ func TestCondGaveUpPassedOver(t *testing.T) {
 			t.Fatalf("position %d: Waiting %d, want 2", which, k)
 		}
 		for i, w := range ws {
-			if err := condLocked(t, cv, cv.Signal); err != nil {
-				t.Fatal(err)
-			}
-			if err := mpRecv(t, w, fmt.Sprintf("position %d: waiter %d", which, i)); err != nil {
-				t.Fatal(err)
-			}
+			condSignalWakes(t, cv, w, fmt.Sprintf("position %d: waiter %d", which, i))
 			for _, o := range ws[i+1:] {
 				mustNotReturn(t, o, "one Signal woke two")
 			}
@@ -1275,12 +1253,7 @@ func TestCondNotifiedThenCtxEnds(t *testing.T) {
 		t.Fatalf("the notified waiter whose context ended: %v, want nil", err)
 	}
 	mustNotReturn(t, second, "the waiter behind was woken too")
-	if err := condLocked(t, cv, cv.Signal); err != nil {
-		t.Fatal(err)
-	}
-	if err := mpRecv(t, second, "the second waiter"); err != nil {
-		t.Fatal(err)
-	}
+	condSignalWakes(t, cv, second, "the second waiter")
 }
 
 // TestCondKilledWaiterPassedOver: two children wait, each before a
@@ -1302,12 +1275,7 @@ func TestCondKilledWaiterPassedOver(t *testing.T) {
 		t.Fatalf("Waiting %d, want 4 (the dead count until passed over)", k)
 	}
 	for i, g := range gs {
-		if err := condLocked(t, cv, cv.Signal); err != nil {
-			t.Fatal(err)
-		}
-		if err := mpRecv(t, g, fmt.Sprintf("goroutine %d, behind a dead child", i)); err != nil {
-			t.Fatal(err)
-		}
+		condSignalWakes(t, cv, g, fmt.Sprintf("goroutine %d, behind a dead child", i))
 		for _, o := range gs[i+1:] {
 			mustNotReturn(t, o, "one Signal woke two")
 		}
@@ -1388,12 +1356,7 @@ func TestCondRingOverflow(t *testing.T) {
 		t.Fatalf("Waiting %d, want 2", k)
 	}
 	for _, w := range []<-chan error{a, b} {
-		if err := condLocked(t, cv, cv.Signal); err != nil {
-			t.Fatal(err)
-		}
-		if err := mpRecv(t, w, "a waiter in the ring"); err != nil {
-			t.Fatal(err)
-		}
+		condSignalWakes(t, cv, w, "a waiter in the ring")
 	}
 }
 

@@ -25,9 +25,7 @@ func ExampleNewMutex() {
 	counter := 0
 	var wg sync.WaitGroup
 	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for range 1000 {
 				if err := mu.Lock(); errors.Is(err, semaphore.ErrOwnerDead) {
 					// We hold the lock; its last holder died inside it.
@@ -36,7 +34,7 @@ func ExampleNewMutex() {
 				counter++
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	fmt.Println(counter)
@@ -123,12 +121,10 @@ func ExampleNewEvent() {
 	ev, _ := semaphore.NewEvent()
 	var wg sync.WaitGroup
 	for i := range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			ev.Wait(context.Background())
 			_ = i
-		}()
+		})
 	}
 	ev.Set()
 	wg.Wait()
@@ -171,9 +167,7 @@ func ExampleNewBarrier() {
 	seen := make([]bool, 3)
 	var mu sync.Mutex
 	for range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			i, err := bar.Wait(context.Background())
 			if err != nil {
 				fmt.Println(err)
@@ -182,7 +176,7 @@ func ExampleNewBarrier() {
 			mu.Lock()
 			seen[i] = true
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	fmt.Println(seen)

@@ -193,20 +193,12 @@ func killTakeDead(ctx context.Context, l killLock, how int) error {
 // unlocks"): depth times, then unlocks it unlocks times, and stops at
 // "locked" to be killed holding it. It stops at "ready" first, before
 // touching it.
-var killChildLock = testproc.Register("sem-kill-lock", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
+var killChildLock = segChild("sem-kill-lock", func(c *testproc.Child, seg *shm.Segment, f []string) error {
+	args, err := childInts(f, 2, 3)
 	if err != nil {
 		return err
 	}
-	defer seg.Close()
-	depth, err := shmtest.Int(f, 2)
-	if err != nil {
-		return err
-	}
-	unlocks, err := shmtest.Int(f, 3)
-	if err != nil {
-		return err
-	}
+	depth, unlocks := args[0], args[1]
 	l, err := killOpenLock(seg, f[0], f[1])
 	if err != nil {
 		return err
@@ -236,16 +228,10 @@ func killOwnerTest(t *testing.T, kind string, waiting bool) {
 	seg := testSeg(t)
 	var l killLock
 	if kind == "mutex" {
-		mu, err := NewMutex(shm.In(seg, "lock"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		mu := mustMutex(t, shm.In(seg, "lock"))
 		l = killMutex(mu, "lock")
 	} else {
-		r, err := NewRLock(shm.In(seg, "lock"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := mustRLock(t, shm.In(seg, "lock"))
 		l = killRLock(r, "lock")
 	}
 	rng := killRand(t)
@@ -374,12 +360,7 @@ var killLoopPoints = []struct {
 // lock; an RLock is entered twice. In the given iteration it stops at the
 // given point (see killLoopPoints); iteration -1 means never. It stops at
 // "ready" before the loop.
-var killChildLoop = testproc.Register("sem-kill-loop", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var killChildLoop = segChild("sem-kill-loop", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	l, err := killOpenLock(seg, f[0], f[1])
 	if err != nil {
 		return err
@@ -492,14 +473,8 @@ func (k *killContender) run(ctx context.Context) {
 func TestKillLockLoop(t *testing.T) {
 	t.Parallel()
 	seg := testSeg(t)
-	mu, err := NewMutex(shm.In(seg, "mutex"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewRLock(shm.In(seg, "rlock"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "mutex"))
+	r := mustRLock(t, shm.In(seg, "rlock"))
 	locks := []killLock{killMutex(mu, "mutex"), killRLock(r, "rlock")}
 	w := mpWords(t, seg)
 	marker := mem.Uint32(w, mpWMarker)
@@ -617,12 +592,7 @@ func TestKillLockLoop(t *testing.T) {
 // killChildBarrier waits at the barrier "bar" after stopping at "ready",
 // prints "RESULT index err" if Wait returns (it must not: it is killed
 // inside), and stops at "returned".
-var killChildBarrier = testproc.Register("sem-kill-barrier", func(c *testproc.Child) error {
-	seg, _, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var killChildBarrier = segChild("sem-kill-barrier", func(c *testproc.Child, seg *shm.Segment, _ []string) error {
 	x, err := OpenBarrier(context.Background(), seg, "bar")
 	if err != nil {
 		return err
@@ -644,17 +614,51 @@ func killBarrierRound(t testing.TB, ctx context.Context, x *Barrier) {
 	var errs [3]error
 	var wg sync.WaitGroup
 	for g := range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			idx[g], errs[g] = x.Wait(ctx)
-		}()
+		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs[:]...); err != nil {
 		t.Fatalf("a round after Reset: %v", err)
 	}
 	mpCheckIndices(t, 0, idx[:], 3)
+}
+
+// killWaitResult is what this process's Wait on a barrier returned, and
+// when.
+type killWaitResult struct {
+	i   int
+	err error
+	at  time.Time
+}
+
+// killSurvive starts this process's Wait on x, as the party that survives
+// a kill.
+func killSurvive(ctx context.Context, x *Barrier) <-chan killWaitResult {
+	ch := make(chan killWaitResult, 1)
+	go func() {
+		i, err := x.Wait(ctx)
+		ch <- killWaitResult{i, err, time.Now()}
+	}()
+	return ch
+}
+
+// killWantBroken takes from got what this process's Wait returned after a
+// party was killed at the time killed, fails t (what: the round) unless it
+// is ErrBrokenBarrier, the death noticed, and adds the latency to lat.
+func killWantBroken(t testing.TB, got <-chan killWaitResult, what string, killed time.Time, lat *killLatencies) {
+	t.Helper()
+	var res killWaitResult
+	select {
+	case res = <-got:
+	case <-time.After(mpTimeout):
+		t.Fatalf("%s: Wait still waiting %v after a party was killed in it", what, mpTimeout)
+	}
+	if !errors.Is(res.err, ErrBrokenBarrier) || errors.Is(res.err, context.DeadlineExceeded) {
+		t.Fatalf("%s: Wait with a party killed: index %d, %v; want ErrBrokenBarrier (the death noticed)", what, res.i, res.err)
+	}
+	lat.add(t, res.at.Sub(killed))
 }
 
 // TestKillInsideBarrierWait: a party of a barrier of 3 is killed inside
@@ -669,28 +673,11 @@ func killBarrierRound(t testing.TB, ctx context.Context, x *Barrier) {
 // TestMultiprocBarrierSlowParty for what happens in round 0.
 func TestKillInsideBarrierWait(t *testing.T) {
 	t.Parallel()
-	seg := testSeg(t)
-	x, err := NewBarrier(3, shm.In(seg, "bar"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	seg, x := barrier3(t)
 	rng := killRand(t)
 	ctxs := newKillContexts(t)
 	killBarrierRound(t, ctxs.next(), x)
 	series := newKillSeries(killRounds, func() *testproc.Proc { return shmtest.Start(t, mpChildTimeout, killChildBarrier, seg.Name()) })
-	type result struct {
-		i   int
-		err error
-		at  time.Time
-	}
-	survive := func(ctx context.Context) <-chan result {
-		ch := make(chan result, 1)
-		go func() {
-			i, err := x.Wait(ctx)
-			ch <- result{i, err, time.Now()}
-		}()
-		return ch
-	}
 	var lat killLatencies
 	orders := [3]int{}
 	for round := range killRounds {
@@ -701,9 +688,9 @@ func TestKillInsideBarrierWait(t *testing.T) {
 		// 2: we arrive right after the kill.
 		order := rng.IntN(3)
 		orders[order]++
-		var got <-chan result
+		var got <-chan killWaitResult
 		if order == 0 {
-			got = survive(ctx)
+			got = killSurvive(ctx, x)
 			mpEventually(t, "this process waits", func() bool { return x.Waiting() == 1 })
 		}
 		p.Continue()
@@ -718,18 +705,9 @@ func TestKillInsideBarrierWait(t *testing.T) {
 			killMustDie(t, p)
 		}
 		if order != 0 {
-			got = survive(ctx)
+			got = killSurvive(ctx, x)
 		}
-		var res result
-		select {
-		case res = <-got:
-		case <-time.After(mpTimeout):
-			t.Fatalf("round %d: Wait still waiting %v after a party was killed in it", round, mpTimeout)
-		}
-		if !errors.Is(res.err, ErrBrokenBarrier) || errors.Is(res.err, context.DeadlineExceeded) {
-			t.Fatalf("round %d (order %d): Wait with a party killed: index %d, %v; want ErrBrokenBarrier (the death noticed)", round, order, res.i, res.err)
-		}
-		lat.add(t, res.at.Sub(killed))
+		killWantBroken(t, got, fmt.Sprintf("round %d (order %d)", round, order), killed, &lat)
 		if res := p.Wait(); !res.Killed() || strings.Contains(res.Output, "RESULT") {
 			t.Fatalf("round %d: the child was to be killed inside Wait; exit code %d, output:\n%s", round, res.ExitCode, res.Output)
 		}
@@ -753,12 +731,7 @@ func TestKillInsideBarrierWait(t *testing.T) {
 // at "taken", before recording itself in the index's slot, to be killed
 // there: in the window Wait cannot close, where the others can only wait a
 // while (unwrittenGrace) before they take the party for dead.
-var killChildBarrierIndex = testproc.Register("sem-kill-barrier-index", func(c *testproc.Child) error {
-	seg, _, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var killChildBarrierIndex = segChild("sem-kill-barrier-index", func(c *testproc.Child, seg *shm.Segment, _ []string) error {
 	x, err := OpenBarrier(context.Background(), seg, "bar")
 	if err != nil {
 		return err
@@ -777,30 +750,16 @@ var killChildBarrierIndex = testproc.Register("sem-kill-barrier-index", func(c *
 // A few rounds only: each takes a second.
 func TestKillBarrierPartyBeforeRecord(t *testing.T) {
 	t.Parallel()
-	seg := testSeg(t)
-	x, err := NewBarrier(3, shm.In(seg, "bar"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	seg, x := barrier3(t)
 	ctx := mpContext(t)
 	killBarrierRound(t, ctx, x) // past round 0: see TestMultiprocBarrierSlowParty
 	var lat killLatencies
 	for round, first := range []bool{true, false} {
 		p := shmtest.Start(t, mpChildTimeout, killChildBarrierIndex, seg.Name())
 		p.WaitPoint("ready")
-		type result struct {
-			err error
-			at  time.Time
-		}
-		got := make(chan result, 1)
-		survive := func() {
-			go func() {
-				_, err := x.Wait(ctx)
-				got <- result{err, time.Now()}
-			}()
-		}
+		var got <-chan killWaitResult
 		if first {
-			survive()
+			got = killSurvive(ctx, x)
 			mpEventually(t, "this process waits", func() bool { return x.Waiting() == 1 })
 		}
 		p.WaitPoint("taken")
@@ -808,18 +767,9 @@ func TestKillBarrierPartyBeforeRecord(t *testing.T) {
 		p.Kill()
 		killMustDie(t, p)
 		if !first {
-			survive()
+			got = killSurvive(ctx, x)
 		}
-		var res result
-		select {
-		case res = <-got:
-		case <-time.After(mpTimeout):
-			t.Fatalf("round %d: Wait still waiting %v after a party was killed in it", round, mpTimeout)
-		}
-		if !errors.Is(res.err, ErrBrokenBarrier) || errors.Is(res.err, context.DeadlineExceeded) {
-			t.Fatalf("round %d: Wait with a party killed before recording itself: %v; want ErrBrokenBarrier (the death noticed)", round, res.err)
-		}
-		lat.add(t, res.at.Sub(killed))
+		killWantBroken(t, got, fmt.Sprintf("round %d, killed before recording itself", round), killed, &lat)
 		if err := x.Reset(); err != nil {
 			t.Fatal(err)
 		}
@@ -836,12 +786,7 @@ func TestKillBarrierPartyBeforeRecord(t *testing.T) {
 // waits on the Cond, and if woken, marks the words block's marker while it
 // holds the mutex, printing WOKEN, UNLOCKING and UNLOCKED as it goes, then
 // stops at "done".
-var killChildCond = testproc.Register("sem-kill-cond", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var killChildCond = segChild("sem-kill-cond", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	b, err := hex.DecodeString(f[0])
 	if err != nil {
 		return err
@@ -906,14 +851,8 @@ func TestKillInsideCondWait(t *testing.T) {
 		mode int // 0: dies waiting; 1: dies holding the mutex; 2: dies after a Broadcast
 	}
 	series := newKillSeries(killRounds, func() child {
-		mu, err := NewMutex(shm.In(seg, ""))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cv, err := NewCond(mu)
-		if err != nil {
-			t.Fatal(err)
-		}
+		mu := mustMutex(t, shm.In(seg, ""))
+		cv := mustCond(t, mu)
 		mode := rng.IntN(3)
 		arg := map[bool]string{true: "hold", false: "wait"}[mode == 1]
 		return child{shmtest.Start(t, mpChildTimeout, killChildCond, seg.Name(), mpHex(t, cv), arg), cv, mode}

@@ -33,30 +33,15 @@ func lifeObjects(t *testing.T, seg *shm.Segment) map[string]interface {
 	Free() error
 } {
 	t.Helper()
-	mu, err := NewMutex(shm.In(seg, "mutex"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rl, err := NewRLock(shm.In(seg, "rlock"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "mutex"))
+	rl := mustRLock(t, shm.In(seg, "rlock"))
 	s, err := NewBounded(2, shm.In(seg, "semaphore"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := NewEvent(shm.In(seg, "event"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cv, err := NewCond(mu, shm.In(seg, "cond"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := NewBarrier(2, shm.In(seg, "barrier"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev := mustEvent(t, shm.In(seg, "event"))
+	cv := mustCond(t, mu, shm.In(seg, "cond"))
+	b := mustBarrier(t, 2, shm.In(seg, "barrier"))
 	return map[string]interface {
 		io.Closer
 		Free() error
@@ -175,10 +160,7 @@ func TestErrorsPrefixed(t *testing.T) {
 		}(), shm.ErrWouldBlock},
 	}
 	// Corrupt memory, each in an object of its own.
-	b, err := NewBarrier(2, shm.In(seg, "corrupt-barrier"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := mustBarrier(t, 2, shm.In(seg, "corrupt-barrier"))
 	atomic.StoreUint32(mem.Uint32(b.o.Bytes(), offParties), 0)
 	cases = append(cases, struct {
 		what string
@@ -316,12 +298,7 @@ func TestFreedLockFailsStale(t *testing.T) {
 // lifeChildLock ("seg kind name") opens the lock and locks it, waiting
 // as long as it takes, and prints "RESULT err" with what Lock returned,
 // how long after the parent's mark in the words block it did.
-var lifeChildLock = testproc.Register("sem-life-lock", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var lifeChildLock = segChild("sem-life-lock", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	lock := func() error { return errors.New("no lock") }
 	switch f[0] {
 	case "mutex":
@@ -338,7 +315,7 @@ var lifeChildLock = testproc.Register("sem-life-lock", func(c *testproc.Child) e
 		lock = r.Lock
 	}
 	c.Point("locking")
-	err = lock()
+	err := lock()
 	fmt.Printf("RESULT %s\n", mpErrClass(err))
 	return nil
 })
@@ -356,16 +333,10 @@ func TestFreeWakesLockWaiter(t *testing.T) {
 			}
 			var word *lockWord
 			if kind == "mutex" {
-				mu, err := NewMutex(shm.In(seg, "l"))
-				if err != nil {
-					t.Fatal(err)
-				}
+				mu := mustMutex(t, shm.In(seg, "l"))
 				l, word = mu, &mu.l
 			} else {
-				r, err := NewRLock(shm.In(seg, "l"))
-				if err != nil {
-					t.Fatal(err)
-				}
+				r := mustRLock(t, shm.In(seg, "l"))
 				l, word = r, &r.l
 			}
 			if err := l.Lock(); err != nil {
@@ -388,12 +359,7 @@ func TestFreeWakesLockWaiter(t *testing.T) {
 // lifeChildOpen ("seg name") opens the Mutex called name, waiting for it
 // with no deadline, locks it and prints "RESULT owner", the pid that holds
 // it then.
-var lifeChildOpen = testproc.Register("sem-life-open", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var lifeChildOpen = segChild("sem-life-open", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	c.Point("opening")
 	mu, err := OpenMutex(context.Background(), seg, f[0])
 	if err != nil {
@@ -415,10 +381,7 @@ func TestOpenBeforeCreate(t *testing.T) {
 	p.WaitPoint("opening")
 	p.Continue()
 	time.Sleep(50 * time.Millisecond) // the child waits inside OpenMutex
-	mu, err := NewMutex(shm.In(seg, "late"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "late"))
 	if res := mpResult(t, p); res != fmt.Sprint(p.Pid()) {
 		t.Fatalf("the child that opened before the create: %s, want it to hold the lock (%d)", res, p.Pid())
 	}

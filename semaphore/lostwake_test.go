@@ -18,12 +18,7 @@ import (
 // childLostWake makes the change its argument names (an Event Set, a
 // Semaphore Release, a Cond Signal) and stops between the change and its
 // wake-up call, where the parent kills it.
-var childLostWake = testproc.Register("sem-lostwake", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var childLostWake = segChild("sem-lostwake", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	testHookWake = func() { c.Point("changed") }
 	switch f[0] {
 	case "event":
@@ -64,10 +59,7 @@ func TestKillWakerBeforeWake(t *testing.T) {
 				var asleep func() bool
 				switch kind {
 				case "event":
-					ev, err := NewEvent(shm.In(seg, "x"))
-					if err != nil {
-						t.Fatal(err)
-					}
+					ev := mustEvent(t, shm.In(seg, "x"))
 					wait = ev.Wait
 					asleep = func() bool { return atomic.LoadUint32(ev.word)&evSleepers != 0 }
 				case "semaphore":
@@ -78,14 +70,8 @@ func TestKillWakerBeforeWake(t *testing.T) {
 					wait = func(ctx context.Context) error { return s.Acquire(ctx, 1) }
 					asleep = func() bool { return s.Waiting() == 1 }
 				case "cond":
-					mu, err := NewMutex(shm.In(seg, "mu"))
-					if err != nil {
-						t.Fatal(err)
-					}
-					cd, err := NewCond(mu, shm.In(seg, "x"))
-					if err != nil {
-						t.Fatal(err)
-					}
+					mu := mustMutex(t, shm.In(seg, "mu"))
+					cd := mustCond(t, mu, shm.In(seg, "x"))
 					wait = func(ctx context.Context) error {
 						if err := mu.Lock(); err != nil {
 							return err

@@ -73,18 +73,24 @@ const (
 var mpWordsSpec = shm.Spec{Kind: shm.KindBytes, Size: 64}
 
 // mpWords places the words block called "words" in seg.
-func mpWords(t testing.TB, seg *shm.Segment) []byte {
+func mpWords(t testing.TB, seg *shm.Segment) []byte { return placeWords(t, seg, "words") }
+
+// mpFindWords finds the words block a test placed in seg.
+func mpFindWords(seg *shm.Segment) ([]byte, error) { return findWords(seg, "words") }
+
+// placeWords places a block of 64 shared bytes called name in seg.
+func placeWords(t testing.TB, seg *shm.Segment, name string) []byte {
 	t.Helper()
-	o, err := shm.Place(mpWordsSpec, nil, shm.In(seg, "words"))
+	o, err := shm.Place(mpWordsSpec, nil, shm.In(seg, name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return o.Bytes()
 }
 
-// mpFindWords finds the words block a test placed in seg.
-func mpFindWords(seg *shm.Segment) ([]byte, error) {
-	o, err := seg.Find(context.Background(), "words", mpWordsSpec)
+// findWords finds the block of 64 shared bytes called name in seg.
+func findWords(seg *shm.Segment, name string) ([]byte, error) {
+	o, err := seg.Find(context.Background(), name, mpWordsSpec)
 	if err != nil {
 		return nil, err
 	}
@@ -216,12 +222,7 @@ func mpIncrement(ctx context.Context, mu *Mutex, w []byte, iters int, d time.Dur
 // increments, so that they overlap whatever their start-up times.
 const mpIncrementTime = 200 * time.Millisecond
 
-var mpChildIncrement = testproc.Register("sem-mp-increment", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var mpChildIncrement = segChild("sem-mp-increment", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	iters, err := shmtest.Int(f, 0)
 	if err != nil {
 		return err
@@ -248,10 +249,7 @@ var mpChildIncrement = testproc.Register("sem-mp-increment", func(c *testproc.Ch
 func TestMultiprocMutexExclusion(t *testing.T) {
 	const iters = 1000
 	seg := testSeg(t)
-	mu, err := NewMutex(shm.In(seg, "mu"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "mu"))
 	w := mpWords(t, seg)
 	var ps []*testproc.Proc
 	for range 3 {
@@ -288,12 +286,7 @@ func TestMultiprocMutexExclusion(t *testing.T) {
 // mpChildHold takes the lock named by its argument ("seg mutex|rlock name
 // depth") depth times, stops at "locked", and unlocks it one level at a
 // time, stopping at "depth N" after each level but the last.
-var mpChildHold = testproc.Register("sem-mp-hold", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var mpChildHold = segChild("sem-mp-hold", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	depth, err := shmtest.Int(f, 2)
 	if err != nil {
 		return err
@@ -386,10 +379,7 @@ func mpRecv(t testing.TB, ch <-chan error, what string) error {
 // when the holder unlocks.
 func TestMultiprocMutexHeldElsewhere(t *testing.T) {
 	seg := testSeg(t)
-	mu, err := NewMutex(shm.In(seg, "mu"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "mu"))
 	p := shmtest.Start(t, mpChildTimeout, mpChildHold, seg.Name(), "mutex", "mu", "1")
 	p.WaitPoint("locked")
 	if o := mu.Owner(); o != p.Pid() {
@@ -399,7 +389,7 @@ func TestMultiprocMutexHeldElsewhere(t *testing.T) {
 		t.Fatalf("TryLock of a Mutex another process holds: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	err = mu.LockContext(ctx)
+	err := mu.LockContext(ctx)
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) || mu.Owner() != p.Pid() {
 		t.Fatalf("LockContext timing out: %v, owner %d", err, mu.Owner())
@@ -423,12 +413,7 @@ func TestMultiprocMutexHeldElsewhere(t *testing.T) {
 
 // mpChildUnlock unlocks a lock ("seg mutex|rlock name") it does not hold;
 // it must panic.
-var mpChildUnlock = testproc.Register("sem-mp-unlock", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var mpChildUnlock = segChild("sem-mp-unlock", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	if f[0] == "mutex" {
 		mu, err := OpenMutex(context.Background(), seg, f[1])
 		if err != nil {
@@ -463,14 +448,8 @@ func mpPanics(f func()) (msg string) {
 // holds, panics and leaves the lock as it was; a closed handle fails.
 func TestMultiprocLockMisuse(t *testing.T) {
 	seg := testSeg(t)
-	mu, err := NewMutex(shm.In(seg, "mu"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewRLock(shm.In(seg, "r"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "mu"))
+	r := mustRLock(t, shm.In(seg, "r"))
 	if msg := mpPanics(mu.Unlock); !strings.Contains(msg, "unlock of unlocked") {
 		t.Fatalf("Unlock of an unlocked Mutex: panic %q", msg)
 	}
@@ -541,10 +520,7 @@ func TestMultiprocLockMisuse(t *testing.T) {
 // every goroutine of the holder passes.
 func TestMultiprocRLockReentry(t *testing.T) {
 	seg := testSeg(t)
-	r, err := NewRLock(shm.In(seg, "r"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRLock(t, shm.In(seg, "r"))
 	p := shmtest.Start(t, mpChildTimeout, mpChildHold, seg.Name(), "rlock", "r", "3")
 	p.WaitPoint("locked")
 	if r.Owner() != p.Pid() || r.Depth() != 3 {
@@ -554,7 +530,7 @@ func TestMultiprocRLockReentry(t *testing.T) {
 		t.Fatalf("TryLock of an RLock another process holds: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	err = r.LockContext(ctx)
+	err := r.LockContext(ctx)
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) || r.Depth() != 3 {
 		t.Fatalf("LockContext timing out: %v, depth %d", err, r.Depth())
@@ -604,12 +580,7 @@ func TestMultiprocRLockReentry(t *testing.T) {
 
 // mpChildTry TryLocks a lock ("seg mutex|rlock name"), prints "RESULT
 // taken err" and unlocks it if it got it.
-var mpChildTry = testproc.Register("sem-mp-try", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var mpChildTry = segChild("sem-mp-try", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	var try func() error
 	var unlock func()
 	if f[0] == "mutex" {
@@ -625,7 +596,7 @@ var mpChildTry = testproc.Register("sem-mp-try", func(c *testproc.Child) error {
 		}
 		try, unlock = r.TryLock, r.Unlock
 	}
-	err = try()
+	err := try()
 	fmt.Printf("RESULT %v %s\n", taken(err), mpErrClass(err))
 	if taken(err) {
 		unlock()
@@ -638,17 +609,8 @@ var mpChildTry = testproc.Register("sem-mp-try", func(c *testproc.Child) error {
 // mpChildAcquire acquires n units of the semaphore its argument names
 // ("seg name n"), counts itself in mpWWoken, waits for the event "done" and
 // releases them.
-var mpChildAcquire = testproc.Register("sem-mp-acquire", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var mpChildAcquire = semChild("sem-mp-acquire", func(c *testproc.Child, seg *shm.Segment, f []string, s *Semaphore) error {
 	n, err := shmtest.Int(f, 1)
-	if err != nil {
-		return err
-	}
-	s, err := Open(context.Background(), seg, f[0])
 	if err != nil {
 		return err
 	}
@@ -687,10 +649,7 @@ func TestMultiprocSemaphoreCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done, err := NewEvent(shm.In(seg, "done"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	done := mustEvent(t, shm.In(seg, "done"))
 	w := mpWords(t, seg)
 	in := func() uint32 { return mpLoad(w, mpWWoken) }
 	var ps []*testproc.Proc
@@ -748,12 +707,7 @@ func TestMultiprocSemaphoreCounts(t *testing.T) {
 // mpChildSemMisuse checks, on the semaphores "plain" (holding 1) and
 // "bounded" (bound 2, full), that cancelled Acquires take nothing and
 // over-releases release nothing.
-var mpChildSemMisuse = testproc.Register("sem-mp-sem-misuse", func(c *testproc.Child) error {
-	seg, _, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var mpChildSemMisuse = segChild("sem-mp-sem-misuse", func(c *testproc.Child, seg *shm.Segment, _ []string) error {
 	s, err := Open(context.Background(), seg, "plain")
 	if err != nil {
 		return err
@@ -828,10 +782,7 @@ func TestMultiprocSemaphoreMisuse(t *testing.T) {
 	}
 	// A cancelled Acquire here while a child waits too: the child still
 	// gets the units.
-	done, err := NewEvent(shm.In(seg, "done"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	done := mustEvent(t, shm.In(seg, "done"))
 	w := mpWords(t, seg)
 	if err := s.TryAcquire(1); err != nil {
 		t.Fatalf("TryAcquire(1): %v", err)
@@ -859,20 +810,12 @@ func TestMultiprocSemaphoreMisuse(t *testing.T) {
 // mpChildEventWait waits rounds times ("seg timeoutMs rounds") on the
 // event "ev", stopping at "wait" before each, and prints "RESULT err
 // isset" after each.
-var mpChildEventWait = testproc.Register("sem-mp-event-wait", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
+var mpChildEventWait = segChild("sem-mp-event-wait", func(c *testproc.Child, seg *shm.Segment, f []string) error {
+	args, err := childInts(f, 0, 1)
 	if err != nil {
 		return err
 	}
-	defer seg.Close()
-	ms, err := shmtest.Int(f, 0)
-	if err != nil {
-		return err
-	}
-	rounds, err := shmtest.Int(f, 1)
-	if err != nil {
-		return err
-	}
+	ms, rounds := args[0], args[1]
 	e, err := OpenEvent(context.Background(), seg, "ev")
 	if err != nil {
 		return err
@@ -893,10 +836,7 @@ var mpChildEventWait = testproc.Register("sem-mp-event-wait", func(c *testproc.C
 // that was waiting when Set ran returns even if Clear follows at once.
 func TestMultiprocEvent(t *testing.T) {
 	seg := testSeg(t)
-	e, err := NewEvent(shm.In(seg, "ev"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustEvent(t, shm.In(seg, "ev"))
 	// A timeout while clear.
 	if res := mpResult(t, shmtest.Start(t, mpChildTimeout, mpChildEventWait, seg.Name(), "50", "1")); res != "deadline false" {
 		t.Fatalf("Wait on a clear event with a 50ms deadline: %s", res)
@@ -982,12 +922,7 @@ func TestMultiprocEvent(t *testing.T) {
 //	waitfor:  lock, WaitFor(mpWFlag != 0), print "RESULT err held calls"
 //	signal:   lock, Signal
 //	notowner: Wait without the mutex, print "RESULT err"
-var mpChildCond = testproc.Register("sem-mp-cond", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var mpChildCond = segChild("sem-mp-cond", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	ms, err := shmtest.Int(f, 1)
 	if err != nil {
 		return err
@@ -1043,14 +978,8 @@ var mpChildCond = testproc.Register("sem-mp-cond", func(c *testproc.Child) error
 // mpCond makes the Mutex "mu", the Cond "cv" on it and the words block.
 func mpCond(t testing.TB, seg *shm.Segment) (*Cond, []byte) {
 	t.Helper()
-	mu, err := NewMutex(shm.In(seg, "mu"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cv, err := NewCond(mu, shm.In(seg, "cv"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "mu"))
+	cv := mustCond(t, mu, shm.In(seg, "cv"))
 	return cv, mpWords(t, seg)
 }
 
@@ -1238,20 +1167,12 @@ func TestMultiprocCondWait(t *testing.T) {
 // mpChildBarrier waits rounds times ("seg rounds timeoutMs") at the
 // barrier "bar", after stopping at "go", and prints "RESULT round index
 // err" for each; it stops at the first error.
-var mpChildBarrier = testproc.Register("sem-mp-barrier", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
+var mpChildBarrier = segChild("sem-mp-barrier", func(c *testproc.Child, seg *shm.Segment, f []string) error {
+	args, err := childInts(f, 0, 1)
 	if err != nil {
 		return err
 	}
-	defer seg.Close()
-	rounds, err := shmtest.Int(f, 0)
-	if err != nil {
-		return err
-	}
-	ms, err := shmtest.Int(f, 1)
-	if err != nil {
-		return err
-	}
+	rounds, ms := args[0], args[1]
 	x, err := OpenBarrier(context.Background(), seg, "bar")
 	if err != nil {
 		return err
@@ -1323,10 +1244,7 @@ func mpCheckIndices(t testing.TB, round int, idx []int, parties int) {
 func TestMultiprocBarrierRounds(t *testing.T) {
 	const rounds, parties = 20, 4
 	seg := testSeg(t)
-	x, err := NewBarrier(parties, shm.In(seg, "bar"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustBarrier(t, parties, shm.In(seg, "bar"))
 	if x.Parties() != parties || x.Waiting() != 0 || x.Broken() {
 		t.Fatalf("new barrier: %v", x)
 	}
@@ -1365,11 +1283,7 @@ func TestMultiprocBarrierRounds(t *testing.T) {
 // barrier for waiters in other processes; a broken barrier fails every Wait
 // at once until Reset, after which it works again.
 func TestMultiprocBarrierBreak(t *testing.T) {
-	seg := testSeg(t)
-	x, err := NewBarrier(3, shm.In(seg, "bar"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	seg, x := barrier3(t)
 	ctx := mpContext(t)
 	checkBroken := func(ps []*testproc.Proc, want string) {
 		t.Helper()
@@ -1434,7 +1348,7 @@ func TestMultiprocBarrierBreak(t *testing.T) {
 	ps = mpBarrierChildren(t, seg, 1, 1, 0)
 	mpEventually(t, "the child waits", func() bool { return x.Waiting() == 1 })
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	_, err = x.Wait(short)
+	_, err := x.Wait(short)
 	cancel()
 	if !errors.Is(err, ErrBrokenBarrier) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait timing out: %v, want ErrBrokenBarrier and DeadlineExceeded", err)
@@ -1456,11 +1370,7 @@ func TestMultiprocBarrierBreak(t *testing.T) {
 func TestMultiprocBarrierSlowParty(t *testing.T) {
 	for _, warm := range []bool{true, false} {
 		t.Run(fmt.Sprintf("after_a_round=%v", warm), func(t *testing.T) {
-			seg := testSeg(t)
-			x, err := NewBarrier(3, shm.In(seg, "bar"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			seg, x := barrier3(t)
 			if warm {
 				mpBarrierRound(t, x, mpBarrierChildren(t, seg, 2, 1, 0))
 			}
@@ -1490,12 +1400,7 @@ func TestMultiprocBarrierSlowParty(t *testing.T) {
 // mpChildOpenKinds opens every object of TestMultiprocOpenKinds with every
 // Open function: the right kind must open, every wrong one fail with
 // shm.ErrKind, a missing name with shm.ErrNotExist.
-var mpChildOpenKinds = testproc.Register("sem-mp-open-kinds", func(c *testproc.Child) error {
-	seg, _, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var mpChildOpenKinds = segChild("sem-mp-open-kinds", func(c *testproc.Child, seg *shm.Segment, _ []string) error {
 	type closer interface{ Close() error }
 	opens := map[string]func(context.Context, string) (closer, error){
 		"mutex":   func(ctx context.Context, n string) (closer, error) { return OpenMutex(ctx, seg, n) },
@@ -1538,10 +1443,7 @@ var mpChildOpenKinds = testproc.Register("sem-mp-open-kinds", func(c *testproc.C
 // own kind only.
 func TestMultiprocOpenKinds(t *testing.T) {
 	seg := testSeg(t)
-	mu, err := NewMutex(shm.In(seg, "mutex"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "mutex"))
 	for _, err := range []error{
 		func() error { _, err := NewRLock(shm.In(seg, "rlock")); return err }(),
 		func() error { _, err := New(1, shm.In(seg, "sem")); return err }(),
@@ -1678,30 +1580,18 @@ func TestMultiprocHandles(t *testing.T) {
 			if tc.seg != nil {
 				opts = append(opts, shm.In(tc.seg, ""))
 			}
-			mu, err := NewMutex(opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := NewRLock(opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
+			mu := mustMutex(t, opts...)
+			r := mustRLock(t, opts...)
 			s, err := New(3, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ev, err := NewEvent(opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ev := mustEvent(t, opts...)
 			cv, err := NewCond(mu) // in mu's segment
 			if err != nil {
 				t.Fatal(err)
 			}
-			bar, err := NewBarrier(2, opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
+			bar := mustBarrier(t, 2, opts...)
 			seg := mu.o.Segment()
 			for _, x := range []*shm.Object{r.o, s.o, ev.o, cv.o, bar.o} {
 				if x.Segment().ID() != seg.ID() {
@@ -1732,11 +1622,9 @@ func TestMultiprocHandles(t *testing.T) {
 			// we hold for the child to see: lock it again once it waits.
 			waited := make(chan error, 1)
 			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				waited <- cv.Wait(ctx) // we hold mu: Wait releases it...
-			}()
+			})
 			mpEventually(t, "the goroutine waits", func() bool { return cv.Waiting() == 1 })
 			// ...so lock it again for the child to find it held.
 			if err := mu.Lock(); err != nil {

@@ -248,10 +248,7 @@ func (r *RLock) Lock() error { return r.LockContext(context.Background()) }
 
 // LockContext is Lock that gives up when ctx ends, returning ctx.Err().
 func (r *RLock) LockContext(ctx context.Context) error {
-	if err := r.usable("lock"); err != nil {
-		return err
-	}
-	if ok, err := r.reenter(); ok || err != nil {
+	if done, err := r.begin(); done || err != nil {
 		return err
 	}
 	var err error
@@ -260,18 +257,14 @@ func (r *RLock) LockContext(ctx context.Context) error {
 			return err
 		}
 	}
-	atomic.StoreUint32(r.depth, 1)
-	hb.Acquire(r.l.word)
+	r.entered()
 	return err
 }
 
 // TryLock is Lock that never waits: where Lock would wait it returns an
 // error matching ErrWouldBlock, without the lock.
 func (r *RLock) TryLock() error {
-	if err := r.usable("lock"); err != nil {
-		return err
-	}
-	if ok, err := r.reenter(); ok || err != nil {
+	if done, err := r.begin(); done || err != nil {
 		return err
 	}
 	var err error
@@ -280,16 +273,25 @@ func (r *RLock) TryLock() error {
 			return err
 		}
 	}
-	atomic.StoreUint32(r.depth, 1)
-	hb.Acquire(r.l.word)
+	r.entered()
 	return err
 }
 
-// reenter adds one level if this process holds r. A depth of 0 under our
-// own owner word means another goroutine here is between taking the word
-// and setting the depth, or releasing it: then this Lock waits like any
-// other.
-func (r *RLock) reenter() (bool, error) {
+// entered records the first level of a lock this process has just taken.
+func (r *RLock) entered() {
+	atomic.StoreUint32(r.depth, 1)
+	hb.Acquire(r.l.word)
+}
+
+// begin is the start of LockContext and TryLock: done, with the error,
+// when r is not usable; else it adds one level if this process holds r
+// (done). A depth of 0 under our own owner word means another goroutine
+// here is between taking the word and setting the depth, or releasing it:
+// then this Lock waits like any other.
+func (r *RLock) begin() (done bool, err error) {
+	if err := r.usable("lock"); err != nil {
+		return true, err
+	}
 	if !r.l.heldHere() {
 		return false, nil
 	}

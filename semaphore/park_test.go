@@ -62,14 +62,12 @@ var childParked = testproc.Register("sem-parked", func(c *testproc.Child) error 
 		errs    = make(chan error, parkedGoroutines)
 	)
 	run := func(f func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			entered.Add(1)
 			if err := f(); err != nil {
 				errs <- err
 			}
-		}()
+		})
 	}
 	for i := 0; i < parkedEvents; i++ {
 		ev, err := OpenEvent(context.Background(), seg, fmt.Sprint("ev", i))
@@ -150,10 +148,7 @@ func TestParkedGoroutinesThreads(t *testing.T) {
 		mus  []*Mutex
 	)
 	for i := 0; i < parkedEvents; i++ {
-		ev, err := NewEvent(shm.In(seg, fmt.Sprint("ev", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		ev := mustEvent(t, shm.In(seg, fmt.Sprint("ev", i)))
 		evs = append(evs, ev)
 	}
 	for i := 0; i < parkedSemaphores; i++ {
@@ -164,10 +159,7 @@ func TestParkedGoroutinesThreads(t *testing.T) {
 		sems = append(sems, s)
 	}
 	for i := 0; i < parkedMutexes; i++ {
-		mu, err := NewMutex(shm.In(seg, fmt.Sprint("mu", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		mu := mustMutex(t, shm.In(seg, fmt.Sprint("mu", i)))
 		if err := mu.Lock(); err != nil {
 			t.Fatal(err)
 		}

@@ -18,12 +18,7 @@ import (
 // pidnsHolder, run as process 1 of a pid namespace of its own, takes the
 // Mutex and the RLock its argument names ("seg") and stops at "locked",
 // holding both, to be killed there.
-var pidnsHolder = testproc.Register("sem-pidns-holder", func(c *testproc.Child) error {
-	seg, _, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var pidnsHolder = segChild("sem-pidns-holder", func(c *testproc.Child, seg *shm.Segment, _ []string) error {
 	if os.Getpid() != 1 {
 		return errors.New("not process 1 of a pid namespace: pid " + strconv.Itoa(os.Getpid()))
 	}
@@ -56,14 +51,8 @@ var pidnsHolder = testproc.Register("sem-pidns-holder", func(c *testproc.Child) 
 func TestPidNamespaceHolder(t *testing.T) {
 	testproc.InPidNamespaces(t, func(t *testing.T, own bool) {
 		seg := shmtest.Seg(t)
-		mu, err := NewMutex(shm.In(seg, "mu"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rl, err := NewRLock(shm.In(seg, "rl"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		mu := mustMutex(t, shm.In(seg, "mu"))
+		rl := mustRLock(t, shm.In(seg, "rl"))
 		p := testproc.Start(t, pidnsHolder, testproc.Arg(seg.Name()), testproc.PidNamespace(own))
 		p.WaitPoint("locked")
 		if o := mu.Owner(); o != 1 {
@@ -100,12 +89,7 @@ func TestPidNamespaceHolder(t *testing.T) {
 
 // pidnsParty, run in a pid namespace of its own, waits at the Barrier "bar"
 // of the segment its argument names, to be killed there.
-var pidnsParty = testproc.Register("sem-pidns-party", func(c *testproc.Child) error {
-	seg, _, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var pidnsParty = segChild("sem-pidns-party", func(c *testproc.Child, seg *shm.Segment, _ []string) error {
 	x, err := OpenBarrier(context.Background(), seg, "bar")
 	if err != nil {
 		return err
@@ -120,11 +104,7 @@ var pidnsParty = testproc.Register("sem-pidns-party", func(c *testproc.Child) er
 // the host's, and its death breaks the round for the others.
 func TestPidNamespaceParty(t *testing.T) {
 	testproc.InPidNamespaces(t, func(t *testing.T, own bool) {
-		seg := shmtest.Seg(t)
-		x, err := NewBarrier(3, shm.In(seg, "bar"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		seg, x := barrier3(t)
 		p := testproc.Start(t, pidnsParty, testproc.Arg(seg.Name()), testproc.PidNamespace(own))
 		for x.Waiting() != 1 {
 			time.Sleep(time.Millisecond)
@@ -185,10 +165,7 @@ var leaverHolder = testproc.Register("sem-leaver-holder", func(c *testproc.Child
 // rather than staying held for the rest of its life.
 func TestHolderLeftSegment(t *testing.T) {
 	seg, other := shmtest.Seg(t), shmtest.Seg(t)
-	mu, err := NewMutex(shm.In(seg, "mu"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "mu"))
 	p := testproc.Start(t, leaverHolder, testproc.Arg(seg.Name()+" "+other.Name()))
 	p.WaitPoint("left")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

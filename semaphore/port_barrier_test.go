@@ -67,18 +67,9 @@ var portLogSpec = shm.Spec{Kind: shm.KindBytes, Size: portLogSize}
 // portBarrierSetUp makes the objects of portBarrierEnv in seg.
 func portBarrierSetUp(t testing.TB, seg *shm.Segment) *portBarrierEnv {
 	t.Helper()
-	x, err := NewBarrier(portParties, shm.In(seg, "bar"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	x2, err := NewBarrier(portParties, shm.In(seg, "bar2"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mu, err := NewMutex(shm.In(seg, "mu"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustBarrier(t, portParties, shm.In(seg, "bar"))
+	x2 := mustBarrier(t, portParties, shm.In(seg, "bar2"))
+	mu := mustMutex(t, shm.In(seg, "mu"))
 	o, err := shm.Place(portLogSpec, nil, shm.In(seg, "log"))
 	if err != nil {
 		t.Fatal(err)
@@ -125,6 +116,27 @@ func portWaitFor(ctx context.Context, what string, cond func() bool) error {
 func portParty(ctx context.Context, name string, env *portBarrierEnv) error {
 	x, w := env.x, env.w
 	wait := func(x *Barrier) (int, error) { return x.Wait(ctx) }
+	// tally counts a Wait that passes in R1, one that finds x broken in R2.
+	tally := func() error {
+		_, err := wait(x)
+		switch {
+		case err == nil:
+			portAdd(w, portR1)
+		case errors.Is(err, ErrBrokenBarrier):
+			portAdd(w, portR2)
+		default:
+			return err
+		}
+		return nil
+	}
+	// again is the Wait after a Reset, counted in R3.
+	again := func() error {
+		if _, err := wait(x); err != nil {
+			return fmt.Errorf("Wait after Reset: %w", err)
+		}
+		portAdd(w, portR3)
+		return nil
+	}
 	n := portParties
 	switch name {
 	case "barrier", "barrier_10":
@@ -186,11 +198,7 @@ func portParty(ctx context.Context, name string, env *portBarrierEnv) error {
 		if i == n/2 {
 			return x.Abort()
 		}
-		if _, err := wait(x); err == nil {
-			portAdd(w, portR1)
-		} else if errors.Is(err, ErrBrokenBarrier) {
-			portAdd(w, portR2)
-		} else {
+		if err := tally(); err != nil {
 			return err
 		}
 	case "reset":
@@ -205,17 +213,12 @@ func portParty(ctx context.Context, name string, env *portBarrierEnv) error {
 			if err := x.Reset(); err != nil {
 				return err
 			}
-		} else if _, err := wait(x); err == nil {
-			portAdd(w, portR1)
-		} else if errors.Is(err, ErrBrokenBarrier) {
-			portAdd(w, portR2)
-		} else {
+		} else if err := tally(); err != nil {
 			return err
 		}
-		if _, err := wait(x); err != nil {
-			return fmt.Errorf("Wait after Reset: %w", err)
+		if err := again(); err != nil {
+			return err
 		}
-		portAdd(w, portR3)
 	case "abort_and_reset":
 		i, err := wait(x)
 		if err != nil {
@@ -225,11 +228,7 @@ func portParty(ctx context.Context, name string, env *portBarrierEnv) error {
 			if err := x.Abort(); err != nil {
 				return err
 			}
-		} else if _, err := wait(x); err == nil {
-			portAdd(w, portR1)
-		} else if errors.Is(err, ErrBrokenBarrier) {
-			portAdd(w, portR2)
-		} else {
+		} else if err := tally(); err != nil {
 			return err
 		}
 		// Everyone has left x when the one with the middle index of x2
@@ -246,10 +245,9 @@ func portParty(ctx context.Context, name string, env *portBarrierEnv) error {
 		if _, err := wait(env.x2); err != nil {
 			return err
 		}
-		if _, err := wait(x); err != nil {
-			return fmt.Errorf("Wait after Reset: %w", err)
+		if err := again(); err != nil {
+			return err
 		}
-		portAdd(w, portR3)
 	case "timeout":
 		// The late party comes once the others' deadlines broke the
 		// barrier, not after a fixed sleep: the same case, with no race.
@@ -292,12 +290,7 @@ func portParty(ctx context.Context, name string, env *portBarrierEnv) error {
 }
 
 // portChildBarrier is a party in another process ("seg case").
-var portChildBarrier = testproc.Register("sem-port-barrier", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var portChildBarrier = segChild("sem-port-barrier", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	if len(f) != 1 {
 		return fmt.Errorf("argument %q", c.Arg())
 	}
@@ -327,11 +320,9 @@ func portRunParties(t *testing.T, seg *shm.Segment, env *portBarrierEnv, name st
 			ps = append(ps, shmtest.Start(t, mpChildTimeout, portChildBarrier, seg.Name(), name))
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			errs <- portParty(ctx, name, env)
-		}()
+		})
 	}
 	if here {
 		if err := portParty(ctx, name, env); err != nil {
@@ -421,12 +412,7 @@ func TestPortMPBarrierThousand(t *testing.T) {
 
 // portChildBarrierAlone waits alone ("seg ms") at the barrier "bar2" of
 // two parties with a deadline, printing "RESULT err elapsedNs".
-var portChildBarrierAlone = testproc.Register("sem-port-barrier-alone", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var portChildBarrierAlone = segChild("sem-port-barrier-alone", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	ms, err := shmtest.Int(f, 0)
 	if err != nil {
 		return err
@@ -453,10 +439,7 @@ var portChildBarrierAlone = testproc.Register("sem-port-barrier-alone", func(c *
 func TestPortBarrierDefaultTimeout(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	seg := testSeg(t)
-	x, err := NewBarrier(2, shm.In(seg, "two"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustBarrier(t, 2, shm.In(seg, "two"))
 	res := mpResult(t, shmtest.Start(t, mpChildTimeout, portChildBarrierAlone, seg.Name(), strconv.Itoa(int(timeout/time.Millisecond))))
 	var class string
 	var ns int64
@@ -471,10 +454,7 @@ func TestPortBarrierDefaultTimeout(t *testing.T) {
 // TestPortPyBarrierSingle ports test_single_thread: a barrier of one
 // releases its only party at once, every time.
 func TestPortPyBarrierSingle(t *testing.T) {
-	x, err := NewBarrier(1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustBarrier(t, 1)
 	for range 2 {
 		if i, err := x.Wait(mpContext(t)); i != 0 || err != nil {
 			t.Fatalf("Wait at a barrier of one: %d %v", i, err)
@@ -497,10 +477,7 @@ func TestPortPyBarrierConstructor(t *testing.T) {
 // barrier is broken. Differs: the form is shmkit's, and a broken barrier
 // shows 0 waiting where Python shows only "broken".
 func TestPortPyBarrierRepr(t *testing.T) {
-	x, err := NewBarrier(3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustBarrier(t, 3)
 	check := func(want string) {
 		t.Helper()
 		if s := x.String(); !strings.Contains(s, want) {

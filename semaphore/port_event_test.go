@@ -31,12 +31,7 @@ import (
 //	set:   sleep n ms, Set
 //	wait2: count itself started, Wait twice; "RESULT err err"
 //	show:  "RESULT isSet" and "STRING String()"
-var portChildEvent = testproc.Register("sem-port-event", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var portChildEvent = segChild("sem-port-event", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	if len(f) < 3 {
 		return fmt.Errorf("argument %q", c.Arg())
 	}
@@ -96,10 +91,7 @@ func portEventShown(t testing.TB, seg *shm.Segment) (string, string) {
 // shmkit's ("set true"), not Python's "<Event at ...: set>".
 func TestPortPyEventIsSet(t *testing.T) {
 	seg := testSeg(t)
-	e, err := NewEvent(shm.In(seg, "ev"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustEvent(t, shm.In(seg, "ev"))
 	check := func(want bool) {
 		t.Helper()
 		isSet, str := portEventShown(t, seg)
@@ -114,6 +106,7 @@ func TestPortPyEventIsSet(t *testing.T) {
 		set  bool
 		want bool
 	}{{true, true}, {true, true}, {false, false}, {false, false}} {
+		var err error
 		if step.set {
 			err = e.Set()
 		} else {
@@ -133,10 +126,7 @@ func TestPortPyEventIsSet(t *testing.T) {
 func TestPortPyEventNotify(t *testing.T) {
 	const goroutines, procs = 5, 2
 	seg := testSeg(t)
-	e, err := NewEvent(shm.In(seg, "ev"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustEvent(t, shm.In(seg, "ev"))
 	w := portWords(t, seg)
 	ctx := mpContext(t)
 	for pass := range 2 {
@@ -191,10 +181,7 @@ func TestPortPyEventNotify(t *testing.T) {
 // already done.
 func TestPortPyEventTimeout(t *testing.T) {
 	const n, timeout = 5, 150 * time.Millisecond
-	e, err := NewEvent()
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustEvent(t)
 	run := func(want error) {
 		t.Helper()
 		type result struct {
@@ -241,20 +228,15 @@ func TestPortPyEventTimeout(t *testing.T) {
 // sleep is bounded), so that is polled for.
 func TestPortPyEventSetAndClear(t *testing.T) {
 	const n = 5
-	e, err := NewEvent()
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustEvent(t)
 	base := park.Snapshot().Waiters
 	ctx := mpContext(t)
 	results := make(chan error, n)
 	var wg sync.WaitGroup
 	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			results <- e.Wait(ctx)
-		}()
+		})
 	}
 	mpEventually(t, "every goroutine sleeps in Wait", func() bool { return park.Snapshot().Waiters >= base+n })
 	if err := e.Set(); err != nil {
@@ -281,10 +263,7 @@ func TestPortPyEventSetAndClear(t *testing.T) {
 func TestPortMPEvent(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	seg := testSeg(t)
-	e, err := NewEvent(shm.In(seg, "ev"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustEvent(t, shm.In(seg, "ev"))
 	wait := func(d time.Duration) (time.Duration, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()

@@ -76,28 +76,12 @@ func portOpenLock(seg *shm.Segment, kind, name string) (portLock, error) {
 	return nil, fmt.Errorf("unknown lock kind %q", kind)
 }
 
-// The port words: a block of shared u32 counters, "portw" in the test's
-// segment, that stand in for the lists Python's tests append to.
-const portWordsSize = 64
+// portWords places the port words: a block of shared u32 counters,
+// "portw" in the test's segment, that stand in for the lists Python's
+// tests append to.
+func portWords(t testing.TB, seg *shm.Segment) []byte { return placeWords(t, seg, "portw") }
 
-var portWordsSpec = shm.Spec{Kind: shm.KindBytes, Size: portWordsSize}
-
-func portWords(t testing.TB, seg *shm.Segment) []byte {
-	t.Helper()
-	o, err := shm.Place(portWordsSpec, nil, shm.In(seg, "portw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return o.Bytes()
-}
-
-func portFindWords(seg *shm.Segment) ([]byte, error) {
-	o, err := seg.Find(context.Background(), "portw", portWordsSpec)
-	if err != nil {
-		return nil, err
-	}
-	return o.Bytes(), nil
-}
+func portFindWords(seg *shm.Segment) ([]byte, error) { return findWords(seg, "portw") }
 
 // portCounter is counter i of the port words.
 func portCounter(w []byte, i int) *uint32 { return mem.Uint32(w, uintptr(4*i)) }
@@ -162,12 +146,7 @@ func portHammer(ctx context.Context, l portLock, w []byte, loops int, id uint32)
 //	hammer:   stop at "go", portHammer n loops; "RESULT held"
 //	hog:      until the stop counter is set: Lock, sleep 100us, Unlock,
 //	          sleep 100us; "RESULT rounds"
-var portChildLock = testproc.Register("sem-port-lock", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var portChildLock = segChild("sem-port-lock", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	if len(f) < 3 {
 		return fmt.Errorf("argument %q", c.Arg())
 	}
@@ -364,14 +343,8 @@ func TestPortPyLockBasics(t *testing.T) {
 // test_weakref_deleted: nothing in shmkit keeps a handle alive once its
 // user dropped it, held or not.
 func TestPortPyLockWeakref(t *testing.T) {
-	mu, err := NewMutex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewRLock()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t)
+	r := mustRLock(t)
 	if err := mu.Lock(); err != nil {
 		t.Fatal(err)
 	}
@@ -444,16 +417,14 @@ func TestPortPyLockAcquireContended(t *testing.T) {
 		ctx := mpContext(t)
 		if kind == "mutex" {
 			for range goroutines {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
+				wg.Go(func() {
 					if err := l.LockContext(ctx); err != nil {
 						t.Error(err)
 						return
 					}
 					finished.Add(1)
 					l.Unlock()
-				}()
+				})
 			}
 		}
 		mpEventually(t, "every child reached its Lock", func() bool { return portGet(w, portStarted) == procs })
@@ -514,10 +485,7 @@ func TestPortPyLockWith(t *testing.T) {
 // Python's concern, a Thread object made for a foreign thread, has no
 // counterpart: nothing is registered per goroutine or thread.
 func TestPortPyLockThreadLeak(t *testing.T) {
-	mu, err := NewMutex()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t)
 	others := func() int { return runtime.NumGoroutine() - park.Snapshot().Dispatchers }
 	before := others()
 	if err := mu.Lock(); err != nil {
@@ -525,15 +493,13 @@ func TestPortPyLockThreadLeak(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for range 15 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := mu.Lock(); err != nil {
 				t.Error(err)
 				return
 			}
 			mu.Unlock()
-		}()
+		})
 	}
 	time.Sleep(10 * time.Millisecond) // some of them sleep on the word
 	mu.Unlock()
@@ -604,10 +570,7 @@ func TestPortPyLockTimeout(t *testing.T) {
 // re-entrant; a goroutine that locks it twice waits at the second Lock
 // until another goroutine of the process unlocks it.
 func TestPortPyLockReacquire(t *testing.T) {
-	mu, err := NewMutex()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t)
 	var phase atomic.Int32
 	done := make(chan error, 1)
 	go func() {
@@ -636,10 +599,7 @@ func TestPortPyLockReacquire(t *testing.T) {
 // TestPortGoMutexMisuse.
 func TestPortPyLockDifferentThread(t *testing.T) {
 	seg := testSeg(t)
-	mu, err := NewMutex(shm.In(seg, "l"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "l"))
 	if err := mu.Lock(); err != nil {
 		t.Fatal(err)
 	}
@@ -669,10 +629,7 @@ func TestPortPyLockDifferentThread(t *testing.T) {
 // _recursion_count is 0 for threads that do not own the lock.
 func TestPortPyRLockReentry(t *testing.T) {
 	seg := testSeg(t)
-	r, err := NewRLock(shm.In(seg, "l"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRLock(t, shm.In(seg, "l"))
 	me := os.Getpid()
 	check := func(depth int) {
 		t.Helper()
@@ -833,10 +790,7 @@ func TestPortMPLockRepr(t *testing.T) {
 // TestPortMPLockLock ports _TestLock.test_lock: Lock, a TryLock that fails
 // (a Mutex is not re-entrant), Unlock, and an Unlock too many that panics.
 func TestPortMPLockLock(t *testing.T) {
-	mu, err := NewMutex()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t)
 	if err := mu.Lock(); err != nil {
 		t.Fatal(err)
 	}
@@ -862,10 +816,7 @@ func TestPortMPLockLock(t *testing.T) {
 func TestPortGoMutex(t *testing.T) {
 	const loops, procs = 1000, 2
 	seg := testSeg(t)
-	mu, err := NewMutex(shm.In(seg, "l"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "l"))
 	w := portWords(t, seg)
 	if err := mu.Lock(); err != nil {
 		t.Fatal(err)
@@ -892,15 +843,13 @@ func TestPortGoMutex(t *testing.T) {
 	var wg sync.WaitGroup
 	var held atomic.Int64
 	for g := range 10 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			n, err := portHammer(ctx, mu, w, loops, uint32(1+g))
 			held.Add(int64(n))
 			if err != nil {
 				t.Error(err)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	for _, p := range ps {
@@ -950,10 +899,7 @@ func TestPortGoMutexMisuse(t *testing.T) {
 // hands gets it, its wake-ups never lost.
 func TestPortGoMutexFairness(t *testing.T) {
 	seg := testSeg(t)
-	mu, err := NewMutex(shm.In(seg, "l"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t, shm.In(seg, "l"))
 	w := portWords(t, seg)
 	p := portStartLock(t, seg, "mutex", "l", "hog", 0)
 	p.WaitPoint("go")

@@ -30,16 +30,31 @@ func semKillSetup(t *testing.T, seg *shm.Segment, w []byte, round, n int) (*Sema
 	return portNew(t, n, false, shm.In(seg, name)), name
 }
 
+// semKillRun runs rounds rounds of a kill test on one segment and words
+// block: body gets the round's empty semaphore and returns how many units
+// it must hold at the end, with nobody waiting. The latencies body adds
+// are logged as what.
+func semKillRun(t *testing.T, rounds int, what string, body func(seg *shm.Segment, w []byte, lat *killLatencies, round int, s *Semaphore, name string) (want int)) {
+	t.Helper()
+	seg := testSeg(t)
+	w := mpWords(t, seg)
+	var lat killLatencies
+	for round := range rounds {
+		s, name := semKillSetup(t, seg, w, round, 0)
+		want := body(seg, w, &lat, round, s, name)
+		if s.Value() != want || s.Waiting() != 0 {
+			t.Fatalf("round %d: %v at the end, want %d units", round, s, want)
+		}
+	}
+	lat.log(t, what)
+}
+
 // TestKillSemaphoreWaiterAtHead: a waiter killed at the head of the queue,
 // waiting for more units than there are, is passed over: by the waiter
 // behind it (which until then must not be served), or, with nobody behind,
 // by a TryAcquire or an Acquire of this process.
 func TestKillSemaphoreWaiterAtHead(t *testing.T) {
-	seg := testSeg(t)
-	w := mpWords(t, seg)
-	var lat killLatencies
-	for round := range semKillRounds {
-		s, name := semKillSetup(t, seg, w, round, 0)
+	semKillRun(t, semKillRounds, "waiter killed at the head", func(seg *shm.Segment, w []byte, lat *killLatencies, round int, s *Semaphore, name string) int {
 		head := portStart(t, seg, name, 5, 0, 1, "head", 0)
 		head.WaitPoint("head")
 		if round%2 == 0 {
@@ -72,22 +87,15 @@ func TestKillSemaphoreWaiterAtHead(t *testing.T) {
 			}
 			lat.add(t, time.Since(killed))
 		}
-		if s.Value() != 0 || s.Waiting() != 0 {
-			t.Fatalf("round %d: %v at the end", round, s)
-		}
-	}
-	lat.log(t, "waiter killed at the head")
+		return 0
+	})
 }
 
 // TestKillSemaphoreWaiterInQueue: a waiter killed behind the head is
 // passed over when its turn comes: by the waiter behind it, or by a later
 // Acquire.
 func TestKillSemaphoreWaiterInQueue(t *testing.T) {
-	seg := testSeg(t)
-	w := mpWords(t, seg)
-	var lat killLatencies
-	for round := range semKillRounds {
-		s, name := semKillSetup(t, seg, w, round, 0)
+	semKillRun(t, semKillRounds, "waiter killed in the queue, passed over", func(seg *shm.Segment, w []byte, lat *killLatencies, round int, s *Semaphore, name string) int {
 		ctx := mpContext(t)
 		first := make(chan error, 1)
 		go func() { first <- s.Acquire(ctx, 2) }()
@@ -120,11 +128,8 @@ func TestKillSemaphoreWaiterInQueue(t *testing.T) {
 			}
 			lat.add(t, time.Since(served))
 		}
-		if s.Value() != 0 || s.Waiting() != 0 {
-			t.Fatalf("round %d: %v at the end", round, s)
-		}
-	}
-	lat.log(t, "waiter killed in the queue, passed over")
+		return 0
+	})
 }
 
 // TestKillSemaphoreWaiterBeforeRecord: a waiter killed between taking its
@@ -132,11 +137,7 @@ func TestKillSemaphoreWaiterInQueue(t *testing.T) {
 // unwrittenGrace by the waiter behind it; TryAcquire does not pass it
 // over (it might be a live waiter about to record itself).
 func TestKillSemaphoreWaiterBeforeRecord(t *testing.T) {
-	seg := testSeg(t)
-	w := mpWords(t, seg)
-	var lat killLatencies
-	for round := range 2 {
-		s, name := semKillSetup(t, seg, w, round, 0)
+	semKillRun(t, 2, "waiter killed before recording itself, passed over", func(seg *shm.Segment, w []byte, lat *killLatencies, round int, s *Semaphore, name string) int {
 		dead := portStart(t, seg, name, 1, 0, 1, "ticket", 0)
 		dead.WaitPoint("ticket")
 		dead.Kill()
@@ -151,11 +152,8 @@ func TestKillSemaphoreWaiterBeforeRecord(t *testing.T) {
 			t.Fatalf("round %d: the waiter behind: %s", round, res)
 		}
 		lat.add(t, time.Since(killed))
-		if s.Value() != 0 || s.Waiting() != 0 {
-			t.Fatalf("round %d: %v at the end", round, s)
-		}
-	}
-	lat.log(t, "waiter killed before recording itself, passed over")
+		return 0
+	})
 }
 
 // TestKillSemaphoreCancelAtHead: a waiter that gives up at the head of the
@@ -164,11 +162,7 @@ func TestKillSemaphoreWaiterBeforeRecord(t *testing.T) {
 // Release it waited for (then it either took the units, and gives them
 // back, or did not).
 func TestKillSemaphoreCancelAtHead(t *testing.T) {
-	seg := testSeg(t)
-	w := mpWords(t, seg)
-	var lat killLatencies
-	for round := range semKillRounds {
-		s, name := semKillSetup(t, seg, w, round, 0)
+	semKillRun(t, semKillRounds, "head gave up, next served", func(seg *shm.Segment, w []byte, lat *killLatencies, round int, s *Semaphore, name string) int {
 		kill := round%2 == 0
 		stopAt := "-"
 		if kill {
@@ -202,11 +196,8 @@ func TestKillSemaphoreCancelAtHead(t *testing.T) {
 			}
 			want = 4
 		}
-		if s.Value() != want || s.Waiting() != 0 {
-			t.Fatalf("round %d: %v at the end, want %d units", round, s, want)
-		}
-	}
-	lat.log(t, "head gave up, next served")
+		return want
+	})
 }
 
 // TestKillSemaphoreWaiterBeforeRecordTryOnly: a waiter killed between

@@ -64,35 +64,15 @@ func portAcquired(w []byte, id uint32) {
 // then, with hold 0 it releases them at once, with hold 1 it stops at
 // "holding" and releases them when let go, with hold 2 it exits holding
 // them.
-var portChildAcquire = testproc.Register("sem-port-acquire", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var portChildAcquire = semChild("sem-port-acquire", func(c *testproc.Child, seg *shm.Segment, f []string, s *Semaphore) error {
 	if len(f) != 6 {
 		return fmt.Errorf("args %q", f)
 	}
-	n, err := shmtest.Int(f, 1)
+	args, err := childInts(f, 1, 2, 3, 5)
 	if err != nil {
 		return err
 	}
-	ms, err := shmtest.Int(f, 2)
-	if err != nil {
-		return err
-	}
-	id, err := shmtest.Int(f, 3)
-	if err != nil {
-		return err
-	}
-	hold, err := shmtest.Int(f, 5)
-	if err != nil {
-		return err
-	}
-	s, err := Open(context.Background(), seg, f[0])
-	if err != nil {
-		return err
-	}
+	n, ms, id, hold := args[0], args[1], args[2], args[3]
 	w, err := mpFindWords(seg)
 	if err != nil {
 		return err
@@ -151,17 +131,8 @@ func acquired(err error) bool {
 
 // portChildTry ("seg name n") prints "RESULT ok" for one TryAcquire(n),
 // and releases what it took.
-var portChildTry = testproc.Register("sem-port-try", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
+var portChildTry = semChild("sem-port-try", func(c *testproc.Child, seg *shm.Segment, f []string, s *Semaphore) error {
 	n, err := shmtest.Int(f, 1)
-	if err != nil {
-		return err
-	}
-	s, err := Open(context.Background(), seg, f[0])
 	if err != nil {
 		return err
 	}
@@ -177,16 +148,7 @@ var portChildTry = testproc.Register("sem-port-try", func(c *testproc.Child) err
 // back, over and over, with TryAcquire or Acquire, holding it for a
 // moment, until the stop word is set. It counts its takes, and checks with
 // the inside word that the units held never pass the bound.
-var portChildHammer = testproc.Register("sem-port-hammer", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
-	s, err := Open(context.Background(), seg, f[0])
-	if err != nil {
-		return err
-	}
+var portChildHammer = semChild("sem-port-hammer", func(c *testproc.Child, seg *shm.Segment, f []string, s *Semaphore) error {
 	w, err := mpFindWords(seg)
 	if err != nil {
 		return err
@@ -252,9 +214,7 @@ func TestXsyncWeighted(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, size+1)
 	for i := 0; i <= size; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for range 300 {
 				if err := s.Acquire(ctx, i); err != nil {
 					errs <- err
@@ -270,7 +230,7 @@ func TestXsyncWeighted(t *testing.T) {
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	atomic.StoreUint32(mem.Uint32(w, portWStop), 1)
@@ -359,16 +319,14 @@ func TestXsyncDoesntBlockIfTooBig(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 3*n)
 	for range 3 * n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := s.Acquire(ctx, 1); err != nil {
 				errs <- err
 				return
 			}
 			time.Sleep(time.Millisecond)
 			s.Release(1)
-		}()
+		})
 	}
 	wg.Wait()
 	close(errs)
@@ -391,9 +349,7 @@ func TestXsyncLargeAcquireDoesntStarve(t *testing.T) {
 		if err := s.Acquire(ctx, 1); err != nil {
 			t.Fatal(err)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			defer s.Release(1)
 			for running.Load() {
 				time.Sleep(time.Millisecond)
@@ -403,7 +359,7 @@ func TestXsyncLargeAcquireDoesntStarve(t *testing.T) {
 					return
 				}
 			}
-		}()
+		})
 	}
 	large, cancel := context.WithTimeout(ctx, 10*time.Second) // a hang guard: it takes a few ms
 	defer cancel()
@@ -637,9 +593,7 @@ func TestSemaphoreGoroutinesFIFO(t *testing.T) {
 	var order []int
 	var wg sync.WaitGroup
 	for i := range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := s.Acquire(ctx, 1+i%2); err != nil {
 				t.Error(err)
 				return
@@ -647,7 +601,7 @@ func TestSemaphoreGoroutinesFIFO(t *testing.T) {
 			mu.Lock()
 			order = append(order, i)
 			mu.Unlock()
-		}()
+		})
 		// The first waits in the queue, the others at the process's gate.
 		mpEventually(t, "the goroutine waits", func() bool { return s.Waiting() == 1 && gateWaiters() == i })
 	}
@@ -756,16 +710,7 @@ func TestPyTryAcquireContended(t *testing.T) {
 
 // portChildTryKeep ("seg name") TryAcquires 1 twice, prints both results
 // and keeps what it took.
-var portChildTryKeep = testproc.Register("sem-port-try-keep", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
-	s, err := Open(context.Background(), seg, f[0])
-	if err != nil {
-		return err
-	}
+var portChildTryKeep = semChild("sem-port-try-keep", func(c *testproc.Child, seg *shm.Segment, f []string, s *Semaphore) error {
 	fmt.Printf("RESULT %v %v\n", acquired(s.TryAcquire(1)), acquired(s.TryAcquire(1)))
 	return nil
 })
@@ -804,16 +749,7 @@ func TestPyAcquireContended(t *testing.T) {
 
 // portChildTwice ("seg name id") acquires 1 twice, counting each in the
 // words block, and keeps them.
-var portChildTwice = testproc.Register("sem-port-twice", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
-	s, err := Open(context.Background(), seg, f[0])
-	if err != nil {
-		return err
-	}
+var portChildTwice = semChild("sem-port-twice", func(c *testproc.Child, seg *shm.Segment, f []string, s *Semaphore) error {
 	w, err := mpFindWords(seg)
 	if err != nil {
 		return err

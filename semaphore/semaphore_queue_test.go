@@ -40,15 +40,13 @@ func TestSemaphoreQueueFull(t *testing.T) {
 	var wg sync.WaitGroup
 	var served atomic.Int32
 	for _, h := range semHandles(t, seg, "sem", k) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := h.Acquire(ctx, 1); err != nil {
 				t.Error(err)
 				return
 			}
 			served.Add(1)
-		}()
+		})
 	}
 	portQueued(t, s, semQueue)
 	if acquired(s.TryAcquire(0)) {
@@ -100,16 +98,7 @@ func TestSemaphoreTicketWrap(t *testing.T) {
 // first, and stops at "ready"; then at "served" when the first has its
 // units and still holds the gate. With cancel, the second gives up at the
 // gate just before that stop. It keeps the units.
-var semChildTwo = testproc.Register("sem-queue-two", func(c *testproc.Child) error {
-	seg, f, err := shmtest.OpenArgs(c)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
-	s, err := Open(context.Background(), seg, f[0])
-	if err != nil {
-		return err
-	}
+var semChildTwo = semChild("sem-queue-two", func(c *testproc.Child, seg *shm.Segment, f []string, s *Semaphore) error {
 	ctx, cancel := mpChildContext(0)
 	defer cancel()
 	ctx2, cancel2 := context.WithCancel(ctx)
@@ -147,19 +136,28 @@ var semChildTwo = testproc.Register("sem-queue-two", func(c *testproc.Child) err
 	return <-second
 })
 
-// TestSemaphoreGateHandOn: while a goroutine waits at its process's gate
-// behind one being served, the queue is never empty: a TryAcquire in
-// another process fails even at the moment the first has its units and
-// the second has not yet passed the gate.
-func TestSemaphoreGateHandOn(t *testing.T) {
+// semGateServed starts semChildTwo (mode wait or cancel) on an empty
+// semaphore, releases 3 units and returns once the child's first goroutine
+// is served, stopped at "served".
+func semGateServed(t *testing.T, mode string) (*Semaphore, *testproc.Proc) {
+	t.Helper()
 	seg := testSeg(t)
 	s := portNew(t, 0, false, shm.In(seg, "sem"))
-	p := shmtest.Start(t, mpChildTimeout, semChildTwo, seg.Name(), "sem", "wait")
+	p := shmtest.Start(t, mpChildTimeout, semChildTwo, seg.Name(), "sem", mode)
 	p.WaitPoint("ready")
 	if err := s.Release(3); err != nil {
 		t.Fatal(err)
 	}
 	p.WaitPoint("served")
+	return s, p
+}
+
+// TestSemaphoreGateHandOn: while a goroutine waits at its process's gate
+// behind one being served, the queue is never empty: a TryAcquire in
+// another process fails even at the moment the first has its units and
+// the second has not yet passed the gate.
+func TestSemaphoreGateHandOn(t *testing.T) {
+	s, p := semGateServed(t, "wait")
 	if s.Value() != 1 {
 		t.Fatalf("%v with the first served", s)
 	}
@@ -184,14 +182,7 @@ func TestSemaphoreGateHandOn(t *testing.T) {
 // after a ticket was taken for it gives the ticket up: the queue does not
 // wait for it.
 func TestSemaphoreGateGiveUp(t *testing.T) {
-	seg := testSeg(t)
-	s := portNew(t, 0, false, shm.In(seg, "sem"))
-	p := shmtest.Start(t, mpChildTimeout, semChildTwo, seg.Name(), "sem", "cancel")
-	p.WaitPoint("ready")
-	if err := s.Release(3); err != nil {
-		t.Fatal(err)
-	}
-	p.WaitPoint("served")
+	s, p := semGateServed(t, "cancel")
 	if s.Waiting() != 0 || !acquired(s.TryAcquire(1)) {
 		t.Fatalf("%v: the ticket of the goroutine that gave up is still queued", s)
 	}

@@ -11,16 +11,11 @@ import (
 
 func TestSmoke(t *testing.T) {
 	ctx := context.Background()
-	mu, err := NewMutex()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mu := mustMutex(t)
 	n := 0
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := 0; i < 10000; i++ {
 				if err := mu.Lock(); err != nil {
 					t.Error(err)
@@ -28,7 +23,7 @@ func TestSmoke(t *testing.T) {
 				n++
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if n != 80000 {
@@ -50,9 +45,7 @@ func TestSmoke(t *testing.T) {
 	cnt, peak := 0, 0
 	var pm sync.Mutex
 	for g := 0; g < 20; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := 0; i < 200; i++ {
 				if err := sem.Acquire(ctx, 1); err != nil {
 					t.Error(err)
@@ -66,7 +59,7 @@ func TestSmoke(t *testing.T) {
 				pm.Unlock()
 				sem.Release(1)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if peak > 2 || sem.Value() != 2 {
@@ -76,15 +69,13 @@ func TestSmoke(t *testing.T) {
 	idx := make(chan int, 50)
 	for r := 0; r < 10; r++ {
 		for g := 0; g < 5; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				i, err := bar.Wait(ctx)
 				if err != nil {
 					t.Error(err)
 				}
 				idx <- i
-			}()
+			})
 		}
 		wg.Wait()
 	}
@@ -97,22 +88,17 @@ func TestSmoke(t *testing.T) {
 		t.Fatal(sum)
 	}
 	cm, _ := NewMutex()
-	c, err := NewCond(cm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustCond(t, cm)
 	ready := 0
 	for g := 0; g < 10; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			cm.Lock()
 			if err := c.WaitFor(ctx, func() bool { return ready > 0 }); err != nil {
 				t.Error(err)
 			}
 			ready++
 			cm.Unlock()
-		}()
+		})
 	}
 	time.Sleep(20 * time.Millisecond)
 	cm.Lock()

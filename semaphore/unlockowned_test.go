@@ -20,10 +20,7 @@ func TestUnlockOwned(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer seg.Close()
-	m, err := NewMutex(shm.In(seg, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := mustMutex(t, shm.In(seg, ""))
 	if m.HeldHere() {
 		t.Fatal("a new Mutex is held here")
 	}
