@@ -34,6 +34,7 @@ type Array[T any] struct {
 	w32    []uint32         // the same memory, for elements of 4 bytes
 	w64    []uint64         // the same memory, for elements of 8 bytes
 	code   ctypes.Code
+	shared bool // mu is the caller's (FromWithLock)
 	closed atomic.Bool
 }
 
@@ -45,19 +46,36 @@ func maxLen(size uintptr) uint64 { return (1 << 40) / uint64(size) }
 
 // New makes an Array of n zero values with a lock (Python's Array(code,
 // n)), in the default heap or where opts place it (shm.In).
-func New[T any](n int, opts ...shm.Option) (*Array[T], error) { return newArray[T](n, nil, true, opts) }
+func New[T any](n int, opts ...shm.Option) (*Array[T], error) {
+	return newArray[T](n, nil, true, nil, opts)
+}
 
 // From makes an Array with a lock holding a copy of s.
 func From[T any](s []T, opts ...shm.Option) (*Array[T], error) {
-	return newArray(len(s), s, true, opts)
+	return newArray(len(s), s, true, nil, opts)
+}
+
+// FromWithLock makes an Array holding a copy of s whose lock is mu, a
+// Mutex of the caller's that other arrays and values may share (Python's
+// Array(code, s, lock=mu)); New's n zero values are FromWithLock of
+// make([]T, n). The array is placed in mu's segment, which is where opts
+// must place it if they place it at all (ErrInvalid otherwise). Free
+// leaves mu to its owner.
+func FromWithLock[T any](s []T, mu *semaphore.Mutex, opts ...shm.Option) (*Array[T], error) {
+	if mu == nil {
+		return nil, fmt.Errorf("array: making an array: %w: nil lock", ErrInvalid)
+	}
+	return newArray(len(s), s, true, mu, opts)
 }
 
 // NewRaw makes an Array of n zero values without a lock (RawArray).
 func NewRaw[T any](n int, opts ...shm.Option) (*Array[T], error) {
-	return newArray[T](n, nil, false, opts)
+	return newArray[T](n, nil, false, nil, opts)
 }
 
-func newArray[T any](n int, init []T, locked bool, opts []shm.Option) (*Array[T], error) {
+// newArray makes an array, with its own lock when locked, or with shared
+// (the caller's) when not nil.
+func newArray[T any](n int, init []T, locked bool, shared *semaphore.Mutex, opts []shm.Option) (*Array[T], error) {
 	l, err := layout[T]()
 	if err != nil {
 		return nil, err
@@ -65,25 +83,28 @@ func newArray[T any](n int, init []T, locked bool, opts []shm.Option) (*Array[T]
 	if n < 0 || uint64(n) > maxLen(l.Size) {
 		return nil, fmt.Errorf("array: %w: length %d of %d-byte elements", ErrInvalid, n, l.Size)
 	}
-	var mu *semaphore.Mutex
+	mu := shared
+	if shared != nil {
+		if opts, err = share.InLockSegment(shared.Handle(), opts); err != nil {
+			return nil, fmt.Errorf("array: making an array: %w", err)
+		}
+	}
 	o, err := share.Make(shm.KindArray, l, uint64(n), uint64(n)*uint64(l.Size), func(o *shm.Object, h *share.Header) error {
-		if locked {
-			if mu, err = semaphore.NewMutex(shm.In(o.Segment(), "")); err != nil {
-				return fmt.Errorf("making its lock: %w", err)
-			}
-			h.SetLock(mu.Handle())
+		if mu, err = share.Lock(o, h, locked, mu, semaphore.NewMutex); err != nil {
+			return err
 		}
 		copy(mem.Slice[T](o.Bytes(), share.DataOffset, n), init)
 		return nil
 	}, opts)
 	if err != nil {
-		if mu != nil {
+		if mu != nil && mu != shared {
 			mu.Free()
 		}
 		return nil, fmt.Errorf("array: making an array: %w", err)
 	}
 	a := &Array[T]{}
 	a.init(o, mu, l, n)
+	a.shared = shared != nil
 	return a, nil
 }
 
@@ -147,6 +168,7 @@ func (a *Array[T]) attach(o *shm.Object, l ctypes.Layout) error {
 		return fmt.Errorf("array: %q: %w", o.Name(), err)
 	}
 	a.init(o, mu, l, int(h.Len))
+	a.shared = h.SharedLock
 	return nil
 }
 
@@ -214,10 +236,13 @@ func (a *Array[T]) CopyInto(dst []T) ([]T, error) {
 	}
 	var err error
 	if a.mu != nil {
-		if err = a.lock(); err != nil && !errors.Is(err, semaphore.ErrOwnerDead) {
+		var took bool
+		if took, err = a.take(); err != nil && !errors.Is(err, semaphore.ErrOwnerDead) {
 			return dst, err
 		}
-		defer a.mu.Unlock()
+		if took {
+			defer a.mu.Unlock()
+		}
 	}
 	return append(dst[:0], a.s...), err
 }
@@ -228,6 +253,17 @@ func (a *Array[T]) lock() error {
 		return fmt.Errorf("array: locking: %w", err)
 	}
 	return nil
+}
+
+// take takes the lock for Copy and Update, and reports whether it did:
+// a lock shared with the caller (FromWithLock) that this process holds
+// already is not taken again, as Python's lock=RLock() lets "with lock:"
+// wrap changes to several arrays.
+func (a *Array[T]) take() (bool, error) {
+	if a.shared && a.mu.HeldHere() {
+		return false, nil
+	}
+	return true, a.lock()
 }
 
 // Update calls f with the elements (the shared memory itself) under the
@@ -242,11 +278,13 @@ func (a *Array[T]) Update(f func([]T)) error {
 	if a.mu == nil {
 		return ErrNoLock
 	}
-	err := a.lock()
+	took, err := a.take()
 	if err != nil && !errors.Is(err, semaphore.ErrOwnerDead) {
 		return err
 	}
-	defer a.mu.Unlock()
+	if took {
+		defer a.mu.Unlock()
+	}
 	f(a.s)
 	return err
 }
@@ -307,10 +345,11 @@ func (a *Array[T]) Close() error {
 // through any handle in any process, fails with shm.ErrStale.
 func (a *Array[T]) Free() error {
 	a.closed.Store(true)
+	own := share.OwnsLock(a.o)
 	if err := a.o.Free(); err != nil {
 		return fmt.Errorf("array: freeing %q: %w", a.o.Name(), err)
 	}
-	if a.mu != nil {
+	if a.mu != nil && own {
 		if err := a.mu.Free(); err != nil {
 			return fmt.Errorf("array: freeing the lock of %q: %w", a.o.Name(), err)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/shmkit/shmkit/semaphore"
 	"github.com/shmkit/shmkit/value"
 )
 
@@ -55,4 +56,29 @@ func ExampleNewRaw() {
 	got := ns.Load()
 	fmt.Println(got.X, got.Y, string(got.Name[:6]))
 	// Output: 0 2 shared
+}
+
+// Python's Value('i', 0, lock=lock): several values guarded by one lock of
+// the caller's, so that they change together.
+func ExampleNewWithLock() {
+	lock, err := semaphore.NewMutex()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	balance, _ := value.NewWithLock(int64(100), lock)
+	moved, _ := value.NewWithLock(int64(0), lock)
+
+	lock.Lock() // both change under the one lock, in every process
+	balance.Update(func(b *int64) { *b -= 30 })
+	moved.Update(func(m *int64) { *m += 30 })
+	lock.Unlock()
+
+	fmt.Println(balance.Load(), moved.Load())
+	balance.Free() // the lock stays the caller's
+	moved.Free()
+	fmt.Println(lock.TryLock() == nil)
+	// Output:
+	// 70 30
+	// true
 }

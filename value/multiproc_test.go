@@ -999,3 +999,163 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 }
+
+// mpChildHoldShared opens the value "a" and holds its lock until the
+// parent lets it go.
+var mpChildHoldShared = testproc.Register("value-hold-shared", func(c *testproc.Child) error {
+	seg, a, _, err := shmtest.OpenObject(c, "a", Open[int64])
+	if err != nil {
+		return err
+	}
+	defer seg.Close()
+	if err := a.Lock(); err != nil {
+		return err
+	}
+	c.Point("held")
+	a.Unlock()
+	return nil
+})
+
+// TestSharedLock: values and an array made with the caller's Mutex
+// (Python's lock=) are guarded by that one lock, in every process, and
+// freeing them leaves it.
+func TestSharedLock(t *testing.T) {
+	seg := testSeg(t)
+	mu, err := semaphore.NewMutex(shm.In(seg, "lk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewWithLock(int64(0), mu, shm.In(seg, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewWithLock(1.5, mu, shm.In(seg, "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	arr, err := array.FromWithLock([]int32{1, 2}, mu, shm.In(seg, "arr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, m := range map[string]*semaphore.Mutex{"a": a.Mutex(), "b": b.Mutex(), "arr": arr.Mutex()} {
+		if m.Handle() != mu.Handle() {
+			t.Fatalf("%s's lock is %v, not the one given (%v)", what, m.Handle(), mu.Handle())
+		}
+	}
+
+	// Another process takes the lock through a's handle: the caller's
+	// Mutex, and b's and arr's locks, are held.
+	p := testproc.Start(t, mpChildHoldShared, testproc.Arg(seg.Name()))
+	p.WaitPoint("held")
+	for what, m := range map[string]*semaphore.Mutex{"the caller's": mu, "b's": b.Mutex(), "arr's": arr.Mutex()} {
+		if err := m.TryLock(); !errors.Is(err, semaphore.ErrWouldBlock) {
+			t.Fatalf("%s lock while another process holds a's: %v", what, err)
+		}
+	}
+	p.Continue()
+	p.Succeed()
+
+	// Freeing the objects leaves the lock to its owner.
+	for _, f := range []func() error{a.Free, b.Free, arr.Free} {
+		if err := f(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := mu.TryLock(); err != nil {
+		t.Fatalf("the caller's lock after its values were freed: %v", err)
+	}
+	mu.Unlock()
+}
+
+// TestSharedLockPlacement: a value goes where its lock is.
+func TestSharedLockPlacement(t *testing.T) {
+	mu, err := semaphore.NewMutex() // the default heap
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewWithLock(int32(7), mu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Handle().Segment != mu.Handle().Segment {
+		t.Fatalf("value in segment %#x, its lock in %#x", v.Handle().Segment, mu.Handle().Segment)
+	}
+	if err := v.Update(func(x *int32) { *x++ }); err != nil || v.Load() != 8 {
+		t.Fatalf("Update: %v, value %d", err, v.Load())
+	}
+	if _, err := NewWithLock(int32(7), mu, shm.In(testSeg(t), "x")); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a value placed away from its lock: %v", err)
+	}
+	if _, err := NewWithLock[int32](7, nil); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a nil lock: %v", err)
+	}
+	if _, err := array.FromWithLock([]int32{1}, mu, shm.In(testSeg(t), "x")); !errors.Is(err, array.ErrInvalid) {
+		t.Fatalf("an array placed away from its lock: %v", err)
+	}
+}
+
+// TestSharedLockHeld: while this process holds the shared lock, Update and
+// the Store of a wide value do not take it again (they would wait for
+// ever), and Copy and Update of an array neither.
+func TestSharedLockHeld(t *testing.T) {
+	seg := testSeg(t)
+	mu, err := semaphore.NewMutex(shm.In(seg, "lk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type wide struct{ A, B, C int64 }
+	n, err := NewWithLock(int64(1), mu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewWithLock(wide{1, 2, 3}, mu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arr, err := array.FromWithLock([]int32{1, 2}, mu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mu.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	err = shmtest.Within(t, 10*time.Second, "changes under the held lock", func() error {
+		return errors.Join(
+			n.Update(func(x *int64) { *x += 10 }),
+			w.Store(wide{4, 5, 6}),
+			w.Update(func(x *wide) { x.C++ }),
+			arr.Update(func(s []int32) { s[0] = 9 }),
+			func() error { _, err := arr.Copy(); return err }(),
+		)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mu.TryLock(); !errors.Is(err, semaphore.ErrWouldBlock) {
+		t.Fatalf("the lock after the changes: %v, want it still held", err)
+	}
+	mu.Unlock()
+	if got := w.Load(); n.Load() != 11 || got != (wide{4, 5, 7}) || arr.At(0) != 9 {
+		t.Fatalf("after the changes: %d, %v, %d", n.Load(), got, arr.At(0))
+	}
+	// A value with a lock of its own still takes it: Update waits while
+	// the lock is held.
+	own, err := New(int64(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := own.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- own.Update(func(x *int64) { *x++ }) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Update of a value whose own lock is held returned: %v", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	own.Unlock()
+	if err := <-done; err != nil || own.Load() != 1 {
+		t.Fatalf("Update after Unlock: %v, %d", err, own.Load())
+	}
+}

@@ -31,6 +31,7 @@ type Value[T any] struct {
 	tmp    T // Update's working copy, used only by the lock's holder
 	num    numKind
 	code   ctypes.Code
+	shared bool // mu is the caller's (NewWithLock)
 	closed atomic.Bool
 }
 
@@ -59,35 +60,59 @@ func alignUp(n, a uint64) uint64 { return (n + a - 1) &^ (a - 1) }
 
 // New makes a Value holding init, with a lock (Python's Value(code, init)),
 // in the default heap or where opts place it (shm.In).
-func New[T any](init T, opts ...shm.Option) (*Value[T], error) { return newValue(init, true, opts) }
+func New[T any](init T, opts ...shm.Option) (*Value[T], error) {
+	return newValue(init, true, nil, opts)
+}
+
+// NewWithLock makes a Value holding init whose lock is mu, a Mutex of the
+// caller's that other values and arrays may share (Python's Value(code,
+// init, lock=mu)): Lock, Update and the Store of a T wider than 8 bytes
+// take mu, in every process. While this process holds mu, Update and
+// Store do not take it again, so that one "mu.Lock() ... mu.Unlock()"
+// wraps changes to several values, as Python's lock=RLock() does. The
+// value is placed in mu's segment, which is where opts must place it if
+// they place it at all (ErrInvalid otherwise). Free leaves mu to its
+// owner.
+func NewWithLock[T any](init T, mu *semaphore.Mutex, opts ...shm.Option) (*Value[T], error) {
+	if mu == nil {
+		return nil, fmt.Errorf("value: making a value: %w: nil lock", ErrInvalid)
+	}
+	return newValue(init, true, mu, opts)
+}
 
 // NewRaw makes a Value without a lock (Python's RawValue): Load, Store and
 // the atomic operations work as for New; Update and Lock do not.
-func NewRaw[T any](init T, opts ...shm.Option) (*Value[T], error) { return newValue(init, false, opts) }
+func NewRaw[T any](init T, opts ...shm.Option) (*Value[T], error) {
+	return newValue(init, false, nil, opts)
+}
 
-func newValue[T any](init T, locked bool, opts []shm.Option) (*Value[T], error) {
+// newValue makes a value, with its own lock when locked, or with shared
+// (the caller's) when not nil.
+func newValue[T any](init T, locked bool, shared *semaphore.Mutex, opts []shm.Option) (*Value[T], error) {
 	l, err := layout[T]()
 	if err != nil {
 		return nil, err
 	}
-	var mu *semaphore.Mutex
+	mu := shared
+	if shared != nil {
+		if opts, err = share.InLockSegment(shared.Handle(), opts); err != nil {
+			return nil, fmt.Errorf("value: making a value: %w", err)
+		}
+	}
 	o, err := share.Make(shm.KindValue, l, 1, dataSize(l.Size), func(o *shm.Object, h *share.Header) error {
-		if locked {
-			if mu, err = semaphore.NewMutex(shm.In(o.Segment(), "")); err != nil {
-				return fmt.Errorf("making its lock: %w", err)
-			}
-			h.SetLock(mu.Handle())
+		if mu, err = share.Lock(o, h, locked, mu, semaphore.NewMutex); err != nil {
+			return err
 		}
 		copy(o.Bytes()[share.DataOffset:], mem.Bytes(&init))
 		return nil
 	}, opts)
 	if err != nil {
-		if mu != nil {
+		if mu != nil && mu != shared {
 			mu.Free()
 		}
 		return nil, fmt.Errorf("value: making a value: %w", err)
 	}
-	v := &Value[T]{}
+	v := &Value[T]{shared: shared != nil}
 	v.init(o, mu, l)
 	return v, nil
 }
@@ -155,6 +180,7 @@ func (v *Value[T]) attach(o *shm.Object, l ctypes.Layout) error {
 		return fmt.Errorf("value: %q: %w", o.Name(), err)
 	}
 	v.init(o, mu, l)
+	v.shared = h.SharedLock
 	return nil
 }
 
@@ -228,22 +254,31 @@ func (v *Value[T]) Store(x T) error {
 		return nil
 	}
 	if v.mu != nil {
-		if err := v.lock(); err != nil {
+		took, err := v.lock()
+		if err != nil {
 			return err
 		}
-		defer v.mu.Unlock()
+		if took {
+			defer v.mu.Unlock()
+		}
 	}
 	v.storeWide(x)
 	return nil
 }
 
-// lock takes the lock for a write. A holder that died inside a write left
-// the value whole (see storeWide), so ErrOwnerDead needs no repair here.
-func (v *Value[T]) lock() error {
-	if err := v.mu.Lock(); err != nil && !errors.Is(err, semaphore.ErrOwnerDead) {
-		return fmt.Errorf("value: locking: %w", err)
+// lock takes the lock for a write, and reports whether it did: a lock
+// shared with the caller (NewWithLock) that this process holds already is
+// not taken again, as Python's lock=RLock() lets "with lock:" wrap changes
+// to several values. A holder that died inside a write left the value
+// whole (see storeWide), so ErrOwnerDead needs no repair here.
+func (v *Value[T]) lock() (bool, error) {
+	if v.shared && v.mu.HeldHere() {
+		return false, nil
 	}
-	return nil
+	if err := v.mu.Lock(); err != nil && !errors.Is(err, semaphore.ErrOwnerDead) {
+		return false, fmt.Errorf("value: locking: %w", err)
+	}
+	return true, nil
 }
 
 // Update applies f to the value under the lock, as Python's
@@ -260,10 +295,13 @@ func (v *Value[T]) Update(f func(*T)) error {
 	if v.mu == nil {
 		return ErrNoLock
 	}
-	if err := v.lock(); err != nil {
+	took, err := v.lock()
+	if err != nil {
 		return err
 	}
-	defer v.mu.Unlock()
+	if took {
+		defer v.mu.Unlock()
+	}
 	// f gets the handle's working copy, not a local that would escape to
 	// the heap: only the lock's holder uses it.
 	x := &v.tmp
@@ -406,15 +444,17 @@ func (v *Value[T]) Close() error {
 }
 
 // Free destroys the value for every process: it closes this handle and
-// gives the value's memory and its lock's back to their segment. Every
+// gives the value's memory and its lock's back to their segment (not a
+// lock given to NewWithLock, which other objects may share). Every
 // process must have stopped using it. A second Free, through any handle
 // in any process, fails with shm.ErrStale.
 func (v *Value[T]) Free() error {
 	v.closed.Store(true)
+	own := share.OwnsLock(v.o)
 	if err := v.o.Free(); err != nil {
 		return fmt.Errorf("value: freeing %q: %w", v.o.Name(), err)
 	}
-	if v.mu != nil {
+	if v.mu != nil && own {
 		if err := v.mu.Free(); err != nil {
 			return fmt.Errorf("value: freeing the lock of %q: %w", v.o.Name(), err)
 		}

@@ -9,7 +9,8 @@
 //	0       1     ctypes code of the element type, 0 when it has none (a struct)
 //	1       3     zero
 //	4       4     element size in bytes
-//	8       4     flags: bit 0 set when the object has a lock
+//	8       4     flags: bit 0 set when the object has a lock; bit 1 when
+//	              that lock is the caller's, shared with other objects (not freed with it)
 //	12      4     zero
 //	16      8     payload offset of the lock (a semaphore.Mutex in the same segment), 0 without
 //	24      8     block generation of the lock
@@ -44,6 +45,7 @@ const (
 	DataOffset = 64
 
 	flagLocked = 1
+	flagShared = 2 // the lock is the caller's (Python's lock=): Free leaves it
 )
 
 var le = binary.LittleEndian
@@ -62,7 +64,10 @@ type Header struct {
 	Code     ctypes.Code
 	ElemSize uint32
 	Locked   bool
-	Len      uint64
+	// SharedLock: the lock was given by the caller and may guard other
+	// objects too; freeing the object leaves it.
+	SharedLock bool
+	Len        uint64
 	// LockOffset and LockGeneration place the lock (a semaphore.Mutex) in
 	// the object's segment: its payload offset and block generation, the
 	// Offset and Generation of its shm.Handle. Zero without a lock.
@@ -75,9 +80,14 @@ func (h Header) Encode(b []byte) {
 	clear(b[:DataOffset])
 	b[offCode] = byte(h.Code)
 	le.PutUint32(b[offElemSize:], h.ElemSize)
+	var flags uint32
 	if h.Locked {
-		le.PutUint32(b[offFlags:], flagLocked)
+		flags |= flagLocked
 	}
+	if h.SharedLock {
+		flags |= flagShared
+	}
+	le.PutUint32(b[offFlags:], flags)
 	le.PutUint64(b[offLock:], h.LockOffset)
 	le.PutUint64(b[offLockGen:], h.LockGeneration)
 	le.PutUint64(b[offLen:], h.Len)
@@ -91,10 +101,11 @@ func Decode(b []byte) (Header, error) {
 		return Header{}, fmt.Errorf("%w: payload of %d bytes", ErrHeader, len(b))
 	}
 	h := Header{
-		Code:     ctypes.Code(b[offCode]),
-		ElemSize: le.Uint32(b[offElemSize:]),
-		Locked:   le.Uint32(b[offFlags:])&flagLocked != 0,
-		Len:      le.Uint64(b[offLen:]),
+		Code:       ctypes.Code(b[offCode]),
+		ElemSize:   le.Uint32(b[offElemSize:]),
+		Locked:     le.Uint32(b[offFlags:])&flagLocked != 0,
+		SharedLock: le.Uint32(b[offFlags:])&flagShared != 0,
+		Len:        le.Uint64(b[offLen:]),
 
 		LockOffset:     le.Uint64(b[offLock:]),
 		LockGeneration: le.Uint64(b[offLockGen:]),
@@ -107,7 +118,7 @@ func Decode(b []byte) (Header, error) {
 		}
 	}
 	switch {
-	case le.Uint32(b[offFlags:])&^flagLocked != 0:
+	case le.Uint32(b[offFlags:])&^(flagLocked|flagShared) != 0, h.SharedLock && !h.Locked:
 		return Header{}, fmt.Errorf("%w: unknown flags %#x", ErrHeader, le.Uint32(b[offFlags:]))
 	case h.Locked != (h.LockOffset != 0) || (h.LockOffset == 0) != (h.LockGeneration == 0):
 		return Header{}, fmt.Errorf("%w: lock reference %d/%d with flags %#x", ErrHeader, h.LockOffset, h.LockGeneration, le.Uint32(b[offFlags:]))
@@ -181,4 +192,52 @@ func LayoutOf[T any]() (ctypes.Layout, error) {
 		return l, fmt.Errorf("%w: %s has size 0", shm.ErrInvalid, reflect.TypeFor[T]())
 	}
 	return l, nil
+}
+
+// InLockSegment places an object beside the caller's lock lk (a Mutex's
+// handle), as its header can only name a lock in its own segment: in the
+// lock's segment when opts place it nowhere (the default heap), and
+// ErrInvalid when they place it in another segment.
+func InLockSegment(lk shm.Handle, opts []shm.Option) ([]shm.Option, error) {
+	seg, name := shm.Placement(opts...)
+	if seg != nil {
+		if seg.ID() != lk.Segment {
+			return nil, fmt.Errorf("%w: the lock lives in another segment than the one the object is placed in", errs.ErrInvalid)
+		}
+		return opts, nil
+	}
+	o, err := shm.Resolve(lk)
+	if err != nil {
+		return nil, fmt.Errorf("finding the lock: %w", err)
+	}
+	return []shm.Option{shm.In(o.Segment(), name)}, nil
+}
+
+// Lock fills in h's lock for an object being made in o: none unless
+// locked; shared, the caller's, when not nil; else a new one made by
+// newMutex in o's segment. It returns the lock.
+func Lock[M interface{ Handle() shm.Handle }](o *shm.Object, h *Header, locked bool, shared M,
+	newMutex func(...shm.Option) (M, error)) (M, error) {
+	var mu M
+	if !locked {
+		return mu, nil
+	}
+	if any(shared) != any(mu) {
+		h.SetLock(shared.Handle())
+		h.SharedLock = true
+		return shared, nil
+	}
+	mu, err := newMutex(shm.In(o.Segment(), ""))
+	if err != nil {
+		return mu, fmt.Errorf("making its lock: %w", err)
+	}
+	h.SetLock(mu.Handle())
+	return mu, nil
+}
+
+// OwnsLock reports whether the object o, about to be freed, owns its lock
+// (it made it), rather than sharing the caller's.
+func OwnsLock(o *shm.Object) bool {
+	h, err := Decode(o.Bytes())
+	return err == nil && h.Locked && !h.SharedLock
 }
