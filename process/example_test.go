@@ -4,6 +4,7 @@ package process_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/shmkit/shmkit/array"
@@ -121,4 +122,30 @@ func ExampleCurrent() {
 	fmt.Println(process.Current().Name)
 	// Output:
 	// MainProcess
+}
+
+var failing = process.Register("example.failing", func(ctx context.Context, n int) error {
+	if n < 0 {
+		return fmt.Errorf("negative input %d", n)
+	}
+	return nil
+})
+
+// Join answers as exec.Cmd.Wait does: nil for a clean exit, an
+// *ExitError with the exit code and the function's error text otherwise.
+func ExampleProcess_Join() {
+	p := process.New(failing, -1, process.Name("checker"))
+	if err := p.Start(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	err := p.Join(context.Background())
+	var ee *process.ExitError
+	if errors.As(err, &ee) {
+		fmt.Println(ee.ExitCode(), ee.Message)
+	}
+	fmt.Println(err)
+	// Output:
+	// 1 negative input -1
+	// process: checker: negative input -1
 }

@@ -162,9 +162,11 @@ type Process struct {
 	mu        sync.Mutex
 	cmd       *exec.Cmd
 	parentEnd *os.File // held open while the child runs: a daemon watches it
+	exitEnd   *os.File // the child's exitReport arrives here
 	started   bool
 	done      chan struct{} // closed once the child was reaped
 	state     *os.ProcessState
+	exitErr   error // Join's answer once done: nil or an *ExitError
 }
 
 // New makes a Process that will run t with arg once started.
@@ -283,17 +285,33 @@ func (p *Process) Start() error {
 }
 
 func (p *Process) reap() {
+	waited := make(chan struct{})
+	reported := make(chan exitReport, 1)
+	go func() {
+		r, _ := readReport(p.exitEnd, waited)
+		reported <- r
+	}()
 	p.cmd.Wait() // the state says how it ended; an error adds nothing
+	close(waited)
+	r := <-reported
 	p.mu.Lock()
 	p.state = p.cmd.ProcessState
 	p.parentEnd.Close()
+	if code := exitCode(p.state); code != 0 {
+		p.exitErr = &ExitError{Name: p.name, Pid: p.cmd.Process.Pid, Code: code,
+			Message: r.Message, Panic: r.Panic, Stack: r.Stack}
+	}
 	p.mu.Unlock()
 	close(p.done)
 	children.remove(p)
 }
 
 // Join waits until the child has exited, or ctx ends (the child then keeps
-// running).
+// running and Join returns ctx.Err()). Like exec.Cmd.Wait it returns nil
+// for a clean exit (status 0) and an *ExitError otherwise, carrying the
+// exit code and, when the function returned an error or panicked, its text
+// or the panic's value and stack, which the child sends back before it
+// exits. Every Join of the same child returns the same answer.
 func (p *Process) Join(ctx context.Context) error {
 	p.mu.Lock()
 	started := p.started
@@ -303,7 +321,9 @@ func (p *Process) Join(ctx context.Context) error {
 	}
 	select {
 	case <-p.done:
-		return nil
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.exitErr
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -434,7 +454,8 @@ func (c *childSet) remove(p *Process) {
 
 // JoinAll waits for every non-daemon child this process started, or until
 // ctx ends: what a main function defers so that it does not leave its
-// children behind (Python joins them at exit).
+// children behind (Python joins them at exit). It returns ctx.Err() or
+// nil: how each child ended is its own Join's answer.
 func JoinAll(ctx context.Context) error {
 	logger().Info("process shutting down")
 	children.Lock()
@@ -444,8 +465,8 @@ func JoinAll(ctx context.Context) error {
 	}
 	children.Unlock()
 	for _, p := range ps {
-		if err := p.Join(ctx); err != nil {
-			return err
+		if err := p.Join(ctx); err != nil && ctx.Err() != nil {
+			return ctx.Err() // not an *ExitError that came at the same time
 		}
 	}
 	return nil
