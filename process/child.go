@@ -18,6 +18,7 @@ const (
 	envDaemon   = "SHMKIT_PROCESS_DAEMON"
 	envSegments = "SHMKIT_PROCESS_SEGMENTS"
 	envLog      = "SHMKIT_PROCESS_LOG"
+	envParent   = "SHMKIT_PROCESS_PARENT" // "pid ppid name" of the parent, as at Start
 
 	fdArg      = 3
 	fdParent   = 4
@@ -31,7 +32,9 @@ const grace = time.Second
 
 var current struct {
 	sync.Mutex
-	name string
+	name   string
+	parent Info
+	child  bool // started by Process.Start: parent is known
 }
 
 func currentName() string {

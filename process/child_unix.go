@@ -20,11 +20,13 @@ func runChild(fn string) int {
 	name, daemon := os.Getenv(envName), os.Getenv(envDaemon) == "1"
 	nseg, _ := strconv.Atoi(os.Getenv(envSegments))
 	level := os.Getenv(envLog)
-	for _, k := range []string{envFunc, envName, envDaemon, envSegments, envLog} {
+	parentInfo, parentOK := parseParent(os.Getenv(envParent))
+	for _, k := range []string{envFunc, envName, envDaemon, envSegments, envLog, envParent} {
 		os.Unsetenv(k)
 	}
 	current.Lock()
 	current.name = name
+	current.parent, current.child = parentInfo, parentOK
 	current.Unlock()
 	if l, err := strconv.Atoi(level); err == nil && level != "" {
 		LogToStderr(logLevel(l))

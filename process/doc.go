@@ -60,6 +60,9 @@
 //     thread that never ends, since it fires when the starting thread ends)
 //     and a pipe from the parent whose closing the child watches.
 //   - JoinAll waits for the non-daemon children: defer it in main.
+//     ActiveChildren lists the children not yet exited (Python's
+//     active_children), Parent describes the process that started this
+//     one (parent_process).
 //   - Children inherit stdout and stderr; stdin is /dev/null.
 //
 // # Pools

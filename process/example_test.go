@@ -149,3 +149,44 @@ func ExampleProcess_Join() {
 	// 1 negative input -1
 	// process: checker: negative input -1
 }
+
+var parent = process.Register("example.parent", func(ctx context.Context, _ int) error {
+	info, ok := process.Parent()
+	fmt.Println(process.Current().Name, "started by", info.Name, ok)
+	return nil
+})
+
+// Parent is Python's parent_process(): who started this process, or ok
+// false in the main process.
+func ExampleParent() {
+	_, ok := process.Parent()
+	fmt.Println("in the main process:", ok)
+	p := process.New(parent, 0, process.Name("child"))
+	if err := p.Start(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := p.Join(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// in the main process: false
+	// child started by MainProcess true
+}
+
+// ActiveChildren is Python's active_children(): the children started and
+// not yet exited.
+func ExampleActiveChildren() {
+	p := process.New(sleeper, 0, process.Name("sleeper"))
+	if err := p.Start(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(process.ActiveChildren())
+	p.Terminate()
+	p.Join(context.Background()) // an *ExitError: it died of SIGTERM
+	fmt.Println(process.ActiveChildren())
+	// Output:
+	// [Process(sleeper, started)]
+	// []
+}

@@ -42,6 +42,7 @@ func launch(p *Process, arg []byte) error {
 		envFunc+"="+p.target,
 		envName+"="+p.name,
 		envSegments+"="+strconv.Itoa(len(segs)),
+		envParent+"="+parentEnv(Current()),
 	)
 	if p.daemon {
 		cmd.Env = append(cmd.Env, envDaemon+"=1")

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -277,9 +279,7 @@ func (p *Process) Start() error {
 	}
 	p.started = true
 	logger().Debug("started " + p.name)
-	if !p.daemon {
-		children.add(p)
-	}
+	children.add(p)
 	go p.reap()
 	return nil
 }
@@ -302,8 +302,8 @@ func (p *Process) reap() {
 			Message: r.Message, Panic: r.Panic, Stack: r.Stack}
 	}
 	p.mu.Unlock()
+	children.remove(p) // before done: a joined child is no active child
 	close(p.done)
-	children.remove(p)
 }
 
 // Join waits until the child has exited, or ctx ends (the child then keeps
@@ -432,24 +432,39 @@ func signalName(s syscall.Signal) string {
 	return fmt.Sprintf("signal %d", int(s))
 }
 
-// children are the non-daemon children started and not yet reaped.
-var children = &childSet{m: map[*Process]bool{}}
+// children are the children started and not yet reaped, in the order
+// they were started.
+var children = &childSet{}
 
 type childSet struct {
 	sync.Mutex
-	m map[*Process]bool
+	ps []*Process
 }
 
 func (c *childSet) add(p *Process) {
 	c.Lock()
-	c.m[p] = true
+	c.ps = append(c.ps, p)
 	c.Unlock()
 }
 
 func (c *childSet) remove(p *Process) {
 	c.Lock()
-	delete(c.m, p)
+	if i := slices.Index(c.ps, p); i >= 0 {
+		c.ps = slices.Delete(c.ps, i, i+1)
+	}
 	c.Unlock()
+}
+
+func (c *childSet) list(daemons bool) []*Process {
+	c.Lock()
+	defer c.Unlock()
+	ps := make([]*Process, 0, len(c.ps))
+	for _, p := range c.ps {
+		if daemons || !p.daemon {
+			ps = append(ps, p)
+		}
+	}
+	return ps
 }
 
 // JoinAll waits for every non-daemon child this process started, or until
@@ -458,19 +473,21 @@ func (c *childSet) remove(p *Process) {
 // nil: how each child ended is its own Join's answer.
 func JoinAll(ctx context.Context) error {
 	logger().Info("process shutting down")
-	children.Lock()
-	ps := make([]*Process, 0, len(children.m))
-	for p := range children.m {
-		ps = append(ps, p)
-	}
-	children.Unlock()
-	for _, p := range ps {
+	for _, p := range children.list(false) {
 		if err := p.Join(ctx); err != nil && ctx.Err() != nil {
 			return ctx.Err() // not an *ExitError that came at the same time
 		}
 	}
 	return nil
 }
+
+// ActiveChildren lists the children this process started, daemons too,
+// that have not exited, in the order they were started: Python's
+// active_children(). A child is reaped as soon as it exits, without a
+// Join (Python's active_children joins the finished ones as it goes), so a
+// child that exited an instant ago may still be listed; once Join has
+// returned nil or an *ExitError for it, it is not.
+func ActiveChildren() []*Process { return children.list(true) }
 
 // Info describes a process: Current's answer.
 type Info struct {
@@ -482,6 +499,32 @@ type Info struct {
 // Current describes the calling process.
 func Current() Info {
 	return Info{Name: currentName(), Pid: os.Getpid(), PPid: os.Getppid()}
+}
+
+// Parent describes the process that started this one with Process.Start,
+// as Current described itself then: Python's parent_process(). ok is false
+// in a process not started by this package (the main process, where
+// Python's answer is None). The parent may have exited since.
+func Parent() (info Info, ok bool) {
+	current.Lock()
+	defer current.Unlock()
+	return current.parent, current.child
+}
+
+// parentEnv is what a child's Parent returns, as it travels: "pid ppid name".
+func parentEnv(i Info) string { return fmt.Sprintf("%d %d %s", i.Pid, i.PPid, i.Name) }
+
+func parseParent(s string) (Info, bool) {
+	var i Info
+	f := strings.SplitN(s, " ", 3)
+	if len(f) != 3 {
+		return i, false
+	}
+	var err1, err2 error
+	i.Pid, err1 = strconv.Atoi(f[0])
+	i.PPid, err2 = strconv.Atoi(f[1])
+	i.Name = f[2]
+	return i, err1 == nil && err2 == nil
 }
 
 // CPUCount is the number of CPUs this process may run on.

@@ -236,23 +236,41 @@ var tgtWait = Register("test.wait", func(ctx context.Context, c ctl) error {
 
 // childReport is what tgtCurrent sends back.
 type childReport struct {
-	Info Info
-	Env  []string // the child's SHMKIT_PROCESS_* variables
+	Info      Info
+	Parent    Info // Parent()
+	HasParent bool
+	Env       []string // the child's SHMKIT_PROCESS_* variables
 }
 
 type currentArg struct {
 	Q *ringbuffer.Queue[childReport]
 }
 
-var tgtCurrent = Register("test.current", func(ctx context.Context, a currentArg) error {
+var tgtCurrent = Register("test.current", reportCurrent)
+
+// tgtNested starts a child of its own, "grandchild", which reports first,
+// then reports itself.
+var tgtNested = Register("test.nested", func(ctx context.Context, a currentArg) error {
+	g := New(tgtCurrent, a, Name("grandchild"))
+	if err := g.Start(); err != nil {
+		return err
+	}
+	if err := g.Join(ctx); err != nil {
+		return err
+	}
+	return reportCurrent(ctx, a)
+})
+
+func reportCurrent(ctx context.Context, a currentArg) error {
 	r := childReport{Info: Current()}
+	r.Parent, r.HasParent = Parent()
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "SHMKIT_PROCESS_") {
 			r.Env = append(r.Env, kv)
 		}
 	}
 	return a.Q.Put(ctx, r)
-})
+}
 
 // TestNames: default names count the Processes made, the Name and Daemon
 // options, and Current and CPUCount in the parent.
