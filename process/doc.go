@@ -65,6 +65,23 @@
 //     one (parent_process).
 //   - Children inherit stdout and stderr; stdin is /dev/null.
 //
+// # Groups
+//
+// A Group starts several processes and waits for them together, with the
+// first failure, as errgroup does with goroutines:
+//
+//	g := process.NewGroup(ctx)
+//	for i := range n {
+//		if err := g.Start(process.New(worker, i)); err != nil {
+//			break
+//		}
+//	}
+//	err := g.Wait() // nil, or the first failure: an *ExitError, a Start's error, ctx's
+//
+// The first failure (or ctx's end) terminates the others, as
+// errgroup.WithContext cancels its context; Wait returns once they are all
+// gone.
+//
 // # Pools
 //
 // A Pool is Python's multiprocessing.Pool: a fixed number of worker

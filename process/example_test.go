@@ -190,3 +190,28 @@ func ExampleActiveChildren() {
 	// [Process(sleeper, started)]
 	// []
 }
+
+// A Group starts workers together and waits for them all; Wait returns the
+// first failure, and the others, terminated, are gone when it returns.
+func ExampleGroup() {
+	g := process.NewGroup(context.Background())
+	for i := range 3 {
+		if err := g.Start(process.New(failing, 1-i, process.Name(fmt.Sprint("worker ", i)))); err != nil {
+			break // g.Wait still waits for those started
+		}
+	}
+	err := g.Wait()
+	var ee *process.ExitError
+	if errors.As(err, &ee) {
+		fmt.Println(ee.Name, "failed:", ee.Message)
+	}
+	for _, p := range g.Processes() {
+		_, ok := p.ExitCode()
+		fmt.Println(p.Name(), "exited:", ok)
+	}
+	// Output:
+	// worker 2 failed: negative input -1
+	// worker 0 exited: true
+	// worker 1 exited: true
+	// worker 2 exited: true
+}

@@ -470,7 +470,8 @@ func (c *childSet) list(daemons bool) []*Process {
 // JoinAll waits for every non-daemon child this process started, or until
 // ctx ends: what a main function defers so that it does not leave its
 // children behind (Python joins them at exit). It returns ctx.Err() or
-// nil: how each child ended is its own Join's answer.
+// nil: how each child ended is its own Join's answer (a Group gives the
+// first failure of several).
 func JoinAll(ctx context.Context) error {
 	logger().Info("process shutting down")
 	for _, p := range children.list(false) {
