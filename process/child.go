@@ -9,18 +9,21 @@ import (
 
 // The environment a child is started with, removed before its function
 // runs, and its descriptors: 3 carries the encoded argument, 4 is open in
-// the parent for as long as it lives, 5 on are the segments of the
-// parent's default heap.
+// the parent for as long as it lives, 5 carries back why the function
+// failed (an exitReport), 6 on are the segments of the parent's default
+// heap.
 const (
 	envFunc     = "SHMKIT_PROCESS_FUNC"
 	envName     = "SHMKIT_PROCESS_NAME"
 	envDaemon   = "SHMKIT_PROCESS_DAEMON"
 	envSegments = "SHMKIT_PROCESS_SEGMENTS"
 	envLog      = "SHMKIT_PROCESS_LOG"
+	envParent   = "SHMKIT_PROCESS_PARENT" // "pid ppid name" of the parent, as at Start
 
 	fdArg      = 3
 	fdParent   = 4
-	fdSegments = 5
+	fdExit     = 5
+	fdSegments = 6
 )
 
 // grace is how long a terminated child's function has to return once its
@@ -29,7 +32,9 @@ const grace = time.Second
 
 var current struct {
 	sync.Mutex
-	name string
+	name   string
+	parent Info
+	child  bool // started by Process.Start: parent is known
 }
 
 func currentName() string {

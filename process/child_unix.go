@@ -20,17 +20,22 @@ func runChild(fn string) int {
 	name, daemon := os.Getenv(envName), os.Getenv(envDaemon) == "1"
 	nseg, _ := strconv.Atoi(os.Getenv(envSegments))
 	level := os.Getenv(envLog)
-	for _, k := range []string{envFunc, envName, envDaemon, envSegments, envLog} {
+	parentInfo, parentOK := parseParent(os.Getenv(envParent))
+	for _, k := range []string{envFunc, envName, envDaemon, envSegments, envLog, envParent} {
 		os.Unsetenv(k)
 	}
 	current.Lock()
 	current.name = name
+	current.parent, current.child = parentInfo, parentOK
 	current.Unlock()
 	if l, err := strconv.Atoi(level); err == nil && level != "" {
 		LogToStderr(logLevel(l))
 	}
+	exit := os.NewFile(fdExit, "exit")
 	fail := func(format string, args ...any) int {
-		fmt.Fprintf(os.Stderr, "process %s: "+format+"\n", append([]any{name}, args...)...)
+		msg := fmt.Sprintf(format, args...)
+		fmt.Fprintf(os.Stderr, "process %s: %s\n", name, msg)
+		sendReport(exit, exitReport{Message: msg})
 		return 1
 	}
 	for fd := fdArg; fd < fdSegments+nseg; fd++ {
@@ -76,25 +81,32 @@ func runChild(fn string) int {
 
 	logger().Info("child process calling run")
 	code := 0
-	if err := callEntry(ctx, e, arg); err != nil {
+	err = callEntry(ctx, e, arg)
+	if pe, ok := err.(*panicError); ok {
+		fmt.Fprintf(os.Stderr, "process %s: %v\n%s\n", name, err, pe.stack)
+	} else if err != nil {
 		fmt.Fprintf(os.Stderr, "process %s: %v\n", name, err)
-		code = 1
 	}
 	select {
 	case <-terminated:
 		dieOf(syscall.SIGTERM)
 	default:
 	}
+	if err != nil {
+		code = 1
+		sendReport(exit, reportOf(err))
+	}
 	logger().Info("process shutting down")
 	logger().Info(fmt.Sprintf("process exiting with exitcode %d", code))
 	return code
 }
 
-// callEntry runs the function, turning a panic into an error with its stack.
+// callEntry runs the function, turning a panic into a *panicError with its
+// stack.
 func callEntry(ctx context.Context, e entry, arg []byte) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+			err = &panicError{value: fmt.Sprint(r), stack: string(debug.Stack())}
 		}
 	}()
 	return e.run(ctx, arg)

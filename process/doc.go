@@ -11,7 +11,7 @@
 //		defer process.JoinAll(context.Background())
 //		p := process.New(worker, 1, process.Name("worker 1"))
 //		if err := p.Start(); err != nil { ... }
-//		p.Join(ctx)
+//		if err := p.Join(ctx); err != nil { ... } // an *ExitError: it failed
 //		code, _ := p.ExitCode()
 //		fmt.Println(p, code) // Process(worker 1, stopped) 0
 //	}
@@ -46,6 +46,10 @@
 //   - ExitCode is 0 when the function returned nil, 1 when it returned an
 //     error (printed on the child's stderr) or panicked, what it passed to
 //     os.Exit, or -N when signal N ended it.
+//   - Join returns nil for a clean exit and an *ExitError otherwise, as
+//     exec.Cmd.Wait does: the exit code and, for an error or a panic, its
+//     text or the panic's value and stack, which the child sends its
+//     parent through a pipe of its own before it exits.
 //   - Terminate sends SIGTERM: the child's context is cancelled; when the
 //     function returns, or after a second's grace, the child dies of
 //     SIGTERM (-15, "stopped[SIGTERM]"). Kill sends SIGKILL.
@@ -56,7 +60,27 @@
 //     thread that never ends, since it fires when the starting thread ends)
 //     and a pipe from the parent whose closing the child watches.
 //   - JoinAll waits for the non-daemon children: defer it in main.
+//     ActiveChildren lists the children not yet exited (Python's
+//     active_children), Parent describes the process that started this
+//     one (parent_process).
 //   - Children inherit stdout and stderr; stdin is /dev/null.
+//
+// # Groups
+//
+// A Group starts several processes and waits for them together, with the
+// first failure, as errgroup does with goroutines:
+//
+//	g := process.NewGroup(ctx)
+//	for i := range n {
+//		if err := g.Start(process.New(worker, i)); err != nil {
+//			break
+//		}
+//	}
+//	err := g.Wait() // nil, or the first failure: an *ExitError, a Start's error, ctx's
+//
+// The first failure (or ctx's end) terminates the others, as
+// errgroup.WithContext cancels its context; Wait returns once they are all
+// gone.
 //
 // # Pools
 //

@@ -4,6 +4,7 @@ package process_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/shmkit/shmkit/array"
@@ -121,4 +122,96 @@ func ExampleCurrent() {
 	fmt.Println(process.Current().Name)
 	// Output:
 	// MainProcess
+}
+
+var failing = process.Register("example.failing", func(ctx context.Context, n int) error {
+	if n < 0 {
+		return fmt.Errorf("negative input %d", n)
+	}
+	return nil
+})
+
+// Join answers as exec.Cmd.Wait does: nil for a clean exit, an
+// *ExitError with the exit code and the function's error text otherwise.
+func ExampleProcess_Join() {
+	p := process.New(failing, -1, process.Name("checker"))
+	if err := p.Start(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	err := p.Join(context.Background())
+	var ee *process.ExitError
+	if errors.As(err, &ee) {
+		fmt.Println(ee.ExitCode(), ee.Message)
+	}
+	fmt.Println(err)
+	// Output:
+	// 1 negative input -1
+	// process: checker: negative input -1
+}
+
+var parent = process.Register("example.parent", func(ctx context.Context, _ int) error {
+	info, ok := process.Parent()
+	fmt.Println(process.Current().Name, "started by", info.Name, ok)
+	return nil
+})
+
+// Parent is Python's parent_process(): who started this process, or ok
+// false in the main process.
+func ExampleParent() {
+	_, ok := process.Parent()
+	fmt.Println("in the main process:", ok)
+	p := process.New(parent, 0, process.Name("child"))
+	if err := p.Start(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := p.Join(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// in the main process: false
+	// child started by MainProcess true
+}
+
+// ActiveChildren is Python's active_children(): the children started and
+// not yet exited.
+func ExampleActiveChildren() {
+	p := process.New(sleeper, 0, process.Name("sleeper"))
+	if err := p.Start(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(process.ActiveChildren())
+	p.Terminate()
+	p.Join(context.Background()) // an *ExitError: it died of SIGTERM
+	fmt.Println(process.ActiveChildren())
+	// Output:
+	// [Process(sleeper, started)]
+	// []
+}
+
+// A Group starts workers together and waits for them all; Wait returns the
+// first failure, and the others, terminated, are gone when it returns.
+func ExampleGroup() {
+	g := process.NewGroup(context.Background())
+	for i := range 3 {
+		if err := g.Start(process.New(failing, 1-i, process.Name(fmt.Sprint("worker ", i)))); err != nil {
+			break // g.Wait still waits for those started
+		}
+	}
+	err := g.Wait()
+	var ee *process.ExitError
+	if errors.As(err, &ee) {
+		fmt.Println(ee.Name, "failed:", ee.Message)
+	}
+	for _, p := range g.Processes() {
+		_, ok := p.ExitCode()
+		fmt.Println(p.Name(), "exited:", ok)
+	}
+	// Output:
+	// worker 2 failed: negative input -1
+	// worker 0 exited: true
+	// worker 1 exited: true
+	// worker 2 exited: true
 }

@@ -23,8 +23,16 @@ func launch(p *Process, arg []byte) error {
 		argW.Close()
 		return err
 	}
+	exitR, exitW, err := os.Pipe()
+	if err != nil {
+		argR.Close()
+		argW.Close()
+		parentR.Close()
+		parentW.Close()
+		return err
+	}
 	segs := shm.DefaultHeap().Segments()
-	files := []*os.File{argR, parentR}
+	files := []*os.File{argR, parentR, exitW}
 	for _, s := range segs {
 		files = append(files, s.File())
 	}
@@ -34,6 +42,7 @@ func launch(p *Process, arg []byte) error {
 		envFunc+"="+p.target,
 		envName+"="+p.name,
 		envSegments+"="+strconv.Itoa(len(segs)),
+		envParent+"="+parentEnv(Current()),
 	)
 	if p.daemon {
 		cmd.Env = append(cmd.Env, envDaemon+"=1")
@@ -51,16 +60,18 @@ func launch(p *Process, arg []byte) error {
 	}
 	argR.Close()
 	parentR.Close()
+	exitW.Close()
 	if err != nil {
 		argW.Close()
 		parentW.Close()
+		exitR.Close()
 		return err
 	}
 	go func() {
 		argW.Write(arg)
 		argW.Close()
 	}()
-	p.cmd, p.parentEnd = cmd, parentW
+	p.cmd, p.parentEnd, p.exitEnd = cmd, parentW, exitR
 	return nil
 }
 

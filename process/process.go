@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -162,9 +164,11 @@ type Process struct {
 	mu        sync.Mutex
 	cmd       *exec.Cmd
 	parentEnd *os.File // held open while the child runs: a daemon watches it
+	exitEnd   *os.File // the child's exitReport arrives here
 	started   bool
 	done      chan struct{} // closed once the child was reaped
 	state     *os.ProcessState
+	exitErr   error // Join's answer once done: nil or an *ExitError
 }
 
 // New makes a Process that will run t with arg once started.
@@ -275,25 +279,39 @@ func (p *Process) Start() error {
 	}
 	p.started = true
 	logger().Debug("started " + p.name)
-	if !p.daemon {
-		children.add(p)
-	}
+	children.add(p)
 	go p.reap()
 	return nil
 }
 
 func (p *Process) reap() {
+	waited := make(chan struct{})
+	reported := make(chan exitReport, 1)
+	go func() {
+		r, _ := readReport(p.exitEnd, waited)
+		reported <- r
+	}()
 	p.cmd.Wait() // the state says how it ended; an error adds nothing
+	close(waited)
+	r := <-reported
 	p.mu.Lock()
 	p.state = p.cmd.ProcessState
 	p.parentEnd.Close()
+	if code := exitCode(p.state); code != 0 {
+		p.exitErr = &ExitError{Name: p.name, Pid: p.cmd.Process.Pid, Code: code,
+			Message: r.Message, Panic: r.Panic, Stack: r.Stack}
+	}
 	p.mu.Unlock()
+	children.remove(p) // before done: a joined child is no active child
 	close(p.done)
-	children.remove(p)
 }
 
 // Join waits until the child has exited, or ctx ends (the child then keeps
-// running).
+// running and Join returns ctx.Err()). Like exec.Cmd.Wait it returns nil
+// for a clean exit (status 0) and an *ExitError otherwise, carrying the
+// exit code and, when the function returned an error or panicked, its text
+// or the panic's value and stack, which the child sends back before it
+// exits. Every Join of the same child returns the same answer.
 func (p *Process) Join(ctx context.Context) error {
 	p.mu.Lock()
 	started := p.started
@@ -303,7 +321,9 @@ func (p *Process) Join(ctx context.Context) error {
 	}
 	select {
 	case <-p.done:
-		return nil
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.exitErr
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -412,44 +432,63 @@ func signalName(s syscall.Signal) string {
 	return fmt.Sprintf("signal %d", int(s))
 }
 
-// children are the non-daemon children started and not yet reaped.
-var children = &childSet{m: map[*Process]bool{}}
+// children are the children started and not yet reaped, in the order
+// they were started.
+var children = &childSet{}
 
 type childSet struct {
 	sync.Mutex
-	m map[*Process]bool
+	ps []*Process
 }
 
 func (c *childSet) add(p *Process) {
 	c.Lock()
-	c.m[p] = true
+	c.ps = append(c.ps, p)
 	c.Unlock()
 }
 
 func (c *childSet) remove(p *Process) {
 	c.Lock()
-	delete(c.m, p)
+	if i := slices.Index(c.ps, p); i >= 0 {
+		c.ps = slices.Delete(c.ps, i, i+1)
+	}
 	c.Unlock()
+}
+
+func (c *childSet) list(daemons bool) []*Process {
+	c.Lock()
+	defer c.Unlock()
+	ps := make([]*Process, 0, len(c.ps))
+	for _, p := range c.ps {
+		if daemons || !p.daemon {
+			ps = append(ps, p)
+		}
+	}
+	return ps
 }
 
 // JoinAll waits for every non-daemon child this process started, or until
 // ctx ends: what a main function defers so that it does not leave its
-// children behind (Python joins them at exit).
+// children behind (Python joins them at exit). It returns ctx.Err() or
+// nil: how each child ended is its own Join's answer (a Group gives the
+// first failure of several).
 func JoinAll(ctx context.Context) error {
 	logger().Info("process shutting down")
-	children.Lock()
-	ps := make([]*Process, 0, len(children.m))
-	for p := range children.m {
-		ps = append(ps, p)
-	}
-	children.Unlock()
-	for _, p := range ps {
-		if err := p.Join(ctx); err != nil {
-			return err
+	for _, p := range children.list(false) {
+		if err := p.Join(ctx); err != nil && ctx.Err() != nil {
+			return ctx.Err() // not an *ExitError that came at the same time
 		}
 	}
 	return nil
 }
+
+// ActiveChildren lists the children this process started, daemons too,
+// that have not exited, in the order they were started: Python's
+// active_children(). A child is reaped as soon as it exits, without a
+// Join (Python's active_children joins the finished ones as it goes), so a
+// child that exited an instant ago may still be listed; once Join has
+// returned nil or an *ExitError for it, it is not.
+func ActiveChildren() []*Process { return children.list(true) }
 
 // Info describes a process: Current's answer.
 type Info struct {
@@ -461,6 +500,32 @@ type Info struct {
 // Current describes the calling process.
 func Current() Info {
 	return Info{Name: currentName(), Pid: os.Getpid(), PPid: os.Getppid()}
+}
+
+// Parent describes the process that started this one with Process.Start,
+// as Current described itself then: Python's parent_process(). ok is false
+// in a process not started by this package (the main process, where
+// Python's answer is None). The parent may have exited since.
+func Parent() (info Info, ok bool) {
+	current.Lock()
+	defer current.Unlock()
+	return current.parent, current.child
+}
+
+// parentEnv is what a child's Parent returns, as it travels: "pid ppid name".
+func parentEnv(i Info) string { return fmt.Sprintf("%d %d %s", i.Pid, i.PPid, i.Name) }
+
+func parseParent(s string) (Info, bool) {
+	var i Info
+	f := strings.SplitN(s, " ", 3)
+	if len(f) != 3 {
+		return i, false
+	}
+	var err1, err2 error
+	i.Pid, err1 = strconv.Atoi(f[0])
+	i.PPid, err2 = strconv.Atoi(f[1])
+	i.Name = f[2]
+	return i, err1 == nil && err2 == nil
 }
 
 // CPUCount is the number of CPUs this process may run on.

@@ -65,7 +65,7 @@ func start(t *testing.T, p *Process) {
 		p.Kill()
 		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 		defer cancel()
-		if err := p.Join(ctx); err != nil {
+		if err := p.Join(ctx); err != nil && !exited(err) {
 			t.Errorf("%s: still running after Kill: %v", p, err)
 		}
 	})
@@ -90,17 +90,35 @@ func returns(t *testing.T, what string, f func() error) (bool, error) {
 	}
 }
 
-// join waits for p to exit and returns its exit code.
+// exited reports whether err is Join's answer for a child that exited
+// (an *ExitError), rather than a Join that gave up.
+func exited(err error) bool {
+	var ee *ExitError
+	return errors.As(err, &ee)
+}
+
+// join waits for p to exit and returns its exit code, checking that Join's
+// answer agrees with it: nil for 0, an *ExitError with the code otherwise.
 func join(t *testing.T, p *Process) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
-	if err := p.Join(ctx); err != nil {
+	err := p.Join(ctx)
+	if err != nil && !exited(err) {
 		t.Fatalf("%s: Join: %v", p, err)
 	}
 	code, ok := p.ExitCode()
 	if !ok {
 		t.Fatalf("%s: ExitCode not known after Join", p)
+	}
+	var ee *ExitError
+	switch {
+	case code == 0 && err != nil:
+		t.Errorf("%s: exit code 0, Join = %v", p, err)
+	case code != 0 && !errors.As(err, &ee):
+		t.Errorf("%s: exit code %d, Join = %v, want an *ExitError", p, code, err)
+	case code != 0 && (ee.Code != code || ee.ExitCode() != code || ee.Name != p.Name() || ee.Pid != p.Pid()):
+		t.Errorf("%s: exit code %d, pid %d; Join = %#v", p, code, p.Pid(), ee)
 	}
 	if p.IsAlive() {
 		t.Errorf("%s: IsAlive after Join", p)
@@ -132,7 +150,7 @@ func waitEvent(t *testing.T, p *Process, ev *semaphore.Event, what string) {
 	ctx, cancel := context.WithCancel(guard(t))
 	defer cancel()
 	go func() {
-		if p.Join(ctx) == nil {
+		if err := p.Join(ctx); err == nil || exited(err) {
 			cancel()
 		}
 	}()
@@ -218,23 +236,41 @@ var tgtWait = Register("test.wait", func(ctx context.Context, c ctl) error {
 
 // childReport is what tgtCurrent sends back.
 type childReport struct {
-	Info Info
-	Env  []string // the child's SHMKIT_PROCESS_* variables
+	Info      Info
+	Parent    Info // Parent()
+	HasParent bool
+	Env       []string // the child's SHMKIT_PROCESS_* variables
 }
 
 type currentArg struct {
 	Q *ringbuffer.Queue[childReport]
 }
 
-var tgtCurrent = Register("test.current", func(ctx context.Context, a currentArg) error {
+var tgtCurrent = Register("test.current", reportCurrent)
+
+// tgtNested starts a child of its own, "grandchild", which reports first,
+// then reports itself.
+var tgtNested = Register("test.nested", func(ctx context.Context, a currentArg) error {
+	g := New(tgtCurrent, a, Name("grandchild"))
+	if err := g.Start(); err != nil {
+		return err
+	}
+	if err := g.Join(ctx); err != nil {
+		return err
+	}
+	return reportCurrent(ctx, a)
+})
+
+func reportCurrent(ctx context.Context, a currentArg) error {
 	r := childReport{Info: Current()}
+	r.Parent, r.HasParent = Parent()
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "SHMKIT_PROCESS_") {
 			r.Env = append(r.Env, kv)
 		}
 	}
 	return a.Q.Put(ctx, r)
-})
+}
 
 // TestNames: default names count the Processes made, the Name and Daemon
 // options, and Current and CPUCount in the parent.
@@ -996,7 +1032,7 @@ func TestDaemonOutlivesStartingThread(t *testing.T) {
 	// time to land.
 	short, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	if err := d.Join(short); err == nil {
+	if err := d.Join(short); !errors.Is(err, context.DeadlineExceeded) {
 		code, _ := d.ExitCode()
 		t.Fatalf("%s died (exit code %d) when the thread that started it ended", d, code)
 	}
@@ -1015,7 +1051,7 @@ var childLogging = testproc.Register("process.logging", func(c *testproc.Child) 
 		if err := p.Start(); err != nil {
 			return err
 		}
-		if err := p.Join(ctx); err != nil {
+		if err := p.Join(ctx); err != nil && !exited(err) {
 			return err
 		}
 		if code, _ := p.ExitCode(); code != want {

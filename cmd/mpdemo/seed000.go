@@ -226,7 +226,7 @@ func demoTerminate(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w, "Terminate:", p, p.IsAlive())
-	if err := p.Join(ctx); err != nil {
+	if err := p.Join(ctx); !exited(err) { // it died of SIGTERM: an *ExitError
 		return err
 	}
 	fmt.Fprintln(w, "Joined:", p, p.IsAlive())
@@ -255,6 +255,13 @@ var (
 	})
 )
 
+// exited reports whether err, Join's answer, says how the child ended
+// (nil, or an *ExitError) rather than that Join gave up.
+func exited(err error) bool {
+	var ee *process.ExitError
+	return err == nil || errors.As(err, &ee)
+}
+
 // demoExitCode: the exit codes of a process that calls os.Exit(1), one
 // that returns nil, one that returns an error (printed on its stderr, as
 // Python prints the traceback) and one terminated (-15, SIGTERM). Python's
@@ -278,7 +285,7 @@ func demoExitCode(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	for _, j := range jobs {
-		if err := j.Join(ctx); err != nil {
+		if err := j.Join(ctx); !exited(err) {
 			return err
 		}
 		code, _ := j.ExitCode()

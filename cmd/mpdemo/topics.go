@@ -193,12 +193,10 @@ func runChild(ctx context.Context, name string) ([]byte, error) {
 		return nil, err
 	}
 	err = p.Join(ctx)
-	if err != nil {
+	if err != nil && ctx.Err() != nil {
 		p.Kill()
 		p.Join(context.Background())
-		err = fmt.Errorf("killed after %v: %w", guard, err)
-	} else if code, _ := p.ExitCode(); code != 0 {
-		err = fmt.Errorf("exit code %d", code)
+		err = fmt.Errorf("killed after %v: %w", guard, ctx.Err())
 	}
 	out, rerr := io.ReadAll(f)
 	if err == nil {

@@ -79,7 +79,8 @@ func start[A any](g *group, t process.Target[A], arg A) error {
 	}
 	g.procs = append(g.procs, p)
 	g.wg.Go(func() {
-		if p.Join(g.stopCtx) == nil && !g.ending.Load() {
+		var ee *process.ExitError // Join's answer for a child that exited, as nil is
+		if err := p.Join(g.stopCtx); (err == nil || errors.As(err, &ee)) && !g.ending.Load() {
 			g.early.CompareAndSwap(nil, p)
 			g.cancel()
 		}
