@@ -277,3 +277,48 @@ func ExampleRLock_Locker() {
 	// 2
 	// false
 }
+
+// An action runs once a round, in the last party to arrive, before any
+// party is released. Each process sets its own action on its handle; here
+// goroutines stand in for the processes, sharing one handle.
+func ExampleBarrier_SetAction() {
+	x, err := semaphore.NewBarrier(3)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var mu sync.Mutex
+	results := []int{}
+	x.SetAction(func() error {
+		fmt.Println("all 3 arrived:", len(results))
+		return nil
+	})
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() {
+			mu.Lock()
+			results = append(results, i)
+			mu.Unlock()
+			if _, err := x.Wait(context.Background()); err != nil {
+				fmt.Println(err)
+			}
+		})
+	}
+	wg.Wait()
+
+	// An action's error breaks the barrier: the party that ran it gets
+	// the error, the others ErrBrokenBarrier.
+	x.SetAction(func() error { return errors.New("bad round") })
+	for range 3 {
+		wg.Go(func() {
+			_, err := x.Wait(context.Background())
+			fmt.Println(err)
+		})
+	}
+	wg.Wait()
+	// Unordered output:
+	// all 3 arrived: 3
+	// semaphore: broken barrier
+	// semaphore: broken barrier
+	// semaphore: broken barrier: action: bad round
+}
