@@ -104,12 +104,7 @@ func TestMultiprocBarrierAction(t *testing.T) {
 	for range parties - 1 {
 		ps = append(ps, shmtest.Start(t, mpChildTimeout, actChildParty, seg.Name(), strconv.Itoa(rounds), strconv.Itoa(rounds-1)))
 	}
-	for _, p := range ps {
-		p.WaitPoint("go")
-	}
-	for _, p := range ps {
-		p.Continue()
-	}
+	mpGoAll(ps)
 	type res struct {
 		i     int
 		ran   bool
