@@ -125,6 +125,7 @@ func (x *Barrier) Wait(ctx context.Context) (int, error) {
 	}
 	hb.Release(x.word)
 	var st uint64
+	var unknown time.Time // since when an earlier party's slot was found unwritten
 	for {
 		st = atomic.LoadUint64(x.state)
 		if st&bBroken != 0 {
@@ -135,7 +136,12 @@ func (x *Barrier) Wait(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("semaphore: %d waiting at a barrier of %d: %w", i, x.parties, ErrCorrupt)
 		}
 		if i == x.parties { // the last party runs its action: wait for the round to end
-			if err := park.Wait(ctx, x.word, uint32(st), recheck); err != nil && err != park.ErrTimeout {
+			switch err := park.Wait(ctx, x.word, uint32(st), recheck); {
+			case err == park.ErrTimeout:
+				if x.lostParty(st, round(st), &unknown) {
+					x.breakRound(round(st))
+				}
+			case err != nil:
 				x.breakRound(round(st))
 				return 0, fmt.Errorf("%w: %w", ErrBrokenBarrier, err)
 			}
@@ -166,7 +172,7 @@ func (x *Barrier) Wait(ctx context.Context) (int, error) {
 		}
 	}
 	i, r := int(st&bCount)-1, round(st)
-	var unknown time.Time // since when an earlier party's slot was found unwritten
+	unknown = time.Time{}
 	for {
 		err := park.Wait(ctx, x.word, uint32(st), recheck)
 		st = atomic.LoadUint64(x.state)
@@ -209,7 +215,9 @@ func (x *Barrier) Wait(ctx context.Context) (int, error) {
 // its process dies inside it, the others take the party for dead, as one
 // killed inside Wait, and get ErrBrokenBarrier. While it runs, Waiting is
 // Parties, and Abort and Reset break the round: the last arrival then gets
-// ErrBrokenBarrier once the action returns. A nil f removes the action.
+// ErrBrokenBarrier once the action returns. A Wait beyond the parties
+// that arrives meanwhile waits for the round to end, and is the first of
+// the next. A nil f removes the action.
 func (x *Barrier) SetAction(f func() error) {
 	if f == nil {
 		x.action.Store(nil)

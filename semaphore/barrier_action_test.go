@@ -259,3 +259,36 @@ func TestKillInsideBarrierAction(t *testing.T) {
 	}
 	lat.log(t, "ErrBrokenBarrier")
 }
+
+// TestBarrierActionExtraArrival: a Wait beyond the parties, arriving while
+// the action runs, waits for the round to end and is the first of the
+// next; while the action holds it, it is not counted.
+func TestBarrierActionExtraArrival(t *testing.T) {
+	x := mustBarrier(t, 2)
+	defer x.Free()
+	in, out := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	x.SetAction(func() error { once.Do(func() { close(in); <-out }); return nil })
+	ctx := mpContext(t)
+	a, b := killSurvive(ctx, x), killSurvive(ctx, x)
+	<-in
+	extra := killSurvive(ctx, x)
+	select {
+	case r := <-extra:
+		t.Fatalf("a Wait beyond the parties returned while the action ran: %d, %v", r.i, r.err)
+	case <-time.After(mpQuiet):
+	}
+	close(out)
+	for _, ch := range []<-chan killWaitResult{a, b} {
+		if r := <-ch; r.err != nil {
+			t.Fatal(r.err)
+		}
+	}
+	mpEventually(t, "the extra Wait is the next round's first", func() bool { return x.Waiting() == 1 })
+	if i, err := x.Wait(ctx); i != 1 || err != nil {
+		t.Fatalf("the next round's last: %d, %v", i, err)
+	}
+	if r := <-extra; r.i != 0 || r.err != nil {
+		t.Fatalf("the extra Wait: %d, %v", r.i, r.err)
+	}
+}
