@@ -219,7 +219,8 @@ func TestBarrierActionAbort(t *testing.T) {
 }
 
 // TestKillInsideBarrierAction: the last party of a barrier of 3 is killed
-// inside its action, with this process and another waiting: both get
+// inside its action, killRounds times, with this process and another
+// waiting: both get
 // ErrBrokenBarrier, neither hangs; after Reset the barrier works again.
 func TestKillInsideBarrierAction(t *testing.T) {
 	t.Parallel()
@@ -227,7 +228,7 @@ func TestKillInsideBarrierAction(t *testing.T) {
 	ctx := mpContext(t)
 	killBarrierRound(t, ctx, x)
 	var lat killLatencies
-	for round := range 10 {
+	for round := range killRounds {
 		what := fmt.Sprintf("round %d", round)
 		p := shmtest.Start(t, mpChildTimeout, killChildBarrier, seg.Name(), "action")
 		q := shmtest.Start(t, mpChildTimeout, killChildBarrier, seg.Name())
