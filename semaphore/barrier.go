@@ -25,6 +25,7 @@ type Barrier struct {
 	word    *uint32 // low half of *state: the futex word
 	parties int
 	slots   []byte // per arrival index: who waits there, in which round
+	action  atomic.Pointer[func() error]
 }
 
 // The state word: bits 0-15 the waiters of this round, bit 16 broken, bits
@@ -124,14 +125,35 @@ func (x *Barrier) Wait(ctx context.Context) (int, error) {
 	}
 	hb.Release(x.word)
 	var st uint64
+	var unknown time.Time // since when an earlier party's slot was found unwritten
 	for {
 		st = atomic.LoadUint64(x.state)
 		if st&bBroken != 0 {
 			return 0, ErrBrokenBarrier
 		}
 		i := int(st & bCount)
-		if i >= x.parties {
+		if i > x.parties {
 			return 0, fmt.Errorf("semaphore: %d waiting at a barrier of %d: %w", i, x.parties, ErrCorrupt)
+		}
+		if i == x.parties { // the last party runs its action: wait for the round to end
+			switch err := park.Wait(ctx, x.word, uint32(st), recheck); {
+			case err == park.ErrTimeout:
+				if x.lostParty(st, round(st), &unknown) {
+					x.breakRound(round(st))
+				}
+			case err != nil:
+				x.breakRound(round(st))
+				return 0, fmt.Errorf("%w: %w", ErrBrokenBarrier, err)
+			}
+			continue
+		}
+		if i == x.parties-1 {
+			if act := x.action.Load(); act != nil {
+				if atomic.CompareAndSwapUint64(x.state, st, st+1) {
+					return x.runAction(*act, i, self, round(st))
+				}
+				continue
+			}
 		}
 		if i == x.parties-1 { // the last: release the round
 			r := round(st)
@@ -150,7 +172,7 @@ func (x *Barrier) Wait(ctx context.Context) (int, error) {
 		}
 	}
 	i, r := int(st&bCount)-1, round(st)
-	var unknown time.Time // since when an earlier party's slot was found unwritten
+	unknown = time.Time{}
 	for {
 		err := park.Wait(ctx, x.word, uint32(st), recheck)
 		st = atomic.LoadUint64(x.state)
@@ -173,6 +195,65 @@ func (x *Barrier) Wait(ctx context.Context) (int, error) {
 		case err != nil:
 			x.breakRound(r)
 			return i, fmt.Errorf("%w: %w", ErrBrokenBarrier, err)
+		}
+	}
+}
+
+// SetAction sets the function that runs, through this handle, when a
+// round's last party to arrive is this process's Wait on it: Python's
+// Barrier(parties, action). Being a Go func, an action cannot cross
+// processes: each process sets its own, and the one that runs in a round
+// is that of the last arrival's handle (none if it has none). It runs once
+// in that round, in the last arrival's goroutine, after every party has
+// arrived and before any is released: what the parties did before Wait
+// happens before it, and what it does happens before their Waits return.
+//
+// If it returns an error, the barrier breaks: the other parties get
+// ErrBrokenBarrier, and the last arrival an error matching both
+// ErrBrokenBarrier and the action's error. If it panics, the barrier
+// breaks likewise and the panic goes on up the last arrival's stack. If
+// its process dies inside it, the others take the party for dead, as one
+// killed inside Wait, and get ErrBrokenBarrier. While it runs, Waiting is
+// Parties, and Abort and Reset break the round: the last arrival then gets
+// ErrBrokenBarrier once the action returns. A Wait beyond the parties
+// that arrives meanwhile waits for the round to end, and is the first of
+// the next. A nil f removes the action.
+func (x *Barrier) SetAction(f func() error) {
+	if f == nil {
+		x.action.Store(nil)
+		return
+	}
+	x.action.Store(&f)
+}
+
+// runAction is the end of Wait for the last party i of round r when this
+// handle has an action: the state's count is Parties, which holds the
+// others and any extra arrival in Wait while it runs.
+func (x *Barrier) runAction(act func() error, i int, self uint64, r uint32) (_ int, err error) {
+	x.record(i, self, r) // so that the others see it dead if it dies in the action
+	hb.Acquire(x.word)
+	ok := false
+	defer func() {
+		if !ok { // the action panicked
+			x.breakRound(r)
+		}
+	}()
+	aerr := act()
+	ok = true
+	if aerr != nil {
+		x.breakRound(r)
+		return i, fmt.Errorf("%w: action: %w", ErrBrokenBarrier, aerr)
+	}
+	hb.Release(x.word)
+	for {
+		st := atomic.LoadUint64(x.state)
+		if round(st) != r || st&bBroken != 0 || int(st&bCount) != x.parties {
+			return i, fmt.Errorf("%w: broken while the action ran", ErrBrokenBarrier)
+		}
+		next := st&^(bCount|bRound*(bRounds-1)|1<<(bHistory+r%bHistory)) | uint64((r+1)%bRounds)<<17
+		if atomic.CompareAndSwapUint64(x.state, st, next) {
+			sys.FutexWake(x.word, -1)
+			return i, nil
 		}
 	}
 }

@@ -3,12 +3,16 @@
 // death of any process:
 //
 //	Python                          shmkit
-//	Lock                            Mutex: Lock, LockContext, TryLock, Unlock
+//	Lock                            Mutex: Lock, LockContext, TryLock, Unlock, Locked
 //	RLock                           RLock (re-entrant per process)
 //	Semaphore, BoundedSemaphore     New, NewBounded: Acquire(ctx, n), TryAcquire, Release, Value
 //	Condition                       Cond: Wait(ctx), WaitFor, Signal, Broadcast, Notify(n)
 //	Event                           Event: Set, Clear, IsSet, Wait(ctx)
-//	Barrier                         Barrier: Wait(ctx) (index), Abort, Reset
+//	Barrier(parties, action)        Barrier: Wait(ctx) (index), Abort, Reset, SetAction
+//
+// Mutex and RLock give a sync.Locker view (Locker) to APIs that take one:
+// its Lock takes a dead holder's lock as Lock does and records the death
+// in LastOwnerDead, and panics on a closed handle.
 //
 // A constructor places the object in the process's default heap, or where
 // shm.In says: in a segment, under a name that other processes open it by
@@ -75,7 +79,9 @@
 // A party that dies inside Barrier.Wait breaks the barrier for the others
 // (ErrBrokenBarrier) within the same bound. It had arrived, though: if the
 // last party arrives before the death is noticed, the round is released as
-// usual, and nobody is left waiting either way. A process that dies inside
+// usual, and nobody is left waiting either way. A last party that dies
+// inside its action (SetAction) breaks the barrier within the same bound:
+// it is counted and recorded before the action runs. A process that dies inside
 // Cond.Wait leaves the others waiting as before, and the notifications
 // after its death pass over it to live waiters; if it died holding the
 // mutex, the next locker gets ErrOwnerDead. Semaphore units and Event
@@ -218,10 +224,16 @@
 //   - A waiter killed inside Cond.Wait is passed over by the notifications
 //     that come after its death; one notified before it died counts as
 //     woken. Waiting counts it until a notification passes over it.
-//   - Barrier has neither Python's action nor its default timeout. For the
-//     action, the party whose Wait returned index Parties()-1 (the last to
-//     arrive) does the work, and all Wait a second time before going on;
-//     for a default timeout, give every Wait a context with that deadline.
+//   - Barrier has no default timeout: give every Wait a context with that
+//     deadline. Its action is a Go func, which cannot cross processes:
+//     each process sets its own on its handle (SetAction), and the one that
+//     runs is that of the last party to arrive, as in Python (one of the
+//     waiting threads). A panicking action breaks the barrier and goes on
+//     panicking in that party, where Python raises in it.
+//   - A Locker view has no error to return: a Lock that takes a dead
+//     holder's lock holds it and carries on, the death kept in
+//     LastOwnerDead for the holder to look at; look there wherever a
+//     half-done update would matter, or use Lock and its error.
 //   - String shows an object's state in shmkit's form, not Python's repr:
 //     a lock's holder is a pid (shmkit knows processes, not threads).
 //   - A Barrier remembers how the last 32 rounds ended; a waiter that sleeps

@@ -191,3 +191,134 @@ func ExampleNewBarrier() {
 	// semaphore: broken barrier
 	// broken: false
 }
+
+// Locked tells whether some process holds a lock now, without taking it.
+func ExampleMutex_Locked() {
+	mu, err := semaphore.NewMutex()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(mu.Locked())
+	_ = mu.Lock()
+	fmt.Println(mu.Locked())
+	mu.Unlock()
+	fmt.Println(mu.Locked())
+	// Output:
+	// false
+	// true
+	// false
+}
+
+// An RLock stays locked until its holder has left every level.
+func ExampleRLock_Locked() {
+	r, err := semaphore.NewRLock()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_ = r.Lock()
+	_ = r.Lock()
+	r.Unlock()
+	fmt.Println(r.Locked(), r.Depth())
+	r.Unlock()
+	fmt.Println(r.Locked(), r.Depth())
+	// Output:
+	// true 1
+	// false 0
+}
+
+// A Locker view passes a Mutex to an API that takes a sync.Locker, here a
+// sync.Cond of this process. A Lock that took the lock from a dead holder
+// leaves the death in LastOwnerDead for the holder to look at.
+func ExampleMutex_Locker() {
+	mu, err := semaphore.NewMutex()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	k := mu.Locker()
+	ready := false
+	c := sync.NewCond(k)
+	go func() {
+		k.Lock()
+		ready = true
+		k.Unlock()
+		c.Signal()
+	}()
+	k.Lock()
+	if err := k.LastOwnerDead(); err != nil {
+		// We hold the lock; its last holder died inside it.
+		fmt.Println("repairing after", err)
+	}
+	for !ready {
+		c.Wait()
+	}
+	k.Unlock()
+	fmt.Println(ready)
+	// Output: true
+}
+
+// The Locker view of an RLock enters it again in the process holding it.
+func ExampleRLock_Locker() {
+	r, err := semaphore.NewRLock()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var k sync.Locker = r.Locker()
+	k.Lock()
+	k.Lock()
+	fmt.Println(r.Depth())
+	k.Unlock()
+	k.Unlock()
+	fmt.Println(r.Locked())
+	// Output:
+	// 2
+	// false
+}
+
+// An action runs once a round, in the last party to arrive, before any
+// party is released. Each process sets its own action on its handle; here
+// goroutines stand in for the processes, sharing one handle.
+func ExampleBarrier_SetAction() {
+	x, err := semaphore.NewBarrier(3)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var mu sync.Mutex
+	results := []int{}
+	x.SetAction(func() error {
+		fmt.Println("all 3 arrived:", len(results))
+		return nil
+	})
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() {
+			mu.Lock()
+			results = append(results, i)
+			mu.Unlock()
+			if _, err := x.Wait(context.Background()); err != nil {
+				fmt.Println(err)
+			}
+		})
+	}
+	wg.Wait()
+
+	// An action's error breaks the barrier: the party that ran it gets
+	// the error, the others ErrBrokenBarrier.
+	x.SetAction(func() error { return errors.New("bad round") })
+	for range 3 {
+		wg.Go(func() {
+			_, err := x.Wait(context.Background())
+			fmt.Println(err)
+		})
+	}
+	wg.Wait()
+	// Unordered output:
+	// all 3 arrived: 3
+	// semaphore: broken barrier
+	// semaphore: broken barrier
+	// semaphore: broken barrier: action: bad round
+}

@@ -591,11 +591,18 @@ func TestKillLockLoop(t *testing.T) {
 
 // killChildBarrier waits at the barrier "bar" after stopping at "ready",
 // prints "RESULT index err" if Wait returns (it must not: it is killed
-// inside), and stops at "returned".
-var killChildBarrier = segChild("sem-kill-barrier", func(c *testproc.Child, seg *shm.Segment, _ []string) error {
+// inside), and stops at "returned". With the field "action", its handle
+// has an action that stops at "action", to be killed there.
+var killChildBarrier = segChild("sem-kill-barrier", func(c *testproc.Child, seg *shm.Segment, f []string) error {
 	x, err := OpenBarrier(context.Background(), seg, "bar")
 	if err != nil {
 		return err
+	}
+	if slices.Contains(f, "action") {
+		x.SetAction(func() error {
+			c.Point("action")
+			return errors.New("not killed in the action")
+		})
 	}
 	ctx, cancel := mpChildContext(0)
 	defer cancel()

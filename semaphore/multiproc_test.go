@@ -255,12 +255,7 @@ func TestMultiprocMutexExclusion(t *testing.T) {
 	for range 3 {
 		ps = append(ps, shmtest.Start(t, mpChildTimeout, mpChildIncrement, seg.Name(), strconv.Itoa(iters)))
 	}
-	for _, p := range ps {
-		p.WaitPoint("go")
-	}
-	for _, p := range ps {
-		p.Continue()
-	}
+	mpGoAll(ps)
 	total, err := mpIncrement(mpContext(t), mu, w, iters, mpIncrementTime, uint32(os.Getpid()))
 	if err != nil {
 		t.Error(err)
@@ -1191,6 +1186,16 @@ var mpChildBarrier = segChild("sem-mp-barrier", func(c *testproc.Child, seg *shm
 	return nil
 })
 
+// mpGoAll lets the children ps go together, once each has reached "go".
+func mpGoAll(ps []*testproc.Proc) {
+	for _, p := range ps {
+		p.WaitPoint("go")
+	}
+	for _, p := range ps {
+		p.Continue()
+	}
+}
+
 // mpBarrierChildren starts n barrier children and lets them go.
 func mpBarrierChildren(t testing.TB, seg *shm.Segment, n, rounds, ms int) []*testproc.Proc {
 	t.Helper()
@@ -1198,12 +1203,7 @@ func mpBarrierChildren(t testing.TB, seg *shm.Segment, n, rounds, ms int) []*tes
 	for range n {
 		ps = append(ps, shmtest.Start(t, mpChildTimeout, mpChildBarrier, seg.Name(), strconv.Itoa(rounds), strconv.Itoa(ms)))
 	}
-	for _, p := range ps {
-		p.WaitPoint("go")
-	}
-	for _, p := range ps {
-		p.Continue()
-	}
+	mpGoAll(ps)
 	return ps
 }
 

@@ -11,11 +11,12 @@ package semaphore
 // processes (_TestBarrier), at barriers of five. The lists Python's
 // parties append to are shared counters.
 //
-// Differs: Barrier has no action callable, no default timeout and no
-// repr of Python's form. The action is one party's work between two Waits
-// (TestPortBarrier/action); a default timeout is a context with a
-// deadline (TestPortBarrierDefaultTimeout); String shows the waiting
-// count and whether the barrier is broken (TestPortPyBarrierRepr).
+// Differs: Barrier has no default timeout and no repr of Python's form.
+// Its action is set per process (SetAction), not given to the
+// constructor: every party sets the same one, and that of the last to
+// arrive runs (TestPortBarrier/action); a default timeout is a context
+// with a deadline (TestPortBarrierDefaultTimeout); String shows the
+// waiting count and whether the barrier is broken (TestPortPyBarrierRepr).
 
 import (
 	"context"
@@ -174,21 +175,25 @@ func portParty(ctx context.Context, name string, env *portBarrierEnv) error {
 		}
 		atomic.OrUint32(portCounter(w, portMask), 1<<i)
 	case "action":
-		// Python runs the action in the party that releases the round,
-		// before any party leaves; here that party does the work between
-		// two Waits.
-		i, err := wait(x)
-		if err != nil {
-			return err
-		}
-		if i == n-1 {
-			portAdd(w, portR1)
-		}
+		x.SetAction(func() error { portAdd(w, portR1); return nil })
 		if _, err := wait(x); err != nil {
 			return err
 		}
 		if got := portGet(w, portR1); got != 1 {
 			return fmt.Errorf("action ran %d times when the parties left", got)
+		}
+	case "action_exception":
+		// Python's action raises; here it returns an error, which the
+		// party that ran it gets (R1), the others ErrBrokenBarrier (R2).
+		x.SetAction(func() error { return errors.New("action_exception") })
+		_, err := wait(x)
+		switch {
+		case err != nil && strings.Contains(err.Error(), "action_exception"):
+			portAdd(w, portR1)
+		case errors.Is(err, ErrBrokenBarrier):
+			portAdd(w, portR2)
+		default:
+			return fmt.Errorf("Wait with a failing action: %v", err)
 		}
 	case "abort":
 		i, err := wait(x)
@@ -346,13 +351,14 @@ func portRunParties(t *testing.T, seg *shm.Segment, env *portBarrierEnv, name st
 
 // TestPortBarrier ports the cases BarrierTests and _TestBarrier share:
 // test_barrier, test_barrier_10, test_wait_return, test_action,
+// test_action_exception (BarrierTests only, here with processes too),
 // test_abort, test_reset, test_abort_and_reset and test_timeout, each with
 // goroutines and with processes. test_timeout's late party sleeps until
 // the others' deadlines have broken the barrier (Python sleeps a fixed
 // second against their half second).
 func TestPortBarrier(t *testing.T) {
 	for _, mode := range []string{"goroutines", "processes"} {
-		for _, name := range []string{"barrier", "barrier_10", "wait_return", "action", "abort", "reset", "abort_and_reset", "timeout"} {
+		for _, name := range []string{"barrier", "barrier_10", "wait_return", "action", "action_exception", "abort", "reset", "abort_and_reset", "timeout"} {
 			t.Run(mode+"/"+name, func(t *testing.T) {
 				seg := testSeg(t)
 				env := portBarrierSetUp(t, seg)
@@ -363,6 +369,10 @@ func TestPortBarrier(t *testing.T) {
 				case "wait_return":
 					if m := get(portMask); m != 1<<portParties-1 {
 						t.Fatalf("arrival indices handed out: %05b, want each of 0..%d once", m, portParties-1)
+					}
+				case "action_exception":
+					if get(portR1) != 1 || get(portR2) != portParties-1 || !x.Broken() {
+						t.Fatalf("got the action's error %d, broken %d (want 1 and %d); %v", get(portR1), get(portR2), portParties-1, x)
 					}
 				case "abort":
 					if get(portR1) != 0 || get(portR2) != portParties-1 || !x.Broken() {

@@ -833,12 +833,7 @@ func TestPortGoMutex(t *testing.T) {
 	for range procs {
 		ps = append(ps, portStartLock(t, seg, "mutex", "l", "hammer", loops))
 	}
-	for _, p := range ps {
-		p.WaitPoint("go")
-	}
-	for _, p := range ps {
-		p.Continue()
-	}
+	mpGoAll(ps)
 	ctx := mpContext(t)
 	var wg sync.WaitGroup
 	var held atomic.Int64
