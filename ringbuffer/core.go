@@ -424,6 +424,9 @@ func (c *core) release(h, k uint64) bool {
 	}
 	hook(pointTaken)
 	notify(c.full)
+	if c.join != nil {
+		notify(c.join) // messages marked done before they were taken
+	}
 	return true
 }
 

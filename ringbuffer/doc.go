@@ -230,9 +230,6 @@
 //   - A message that cannot be encoded fails at Put, with the Codec's
 //     error; Python's put accepts it and its feeder thread prints the error
 //     and drops it.
-//   - TaskDone counts against messages taken (Get), not put: with a
-//     message put and none taken, it fails with ErrNegativeTaskDone, where
-//     Python's task_done succeeds and lets join return early.
 //   - A Pipe is always duplex (a one-way pipe is a Queue). A Recv whose
 //     other end's last holder died returns io.EOF (Python's recv waits for
 //     ever when another process holds a copy of that end, and so does this

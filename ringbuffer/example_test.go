@@ -169,3 +169,24 @@ func ExampleNewSPSCRing() {
 	// [0 1 4 9 16 25 36 49 64 81]
 	// 4 true
 }
+
+func ExampleJoinableQueue_TaskDone() {
+	ctx := context.Background()
+	jq, err := ringbuffer.NewJoinableQueue[int64](4)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer jq.Free()
+
+	// TaskDone counts against Puts, as Python's task_done: a message put
+	// and not yet taken may be marked done, but only once per Put.
+	jq.Put(ctx, 1)
+	fmt.Println(jq.TaskDone(), jq.Unfinished())
+	fmt.Println(jq.TaskDone() == ringbuffer.ErrNegativeTaskDone)
+	fmt.Println(jq.Join(ctx)) // every message put is done
+	// Output:
+	// <nil> 0
+	// true
+	// <nil>
+}

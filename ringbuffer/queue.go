@@ -459,20 +459,24 @@ func joinable[T any](q *Queue[T]) (*JoinableQueue[T], error) {
 	return &JoinableQueue[T]{q}, nil
 }
 
-// TaskDone says that a message taken by Get has been handled. Called more
-// often than Get (in all processes together), it fails with
-// ErrNegativeTaskDone.
+// TaskDone says that a message put on the queue has been handled, as
+// Python's task_done: it counts against Puts, so a message put and not yet
+// taken may be marked done too. Called more often than messages were put
+// (in all processes together), it fails with ErrNegativeTaskDone. The
+// count of messages put is taken as those taken (Get) plus those in the
+// queue at that moment: with Gets running at once it is a snapshot, as
+// Len is.
 func (q *JoinableQueue[T]) TaskDone() error {
 	if q.c.closed.Load() {
 		return fmt.Errorf("ringbuffer: TaskDone: %w", ErrClosed)
 	}
 	for {
-		d, g := atomic.LoadUint64(q.dones), atomic.LoadUint64(q.gets)
-		if d >= g {
+		d, put := atomic.LoadUint64(q.dones), q.put()
+		if d >= put {
 			return ErrNegativeTaskDone
 		}
 		if atomic.CompareAndSwapUint64(q.dones, d, d+1) {
-			if d+1 == atomic.LoadUint64(q.gets) {
+			if d+1 >= q.put() {
 				notify(q.join)
 			}
 			return nil
@@ -480,14 +484,27 @@ func (q *JoinableQueue[T]) TaskDone() error {
 	}
 }
 
-// Unfinished is the number of messages put and not yet marked done: in
-// the queue, being written, or taken and not yet TaskDone.
-func (q *JoinableQueue[T]) Unfinished() int {
-	g, d := atomic.LoadUint64(q.gets), atomic.LoadUint64(q.dones)
-	return q.Len() + int(g-d)
+// put is the number of messages put: those taken and those in the queue.
+// The queue is read before the count of those taken, so that a message
+// taken in between is counted (twice) rather than missed.
+func (q *JoinableQueue[T]) put() uint64 {
+	n := uint64(q.Len())
+	return n + atomic.LoadUint64(q.gets)
 }
 
-// Join waits until every message put has been taken and marked done, or
+// Unfinished is the number of messages put and not yet marked done (its
+// put less TaskDone calls): in the queue, being written, or taken and not
+// yet TaskDone. A snapshot, as Len; never below 0 (a message marked done
+// and then lost with a producer that died writing it counts as finished).
+func (q *JoinableQueue[T]) Unfinished() int {
+	d := atomic.LoadUint64(q.dones)
+	if put := q.put(); put > d {
+		return int(put - d)
+	}
+	return 0
+}
+
+// Join waits until every message put has been marked done (TaskDone), or
 // ctx ends. A consumer that dies between Get and TaskDone leaves its
 // message unfinished for good: Join then waits until ctx ends.
 func (q *JoinableQueue[T]) Join(ctx context.Context) error {
@@ -496,13 +513,13 @@ func (q *JoinableQueue[T]) Join(ctx context.Context) error {
 			return fmt.Errorf("ringbuffer: Join: %w", ErrClosed)
 		}
 		w := atomic.LoadUint32(q.join)
-		if q.c.length() == 0 && atomic.LoadUint64(q.dones) == atomic.LoadUint64(q.gets) {
+		if atomic.LoadUint64(q.dones) >= q.put() {
 			return nil
 		}
 		if w&1 == 0 && !atomic.CompareAndSwapUint32(q.join, w, w|1) {
 			continue
 		}
-		if q.c.length() == 0 && atomic.LoadUint64(q.dones) == atomic.LoadUint64(q.gets) {
+		if atomic.LoadUint64(q.dones) >= q.put() {
 			return nil
 		}
 		if err := park.Wait(ctx, q.join, w|1, joinPoll); err != nil && err != park.ErrTimeout {
