@@ -143,7 +143,8 @@
 //	24      8     element size (modes 1 and 2: the cell size; mode 3: 0)
 //	32      8     offset of the cell words (modes 2 and 3; 0 in mode 1)
 //	40      8     offset of the data
-//	48      16    zero
+//	48      8     capacity in messages (a Queue of plain T; 0: the cells)
+//	56      8     zero
 //	64      8     tail: producers' position in cells; bit 63 set once shut down
 //	128     8     head: consumers' position in cells
 //	192     4     not-empty sleep word: generation<<1 | sleepers
@@ -218,11 +219,13 @@
 //
 // Where Python's Queue and Connection behave otherwise:
 //
-//   - Capacity: a Queue of plain T holds n rounded up to a power of two
-//     (Python's maxsize is exact); one of encoded T holds n*256 bytes of
-//     messages, however many that is. There is no Full: for plain T,
-//     compare Len with Cap; for encoded T, whether a message fits depends
-//     on its size (TryPut reports ErrFull).
+//   - Capacity: a Queue of plain T holds exactly n messages, as Python's
+//     maxsize; one of encoded T holds n*256 bytes of messages, however
+//     many that is, and its Full reports a ring with no free cell: whether
+//     a message fits depends on its size (TryPut reports ErrFull). Len,
+//     Empty and Full are snapshots, as Python's qsize, empty and full:
+//     other processes put and get meanwhile, so a Put after a false Full
+//     may still wait, and a Get after a false Empty.
 //   - Shutdown is Python's shutdown(immediate=False): messages put are
 //     never discarded (there is no immediate shutdown). Empty and Len keep
 //     working after Close and Shutdown (Python's empty raises OSError once

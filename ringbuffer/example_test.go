@@ -190,3 +190,26 @@ func ExampleJoinableQueue_TaskDone() {
 	// true
 	// <nil>
 }
+
+func ExampleQueue_Full() {
+	q, err := ringbuffer.NewQueue[int64](6) // Python's Queue(maxsize=6)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer q.Free()
+
+	for i := range int64(6) {
+		q.TryPut(i)
+	}
+	// Exactly 6, though the ring inside has 8 slots. Len, Empty and Full
+	// are snapshots: other processes may put and get meanwhile.
+	fmt.Println(q.Cap(), q.Len(), q.Full(), q.Empty())
+	fmt.Println(errors.Is(q.TryPut(6), ringbuffer.ErrFull))
+	q.TryGet()
+	fmt.Println(q.Full())
+	// Output:
+	// 6 6 true false
+	// true
+	// false
+}

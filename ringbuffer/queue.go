@@ -50,12 +50,13 @@ const (
 	encodedRoom = 4
 )
 
-// NewQueue makes a Queue with room for at least n messages, in the default
-// heap or where opts place it. For plain T, n is exact (rounded up to a
-// power of two). For encoded T, the ring gets n*256 bytes (rounded up to a
-// power of two): n messages of up to 252 encoded bytes each, or fewer
-// larger ones; a message longer than the whole ring fails with
-// ErrTooLarge.
+// NewQueue makes a Queue in the default heap or where opts place it. For
+// plain T it holds exactly n messages (Python's maxsize): with n in it, a
+// Put waits and a TryPut fails with ErrFull, though its ring may have more
+// slots (a power of two). For encoded T, the ring gets n*256 bytes
+// (rounded up to a power of two): room for at least n messages of up to
+// 252 encoded bytes each, or fewer larger ones; a message longer than the
+// whole ring fails with ErrTooLarge.
 func NewQueue[T any](n int, opts ...shm.Option) (*Queue[T], error) {
 	return newQueue[T](n, false, opts)
 }
@@ -81,6 +82,7 @@ func queueLayout[T any](n int, joinable bool) (fp uint64, l layout, err error) {
 	fp, plain := queueType[T]()
 	if plain > 0 {
 		l, err = newLayout(modeFixed, uint64(n), plain, plain, joinable)
+		l.limit = uint64(n)
 	} else {
 		l, err = newLayout(modeFramed, uint64(n)*encodedRoom, encodedCell, 0, joinable)
 	}
@@ -220,11 +222,23 @@ func (q *Queue[T]) Shutdown() error {
 // IsShutdown reports whether the queue was shut down.
 func (q *Queue[T]) IsShutdown() bool { return q.c.isShutdown() }
 
-// Cap is the ring's size: messages for plain T, 64-byte cells otherwise.
-func (q *Queue[T]) Cap() int { return int(q.c.l.cells) }
+// Cap is the queue's capacity: for plain T, the messages it holds (n of
+// NewQueue); for encoded T, the 64-byte cells of its ring.
+func (q *Queue[T]) Cap() int { return int(q.c.limit) }
+
+// Full reports whether the queue has no room for a message (Python's
+// full): for plain T, whether it holds Cap messages; for encoded T,
+// whether its ring has no free cell (a larger message may find no room
+// while Full reports false). Like Len it is a snapshot: a Put that
+// follows a false Full may still wait, and a TryPut fail with ErrFull.
+func (q *Queue[T]) Full() bool {
+	return q.c.length() >= q.c.limit
+}
 
 // Len is the number of messages in the queue, those being written
-// included: a snapshot, stale as soon as it returns (Python's qsize).
+// included: a snapshot, stale as soon as it returns (Python's qsize), as
+// other processes put and get at the same time. For plain T it also counts
+// the slot of a producer that died while it wrote, until a Get skips it.
 func (q *Queue[T]) Len() int {
 	c := q.c
 	if c.l.mode == modeFixed {
@@ -246,7 +260,8 @@ func (q *Queue[T]) Len() int {
 	return n
 }
 
-// Empty reports whether the queue holds no message.
+// Empty reports whether the queue holds no message (Python's empty): a
+// snapshot, as Len; a Get that follows a false Empty may still wait.
 func (q *Queue[T]) Empty() bool { return q.c.length() == 0 }
 
 // TryPut adds v if there is room now, or returns an error matching ErrFull
