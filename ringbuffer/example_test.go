@@ -213,3 +213,30 @@ func ExampleQueue_Full() {
 	// true
 	// false
 }
+
+func ExampleOneWayPipe() {
+	ctx := context.Background()
+	// Python's r, w = Pipe(duplex=False): the reader first.
+	rx, tx, err := ringbuffer.OneWayPipe[string](16)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer rx.Free()
+
+	go func() { // usually a child process, given tx as a handle
+		tx.Send(ctx, "hello")
+		tx.Close() // the last holder of the Sender: the stream ends
+	}()
+	for {
+		m, err := rx.Recv(ctx)
+		if err == io.EOF {
+			fmt.Println("EOF")
+			break
+		}
+		fmt.Println(m, err)
+	}
+	// Output:
+	// hello <nil>
+	// EOF
+}
