@@ -32,6 +32,7 @@ type core struct {
 	data  []byte
 	mask  uint64
 	shift uint
+	limit uint64 // cells that may be in use at once (layout.capacity)
 
 	spin      atomic.Bool
 	closed    atomic.Bool    // this handle was closed
@@ -70,6 +71,7 @@ func mapCore(o *shm.Object, b []byte, l layout) *core {
 		table: mem.Slice[uint64](b, offTable, MaxProducers),
 		data:  b[l.dataOff:l.size():l.size()],
 		mask:  l.cells - 1,
+		limit: l.capacity(),
 		shift: l.lapShift(),
 	}
 	if l.mode != modeSPSC {
@@ -322,14 +324,17 @@ func (c *core) moveTail(from, to uint64, idx int) (cut uint64) {
 }
 
 // room reports whether k cells from position t are free, that is, every
-// consumer has left the lap before.
+// consumer has left the lap before, and within the limit: a Queue of
+// plain T holds its capacity exactly, however many cells its ring has.
+// Positions count the holes of dead producers too, which the consumers
+// skip: a producer's death costs no capacity for longer than that.
 func (c *core) room(t, k uint64) bool {
-	if t+k <= c.headCache.Load()+c.l.cells {
+	if t+k <= c.headCache.Load()+c.limit {
 		return true
 	}
 	h := atomic.LoadUint64(c.head)
 	c.headCache.Store(h)
-	return t+k <= h+c.l.cells
+	return t+k <= h+c.limit
 }
 
 // commit publishes the frame claimed at pos.
@@ -424,6 +429,9 @@ func (c *core) release(h, k uint64) bool {
 	}
 	hook(pointTaken)
 	notify(c.full)
+	if c.join != nil {
+		notify(c.join) // messages marked done before they were taken
+	}
 	return true
 }
 

@@ -1,5 +1,6 @@
 // Package ringbuffer moves messages between processes through rings in
-// shared memory: Python's Queue, JoinableQueue and Pipe, without their
+// shared memory: Python's Queue, JoinableQueue and Pipe (duplex or
+// one-way), without their
 // feeder threads, their pickling of plain data, or their failure modes.
 //
 //	q, _ := ringbuffer.NewQueue[Fancy](64)     // multiprocessing.Queue: any encodable T
@@ -9,6 +10,7 @@
 //
 //	jq, _ := ringbuffer.NewJoinableQueue[Job](64) // TaskDone, Join(ctx)
 //	a, b, _ := ringbuffer.Pipe[Msg](16)           // duplex: a.Send(ctx, m), b.Recv(ctx), Poll(ctx)
+//	rx, tx, _ := ringbuffer.OneWayPipe[Msg](16)   // Pipe(duplex=False): tx.Send, rx.Recv
 //	r, _ := ringbuffer.NewRing[Tick](1<<16)       // plain T only: PushBatch/PopBatch
 //
 // Every object is made in the process's default heap, or in a segment with
@@ -38,6 +40,10 @@
 //   - Pipe[T]: two Queues, one each way, as two Conns: Send, Recv, Poll.
 //     Once no live process holds an end (every holder closed it, or died),
 //     the other end's Recv drains and then returns io.EOF.
+//   - OneWayPipe[T]: Python's Pipe(duplex=False), a Receiver that can only
+//     Recv and Poll and a Sender that can only Send, held and closed as
+//     Conns are; the way back is a ring of one message, so that for large
+//     n it is about half a Pipe's size.
 //
 // # Lifecycle
 //
@@ -58,6 +64,8 @@
 //	               holder left, the other end reads
 //	               io.EOF once drained and its Send
 //	               fails with io.ErrClosedPipe
+//	Receiver,      as Conn's                           as Conn's                   -
+//	Sender
 //
 // Close is idempotent, and wakes the calls of its handle that wait. Free
 // needs every process to have stopped using the object (Free of a Conn:
@@ -127,11 +135,14 @@
 // Every ring (a Ring, a Queue) is one block of a segment (kind ring or
 // queue; the fingerprint names T's layout, or, for encoded T, its Go type).
 // A Pipe is one block of kind pipe, as large as two Queues of its size: a
-// 64-byte header (version 3 at 0, the offsets of its rings at 8 and 16,
-// the rest zero), then its two rings, each from a 64-byte boundary, ring 0
+// 64-byte header (version 3 at 0, flags at 4: bit 0 one-way, the offsets
+// of its rings at 8 and 16, the rest zero), then its two rings, each from a 64-byte boundary, ring 0
 // carrying what end 0 sends, and holding, at offset 400, the holders of
 // end 0 (MaxHolders owner words; bit 0 set: sent, not yet received). A
-// pipe of another version is refused (ErrCorrupt, shm.ErrVersion). Offsets
+// pipe of another version is refused (ErrCorrupt, shm.ErrVersion). A
+// OneWayPipe's ring 1 is a ring of one message, which carries nothing and
+// holds the Receiver's holders; a Conn does not open a one-way pipe, nor a
+// Receiver or Sender a duplex one (shm.ErrKind). Offsets
 // are from the ring's start; integers are little-endian:
 //
 //	offset  size  field
@@ -143,7 +154,8 @@
 //	24      8     element size (modes 1 and 2: the cell size; mode 3: 0)
 //	32      8     offset of the cell words (modes 2 and 3; 0 in mode 1)
 //	40      8     offset of the data
-//	48      16    zero
+//	48      8     capacity in messages (a Queue of plain T; 0: the cells)
+//	56      8     zero
 //	64      8     tail: producers' position in cells; bit 63 set once shut down
 //	128     8     head: consumers' position in cells
 //	192     4     not-empty sleep word: generation<<1 | sleepers
@@ -218,11 +230,13 @@
 //
 // Where Python's Queue and Connection behave otherwise:
 //
-//   - Capacity: a Queue of plain T holds n rounded up to a power of two
-//     (Python's maxsize is exact); one of encoded T holds n*256 bytes of
-//     messages, however many that is. There is no Full: for plain T,
-//     compare Len with Cap; for encoded T, whether a message fits depends
-//     on its size (TryPut reports ErrFull).
+//   - Capacity: a Queue of plain T holds exactly n messages, as Python's
+//     maxsize; one of encoded T holds n*256 bytes of messages, however
+//     many that is, and its Full reports a ring with no free cell: whether
+//     a message fits depends on its size (TryPut reports ErrFull). Len,
+//     Empty and Full are snapshots, as Python's qsize, empty and full:
+//     other processes put and get meanwhile, so a Put after a false Full
+//     may still wait, and a Get after a false Empty.
 //   - Shutdown is Python's shutdown(immediate=False): messages put are
 //     never discarded (there is no immediate shutdown). Empty and Len keep
 //     working after Close and Shutdown (Python's empty raises OSError once
@@ -230,10 +244,7 @@
 //   - A message that cannot be encoded fails at Put, with the Codec's
 //     error; Python's put accepts it and its feeder thread prints the error
 //     and drops it.
-//   - TaskDone counts against messages taken (Get), not put: with a
-//     message put and none taken, it fails with ErrNegativeTaskDone, where
-//     Python's task_done succeeds and lets join return early.
-//   - A Pipe is always duplex (a one-way pipe is a Queue). A Recv whose
+//   - A Recv whose
 //     other end's last holder died returns io.EOF (Python's recv waits for
 //     ever when another process holds a copy of that end, and so does this
 //     one, as long as that process lives).

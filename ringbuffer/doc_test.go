@@ -32,7 +32,7 @@ func TestDocLayout(t *testing.T) {
 	want := map[int]string{
 		offVersion: "version", offMode: "mode", offCellSize: "cell size", offFlags: "flags",
 		offCells: "cells", offElemSize: "element size", offSeqOff: "offset of the cell words",
-		offDataOff: "offset of the data", 48: "zero", offTail: "tail", offHead: "head",
+		offDataOff: "offset of the data", offLimit: "capacity", 56: "zero", offTail: "tail", offHead: "head",
 		offNotEmpty: "not-empty", offNotFull: "not-full", offGets: "messages taken",
 		offDones: "TaskDone", offJoinWord: "Join's sleep word", offProducer: "producer's owner word",
 		offConsumer: "consumer's owner word", offHolders: "holders of the end", offTable: "producer table",

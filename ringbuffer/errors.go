@@ -40,8 +40,9 @@ var (
 	// header or a frame that fails its checks.
 	// The same value as shm.ErrCorrupt.
 	ErrCorrupt = shm.ErrCorrupt
-	// ErrNegativeTaskDone: TaskDone called more often than Get.
-	ErrNegativeTaskDone = errors.New("ringbuffer: TaskDone called more times than Get")
+	// ErrNegativeTaskDone: TaskDone called more often than messages were
+	// put (Python's "task_done() called too many times").
+	ErrNegativeTaskDone = errors.New("ringbuffer: TaskDone called more times than Put")
 )
 
 // The errors of the hot paths, made once: a Try call that finds the ring

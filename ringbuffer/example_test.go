@@ -169,3 +169,74 @@ func ExampleNewSPSCRing() {
 	// [0 1 4 9 16 25 36 49 64 81]
 	// 4 true
 }
+
+func ExampleJoinableQueue_TaskDone() {
+	ctx := context.Background()
+	jq, err := ringbuffer.NewJoinableQueue[int64](4)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer jq.Free()
+
+	// TaskDone counts against Puts, as Python's task_done: a message put
+	// and not yet taken may be marked done, but only once per Put.
+	jq.Put(ctx, 1)
+	fmt.Println(jq.TaskDone(), jq.Unfinished())
+	fmt.Println(jq.TaskDone() == ringbuffer.ErrNegativeTaskDone)
+	fmt.Println(jq.Join(ctx)) // every message put is done
+	// Output:
+	// <nil> 0
+	// true
+	// <nil>
+}
+
+func ExampleQueue_Full() {
+	q, err := ringbuffer.NewQueue[int64](6) // Python's Queue(maxsize=6)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer q.Free()
+
+	for i := range int64(6) {
+		q.TryPut(i)
+	}
+	// Exactly 6, though the ring inside has 8 slots. Len, Empty and Full
+	// are snapshots: other processes may put and get meanwhile.
+	fmt.Println(q.Cap(), q.Len(), q.Full(), q.Empty())
+	fmt.Println(errors.Is(q.TryPut(6), ringbuffer.ErrFull))
+	q.TryGet()
+	fmt.Println(q.Full())
+	// Output:
+	// 6 6 true false
+	// true
+	// false
+}
+
+func ExampleOneWayPipe() {
+	ctx := context.Background()
+	// Python's r, w = Pipe(duplex=False): the reader first.
+	rx, tx, err := ringbuffer.OneWayPipe[string](16)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer rx.Free()
+
+	go func() { // usually a child process, given tx as a handle
+		tx.Send(ctx, "hello")
+		tx.Close() // the last holder of the Sender: the stream ends
+	}()
+	for {
+		m, err := rx.Recv(ctx)
+		if err == io.EOF {
+			fmt.Println("EOF")
+			break
+		}
+		fmt.Println(m, err)
+	}
+	// Output:
+	// hello <nil>
+	// EOF
+}

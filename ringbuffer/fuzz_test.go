@@ -387,7 +387,7 @@ func FuzzPipeHeader(f *testing.F) {
 		head := a.pipe.Bytes()[:pipeHeader]
 		saved := bytes.Clone(head)
 		copy(head, hdr)
-		c, err := attachConn[string](a.pipe, 1)
+		c, err := attachConn[string](a.pipe, 1, false)
 		if err != nil {
 			return
 		}

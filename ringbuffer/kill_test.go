@@ -208,6 +208,11 @@ func newKillQ(t testing.TB, seg *shm.Segment, kind, name string, size int) *kill
 		q.ring, err = NewRing[killMsg](size, shm.In(seg, name))
 	case "spsc":
 		q.ring, err = NewSPSCRing[killMsg](size, shm.In(seg, name))
+	case "queue": // a Queue of plain T, through its ring's view
+		var x *Queue[killMsg]
+		if x, err = NewQueue[killMsg](size, shm.In(seg, name)); err == nil {
+			q.ring = x.ring
+		}
 	case "gob":
 		q.gob, err = NewQueue[killFrame](size, shm.In(seg, name))
 	default:
@@ -227,6 +232,11 @@ func openKillQ(seg *shm.Segment, kind, name string) (*killQ, error) {
 		q.ring, err = OpenRing[killMsg](context.Background(), seg, name)
 		if err == nil && q.ring.SingleProducer() != (kind == "spsc") {
 			err = fmt.Errorf("ring %q: single producer %v", name, q.ring.SingleProducer())
+		}
+	case "queue":
+		var x *Queue[killMsg]
+		if x, err = OpenQueue[killMsg](context.Background(), seg, name); err == nil {
+			q.ring = x.ring
 		}
 	case "gob":
 		q.gob, err = OpenQueue[killFrame](context.Background(), seg, name)

@@ -16,6 +16,7 @@ const (
 	offElemSize = 24
 	offSeqOff   = 32
 	offDataOff  = 40
+	offLimit    = 48 // a Queue of plain T: its capacity in messages
 	headerSize  = 64
 
 	offTail     = 64  // producers' cursor, bit 63: shut down
@@ -72,6 +73,7 @@ type layout struct {
 	joinable bool
 	seqOff   uint64
 	dataOff  uint64
+	limit    uint64 // mode 2: messages it holds, at most cells; 0: cells
 }
 
 func align64(n uint64) uint64 { return (n + 63) &^ 63 }
@@ -112,6 +114,16 @@ func (l layout) encode(b []byte) {
 	le.PutUint64(b[offElemSize:], l.elemSize)
 	le.PutUint64(b[offSeqOff:], l.seqOff)
 	le.PutUint64(b[offDataOff:], l.dataOff)
+	le.PutUint64(b[offLimit:], l.limit)
+}
+
+// capacity is how many cells may be in use at once: the limit, or every
+// cell.
+func (l layout) capacity() uint64 {
+	if l.limit > 0 {
+		return l.limit
+	}
+	return l.cells
 }
 
 // decodeLayout reads and checks the header at the start of b, a payload of
@@ -124,7 +136,7 @@ func decodeLayout(b []byte) (layout, error) {
 	if v := le.Uint32(b[offVersion:]); v != version {
 		return layout{}, fmt.Errorf("%w: header version %d", ErrCorrupt, v)
 	}
-	for _, c := range b[48:headerSize] {
+	for _, c := range b[offLimit+8 : headerSize] {
 		if c != 0 {
 			return layout{}, fmt.Errorf("%w: reserved header bytes are not zero", ErrCorrupt)
 		}
@@ -138,6 +150,7 @@ func decodeLayout(b []byte) (layout, error) {
 		joinable: flags&flagJoinable != 0,
 		seqOff:   le.Uint64(b[offSeqOff:]),
 		dataOff:  le.Uint64(b[offDataOff:]),
+		limit:    le.Uint64(b[offLimit:]),
 	}
 	if flags&^flagJoinable != 0 {
 		return layout{}, fmt.Errorf("%w: unknown flags %#x", ErrCorrupt, flags)
@@ -152,6 +165,10 @@ func decodeLayout(b []byte) (layout, error) {
 	if err != nil {
 		return layout{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
+	if l.limit > l.cells || (l.limit > 0 && l.mode != modeFixed) {
+		return layout{}, fmt.Errorf("%w: a limit of %d messages in %d cells, mode %d", ErrCorrupt, l.limit, l.cells, l.mode)
+	}
+	want.limit = l.limit
 	switch l.mode {
 	case modeSPSC, modeFixed:
 		if l.elemSize != l.cellSize {

@@ -40,10 +40,14 @@ type Conn[T any] struct {
 //
 //	offset  size  field
 //	0       4     version (3)
-//	4       4     zero
+//	4       4     flags: bit 0 one-way (OneWayPipe)
 //	8       8     offset of ring 0 in the payload (64)
 //	16      8     offset of ring 1: 64 plus ring 0's size rounded up to 64
 //	24      40    zero
+//
+// A one-way pipe's end 0 only sends and its end 1 only receives: its ring
+// 1 carries nothing, and is a ring of one message, there for the holders
+// of end 1.
 //
 // The holders of end i are MaxHolders owner words at offset offHolders of
 // ring i's header (words that queues leave unused): 0 for a free slot, a
@@ -51,10 +55,13 @@ type Conn[T any] struct {
 // sent (MarshalBinary) and not yet received. Version 2 pipes had no
 // holders, and are refused.
 const (
-	pipeVersion = 3
-	pipeHeader  = 64
-	offPipeQ0   = 8
-	offPipeQ1   = 16
+	pipeVersion  = 3
+	pipeHeader   = 64
+	offPipeFlags = 4
+	offPipeQ0    = 8
+	offPipeQ1    = 16
+
+	pipeOneWay = 1 // flag: a OneWayPipe
 )
 
 // MaxHolders is how many processes may hold one end of a Pipe at a time,
@@ -68,7 +75,7 @@ const MaxHolders = 6
 // pipe is a pipe object whose header and rings were checked.
 type pipe struct {
 	o     *shm.Object
-	l     layout
+	l     [2]layout
 	rings [2][]byte
 	at    [2]uintptr // where rings start in the payload
 }
@@ -82,45 +89,65 @@ type pipe struct {
 // as Python programs do, so that the child's death is the end of the
 // stream for it.
 func Pipe[T any](n int, opts ...shm.Option) (*Conn[T], *Conn[T], error) {
+	p, err := makePipe[T](n, false, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return newConn[T](p, 0), newConn[T](p, 1), nil
+}
+
+// makePipe makes a pipe of n messages each way, or, oneWay, n from end 0
+// to end 1, and holds both its ends for this process.
+func makePipe[T any](n int, oneWay bool, opts []shm.Option) (*pipe, error) {
 	if n <= 0 {
-		return nil, nil, fmt.Errorf("ringbuffer: %w: a pipe of %d messages", ErrInvalid, n)
+		return nil, fmt.Errorf("ringbuffer: %w: a pipe of %d messages", ErrInvalid, n)
 	}
 	me, err := owner.Me()
 	if err != nil {
-		return nil, nil, fmt.Errorf("ringbuffer: making a pipe: %w", err)
+		return nil, fmt.Errorf("ringbuffer: making a pipe: %w", err)
 	}
-	fp, l, err := queueLayout[T](n, false)
-	if err != nil {
-		return nil, nil, fmt.Errorf("ringbuffer: making a pipe: %w", err)
+	back, flags := n, uint32(0)
+	if oneWay {
+		back, flags = 1, pipeOneWay
 	}
-	span := align64(l.size())
-	o, err := shm.Place(shm.Spec{Kind: shm.KindPipe, Fingerprint: fp, Size: pipeHeader + 2*span}, func(b []byte) error {
+	var fp uint64
+	var ls [2]layout
+	for i, m := range [2]int{n, back} {
+		if fp, ls[i], err = queueLayout[T](m, false); err != nil {
+			return nil, fmt.Errorf("ringbuffer: making a pipe: %w", err)
+		}
+	}
+	span := [2]uint64{align64(ls[0].size()), align64(ls[1].size())}
+	o, err := shm.Place(shm.Spec{Kind: shm.KindPipe, Fingerprint: fp, Size: pipeHeader + span[0] + span[1]}, func(b []byte) error {
 		le.PutUint32(b, pipeVersion)
+		le.PutUint32(b[offPipeFlags:], flags)
 		le.PutUint64(b[offPipeQ0:], pipeHeader)
-		le.PutUint64(b[offPipeQ1:], pipeHeader+span)
-		for i := range uint64(2) {
-			r := b[pipeHeader+i*span:]
-			l.encode(r)
+		le.PutUint64(b[offPipeQ1:], pipeHeader+span[0])
+		at := uint64(pipeHeader)
+		for i := range 2 {
+			r := b[at:]
+			ls[i].encode(r)
 			le.PutUint64(r[offHolders:], me) // the maker holds both ends
+			at += span[i]
 		}
 		return nil
 	}, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ringbuffer: making a pipe: %w", err)
+		return nil, fmt.Errorf("ringbuffer: making a pipe: %w", err)
 	}
 	b := o.Bytes()
-	p := &pipe{o: o, l: l}
+	p := &pipe{o: o, l: ls}
+	at := uint64(pipeHeader)
 	for i := range 2 {
-		at := pipeHeader + uint64(i)*span
-		p.rings[i], p.at[i] = b[at:at+span:at+span], uintptr(at)
+		p.rings[i], p.at[i] = b[at:at+span[i]:at+span[i]], uintptr(at)
+		at += span[i]
 	}
-	var ends [2]*Conn[T]
-	for i := range ends {
-		c := newConn[T](p, i)
-		hold(c.key, func(uint64) (*uint64, error) { return &c.mine[0], nil })
-		ends[i] = c
+	for end := range 2 {
+		k := holdKeyOf(o, p.at[end]+offHolders)
+		w := &mem.Slice[uint64](p.rings[end], offHolders, MaxHolders)[0]
+		hold(k, func(uint64) (*uint64, error) { return w, nil })
 	}
-	return ends[0], ends[1], nil
+	return p, nil
 }
 
 // OpenPipe opens the Pipe called name in seg and returns its two ends,
@@ -139,7 +166,7 @@ func OpenPipe[T any](ctx context.Context, seg *shm.Segment, name string) (*Conn[
 	if err != nil {
 		return nil, nil, fmt.Errorf("ringbuffer: opening pipe %q: %w", name, err)
 	}
-	p, err := checkPipe[T](o)
+	p, err := checkPipe[T](o, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -154,9 +181,9 @@ func OpenPipe[T any](ctx context.Context, seg *shm.Segment, name string) (*Conn[
 	return a, b, nil
 }
 
-// checkPipe checks the header of the pipe o and the headers of its two
-// rings.
-func checkPipe[T any](o *shm.Object) (*pipe, error) {
+// checkPipe checks the header of the pipe o, that it is one-way or duplex
+// as wanted (shm.ErrKind otherwise), and the headers of its two rings.
+func checkPipe[T any](o *shm.Object, wantOneWay bool) (*pipe, error) {
 	b := o.Bytes()
 	what := fmt.Sprintf("ringbuffer: pipe %q", o.Name())
 	if len(b) < pipeHeader {
@@ -165,25 +192,27 @@ func checkPipe[T any](o *shm.Object) (*pipe, error) {
 	if v := le.Uint32(b); v != pipeVersion {
 		return nil, fmt.Errorf("%s: %w: header version %d, this build reads %d: %w", what, ErrCorrupt, v, pipeVersion, shm.ErrVersion)
 	}
-	for _, r := range [][]byte{b[4:offPipeQ0], b[offPipeQ1+8 : pipeHeader]} {
-		for _, c := range r {
-			if c != 0 {
-				return nil, fmt.Errorf("%s: %w: reserved header bytes are not zero", what, ErrCorrupt)
-			}
+	for _, c := range b[offPipeQ1+8 : pipeHeader] {
+		if c != 0 {
+			return nil, fmt.Errorf("%s: %w: reserved header bytes are not zero", what, ErrCorrupt)
 		}
+	}
+	flags := le.Uint32(b[offPipeFlags:])
+	if flags&^pipeOneWay != 0 {
+		return nil, fmt.Errorf("%s: %w: unknown flags %#x", what, ErrCorrupt, flags)
+	}
+	if oneWay := flags&pipeOneWay != 0; oneWay != wantOneWay {
+		kinds := map[bool]string{false: "duplex (Pipe)", true: "one-way (OneWayPipe)"}
+		return nil, fmt.Errorf("%s is %s, not %s: %w", what, kinds[oneWay], kinds[wantOneWay], shm.ErrKind)
 	}
 	at0, at1 := le.Uint64(b[offPipeQ0:]), le.Uint64(b[offPipeQ1:])
 	if at0 != pipeHeader || at1 <= at0 || at1%64 != 0 || at1 >= uint64(len(b)) {
 		return nil, fmt.Errorf("%s: %w: rings at %d and %d of a %d-byte payload", what, ErrCorrupt, at0, at1, len(b))
 	}
-	span := at1 - at0
-	if uint64(len(b))-at1 < span {
-		return nil, fmt.Errorf("%s: %w: a second ring of %d bytes, the first has %d", what, ErrCorrupt, uint64(len(b))-at1, span)
-	}
 	p := &pipe{o: o}
-	for i, at := range []uint64{at0, at1} {
-		r := b[at : at+span : at+span]
-		c, err := attachCore(o, r)
+	starts, ends := [2]uint64{at0, at1}, [2]uint64{at1, uint64(len(b))}
+	for i, at := range starts {
+		c, err := attachCore(o, b[at:ends[i]:ends[i]])
 		if err == nil && c.l.joinable {
 			err = fmt.Errorf("%w: a joinable queue's ring", ErrCorrupt)
 		}
@@ -193,13 +222,20 @@ func checkPipe[T any](o *shm.Object) (*pipe, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s, ring %d: %w", what, i, err)
 		}
-		if i == 1 && c.l != p.l {
-			return nil, fmt.Errorf("%s: %w: its two rings differ", what, ErrCorrupt)
+		span := align64(c.l.size())
+		if i == 0 && span != at1-at0 {
+			return nil, fmt.Errorf("%s: %w: rings of %d bytes %d bytes apart", what, ErrCorrupt, c.l.size(), at1-at0)
 		}
-		p.l, p.rings[i], p.at[i] = c.l, r, uintptr(at)
-	}
-	if align64(p.l.size()) != span {
-		return nil, fmt.Errorf("%s: %w: rings of %d bytes %d bytes apart", what, ErrCorrupt, p.l.size(), span)
+		if i == 1 {
+			want := p.l[0] // duplex: the same both ways
+			if wantOneWay {
+				_, want, _ = queueLayout[T](1, false) // one-way: a ring of one message
+			}
+			if c.l != want {
+				return nil, fmt.Errorf("%s: %w: its second ring is not the one its kind has", what, ErrCorrupt)
+			}
+		}
+		p.l[i], p.rings[i], p.at[i] = c.l, b[at:at+span:at+span], uintptr(at)
 	}
 	return p, nil
 }
@@ -210,8 +246,8 @@ func newConn[T any](p *pipe, end int) *Conn[T] {
 	return &Conn[T]{
 		pipe: p.o,
 		end:  end,
-		out:  newQueueOn[T](mapCore(p.o, p.rings[end], p.l)),
-		in:   newQueueOn[T](mapCore(p.o, p.rings[1-end], p.l)),
+		out:  newQueueOn[T](mapCore(p.o, p.rings[end], p.l[end])),
+		in:   newQueueOn[T](mapCore(p.o, p.rings[1-end], p.l[1-end])),
 		mine: mem.Slice[uint64](p.rings[end], offHolders, MaxHolders),
 		peer: mem.Slice[uint64](p.rings[1-end], offHolders, MaxHolders),
 		key:  holdKeyOf(p.o, p.at[end]+offHolders),
@@ -220,8 +256,8 @@ func newConn[T any](p *pipe, end int) *Conn[T] {
 
 // attachConn checks the pipe o and makes a handle of its end end that
 // holds nothing yet.
-func attachConn[T any](o *shm.Object, end int) (*Conn[T], error) {
-	p, err := checkPipe[T](o)
+func attachConn[T any](o *shm.Object, end int, oneWay bool) (*Conn[T], error) {
+	p, err := checkPipe[T](o, oneWay)
 	if err != nil {
 		return nil, err
 	}
@@ -298,22 +334,37 @@ func (c *Conn[T]) MarshalBinary() ([]byte, error) {
 // or, when that one is gone (its sender died first, or the bytes were
 // received before), a holder slot of its own.
 func (c *Conn[T]) UnmarshalBinary(b []byte) error {
+	x, err := unmarshalConn[T](b, false, -1)
+	if err != nil {
+		return err
+	}
+	*c = *x
+	return nil
+}
+
+// unmarshalConn attaches to the end that MarshalBinary encoded in b, of a
+// one-way pipe or of a duplex one, and end want (-1: either), and holds
+// it for this process.
+func unmarshalConn[T any](b []byte, oneWay bool, want int) (*Conn[T], error) {
 	if len(b) < connTail {
-		return fmt.Errorf("ringbuffer: a pipe end of %d bytes: %w", len(b), shm.ErrBadHandle)
+		return nil, fmt.Errorf("ringbuffer: a pipe end of %d bytes: %w", len(b), shm.ErrBadHandle)
 	}
 	tail := b[len(b)-connTail:]
 	end, slot, w := int(tail[0]), int(tail[1]), le.Uint64(tail[2:])
 	if end > 1 || slot >= MaxHolders || w&1 == 0 {
-		return fmt.Errorf("ringbuffer: a pipe end: end %d, slot %d, word %#x: %w", end, slot, w, shm.ErrBadHandle)
+		return nil, fmt.Errorf("ringbuffer: a pipe end: end %d, slot %d, word %#x: %w", end, slot, w, shm.ErrBadHandle)
+	}
+	if want >= 0 && end != want {
+		return nil, fmt.Errorf("ringbuffer: a pipe end: a %s, want a %s: %w", oneWayEnds[end], oneWayEnds[want], shm.ErrKind)
 	}
 	fp, _ := queueType[T]()
 	o, err := shm.Unmarshal(b[:len(b)-connTail], shm.Spec{Kind: shm.KindPipe, Fingerprint: fp})
 	if err != nil {
-		return fmt.Errorf("ringbuffer: attaching a pipe end: %w", err)
+		return nil, fmt.Errorf("ringbuffer: attaching a pipe end: %w", err)
 	}
-	x, err := attachConn[T](o, end)
+	x, err := attachConn[T](o, end, oneWay)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sent := &x.mine[slot]
 	fresh, err := hold(x.key, func(me uint64) (*uint64, error) {
@@ -327,14 +378,13 @@ func (c *Conn[T]) UnmarshalBinary(b []byte) error {
 		return &x.mine[i], nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !fresh {
 		// This process held the end already: the hold sent is not needed.
 		atomic.CompareAndSwapUint64(sent, w, 0)
 	}
-	*c = *x
-	return nil
+	return x, nil
 }
 
 // Handle names the pipe (both ends) for another process.

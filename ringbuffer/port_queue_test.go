@@ -11,7 +11,7 @@ package ringbuffer
 //	put(v, False), put_nowait  TryPut(v): ErrFull
 //	get() / get(True, t)       Get(ctx)
 //	get(False), get_nowait     TryGet(): ErrEmpty
-//	qsize, empty, full         Len, Empty, Len() == Cap()
+//	qsize, empty, full         Len, Empty, Full
 //	pyqueue.Full / Empty       ErrFull, ErrEmpty; context.DeadlineExceeded
 //	                           after a bounded wait
 //	close()                    Close: this process's handle only; calls
@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,20 +196,17 @@ func pyChildOut(t *testing.T, p *testproc.Proc) []string {
 	return res[1:]
 }
 
-// pyFull is Python's full(): no room for one more message.
-func pyFull[T any](q *Queue[T]) bool { return q.Len() == q.Cap() }
-
 // test_put: a bounded queue filled by the parent, every form of put on the
 // full queue failing without waiting (or after its timeout) and adding
 // nothing, then emptied by a child.
 func TestPyQueuePut(t *testing.T) {
-	const size = 8 // a power of two: the capacity of a plain queue is exact
+	const size = 6 // Python's MAXSIZE: the capacity of a plain queue is exact
 	seg := testSeg(t)
 	q := mustNew(t, NewQueue[int64], size, shm.In(seg, "q"))
 	p := pyStartQueue(t, seg, "q", "get", strconv.Itoa(size))
 	p.WaitPoint("start")
-	if !q.Empty() || pyFull(q) {
-		t.Fatalf("new queue: Empty %v, full %v", q.Empty(), pyFull(q))
+	if !q.Empty() || q.Full() {
+		t.Fatalf("new queue: Empty %v, full %v", q.Empty(), q.Full())
 	}
 	ctx := xpContext(t)
 	for i := 1; i <= size; i++ {
@@ -222,8 +220,8 @@ func TestPyQueuePut(t *testing.T) {
 			t.Fatalf("put %d: %v", i, err)
 		}
 	}
-	if q.Empty() || !pyFull(q) {
-		t.Fatalf("filled queue: Empty %v, full %v", q.Empty(), pyFull(q))
+	if q.Empty() || !q.Full() {
+		t.Fatalf("filled queue: Empty %v, full %v", q.Empty(), q.Full())
 	}
 	if err := q.TryPut(7); err != errFull {
 		t.Errorf("TryPut on a full queue: %v, want ErrFull", err)
@@ -243,11 +241,11 @@ func TestPyQueuePut(t *testing.T) {
 	}
 	p.Continue()
 	got := pyChildOut(t, p)
-	if want := "1 2 3 4 5 6 7 8"; strings.Join(got, " ") != want {
+	if want := "1 2 3 4 5 6"; strings.Join(got, " ") != want {
 		t.Errorf("the child got %q, want %q", got, want)
 	}
-	if !q.Empty() || pyFull(q) {
-		t.Errorf("emptied queue: Empty %v, full %v", q.Empty(), pyFull(q))
+	if !q.Empty() || q.Full() {
+		t.Errorf("emptied queue: Empty %v, full %v", q.Empty(), q.Full())
 	}
 }
 
@@ -361,11 +359,24 @@ func TestPyQueueTaskDone(t *testing.T) {
 	if err := q.TryPut(0); err != nil {
 		t.Fatal(err)
 	}
-	// Python's task_done counts against puts and would let this pass (and
-	// Join return with the message still queued); TaskDone counts
-	// against messages taken.
+	// TaskDone counts against puts, as Python's task_done: a message put
+	// and not yet taken may be marked done, once.
+	if err := q.TaskDone(); err != nil {
+		t.Errorf("TaskDone with a message put, none taken: %v", err)
+	}
 	if err := q.TaskDone(); err != ErrNegativeTaskDone {
-		t.Errorf("TaskDone with a message put, none taken: %v, want ErrNegativeTaskDone", err)
+		t.Errorf("a second TaskDone with one message put: %v, want ErrNegativeTaskDone", err)
+	}
+	if n := q.Unfinished(); n != 0 {
+		t.Errorf("Unfinished %d with the one message put marked done, want 0", n)
+	}
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := q.Join(done); err != nil {
+		t.Errorf("Join with the one message put marked done: %v", err)
+	}
+	if v, err := q.TryGet(); v != 0 || err != nil { // done already: not for the workers
+		t.Fatalf("TryGet: %v, %v", v, err)
 	}
 	ps := make([]*testproc.Proc, workers)
 	for i := range ps {
@@ -397,8 +408,8 @@ func TestPyQueueTaskDone(t *testing.T) {
 		n, _ := strconv.Atoi(out[0])
 		total += n
 	}
-	if total != tasks {
-		t.Errorf("the workers handled %d tasks, want %d", total, tasks)
+	if total != tasks-1 { // the first, taken above
+		t.Errorf("the workers handled %d tasks, want %d", total, tasks-1)
 	}
 }
 
@@ -651,5 +662,98 @@ func TestPySimpleQueueEmpty(t *testing.T) {
 		if err := q.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
+	}
+}
+
+// Lib/test/test_queue.py, BaseQueueTestMixin: test_queue_task_done (a
+// TaskDone with nothing put is refused) and test_queue_join (two workers
+// add up 100 messages, twice over; Join returns only once all are done; a
+// further TaskDone is refused), on a queue of plain T and one of encoded T.
+func TestPyQueueJoin(t *testing.T) {
+	t.Run("plain", func(t *testing.T) { pyQueueJoin(t, intsQ{mustNew(t, NewJoinableQueue[int64], 128)}) })
+	t.Run("encoded", func(t *testing.T) { pyQueueJoin(t, stringsQ{mustNew(t, NewJoinableQueue[string], 128)}) })
+}
+
+// joinQ is what pyQueueJoin needs of a JoinableQueue.
+type joinQ interface {
+	put(ctx context.Context, v int64) error
+	get(ctx context.Context) (int64, error)
+	TaskDone() error
+	Join(ctx context.Context) error
+	Free() error
+}
+
+type intsQ struct{ *JoinableQueue[int64] }
+
+func (q intsQ) put(ctx context.Context, v int64) error { return q.Put(ctx, v) }
+func (q intsQ) get(ctx context.Context) (int64, error) { return q.Get(ctx) }
+
+type stringsQ struct{ *JoinableQueue[string] }
+
+func (q stringsQ) put(ctx context.Context, v int64) error {
+	return q.Put(ctx, strconv.FormatInt(v, 10))
+}
+
+func (q stringsQ) get(ctx context.Context) (int64, error) {
+	s, err := q.Get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(s, 10, 64)
+}
+
+func pyQueueJoin(t *testing.T, q joinQ) {
+	defer q.Free()
+	if err := q.TaskDone(); err != ErrNegativeTaskDone {
+		t.Fatalf("TaskDone with nothing put: %v, want ErrNegativeTaskDone", err)
+	}
+	ctx := xpContext(t)
+	for range 2 {
+		var cum atomic.Int64
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() {
+				for {
+					x, err := q.get(ctx)
+					if err == nil && x >= 0 {
+						cum.Add(x)
+					}
+					if err == nil {
+						err = q.TaskDone()
+					}
+					if err != nil || x < 0 {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		for i := range int64(100) {
+			if err := q.put(ctx, i); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := q.Join(ctx); err != nil {
+			t.Fatalf("Join: %v", err)
+		}
+		if got := cum.Load(); got != 4950 {
+			t.Fatalf("Join returned with a sum of %d, want 4950: it did not wait for every TaskDone", got)
+		}
+		for range 2 {
+			if err := q.put(ctx, -1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := q.Join(ctx); err != nil {
+			t.Fatalf("a second Join: %v", err)
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatalf("worker: %v", err)
+			}
+		}
+	}
+	if err := q.TaskDone(); err != ErrNegativeTaskDone {
+		t.Errorf("TaskDone after all were done: %v, want ErrNegativeTaskDone", err)
 	}
 }

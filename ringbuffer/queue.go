@@ -50,12 +50,13 @@ const (
 	encodedRoom = 4
 )
 
-// NewQueue makes a Queue with room for at least n messages, in the default
-// heap or where opts place it. For plain T, n is exact (rounded up to a
-// power of two). For encoded T, the ring gets n*256 bytes (rounded up to a
-// power of two): n messages of up to 252 encoded bytes each, or fewer
-// larger ones; a message longer than the whole ring fails with
-// ErrTooLarge.
+// NewQueue makes a Queue in the default heap or where opts place it. For
+// plain T it holds exactly n messages (Python's maxsize): with n in it, a
+// Put waits and a TryPut fails with ErrFull, though its ring may have more
+// slots (a power of two). For encoded T, the ring gets n*256 bytes
+// (rounded up to a power of two): room for at least n messages of up to
+// 252 encoded bytes each, or fewer larger ones; a message longer than the
+// whole ring fails with ErrTooLarge.
 func NewQueue[T any](n int, opts ...shm.Option) (*Queue[T], error) {
 	return newQueue[T](n, false, opts)
 }
@@ -81,6 +82,7 @@ func queueLayout[T any](n int, joinable bool) (fp uint64, l layout, err error) {
 	fp, plain := queueType[T]()
 	if plain > 0 {
 		l, err = newLayout(modeFixed, uint64(n), plain, plain, joinable)
+		l.limit = uint64(n)
 	} else {
 		l, err = newLayout(modeFramed, uint64(n)*encodedRoom, encodedCell, 0, joinable)
 	}
@@ -220,11 +222,23 @@ func (q *Queue[T]) Shutdown() error {
 // IsShutdown reports whether the queue was shut down.
 func (q *Queue[T]) IsShutdown() bool { return q.c.isShutdown() }
 
-// Cap is the ring's size: messages for plain T, 64-byte cells otherwise.
-func (q *Queue[T]) Cap() int { return int(q.c.l.cells) }
+// Cap is the queue's capacity: for plain T, the messages it holds (n of
+// NewQueue); for encoded T, the 64-byte cells of its ring.
+func (q *Queue[T]) Cap() int { return int(q.c.limit) }
+
+// Full reports whether the queue has no room for a message (Python's
+// full): for plain T, whether it holds Cap messages; for encoded T,
+// whether its ring has no free cell (a larger message may find no room
+// while Full reports false). Like Len it is a snapshot: a Put that
+// follows a false Full may still wait, and a TryPut fail with ErrFull.
+func (q *Queue[T]) Full() bool {
+	return q.c.length() >= q.c.limit
+}
 
 // Len is the number of messages in the queue, those being written
-// included: a snapshot, stale as soon as it returns (Python's qsize).
+// included: a snapshot, stale as soon as it returns (Python's qsize), as
+// other processes put and get at the same time. For plain T it also counts
+// the slot of a producer that died while it wrote, until a Get skips it.
 func (q *Queue[T]) Len() int {
 	c := q.c
 	if c.l.mode == modeFixed {
@@ -246,7 +260,8 @@ func (q *Queue[T]) Len() int {
 	return n
 }
 
-// Empty reports whether the queue holds no message.
+// Empty reports whether the queue holds no message (Python's empty): a
+// snapshot, as Len; a Get that follows a false Empty may still wait.
 func (q *Queue[T]) Empty() bool { return q.c.length() == 0 }
 
 // TryPut adds v if there is room now, or returns an error matching ErrFull
@@ -459,20 +474,24 @@ func joinable[T any](q *Queue[T]) (*JoinableQueue[T], error) {
 	return &JoinableQueue[T]{q}, nil
 }
 
-// TaskDone says that a message taken by Get has been handled. Called more
-// often than Get (in all processes together), it fails with
-// ErrNegativeTaskDone.
+// TaskDone says that a message put on the queue has been handled, as
+// Python's task_done: it counts against Puts, so a message put and not yet
+// taken may be marked done too. Called more often than messages were put
+// (in all processes together), it fails with ErrNegativeTaskDone. The
+// count of messages put is taken as those taken (Get) plus those in the
+// queue at that moment: with Gets running at once it is a snapshot, as
+// Len is.
 func (q *JoinableQueue[T]) TaskDone() error {
 	if q.c.closed.Load() {
 		return fmt.Errorf("ringbuffer: TaskDone: %w", ErrClosed)
 	}
 	for {
-		d, g := atomic.LoadUint64(q.dones), atomic.LoadUint64(q.gets)
-		if d >= g {
+		d, put := atomic.LoadUint64(q.dones), q.put()
+		if d >= put {
 			return ErrNegativeTaskDone
 		}
 		if atomic.CompareAndSwapUint64(q.dones, d, d+1) {
-			if d+1 == atomic.LoadUint64(q.gets) {
+			if d+1 >= q.put() {
 				notify(q.join)
 			}
 			return nil
@@ -480,14 +499,27 @@ func (q *JoinableQueue[T]) TaskDone() error {
 	}
 }
 
-// Unfinished is the number of messages put and not yet marked done: in
-// the queue, being written, or taken and not yet TaskDone.
-func (q *JoinableQueue[T]) Unfinished() int {
-	g, d := atomic.LoadUint64(q.gets), atomic.LoadUint64(q.dones)
-	return q.Len() + int(g-d)
+// put is the number of messages put: those taken and those in the queue.
+// The queue is read before the count of those taken, so that a message
+// taken in between is counted (twice) rather than missed.
+func (q *JoinableQueue[T]) put() uint64 {
+	n := uint64(q.Len())
+	return n + atomic.LoadUint64(q.gets)
 }
 
-// Join waits until every message put has been taken and marked done, or
+// Unfinished is the number of messages put and not yet marked done (its
+// put less TaskDone calls): in the queue, being written, or taken and not
+// yet TaskDone. A snapshot, as Len; never below 0 (a message marked done
+// and then lost with a producer that died writing it counts as finished).
+func (q *JoinableQueue[T]) Unfinished() int {
+	d := atomic.LoadUint64(q.dones)
+	if put := q.put(); put > d {
+		return int(put - d)
+	}
+	return 0
+}
+
+// Join waits until every message put has been marked done (TaskDone), or
 // ctx ends. A consumer that dies between Get and TaskDone leaves its
 // message unfinished for good: Join then waits until ctx ends.
 func (q *JoinableQueue[T]) Join(ctx context.Context) error {
@@ -496,13 +528,13 @@ func (q *JoinableQueue[T]) Join(ctx context.Context) error {
 			return fmt.Errorf("ringbuffer: Join: %w", ErrClosed)
 		}
 		w := atomic.LoadUint32(q.join)
-		if q.c.length() == 0 && atomic.LoadUint64(q.dones) == atomic.LoadUint64(q.gets) {
+		if atomic.LoadUint64(q.dones) >= q.put() {
 			return nil
 		}
 		if w&1 == 0 && !atomic.CompareAndSwapUint32(q.join, w, w|1) {
 			continue
 		}
-		if q.c.length() == 0 && atomic.LoadUint64(q.dones) == atomic.LoadUint64(q.gets) {
+		if atomic.LoadUint64(q.dones) >= q.put() {
 			return nil
 		}
 		if err := park.Wait(ctx, q.join, w|1, joinPoll); err != nil && err != park.ErrTimeout {

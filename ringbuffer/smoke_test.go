@@ -111,10 +111,10 @@ func TestSmokeQueue(t *testing.T) {
 
 	pq := mustNew(t, NewJoinableQueue[int64], 8)
 	defer pq.Free()
-	pq.Put(ctx, 5)
 	if err := pq.TaskDone(); err != ErrNegativeTaskDone {
 		t.Fatal(err)
 	}
+	pq.Put(ctx, 5)
 	done := make(chan error)
 	go func() { done <- pq.Join(ctx) }()
 	v, _ := pq.Get(ctx)

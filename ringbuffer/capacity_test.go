@@ -1,0 +1,150 @@
+//go:build linux && (amd64 || arm64)
+
+package ringbuffer
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// A Queue of plain T holds exactly the messages asked for, though its ring
+// has a power of two of slots: Python's Queue(maxsize=6). The same for a
+// JoinableQueue and for each direction of a Pipe.
+func TestQueueExactCapacity(t *testing.T) {
+	for _, n := range []int{1, 3, 6, 8, 100} {
+		q := mustNew(t, NewQueue[int64], n)
+		defer q.Free()
+		queueHoldsExactly(t, q, n)
+		jq := mustNew(t, NewJoinableQueue[int64], n)
+		defer jq.Free()
+		queueHoldsExactly(t, jq.Queue, n)
+	}
+	a, b, err := Pipe[int64](6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Free()
+	ctx := context.Background()
+	for i := range int64(6) {
+		if err := a.Send(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := a.Send(short, 6); err != context.DeadlineExceeded {
+		t.Errorf("a 7th Send on a pipe of 6: %v, want it to wait", err)
+	}
+	if v, err := b.Recv(ctx); v != 0 || err != nil {
+		t.Errorf("Recv: %v, %v", v, err)
+	}
+}
+
+// queueHoldsExactly checks that q, empty, takes n messages and no more.
+func queueHoldsExactly(t *testing.T, q *Queue[int64], n int) {
+	t.Helper()
+	if q.Cap() != n || q.Full() || !q.Empty() {
+		t.Fatalf("a new queue of %d: Cap %d, Full %v, Empty %v", n, q.Cap(), q.Full(), q.Empty())
+	}
+	for round := range 3 { // and again once the ring has wrapped
+		for i := range n {
+			if q.Full() {
+				t.Fatalf("round %d: Full with %d of %d messages", round, i, n)
+			}
+			if err := q.TryPut(int64(i)); err != nil {
+				t.Fatalf("round %d: TryPut %d of %d: %v", round, i+1, n, err)
+			}
+		}
+		if !q.Full() || q.Len() != n || q.Empty() {
+			t.Fatalf("round %d: with %d messages: Full %v, Len %d, Empty %v", round, n, q.Full(), q.Len(), q.Empty())
+		}
+		if err := q.TryPut(-1); !errors.Is(err, ErrFull) {
+			t.Fatalf("round %d: TryPut past %d messages: %v, want ErrFull", round, n, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		err := q.Put(ctx, -1)
+		cancel()
+		if err != context.DeadlineExceeded {
+			t.Fatalf("round %d: Put past %d messages: %v, want it to wait", round, n, err)
+		}
+		for i := range n {
+			if v, err := q.TryGet(); v != int64(i) || err != nil {
+				t.Fatalf("round %d: TryGet: %v, %v, want %d", round, v, err, i)
+			}
+		}
+	}
+}
+
+// A producer SIGKILLed after it claimed its place and before it committed
+// the message: the claim holds a place until a consumer skips it, and then
+// the queue holds its whole capacity again, for ever after.
+func TestKillExactCapacity(t *testing.T) {
+	const n = 6
+	seg := testSeg(t)
+	q := newKillQ(t, seg, "queue", "q", n)
+	defer q.free()
+	p := killStart(t, seg, killSpec{Role: "producer", Kind: "queue", Name: "q", Point: pointClaimed, N: 3, How: "kill",
+		Prod: 1, Count: n})
+	killMustDie(t, p, "a producer killed between its claim and its commit")
+	// Two messages and the dead claim: room for three more.
+	for i := range uint32(n - 3) {
+		if err := q.tryPush(killID{killLive, i}); err != nil {
+			t.Fatalf("TryPut %d beside the dead claim: %v", i, err)
+		}
+	}
+	if err := q.tryPush(killID{killLive, 99}); !errors.Is(err, ErrFull) {
+		t.Fatalf("TryPut with %d places taken (one by the dead): %v, want ErrFull", n, err)
+	}
+	want := []killID{{1, 0}, {1, 1}, {killLive, 0}, {killLive, 1}, {killLive, 2}}
+	for _, w := range want {
+		if id, err := q.tryPop(); err != nil || id != w {
+			t.Fatalf("popped %v, %v, want %v", id, err, w)
+		}
+	}
+	if _, err := q.tryPop(); !errors.Is(err, ErrEmpty) {
+		t.Fatalf("a sixth pop: %v, want ErrEmpty", err)
+	}
+	for round := range 3 {
+		for i := range uint32(n) {
+			if err := q.tryPush(killID{killLive, i}); err != nil {
+				t.Fatalf("round %d: TryPut %d of %d after the death: %v (a place leaked)", round, i+1, n, err)
+			}
+		}
+		if err := q.tryPush(killID{killLive, 99}); !errors.Is(err, ErrFull) {
+			t.Fatalf("round %d: TryPut past %d: %v, want ErrFull", round, n, err)
+		}
+		for range n {
+			if _, err := q.tryPop(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// A header whose limit exceeds its cells, or that limits a framed ring, is
+// refused.
+func TestQueueLimitChecked(t *testing.T) {
+	plain := mustNew(t, NewQueue[int64], 6)
+	defer plain.Free()
+	framed := mustNew(t, NewQueue[string], 6)
+	defer framed.Free()
+	for _, c := range []struct {
+		what  string
+		b     []byte
+		limit uint64
+	}{
+		{"a limit past the cells", plain.c.b, 9},
+		{"a limit on a framed ring", framed.c.b, 6},
+	} {
+		b := append([]byte(nil), c.b...)
+		le.PutUint64(b[offLimit:], c.limit)
+		if _, err := decodeLayout(b); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: %v, want ErrCorrupt", c.what, err)
+		}
+	}
+	if l, err := decodeLayout(plain.c.b); err != nil || l.limit != 6 || l.cells != 8 {
+		t.Errorf("a queue of 6: %+v, %v", l, err)
+	}
+}
