@@ -149,7 +149,8 @@ type caller interface {
 }
 
 // NewPool starts a pool of n workers (CPUCount when n is 0). opts may be
-// nil. The workers are started before it returns.
+// nil. The workers are started before it returns. A negative n, or a
+// negative field of opts, fails with ErrInvalid.
 func NewPool(n int, opts *PoolOptions) (*Pool, error) {
 	var o PoolOptions
 	if opts != nil {
@@ -157,9 +158,10 @@ func NewPool(n int, opts *PoolOptions) (*Pool, error) {
 	}
 	switch {
 	case n < 0:
-		return nil, fmt.Errorf("process: NewPool with %d workers", n)
+		return nil, fmt.Errorf("process: NewPool with %d workers: %w", n, ErrInvalid)
 	case o.MaxTasksPerChild < 0 || o.ChunkSize < 0 || o.QueueBytes < 0:
-		return nil, fmt.Errorf("process: negative PoolOptions: %+v", o)
+		return nil, fmt.Errorf("process: NewPool: negative PoolOptions (MaxTasksPerChild %d, ChunkSize %d, QueueBytes %d): %w",
+			o.MaxTasksPerChild, o.ChunkSize, o.QueueBytes, ErrInvalid)
 	case o.Initializer.err != nil:
 		return nil, fmt.Errorf("process: the pool's initializer: %w", o.Initializer.err)
 	}
