@@ -37,6 +37,7 @@ type PoolOptions struct {
 	MaxTasksPerChild int
 	// ChunkSize is how many items travel to a worker as one task. 0: Map
 	// takes len/(4 × workers), at most 4096; Imap and ImapUnordered take 1.
+	// Chunk overrides it for one call.
 	ChunkSize int
 	// InProcess runs the workers as goroutines of this process, with the
 	// same API (Python's multiprocessing.dummy): no encoding, no children.

@@ -144,3 +144,26 @@ func ExamplePoolOptions_inProcess() {
 	fmt.Println(out, err)
 	// Output: [1 4 9] <nil>
 }
+
+// Python's `pool.imap(f, items, chunksize=100)`: many small items travel
+// 100 to a task, whatever the pool's ChunkSize.
+func ExampleChunk() {
+	ctx := context.Background()
+	pool, err := process.NewPool(2, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pool.Join(ctx)
+	defer pool.Close()
+	sum := 0
+	for v, err := range process.Imap(ctx, pool, square, slices.Values(make([]int, 1000)), process.Chunk(100)) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		sum += v + 1
+	}
+	fmt.Println(sum)
+	// Output: 1000
+}

@@ -3,7 +3,10 @@
 package process
 
 import (
+	"context"
 	"errors"
+	"os"
+	"slices"
 	"testing"
 
 	"github.com/shmkit/shmkit/shm"
@@ -42,6 +45,93 @@ func TestPoolNewInvalid(t *testing.T) {
 		}
 		if got, err := Map(guard(t), p, ptSquare, ptRange(50)); err != nil || len(got) != 50 || got[49] != 49*49 {
 			t.Errorf("Map in a pool of size 0: %v, %v", got, err)
+		}
+		ptJoin(t, tr)
+	})
+}
+
+var ptPairPid = RegisterFunc("pt.pairpid", func(ctx context.Context, p Pair[int, int]) (int, error) { return os.Getpid(), nil })
+
+// ptChunkCalls are Map, Imap, ImapUnordered and Starmap over 0..n-1, each
+// returning what ptPid (or ptPairPid) gave for the items, in any order.
+var ptChunkCalls = map[string]func(ctx context.Context, p *Pool, n int, opts ...CallOption) ([]int, error){
+	"Map": func(ctx context.Context, p *Pool, n int, opts ...CallOption) ([]int, error) {
+		return Map(ctx, p, ptPid, ptRange(n), opts...)
+	},
+	"Starmap": func(ctx context.Context, p *Pool, n int, opts ...CallOption) ([]int, error) {
+		return Starmap(ctx, p, ptPairPid, slices.All(ptRange(n)), opts...)
+	},
+	"Imap": func(ctx context.Context, p *Pool, n int, opts ...CallOption) ([]int, error) {
+		return ptCollect(Imap(ctx, p, ptPid, slices.Values(ptRange(n)), opts...))
+	},
+	"ImapUnordered": func(ctx context.Context, p *Pool, n int, opts ...CallOption) ([]int, error) {
+		return ptCollect(ImapUnordered(ctx, p, ptPid, slices.Values(ptRange(n)), opts...))
+	},
+}
+
+func ptCollect(seq func(func(int, error) bool)) ([]int, error) {
+	var out []int
+	for v, err := range seq {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// TestPoolChunk: Chunk(n) on a call sends its items n to a task, over the
+// pool's ChunkSize; Chunk(0) keeps the pool's. With MaxTasksPerChild 1 each
+// task has a worker of its own, whose initializer counts it: a pool of
+// processes shows each task as a pid that ran exactly n items.
+func TestPoolChunk(t *testing.T) {
+	const items, chunk, workers = 20, 5, 2
+	ptModes(t, func(t *testing.T, local bool) {
+		for name, run := range ptChunkCalls {
+			for _, c := range []struct {
+				pool, call, want int // chunk sizes
+			}{
+				{1, chunk, chunk}, // the call's over the pool's
+				{chunk, 0, chunk}, // Chunk(0): the pool's
+			} {
+				ctx := guard(t)
+				inits := ptValue(t)
+				p, tr := ptPool(t, workers, PoolOptions{InProcess: local, MaxTasksPerChild: 1, ChunkSize: c.pool, Initializer: Init(ptCountInit, inits)})
+				pids, err := run(ctx, p, items, Chunk(c.call))
+				if err != nil || len(pids) != items {
+					t.Fatalf("%s with Chunk(%d): %d results, %v", name, c.call, len(pids), err)
+				}
+				tr.see(pids...)
+				ptJoin(t, tr)
+				tasks := items / c.want
+				// Each task ends its worker, and a fresh one is started
+				// while there is work; a few more may start at the end.
+				if n := inits.Load(); n < int64(tasks) || n > int64(tasks+workers) {
+					t.Errorf("%s, pool ChunkSize %d, Chunk(%d): %d workers ran for %d items, want %d..%d (%d tasks)",
+						name, c.pool, c.call, n, items, tasks, tasks+workers, tasks)
+				}
+				if local {
+					continue
+				}
+				count := map[int]int{}
+				for _, pid := range pids {
+					count[pid]++
+				}
+				if len(count) != tasks {
+					t.Errorf("%s, pool ChunkSize %d, Chunk(%d): %d pids ran tasks, want %d", name, c.pool, c.call, len(count), tasks)
+				}
+				for pid, n := range count {
+					if n != c.want {
+						t.Errorf("%s, pool ChunkSize %d, Chunk(%d): pid %d ran %d items, want %d", name, c.pool, c.call, pid, n, c.want)
+					}
+				}
+			}
+		}
+		p, tr := ptPool(t, 1, PoolOptions{InProcess: local})
+		for name, run := range ptChunkCalls {
+			if _, err := run(guard(t), p, 3, Chunk(-1)); !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s with Chunk(-1): %v, want ErrInvalid", name, err)
+			}
 		}
 		ptJoin(t, tr)
 	})
