@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/shmkit/shmkit/shm"
 )
@@ -134,5 +135,98 @@ func TestPoolChunk(t *testing.T) {
 			}
 		}
 		ptJoin(t, tr)
+	})
+}
+
+// TestPoolMapAll: every item's outcome: the results of those that
+// succeeded, in order, and the error of each that failed (an error and a
+// panic), where Map gives only the first error.
+func TestPoolMapAll(t *testing.T) {
+	ptModes(t, func(t *testing.T, local bool) {
+		ctx := guard(t)
+		p, tr := ptPool(t, 2, PoolOptions{InProcess: local})
+		args := []int{1, -2, 3, 1_000_000, 5, 6, 7}
+		got, errs, err := MapAll(ctx, p, ptCheck, args, Chunk(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []int{2, 0, 6, 0, 10, 12, 14}; !slices.Equal(got, want) {
+			t.Errorf("MapAll results %v, want %v", got, want)
+		}
+		if len(errs) != len(args) {
+			t.Fatalf("MapAll gave %d errors for %d items", len(errs), len(args))
+		}
+		for i, e := range errs {
+			switch i {
+			case 1:
+				if te := ptTaskError(t, e, "pt.check"); te.Panic || te.Message != "negative -2: pt sentinel" {
+					t.Errorf("item 1: %+v", te)
+				}
+			case 3:
+				if te := ptTaskError(t, e, "pt.check"); !te.Panic || te.Message != "pt panic 1000000" {
+					t.Errorf("item 3: %+v", te)
+				}
+			default:
+				if e != nil {
+					t.Errorf("item %d: %v", i, e)
+				}
+			}
+		}
+		got, errs, err = MapAll(ctx, p, ptSquare, ptRange(10))
+		if err != nil || errs != nil || len(got) != 10 || got[9] != 81 {
+			t.Errorf("MapAll with no failure: %v, %v, %v", got, errs, err)
+		}
+		got, errs, err = MapAll(ctx, p, ptSquare, nil)
+		if err != nil || errs != nil || len(got) != 0 {
+			t.Errorf("MapAll of nothing: %v, %v, %v", got, errs, err)
+		}
+		ptJoin(t, tr)
+		if got, errs, err := MapAll(ctx, p, ptSquare, []int{1}); !errors.Is(err, ErrPoolClosed) || got != nil || errs != nil {
+			t.Errorf("MapAll after Close: %v, %v, %v", got, errs, err)
+		}
+	})
+}
+
+// TestPoolMapAsync: MapAsync returns before the items run; its result is
+// what Map gives, the results or the first failed item's error.
+func TestPoolMapAsync(t *testing.T) {
+	ptModes(t, func(t *testing.T, local bool) {
+		ctx := guard(t)
+		// Made before the pool: a worker may not map an anonymous segment
+		// made after it started.
+		started, release := ptValue(t), newEvent(t)
+		p, tr := ptPool(t, 2, PoolOptions{InProcess: local})
+		args := []ptBlockArg{{started, release, 1}, {started, release, 2}, {started, release, 3}}
+		r := MapAsync(p, ptBlock, args, Chunk(1))
+		ptWaitCount(t, started, 2, "two items to start")
+		short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		defer cancel()
+		if v, err := r.Get(short); !errors.Is(err, context.DeadlineExceeded) || v != nil {
+			t.Fatalf("Get while the items wait: %v, %v", v, err)
+		}
+		if r.Ready() {
+			t.Fatal("Ready while the items wait")
+		}
+		if err := release.Set(); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := r.Get(ctx); err != nil || !slices.Equal(v, []int{10, 20, 30}) {
+			t.Fatalf("Get after the release: %v, %v", v, err)
+		}
+		if !r.Ready() {
+			t.Fatal("not Ready after Get")
+		}
+		if v, err := MapAsync(p, ptCheck, []int{1, 2, -3, 4}).Get(ctx); v != nil || errors.Is(err, errPtSentinel) != local {
+			t.Errorf("MapAsync with a failed item: %v, %v", v, err)
+		} else if te := ptTaskError(t, err, "pt.check"); te.Message != "negative -3: pt sentinel" {
+			t.Errorf("MapAsync with a failed item: %+v", te)
+		}
+		if v, err := MapAsync(p, ptSquare, []int{1}, Chunk(-1)).Get(ctx); !errors.Is(err, ErrInvalid) || v != nil {
+			t.Errorf("MapAsync with Chunk(-1): %v, %v", v, err)
+		}
+		ptJoin(t, tr)
+		if _, err := MapAsync(p, ptSquare, []int{1}).Get(ctx); !errors.Is(err, ErrPoolClosed) {
+			t.Errorf("MapAsync after Close: %v", err)
+		}
 	})
 }

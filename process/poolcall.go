@@ -185,10 +185,71 @@ func (f Func[A, R]) check() error {
 
 // Map runs f on every argument in the pool's workers, in chunks, and
 // returns the results in order (Python's Pool.map). When an item fails,
-// Map returns the error of the first failed item. When ctx ends, Map
-// returns its error at once; chunks already running finish in their
-// workers, and their results are dropped. Chunk sets the chunk size.
+// Map returns the error of the first failed item; MapAll gives the
+// results of the others too. When ctx ends, Map returns its error at
+// once; chunks already running finish in their workers, and their
+// results are dropped. Chunk sets the chunk size.
 func Map[A, R any](ctx context.Context, p *Pool, f Func[A, R], args []A, opts ...CallOption) ([]R, error) {
+	m, err := startMap(p, f, args, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.c.wait(ctx); err != nil {
+		return nil, err
+	}
+	return m.result()
+}
+
+// MapAll is Map giving every item's outcome: the results in order, the zero R for an item that failed, and errs, nil when no
+// item failed, else one per item, nil for those that succeeded. err is
+// the call's own failure (ctx, a closed pool, an unregistered Func);
+// then there are no results.
+func MapAll[A, R any](ctx context.Context, p *Pool, f Func[A, R], args []A, opts ...CallOption) (results []R, errs []error, err error) {
+	m, err := startMap(p, f, args, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := m.c.wait(ctx); err != nil {
+		return nil, nil, err
+	}
+	base := 0
+	for _, pt := range m.parts {
+		for i, e := range pt.errs {
+			if e == nil {
+				continue
+			}
+			if errs == nil {
+				errs = make([]error, len(args))
+			}
+			errs[base+i] = e
+			var zero R
+			m.out[base+i] = zero // an InProcess f may return a value beside its error
+		}
+		base += len(pt.args)
+	}
+	return m.out, errs, nil
+}
+
+// MapAsync is Map returning at once (Python's Pool.map_async): the
+// AsyncResult gives what Map would have returned. Waiting on it with a
+// ctx that ends leaves the call running.
+func MapAsync[A, R any](p *Pool, f Func[A, R], args []A, opts ...CallOption) *AsyncResult[[]R] {
+	m, err := startMap(p, f, args, opts)
+	if err != nil {
+		return failed[[]R](err)
+	}
+	return &AsyncResult[[]R]{done: m.c.done, result: m.result, halt: m.c.halt}
+}
+
+// mapping is a Map call given to the pool.
+type mapping[A, R any] struct {
+	c     *call[A, R]
+	parts []*part[A, R] // in order
+	out   []R
+}
+
+// startMap gives args to the pool in chunks.
+func startMap[A, R any](p *Pool, f Func[A, R], args []A, opts []CallOption) (*mapping[A, R], error) {
 	if err := f.check(); err != nil {
 		return nil, err
 	}
@@ -196,33 +257,33 @@ func Map[A, R any](ctx context.Context, p *Pool, f Func[A, R], args []A, opts ..
 	if err != nil {
 		return nil, err
 	}
-	out := make([]R, len(args))
 	if cs == 0 {
 		cs = min(max((len(args)+4*p.n-1)/(4*p.n), 1), maxDefaultChunk)
 	}
-	c := newCall(p, f)
-	var parts []*part[A, R]
+	m := &mapping[A, R]{c: newCall(p, f), out: make([]R, len(args))}
 	var pcs []*piece
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	for lo := 0; lo < len(args); lo += cs {
 		hi := min(lo+cs, len(args))
-		pt, pc := c.add(args[lo:hi], out[lo:hi])
-		parts, pcs = append(parts, pt), append(pcs, pc)
+		pt, pc := m.c.add(args[lo:hi], m.out[lo:hi])
+		m.parts, pcs = append(m.parts, pt), append(pcs, pc)
 	}
-	c.sealed = true
-	err = p.submit(pcs...)
-	if err == nil && len(pcs) == 0 {
-		close(c.done)
-	}
-	p.mu.Unlock()
-	if err != nil {
+	m.c.sealed = true
+	if err := p.submit(pcs...); err != nil {
 		return nil, err
 	}
-	if err := c.wait(ctx); err != nil {
-		return nil, err
+	if len(pcs) == 0 {
+		close(m.c.done)
 	}
+	return m, nil
+}
+
+// result is Map's outcome once every part settled: the results, or the
+// error of the first failed item.
+func (m *mapping[A, R]) result() ([]R, error) {
 	base := 0
-	for _, pt := range parts {
+	for _, pt := range m.parts {
 		for i, err := range pt.errs {
 			if err != nil {
 				return nil, fmt.Errorf("item %d: %w", base+i, err)
@@ -230,7 +291,7 @@ func Map[A, R any](ctx context.Context, p *Pool, f Func[A, R], args []A, opts ..
 		}
 		base += len(pt.args)
 	}
-	return out, nil
+	return m.out, nil
 }
 
 // Pair is two arguments of a function, for Starmap.
@@ -375,7 +436,7 @@ func stream[A, R any](ctx context.Context, p *Pool, f Func[A, R], args iter.Seq[
 	}
 }
 
-// AsyncResult is the result of ApplyAsync, to come.
+// AsyncResult is the result of ApplyAsync or MapAsync, to come.
 type AsyncResult[R any] struct {
 	done   chan struct{}
 	result func() (R, error)
