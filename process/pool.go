@@ -37,6 +37,7 @@ type PoolOptions struct {
 	MaxTasksPerChild int
 	// ChunkSize is how many items travel to a worker as one task. 0: Map
 	// takes len/(4 × workers), at most 4096; Imap and ImapUnordered take 1.
+	// Chunk overrides it for one call.
 	ChunkSize int
 	// InProcess runs the workers as goroutines of this process, with the
 	// same API (Python's multiprocessing.dummy): no encoding, no children.
@@ -149,7 +150,8 @@ type caller interface {
 }
 
 // NewPool starts a pool of n workers (CPUCount when n is 0). opts may be
-// nil. The workers are started before it returns.
+// nil. The workers are started before it returns. A negative n, or a
+// negative field of opts, fails with ErrInvalid.
 func NewPool(n int, opts *PoolOptions) (*Pool, error) {
 	var o PoolOptions
 	if opts != nil {
@@ -157,9 +159,10 @@ func NewPool(n int, opts *PoolOptions) (*Pool, error) {
 	}
 	switch {
 	case n < 0:
-		return nil, fmt.Errorf("process: NewPool with %d workers", n)
+		return nil, fmt.Errorf("process: NewPool with %d workers: %w", n, ErrInvalid)
 	case o.MaxTasksPerChild < 0 || o.ChunkSize < 0 || o.QueueBytes < 0:
-		return nil, fmt.Errorf("process: negative PoolOptions: %+v", o)
+		return nil, fmt.Errorf("process: NewPool: negative PoolOptions (MaxTasksPerChild %d, ChunkSize %d, QueueBytes %d): %w",
+			o.MaxTasksPerChild, o.ChunkSize, o.QueueBytes, ErrInvalid)
 	case o.Initializer.err != nil:
 		return nil, fmt.Errorf("process: the pool's initializer: %w", o.Initializer.err)
 	}

@@ -144,3 +144,78 @@ func ExamplePoolOptions_inProcess() {
 	fmt.Println(out, err)
 	// Output: [1 4 9] <nil>
 }
+
+// Python's `pool.imap(f, items, chunksize=100)`: many small items travel
+// 100 to a task, whatever the pool's ChunkSize.
+func ExampleChunk() {
+	ctx := context.Background()
+	pool, err := process.NewPool(2, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pool.Join(ctx)
+	defer pool.Close()
+	sum := 0
+	for v, err := range process.Imap(ctx, pool, square, slices.Values(make([]int, 1000)), process.Chunk(100)) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		sum += v + 1
+	}
+	fmt.Println(sum)
+	// Output: 1000
+}
+
+var half = process.RegisterFunc("example.half", func(ctx context.Context, x int) (int, error) {
+	if x%2 != 0 {
+		return 0, fmt.Errorf("%d is odd", x)
+	}
+	return x / 2, nil
+})
+
+// Every item's outcome, where Map stops at the first failure.
+func ExampleMapAll() {
+	ctx := context.Background()
+	pool, err := process.NewPool(2, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pool.Join(ctx)
+	defer pool.Close()
+	out, errs, err := process.MapAll(ctx, pool, half, []int{4, 5, 6, 7})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for i, v := range out {
+		if errs != nil && errs[i] != nil {
+			fmt.Println(i, errs[i])
+			continue
+		}
+		fmt.Println(i, v)
+	}
+	// Output:
+	// 0 2
+	// 1 process: example.half: 5 is odd
+	// 2 3
+	// 3 process: example.half: 7 is odd
+}
+
+// Python's `pool.map_async(f, items).get()`.
+func ExampleMapAsync() {
+	ctx := context.Background()
+	pool, err := process.NewPool(2, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pool.Join(ctx)
+	defer pool.Close()
+	res := process.MapAsync(pool, square, []int{1, 2, 3})
+	// ... other work while the workers run ...
+	fmt.Println(res.Get(ctx))
+	// Output: [1 4 9] <nil>
+}

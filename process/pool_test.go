@@ -1328,7 +1328,7 @@ func TestPoolNotRegistered(t *testing.T) {
 		if _, err := ApplyAsync(p, zero, 1).Get(ctx); !errors.Is(err, ErrNotRegistered) {
 			t.Errorf("ApplyAsync: %v", err)
 		}
-		for _, imap := range []func(context.Context, *Pool, Func[int, int], iter.Seq[int]) iter.Seq2[int, error]{Imap[int, int], ImapUnordered[int, int]} {
+		for _, imap := range []func(context.Context, *Pool, Func[int, int], iter.Seq[int], ...CallOption) iter.Seq2[int, error]{Imap[int, int], ImapUnordered[int, int]} {
 			n := 0
 			for _, err := range imap(ctx, p, zero, slices.Values([]int{1, 2})) {
 				if n++; !errors.Is(err, ErrNotRegistered) {

@@ -147,6 +147,34 @@ func (pt *part[A, R]) item(i int) (R, error) {
 	return pt.out[i], nil
 }
 
+// CallOption configures one Map, Imap, ImapUnordered or Starmap call.
+type CallOption func(*callConfig)
+
+type callConfig struct{ chunk int }
+
+// Chunk sends n items to a worker as one task in this call, over
+// PoolOptions.ChunkSize (Python's chunksize argument); 0 keeps the pool's.
+// A negative n fails the call with ErrInvalid.
+func Chunk(n int) CallOption {
+	return func(c *callConfig) { c.chunk = n }
+}
+
+// chunkSize is the chunk size a call's options ask for, else the pool's;
+// 0 when neither says.
+func (p *Pool) chunkSize(opts []CallOption) (int, error) {
+	var c callConfig
+	for _, o := range opts {
+		o(&c)
+	}
+	switch {
+	case c.chunk < 0:
+		return 0, fmt.Errorf("process: Chunk(%d): %w", c.chunk, ErrInvalid)
+	case c.chunk > 0:
+		return c.chunk, nil
+	}
+	return p.opts.ChunkSize, nil
+}
+
 // check reports a Func that RegisterFunc did not make.
 func (f Func[A, R]) check() error {
 	if f.fn == nil {
@@ -157,41 +185,105 @@ func (f Func[A, R]) check() error {
 
 // Map runs f on every argument in the pool's workers, in chunks, and
 // returns the results in order (Python's Pool.map). When an item fails,
-// Map returns the error of the first failed item. When ctx ends, Map
-// returns its error at once; chunks already running finish in their
-// workers, and their results are dropped.
-func Map[A, R any](ctx context.Context, p *Pool, f Func[A, R], args []A) ([]R, error) {
-	if err := f.check(); err != nil {
-		return nil, err
-	}
-	out := make([]R, len(args))
-	cs := p.opts.ChunkSize
-	if cs == 0 {
-		cs = min(max((len(args)+4*p.n-1)/(4*p.n), 1), maxDefaultChunk)
-	}
-	c := newCall(p, f)
-	var parts []*part[A, R]
-	var pcs []*piece
-	p.mu.Lock()
-	for lo := 0; lo < len(args); lo += cs {
-		hi := min(lo+cs, len(args))
-		pt, pc := c.add(args[lo:hi], out[lo:hi])
-		parts, pcs = append(parts, pt), append(pcs, pc)
-	}
-	c.sealed = true
-	err := p.submit(pcs...)
-	if err == nil && len(pcs) == 0 {
-		close(c.done)
-	}
-	p.mu.Unlock()
+// Map returns the error of the first failed item; MapAll gives the
+// results of the others too. When ctx ends, Map returns its error at
+// once; chunks already running finish in their workers, and their
+// results are dropped. Chunk sets the chunk size.
+func Map[A, R any](ctx context.Context, p *Pool, f Func[A, R], args []A, opts ...CallOption) ([]R, error) {
+	m, err := startMap(p, f, args, opts)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.wait(ctx); err != nil {
+	if err := m.c.wait(ctx); err != nil {
 		return nil, err
 	}
+	return m.result()
+}
+
+// MapAll is Map giving every item's outcome: the results in order, the zero R for an item that failed, and errs, nil when no
+// item failed, else one per item, nil for those that succeeded. err is
+// the call's own failure (ctx, a closed pool, an unregistered Func);
+// then there are no results.
+func MapAll[A, R any](ctx context.Context, p *Pool, f Func[A, R], args []A, opts ...CallOption) (results []R, errs []error, err error) {
+	m, err := startMap(p, f, args, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := m.c.wait(ctx); err != nil {
+		return nil, nil, err
+	}
 	base := 0
-	for _, pt := range parts {
+	for _, pt := range m.parts {
+		for i, e := range pt.errs {
+			if e == nil {
+				continue
+			}
+			if errs == nil {
+				errs = make([]error, len(args))
+			}
+			errs[base+i] = e
+			var zero R
+			m.out[base+i] = zero // an InProcess f may return a value beside its error
+		}
+		base += len(pt.args)
+	}
+	return m.out, errs, nil
+}
+
+// MapAsync is Map returning at once (Python's Pool.map_async): the
+// AsyncResult gives what Map would have returned. Waiting on it with a
+// ctx that ends leaves the call running.
+func MapAsync[A, R any](p *Pool, f Func[A, R], args []A, opts ...CallOption) *AsyncResult[[]R] {
+	m, err := startMap(p, f, args, opts)
+	if err != nil {
+		return failed[[]R](err)
+	}
+	return &AsyncResult[[]R]{done: m.c.done, result: m.result, halt: m.c.halt}
+}
+
+// mapping is a Map call given to the pool.
+type mapping[A, R any] struct {
+	c     *call[A, R]
+	parts []*part[A, R] // in order
+	out   []R
+}
+
+// startMap gives args to the pool in chunks.
+func startMap[A, R any](p *Pool, f Func[A, R], args []A, opts []CallOption) (*mapping[A, R], error) {
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	cs, err := p.chunkSize(opts)
+	if err != nil {
+		return nil, err
+	}
+	if cs == 0 {
+		cs = min(max((len(args)+4*p.n-1)/(4*p.n), 1), maxDefaultChunk)
+	}
+	m := &mapping[A, R]{c: newCall(p, f), out: make([]R, len(args))}
+	var pcs []*piece
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for lo := 0; lo < len(args); lo += cs {
+		hi := min(lo+cs, len(args))
+		pt, pc := m.c.add(args[lo:hi], m.out[lo:hi])
+		m.parts, pcs = append(m.parts, pt), append(pcs, pc)
+	}
+	m.c.sealed = true
+	if err := p.submit(pcs...); err != nil {
+		return nil, err
+	}
+	if len(pcs) == 0 {
+		close(m.c.done)
+	}
+	return m, nil
+}
+
+// result is Map's outcome once every part settled: the results, or the
+// error of the first failed item.
+func (m *mapping[A, R]) result() ([]R, error) {
+	base := 0
+	for _, pt := range m.parts {
 		for i, err := range pt.errs {
 			if err != nil {
 				return nil, fmt.Errorf("item %d: %w", base+i, err)
@@ -199,7 +291,7 @@ func Map[A, R any](ctx context.Context, p *Pool, f Func[A, R], args []A) ([]R, e
 		}
 		base += len(pt.args)
 	}
-	return out, nil
+	return m.out, nil
 }
 
 // Pair is two arguments of a function, for Starmap.
@@ -211,12 +303,12 @@ type Pair[A, B any] struct {
 // Starmap is Map over pairs of arguments (Python's Pool.starmap, whose
 // tuples a Go function takes as one struct): for a, b := range args, f
 // runs on Pair{a, b}. slices.All, maps.All and the like make the pairs.
-func Starmap[A, B, R any](ctx context.Context, p *Pool, f Func[Pair[A, B], R], args iter.Seq2[A, B]) ([]R, error) {
+func Starmap[A, B, R any](ctx context.Context, p *Pool, f Func[Pair[A, B], R], args iter.Seq2[A, B], opts ...CallOption) ([]R, error) {
 	var pairs []Pair[A, B]
 	for a, b := range args {
 		pairs = append(pairs, Pair[A, B]{a, b})
 	}
-	return Map(ctx, p, f, pairs)
+	return Map(ctx, p, f, pairs, opts...)
 }
 
 // Imap runs f on the arguments as the loop asks for them, and yields the
@@ -224,28 +316,34 @@ func Starmap[A, B, R any](ctx context.Context, p *Pool, f Func[Pair[A, B], R], a
 // few chunks ahead of the loop (4 per worker), so an endless sequence
 // works. A failed item yields its error, and the loop goes on; when ctx
 // ends, or the pool is closed or ended, the loop gets that error and
-// stops. Leaving the loop early drops what is left.
-func Imap[A, R any](ctx context.Context, p *Pool, f Func[A, R], args iter.Seq[A]) iter.Seq2[R, error] {
-	return stream(ctx, p, f, args, false)
+// stops. Leaving the loop early drops what is left. Chunk sets the chunk
+// size (1 unless PoolOptions.ChunkSize says).
+func Imap[A, R any](ctx context.Context, p *Pool, f Func[A, R], args iter.Seq[A], opts ...CallOption) iter.Seq2[R, error] {
+	return stream(ctx, p, f, args, false, opts)
 }
 
 // ImapUnordered is Imap yielding each chunk's results as soon as the
 // chunk is done (Python's Pool.imap_unordered).
-func ImapUnordered[A, R any](ctx context.Context, p *Pool, f Func[A, R], args iter.Seq[A]) iter.Seq2[R, error] {
-	return stream(ctx, p, f, args, true)
+func ImapUnordered[A, R any](ctx context.Context, p *Pool, f Func[A, R], args iter.Seq[A], opts ...CallOption) iter.Seq2[R, error] {
+	return stream(ctx, p, f, args, true, opts)
 }
 
-func stream[A, R any](ctx context.Context, p *Pool, f Func[A, R], args iter.Seq[A], unordered bool) iter.Seq2[R, error] {
+func stream[A, R any](ctx context.Context, p *Pool, f Func[A, R], args iter.Seq[A], unordered bool, opts []CallOption) iter.Seq2[R, error] {
 	return func(yield func(R, error) bool) {
 		var zero R
 		if err := f.check(); err != nil {
 			yield(zero, err)
 			return
 		}
+		cs, err := p.chunkSize(opts)
+		if err != nil {
+			yield(zero, err)
+			return
+		}
+		cs = max(cs, 1)
 		c := newCall(p, f)
 		c.unordered = unordered
 		defer c.halt()
-		cs := max(p.opts.ChunkSize, 1)
 		window := 4 * p.n
 		var queue []*part[A, R] // submitted and not yet yielded, in order
 		// next takes the next settled part, waiting for one if block.
@@ -338,7 +436,7 @@ func stream[A, R any](ctx context.Context, p *Pool, f Func[A, R], args iter.Seq[
 	}
 }
 
-// AsyncResult is the result of ApplyAsync, to come.
+// AsyncResult is the result of ApplyAsync or MapAsync, to come.
 type AsyncResult[R any] struct {
 	done   chan struct{}
 	result func() (R, error)

@@ -23,6 +23,9 @@ import (
 var (
 	// ErrNotSupported: shmkit has no implementation for this system.
 	ErrNotSupported = shm.ErrNotSupported
+	// ErrInvalid: an argument out of range, such as a negative pool size.
+	// The same value as shm.ErrInvalid.
+	ErrInvalid = shm.ErrInvalid
 	// ErrNotRegistered: a Target that Register did not make.
 	ErrNotRegistered = errors.New("process: function not registered")
 	// ErrStarted: Start called twice.
