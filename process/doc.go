@@ -156,4 +156,10 @@
 //   - Only the default heap's segments are inherited. An anonymous segment
 //     made with shm.Anonymous and not added to the default heap does not
 //     reach the child; a named one does.
+//   - A child inherits the default heap as it is when the child starts.
+//     An object made later in the default heap may land in a segment the
+//     heap added since (it grows when full), which a running child, a
+//     Pool's worker included, does not have: passing it fails with
+//     shm.ErrNotMapped. Make what a Pool's tasks share before NewPool, or
+//     place it in a named segment (shm.In), which any process can open.
 package process
