@@ -5,6 +5,7 @@ package process
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"slices"
 	"testing"
@@ -227,6 +228,44 @@ func TestPoolMapAsync(t *testing.T) {
 		ptJoin(t, tr)
 		if _, err := MapAsync(p, ptSquare, []int{1}).Get(ctx); !errors.Is(err, ErrPoolClosed) {
 			t.Errorf("MapAsync after Close: %v", err)
+		}
+	})
+}
+
+// TestPoolStarmapAsync: StarmapAsync reads its pairs before it returns,
+// and its result is what Starmap gives.
+func TestPoolStarmapAsync(t *testing.T) {
+	ptModes(t, func(t *testing.T, local bool) {
+		ctx := guard(t)
+		p, tr := ptPool(t, 2, PoolOptions{InProcess: local})
+		words := []string{"a", "b", "c", "d"}
+		r := StarmapAsync(p, ptStarStr, slices.All(words))
+		words[0] = "changed" // after the call: not seen
+		if v, err := r.Get(ctx); err != nil || !slices.Equal(v, []string{"0:a", "1:b", "2:c", "3:d"}) {
+			t.Fatalf("StarmapAsync over slices.All: %v, %v", v, err)
+		}
+		xs := ptRange(500)
+		gm, err := StarmapAsync(p, ptStarMul, slices.All(xs), Chunk(7)).Get(ctx)
+		if err != nil || len(gm) != len(xs) {
+			t.Fatalf("StarmapAsync(mul): %d results, %v", len(gm), err)
+		}
+		for i, v := range gm {
+			if v != i*i {
+				t.Fatalf("StarmapAsync(mul) item %d: %d", i, v)
+			}
+		}
+		if v, err := StarmapAsync(p, ptStarMap, maps.All(map[string]int{})).Get(ctx); err != nil || len(v) != 0 {
+			t.Errorf("StarmapAsync over nothing: %v, %v", v, err)
+		}
+		if v, err := StarmapAsync(p, ptStarMul, slices.All(xs), Chunk(-1)).Get(ctx); !errors.Is(err, ErrInvalid) || v != nil {
+			t.Errorf("StarmapAsync with Chunk(-1): %v, %v", v, err)
+		}
+		if v, err := StarmapAsync(p, Func[Pair[int, int], int]{}, slices.All(xs)).Get(ctx); !errors.Is(err, ErrNotRegistered) || v != nil {
+			t.Errorf("StarmapAsync of a zero Func: %v, %v", v, err)
+		}
+		ptJoin(t, tr)
+		if _, err := StarmapAsync(p, ptStarMul, slices.All(xs)).Get(ctx); !errors.Is(err, ErrPoolClosed) {
+			t.Errorf("StarmapAsync after Close: %v", err)
 		}
 	})
 }
