@@ -247,3 +247,26 @@ func ExampleStarmapAsync() {
 	fmt.Println(res.Get(ctx))
 	// Output: [10 18 28] <nil>
 }
+
+// Python's callback= and error_callback=: one of the two runs, in this
+// process, once the result is ready.
+func ExampleAsyncResult_Then() {
+	ctx := context.Background()
+	pool, err := process.NewPool(2, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pool.Join(ctx)
+	defer pool.Close()
+	said := make(chan string)
+	onOK := func(v []int) { said <- fmt.Sprint("ok: ", v) }
+	onErr := func(err error) { said <- fmt.Sprint("failed: ", err) }
+	process.MapAsync(pool, half, []int{2, 4}).Then(onOK, onErr)
+	fmt.Println(<-said)
+	process.MapAsync(pool, half, []int{2, 3}).Then(onOK, onErr)
+	fmt.Println(<-said)
+	// Output:
+	// ok: [1 2]
+	// failed: item 1: process: example.half: 3 is odd
+}

@@ -511,6 +511,34 @@ func (r *AsyncResult[R]) Ready() bool {
 	}
 }
 
+// Then has onOK called with the result, or onErr with the error, once
+// the result is ready (Python's callback and error_callback), and
+// returns r. Exactly one of the two runs, once, in a goroutine of this
+// process, after Ready is true; a nil function is skipped. Then called
+// after the result is ready still runs it. Each call of Then runs its
+// own callbacks, in no set order among calls and beside other
+// goroutines: a callback that shares state locks it. A result that never
+// becomes ready (a task that never ends in a pool never terminated)
+// never runs its callbacks. onOK is given what Get gives: a MapAsync
+// slice is the same slice each time.
+//
+// The callbacks are set on the result, not as options of ApplyAsync,
+// MapAsync or StarmapAsync, because an option taking func(R) would need a
+// CallOption generic in R, which Map, Imap and Starmap share.
+func (r *AsyncResult[R]) Then(onOK func(R), onErr func(error)) *AsyncResult[R] {
+	go func() {
+		<-r.done
+		v, err := r.result()
+		switch {
+		case err != nil && onErr != nil:
+			onErr(err)
+		case err == nil && onOK != nil:
+			onOK(v)
+		}
+	}()
+	return r
+}
+
 // Apply runs f(arg) in a worker and waits for its result (Python's
 // Pool.apply). When ctx ends first, the result is dropped.
 func Apply[A, R any](ctx context.Context, p *Pool, f Func[A, R], arg A) (R, error) {
