@@ -99,6 +99,7 @@
 //	for v, err := range process.Imap(ctx, pool, square, slices.Values(xs)) { ... }
 //	v, err := process.Apply(ctx, pool, square, 7)
 //	res := process.ApplyAsync(pool, square, 7) // res.Get(ctx), res.Ready()
+//	process.MapAsync(pool, square, xs).Then(onOK, onErr) // callback=, error_callback=
 //
 // Map, Imap, ImapUnordered and Starmap send the items in chunks
 // (PoolOptions.ChunkSize). Each worker has a task queue and a result queue

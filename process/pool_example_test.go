@@ -219,3 +219,54 @@ func ExampleMapAsync() {
 	fmt.Println(res.Get(ctx))
 	// Output: [1 4 9] <nil>
 }
+
+var area = process.RegisterFunc("example.area", func(ctx context.Context, wh process.Pair[int, int]) (int, error) {
+	return wh.First * wh.Second, nil
+})
+
+// Python's `pool.starmap_async(f, zip(ws, hs)).get()`.
+func ExampleStarmapAsync() {
+	ctx := context.Background()
+	pool, err := process.NewPool(2, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pool.Join(ctx)
+	defer pool.Close()
+	ws, hs := []int{2, 3, 4}, []int{5, 6, 7}
+	zip := func(yield func(int, int) bool) {
+		for i := range ws {
+			if !yield(ws[i], hs[i]) {
+				return
+			}
+		}
+	}
+	res := process.StarmapAsync(pool, area, zip)
+	// ... other work while the workers run ...
+	fmt.Println(res.Get(ctx))
+	// Output: [10 18 28] <nil>
+}
+
+// Python's callback= and error_callback=: one of the two runs, in this
+// process, once the result is ready.
+func ExampleAsyncResult_Then() {
+	ctx := context.Background()
+	pool, err := process.NewPool(2, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pool.Join(ctx)
+	defer pool.Close()
+	said := make(chan string)
+	onOK := func(v []int) { said <- fmt.Sprint("ok: ", v) }
+	onErr := func(err error) { said <- fmt.Sprint("failed: ", err) }
+	process.MapAsync(pool, half, []int{2, 4}).Then(onOK, onErr)
+	fmt.Println(<-said)
+	process.MapAsync(pool, half, []int{2, 3}).Then(onOK, onErr)
+	fmt.Println(<-said)
+	// Output:
+	// ok: [1 2]
+	// failed: item 1: process: example.half: 3 is odd
+}

@@ -5,6 +5,7 @@ package process
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"slices"
 	"testing"
@@ -227,6 +228,149 @@ func TestPoolMapAsync(t *testing.T) {
 		ptJoin(t, tr)
 		if _, err := MapAsync(p, ptSquare, []int{1}).Get(ctx); !errors.Is(err, ErrPoolClosed) {
 			t.Errorf("MapAsync after Close: %v", err)
+		}
+	})
+}
+
+// TestPoolStarmapAsync: StarmapAsync reads its pairs before it returns,
+// and its result is what Starmap gives.
+func TestPoolStarmapAsync(t *testing.T) {
+	ptModes(t, func(t *testing.T, local bool) {
+		ctx := guard(t)
+		p, tr := ptPool(t, 2, PoolOptions{InProcess: local})
+		words := []string{"a", "b", "c", "d"}
+		r := StarmapAsync(p, ptStarStr, slices.All(words))
+		words[0] = "changed" // after the call: not seen
+		if v, err := r.Get(ctx); err != nil || !slices.Equal(v, []string{"0:a", "1:b", "2:c", "3:d"}) {
+			t.Fatalf("StarmapAsync over slices.All: %v, %v", v, err)
+		}
+		xs := ptRange(500)
+		gm, err := StarmapAsync(p, ptStarMul, slices.All(xs), Chunk(7)).Get(ctx)
+		if err != nil || len(gm) != len(xs) {
+			t.Fatalf("StarmapAsync(mul): %d results, %v", len(gm), err)
+		}
+		for i, v := range gm {
+			if v != i*i {
+				t.Fatalf("StarmapAsync(mul) item %d: %d", i, v)
+			}
+		}
+		if v, err := StarmapAsync(p, ptStarMap, maps.All(map[string]int{})).Get(ctx); err != nil || len(v) != 0 {
+			t.Errorf("StarmapAsync over nothing: %v, %v", v, err)
+		}
+		if v, err := StarmapAsync(p, ptStarMul, slices.All(xs), Chunk(-1)).Get(ctx); !errors.Is(err, ErrInvalid) || v != nil {
+			t.Errorf("StarmapAsync with Chunk(-1): %v, %v", v, err)
+		}
+		if v, err := StarmapAsync(p, Func[Pair[int, int], int]{}, slices.All(xs)).Get(ctx); !errors.Is(err, ErrNotRegistered) || v != nil {
+			t.Errorf("StarmapAsync of a zero Func: %v, %v", v, err)
+		}
+		ptJoin(t, tr)
+		if _, err := StarmapAsync(p, ptStarMul, slices.All(xs)).Get(ctx); !errors.Is(err, ErrPoolClosed) {
+			t.Errorf("StarmapAsync after Close: %v", err)
+		}
+	})
+}
+
+// ptOutcome is what a Then callback was given, and whether its result
+// was Ready then.
+type ptOutcome[R any] struct {
+	v         R
+	err       error
+	ok, ready bool
+}
+
+// ptThen sets callbacks on r that report to the channel.
+func ptThen[R any](r *AsyncResult[R]) <-chan ptOutcome[R] {
+	ch := make(chan ptOutcome[R], 2)
+	r.Then(func(v R) { ch <- ptOutcome[R]{v: v, ok: true, ready: r.Ready()} },
+		func(err error) { ch <- ptOutcome[R]{err: err, ready: r.Ready()} })
+	return ch
+}
+
+// ptCallback waits for the one callback of ptThen, and checks that it
+// ran after Ready and that no other runs.
+func ptCallback[R any](t *testing.T, ch <-chan ptOutcome[R]) ptOutcome[R] {
+	t.Helper()
+	var o ptOutcome[R]
+	select {
+	case o = <-ch:
+	case <-guard(t).Done():
+		t.Fatal("no callback ran")
+	}
+	if !o.ready {
+		t.Error("a callback ran before Ready")
+	}
+	select {
+	case o2 := <-ch:
+		t.Errorf("a second callback ran: %+v after %+v", o2, o)
+	case <-time.After(20 * time.Millisecond):
+	}
+	return o
+}
+
+// TestPoolAsyncThen: Then runs the success or the error callback once,
+// after Ready, for ApplyAsync, MapAsync and StarmapAsync, and also when
+// set after the result was ready.
+func TestPoolAsyncThen(t *testing.T) {
+	ptModes(t, func(t *testing.T, local bool) {
+		ctx := guard(t)
+		started, release := ptValue(t), newEvent(t)
+		p, tr := ptPool(t, 2, PoolOptions{InProcess: local})
+		blocked := ApplyAsync(p, ptBlock, ptBlockArg{started, release, 4})
+		ch := ptThen(blocked)
+		ptWaitCount(t, started, 1, "the item to start")
+		select {
+		case o := <-ch:
+			t.Fatalf("a callback ran while the item waits: %+v", o)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if err := release.Set(); err != nil {
+			t.Fatal(err)
+		}
+		if o := ptCallback(t, ch); !o.ok || o.v != 40 {
+			t.Errorf("ApplyAsync callback: %+v, want 40", o)
+		}
+
+		o := ptCallback(t, ptThen(ApplyAsync(p, ptCheck, -3)))
+		if o.ok {
+			t.Fatalf("ApplyAsync of a failing item ran onOK: %+v", o)
+		}
+		if te := ptTaskError(t, o.err, "pt.check"); te.Message != "negative -3: pt sentinel" {
+			t.Errorf("ApplyAsync error callback: %+v", te)
+		}
+		if o := ptCallback(t, ptThen(MapAsync(p, ptSquare, []int{1, 2, 3}))); !o.ok || !slices.Equal(o.v, []int{1, 4, 9}) {
+			t.Errorf("MapAsync callback: %+v", o)
+		}
+		if o := ptCallback(t, ptThen(MapAsync(p, ptCheck, []int{1, -2}))); o.ok || errors.Is(o.err, errPtSentinel) != local {
+			t.Errorf("MapAsync error callback: %+v", o)
+		}
+		if o := ptCallback(t, ptThen(StarmapAsync(p, ptStarMul, slices.All([]int{5, 6})))); !o.ok || !slices.Equal(o.v, []int{0, 6}) {
+			t.Errorf("StarmapAsync callback: %+v", o)
+		}
+		if o := ptCallback(t, ptThen(MapAsync(p, ptSquare, []int{1}, Chunk(-1)))); o.ok || !errors.Is(o.err, ErrInvalid) {
+			t.Errorf("MapAsync with Chunk(-1) error callback: %+v", o)
+		}
+
+		// Set after the result is ready: still runs, with what Get gave.
+		r := ApplyAsync(p, ptSquare, 7)
+		if v, err := r.Get(ctx); v != 49 || err != nil {
+			t.Fatalf("Get: %d, %v", v, err)
+		}
+		if o := ptCallback(t, ptThen(r)); !o.ok || o.v != 49 {
+			t.Errorf("callback set after Ready: %+v", o)
+		}
+		if o := ptCallback(t, ptThen(r)); !o.ok || o.v != 49 {
+			t.Errorf("second Then on the same result: %+v", o)
+		}
+		// A nil callback is skipped; the other still runs.
+		done := make(chan error, 1)
+		ApplyAsync(p, ptCheck, -1).Then(nil, func(err error) { done <- err })
+		MapAsync(p, ptSquare, []int{2}).Then(nil, func(err error) { done <- err })
+		if err := <-done; err == nil {
+			t.Error("Then(nil, onErr) on a failure: no error")
+		}
+		ptJoin(t, tr)
+		if o := ptCallback(t, ptThen(ApplyAsync(p, ptSquare, 2))); o.ok || !errors.Is(o.err, ErrPoolClosed) {
+			t.Errorf("ApplyAsync after Close error callback: %+v", o)
 		}
 	})
 }

@@ -304,11 +304,23 @@ type Pair[A, B any] struct {
 // tuples a Go function takes as one struct): for a, b := range args, f
 // runs on Pair{a, b}. slices.All, maps.All and the like make the pairs.
 func Starmap[A, B, R any](ctx context.Context, p *Pool, f Func[Pair[A, B], R], args iter.Seq2[A, B], opts ...CallOption) ([]R, error) {
-	var pairs []Pair[A, B]
+	return Map(ctx, p, f, pairs(args), opts...)
+}
+
+// StarmapAsync is Starmap returning at once (Python's
+// Pool.starmap_async), as MapAsync is Map: args is read before it
+// returns, and the AsyncResult gives what Starmap would have returned.
+func StarmapAsync[A, B, R any](p *Pool, f Func[Pair[A, B], R], args iter.Seq2[A, B], opts ...CallOption) *AsyncResult[[]R] {
+	return MapAsync(p, f, pairs(args), opts...)
+}
+
+// pairs collects args as Starmap gives them to f.
+func pairs[A, B any](args iter.Seq2[A, B]) []Pair[A, B] {
+	var ps []Pair[A, B]
 	for a, b := range args {
-		pairs = append(pairs, Pair[A, B]{a, b})
+		ps = append(ps, Pair[A, B]{a, b})
 	}
-	return Map(ctx, p, f, pairs, opts...)
+	return ps
 }
 
 // Imap runs f on the arguments as the loop asks for them, and yields the
@@ -436,7 +448,8 @@ func stream[A, R any](ctx context.Context, p *Pool, f Func[A, R], args iter.Seq[
 	}
 }
 
-// AsyncResult is the result of ApplyAsync or MapAsync, to come.
+// AsyncResult is the result of ApplyAsync, MapAsync or StarmapAsync, to
+// come.
 type AsyncResult[R any] struct {
 	done   chan struct{}
 	result func() (R, error)
@@ -496,6 +509,34 @@ func (r *AsyncResult[R]) Ready() bool {
 	default:
 		return false
 	}
+}
+
+// Then has onOK called with the result, or onErr with the error, once
+// the result is ready (Python's callback and error_callback), and
+// returns r. Exactly one of the two runs, once, in a goroutine of this
+// process, after Ready is true; a nil function is skipped. Then called
+// after the result is ready still runs it. Each call of Then runs its
+// own callbacks, in no set order among calls and beside other
+// goroutines: a callback that shares state locks it. A result that never
+// becomes ready (a task that never ends in a pool never terminated)
+// never runs its callbacks. onOK is given what Get gives: a MapAsync
+// slice is the same slice each time.
+//
+// The callbacks are set on the result, not as options of ApplyAsync,
+// MapAsync or StarmapAsync, because an option taking func(R) would need a
+// CallOption generic in R, which Map, Imap and Starmap share.
+func (r *AsyncResult[R]) Then(onOK func(R), onErr func(error)) *AsyncResult[R] {
+	go func() {
+		<-r.done
+		v, err := r.result()
+		switch {
+		case err != nil && onErr != nil:
+			onErr(err)
+		case err == nil && onOK != nil:
+			onOK(v)
+		}
+	}()
+	return r
 }
 
 // Apply runs f(arg) in a worker and waits for its result (Python's
