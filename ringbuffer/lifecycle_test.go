@@ -79,7 +79,7 @@ var lcChild = xpChild("rb-lifecycle", func(c *testproc.Child, ctx context.Contex
 		}
 		r.Close()
 		c.Point("closed")
-	case "sendwait", "relay", "hello":
+	case "sendwait", "relay", "hello", "sendfrozen":
 		end, err := endFromHex[string](f.str(1))
 		if err != nil {
 			return err
@@ -107,6 +107,21 @@ var lcChild = xpChild("rb-lifecycle", func(c *testproc.Child, ctx context.Contex
 				return err
 			}
 			end.Close()
+		case "sendfrozen":
+			for i := range f.int(2) {
+				if err := end.Send(ctx, fmt.Sprint("m", i)); err != nil {
+					return err
+				}
+			}
+			// The next Send stops where the parent kills it: at a claim of
+			// cells (or half a message written) not yet committed.
+			at := f.str(3)
+			testHook = func(p string) {
+				if p == at {
+					c.Point("frozen")
+				}
+			}
+			return end.Send(ctx, "torn")
 		}
 	case "viaqueue":
 		_, m, err := lcGetFirst[lcEndMsg](ctx, seg)
@@ -537,6 +552,35 @@ func TestLifecyclePipeHolderKilled(t *testing.T) {
 		}
 		if ok, err := a.Poll(pyEnded()); !ok || err != nil {
 			t.Fatalf("Poll at the end of the stream: %v, %v", ok, err)
+		}
+		if err := a.Free(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// The last holder of an end killed in the middle of a Send (cells claimed,
+// or half a message written, nothing committed): the peer reads what was
+// committed, then io.EOF, never the torn message and never a wait for ever.
+func TestLifecyclePipeHolderKilledInSend(t *testing.T) {
+	for _, at := range []string{pointClaimed, pointWriting} {
+		seg := testSeg(t)
+		a, b := newPipe[string](t, 8, shm.In(seg, ""))
+		p := lcStart(t, seg, "sendfrozen", lcEnd(t, b), "2", at)
+		b.Close()
+		p.WaitPoint("frozen")
+		p.Kill()
+		if res := p.Wait(); !res.Killed() {
+			t.Fatalf("%s: the child was not killed: %+v", at, res)
+		}
+		ctx := xpContext(t)
+		for i := range 2 {
+			if v, err := a.Recv(ctx); v != fmt.Sprint("m", i) || err != nil {
+				t.Fatalf("%s: Recv: %q, %v; want m%d", at, v, err, i)
+			}
+		}
+		if v, err := a.Recv(ctx); err != io.EOF {
+			t.Fatalf("%s: Recv after the kill: %q, %v; want io.EOF", at, v, err)
 		}
 		if err := a.Free(); err != nil {
 			t.Fatal(err)
