@@ -13,10 +13,10 @@ import (
 	"github.com/shmkit/shmkit/shm"
 )
 
-// Cond is a condition variable on a Mutex, shared between processes
-// (Python's Condition). Wait releases the mutex, sleeps until Signal or
-// Broadcast, and takes the mutex again before it returns. Signal,
-// Broadcast and Notify need the mutex held by this process, as in Python.
+// Cond is a condition variable on a Mutex or an RLock, shared between
+// processes (Python's Condition). Wait releases the lock, sleeps until
+// Signal or Broadcast, and takes the lock again before it returns. Signal,
+// Broadcast and Notify need the lock held by this process, as in Python.
 //
 // Waiters queue in the order they called Wait, as sync.Cond's do: each
 // takes a ticket, and a notification wakes the oldest tickets. Signal wakes
@@ -27,14 +27,107 @@ import (
 // died is passed over, so that a notification is not spent on it.
 type Cond struct {
 	object
-	mu     *Mutex
-	wait   *uint32 // the next ticket
-	notify *uint32 // tickets before it are notified (or passed over)
-	seq    *uint32 // bumped by every change a sleeper waits for; the futex word
-	over   *uint32 // waiters beyond the ring
-	gen    *uint32 // bumped to wake the waiters beyond the ring
-	ring   []byte  // one slot per ticket, by ticket mod slots
-	slots  uint32  // a power of two
+	l      CondLock
+	lw     *lockWord // l's word
+	wait   *uint32   // the next ticket
+	notify *uint32   // tickets before it are notified (or passed over)
+	seq    *uint32   // bumped by every change a sleeper waits for; the futex word
+	over   *uint32   // waiters beyond the ring
+	gen    *uint32   // bumped to wake the waiters beyond the ring
+	ring   []byte    // one slot per ticket, by ticket mod slots
+	slots  uint32    // a power of two
+}
+
+// CondLock is the lock a Cond is on: a *Mutex (Python's
+// Condition(Lock())) or an *RLock (Condition(RLock()), Python's default).
+// No other type implements it.
+type CondLock interface {
+	Lock() error
+	LockContext(ctx context.Context) error
+	TryLock() error
+	Unlock()
+	Locked() bool
+	Owner() int
+	String() string
+
+	// condLock is the lock's object and word, nil for a nil lock.
+	condLock() (*object, *lockWord)
+	// heldByMe reports whether this process holds the lock.
+	heldByMe() bool
+	// releaseAll leaves every level this process holds and unlocks the
+	// lock (Python's _release_save), returning how many levels it left.
+	releaseAll() uint32
+	// restore locks the lock again, entered depth times (Python's
+	// _acquire_restore), returning an *OwnerDeadError as Lock does.
+	restore(depth uint32) error
+}
+
+var (
+	_ CondLock = (*Mutex)(nil)
+	_ CondLock = (*RLock)(nil)
+)
+
+func (m *Mutex) condLock() (*object, *lockWord) {
+	if m == nil {
+		return nil, nil
+	}
+	return &m.object, &m.l
+}
+
+func (m *Mutex) heldByMe() bool { return m.l.heldHere() }
+
+func (m *Mutex) releaseAll() uint32 {
+	m.Unlock()
+	return 1
+}
+
+func (m *Mutex) restore(uint32) error { return m.Lock() }
+
+func (r *RLock) condLock() (*object, *lockWord) {
+	if r == nil {
+		return nil, nil
+	}
+	return &r.object, &r.l
+}
+
+// heldByMe is false while another goroutine here is between taking the
+// word and setting the depth, or between clearing the depth and releasing
+// the word (see begin): it is not this caller's hold.
+func (r *RLock) heldByMe() bool { return r.l.heldHere() && atomic.LoadUint32(r.depth) > 0 }
+
+// releaseAll leaves 0 levels, and the word as it is, when another
+// goroutine here has just unlocked r for good: re-entry being per
+// process, its Unlock could take the caller's hold with it.
+func (r *RLock) releaseAll() uint32 {
+	hb.Release(r.l.word)
+	for {
+		d := atomic.LoadUint32(r.depth)
+		if d == 0 {
+			return 0
+		}
+		if atomic.CompareAndSwapUint32(r.depth, d, 0) {
+			r.l.release()
+			return d
+		}
+	}
+}
+
+// restore takes r as a Lock from another process would, never by
+// re-entry: another goroutine here that took r meanwhile must unlock it
+// first, so that Wait returns with r held at the depth it was entered to.
+func (r *RLock) restore(depth uint32) error {
+	if err := r.usable("lock"); err != nil {
+		return err
+	}
+	var err error
+	if !atomic.CompareAndSwapUint64(r.l.state, 0, r.l.self) {
+		if err = r.l.acquire(context.Background()); err != nil && !isOwnerDead(err) {
+			return err
+		}
+	}
+	atomic.StoreUint32(r.depth, max(depth, 1))
+	hb.Acquire(r.l.word)
+	return err
 }
 
 // The ring records the waiter that holds each ticket not yet notified, so
@@ -58,41 +151,46 @@ const (
 	slotLeft    = 2 // it gave up: notifications pass over it
 )
 
-// NewCond makes a Cond on mu. It is placed in mu's segment (unnamed) unless
-// opts name it there with shm.In; a Cond and its mutex always share a
-// segment, so that opening one finds the other.
-func NewCond(mu *Mutex, opts ...shm.Option) (*Cond, error) { return newCond(mu, condSlots, opts) }
+// NewCond makes a Cond on l, a *Mutex or an *RLock. It is placed in l's
+// segment (unnamed) unless opts name it there with shm.In; a Cond and its
+// lock always share a segment, so that opening one finds the other.
+func NewCond(l CondLock, opts ...shm.Option) (*Cond, error) { return newCond(l, condSlots, opts) }
 
 // newCond is NewCond with a ring of n slots (tests make small ones).
-func newCond(mu *Mutex, n uint32, opts []shm.Option) (*Cond, error) {
-	if mu == nil {
-		return nil, fmt.Errorf("semaphore: cond on a nil mutex: %w", ErrInvalid)
+func newCond(l CondLock, n uint32, opts []shm.Option) (*Cond, error) {
+	var lo *object
+	if l != nil {
+		lo, _ = l.condLock()
 	}
-	if err := mu.usable("make cond"); err != nil {
+	if lo == nil {
+		return nil, fmt.Errorf("semaphore: cond on a nil lock: %w", ErrInvalid)
+	}
+	if err := lo.usable("make cond"); err != nil {
 		return nil, err
 	}
-	seg := mu.o.Segment()
+	seg := lo.o.Segment()
 	switch at, _ := shm.Placement(opts...); {
 	case at == nil:
 		opts = []shm.Option{shm.In(seg, "")}
 	case at.ID() != seg.ID():
-		return nil, fmt.Errorf("semaphore: a cond must be placed in its mutex's segment: %w", ErrInvalid)
+		return nil, fmt.Errorf("semaphore: a cond must be placed in its lock's segment: %w", ErrInvalid)
 	}
-	h := mu.Handle()
+	h := lo.Handle()
 	o, err := place(condInfo, uint64(condRingOff+n*condSlotSize), func(b []byte) error {
 		*mem.Uint32(b, offSlots) = n
-		*mem.Uint64(b, offMutex) = h.Offset
-		*mem.Uint64(b, offMutexGen) = h.Generation
+		*mem.Uint64(b, offLock) = h.Offset
+		*mem.Uint64(b, offLockGen) = h.Generation
+		*mem.Uint32(b, offLockKind) = uint32(h.Kind)
 		return nil
 	}, opts)
 	if err != nil {
 		return nil, err
 	}
-	c := &Cond{mu: mu}
+	c := &Cond{l: l}
 	return c, c.init(o)
 }
 
-// OpenCond opens the Cond called name in seg, with its mutex.
+// OpenCond opens the Cond called name in seg, with its lock.
 // It waits, as long as ctx allows, while the object's creator is still
 // making it.
 func OpenCond(ctx context.Context, seg *shm.Segment, name string) (*Cond, error) {
@@ -100,27 +198,38 @@ func OpenCond(ctx context.Context, seg *shm.Segment, name string) (*Cond, error)
 }
 
 // UnmarshalBinary attaches c to the Cond whose handle MarshalBinary
-// encoded, and to its mutex.
+// encoded, and to its lock.
 func (c *Cond) UnmarshalBinary(b []byte) error {
-	c.mu = nil
+	c.l = nil
 	return unmarshal(c, b, condInfo)
 }
 
-// init takes up the Cond's block and, unless c has its mutex already,
-// attaches to the mutex the block names, in the same segment.
+// init takes up the Cond's block and, unless c has its lock already,
+// attaches to the lock the block names, of the kind it records, in the
+// same segment.
 func (c *Cond) init(o *shm.Object) error {
 	b := o.Bytes()
 	n := atomic.LoadUint32(mem.Uint32(b, offSlots))
 	if n == 0 || n > maxCondSlots || n&(n-1) != 0 || uint64(len(b)) < uint64(condRingOff+n*condSlotSize) {
 		return fmt.Errorf("semaphore: cond of %d slots in %d bytes: %w", n, len(b), ErrCorrupt)
 	}
-	if c.mu == nil {
-		mu, err := OpenMutexAt(o.Segment(), atomic.LoadUint64(mem.Uint64(b, offMutex)), atomic.LoadUint64(mem.Uint64(b, offMutexGen)))
-		if err != nil {
-			return fmt.Errorf("semaphore: cond's mutex: %w", err)
+	if c.l == nil {
+		off, gen := atomic.LoadUint64(mem.Uint64(b, offLock)), atomic.LoadUint64(mem.Uint64(b, offLockGen))
+		var err error
+		switch k := shm.Kind(atomic.LoadUint32(mem.Uint32(b, offLockKind))); k {
+		case shm.KindMutex:
+			c.l, err = OpenMutexAt(o.Segment(), off, gen)
+		case shm.KindRLock:
+			c.l, err = openRLockAt(o.Segment(), off, gen)
+		default:
+			err = fmt.Errorf("semaphore: lock of kind %d: %w", uint32(k), ErrCorrupt)
 		}
-		c.mu = mu
+		if err != nil {
+			c.l = nil
+			return fmt.Errorf("semaphore: cond's lock: %w", err)
+		}
 	}
+	_, c.lw = c.l.condLock()
 	c.o, c.slots = o, n
 	c.wait, c.notify, c.seq = mem.Uint32(b, offWait), mem.Uint32(b, offNotify), mem.Uint32(b, offSeq)
 	c.over, c.gen = mem.Uint32(b, offOver), mem.Uint32(b, offOverGen)
@@ -130,20 +239,27 @@ func (c *Cond) init(o *shm.Object) error {
 }
 
 // Close ends this handle: later calls through it fail with an error
-// matching ErrClosed. Its mutex is an object of its own: Close leaves it
-// (and the handle Mutex returns) as it is. Other handles and processes
-// are untouched.
+// matching ErrClosed. Its lock is an object of its own: Close leaves it
+// (and the handle L returns) as it is. Other handles and processes are
+// untouched.
 func (c *Cond) Close() error { return c.object.Close() }
 
 // Free destroys the Cond for every process: it closes this handle and
-// gives its block back to the segment; its mutex, an object of its own,
+// gives its block back to the segment; its lock, an object of its own,
 // stays. Every process must have stopped using it: a waiter left in Wait
 // would go on using memory the segment may give to a new object. A second
 // Free, through any handle, fails with shm.ErrStale.
 func (c *Cond) Free() error { return c.free() }
 
-// Mutex is the mutex c is on (Python's Condition's lock).
-func (c *Cond) Mutex() *Mutex { return c.mu }
+// L is the lock c is on, a *Mutex or an *RLock (Python's Condition's
+// lock), as sync.Cond's L is.
+func (c *Cond) L() CondLock { return c.l }
+
+// Mutex is the mutex c is on, nil when c is on an RLock.
+func (c *Cond) Mutex() *Mutex {
+	m, _ := c.l.(*Mutex)
+	return m
+}
 
 // slot is ticket t's slot: its holder's owner word, the ticket, the state.
 func (c *Cond) slot(t uint32) (owner *uint64, ticket, state *uint32) {
@@ -164,21 +280,23 @@ func (c *Cond) stateOf(t uint32) (uint32, uint64) {
 // notified reports whether ticket t was notified (or passed over).
 func (c *Cond) notified(t uint32) bool { return int32(atomic.LoadUint32(c.notify)-t) > 0 }
 
-// Wait releases the mutex, which this process must hold (ErrNotOwner
-// otherwise), waits for a Signal or Broadcast, and locks the mutex again
-// before it returns, even when ctx ends first.
+// Wait releases the lock, which this process must hold (ErrNotOwner
+// otherwise), waits for a Signal or Broadcast, and locks it again before
+// it returns, even when ctx ends first. An RLock is released whatever its
+// depth and entered to that depth again, as Python's Condition does with
+// an RLock.
 //
 // It returns nil when it was notified, even if ctx ended meanwhile: the
 // notification is not lost. It returns ctx.Err() only when it was not, and
-// then no notification was spent on it: it is passed over. If the mutex's
-// holder died meanwhile, Wait returns ErrOwnerDead, holding the mutex, as
-// Mutex.Lock does.
+// then no notification was spent on it: it is passed over. If the lock's
+// holder died meanwhile, Wait returns ErrOwnerDead, holding the lock, as
+// Lock does.
 func (c *Cond) Wait(ctx context.Context) error {
 	if err := c.usable("wait"); err != nil {
 		return err
 	}
-	if !c.mu.l.heldHere() {
-		return fmt.Errorf("%w: Cond.Wait needs its mutex locked", ErrNotOwner)
+	if !c.l.heldByMe() {
+		return fmt.Errorf("%w: Cond.Wait needs its lock held", ErrNotOwner)
 	}
 	for {
 		t, ok, err := c.enter()
@@ -196,7 +314,7 @@ func (c *Cond) Wait(ctx context.Context) error {
 
 // enter takes the next ticket, recording this process as its holder, and
 // reports true; or, when the ring is full, counts the caller as waiting
-// beyond it and reports false. The mutex is held.
+// beyond it and reports false. The lock is held.
 func (c *Cond) enter() (uint32, bool, error) {
 	t, n := atomic.LoadUint32(c.wait), atomic.LoadUint32(c.notify)
 	switch out := t - n; {
@@ -209,7 +327,7 @@ func (c *Cond) enter() (uint32, bool, error) {
 	// The slot first, the ticket after: a process killed in between has
 	// issued no ticket.
 	o, tk, st := c.slot(t)
-	atomic.StoreUint64(o, c.mu.l.self)
+	atomic.StoreUint64(o, c.lw.self)
 	atomic.StoreUint32(st, slotWaiting)
 	atomic.StoreUint32(tk, t)
 	atomic.StoreUint32(c.wait, t+1)
@@ -218,9 +336,9 @@ func (c *Cond) enter() (uint32, bool, error) {
 
 // waitTicket is Wait with ticket t taken.
 func (c *Cond) waitTicket(ctx context.Context, t uint32) error {
-	c.mu.Unlock()
+	depth := c.l.releaseAll()
 	werr := c.sleepUntil(ctx, func() bool { return c.notified(t) })
-	lerr := c.mu.Lock()
+	lerr := c.l.restore(depth)
 	if lerr != nil && !isOwnerDead(lerr) {
 		return errors.Join(werr, lerr)
 	}
@@ -232,7 +350,7 @@ func (c *Cond) waitTicket(ctx context.Context, t uint32) error {
 	return lerr
 }
 
-// sleepUntil sleeps on seq, with the mutex unlocked, until done() holds
+// sleepUntil sleeps on seq, with the lock released, until done() holds
 // (nil), or the wait fails: ctx ends (its error) or another error.
 func (c *Cond) sleepUntil(ctx context.Context, done func() bool) error {
 	for {
@@ -248,7 +366,7 @@ func (c *Cond) sleepUntil(ctx context.Context, done func() bool) error {
 
 // leave marks ticket t, not notified, as given up, so that notifications
 // pass over it, and takes the given-up tickets off both ends of the queue.
-// The mutex is held.
+// The lock is held.
 func (c *Cond) leave(t uint32) {
 	if _, tk, st := c.slot(t); atomic.LoadUint32(tk) == t {
 		atomic.StoreUint32(st, slotLeft)
@@ -281,14 +399,14 @@ func (c *Cond) leave(t uint32) {
 // waitBeyond is Wait beyond a full ring: it sleeps until a notification
 // reaches the waiters beyond the ring (done, with Lock's error), ctx ends
 // (done, with ctx.Err()), or there is room in the ring (not done: the
-// caller takes a ticket). The mutex is held on return.
+// caller takes a ticket). The lock is held on return.
 func (c *Cond) waitBeyond(ctx context.Context) (bool, error) {
 	gen := atomic.LoadUint32(c.gen)
-	c.mu.Unlock()
+	depth := c.l.releaseAll()
 	werr := c.sleepUntil(ctx, func() bool {
 		return atomic.LoadUint32(c.gen) != gen || atomic.LoadUint32(c.wait)-atomic.LoadUint32(c.notify) < c.slots
 	})
-	lerr := c.mu.Lock()
+	lerr := c.l.restore(depth)
 	if lerr != nil && !isOwnerDead(lerr) {
 		return true, errors.Join(werr, lerr)
 	}
@@ -305,10 +423,10 @@ func (c *Cond) waitBeyond(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
-// WaitFor waits until cond() is true, checking it with the mutex held,
+// WaitFor waits until cond() is true, checking it with the lock held,
 // as Python's wait_for does: it calls Wait while cond() is false. When ctx
 // ends it looks at cond() once more, and returns nil if it holds, else
-// ctx.Err(). It returns ErrOwnerDead at once, holding the mutex: the state
+// ctx.Err(). It returns ErrOwnerDead at once, holding the lock: the state
 // cond looks at may be half-updated.
 func (c *Cond) WaitFor(ctx context.Context, cond func() bool) error {
 	for !cond() {
@@ -323,15 +441,15 @@ func (c *Cond) WaitFor(ctx context.Context, cond func() bool) error {
 }
 
 // Signal wakes the longest waiting of the waiters, if there is one. The
-// mutex must be held by this process (ErrNotOwner otherwise).
+// lock must be held by this process (ErrNotOwner otherwise).
 func (c *Cond) Signal() error { return c.notifyN(1, "Signal") }
 
-// Broadcast wakes every waiter. The mutex must be held by this process
+// Broadcast wakes every waiter. The lock must be held by this process
 // (ErrNotOwner otherwise).
 func (c *Cond) Broadcast() error { return c.notifyN(-1, "Broadcast") }
 
 // Notify wakes the n longest waiting of the waiters, or all of them if
-// fewer wait (Python's notify(n)). The mutex must be held by this process
+// fewer wait (Python's notify(n)). The lock must be held by this process
 // (ErrNotOwner otherwise).
 func (c *Cond) Notify(n int) error {
 	if n < 0 {
@@ -347,8 +465,8 @@ func (c *Cond) notifyN(n int, what string) error {
 	if err := c.usable("notify"); err != nil {
 		return err
 	}
-	if !c.mu.l.heldHere() {
-		return fmt.Errorf("%w: Cond.%s needs its mutex locked", ErrNotOwner, what)
+	if !c.l.heldByMe() {
+		return fmt.Errorf("%w: Cond.%s needs its lock held", ErrNotOwner, what)
 	}
 	if n == 0 {
 		return nil

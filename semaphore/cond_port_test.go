@@ -29,13 +29,13 @@ import (
 	"github.com/shmkit/shmkit/shm"
 )
 
-// condLocked calls f (a notification) with cv's mutex held.
+// condLocked calls f (a notification) with cv's lock held.
 func condLocked(t testing.TB, cv *Cond, f func() error) error {
 	t.Helper()
-	if err := cv.Mutex().Lock(); err != nil {
+	if err := cv.L().Lock(); err != nil {
 		t.Fatal(err)
 	}
-	defer cv.Mutex().Unlock()
+	defer cv.L().Unlock()
 	return f()
 }
 
@@ -77,7 +77,7 @@ func condWaiter(t testing.TB, ctx context.Context, cv *Cond, before func()) <-ch
 	ctx = condGoroutine(t, ctx)
 	go func() {
 		defer condExited(ctx)
-		if err := cv.Mutex().LockContext(ctx); err != nil {
+		if err := cv.L().LockContext(ctx); err != nil {
 			ch <- err
 			return
 		}
@@ -85,10 +85,10 @@ func condWaiter(t testing.TB, ctx context.Context, cv *Cond, before func()) <-ch
 			before()
 		}
 		err := cv.Wait(ctx)
-		if cv.Mutex().Owner() != os.Getpid() {
-			err = errors.Join(err, errors.New("Wait returned without the mutex"))
+		if cv.L().Owner() != os.Getpid() {
+			err = errors.Join(err, errors.New("Wait returned without the lock"))
 		} else {
-			cv.Mutex().Unlock()
+			cv.L().Unlock()
 		}
 		ch <- err
 	}()
@@ -451,54 +451,56 @@ func TestCondPyAcquire(t *testing.T) {
 
 // TestCondPyUnacquired: Wait, Signal, Broadcast and Notify need the mutex,
 // held by this process: not at all held, or held by another process, they
-// fail with ErrNotOwner and change nothing.
+// fail with ErrNotOwner and change nothing; on a Mutex and on an RLock.
 func TestCondPyUnacquired(t *testing.T) {
-	seg := testSeg(t)
-	cv, _ := cpCond(t, seg, 0)
-	ctx := mpContext(t)
-	calls := map[string]func() error{
-		"Wait":      func() error { return cv.Wait(ctx) },
-		"Signal":    cv.Signal,
-		"Broadcast": cv.Broadcast,
-		"Notify":    func() error { return cv.Notify(1) },
-	}
-	check := func(how string) {
-		t.Helper()
-		for name, f := range calls {
-			if err := f(); !errors.Is(err, ErrNotOwner) {
-				t.Errorf("%s %s: %v, want ErrNotOwner", name, how, err)
+	cpEach(t, func(t *testing.T, k condKind) {
+		seg := testSeg(t)
+		cv, _ := cpCondOn(t, seg, 0, k)
+		ctx := mpContext(t)
+		calls := map[string]func() error{
+			"Wait":      func() error { return cv.Wait(ctx) },
+			"Signal":    cv.Signal,
+			"Broadcast": cv.Broadcast,
+			"Notify":    func() error { return cv.Notify(1) },
+		}
+		check := func(how string) {
+			t.Helper()
+			for name, f := range calls {
+				if err := f(); !errors.Is(err, ErrNotOwner) {
+					t.Errorf("%s %s: %v, want ErrNotOwner", name, how, err)
+				}
 			}
 		}
-	}
-	check("without the mutex")
-	// A waiter is not woken by a refused Signal.
-	w := condWaiter(t, ctx, cv, nil)
-	check("without the mutex, a goroutine waiting")
-	mustNotReturn(t, w, "a refused notification woke a waiter")
-	if n := cv.Waiting(); n != 1 {
-		t.Fatalf("Waiting %d, want 1", n)
-	}
-	p := shmtest.Start(t, mpChildTimeout, cpChild, seg.Name(), "hold", "0", "0")
-	p.WaitPoint("locked")
-	check("with the mutex held by another process")
-	p.Continue()
-	p.Succeed()
-	mustNotReturn(t, w, "a refused notification woke a waiter")
-	// And in a child, while we hold it.
-	if err := cv.Mutex().Lock(); err != nil {
-		t.Fatal(err)
-	}
-	res := mpResult(t, shmtest.Start(t, mpChildTimeout, cpChild, seg.Name(), "unacquired", "0", "0"))
-	if res != "notowner notowner notowner notowner" {
-		t.Fatalf("the child's Wait, Signal, Broadcast, Notify while we hold the mutex: %s", res)
-	}
-	if err := cv.Signal(); err != nil {
-		t.Fatal(err)
-	}
-	cv.Mutex().Unlock()
-	if err := mpRecv(t, w, "the waiter"); err != nil {
-		t.Fatal(err)
-	}
+		check("without the mutex")
+		// A waiter is not woken by a refused Signal.
+		w := condWaiter(t, ctx, cv, nil)
+		check("without the mutex, a goroutine waiting")
+		mustNotReturn(t, w, "a refused notification woke a waiter")
+		if n := cv.Waiting(); n != 1 {
+			t.Fatalf("Waiting %d, want 1", n)
+		}
+		p := shmtest.Start(t, mpChildTimeout, cpChild, seg.Name(), "hold", "0", "0")
+		p.WaitPoint("locked")
+		check("with the mutex held by another process")
+		p.Continue()
+		p.Succeed()
+		mustNotReturn(t, w, "a refused notification woke a waiter")
+		// And in a child, while we hold it.
+		if err := cv.L().Lock(); err != nil {
+			t.Fatal(err)
+		}
+		res := mpResult(t, shmtest.Start(t, mpChildTimeout, cpChild, seg.Name(), "unacquired", "0", "0"))
+		if res != "notowner notowner notowner notowner" {
+			t.Fatalf("the child's Wait, Signal, Broadcast, Notify while we hold the mutex: %s", res)
+		}
+		if err := cv.Signal(); err != nil {
+			t.Fatal(err)
+		}
+		cv.L().Unlock()
+		if err := mpRecv(t, w, "the waiter"); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // TestCondPyNotify (_check_notify, twice on one Cond): five waiters wait
@@ -713,6 +715,7 @@ const (
 	cpWState = 0   // u32: the predicate's state, changed under the mutex
 	cpWWoken = 4   // u32: how many waits returned
 	cpWLogN  = 8   // u32: entries in the log
+	cpWDepth = 12  // u32: how many times waiters enter the lock before Wait (0: once)
 	cpWCount = 64  // u32 per waiter id (< 64): how many of its waits returned
 	cpWLog   = 512 // u32 per entry: the ids of the waiters, in the order their waits returned
 )
@@ -722,12 +725,42 @@ var cpWordsSpec = shm.Spec{Kind: shm.KindBytes, Size: 4096}
 // cpCond makes the Mutex "mu", the Cond "cv" on it with a ring of slots
 // slots (0: the default) and the words block "cwords" in seg.
 func cpCond(t testing.TB, seg *shm.Segment, slots uint32) (*Cond, []byte) {
+	return cpCondOn(t, seg, slots, condKinds[0])
+}
+
+// condKind is a lock the _TestCondition ports run a Cond over, and the
+// depth its waiters enter it to before each Wait.
+type condKind struct {
+	name  string
+	depth int
+}
+
+// condKinds: Python's Condition(Lock()), and its default Condition(),
+// on an RLock, entered twice so that Wait must release and restore a
+// depth above one.
+var condKinds = []condKind{{"mutex", 1}, {"rlock", 2}}
+
+// cpEach runs f as a subtest over each of condKinds.
+func cpEach(t *testing.T, f func(t *testing.T, k condKind)) {
+	for _, k := range condKinds {
+		t.Run(k.name, func(t *testing.T) { f(t, k) })
+	}
+}
+
+// cpCondOn is cpCond with the lock "mu" of kind k, whose depth it records
+// in the words for the children.
+func cpCondOn(t testing.TB, seg *shm.Segment, slots uint32, k condKind) (*Cond, []byte) {
 	t.Helper()
-	mu := mustMutex(t, shm.In(seg, "mu"))
+	var l CondLock
+	if k.depth > 1 {
+		l = mustRLock(t, shm.In(seg, "mu"))
+	} else {
+		l = mustMutex(t, shm.In(seg, "mu"))
+	}
 	if slots == 0 {
 		slots = condSlots
 	}
-	cv, err := newCond(mu, slots, []shm.Option{shm.In(seg, "cv")})
+	cv, err := newCond(l, slots, []shm.Option{shm.In(seg, "cv")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -735,7 +768,45 @@ func cpCond(t testing.TB, seg *shm.Segment, slots uint32) (*Cond, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	atomic.StoreUint32(mem.Uint32(o.Bytes(), cpWDepth), uint32(k.depth))
 	return cv, o.Bytes()
+}
+
+// cpEnter locks l depth times (at least once).
+func cpEnter(ctx context.Context, l CondLock, depth int) error {
+	for i := range max(depth, 1) {
+		if err := l.LockContext(ctx); err != nil {
+			for range i {
+				l.Unlock()
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// cpLeave unlocks l depth times (at least once).
+func cpLeave(l CondLock, depth int) {
+	for range max(depth, 1) {
+		l.Unlock()
+	}
+}
+
+// cpHolds reports whether this process holds l, entered depth times (an
+// RLock's depth is the process's: with exact false, other goroutines here
+// may have entered it too).
+func cpHolds(l CondLock, depth int, exact bool) error {
+	if o := l.Owner(); o != os.Getpid() {
+		return fmt.Errorf("lock held by %d, not by this process", o)
+	}
+	r, ok := l.(*RLock)
+	if !ok {
+		return nil
+	}
+	if d := r.Depth(); d < depth || exact && d != depth {
+		return fmt.Errorf("rlock at depth %d, want %d", d, depth)
+	}
+	return nil
 }
 
 // cpWoke records, with the mutex held, that waiter id's wait returned.
@@ -757,12 +828,15 @@ func cpLog(w []byte) []int {
 	return ids
 }
 
-// cpChild uses the Cond "cv" ("seg mode id ms [rounds]"; ms 0: mpTimeout):
+// cpChild uses the Cond "cv" ("seg mode id ms [rounds]"; ms 0: mpTimeout),
+// entering its lock as many times as the words say before it waits, and
+// checking that a Wait gives it back so entered:
 //
 //	hold:           lock, stop at "locked", unlock
 //	unacquired:     Wait, Signal, Broadcast, Notify(1) without the mutex: RESULT their errors
 //	signal:         lock, Signal, unlock
 //	wait:           lock, Wait, record the wake-up: RESULT err held
+//	timeout:        lock, Wait with a deadline of ms: RESULT err whether it took ms at least
 //	loop:           lock, Wait rounds times recording each wake-up: RESULT err waits
 //	notifywait:     lock, state = 0, Signal, WaitFor(state == 4): RESULT err state
 //	waitfortimeout: lock, WaitFor(state == 4) with a deadline: RESULT err
@@ -776,13 +850,17 @@ var cpChild = segChild("sem-cond-port", func(c *testproc.Child, seg *shm.Segment
 	if err != nil {
 		return err
 	}
-	mu := cv.Mutex()
+	mu := cv.L()
 	o, err := seg.Find(context.Background(), "cwords", cpWordsSpec)
 	if err != nil {
 		return err
 	}
 	w := o.Bytes()
 	state := mem.Uint32(w, cpWState)
+	depth := int(mpLoad(w, cpWDepth))
+	if _, ok := mu.(*RLock); ok != (depth > 1) {
+		return fmt.Errorf("the Cond opened on %v, its waiters to enter it %d times", mu, depth)
+	}
 	ctx, cancel := mpChildContext(ms)
 	defer cancel()
 	switch f[0] {
@@ -798,21 +876,32 @@ var cpChild = segChild("sem-cond-port", func(c *testproc.Child, seg *shm.Segment
 			mpErrClass(cv.Broadcast()), mpErrClass(cv.Notify(1)))
 		return nil
 	}
-	if err := mu.Lock(); err != nil {
+	if err := cpEnter(context.Background(), mu, depth); err != nil {
 		return err
 	}
-	defer mu.Unlock()
+	// Every Wait must have restored the depth the lock was entered to.
+	defer cpLeave(mu, depth)
 	switch f[0] {
 	case "signal":
 		return cv.Signal()
 	case "wait":
 		err := cv.Wait(ctx)
-		held := mu.Owner() == os.Getpid()
+		herr := cpHolds(mu, depth, true)
 		cpWoke(w, id)
-		fmt.Printf("RESULT %s %v\n", mpErrClass(err), held)
-		if !held {
-			return errors.New("Wait returned without the mutex")
+		fmt.Printf("RESULT %s %v\n", mpErrClass(err), herr == nil)
+		if herr != nil {
+			return fmt.Errorf("Wait returned (%v): %w", err, herr)
 		}
+	case "timeout":
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(ms)*time.Millisecond)
+		defer cancel()
+		err := cv.Wait(ctx)
+		el := time.Since(start)
+		if herr := cpHolds(mu, depth, true); herr != nil {
+			return fmt.Errorf("Wait returned (%v): %w", err, herr)
+		}
+		fmt.Printf("RESULT %s %v\n", mpErrClass(err), el >= time.Duration(ms)*time.Millisecond)
 	case "loop":
 		rounds, err := shmtest.Int(f, 3)
 		if err != nil {
@@ -832,9 +921,15 @@ var cpChild = segChild("sem-cond-port", func(c *testproc.Child, seg *shm.Segment
 			return err
 		}
 		err := cv.WaitFor(ctx, func() bool { return atomic.LoadUint32(state) == 4 })
+		if herr := cpHolds(mu, depth, true); herr != nil {
+			return fmt.Errorf("WaitFor returned (%v): %w", err, herr)
+		}
 		fmt.Printf("RESULT %s %d\n", mpErrClass(err), atomic.LoadUint32(state))
 	case "waitfortimeout":
 		err := cv.WaitFor(ctx, func() bool { return atomic.LoadUint32(state) == 4 })
+		if herr := cpHolds(mu, depth, true); herr != nil {
+			return fmt.Errorf("WaitFor returned (%v): %w", err, herr)
+		}
 		fmt.Printf("RESULT %s\n", mpErrClass(err))
 	default:
 		return fmt.Errorf("unknown mode %q", f[0])
@@ -872,17 +967,22 @@ func cpWaiters(t testing.TB, cv *Cond, w []byte, seg *shm.Segment, procs, gorout
 			}
 			n := cv.Waiting()
 			ch := make(chan error, 1)
-			mu := cv.Mutex()
+			mu := cv.L()
+			depth := int(mpLoad(w, cpWDepth))
 			ctx = condGoroutine(t, ctx)
 			go func() {
 				defer condExited(ctx)
-				if err := mu.Lock(); err != nil {
+				if err := cpEnter(ctx, mu, depth); err != nil {
 					ch <- err
 					return
 				}
 				err := cv.Wait(ctx)
 				cpWoke(w, id)
-				mu.Unlock()
+				if herr := cpHolds(mu, depth, false); herr != nil {
+					ch <- fmt.Errorf("Wait returned (%v): %w", err, herr)
+					return
+				}
+				cpLeave(mu, depth)
 				ch <- err
 			}()
 			mpEventually(t, "a goroutine waits", func() bool { return cv.Waiting() == n+1 })
@@ -923,63 +1023,109 @@ func cpWake(t testing.TB, cv *Cond, w []byte, notify func() error, what string, 
 // TestCondMPNotify (test_notify): a child and a goroutine wait; a Signal
 // wakes one of them, the next the other.
 func TestCondMPNotify(t *testing.T) {
-	seg := testSeg(t)
-	cv, w := cpCond(t, seg, 0)
-	ps, gs := cpWaiters(t, cv, w, seg, 1, 1, 0)
-	mustNotReturnF(t, "a waiter returned unnotified", func() bool { return mpLoad(w, cpWWoken) != 0 })
-	for i := range uint32(2) {
-		cpWake(t, cv, w, cv.Signal, "Signal", i+1)
-	}
-	cpCheck(t, ps, gs, "nil")
-	if k := cv.Waiting(); k != 0 {
-		t.Fatalf("Waiting %d at the end", k)
-	}
+	cpEach(t, func(t *testing.T, k condKind) {
+		seg := testSeg(t)
+		cv, w := cpCondOn(t, seg, 0, k)
+		ps, gs := cpWaiters(t, cv, w, seg, 1, 1, 0)
+		mustNotReturnF(t, "a waiter returned unnotified", func() bool { return mpLoad(w, cpWWoken) != 0 })
+		for i := range uint32(2) {
+			cpWake(t, cv, w, cv.Signal, "Signal", i+1)
+		}
+		cpCheck(t, ps, gs, "nil")
+		if k := cv.Waiting(); k != 0 {
+			t.Fatalf("Waiting %d at the end", k)
+		}
+	})
 }
 
 // TestCondMPNotifyAll (test_notify_all): three children and three
 // goroutines whose deadlines pass return DeadlineExceeded and leave nobody
 // counted; three and three more are woken by one Broadcast.
 func TestCondMPNotifyAll(t *testing.T) {
-	seg := testSeg(t)
-	cv, w := cpCond(t, seg, 0)
-	ps, gs := cpWaiters(t, cv, w, seg, 3, 3, 300)
-	cpCheck(t, ps, gs, "deadline")
-	if k := cv.Waiting(); k != 0 {
-		t.Fatalf("Waiting %d after the deadlines", k)
-	}
-	ps, gs = cpWaiters(t, cv, w, seg, 3, 3, 0)
-	mustNotReturnF(t, "a waiter returned unnotified", func() bool { return mpLoad(w, cpWWoken) != 6 })
-	if err := condLocked(t, cv, cv.Broadcast); err != nil {
-		t.Fatal(err)
-	}
-	cpCheck(t, ps, gs, "nil")
-	if n, k := mpLoad(w, cpWWoken), cv.Waiting(); n != 12 || k != 0 {
-		t.Fatalf("%d waits returned, Waiting %d at the end; want 12 and 0", n, k)
-	}
+	cpEach(t, func(t *testing.T, k condKind) {
+		seg := testSeg(t)
+		cv, w := cpCondOn(t, seg, 0, k)
+		ps, gs := cpWaiters(t, cv, w, seg, 3, 3, 300)
+		cpCheck(t, ps, gs, "deadline")
+		if k := cv.Waiting(); k != 0 {
+			t.Fatalf("Waiting %d after the deadlines", k)
+		}
+		ps, gs = cpWaiters(t, cv, w, seg, 3, 3, 0)
+		mustNotReturnF(t, "a waiter returned unnotified", func() bool { return mpLoad(w, cpWWoken) != 6 })
+		if err := condLocked(t, cv, cv.Broadcast); err != nil {
+			t.Fatal(err)
+		}
+		cpCheck(t, ps, gs, "nil")
+		if n, k := mpLoad(w, cpWWoken), cv.Waiting(); n != 12 || k != 0 {
+			t.Fatalf("%d waits returned, Waiting %d at the end; want 12 and 0", n, k)
+		}
+	})
 }
 
 // TestCondMPNotifyN (test_notify_n): of three children and three
 // goroutines, Notify(2) wakes two, Notify(4) the other four, Notify(3)
 // nobody; in the order they came.
 func TestCondMPNotifyN(t *testing.T) {
-	seg := testSeg(t)
-	cv, w := cpCond(t, seg, 0)
-	ps, gs := cpWaiters(t, cv, w, seg, 3, 3, 0)
-	for _, step := range []struct{ n, want uint32 }{{2, 2}, {4, 6}, {3, 6}} {
-		notify := func() error { return cv.Notify(int(step.n)) }
-		cpWake(t, cv, w, notify, fmt.Sprintf("Notify(%d)", step.n), step.want)
-	}
-	cpCheck(t, ps, gs, "nil")
-	// Arrival order: child 0, goroutine 3, child 1, goroutine 4, ...:
-	// Notify(2) wakes the first two to come (in either order: they race
-	// for the mutex).
-	log := cpLog(w)
-	if first := slices.Sorted(slices.Values(log[:2])); !slices.Equal(first, []int{0, 3}) {
-		t.Fatalf("Notify(2) woke %v, want the first two waiters [0 3]", log[:2])
-	}
-	if k := cv.Waiting(); k != 0 {
-		t.Fatalf("Waiting %d at the end", k)
-	}
+	cpEach(t, func(t *testing.T, k condKind) {
+		seg := testSeg(t)
+		cv, w := cpCondOn(t, seg, 0, k)
+		ps, gs := cpWaiters(t, cv, w, seg, 3, 3, 0)
+		for _, step := range []struct{ n, want uint32 }{{2, 2}, {4, 6}, {3, 6}} {
+			notify := func() error { return cv.Notify(int(step.n)) }
+			cpWake(t, cv, w, notify, fmt.Sprintf("Notify(%d)", step.n), step.want)
+		}
+		cpCheck(t, ps, gs, "nil")
+		// Arrival order: child 0, goroutine 3, child 1, goroutine 4, ...:
+		// Notify(2) wakes the first two to come (in either order: they race
+		// for the mutex).
+		log := cpLog(w)
+		if first := slices.Sorted(slices.Values(log[:2])); !slices.Equal(first, []int{0, 3}) {
+			t.Fatalf("Notify(2) woke %v, want the first two waiters [0 3]", log[:2])
+		}
+		if k := cv.Waiting(); k != 0 {
+			t.Fatalf("Waiting %d at the end", k)
+		}
+	})
+}
+
+// TestCondMPTimeout (test_timeout): a child's Wait, and one here, whose
+// deadline passes return DeadlineExceeded no sooner, holding the lock as
+// entered, and leave nobody counted: a Signal after them wakes the next
+// waiter.
+func TestCondMPTimeout(t *testing.T) {
+	cpEach(t, func(t *testing.T, k condKind) {
+		seg := testSeg(t)
+		cv, w := cpCondOn(t, seg, 0, k)
+		const ms = 100
+		p := cpStart(t, seg, "timeout", "0", strconv.Itoa(ms))
+		mu := cv.L()
+		if err := cpEnter(context.Background(), mu, k.depth); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), ms*time.Millisecond)
+		defer cancel()
+		err := cv.Wait(ctx)
+		if el := time.Since(start); el < ms*time.Millisecond {
+			t.Errorf("Wait returned after %v, before its deadline of %d ms", el, ms)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Wait: %v, want DeadlineExceeded", err)
+		}
+		if herr := cpHolds(mu, k.depth, true); herr != nil {
+			t.Fatal(herr)
+		}
+		cpLeave(mu, k.depth)
+		if res := mpResult(t, p); res != "deadline true" {
+			t.Fatalf("the child's Wait: %s, want deadline, after its deadline", res)
+		}
+		if n := cv.Waiting(); n != 0 {
+			t.Fatalf("Waiting %d after the deadlines", n)
+		}
+		ps, gs := cpWaiters(t, cv, w, seg, 1, 0, 0)
+		cpWake(t, cv, w, cv.Signal, "Signal", 1)
+		cpCheck(t, ps, gs, "nil")
+	})
 }
 
 // TestCondMPWaitFor (test_waitfor): a child notifies, then waits itself
@@ -987,90 +1133,109 @@ func TestCondMPNotifyN(t *testing.T) {
 // it, not to the child; then four notifications step the child's
 // predicate to true.
 func TestCondMPWaitFor(t *testing.T) {
-	seg := testSeg(t)
-	cv, w := cpCond(t, seg, 0)
-	mu := cv.Mutex()
-	state := mem.Uint32(w, cpWState)
-	atomic.StoreUint32(state, ^uint32(0))
-	ctx := condGoroutine(t, mpContext(t))
-	got := make(chan error, 1)
-	if err := mu.Lock(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer condExited(ctx)
-		err := cv.WaitFor(ctx, func() bool { return atomic.LoadUint32(state) == 0 })
-		if err == nil && atomic.LoadUint32(state) != 0 {
-			err = fmt.Errorf("WaitFor returned with state %d", atomic.LoadUint32(state))
-		}
-		mu.Unlock()
-		got <- err
-	}()
-	mpEventually(t, "this process waits", func() bool { return cv.Waiting() == 1 })
-	p := cpStart(t, seg, "notifywait", "0", "0")
-	if err := mpRecv(t, got, "WaitFor(state == 0), woken by the child"); err != nil {
-		t.Fatal(err)
-	}
-	for range 4 {
-		mpEventually(t, "the child waits", func() bool { return cv.Waiting() == 1 })
-		if err := condLocked(t, cv, func() error { atomic.AddUint32(state, 1); return cv.Signal() }); err != nil {
+	cpEach(t, func(t *testing.T, k condKind) {
+		seg := testSeg(t)
+		cv, w := cpCondOn(t, seg, 0, k)
+		mu := cv.L()
+		state := mem.Uint32(w, cpWState)
+		atomic.StoreUint32(state, ^uint32(0))
+		ctx := condGoroutine(t, mpContext(t))
+		got := make(chan error, 1)
+		if err := cpEnter(ctx, mu, k.depth); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if res := mpResult(t, p); res != "nil 4" {
-		t.Fatalf("the child's WaitFor: %s, want nil with state 4", res)
-	}
+		go func() {
+			defer condExited(ctx)
+			err := cv.WaitFor(ctx, func() bool { return atomic.LoadUint32(state) == 0 })
+			if err == nil && atomic.LoadUint32(state) != 0 {
+				err = fmt.Errorf("WaitFor returned with state %d", atomic.LoadUint32(state))
+			}
+			if herr := cpHolds(mu, k.depth, true); herr != nil {
+				got <- fmt.Errorf("WaitFor returned (%v): %w", err, herr)
+				return
+			}
+			cpLeave(mu, k.depth)
+			got <- err
+		}()
+		mpEventually(t, "this process waits", func() bool { return cv.Waiting() == 1 })
+		p := cpStart(t, seg, "notifywait", "0", "0")
+		if err := mpRecv(t, got, "WaitFor(state == 0), woken by the child"); err != nil {
+			t.Fatal(err)
+		}
+		for range 4 {
+			mpEventually(t, "the child waits", func() bool { return cv.Waiting() == 1 })
+			if err := condLocked(t, cv, func() error { atomic.AddUint32(state, 1); return cv.Signal() }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if res := mpResult(t, p); res != "nil 4" {
+			t.Fatalf("the child's WaitFor: %s, want nil with state 4", res)
+		}
+	})
 }
 
 // TestCondMPWaitForTimeout (test_waitfor_timeout): a child's WaitFor whose
 // predicate never holds returns DeadlineExceeded after three
 // notifications.
 func TestCondMPWaitForTimeout(t *testing.T) {
-	seg := testSeg(t)
-	cv, w := cpCond(t, seg, 0)
-	state := mem.Uint32(w, cpWState)
-	p := cpStart(t, seg, "waitfortimeout", "0", "500")
-	mpEventually(t, "the child waits", func() bool { return cv.Waiting() == 1 })
-	for range 3 {
-		if err := condLocked(t, cv, func() error { atomic.AddUint32(state, 1); return cv.Signal() }); err != nil {
-			t.Fatal(err)
+	cpEach(t, func(t *testing.T, k condKind) {
+		seg := testSeg(t)
+		cv, w := cpCondOn(t, seg, 0, k)
+		state := mem.Uint32(w, cpWState)
+		p := cpStart(t, seg, "waitfortimeout", "0", "500")
+		mpEventually(t, "the child waits", func() bool { return cv.Waiting() == 1 })
+		for range 3 {
+			if err := condLocked(t, cv, func() error { atomic.AddUint32(state, 1); return cv.Signal() }); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if res := mpResult(t, p); res != "deadline" {
-		t.Fatalf("the child's WaitFor: %s, want deadline", res)
-	}
+		if res := mpResult(t, p); res != "deadline" {
+			t.Fatalf("the child's WaitFor: %s, want deadline", res)
+		}
+	})
 }
 
 // TestCondMPWaitResult (test_wait_result): Wait with a context already
 // ended, and with one that ends, returns its error; one that a child's
 // Signal wakes returns nil.
 func TestCondMPWaitResult(t *testing.T) {
-	seg := testSeg(t)
-	cv, _ := cpCond(t, seg, 0)
-	mu := cv.Mutex()
-	if err := mu.Lock(); err != nil {
-		t.Fatal(err)
-	}
-	defer mu.Unlock()
-	ended, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := cv.Wait(ended); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Wait with an ended context: %v", err)
-	}
-	short, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel2()
-	if err := cv.Wait(short); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Wait(100ms): %v", err)
-	}
-	p := cpStart(t, seg, "signal", "0", "0")
-	if err := cv.Wait(mpContext(t)); err != nil {
-		t.Fatalf("Wait for the child's Signal: %v", err)
-	}
-	p.Succeed()
-	if k := cv.Waiting(); k != 0 || mu.Owner() != os.Getpid() {
-		t.Fatalf("Waiting %d, owner %d", k, mu.Owner())
-	}
+	cpEach(t, func(t *testing.T, k condKind) {
+		seg := testSeg(t)
+		cv, _ := cpCondOn(t, seg, 0, k)
+		mu := cv.L()
+		if err := cpEnter(context.Background(), mu, k.depth); err != nil {
+			t.Fatal(err)
+		}
+		defer cpLeave(mu, k.depth)
+		held := func(what string) {
+			t.Helper()
+			if err := cpHolds(mu, k.depth, true); err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+		}
+		ended, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := cv.Wait(ended); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Wait with an ended context: %v", err)
+		}
+		held("Wait with an ended context")
+		short, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel2()
+		if err := cv.Wait(short); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Wait(100ms): %v", err)
+		}
+		held("Wait(100ms)")
+		p := cpStart(t, seg, "signal", "0", "0")
+		if err := cv.Wait(mpContext(t)); err != nil {
+			t.Fatalf("Wait for the child's Signal: %v", err)
+		}
+		p.Succeed()
+		held("Wait for the child's Signal")
+		if n := cv.Waiting(); n != 0 {
+			t.Fatalf("Waiting %d", n)
+		}
+	})
 }
 
 // ---- Lost wake-ups ----
@@ -1374,4 +1539,48 @@ func recvAnyWithin(chans []<-chan error, d time.Duration) (int, error) {
 		time.Sleep(time.Millisecond)
 	}
 	return -1, nil
+}
+
+// TestCondLockKind: a Cond's block records which kind of lock it is on,
+// so that OpenCond and UnmarshalBinary attach that lock; a kind word
+// naming the other kind fails to attach (shm.ErrKind), and one naming no
+// lock is ErrCorrupt.
+func TestCondLockKind(t *testing.T) {
+	cpEach(t, func(t *testing.T, k condKind) {
+		seg := testSeg(t)
+		cv, _ := cpCondOn(t, seg, 0, k)
+		isRLock := func(l CondLock) bool { _, ok := l.(*RLock); return ok }
+		opened, err := OpenCond(context.Background(), seg, "cv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := cv.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var passed Cond
+		if err := passed.UnmarshalBinary(h); err != nil {
+			t.Fatal(err)
+		}
+		for what, c := range map[string]*Cond{"made": cv, "opened": opened, "unmarshalled": &passed} {
+			if got := isRLock(c.L()); got != (k.depth > 1) || (c.Mutex() == nil) != got {
+				t.Errorf("%s: on %v, Mutex %v", what, c.L(), c.Mutex())
+			}
+			if c.L().String() != cv.L().String() {
+				t.Errorf("%s: on %v, want %v", what, c.L(), cv.L())
+			}
+		}
+		word := mem.Uint32(cv.o.Bytes(), offLockKind)
+		other := map[bool]shm.Kind{true: shm.KindMutex, false: shm.KindRLock}[k.depth > 1]
+		for v, want := range map[uint32]error{uint32(other): shm.ErrKind, 0: ErrCorrupt, 99: ErrCorrupt} {
+			old := atomic.SwapUint32(word, v)
+			if _, err := OpenCond(context.Background(), seg, "cv"); !errors.Is(err, want) {
+				t.Errorf("lock kind %d: OpenCond: %v, want %v", v, err, want)
+			}
+			if err := new(Cond).UnmarshalBinary(h); !errors.Is(err, want) {
+				t.Errorf("lock kind %d: UnmarshalBinary: %v, want %v", v, err, want)
+			}
+			atomic.StoreUint32(word, old)
+		}
+	})
 }

@@ -6,7 +6,7 @@
 //	Lock                            Mutex: Lock, LockContext, TryLock, Unlock, Locked
 //	RLock                           RLock (re-entrant per process)
 //	Semaphore, BoundedSemaphore     New, NewBounded: Acquire(ctx, n), TryAcquire, Release, Value
-//	Condition                       Cond: Wait(ctx), WaitFor, Signal, Broadcast, Notify(n)
+//	Condition(lock)                 Cond on a Mutex or an RLock: Wait(ctx), WaitFor, Signal, Broadcast, Notify(n)
 //	Event                           Event: Set, Clear, IsSet, Wait(ctx)
 //	Barrier(parties, action)        Barrier: Wait(ctx) (index), Abort, Reset, SetAction
 //
@@ -25,7 +25,7 @@
 // Every blocking call takes a context, and gives up when it ends with
 // ctx.Err(), leaving the object as it was: a cancelled Acquire has taken no
 // units, a cancelled LockContext holds no lock. Cond.Wait is the exception
-// that Python and sync.Cond share: it holds the mutex again when it
+// that Python and sync.Cond share: it holds its lock again when it
 // returns, whatever it returns. Each Try call is its blocking twin without
 // the wait: where the twin would wait, TryLock and TryAcquire return an
 // error matching ErrWouldBlock at once (an error, not a bool, so that a
@@ -50,8 +50,8 @@
 //	Semaphore  later calls fail (ErrClosed);          gives the block back
 //	           units taken stay taken
 //	Event      later calls fail (ErrClosed)           gives the block back
-//	Cond       later calls fail (ErrClosed);          gives the block back; its Mutex stays
-//	           its Mutex stays open
+//	Cond       later calls fail (ErrClosed);          gives the block back; its lock stays
+//	           its lock stays open
 //	Barrier    later calls fail (ErrClosed)           gives the block back
 //
 // Close is idempotent, and touches neither the shared object nor other
@@ -84,7 +84,8 @@
 // it is counted and recorded before the action runs. A process that dies inside
 // Cond.Wait leaves the others waiting as before, and the notifications
 // after its death pass over it to live waiters; if it died holding the
-// mutex, the next locker gets ErrOwnerDead. Semaphore units and Event
+// lock (a Mutex or an RLock, whatever its depth), the next locker gets
+// ErrOwnerDead, a waiter taking it back in Wait included. Semaphore units and Event
 // flags have no owner: see Caveats. Semaphore waiters queue in shared
 // memory, each recording itself beside its ticket: one that dies in the
 // queue, or gives up, is passed over when its turn comes, by the waiters
@@ -95,7 +96,7 @@
 // and waking its sleepers (inside Set, Release or Signal) delays them by
 // at most half a second: every sleep is bounded, and a sleeper that wakes
 // on its own sees the change (TestKillWakerBeforeWake); a Signal's sleeper
-// then gets ErrOwnerDead, the mutex having been held by the dead.
+// then gets ErrOwnerDead, the lock having been held by the dead.
 //
 // # Waiting
 //
@@ -142,10 +143,11 @@
 //	cond       4       4     notified: every ticket before it is notified
 //	cond       8       4     sequence, bumped by every notify; the futex word
 //	cond       12      4     slots in the ring (a power of two, 128)
-//	cond       16      8     payload offset of its mutex, in the same segment
-//	cond       24      8     block generation of its mutex
+//	cond       16      8     payload offset of its lock, in the same segment
+//	cond       24      8     block generation of its lock
 //	cond       32      4     waiters beyond the ring (while it is full)
 //	cond       36      4     generation, bumped to wake those
+//	cond       40      4     kind of its lock: shm.KindMutex (4) or shm.KindRLock (5)
 //	cond       64      16*n  per ticket mod n: owner word (8), ticket (4), state (4: 1 waiting, 2 gave up)
 //	barrier    0       8     state (below)
 //	barrier    8       4     parties
@@ -210,8 +212,16 @@
 //     again the instant it lets it go can keep other waiters waiting.
 //     Leave a lock free between holds (any blocking call does), or take
 //     turns with a Cond or a Semaphore.
-//   - Signal, Broadcast and Notify need the Cond's mutex held by the calling
+//   - Signal, Broadcast and Notify need the Cond's lock held by the calling
 //     process (ErrNotOwner), as in Python; sync.Cond does not ask for it.
+//   - Wait on a Cond over an RLock releases it whatever its depth and takes
+//     it back to that depth, as Python's Condition does; but the depth is
+//     the process's, not the goroutine's (see RLock re-entry above): the
+//     levels other goroutines of the process entered are released with it
+//     and taken back by the waiter, so that goroutines of one process must
+//     not hold such an RLock at once while one of them waits. Wait takes
+//     the RLock back as another process would, waiting while another
+//     goroutine here holds it.
 //   - Cond.Wait returns nil when it was notified, even if its ctx ended
 //     meanwhile (Python's wait returns True then); ctx.Err() means no
 //     notification was spent on it. WaitFor looks at its predicate once more

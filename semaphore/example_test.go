@@ -160,6 +160,26 @@ func ExampleNewCond() {
 	// Output: consumed 1
 }
 
+// A Cond on an RLock is Python's default Condition(): code holding the
+// lock may call helpers that take it again, and Wait, at any depth,
+// releases it for the others and takes it back at that depth.
+func ExampleNewCond_rlock() {
+	rl, _ := semaphore.NewRLock()
+	cond, _ := semaphore.NewCond(rl)
+	rl.Lock()
+	rl.Lock() // a helper entering it again
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	err := cond.Wait(ctx) // nobody signals: it gives up, holding rl again
+	fmt.Println(err, rl.Depth(), cond.L() == rl)
+	rl.Unlock()
+	rl.Unlock()
+	fmt.Println(rl.Locked())
+	// Output:
+	// context deadline exceeded 2 true
+	// false
+}
+
 // A Barrier holds its parties until all have arrived.
 func ExampleNewBarrier() {
 	bar, _ := semaphore.NewBarrier(3)

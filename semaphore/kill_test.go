@@ -1043,3 +1043,223 @@ func TestKillInsideCondWait(t *testing.T) {
 	}
 	t.Logf("rounds by mode (dies waiting, dies holding the mutex, dies after Broadcast): %v; of them with an ErrOwnerDead: %v", modes, deadRounds)
 }
+
+// ---- Killed waiting on, or holding, a Cond's RLock ----
+
+// killRCondDepth is how many times every process enters the RLock before
+// it waits on the Cond: Wait must release it whatever the depth.
+const killRCondDepth = 2
+
+// killChildRCond uses the Cond on an RLock whose handle it is given ("seg
+// handle mode"), after stopping at "ready": it enters the RLock
+// killRCondDepth times and waits. Mode "wait" is killed asleep. Woken, it
+// checks that it holds the RLock at that depth and prints WOKEN; in mode
+// "signal" it then signals, printing SIGNALLED; in both modes "hold" and
+// "signal" it stops at "woken", to be killed holding the RLock.
+var killChildRCond = segChild("sem-kill-rcond", func(c *testproc.Child, seg *shm.Segment, f []string) error {
+	b, err := hex.DecodeString(f[0])
+	if err != nil {
+		return err
+	}
+	var cv Cond
+	if err := cv.UnmarshalBinary(b); err != nil {
+		return err
+	}
+	rl, ok := cv.L().(*RLock)
+	if !ok {
+		return fmt.Errorf("the Cond attached to %v, not its RLock", cv.L())
+	}
+	ctx, cancel := mpChildContext(0)
+	defer cancel()
+	c.Point("ready")
+	if err := cpEnter(ctx, rl, killRCondDepth); err != nil {
+		return err
+	}
+	if err := cv.Wait(ctx); err != nil {
+		return fmt.Errorf("Wait: %w", err)
+	}
+	if err := cpHolds(rl, killRCondDepth, true); err != nil {
+		return fmt.Errorf("Wait returned: %w", err)
+	}
+	fmt.Println("WOKEN")
+	if f[1] == "signal" {
+		if err := cv.Signal(); err != nil {
+			return err
+		}
+		fmt.Println("SIGNALLED")
+	}
+	c.Point("woken")
+	return errors.New("not killed at \"woken\"")
+})
+
+// TestKillInsideRCondWait: a child and then two goroutines of this process
+// wait on a Cond over an RLock, each having entered it twice, and the
+// child is killed, killRounds/4 times each way:
+//
+//   - asleep in Wait ("wait", half the rounds): two Signals wake the two
+//     goroutines, one each, passing over the dead child; nobody is told
+//     ErrOwnerDead, the RLock being free when it died;
+//   - holding the RLock, at depth 2, after a Signal woke it ("hold"): the
+//     next taker, this test locking it to notify, gets ErrOwnerDead, and
+//     two Signals then wake the goroutines, one each;
+//   - holding it after it signalled the first goroutine in turn
+//     ("signal"): that goroutine's Wait, the next taker, returns
+//     ErrOwnerDead holding the RLock at its own depth, and a Signal wakes
+//     the other.
+//
+// Each goroutine returns from Wait holding the RLock at depth 2; exactly
+// one taker is told ErrOwnerDead when the child died holding it.
+func TestKillInsideRCondWait(t *testing.T) {
+	t.Parallel()
+	seg := testSeg(t)
+	ctxs := newKillContexts(t)
+	const rounds = killRounds / 2
+	modes := []string{"wait", "hold", "wait", "signal"}
+	type child struct {
+		p    *testproc.Proc
+		cv   *Cond
+		mode string
+	}
+	next := 0
+	series := newKillSeries(rounds, func() child {
+		rl := mustRLock(t, shm.In(seg, ""))
+		cv := mustCond(t, rl)
+		mode := modes[next%len(modes)]
+		next++
+		return child{shmtest.Start(t, mpChildTimeout, killChildRCond, seg.Name(), mpHex(t, cv), mode), cv, mode}
+	})
+	var lat killLatencies
+	for round := range rounds {
+		ctx := ctxs.next()
+		c := series.child()
+		p, cv := c.p, c.cv
+		rl := cv.L().(*RLock)
+		fail := func(format string, args ...any) {
+			t.Helper()
+			t.Fatalf("round %d (%s): %s", round, c.mode, fmt.Sprintf(format, args...))
+		}
+		p.WaitPoint("ready")
+		p.Continue()
+		mpEventually(t, "the child waits", func() bool { return cv.Waiting() == 1 })
+		// Each goroutine enters the RLock twice and waits, then sends
+		// Wait's error once it has checked its hold and left the RLock;
+		// at is when Wait returned.
+		type waiting struct {
+			ch <-chan error
+			at *time.Time
+		}
+		waiter := func() waiting {
+			ch := make(chan error, 1)
+			at := new(time.Time)
+			n := cv.Waiting()
+			ctx := condGoroutine(t, ctx)
+			go func() {
+				defer condExited(ctx)
+				if err := cpEnter(ctx, rl, killRCondDepth); err != nil {
+					ch <- fmt.Errorf("Lock before Wait: %w", err)
+					return
+				}
+				err := cv.Wait(ctx)
+				*at = time.Now()
+				if herr := cpHolds(rl, killRCondDepth, true); herr != nil {
+					ch <- fmt.Errorf("Wait returned (%v): %w", err, herr)
+					return
+				}
+				cpLeave(rl, killRCondDepth)
+				ch <- err
+			}()
+			mpEventually(t, "a goroutine waits", func() bool { return cv.Waiting() == n+1 })
+			return waiting{ch, at}
+		}
+		gs := []waiting{waiter(), waiter()}
+		dead := 0
+		// notify locks the RLock once (counting an ErrOwnerDead) to call f.
+		notify := func(f func() error) {
+			t.Helper()
+			err := rl.LockContext(ctx)
+			switch {
+			case errors.Is(err, ErrOwnerDead):
+				dead++
+			case err != nil:
+				fail("Lock to notify: %v", err)
+			}
+			if err := f(); err != nil {
+				fail("%v", err)
+			}
+			rl.Unlock()
+		}
+		// woken checks that a Signal woke gs[0] alone, with want, and
+		// leaves gs[1] to the next. It returns when gs[0]'s Wait returned.
+		woken := func(want error) time.Time {
+			t.Helper()
+			var second <-chan error // nil, never ready, when gs[0] is the last
+			if len(gs) > 1 {
+				second = gs[1].ch
+			}
+			at := gs[0].at
+			select {
+			case err := <-gs[0].ch:
+				if !errors.Is(err, want) {
+					fail("the goroutine that waited longest: Wait returned %v, want %v", err, want)
+				}
+			case err := <-second:
+				fail("the goroutine that waited last woke first (%v)", err)
+			case <-time.After(mpTimeout):
+				fail("no goroutine returned within %v", mpTimeout)
+			}
+			gs = gs[1:]
+			if len(gs) > 0 {
+				mustNotReturn(t, gs[0].ch, fmt.Sprintf("round %d (%s): one Signal woke both goroutines", round, c.mode))
+			}
+			return *at
+		}
+		if c.mode != "wait" {
+			notify(cv.Signal) // the child, the longest waiting
+			p.WaitPoint("woken")
+		}
+		p.Kill()
+		killedAt := time.Now()
+		out := p.Wait()
+		if !out.Killed() {
+			fail("child not killed: exit code %d\n%s", out.ExitCode, out.Output)
+		}
+		if (c.mode == "wait") == strings.Contains(out.Output, "WOKEN") {
+			fail("child output:\n%s", out.Output)
+		}
+		if c.mode == "wait" {
+			if o := rl.Owner(); o != 0 {
+				fail("owner %d with the child dead asleep", o)
+			}
+		} else if o := rl.Owner(); c.mode == "hold" && o != p.Pid() {
+			// (In mode "signal" the goroutine it woke may have taken over.)
+			fail("owner %d, want the dead child %d", o, p.Pid())
+		}
+		if c.mode == "signal" {
+			// It died having signalled; the goroutine it woke takes over.
+			lat.add(t, woken(ErrOwnerDead).Sub(killedAt))
+			dead++
+		} else {
+			notify(cv.Signal)
+			if c.mode == "hold" {
+				lat.add(t, time.Since(killedAt))
+			}
+			woken(nil)
+		}
+		notify(cv.Signal)
+		woken(nil)
+		want := map[bool]int{true: 0, false: 1}[c.mode == "wait"]
+		if dead != want {
+			fail("%d ErrOwnerDead, want %d; child output:\n%s", dead, want, out.Output)
+		}
+		if err := rl.LockContext(ctx); err != nil {
+			fail("final Lock: %v", err)
+		}
+		rl.Unlock()
+		if o, k := rl.Owner(), cv.Waiting(); o != 0 || k != 0 {
+			fail("owner %d, Waiting %d after the round", o, k)
+		}
+		cv.o.Free()
+		rl.o.Free()
+	}
+	lat.log(t, "ErrOwnerDead (RLock holder killed after Wait)")
+}

@@ -102,7 +102,7 @@ func mustEvent(t testing.TB, opts ...shm.Option) *Event {
 	return must(t, e, err)
 }
 
-func mustCond(t testing.TB, mu *Mutex, opts ...shm.Option) *Cond {
+func mustCond(t testing.TB, mu CondLock, opts ...shm.Option) *Cond {
 	t.Helper()
 	c, err := NewCond(mu, opts...)
 	return must(t, c, err)

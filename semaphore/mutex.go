@@ -38,19 +38,34 @@ func OpenMutex(ctx context.Context, seg *shm.Segment, name string) (*Mutex, erro
 // an object that keeps its Mutex beside it in a segment finds it again.
 // It checks what UnmarshalBinary checks.
 func OpenMutexAt(seg *shm.Segment, off, gen uint64) (*Mutex, error) {
-	if seg == nil {
-		return nil, fmt.Errorf("semaphore: attaching mutex: %w: nil segment", ErrInvalid)
-	}
-	b, err := shm.Handle{Segment: seg.ID(), Name: seg.Name(), Offset: off,
-		Kind: mutexInfo.kind, Fingerprint: mutexInfo.fp, Generation: gen}.MarshalBinary()
-	if err != nil {
-		return nil, fmt.Errorf("semaphore: attaching mutex: %w", err)
-	}
 	m := new(Mutex)
-	if err := m.UnmarshalBinary(b); err != nil {
+	if err := attachAt(m, seg, off, gen, mutexInfo); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// openRLockAt is OpenMutexAt for an RLock (a Cond on one finds it so).
+func openRLockAt(seg *shm.Segment, off, gen uint64) (*RLock, error) {
+	r := new(RLock)
+	if err := attachAt(r, seg, off, gen, rlockInfo); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// attachAt attaches x to the object of kind k whose payload is at offset
+// off in seg, made with block generation gen.
+func attachAt(x initer, seg *shm.Segment, off, gen uint64, k kindInfo) error {
+	if seg == nil {
+		return fmt.Errorf("semaphore: attaching %v: %w: nil segment", k.kind, ErrInvalid)
+	}
+	b, err := shm.Handle{Segment: seg.ID(), Name: seg.Name(), Offset: off,
+		Kind: k.kind, Fingerprint: k.fp, Generation: gen}.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("semaphore: attaching %v: %w", k.kind, err)
+	}
+	return unmarshal(x, b, k)
 }
 
 // UnmarshalBinary attaches m to the Mutex whose handle MarshalBinary

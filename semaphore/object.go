@@ -101,7 +101,7 @@ var (
 	rlockInfo   = info(shm.KindRLock, "rlock state:u64@0 depth:u32@8", lineSize)
 	semInfo     = info(shm.KindSemaphore, "semaphore state:u64@0 bound:u32@8 slots:16*64@64", semSlotsOff+semQueue*semSlotSize)
 	eventInfo   = info(shm.KindEvent, "event word:u32@0", lineSize)
-	condInfo    = info(shm.KindCond, "cond wait:u32@0 notify:u32@4 seq:u32@8 slots:u32@12 mutex:u64@16 mutexgen:u64@24 over:u32@32 overgen:u32@36 ring:16*slots@64", lineSize)
+	condInfo    = info(shm.KindCond, "cond wait:u32@0 notify:u32@4 seq:u32@8 slots:u32@12 lock:u64@16 lockgen:u64@24 over:u32@32 overgen:u32@36 lockkind:u32@40 ring:16*slots@64", lineSize)
 	barrierInfo = info(shm.KindBarrier, "barrier state:u64@0 parties:u32@8 slots:16*parties@64", lineSize)
 )
 
@@ -119,10 +119,11 @@ const (
 	offNotify   = 4  // Cond: tickets below it are notified
 	offSeq      = 8  // Cond: the futex word
 	offSlots    = 12 // Cond: slots in its ring
-	offMutex    = 16 // Cond: its mutex's payload offset
-	offMutexGen = 24 // Cond: its mutex's block generation
+	offLock     = 16 // Cond: its lock's payload offset
+	offLockGen  = 24 // Cond: its lock's block generation
 	offOver     = 32 // Cond: waiters beyond the ring
 	offOverGen  = 36 // Cond: bumped to wake them
+	offLockKind = 40 // Cond: its lock's kind, shm.KindMutex or shm.KindRLock
 	offBarrier  = 0  // Barrier: the state word
 	offParties  = 8  // Barrier: number of parties
 )
