@@ -625,3 +625,167 @@ func parseBenchArg(arg string) (string, int, error) {
 	}
 	return name, n, nil
 }
+
+// benchRWOp is one operation of the RWMutex benchmarks: the i-th of a
+// locker, a write (under Lock) every writeEvery operations, else a read.
+// The guarded word is read by readers and bumped by writers.
+func benchRWOp(i, writeEvery int, lock func() error, unlock func(), rlock func() error, runlock func(), word *uint64) {
+	if writeEvery > 0 && i%writeEvery == 0 {
+		if err := lock(); err != nil {
+			panic(err)
+		}
+		*word++
+		unlock()
+		return
+	}
+	if err := rlock(); err != nil {
+		panic(err)
+	}
+	_ = atomic.LoadUint64(word)
+	runlock()
+}
+
+// benchChildRW does n operations (benchRWOp) on the RWMutex "rw" of
+// segment name, guarding the first word of "counter", between the points
+// "ready" and "done". Arg: "NAME N WRITEEVERY".
+var benchChildRW = testproc.Register("sem-bench-rw", func(c *testproc.Child) error {
+	f := strings.Fields(c.Arg())
+	if len(f) != 3 {
+		return fmt.Errorf("argument %q: want NAME N WRITEEVERY", c.Arg())
+	}
+	n, err1 := strconv.Atoi(f[1])
+	every, err2 := strconv.Atoi(f[2])
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("argument %q: want NAME N WRITEEVERY", c.Arg())
+	}
+	seg, err := shm.Open(context.Background(), f[0], nil)
+	if err != nil {
+		return err
+	}
+	defer seg.Close()
+	rw, err := OpenRWMutex(context.Background(), seg, "rw")
+	if err != nil {
+		return err
+	}
+	o, err := seg.Find(context.Background(), "counter", benchCounterSpec)
+	if err != nil {
+		return err
+	}
+	word := mem.Uint64(o.Bytes(), 0)
+	if err := rw.RLock(); err != nil { // takes this process's reader slot
+		return err
+	}
+	rw.RUnlock()
+	c.Point("ready")
+	for i := range n {
+		benchRWOp(i+1, every, rw.Lock, rw.Unlock, rw.RLock, rw.RUnlock, word)
+	}
+	c.Point("done")
+	return nil
+})
+
+// BenchmarkRWMutex: b.N operations in all, from two places at once, on
+// one RWMutex: only reads ("read"), or one write in ten ("write10").
+// "shmkit" runs them in two processes, "shmkit-goroutines" in two
+// goroutines of one, "sync.RWMutex" is the peer in two goroutines.
+// Metric: ops/s.
+func BenchmarkRWMutex(b *testing.B) {
+	for _, mix := range []struct {
+		name  string
+		every int
+	}{{"read", 0}, {"write10", 10}} {
+		b.Run(mix.name+"/shmkit", func(b *testing.B) {
+			seg := testSeg(b)
+			rw, err := NewRWMutex(shm.In(seg, "rw"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			o, err := shm.Place(benchCounterSpec, nil, shm.In(seg, "counter"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			word := mem.Uint64(o.Bytes(), 0)
+			theirs := b.N / 2
+			p := testproc.Start(b, benchChildRW, testproc.Arg(fmt.Sprintf("%s %d %d", seg.Name(), theirs, mix.every)))
+			p.WaitPoint("ready")
+			b.ReportAllocs()
+			b.ResetTimer()
+			p.Continue()
+			for i := range b.N - theirs {
+				benchRWOp(i+1, mix.every, rw.Lock, rw.Unlock, rw.RLock, rw.RUnlock, word)
+			}
+			p.WaitPoint("done")
+			b.StopTimer()
+			p.Succeed()
+			benchReportOps(b)
+		})
+		b.Run(mix.name+"/shmkit-goroutines", func(b *testing.B) {
+			rw, err := NewRWMutex(shm.In(testSeg(b), "rw"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var word uint64
+			b.ReportAllocs()
+			b.ResetTimer()
+			benchRWTwo(b.N, mix.every, rw.Lock, rw.Unlock, rw.RLock, rw.RUnlock, &word)
+			b.StopTimer()
+			benchReportOps(b)
+		})
+		b.Run(mix.name+"/sync.RWMutex", func(b *testing.B) {
+			var rw sync.RWMutex
+			lock := func() error { rw.Lock(); return nil }
+			rlock := func() error { rw.RLock(); return nil }
+			var word uint64
+			b.ReportAllocs()
+			b.ResetTimer()
+			benchRWTwo(b.N, mix.every, lock, rw.Unlock, rlock, rw.RUnlock, &word)
+			b.StopTimer()
+			benchReportOps(b)
+		})
+	}
+}
+
+// benchRWTwo does n operations (benchRWOp) in all, from two goroutines.
+func benchRWTwo(n, every int, lock func() error, unlock func(), rlock func() error, runlock func(), word *uint64) {
+	var wg sync.WaitGroup
+	for _, k := range []int{n - n/2, n / 2} {
+		wg.Go(func() {
+			for i := range k {
+				benchRWOp(i+1, every, lock, unlock, rlock, runlock, word)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func BenchmarkRWMutexUncontended(b *testing.B) {
+	b.Run("shmkit", func(b *testing.B) {
+		rw, err := NewRWMutex(shm.In(testSeg(b), "rw"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := rw.RLock(); err != nil {
+				b.Fatal(err)
+			}
+			rw.RUnlock()
+		}
+	})
+	b.Run("sync.RWMutex", func(b *testing.B) {
+		var rw sync.RWMutex
+		b.ReportAllocs()
+		for b.Loop() {
+			rw.RLock()
+			//lint:ignore SA2001 the peer of an uncontended read lock and unlock
+			rw.RUnlock()
+		}
+	})
+}
+
+// benchReportOps reports b.N over the time taken, as ops/s.
+func benchReportOps(b *testing.B) {
+	if s := b.Elapsed().Seconds(); s > 0 {
+		b.ReportMetric(float64(b.N)/s, "ops/s")
+	}
+}

@@ -9,10 +9,12 @@
 //	Condition(lock)                 Cond on a Mutex or an RLock: Wait(ctx), WaitFor, Signal, Broadcast, Notify(n)
 //	Event                           Event: Set, Clear, IsSet, Wait(ctx)
 //	Barrier(parties, action)        Barrier: Wait(ctx) (index), Abort, Reset, SetAction
+//	(Go's sync.RWMutex)             RWMutex: RLock, RUnlock, Lock, Unlock, with Context and Try forms
 //
-// Mutex and RLock give a sync.Locker view (Locker) to APIs that take one:
-// its Lock takes a dead holder's lock as Lock does and records the death
-// in LastOwnerDead, and panics on a closed handle.
+// Mutex, RLock and both sides of an RWMutex give a sync.Locker view
+// (Locker, RLocker) to APIs that take one: its Lock takes a dead holder's
+// lock as Lock does and records the death in LastOwnerDead, and panics on
+// a closed handle.
 //
 // A constructor places the object in the process's default heap, or where
 // shm.In says: in a segment, under a name that other processes open it by
@@ -53,6 +55,8 @@
 //	Cond       later calls fail (ErrClosed);          gives the block back; its lock stays
 //	           its lock stays open
 //	Barrier    later calls fail (ErrClosed)           gives the block back
+//	RWMutex    as Mutex; the process keeps its        as Mutex
+//	           reader slot
 //
 // Close is idempotent, and touches neither the shared object nor other
 // handles or processes. Free closes its handle too; a second Free, through
@@ -75,6 +79,15 @@
 // holder (its pid and owner word): it holds the lock, and judges whether
 // the data it guards is consistent. Waiters look at the holder's liveness when they arrive and
 // after each 25 ms of sleep, so a death is seen within about 40 ms.
+//
+// An RWMutex records its writer the same way, and each process that reads
+// has a slot of its own that counts its reads. A writer that dies holding
+// it (or waiting for the readers to leave) is found by the next reader or
+// writer, which clears it and gets an *OwnerDeadError (Lock "rwmutex");
+// the reads of a process that dies holding some are cleared by the next
+// writer, or by a process taking a slot, and the next process to take the
+// lock, reading or writing, gets an *OwnerDeadError (Lock "rwmutex
+// reader") naming it.
 //
 // A party that dies inside Barrier.Wait breaks the barrier for the others
 // (ErrBrokenBarrier) within the same bound. It had arrived, though: if the
@@ -152,6 +165,14 @@
 //	barrier    0       8     state (below)
 //	barrier    8       4     parties
 //	barrier    64      16*n  per arrival index: owner word (8), round | 1<<31 (4), unused (4)
+//	rwmutex    0       8     writer owner word: the writer holding it, or waiting for readers
+//	rwmutex    8       8     dead reader: owner word of a reader that died holding, until told
+//	rwmutex    16      4     wake sequence of readers, bumped when a writer lets go; they sleep on it
+//	rwmutex    20      4     readers sleeping on the reader sequence
+//	rwmutex    24      4     drain sequence, bumped when a process's last read leaves; the writer sleeps on it
+//	rwmutex    28      4     slots: how many reader slots (64)
+//	rwmutex    32      8     claimed slots: bit i set while slot i is a process's
+//	rwmutex    64      64*64 per reader slot: owner word (8), reads held (4); one cache line each
 //
 // The owner word is 0 when the lock is free; else its high 32 bits are the
 // holder's pid (as it sees itself), bits 1-31 a random nonce the holder

@@ -38,13 +38,22 @@ func TestDocLayout(t *testing.T) {
 		"barrier parties":    offParties,
 		"barrier per":        slotsOff,
 		"barrier sizeslot":   slotSize,
+		"rwmutex writer":     offState,
+		"rwmutex dead":       offRWDead,
+		"rwmutex wake":       offRWSeq,
+		"rwmutex readers":    offRWSleep,
+		"rwmutex drain":      offRWWSeq,
+		"rwmutex slots:":     offRWSlots,
+		"rwmutex claimed":    offRWClaimed,
+		"rwmutex per":        rwSlotsOff,
+		"rwmutex sizeslot":   rwSlotSize * rwSlots,
 		"owner word size":    unsafe.Sizeof(uint64(0)),
 		"semaphore sizecnt":  unsafe.Sizeof(uint64(0)),
 	}
 	got := map[string]uintptr{}
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(strings.TrimPrefix(line, "//"))
-		if len(f) < 4 || !strings.Contains("mutex rlock semaphore event cond barrier", f[0]) {
+		if len(f) < 4 || !strings.Contains("mutex rlock semaphore event cond barrier rwmutex", f[0]) {
 			continue
 		}
 		var off uintptr
@@ -61,6 +70,9 @@ func TestDocLayout(t *testing.T) {
 		got[f[0]+" "+f[3]] = off
 		if (f[0] == "barrier" || f[0] == "cond") && f[2] == "16*n" {
 			got[f[0]+" sizeslot"] = 16
+		}
+		if f[0] == "rwmutex" && f[2] == "64*64" {
+			got["rwmutex sizeslot"] = 64 * 64
 		}
 		if f[0] == "mutex" {
 			got["owner word size"] = uintptr(f[2][0] - '0')

@@ -342,3 +342,61 @@ func ExampleBarrier_SetAction() {
 	// semaphore: broken barrier
 	// semaphore: broken barrier: action: bad round
 }
+
+// An RWMutex lets many readers in at once, in any processes, or one
+// writer. Here goroutines stand in for the processes.
+func ExampleNewRWMutex() {
+	rw, err := semaphore.NewRWMutex()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	config := map[string]int{"workers": 4}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if err := rw.RLock(); errors.Is(err, semaphore.ErrOwnerDead) {
+				// We hold a read lock; a writer died inside the lock
+				// (or a reader holding it). The data may be half written.
+			}
+			_ = config["workers"]
+			rw.RUnlock()
+		})
+	}
+	if err := rw.Lock(); err != nil && !errors.Is(err, semaphore.ErrOwnerDead) {
+		fmt.Println(err)
+		return
+	}
+	config["workers"] = 8
+	rw.Unlock()
+	wg.Wait()
+
+	if err := rw.RLock(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(config["workers"], rw.Readers())
+	rw.RUnlock()
+	// Output: 8 1
+}
+
+// RLocker gives the read side of an RWMutex to an API that takes a
+// sync.Locker.
+func ExampleRWMutex_RLocker() {
+	rw, err := semaphore.NewRWMutex()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var l sync.Locker = rw.RLocker()
+	l.Lock()
+	l.Lock() // readers share it
+	fmt.Println(rw.Readers(), rw.TryLock() != nil)
+	l.Unlock()
+	l.Unlock()
+	fmt.Println(rw.Readers(), rw.TryLock())
+	rw.Unlock()
+	// Output:
+	// 2 true
+	// 0 <nil>
+}

@@ -28,18 +28,21 @@ func FuzzAttach(f *testing.F) {
 	}
 	pid := uint64(os.Getpid())
 	seed(0)
-	seed(0, 1<<32|2)                      // a mutex held by pid 1
-	seed(0, pid<<32|contended)            // "held" by this pid with another nonce
-	seed(0, 0x7fffffff<<32|6)             // a pid that cannot exist
-	seed(1, 5<<32|1, 1<<31)               // rlock: huge depth
-	seed(2, 0xffffffff)                   // semaphore: sleepers and the largest count
-	seed(2, 0, 0xffffffff)                // semaphore: impossible bound
-	seed(3, 0xfffffffe)                   // event: sleepers, not set
-	seed(4, 0xffffffff, 3, 1<<40, 7)      // cond: waiters overflow, bad mutex offset
-	seed(5, 2, 3)                         // barrier: two of three waiting
-	seed(5, 0xffff, 3)                    // barrier: more waiting than parties
-	seed(5, 0, 1<<20)                     // barrier: parties beyond its slots
-	seed(5, 1|1<<16, 3, 0, 0, 0, 0, 0, 0) // barrier: broken
+	seed(0, 1<<32|2)                                             // a mutex held by pid 1
+	seed(0, pid<<32|contended)                                   // "held" by this pid with another nonce
+	seed(0, 0x7fffffff<<32|6)                                    // a pid that cannot exist
+	seed(1, 5<<32|1, 1<<31)                                      // rlock: huge depth
+	seed(2, 0xffffffff)                                          // semaphore: sleepers and the largest count
+	seed(2, 0, 0xffffffff)                                       // semaphore: impossible bound
+	seed(3, 0xfffffffe)                                          // event: sleepers, not set
+	seed(4, 0xffffffff, 3, 1<<40, 7)                             // cond: waiters overflow, bad mutex offset
+	seed(5, 2, 3)                                                // barrier: two of three waiting
+	seed(5, 0xffff, 3)                                           // barrier: more waiting than parties
+	seed(5, 0, 1<<20)                                            // barrier: parties beyond its slots
+	seed(5, 1|1<<16, 3, 0, 0, 0, 0, 0, 0)                        // barrier: broken
+	seed(6, 0, 0, 0, 64<<32, ^uint64(0))                         // rwmutex: every slot claimed, none owned
+	seed(6, 1<<32|2, 1<<32|2, 0, 64<<32, 1, 0, 0, 0, 3<<32|4, 5) // rwmutex: dead writer and reader
+	seed(6, 0, 0, 0, 7<<32)                                      // rwmutex: a wrong count of slots
 
 	seg := testSeg(f)
 	mu, err := NewMutex(shm.In(seg, "mutex"))
@@ -53,7 +56,8 @@ func FuzzAttach(f *testing.F) {
 	cmu, _ := NewMutex(shm.In(seg, "condmutex"))
 	cond, _ := NewCond(cmu, shm.In(seg, "cond"))
 	bar, _ := NewBarrier(3, shm.In(seg, "barrier"))
-	objs = append(objs, &rl.object, &sem.object, &ev.object, &cond.object, &bar.object)
+	rw, _ := NewRWMutex(shm.In(seg, "rwmutex"))
+	objs = append(objs, &rl.object, &sem.object, &ev.object, &cond.object, &bar.object, &rw.object)
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) == 0 {
@@ -141,6 +145,23 @@ func FuzzAttach(f *testing.F) {
 			x.Wait(ctx)
 			x.Reset()
 			x.Abort()
+		case 6:
+			rw, err := OpenRWMutex(context.Background(), seg, name)
+			if err != nil {
+				if !errors.Is(err, ErrCorrupt) {
+					t.Fatal(err)
+				}
+				return
+			}
+			rw.Readers()
+			ok := taken(rw.TryRLock())
+			if !ok {
+				ok = taken(rw.RLockContext(ctx))
+			}
+			if ok {
+				rw.RUnlock()
+			}
+			useLock(t, ctx, rw.LockContext, rw.TryLock, rw.Unlock, rw.Owner)
 		}
 	})
 }

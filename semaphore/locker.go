@@ -20,8 +20,8 @@ func (l *lockWord) locked() bool {
 	return w != 0 && w != freed
 }
 
-// Locker is a sync.Locker view of a Mutex or an RLock, for APIs that take
-// one. Its Lock cannot return an error, so:
+// Locker is a sync.Locker view of a Mutex, an RLock or either side of an
+// RWMutex, for APIs that take one. Its Lock cannot return an error, so:
 //
 //   - A lock taken from a holder that died is taken all the same, as
 //     Mutex.Lock does: Lock returns holding it, and LastOwnerDead, asked
@@ -51,6 +51,20 @@ func (m *Mutex) Locker() *Locker {
 // that re-enters r leaves LastOwnerDead as the Lock that took it set it.
 func (r *RLock) Locker() *Locker {
 	return &Locker{lock: r.Lock, unlock: r.Unlock, entry: func() bool { return r.Depth() == 1 }}
+}
+
+// Locker returns a sync.Locker view of rw's write lock, as Mutex.Locker
+// does.
+func (rw *RWMutex) Locker() *Locker {
+	return &Locker{lock: rw.Lock, unlock: rw.Unlock, entry: func() bool { return true }}
+}
+
+// RLocker returns a sync.Locker view of rw's read lock (sync.RWMutex's
+// RLocker): its Lock is RLock and its Unlock RUnlock. Several goroutines
+// may hold the read lock at once: LastOwnerDead is that of the last
+// RLock through this view, whoever asks.
+func (rw *RWMutex) RLocker() *Locker {
+	return &Locker{lock: rw.RLock, unlock: rw.RUnlock, entry: func() bool { return true }}
 }
 
 // Lock locks the lock, waiting as long as it takes. It panics when the

@@ -25,10 +25,11 @@ const (
 	KindList      Kind = 14 // shmap.List
 	KindTable     Kind = 15 // the storage of a Map or List
 	KindShard     Kind = 16 // one part of a shmap.Map
+	KindRWMutex   Kind = 17 // semaphore.RWMutex
 )
 
 var kindNames = [...]string{"", "bytes", "value", "array", "mutex", "rlock", "semaphore",
-	"cond", "event", "barrier", "ring", "queue", "pipe", "map", "list", "table", "shard"}
+	"cond", "event", "barrier", "ring", "queue", "pipe", "map", "list", "table", "shard", "rwmutex"}
 
 func (k Kind) String() string {
 	if int(k) > 0 && int(k) < len(kindNames) {

@@ -35,6 +35,7 @@ var (
 	_ freer      = (*semaphore.Event)(nil)
 	_ freer      = (*semaphore.Cond)(nil)
 	_ freer      = (*semaphore.Barrier)(nil)
+	_ freer      = (*semaphore.RWMutex)(nil)
 	_ freer      = (*ringbuffer.Ring[int64])(nil)
 	_ shutdowner = (*ringbuffer.Queue[int64])(nil)
 	_ shutdowner = (*ringbuffer.JoinableQueue[int64])(nil)
@@ -47,6 +48,8 @@ var (
 var (
 	_ func() error               = (*semaphore.Mutex)(nil).TryLock
 	_ func() error               = (*semaphore.RLock)(nil).TryLock
+	_ func() error               = (*semaphore.RWMutex)(nil).TryLock
+	_ func() error               = (*semaphore.RWMutex)(nil).TryRLock
 	_ func(int) error            = (*semaphore.Semaphore)(nil).TryAcquire
 	_ func(int64) error          = (*ringbuffer.Ring[int64])(nil).TryPush
 	_ func() (int64, error)      = (*ringbuffer.Ring[int64])(nil).TryPop

@@ -36,6 +36,8 @@ var typedOpens = map[string]struct {
 		func(ctx context.Context, s *shm.Segment, n string) error { return e(semaphore.OpenMutex(ctx, s, n)) }},
 	"semaphore.RLock": {func(o ...shm.Option) error { return e(semaphore.NewRLock(o...)) },
 		func(ctx context.Context, s *shm.Segment, n string) error { return e(semaphore.OpenRLock(ctx, s, n)) }},
+	"semaphore.RWMutex": {func(o ...shm.Option) error { return e(semaphore.NewRWMutex(o...)) },
+		func(ctx context.Context, s *shm.Segment, n string) error { return e(semaphore.OpenRWMutex(ctx, s, n)) }},
 	"semaphore.Semaphore": {func(o ...shm.Option) error { return e(semaphore.New(2, o...)) },
 		func(ctx context.Context, s *shm.Segment, n string) error { return e(semaphore.Open(ctx, s, n)) }},
 	"semaphore.Event": {func(o ...shm.Option) error { return e(semaphore.NewEvent(o...)) },
