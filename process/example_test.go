@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/shmkit/shmkit/array"
 	"github.com/shmkit/shmkit/process"
@@ -214,4 +215,48 @@ func ExampleGroup() {
 	// worker 0 exited: true
 	// worker 1 exited: true
 	// worker 2 exited: true
+}
+
+var exiting = process.Register("example.exiting", func(ctx context.Context, how string) error {
+	switch how {
+	case "error":
+		return errors.New("no input")
+	case "exit":
+		os.Exit(3)
+	case "hang":
+		<-ctx.Done()
+	}
+	return nil
+})
+
+// An *ExitError says how a child failed, as Python's exitcode does and
+// more: the exit code (-N for signal N), and the error's text or the
+// panic's value (Message; Panic and Stack for a panic), sent by the child
+// itself.
+func ExampleExitError() {
+	for _, how := range []string{"error", "exit", "hang"} {
+		p := process.New(exiting, how, process.Name(how))
+		if err := p.Start(); err != nil {
+			fmt.Println(err)
+			return
+		}
+		if how == "hang" {
+			p.Kill()
+		}
+		err := p.Join(context.Background())
+		var ee *process.ExitError
+		if !errors.As(err, &ee) {
+			fmt.Println("no ExitError:", err)
+			return
+		}
+		fmt.Printf("%s: code %d, message %q, pid %v\n", ee.Name, ee.Code, ee.Message, ee.Pid == p.Pid())
+		fmt.Println(err)
+	}
+	// Output:
+	// error: code 1, message "no input", pid true
+	// process: error: no input
+	// exit: code 3, message "", pid true
+	// process: exit: exit status 3
+	// hang: code -9, message "", pid true
+	// process: hang: killed by SIGKILL
 }

@@ -270,3 +270,26 @@ func ExampleAsyncResult_Then() {
 	// ok: [1 2]
 	// failed: item 1: process: example.half: 3 is odd
 }
+
+// NewPool(n, nil) starts n workers; 0 means CPUCount of them, and a
+// negative size, as Python's Pool(-1), is ErrInvalid.
+func ExampleNewPool() {
+	ctx := context.Background()
+	pool, err := process.NewPool(3, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(pool.Size(), len(pool.Pids()))
+	pool.Close()
+	pool.Join(ctx)
+
+	_, err = process.NewPool(-1, nil)
+	fmt.Println(errors.Is(err, process.ErrInvalid))
+	_, err = process.NewPool(2, &process.PoolOptions{MaxTasksPerChild: -1})
+	fmt.Println(errors.Is(err, process.ErrInvalid))
+	// Output:
+	// 3 3
+	// true
+	// true
+}

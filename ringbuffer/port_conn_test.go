@@ -9,6 +9,7 @@ package ringbuffer
 // follows:
 //
 //	Pipe()                     Pipe[T](n): always duplex
+//	Pipe(duplex=False)         OneWayPipe[T](n): a Receiver, a Sender
 //	send, send_bytes           Send(ctx, v) (bytes: a Pipe[[]byte])
 //	recv, recv_bytes           Recv(ctx)
 //	EOFError                   io.EOF, once no process holds the other end
@@ -19,8 +20,7 @@ package ringbuffer
 //
 // Cases with no counterpart: the fd transfers (test_fd_transfer,
 // test_large_fd_transfer, test_missing_fd_transfer: file descriptors do
-// not travel through shared memory), test_duplex_false (there is no
-// one-way pipe: that is a Queue), recv_bytes_into and BufferTooShort,
+// not travel through shared memory), recv_bytes_into and BufferTooShort,
 // fileno, readable and writable, send_bytes's offset and size (a slice
 // expression; a bad one is Go's panic), _TestListener (sockets, authkeys),
 // _TestPicklingConnections. Where shmkit differs on purpose, the package's
@@ -224,6 +224,53 @@ func TestPyConnConnection(t *testing.T) {
 	pyAtEOF(t, ctx, conn, msg)
 	if out := xpResult(t, p); strings.Join(out, " ") != "ok 4" {
 		t.Errorf("child: %q, want it to have echoed 4", out)
+	}
+}
+
+// test_duplex_false: the writer's message reaches the reader, in this
+// process and from a child that holds the writer; the reader cannot send,
+// the writer cannot receive or poll. Differs: Python's OSError at run
+// time is a method the type lacks; readable and writable have no
+// counterpart.
+func TestPyConnDuplexFalse(t *testing.T) {
+	ctx := xpContext(t)
+	reader, writer := newOneWay[int](t, 4)
+	defer reader.Free()
+	if err := writer.Send(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := reader.Recv(ctx); v != 1 || err != nil {
+		t.Fatalf("Recv: %v, %v; want 1", v, err)
+	}
+	type (
+		sender interface {
+			Send(context.Context, int) error
+		}
+		receiver interface {
+			Recv(context.Context) (int, error)
+		}
+		poller interface {
+			Poll(context.Context) (bool, error)
+		}
+	)
+	if _, ok := any(reader).(sender); ok {
+		t.Error("the reader can send")
+	}
+	if _, ok := any(writer).(receiver); ok {
+		t.Error("the writer can receive")
+	}
+	if _, ok := any(writer).(poller); ok {
+		t.Error("the writer can poll")
+	}
+
+	rx, _, p := owGive(t, "send", false, "1")
+	defer rx.Free()
+	if v, err := rx.Recv(ctx); v != "m0" || err != nil {
+		t.Fatalf("Recv from the child's writer: %q, %v; want m0", v, err)
+	}
+	owKill(t, p, "sent")
+	if v, err := rx.Recv(ctx); err != io.EOF {
+		t.Fatalf("Recv once the writer's only holder died: %q, %v; want io.EOF", v, err)
 	}
 }
 

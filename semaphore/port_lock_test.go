@@ -45,6 +45,7 @@ type portLock interface {
 	TryLock() error
 	Unlock()
 	Owner() int
+	Locked() bool
 	String() string
 	Close() error
 }
@@ -206,7 +207,7 @@ var portChildLock = segChild("sem-port-lock", func(c *testproc.Child, seg *shm.S
 				return err
 			}
 		}
-		fmt.Printf("RESULT %v %d\n", l.Owner() == me, depth())
+		fmt.Printf("RESULT %v %d %v\n", l.Owner() == me, depth(), l.Locked())
 		c.Point("locked")
 	case "show":
 		fmt.Printf("RESULT %d %d\nSTRING %s\n", l.Owner(), depth(), l.String())
@@ -640,6 +641,9 @@ func TestPortPyRLockReentry(t *testing.T) {
 		if r.Owner() != owner || r.Depth() != depth || !strings.Contains(r.String(), fmt.Sprintf("depth %d", depth)) {
 			t.Fatalf("%v, want owner %d depth %d", r, owner, depth)
 		}
+		if r.Locked() != (depth > 0) {
+			t.Fatalf("%v: Locked %v at depth %d", r, r.Locked(), depth)
+		}
 	}
 	if msg := mpPanics(r.Unlock); !strings.Contains(msg, "unlock of unlocked") {
 		t.Fatalf("Unlock of a fresh RLock: panic %q", msg)
@@ -682,9 +686,9 @@ func TestPortPyRLockReentry(t *testing.T) {
 // TestPortPyRLockOwnership ports RLockTests' test_different_thread,
 // test__is_owned and test_locked_with_2threads, and _TestLock's
 // test_lock_locked_2processes and test_rlock_locked_2processes: a lock
-// another process holds shows as locked, by that process (Owner, the
-// counterpart of _is_owned), and cannot be unlocked here; a lock we hold
-// shows as not owned in another process. Where the holder exits holding
+// another process holds shows as locked (Locked, here and in the holder),
+// by that process (Owner, the counterpart of _is_owned), and cannot be
+// unlocked here; a lock we hold shows as not owned in another process. Where the holder exits holding
 // it (as the Python children do), the next Lock takes it with
 // ErrOwnerDead. Differs: within the process, ownership is the process's:
 // another goroutine owns and may unlock an RLock too (Caveats).
@@ -712,13 +716,13 @@ func TestPortPyRLockOwnership(t *testing.T) {
 		// Held by another process: locked, not by us, Unlock panics.
 		p := portStartLock(t, seg, kind, "l", "holdexit", 1)
 		p.WaitPoint("locked")
-		if l.Owner() != p.Pid() {
-			t.Fatalf("lock a child holds: %v, want owner %d", l, p.Pid())
+		if l.Owner() != p.Pid() || !l.Locked() {
+			t.Fatalf("lock a child holds: %v, Locked %v; want owner %d", l, l.Locked(), p.Pid())
 		}
 		if msg := mpPanics(l.Unlock); !strings.Contains(msg, fmt.Sprintf("held by process %d", p.Pid())) {
 			t.Fatalf("Unlock of a lock another process holds: panic %q", msg)
 		}
-		if res := mpResult(t, p); res != "true 1" && res != "true 0" {
+		if res := mpResult(t, p); res != "true 1 true" && res != "true 0 true" {
 			t.Fatalf("child holding the lock: %s", res)
 		}
 		// The child exited holding it.
@@ -787,22 +791,26 @@ func TestPortMPLockRepr(t *testing.T) {
 	})
 }
 
-// TestPortMPLockLock ports _TestLock.test_lock: Lock, a TryLock that fails
-// (a Mutex is not re-entrant), Unlock, and an Unlock too many that panics.
+// TestPortMPLockLock ports _TestLock.test_lock: Lock, Locked, a TryLock
+// that fails (a Mutex is not re-entrant), Unlock, Locked no more, and an
+// Unlock too many that panics.
 func TestPortMPLockLock(t *testing.T) {
 	mu := mustMutex(t)
+	if mu.Locked() {
+		t.Fatalf("a new Mutex is Locked: %v", mu)
+	}
 	if err := mu.Lock(); err != nil {
 		t.Fatal(err)
 	}
-	if mu.Owner() != os.Getpid() {
-		t.Fatalf("after Lock: %v", mu)
+	if mu.Owner() != os.Getpid() || !mu.Locked() {
+		t.Fatalf("after Lock: %v, Locked %v", mu, mu.Locked())
 	}
 	if err := mu.TryLock(); !errors.Is(err, ErrWouldBlock) {
 		t.Fatalf("TryLock of a Mutex this process holds: %v", err)
 	}
 	mu.Unlock()
-	if mu.Owner() != 0 {
-		t.Fatalf("after Unlock: %v", mu)
+	if mu.Owner() != 0 || mu.Locked() {
+		t.Fatalf("after Unlock: %v, Locked %v", mu, mu.Locked())
 	}
 	if msg := mpPanics(mu.Unlock); !strings.Contains(msg, "unlock of unlocked") {
 		t.Fatalf("Unlock of an unlocked Mutex: panic %q", msg)

@@ -1018,7 +1018,12 @@ var mpChildHoldShared = testproc.Register("value-hold-shared", func(c *testproc.
 
 // TestSharedLock: values and an array made with the caller's Mutex
 // (Python's lock=) are guarded by that one lock, in every process, and
-// freeing them leaves it.
+// freeing them leaves it. It ports _TestValue.test_getobj_getlock and
+// _TestArray.test_getobj_getlock_obj: Value and Array have a lock of their
+// own (get_lock), lock=lock gives them that lock, and RawValue, RawArray
+// and lock=False (NewRaw) have none. Not applicable: lock='navalue' (the
+// type system refuses it; a nil lock is ErrInvalid, in
+// TestSharedLockPlacement) and get_obj (Load, Slice).
 func TestSharedLock(t *testing.T) {
 	seg := testSeg(t)
 	mu, err := semaphore.NewMutex(shm.In(seg, "lk"))
@@ -1065,6 +1070,30 @@ func TestSharedLock(t *testing.T) {
 		t.Fatalf("the caller's lock after its values were freed: %v", err)
 	}
 	mu.Unlock()
+
+	// get_lock of a Value and an Array with their own lock, and of raw ones.
+	own, err := New(int32(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownArr, err := array.From([]int32{0, 1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if own.Mutex() == nil || ownArr.Mutex() == nil || own.Mutex().Handle() == ownArr.Mutex().Handle() {
+		t.Errorf("Value and Array with their own lock: %v, %v", own.Mutex(), ownArr.Mutex())
+	}
+	raw, err := NewRaw(int32(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawArr, err := array.NewRaw[int32](10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw.Mutex() != nil || rawArr.Mutex() != nil {
+		t.Errorf("raw Value and Array have a lock: %v, %v", raw.Mutex(), rawArr.Mutex())
+	}
 }
 
 // TestSharedLockPlacement: a value goes where its lock is.

@@ -115,6 +115,13 @@
 //     from Python's manager: namespace-list's append changes the
 //     producer's copy only, and the consumer prints [] twice, as Python's
 //     does.
+//   - "Start each, then join each" is a process.Group (derived, condition,
+//     manager-dict, namespace, namespace-list): Start each, then Wait,
+//     which returns the first failure, Join's *process.ExitError, once
+//     the others, terminated, are gone too.
+//   - pipe's two ends are each used one way, the child's to send and the
+//     main's to receive: a ringbuffer.OneWayPipe, Python's
+//     Pipe(duplex=False), where Python's program uses a duplex Pipe().
 //   - A wait with a timeout is a context with a deadline:
 //     get(timeout=1) is res.Get(ctx), and a timeout is
 //     context.DeadlineExceeded.

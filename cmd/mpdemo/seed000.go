@@ -115,14 +115,18 @@ func startAll(ps ...*process.Process) error {
 	return nil
 }
 
-// joinAll joins the processes in order.
-func joinAll(ctx context.Context, ps ...*process.Process) error {
+// runGroup is Python's "start each, then join each": it starts the
+// processes in order in a process.Group and waits for them all. The first
+// to fail stops the others (terminated), and its *process.ExitError is the
+// answer.
+func runGroup(ctx context.Context, ps ...*process.Process) error {
+	g := process.NewGroup(ctx)
 	for _, p := range ps {
-		if err := p.Join(ctx); err != nil {
-			return err
+		if err := g.Start(p); err != nil {
+			break // Wait still waits for those started, and says why
 		}
 	}
-	return nil
+	return g.Wait()
 }
 
 // startWithWorkers starts names' two workers, "worker 1" and Process-3
@@ -339,22 +343,15 @@ func (*Worker) Run(ctx context.Context) error {
 
 var workerType = process.RegisterRunner[*Worker]("mpdemo.Worker")
 
-// demoDerived: five Workers, started and then joined.
+// demoDerived: five Workers, started and then joined: a Group.
 func demoDerived(ctx context.Context, w io.Writer) error {
-	var jobs []*process.Process
+	jobs := process.NewGroup(ctx)
 	for range 5 {
-		p := process.New(workerType, &Worker{})
-		jobs = append(jobs, p)
-		if err := p.Start(); err != nil {
-			return err
+		if err := jobs.Start(process.New(workerType, &Worker{})); err != nil {
+			break // Wait waits for those started, and returns the error
 		}
 	}
-	for _, j := range jobs {
-		if err := j.Join(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
+	return jobs.Wait()
 }
 
 // MyFancyClass is an object passed through a Queue: its data travels, and

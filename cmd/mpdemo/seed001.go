@@ -114,22 +114,31 @@ func demoQueue(ctx context.Context, w io.Writer) error {
 	return p.Join(ctx)
 }
 
-// sendList: def f(conn): conn.send([42, None, 'hello']); conn.close()
-var sendList = process.Register("mpdemo.pipe_f", func(ctx context.Context, conn *ringbuffer.Conn[[]any]) error {
+// sendList: def f(conn): conn.send([42, None, 'hello']); conn.close().
+// The child only sends: its end is a OneWayPipe's Sender.
+var sendList = process.Register("mpdemo.pipe_f", func(ctx context.Context, conn *ringbuffer.Sender[[]any]) error {
 	if err := conn.Send(ctx, []any{42, nil, "hello"}); err != nil {
 		return err
 	}
 	return conn.Close()
 })
 
-// demoPipe: parent_conn, child_conn = Pipe(); print(parent_conn.recv())
+// demoPipe: parent_conn, child_conn = Pipe(); print(parent_conn.recv()).
+// Each end is used one way only, the parent's to receive and the child's
+// to send, so the pipe is a OneWayPipe (Python's Pipe(duplex=False)),
+// reader first. The parent closes its copy of the child's end, so that
+// once the child is gone a Recv would end with io.EOF instead of waiting.
 func demoPipe(ctx context.Context, w io.Writer) error {
-	parentConn, childConn, err := ringbuffer.Pipe[[]any](4)
+	parentConn, childConn, err := ringbuffer.OneWayPipe[[]any](4)
 	if err != nil {
 		return err
 	}
+	defer parentConn.Close()
 	p := process.New(sendList, childConn)
 	if err := p.Start(); err != nil {
+		return err
+	}
+	if err := childConn.Close(); err != nil {
 		return err
 	}
 	v, err := parentConn.Recv(ctx) // prints "[42 <nil> hello]"

@@ -143,10 +143,7 @@ func demoCondition(ctx context.Context, w io.Writer) error {
 	for i := 1; i < 3; i++ {
 		s2Clients = append(s2Clients, process.New(stage2, s, process.Name(fmt.Sprintf("stage_2[%d]", i))))
 	}
-	if err := startAll(append(s2Clients, s1)...); err != nil {
-		return err
-	}
-	return joinAll(ctx, append([]*process.Process{s1}, s2Clients...)...)
+	return runGroup(ctx, append(s2Clients, s1)...)
 }
 
 // active is the list of the active workers' names, as plain data: a
@@ -273,10 +270,7 @@ func demoManagerDict(ctx context.Context, w io.Writer) error {
 	for i := range 10 {
 		jobs = append(jobs, process.New(dictWorker, dictArg{d, i, i * 2}))
 	}
-	if err := startAll(jobs...); err != nil {
-		return err
-	}
-	if err := joinAll(ctx, jobs...); err != nil {
+	if err := runGroup(ctx, jobs...); err != nil {
 		return err
 	}
 	results, err := d.Snapshot()
@@ -345,10 +339,7 @@ func demoNamespace(ctx context.Context, w io.Writer) error {
 	}
 	p := process.New(producer, nsArg{namespace, event})
 	c := process.New(consumer, nsArg{namespace, event})
-	if err := startAll(c, p); err != nil {
-		return err
-	}
-	return joinAll(ctx, c, p)
+	return runGroup(ctx, c, p)
 }
 
 // textList is a list of at most four texts, as plain data: Python's plain
@@ -434,10 +425,7 @@ func demoNamespaceList(ctx context.Context, w io.Writer) error {
 	}
 	p := process.New(listProducer, nsListArg{namespace, event})
 	c := process.New(listConsumer, nsListArg{namespace, event})
-	if err := startAll(c, p); err != nil {
-		return err
-	}
-	return joinAll(ctx, c, p)
+	return runGroup(ctx, c, p)
 }
 
 // calculation: def do_calculation(data): return data * 2
