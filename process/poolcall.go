@@ -512,22 +512,29 @@ func (r *AsyncResult[R]) Ready() bool {
 }
 
 // Then has onOK called with the result, or onErr with the error, once
-// the result is ready (Python's callback and error_callback), and
-// returns r. Exactly one of the two runs, once, in a goroutine of this
-// process, after Ready is true; a nil function is skipped. Then called
-// after the result is ready still runs it. Each call of Then runs its
-// own callbacks, in no set order among calls and beside other
-// goroutines: a callback that shares state locks it. A result that never
-// becomes ready (a task that never ends in a pool never terminated)
-// never runs its callbacks. onOK is given what Get gives: a MapAsync
-// slice is the same slice each time.
+// the result is ready (Python's callback and error_callback). It returns
+// a result of its own that becomes ready once the callback has returned,
+// as Python's wait() and get() return after theirs ran: so
+//
+//	process.MapAsync(pool, f, xs).Then(onOK, onErr).Wait(ctx)
+//
+// returns with onOK or onErr done, and what it did visible. r itself is
+// ready before. Exactly one of the two runs, once, in a goroutine of this
+// process; a nil function is skipped. Then called after r is ready still
+// runs it. Each call of Then runs its own callbacks, in no set order among
+// calls and beside other goroutines: a callback that shares state with
+// them locks it. A result that never becomes ready (a task that never ends
+// in a pool never terminated) never runs its callbacks. onOK is given what
+// Get gives: a MapAsync slice is the same slice each time.
 //
 // The callbacks are set on the result, not as options of ApplyAsync,
 // MapAsync or StarmapAsync, because an option taking func(R) would need a
 // CallOption generic in R, which Map, Imap and Starmap share.
 func (r *AsyncResult[R]) Then(onOK func(R), onErr func(error)) *AsyncResult[R] {
+	done := make(chan struct{})
 	go func() {
 		<-r.done
+		defer close(done)
 		v, err := r.result()
 		switch {
 		case err != nil && onErr != nil:
@@ -536,7 +543,7 @@ func (r *AsyncResult[R]) Then(onOK func(R), onErr func(error)) *AsyncResult[R] {
 			onOK(v)
 		}
 	}()
-	return r
+	return &AsyncResult[R]{done: done, result: r.result, halt: r.halt}
 }
 
 // Apply runs f(arg) in a worker and waits for its result (Python's

@@ -156,11 +156,11 @@ func strconvInts(xs []int) string {
 // TestPortPoolMapAsyncCallbacks ports _TestPool.test_map_async_callbacks:
 // map_async(int, ['1']) with a callback and an error callback that both
 // append to one list calls the callback with [1]; map_async(int, ['a'])
-// calls the error callback with the conversion's error. Differs: Python's
-// callbacks have run when wait() returns; Then runs them in a goroutine
-// once the result is ready, so the test waits for each. Python checks the
+// calls the error callback with the conversion's error. Here the test
+// waits for each callback through a channel. Python checks the
 // error's type (ValueError); across processes the error is a *TaskError
-// with the text of strconv's.
+// with the text of strconv's. TestPortPoolCallbacksBeforeWait ports it
+// with wait() as Python has it.
 func TestPortPoolMapAsyncCallbacks(t *testing.T) {
 	ptModes(t, func(t *testing.T, local bool) {
 		ctx := guard(t)
@@ -191,12 +191,42 @@ func TestPortPoolMapAsyncCallbacks(t *testing.T) {
 	})
 }
 
+// TestPortPoolCallbacksBeforeWait ports test_map_async_callbacks as
+// Python writes it: the callbacks append to one list, and the list is read
+// right after wait() returns, with no other synchronisation: Then's result
+// is ready only once its callback has returned (-race checks the
+// ordering, the lengths that it ran).
+func TestPortPoolCallbacksBeforeWait(t *testing.T) {
+	ptModes(t, func(t *testing.T, local bool) {
+		ctx := guard(t)
+		p, tr := ptPool(t, 2, PoolOptions{InProcess: local})
+		var calls []any
+		onOK := func(v []int) { calls = append(calls, v) }
+		onErr := func(err error) { calls = append(calls, err) }
+		if err := MapAsync(p, portAtoi, []string{"1"}).Then(onOK, onErr).Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(calls) != 1 || !slices.Equal(calls[0].([]int), []int{1}) {
+			t.Fatalf("after wait: callbacks %v, want [[1]]", calls)
+		}
+		if _, err := MapAsync(p, portAtoi, []string{"a"}).Then(onOK, onErr).Get(ctx); err == nil {
+			t.Fatal("map_async(int, ['a']): Get gave no error")
+		}
+		if len(calls) != 2 {
+			t.Fatalf("after get: callbacks %v, want two", calls)
+		}
+		if _, ok := calls[1].(error); !ok {
+			t.Fatalf("map_async(int, ['a']): error callback given %v", calls[1])
+		}
+		ptJoin(t, tr)
+	})
+}
+
 // TestPortPoolAsyncErrorCallback ports
 // _TestPoolWorkerErrors.test_async_error_callback: apply_async of a
 // function that raises, with an error callback: get raises, and the
 // callback was given the error. Differs: a Go function returns its error
-// (Python raises KeyError); the callback runs in a goroutine once the
-// result is ready, so the test waits for it.
+// (Python raises KeyError).
 func TestPortPoolAsyncErrorCallback(t *testing.T) {
 	ctx := guard(t)
 	p, tr := ptPool(t, 2, PoolOptions{})
