@@ -15,7 +15,8 @@
 //
 // Every object is made in the process's default heap, or in a segment with
 // shm.In(seg, name), where other processes find it by name (OpenQueue,
-// OpenRing, OpenPipe; shm.ErrLayout when they ask for another T). Each one
+// OpenRing, OpenPipe, OpenReceiver, OpenSender; shm.ErrLayout when they
+// ask for another T). Each one
 // also encodes as a handle (MarshalBinary), so that it travels to a child
 // process inside its arguments, or inside a message on another queue.
 //
@@ -43,7 +44,10 @@
 //   - OneWayPipe[T]: Python's Pipe(duplex=False), a Receiver that can only
 //     Recv and Poll and a Sender that can only Send, held and closed as
 //     Conns are; the way back is a ring of one message, so that for large
-//     n it is about half a Pipe's size.
+//     n it is about half a Pipe's size. Between two programs started
+//     apart, the one that makes the pipe keeps its own end (NewReceiver,
+//     NewSender) and the other opens the other end by name (OpenSender,
+//     OpenReceiver).
 //
 // # Lifecycle
 //
@@ -73,9 +77,15 @@
 // with shm.ErrStale.
 //
 // A Pipe end is held by each process that has a handle to it: the one that
-// made the pipe (both ends), one that opened it by name (both ends), one
-// that received it as a handle (UnmarshalBinary), however many handles the
-// process has. An end sent (MarshalBinary) counts as held by its sender
+// made the pipe (both ends; NewReceiver and NewSender: the one returned),
+// one that opened it by name (both ends with OpenPipe; OpenReceiver and
+// OpenSender: the one returned), one that received it as a handle
+// (UnmarshalBinary), however many handles the process has. The end that
+// NewReceiver or NewSender does not return is kept for the next process
+// that opens it by name: it counts as held, by no process (no death ends
+// it), until that process takes it over; so the reader of a named one-way
+// pipe reads io.EOF only after the writer program opened the Sender and
+// then closed it or died. An end sent (MarshalBinary) counts as held by its sender
 // until a process receives it, so a parent may close its copy of the end
 // it passes to a child at once, as Python programs do; an end sent and
 // never received stays held until its sender dies. At most MaxHolders
@@ -135,10 +145,11 @@
 // Every ring (a Ring, a Queue) is one block of a segment (kind ring or
 // queue; the fingerprint names T's layout, or, for encoded T, its Go type).
 // A Pipe is one block of kind pipe, as large as two Queues of its size: a
-// 64-byte header (version 3 at 0, flags at 4: bit 0 one-way, the offsets
+// 64-byte header (version 4 at 0, flags at 4: bit 0 one-way, the offsets
 // of its rings at 8 and 16, the rest zero), then its two rings, each from a 64-byte boundary, ring 0
 // carrying what end 0 sends, and holding, at offset 400, the holders of
-// end 0 (MaxHolders owner words; bit 0 set: sent, not yet received). A
+// end 0 (MaxHolders owner words; bit 0 set: sent, not yet received; 1:
+// kept for the next process that opens it by name). A
 // pipe of another version is refused (ErrCorrupt, shm.ErrVersion). A
 // OneWayPipe's ring 1 is a ring of one message, which carries nothing and
 // holds the Receiver's holders; a Conn does not open a one-way pipe, nor a
@@ -217,9 +228,16 @@
 //     parent that kept its copy of the end it gave a child) keeps the
 //     stream open for the other end after the user of the end died, as in
 //     Python: close the copies a process does not use. A program that made
-//     a named pipe for another to open closes the other's end only once
-//     that one has it (its first message says so): closed before, the end
-//     has no holder, and the stream ends there.
+//     a named duplex Pipe for another to open closes the other's end only
+//     once that one has it (its first message says so): closed before, the
+//     end has no holder, and the stream ends there. A one-way pipe has no
+//     such gap: NewReceiver and NewSender keep the other end for its
+//     opener.
+//   - An end kept for an opener by name is held until a process opens it:
+//     if none ever does, the other end waits (Recv until its ctx ends; Send
+//     once the pipe is full) and never sees io.EOF or io.ErrClosedPipe.
+//     It is kept for one opener: a second process that opens it holds it
+//     beside the first.
 //   - Each MarshalBinary of a Pipe end holds the end, for its receiver,
 //     until a process decodes the bytes or the sender dies; bytes never
 //     decoded use up one of the MaxHolders slots meanwhile. Encode an end
