@@ -33,6 +33,9 @@ type core struct {
 	mask  uint64
 	shift uint
 	limit uint64 // cells that may be in use at once (layout.capacity)
+	// frames is the frames (messages, and holes) a framed queue holds at
+	// most (layout.limit; 0: as many as its cells hold).
+	frames uint64
 
 	spin      atomic.Bool
 	closed    atomic.Bool    // this handle was closed
@@ -73,6 +76,9 @@ func mapCore(o *shm.Object, b []byte, l layout) *core {
 		mask:  l.cells - 1,
 		limit: l.capacity(),
 		shift: l.lapShift(),
+	}
+	if l.mode == modeFramed {
+		c.frames = l.limit
 	}
 	if l.mode != modeSPSC {
 		c.seq = mem.Slice[uint64](b, uintptr(l.seqOff), int(l.cells))
@@ -249,6 +255,13 @@ func (c *core) claim(idx int, k uint64) (uint64, error) {
 			}
 			continue // t is old news
 		}
+		if c.frames > 0 {
+			if ok, err := c.frameRoom(t); err != nil {
+				return 0, err
+			} else if !ok {
+				return 0, errFull
+			}
+		}
 		if !atomic.CompareAndSwapUint64(&c.seq[i], w, cellWord(lap, stClaimed, idx, k)) {
 			continue
 		}
@@ -335,6 +348,48 @@ func (c *core) room(t, k uint64) bool {
 	h := atomic.LoadUint64(c.head)
 	c.headCache.Store(h)
 	return t+k <= h+c.limit
+}
+
+// frameRoom reports whether a framed queue has room for one more frame at
+// position t, the tail: whether fewer than c.frames frames lie between
+// the head and t. Every frame takes one cell or more, so that only a queue
+// with c.frames cells in use counts its frames, hopping from cell word to
+// cell word; a queue of small messages never does until it is full.
+//
+// The count is exact for t: a claim at t must win the cell word at t,
+// which a concurrent claim changes first, so no two producers claim on
+// the same count; a consumer meanwhile only takes frames away. Frames
+// that the head passes while the count runs are counted again from the
+// new head.
+func (c *core) frameRoom(t uint64) (bool, error) {
+	if h := c.headCache.Load(); t < h+c.frames {
+		return true, nil // headCache is never past the head
+	}
+	for {
+		h := atomic.LoadUint64(c.head)
+		c.headCache.Store(h)
+		if t < h+c.frames {
+			return true, nil
+		}
+		n, p := uint64(0), h
+		for p < t && n < c.frames {
+			w := atomic.LoadUint64(&c.seq[p&c.mask])
+			if wordLap(w) != uint32(p>>c.shift) || wordState(w) == stFree {
+				break
+			}
+			n++
+			p += wordCells(w)
+		}
+		if atomic.LoadUint64(c.head) != h {
+			continue // frames were taken meanwhile: count from the new head
+		}
+		if n < c.frames && p < t {
+			// The tail moves past a cell only after its claim, and
+			// the head did not move: every cell word it passed shows it.
+			return false, fmt.Errorf("ringbuffer: %w: the cell at position %d was never claimed, yet the tail is at %d", ErrCorrupt, p, t)
+		}
+		return n < c.frames, nil
+	}
 }
 
 // commit publishes the frame claimed at pos.

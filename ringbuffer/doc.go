@@ -165,7 +165,7 @@
 //	24      8     element size (modes 1 and 2: the cell size; mode 3: 0)
 //	32      8     offset of the cell words (modes 2 and 3; 0 in mode 1)
 //	40      8     offset of the data
-//	48      8     capacity in messages (a Queue of plain T; 0: the cells)
+//	48      8     capacity in messages (a Queue; 0: as many as the cells hold)
 //	56      8     zero
 //	64      8     tail: producers' position in cells; bit 63 set once shut down
 //	128     8     head: consumers' position in cells
@@ -203,6 +203,15 @@
 // the head steps over. In mode 3 a frame's data is the message's length
 // (4 bytes) and its encoding; Get checks the length against the frame's
 // cells and reports ErrCorrupt for a frame that fails.
+//
+// The capacity at 48 bounds the cells in use in mode 2. In mode 3 it
+// bounds the frames between head and tail (messages, claims and holes):
+// a frame takes one cell or more, so a producer that finds fewer cells in
+// use than the capacity claims at once, and one that finds more counts
+// the frames first, hopping from cell word to cell word, up to the
+// capacity. The count is of the cells before the tail it claims at, which
+// no producer changes, and no process keeps a count of its own: there is
+// nothing that a process killed between two steps could leave wrong.
 //
 // In mode 1 there are no cell words: the producer writes the slot at the
 // tail and stores the tail; the consumer reads the slot at the head and
@@ -248,10 +257,12 @@
 //
 // Where Python's Queue and Connection behave otherwise:
 //
-//   - Capacity: a Queue of plain T holds exactly n messages, as Python's
-//     maxsize; one of encoded T holds n*256 bytes of messages, however
-//     many that is, and its Full reports a ring with no free cell: whether
-//     a message fits depends on its size (TryPut reports ErrFull). Len,
+//   - Capacity: a Queue holds at most n messages, as Python's maxsize, and
+//     one of plain T exactly n. One of encoded T holds them in n*256 bytes:
+//     n messages of up to 252 encoded bytes always fit, larger ones may
+//     fill the bytes first (TryPut reports ErrFull, Full a ring with no
+//     free cell); Python's bounds only the count, and its feeder thread
+//     holds the bytes. Len,
 //     Empty and Full are snapshots, as Python's qsize, empty and full:
 //     other processes put and get meanwhile, so a Put after a false Full
 //     may still wait, and a Get after a false Empty.
