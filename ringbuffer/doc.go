@@ -47,7 +47,8 @@
 //     n it is about half a Pipe's size. Between two programs started
 //     apart, the one that makes the pipe keeps its own end (NewReceiver,
 //     NewSender) and the other opens the other end by name (OpenSender,
-//     OpenReceiver).
+//     OpenReceiver); or a third program makes it (CreateOneWayPipe) and
+//     both open their ends by name.
 //
 // # Lifecycle
 //
@@ -81,8 +82,9 @@
 // one that opened it by name (both ends with OpenPipe; OpenReceiver and
 // OpenSender: the one returned), one that received it as a handle
 // (UnmarshalBinary), however many handles the process has. The end that
-// NewReceiver or NewSender does not return is kept for the next process
-// that opens it by name: it counts as held, by no process (no death ends
+// NewReceiver or NewSender does not return, and both ends of a pipe that
+// CreateOneWayPipe makes, are kept for the next process that opens them
+// by name: it counts as held, by no process (no death ends
 // it), until that process takes it over; so the reader of a named one-way
 // pipe reads io.EOF only after the writer program opened the Sender and
 // then closed it or died. An end sent (MarshalBinary) counts as held by its sender

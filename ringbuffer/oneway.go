@@ -83,6 +83,20 @@ func NewSender[T any](n int, opts ...shm.Option) (*Sender[T], error) {
 	return &Sender[T]{oneWayEnd[T]{newConn[T](p, senderEnd)}}, nil
 }
 
+// CreateOneWayPipe makes a one-way pipe as OneWayPipe does, under the
+// name that opts give it (shm.In; ErrInvalid without one), for two other
+// programs: this process keeps no end, and each is kept for the next
+// process that opens it by name (OpenReceiver, OpenSender), as NewReceiver
+// keeps the Sender. This process may exit at once: the reader reads io.EOF
+// only once the writer has opened the Sender and closed it or died, and
+// the writer's Send fails with io.ErrClosedPipe only once the reader has
+// opened the Receiver and closed it or died. A process that opens an end
+// may Free the pipe.
+func CreateOneWayPipe[T any](n int, opts ...shm.Option) error {
+	_, err := makePipe[T](n, true, [2]bool{}, opts)
+	return err
+}
+
 // OpenReceiver opens the Receiver of the one-way pipe called name in seg,
 // which this process then holds: the one its maker kept for it (NewSender),
 // or, when there is none, a hold of its own beside the other holders'. It

@@ -165,6 +165,29 @@ func TestOneWayPipeByName(t *testing.T) {
 			t.Fatalf("Send with the reader killed: %v, want io.ErrClosedPipe", err2)
 		}
 	})
+	// A third program makes the pipe and keeps no end: the reader and the
+	// writer both open by name, the reader first; the writer sends and is
+	// SIGKILLed: the reader gets every message, then io.EOF.
+	t.Run("maker keeps no end", func(t *testing.T) {
+		seg := testSeg(t)
+		if err := CreateOneWayPipe[string](8, shm.In(seg, "p")); err != nil {
+			t.Fatal(err)
+		}
+		r := owNamedStart(t, seg, "read", "p")
+		time.Sleep(20 * time.Millisecond) // most often, the reader waits in Recv by now
+		w := owNamedStart(t, seg, "write", "p", "3")
+		owKill(t, w, "sent")
+		if got := xpResult(t, r); strings.Join(got, " ") != "m0 m1 m2" {
+			t.Fatalf("the reader got %q, want m0 m1 m2", got)
+		}
+		rx, err := OpenReceiver[string](ctx, seg, "p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rx.Free(); err != nil {
+			t.Fatal(err)
+		}
+	})
 	// Both programs open by name, the writer before the reader: the reader
 	// gets every message and io.EOF.
 	t.Run("reader opens after the writer closed", func(t *testing.T) {
@@ -222,6 +245,9 @@ func TestOneWayPipeOpenChecks(t *testing.T) {
 		}
 		if _, err := NewSender[string](4, opts...); !errors.Is(err, ErrInvalid) {
 			t.Errorf("NewSender with no name: %v, want ErrInvalid", err)
+		}
+		if err := CreateOneWayPipe[string](4, opts...); !errors.Is(err, ErrInvalid) {
+			t.Errorf("CreateOneWayPipe with no name: %v, want ErrInvalid", err)
 		}
 	}
 	// The opener takes over the kept Sender: once it closes, the stream
