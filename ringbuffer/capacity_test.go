@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -230,5 +232,76 @@ func TestQueueLimitChecked(t *testing.T) {
 	}
 	if l, err := decodeLayout(framed.c.b); err != nil || l.limit != 6 || l.cells != 32 {
 		t.Errorf("a queue of 6 strings: %+v, %v", l, err)
+	}
+}
+
+// Many goroutines on two handles fill a Queue of encoded T, of messages
+// of one to three cells (the count binds, not the bytes), again and
+// again, while a consumer takes a few each time: once every TryPut fails,
+// the queue holds exactly n, and the messages come out in each producer's
+// order. Each handle brings its count of frames up to date from its last
+// one: rounds of it, across many wraps of the ring.
+func TestQueueEncodedCapacityRounds(t *testing.T) {
+	for _, n := range []int{5, 64} {
+		q := mustNew(t, NewQueue[string], n)
+		defer q.Free()
+		h, err := q.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var q2 Queue[string]
+		if err := q2.UnmarshalBinary(h); err != nil {
+			t.Fatal(err)
+		}
+		defer q2.Close()
+		const producers = 4
+		next := make([]int, producers) // each producer's next number
+		last := make([]int, producers) // each producer's last number taken
+		for i := range last {
+			last[i] = -1
+		}
+		rng := rand.New(rand.NewPCG(uint64(n), 3))
+		for round := range 300 {
+			var wg sync.WaitGroup
+			for p := range producers {
+				x := q
+				if p%2 == 1 {
+					x = &q2
+				}
+				pad := rng.IntN(170)
+				wg.Go(func() {
+					for {
+						m := fmt.Sprintf("%d %d %s", p, next[p], strings.Repeat("x", pad))
+						err := x.TryPut(m)
+						if errors.Is(err, ErrFull) {
+							return
+						}
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						next[p]++
+					}
+				})
+			}
+			wg.Wait()
+			if t.Failed() {
+				return
+			}
+			if q.Len() != n || !q.Full() || !q2.Full() {
+				t.Fatalf("queue of %d, round %d: filled, Len %d, Full %v and %v", n, round, q.Len(), q.Full(), q2.Full())
+			}
+			for range 1 + rng.IntN(n) {
+				m, err := q.TryGet()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var p, i int
+				if _, err := fmt.Sscanf(m, "%d %d", &p, &i); err != nil || i != last[p]+1 {
+					t.Fatalf("round %d: got %.20q after %d of producer %d", round, m, last[p], p)
+				}
+				last[p] = i
+			}
+		}
 	}
 }

@@ -210,10 +210,12 @@
 // bounds the frames between head and tail (messages, claims and holes):
 // a frame takes one cell or more, so a producer that finds fewer cells in
 // use than the capacity claims at once, and one that finds more counts
-// the frames first, hopping from cell word to cell word, up to the
-// capacity. The count is of the cells before the tail it claims at, which
-// no producer changes, and no process keeps a count of its own: there is
-// nothing that a process killed between two steps could leave wrong.
+// the frames first, hopping from cell word to cell word. The count is of
+// the cells before the tail it claims at, which no producer changes, so a
+// handle brings its last count up to date by the frames the head and the
+// tail passed since (a queue kept full costs a hop or two a Put). No
+// count is kept in shared memory: there is nothing that a process killed
+// between two steps could leave wrong.
 //
 // In mode 1 there are no cell words: the producer writes the slot at the
 // tail and stores the tail; the consumer reads the slot at the head and
