@@ -250,6 +250,21 @@ func TestOneWayPipeOpenChecks(t *testing.T) {
 			t.Errorf("CreateOneWayPipe with no name: %v, want ErrInvalid", err)
 		}
 	}
+	// Bytes of an end whose hold is the kept word are no handle: only an
+	// opener by name takes a kept end over.
+	b0, err := rx.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rx0 Receiver[string]
+	if err := rx0.UnmarshalBinary(b0); err != nil { // and let go of its hold
+		t.Fatal(err)
+	}
+	rx0.Close()
+	b0 = append(b0[:len(b0)-8:len(b0)-8], 1, 0, 0, 0, 0, 0, 0, 0)
+	if err := new(Receiver[string]).UnmarshalBinary(b0); !errors.Is(err, shm.ErrBadHandle) {
+		t.Errorf("a Receiver's bytes holding the kept word: %v, want shm.ErrBadHandle", err)
+	}
 	// The opener takes over the kept Sender: once it closes, the stream
 	// ends.
 	tx1, err := OpenSender[string](ctx, seg, "one")

@@ -76,9 +76,10 @@ const (
 // MaxHolders is how many processes may hold one end of a Pipe at a time,
 // an end sent (MarshalBinary) and not yet received counting as held by its
 // sender: a process holds an end once however many handles it has to it.
-// A dead holder's slot is taken over by the next one. Past the limit,
-// OpenPipe, MarshalBinary and UnmarshalBinary fail with an error matching
-// ErrFull.
+// A dead holder's slot is taken over by the next one; an end kept for an
+// opener by name (NewReceiver, NewSender) takes a slot until its opener
+// takes it over. Past the limit, OpenPipe, OpenReceiver, OpenSender,
+// MarshalBinary and UnmarshalBinary fail with an error matching ErrFull.
 const MaxHolders = 6
 
 // pipe is a pipe object whose header and rings were checked.
@@ -381,7 +382,7 @@ func unmarshalConn[T any](b []byte, oneWay bool, want int) (*Conn[T], error) {
 	}
 	tail := b[len(b)-connTail:]
 	end, slot, w := int(tail[0]), int(tail[1]), le.Uint64(tail[2:])
-	if end > 1 || slot >= MaxHolders || w&1 == 0 {
+	if end > 1 || slot >= MaxHolders || w&1 == 0 || w == kept {
 		return nil, fmt.Errorf("ringbuffer: a pipe end: end %d, slot %d, word %#x: %w", end, slot, w, shm.ErrBadHandle)
 	}
 	if want >= 0 && end != want {
