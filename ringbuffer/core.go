@@ -33,6 +33,10 @@ type core struct {
 	mask  uint64
 	shift uint
 	limit uint64 // cells that may be in use at once (layout.capacity)
+	// frames is the frames (messages, and holes) a framed queue holds at
+	// most (layout.limit; 0: as many as its cells hold).
+	frames  uint64
+	counted frameCount // frameRoom's last count
 
 	spin      atomic.Bool
 	closed    atomic.Bool    // this handle was closed
@@ -73,6 +77,9 @@ func mapCore(o *shm.Object, b []byte, l layout) *core {
 		mask:  l.cells - 1,
 		limit: l.capacity(),
 		shift: l.lapShift(),
+	}
+	if l.mode == modeFramed {
+		c.frames = l.limit
 	}
 	if l.mode != modeSPSC {
 		c.seq = mem.Slice[uint64](b, uintptr(l.seqOff), int(l.cells))
@@ -249,6 +256,13 @@ func (c *core) claim(idx int, k uint64) (uint64, error) {
 			}
 			continue // t is old news
 		}
+		if c.frames > 0 {
+			if ok, err := c.frameRoom(t); err != nil {
+				return 0, err
+			} else if !ok {
+				return 0, errFull
+			}
+		}
 		if !atomic.CompareAndSwapUint64(&c.seq[i], w, cellWord(lap, stClaimed, idx, k)) {
 			continue
 		}
@@ -335,6 +349,86 @@ func (c *core) room(t, k uint64) bool {
 	h := atomic.LoadUint64(c.head)
 	c.headCache.Store(h)
 	return t+k <= h+c.limit
+}
+
+// frameCount is a handle's last count of the frames of a framed queue:
+// n frames from position h to position t.
+type frameCount struct {
+	sync.Mutex
+	h, t, n uint64
+}
+
+// frameRoom reports whether a framed queue has room for one more frame at
+// position t, the tail: whether fewer than c.frames frames lie between
+// the head and t. Every frame takes one cell or more, so that only a queue
+// with c.frames cells in use counts its frames, hopping from cell word to
+// cell word; a queue of small messages never does until it is full.
+//
+// The count is exact for t: a claim at t must win the cell word at t,
+// which a concurrent claim changes first, so no two producers claim on
+// the same count; a consumer meanwhile only takes frames away. Frames
+// that the head passes while the count runs are counted again from the
+// new head.
+//
+// The frames before the tail never change (claims are made at the tail
+// only, and a claim turned into a hole keeps its length), so the handle
+// keeps its last count and brings it up to date: less the frames the head
+// has passed since, plus those the tail has. A queue kept full then costs
+// a hop or two per Put, not a count of all its frames.
+func (c *core) frameRoom(t uint64) (bool, error) {
+	if h := c.headCache.Load(); t < h+c.frames {
+		return true, nil // headCache is never past the head
+	}
+	fc := &c.counted
+	fc.Lock()
+	defer fc.Unlock()
+	for {
+		h := atomic.LoadUint64(c.head)
+		c.headCache.Store(h)
+		if t < h+c.frames {
+			return true, nil
+		}
+		n, ok := uint64(0), false
+		if fc.h <= h && h <= fc.t && fc.t <= t && fc.t > fc.h {
+			// Up to date from the last count. The cells the head passed
+			// may have been claimed again meanwhile: hop then fails.
+			gone, ok1 := c.hop(fc.h, h)
+			added, ok2 := c.hop(fc.t, t)
+			if ok = ok1 && ok2 && gone <= fc.n; ok {
+				n = fc.n - gone + added
+			}
+		}
+		if !ok {
+			n, ok = c.hop(h, t)
+		}
+		if atomic.LoadUint64(c.head) != h {
+			continue // frames were taken meanwhile: count from the new head
+		}
+		if !ok || n > c.frames {
+			// The tail moves past a cell only after its claim, and
+			// the head did not move: every cell word it passed shows it.
+			return false, fmt.Errorf("ringbuffer: %w: the frames from position %d to the tail at %d do not add up", ErrCorrupt, h, t)
+		}
+		fc.h, fc.t, fc.n = h, t, n
+		return n < c.frames, nil
+	}
+}
+
+// hop counts the frames from position from to position to, hopping from
+// cell word to cell word. It reports false when a cell word on the way is
+// not a frame's of that lap (its cell was claimed again since, or never)
+// or the hops do not land on to.
+func (c *core) hop(from, to uint64) (uint64, bool) {
+	n, p := uint64(0), from
+	for p < to {
+		w := atomic.LoadUint64(&c.seq[p&c.mask])
+		if wordLap(w) != uint32(p>>c.shift) || wordState(w) == stFree || n >= c.l.cells {
+			return n, false
+		}
+		n++
+		p += wordCells(w)
+	}
+	return n, p == to
 }
 
 // commit publishes the frame claimed at pos.

@@ -15,7 +15,8 @@
 //
 // Every object is made in the process's default heap, or in a segment with
 // shm.In(seg, name), where other processes find it by name (OpenQueue,
-// OpenRing, OpenPipe; shm.ErrLayout when they ask for another T). Each one
+// OpenRing, OpenPipe, OpenReceiver, OpenSender; shm.ErrLayout when they
+// ask for another T). Each one
 // also encodes as a handle (MarshalBinary), so that it travels to a child
 // process inside its arguments, or inside a message on another queue.
 //
@@ -43,7 +44,11 @@
 //   - OneWayPipe[T]: Python's Pipe(duplex=False), a Receiver that can only
 //     Recv and Poll and a Sender that can only Send, held and closed as
 //     Conns are; the way back is a ring of one message, so that for large
-//     n it is about half a Pipe's size.
+//     n it is about half a Pipe's size. Between two programs started
+//     apart, the one that makes the pipe keeps its own end (NewReceiver,
+//     NewSender) and the other opens the other end by name (OpenSender,
+//     OpenReceiver); or a third program makes it (CreateOneWayPipe) and
+//     both open their ends by name.
 //
 // # Lifecycle
 //
@@ -73,9 +78,16 @@
 // with shm.ErrStale.
 //
 // A Pipe end is held by each process that has a handle to it: the one that
-// made the pipe (both ends), one that opened it by name (both ends), one
-// that received it as a handle (UnmarshalBinary), however many handles the
-// process has. An end sent (MarshalBinary) counts as held by its sender
+// made the pipe (both ends; NewReceiver and NewSender: the one returned),
+// one that opened it by name (both ends with OpenPipe; OpenReceiver and
+// OpenSender: the one returned), one that received it as a handle
+// (UnmarshalBinary), however many handles the process has. The end that
+// NewReceiver or NewSender does not return, and both ends of a pipe that
+// CreateOneWayPipe makes, are kept for the next process that opens them
+// by name: it counts as held, by no process (no death ends
+// it), until that process takes it over; so the reader of a named one-way
+// pipe reads io.EOF only after the writer program opened the Sender and
+// then closed it or died. An end sent (MarshalBinary) counts as held by its sender
 // until a process receives it, so a parent may close its copy of the end
 // it passes to a child at once, as Python programs do; an end sent and
 // never received stays held until its sender dies. At most MaxHolders
@@ -135,10 +147,11 @@
 // Every ring (a Ring, a Queue) is one block of a segment (kind ring or
 // queue; the fingerprint names T's layout, or, for encoded T, its Go type).
 // A Pipe is one block of kind pipe, as large as two Queues of its size: a
-// 64-byte header (version 3 at 0, flags at 4: bit 0 one-way, the offsets
+// 64-byte header (version 4 at 0, flags at 4: bit 0 one-way, the offsets
 // of its rings at 8 and 16, the rest zero), then its two rings, each from a 64-byte boundary, ring 0
 // carrying what end 0 sends, and holding, at offset 400, the holders of
-// end 0 (MaxHolders owner words; bit 0 set: sent, not yet received). A
+// end 0 (MaxHolders owner words; bit 0 set: sent, not yet received; 1:
+// kept for the next process that opens it by name). A
 // pipe of another version is refused (ErrCorrupt, shm.ErrVersion). A
 // OneWayPipe's ring 1 is a ring of one message, which carries nothing and
 // holds the Receiver's holders; a Conn does not open a one-way pipe, nor a
@@ -154,7 +167,7 @@
 //	24      8     element size (modes 1 and 2: the cell size; mode 3: 0)
 //	32      8     offset of the cell words (modes 2 and 3; 0 in mode 1)
 //	40      8     offset of the data
-//	48      8     capacity in messages (a Queue of plain T; 0: the cells)
+//	48      8     capacity in messages (a Queue; 0: as many as the cells hold)
 //	56      8     zero
 //	64      8     tail: producers' position in cells; bit 63 set once shut down
 //	128     8     head: consumers' position in cells
@@ -193,6 +206,17 @@
 // (4 bytes) and its encoding; Get checks the length against the frame's
 // cells and reports ErrCorrupt for a frame that fails.
 //
+// The capacity at 48 bounds the cells in use in mode 2. In mode 3 it
+// bounds the frames between head and tail (messages, claims and holes):
+// a frame takes one cell or more, so a producer that finds fewer cells in
+// use than the capacity claims at once, and one that finds more counts
+// the frames first, hopping from cell word to cell word. The count is of
+// the cells before the tail it claims at, which no producer changes, so a
+// handle brings its last count up to date by the frames the head and the
+// tail passed since (a queue kept full costs a hop or two a Put). No
+// count is kept in shared memory: there is nothing that a process killed
+// between two steps could leave wrong.
+//
 // In mode 1 there are no cell words: the producer writes the slot at the
 // tail and stores the tail; the consumer reads the slot at the head and
 // stores the head.
@@ -217,9 +241,16 @@
 //     parent that kept its copy of the end it gave a child) keeps the
 //     stream open for the other end after the user of the end died, as in
 //     Python: close the copies a process does not use. A program that made
-//     a named pipe for another to open closes the other's end only once
-//     that one has it (its first message says so): closed before, the end
-//     has no holder, and the stream ends there.
+//     a named duplex Pipe for another to open closes the other's end only
+//     once that one has it (its first message says so): closed before, the
+//     end has no holder, and the stream ends there. A one-way pipe has no
+//     such gap: NewReceiver and NewSender keep the other end for its
+//     opener.
+//   - An end kept for an opener by name is held until a process opens it:
+//     if none ever does, the other end waits (Recv until its ctx ends; Send
+//     once the pipe is full) and never sees io.EOF or io.ErrClosedPipe.
+//     It is kept for one opener: a second process that opens it holds it
+//     beside the first.
 //   - Each MarshalBinary of a Pipe end holds the end, for its receiver,
 //     until a process decodes the bytes or the sender dies; bytes never
 //     decoded use up one of the MaxHolders slots meanwhile. Encode an end
@@ -230,10 +261,12 @@
 //
 // Where Python's Queue and Connection behave otherwise:
 //
-//   - Capacity: a Queue of plain T holds exactly n messages, as Python's
-//     maxsize; one of encoded T holds n*256 bytes of messages, however
-//     many that is, and its Full reports a ring with no free cell: whether
-//     a message fits depends on its size (TryPut reports ErrFull). Len,
+//   - Capacity: a Queue holds at most n messages, as Python's maxsize, and
+//     one of plain T exactly n. One of encoded T holds them in n*256 bytes:
+//     n messages of up to 252 encoded bytes always fit, larger ones may
+//     fill the bytes first (TryPut reports ErrFull, Full a ring with no
+//     free cell); Python's bounds only the count, and its feeder thread
+//     holds the bytes. Len,
 //     Empty and Full are snapshots, as Python's qsize, empty and full:
 //     other processes put and get meanwhile, so a Put after a false Full
 //     may still wait, and a Get after a false Empty.

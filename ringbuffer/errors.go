@@ -15,9 +15,9 @@ var (
 	// ErrEmpty: TryPop or TryGet found nothing to take. The same value as
 	// shm.ErrEmpty.
 	ErrEmpty = shm.ErrEmpty
-	// ErrFull: TryPush or TryPut found no room; Pipe, OpenPipe or a pipe
-	// end's MarshalBinary or UnmarshalBinary found MaxHolders processes
-	// holding the end. The same value as shm.ErrFull.
+	// ErrFull: TryPush or TryPut found no room; Pipe, OpenPipe, OpenReceiver,
+	// OpenSender or a pipe end's MarshalBinary or UnmarshalBinary found
+	// MaxHolders processes holding the end. The same value as shm.ErrFull.
 	ErrFull = shm.ErrFull
 	// ErrClosed: this handle was closed (it matches os.ErrClosed). The same
 	// value as shm.ErrClosed.

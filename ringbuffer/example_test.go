@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/shmkit/shmkit/ringbuffer"
+	"github.com/shmkit/shmkit/shm"
 )
 
 // Fancy is not plain (it holds a string): a Queue of it encodes its
@@ -238,5 +240,52 @@ func ExampleOneWayPipe() {
 	}
 	// Output:
 	// hello <nil>
+	// EOF
+}
+
+// A reader program makes a named one-way pipe and keeps its Receiver; a
+// writer program, started apart, opens the Sender by name. The Receiver
+// reads io.EOF only once the writer has opened the Sender and closed it (or
+// died), never before. Here one process plays both programs.
+func ExampleNewReceiver() {
+	ctx := context.Background()
+	name := fmt.Sprintf("example-pipe-%d", os.Getpid())
+	seg, err := shm.Create(name, 1<<20, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer seg.Free()
+	rx, err := ringbuffer.NewReceiver[string](16, shm.In(seg, "log"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer rx.Free()
+
+	// The writer program:
+	go func() {
+		seg, err := shm.Open(ctx, name, nil)
+		if err != nil {
+			return
+		}
+		defer seg.Close()
+		tx, err := ringbuffer.OpenSender[string](ctx, seg, "log")
+		if err != nil {
+			return
+		}
+		tx.Send(ctx, "started")
+		tx.Close() // the stream ends here, and not before
+	}()
+	for {
+		m, err := rx.Recv(ctx)
+		if err == io.EOF {
+			fmt.Println("EOF")
+			break
+		}
+		fmt.Println(m, err)
+	}
+	// Output:
+	// started <nil>
 	// EOF
 }

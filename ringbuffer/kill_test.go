@@ -777,7 +777,7 @@ func killCheckAfter(t testing.TB, q *killQ) {
 	}
 	group := 4
 	if q.gob != nil {
-		group = min(group, q.gob.Cap()/7) // frames of up to 7 cells
+		group = min(group, int(q.gob.c.l.cells)/7) // frames of up to 7 cells
 	}
 	seq := uint32(0)
 	for round := range 24 {

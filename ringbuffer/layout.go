@@ -16,7 +16,7 @@ const (
 	offElemSize = 24
 	offSeqOff   = 32
 	offDataOff  = 40
-	offLimit    = 48 // a Queue of plain T: its capacity in messages
+	offLimit    = 48 // a Queue: its capacity in messages
 	headerSize  = 64
 
 	offTail     = 64  // producers' cursor, bit 63: shut down
@@ -73,7 +73,7 @@ type layout struct {
 	joinable bool
 	seqOff   uint64
 	dataOff  uint64
-	limit    uint64 // mode 2: messages it holds, at most cells; 0: cells
+	limit    uint64 // modes 2 and 3: messages it holds, at most cells; 0: no limit but the cells
 }
 
 func align64(n uint64) uint64 { return (n + 63) &^ 63 }
@@ -117,10 +117,11 @@ func (l layout) encode(b []byte) {
 	le.PutUint64(b[offLimit:], l.limit)
 }
 
-// capacity is how many cells may be in use at once: the limit, or every
-// cell.
+// capacity is how many cells may be in use at once: in mode 2 the limit,
+// otherwise every cell (a frame of mode 3 takes one cell or more: its
+// limit counts frames, see core.frameRoom).
 func (l layout) capacity() uint64 {
-	if l.limit > 0 {
+	if l.limit > 0 && l.mode == modeFixed {
 		return l.limit
 	}
 	return l.cells
@@ -165,7 +166,7 @@ func decodeLayout(b []byte) (layout, error) {
 	if err != nil {
 		return layout{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	if l.limit > l.cells || (l.limit > 0 && l.mode != modeFixed) {
+	if l.limit > l.cells || (l.limit > 0 && l.mode == modeSPSC) {
 		return layout{}, fmt.Errorf("%w: a limit of %d messages in %d cells, mode %d", ErrCorrupt, l.limit, l.cells, l.mode)
 	}
 	want.limit = l.limit

@@ -45,11 +45,101 @@ var oneWayEnds = [2]string{"Sender", "Receiver"}
 // Receiver's holders). The ends travel to other processes as handles, as
 // Conns do: pass one to a child and Close this process's copy of it.
 func OneWayPipe[T any](n int, opts ...shm.Option) (*Receiver[T], *Sender[T], error) {
-	p, err := makePipe[T](n, true, opts)
+	p, err := makePipe[T](n, true, [2]bool{true, true}, opts)
 	if err != nil {
 		return nil, nil, err
 	}
 	return &Receiver[T]{oneWayEnd[T]{newConn[T](p, receiverEnd)}}, &Sender[T]{oneWayEnd[T]{newConn[T](p, senderEnd)}}, nil
+}
+
+// NewReceiver makes a one-way pipe as OneWayPipe does, under the name
+// that opts give it (shm.In; ErrInvalid without one), for a program that
+// reads and another that writes: it returns the Receiver, held by this
+// process, and keeps the Sender for the next process that opens it by name
+// (OpenSender). Until that process has opened it, the Sender counts as
+// held: Recv waits rather than reporting io.EOF, and it reports io.EOF
+// only once the writer has opened the Sender and every process holding it
+// closed it or died. A writer that never comes leaves Recv waiting until
+// its ctx ends.
+func NewReceiver[T any](n int, opts ...shm.Option) (*Receiver[T], error) {
+	p, err := makePipe[T](n, true, [2]bool{senderEnd: false, receiverEnd: true}, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Receiver[T]{oneWayEnd[T]{newConn[T](p, receiverEnd)}}, nil
+}
+
+// NewSender makes a one-way pipe as OneWayPipe does, under the name that
+// opts give it (shm.In; ErrInvalid without one), and returns the Sender,
+// held by this process; it keeps the Receiver for the next process that
+// opens it by name (OpenReceiver). Until then Send does not fail with
+// io.ErrClosedPipe: what it sends waits in the pipe for the reader, and a
+// full pipe makes Send wait.
+func NewSender[T any](n int, opts ...shm.Option) (*Sender[T], error) {
+	p, err := makePipe[T](n, true, [2]bool{senderEnd: true, receiverEnd: false}, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Sender[T]{oneWayEnd[T]{newConn[T](p, senderEnd)}}, nil
+}
+
+// CreateOneWayPipe makes a one-way pipe as OneWayPipe does, under the
+// name that opts give it (shm.In; ErrInvalid without one), for two other
+// programs: this process keeps no end, and each is kept for the next
+// process that opens it by name (OpenReceiver, OpenSender), as NewReceiver
+// keeps the Sender. This process may exit at once: the reader reads io.EOF
+// only once the writer has opened the Sender and closed it or died, and
+// the writer's Send fails with io.ErrClosedPipe only once the reader has
+// opened the Receiver and closed it or died. A process that opens an end
+// may Free the pipe.
+func CreateOneWayPipe[T any](n int, opts ...shm.Option) error {
+	_, err := makePipe[T](n, true, [2]bool{}, opts)
+	return err
+}
+
+// OpenReceiver opens the Receiver of the one-way pipe called name in seg,
+// which this process then holds: the one its maker kept for it (NewSender),
+// or, when there is none, a hold of its own beside the other holders'. It
+// waits, until ctx ends, for a pipe that does not exist yet or whose
+// creator is still making it. A pipe of another T fails with an error
+// matching shm.ErrLayout, a duplex one with shm.ErrKind.
+func OpenReceiver[T any](ctx context.Context, seg *shm.Segment, name string) (*Receiver[T], error) {
+	c, err := openEnd[T](ctx, seg, name, receiverEnd)
+	if err != nil {
+		return nil, err
+	}
+	return &Receiver[T]{oneWayEnd[T]{c}}, nil
+}
+
+// OpenSender opens the Sender of the one-way pipe called name in seg, as
+// OpenReceiver opens the Receiver: it takes over the Sender that the
+// pipe's maker kept for it (NewReceiver), and from then on the Receiver
+// reads io.EOF, once drained, when every process holding the Sender closed
+// it or died.
+func OpenSender[T any](ctx context.Context, seg *shm.Segment, name string) (*Sender[T], error) {
+	c, err := openEnd[T](ctx, seg, name, senderEnd)
+	if err != nil {
+		return nil, err
+	}
+	return &Sender[T]{oneWayEnd[T]{c}}, nil
+}
+
+// openEnd opens end end of the one-way pipe called name in seg, and holds
+// it for this process.
+func openEnd[T any](ctx context.Context, seg *shm.Segment, name string, end int) (*Conn[T], error) {
+	fp, _ := queueType[T]()
+	o, err := seg.Find(ctx, name, shm.Spec{Kind: shm.KindPipe, Fingerprint: fp})
+	if err != nil {
+		return nil, fmt.Errorf("ringbuffer: opening the %s of pipe %q: %w", oneWayEnds[end], name, err)
+	}
+	c, err := attachConn[T](o, end, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.openHold(); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 var (

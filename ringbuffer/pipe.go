@@ -51,25 +51,35 @@ type Conn[T any] struct {
 //
 // The holders of end i are MaxHolders owner words at offset offHolders of
 // ring i's header (words that queues leave unused): 0 for a free slot, a
-// holder's owner word, or a sender's owner word with bit 0 set for an end
-// sent (MarshalBinary) and not yet received. Version 2 pipes had no
-// holders, and are refused.
+// holder's owner word, a sender's owner word with bit 0 set for an end
+// sent (MarshalBinary) and not yet received, or kept (1) for an end that
+// its maker left to the next process that opens it by name (NewReceiver,
+// NewSender). Version 2 pipes had no holders, version 3 ones no kept
+// ends (they took a kept end for one whose sender died): both are
+// refused.
 const (
-	pipeVersion  = 3
+	pipeVersion  = 4
 	pipeHeader   = 64
 	offPipeFlags = 4
 	offPipeQ0    = 8
 	offPipeQ1    = 16
 
 	pipeOneWay = 1 // flag: a OneWayPipe
+
+	// kept is the holder word of an end kept for the next process that
+	// opens the pipe by name. It names no process (pid 0), so no process
+	// holds it and none dies with it: it stays until an opener takes it
+	// over, or the pipe is freed.
+	kept = 1
 )
 
 // MaxHolders is how many processes may hold one end of a Pipe at a time,
 // an end sent (MarshalBinary) and not yet received counting as held by its
 // sender: a process holds an end once however many handles it has to it.
-// A dead holder's slot is taken over by the next one. Past the limit,
-// OpenPipe, MarshalBinary and UnmarshalBinary fail with an error matching
-// ErrFull.
+// A dead holder's slot is taken over by the next one; an end kept for an
+// opener by name (NewReceiver, NewSender) takes a slot until its opener
+// takes it over. Past the limit, OpenPipe, OpenReceiver, OpenSender,
+// MarshalBinary and UnmarshalBinary fail with an error matching ErrFull.
 const MaxHolders = 6
 
 // pipe is a pipe object whose header and rings were checked.
@@ -89,7 +99,7 @@ type pipe struct {
 // as Python programs do, so that the child's death is the end of the
 // stream for it.
 func Pipe[T any](n int, opts ...shm.Option) (*Conn[T], *Conn[T], error) {
-	p, err := makePipe[T](n, false, opts)
+	p, err := makePipe[T](n, false, [2]bool{true, true}, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -97,10 +107,17 @@ func Pipe[T any](n int, opts ...shm.Option) (*Conn[T], *Conn[T], error) {
 }
 
 // makePipe makes a pipe of n messages each way, or, oneWay, n from end 0
-// to end 1, and holds both its ends for this process.
-func makePipe[T any](n int, oneWay bool, opts []shm.Option) (*pipe, error) {
+// to end 1. This process holds the ends that mine says; each of the others
+// is kept for the next process that opens the pipe by name, which needs a
+// name.
+func makePipe[T any](n int, oneWay bool, mine [2]bool, opts []shm.Option) (*pipe, error) {
 	if n <= 0 {
 		return nil, fmt.Errorf("ringbuffer: %w: a pipe of %d messages", ErrInvalid, n)
+	}
+	if !mine[0] || !mine[1] {
+		if seg, name := shm.Placement(opts...); seg == nil || name == "" {
+			return nil, fmt.Errorf("ringbuffer: %w: a pipe whose end is kept for a process that opens it by name needs a name (shm.In)", ErrInvalid)
+		}
 	}
 	me, err := owner.Me()
 	if err != nil {
@@ -127,7 +144,11 @@ func makePipe[T any](n int, oneWay bool, opts []shm.Option) (*pipe, error) {
 		for i := range 2 {
 			r := b[at:]
 			ls[i].encode(r)
-			le.PutUint64(r[offHolders:], me) // the maker holds both ends
+			w := uint64(kept)
+			if mine[i] {
+				w = me
+			}
+			le.PutUint64(r[offHolders:], w)
 			at += span[i]
 		}
 		return nil
@@ -143,6 +164,9 @@ func makePipe[T any](n int, oneWay bool, opts []shm.Option) (*pipe, error) {
 		at += span[i]
 	}
 	for end := range 2 {
+		if !mine[end] {
+			continue
+		}
 		k := holdKeyOf(o, p.at[end]+offHolders)
 		w := &mem.Slice[uint64](p.rings[end], offHolders, MaxHolders)[0]
 		hold(k, func(uint64) (*uint64, error) { return w, nil })
@@ -159,7 +183,8 @@ func makePipe[T any](n int, oneWay bool, opts []shm.Option) (*pipe, error) {
 // end too until it closes it; closed before the other program opened the
 // pipe, that end has no holder, and the pipe's stream ends there. Close it
 // once the other program has the pipe (after its first message), or keep
-// it, and with it the other's end open.
+// it, and with it the other's end open. A one-way pipe made with
+// NewReceiver or NewSender has no such gap (see OpenSender).
 func OpenPipe[T any](ctx context.Context, seg *shm.Segment, name string) (*Conn[T], *Conn[T], error) {
 	fp, _ := queueType[T]()
 	o, err := seg.Find(ctx, name, shm.Spec{Kind: shm.KindPipe, Fingerprint: fp})
@@ -171,10 +196,10 @@ func OpenPipe[T any](ctx context.Context, seg *shm.Segment, name string) (*Conn[
 		return nil, nil, err
 	}
 	a, b := newConn[T](p, 0), newConn[T](p, 1)
-	if err := a.hold(); err != nil {
+	if err := a.openHold(); err != nil {
 		return nil, nil, err
 	}
-	if err := b.hold(); err != nil {
+	if err := b.openHold(); err != nil {
 		a.Close()
 		return nil, nil, err
 	}
@@ -264,10 +289,16 @@ func attachConn[T any](o *shm.Object, end int, oneWay bool) (*Conn[T], error) {
 	return newConn[T](p, end), nil
 }
 
-// hold makes this handle one of this process's holds of its end, taking a
-// holder slot when it is the first.
-func (c *Conn[T]) hold() error {
+// openHold makes this handle, opened by name, one of this process's holds
+// of its end. When it is the first, it takes over the end's kept slot if
+// the pipe's maker left one, and a holder slot of its own otherwise.
+func (c *Conn[T]) openHold() error {
 	_, err := hold(c.key, func(me uint64) (*uint64, error) {
+		for i := range c.mine {
+			if atomic.CompareAndSwapUint64(&c.mine[i], kept, me) {
+				return &c.mine[i], nil
+			}
+		}
 		i, err := c.takeSlot(me)
 		if err != nil {
 			return nil, err
@@ -278,7 +309,7 @@ func (c *Conn[T]) hold() error {
 }
 
 // takeSlot records w in a free holder slot of this end, or in one whose
-// process is dead, and returns its index.
+// process is dead (never a kept one), and returns its index.
 func (c *Conn[T]) takeSlot(w uint64) (int, error) {
 	for i := range c.mine {
 		if atomic.CompareAndSwapUint64(&c.mine[i], 0, w) {
@@ -287,7 +318,7 @@ func (c *Conn[T]) takeSlot(w uint64) (int, error) {
 	}
 	t := owner.For(c.pipe.Bytes())
 	for i := range c.mine {
-		if old := atomic.LoadUint64(&c.mine[i]); old != 0 && !t.Alive(old) && atomic.CompareAndSwapUint64(&c.mine[i], old, w) {
+		if old := atomic.LoadUint64(&c.mine[i]); old != 0 && old != kept && !t.Alive(old) && atomic.CompareAndSwapUint64(&c.mine[i], old, w) {
 			return i, nil
 		}
 	}
@@ -351,7 +382,7 @@ func unmarshalConn[T any](b []byte, oneWay bool, want int) (*Conn[T], error) {
 	}
 	tail := b[len(b)-connTail:]
 	end, slot, w := int(tail[0]), int(tail[1]), le.Uint64(tail[2:])
-	if end > 1 || slot >= MaxHolders || w&1 == 0 {
+	if end > 1 || slot >= MaxHolders || w&1 == 0 || w == kept {
 		return nil, fmt.Errorf("ringbuffer: a pipe end: end %d, slot %d, word %#x: %w", end, slot, w, shm.ErrBadHandle)
 	}
 	if want >= 0 && end != want {
@@ -409,10 +440,11 @@ func (c *Conn[T]) peerHeld() bool {
 }
 
 // reap clears the holder slots of the other end whose processes are dead.
+// A kept slot names no process, and stays.
 func (c *Conn[T]) reap() {
 	t := owner.For(c.pipe.Bytes())
 	for i := range c.peer {
-		if w := atomic.LoadUint64(&c.peer[i]); w != 0 && !t.Alive(w) {
+		if w := atomic.LoadUint64(&c.peer[i]); w != 0 && w != kept && !t.Alive(w) {
 			atomic.CompareAndSwapUint64(&c.peer[i], w, 0)
 		}
 	}

@@ -50,13 +50,14 @@ const (
 	encodedRoom = 4
 )
 
-// NewQueue makes a Queue in the default heap or where opts place it. For
-// plain T it holds exactly n messages (Python's maxsize): with n in it, a
-// Put waits and a TryPut fails with ErrFull, though its ring may have more
-// slots (a power of two). For encoded T, the ring gets n*256 bytes
-// (rounded up to a power of two): room for at least n messages of up to
-// 252 encoded bytes each, or fewer larger ones; a message longer than the
-// whole ring fails with ErrTooLarge.
+// NewQueue makes a Queue in the default heap or where opts place it. It
+// holds at most n messages (Python's maxsize): with n in it, a Put waits
+// and a TryPut fails with ErrFull, though its ring may have more slots (a
+// power of two). For plain T that is exactly n. Encoded T also needs room
+// for the bytes: the ring gets n*256 bytes (rounded up to a power of two),
+// so that n messages of up to 252 encoded bytes each always fit, and fewer
+// larger ones; a message longer than the whole ring fails with
+// ErrTooLarge.
 func NewQueue[T any](n int, opts ...shm.Option) (*Queue[T], error) {
 	return newQueue[T](n, false, opts)
 }
@@ -85,6 +86,7 @@ func queueLayout[T any](n int, joinable bool) (fp uint64, l layout, err error) {
 		l.limit = uint64(n)
 	} else {
 		l, err = newLayout(modeFramed, uint64(n)*encodedRoom, encodedCell, 0, joinable)
+		l.limit = uint64(n)
 	}
 	return fp, l, err
 }
@@ -222,17 +224,30 @@ func (q *Queue[T]) Shutdown() error {
 // IsShutdown reports whether the queue was shut down.
 func (q *Queue[T]) IsShutdown() bool { return q.c.isShutdown() }
 
-// Cap is the queue's capacity: for plain T, the messages it holds (n of
-// NewQueue); for encoded T, the 64-byte cells of its ring.
-func (q *Queue[T]) Cap() int { return int(q.c.limit) }
+// Cap is the queue's capacity in messages, n of NewQueue (Python's
+// maxsize).
+func (q *Queue[T]) Cap() int {
+	if q.c.frames > 0 {
+		return int(q.c.frames)
+	}
+	return int(q.c.limit)
+}
 
 // Full reports whether the queue has no room for a message (Python's
-// full): for plain T, whether it holds Cap messages; for encoded T,
-// whether its ring has no free cell (a larger message may find no room
-// while Full reports false). Like Len it is a snapshot: a Put that
-// follows a false Full may still wait, and a TryPut fail with ErrFull.
+// full): whether it holds Cap messages, or, for encoded T, whether its
+// ring has no free cell (a large message may find no room while Full
+// reports false). Like Len it is a snapshot: a Put that follows a false
+// Full may still wait, and a TryPut fail with ErrFull.
 func (q *Queue[T]) Full() bool {
-	return q.c.length() >= q.c.limit
+	c := q.c
+	if c.frames == 0 {
+		return c.length() >= c.limit
+	}
+	if c.length() >= c.l.cells {
+		return true
+	}
+	ok, err := c.frameRoom(atomic.LoadUint64(c.tail) &^ shutBit)
+	return err == nil && !ok
 }
 
 // Len is the number of messages in the queue, those being written
