@@ -172,6 +172,7 @@
 //	rwmutex    24      4     drain sequence, bumped when a process's last read leaves; the writer sleeps on it
 //	rwmutex    28      4     slots: how many reader slots (64)
 //	rwmutex    32      8     claimed slots: bit i set while slot i is a process's
+//	rwmutex    40      4     sleepers on the drain sequence: the writer, and processes waiting for a slot
 //	rwmutex    64      64*64 per reader slot: owner word (8), reads held (4); one cache line each
 //
 // The owner word is 0 when the lock is free; else its high 32 bits are the

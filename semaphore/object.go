@@ -104,7 +104,7 @@ var (
 	eventInfo   = info(shm.KindEvent, "event word:u32@0", lineSize)
 	condInfo    = info(shm.KindCond, "cond wait:u32@0 notify:u32@4 seq:u32@8 slots:u32@12 lock:u64@16 lockgen:u64@24 over:u32@32 overgen:u32@36 lockkind:u32@40 ring:16*slots@64", lineSize)
 	barrierInfo = info(shm.KindBarrier, "barrier state:u64@0 parties:u32@8 slots:16*parties@64", lineSize)
-	rwmutexInfo = info(shm.KindRWMutex, "rwmutex writer:u64@0 dead:u64@8 rseq:u32@16 rsleep:u32@20 wseq:u32@24 slots:u32@28 claimed:u64@32 slot:64*64@64", rwSlotsOff+rwSlots*rwSlotSize)
+	rwmutexInfo = info(shm.KindRWMutex, "rwmutex writer:u64@0 dead:u64@8 rseq:u32@16 rsleep:u32@20 wseq:u32@24 slots:u32@28 claimed:u64@32 wsleep:u32@40 slot:64*64@64", rwSlotsOff+rwSlots*rwSlotSize)
 )
 
 // lineSize is a cache line: each object's hot words sit alone on one.

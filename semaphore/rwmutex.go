@@ -46,6 +46,7 @@ type RWMutex struct {
 	rseq    *uint32  // bumped when a writer lets go; readers sleep on it
 	rsleep  *uint32  // readers sleeping on rseq (one killed asleep stays counted: unlocks then wake for nothing)
 	wseq    *uint32  // bumped when a process's last read leaves while a writer waits
+	wsleep  *uint32  // processes sleeping on wseq: the writer, and any waiting for a slot
 	claimed *uint64  // bit i: reader slot i is some process's
 	slots   []byte
 	count   atomic.Pointer[uint32] // this process's reads held, once it has a slot
@@ -68,6 +69,7 @@ const (
 	offRWWSeq    = 24
 	offRWSlots   = 28
 	offRWClaimed = 32
+	offRWWSleep  = 40
 )
 
 // reclaiming marks a slot's owner word while a process takes it back from
@@ -106,6 +108,7 @@ func (rw *RWMutex) init(o *shm.Object) error {
 	rw.rseq = mem.Uint32(b, offRWSeq)
 	rw.rsleep = mem.Uint32(b, offRWSleep)
 	rw.wseq = mem.Uint32(b, offRWWSeq)
+	rw.wsleep = mem.Uint32(b, offRWWSleep)
 	rw.claimed = mem.Uint64(b, offRWClaimed)
 	rw.slots = b[rwSlotsOff : rwSlotsOff+rwSlots*rwSlotSize]
 	h := o.Handle()
@@ -188,8 +191,13 @@ func (rw *RWMutex) rlockSlow(ctx context.Context, wait bool) error {
 		return err
 	}
 	var dead error // the writer this call found dead and cleared
-	check := true  // whether to ask whether the writer lives: on arrival, then after each full sleep
+	// Whether to ask whether the writer lives (a system call): at once for
+	// TryRLock, else once spinning is over, then after each full sleep.
+	check := !wait
 	for i := 0; ; i++ {
+		if i == spin {
+			check = true
+		}
 		w := atomic.LoadUint64(rw.w.state)
 		switch {
 		case w == 0:
@@ -243,9 +251,16 @@ func (rw *RWMutex) leave(c *uint32) {
 
 // wakeWriter wakes the writer waiting for readers to leave, and any
 // process waiting for a reader slot (they sleep on the same word).
+// Only a sleeper needs the bump: the sequence stays untouched, and its
+// cache line (the writer's word's, which readers read) unwritten, while
+// nobody sleeps. A sleeper counts itself, then reads the sequence, then
+// looks at what it waits for: either it sees the change, or the waker
+// sees it counted and bumps the sequence after it was read.
 func (rw *RWMutex) wakeWriter() {
-	atomic.AddUint32(rw.wseq, 1)
-	sys.FutexWake(rw.wseq, -1)
+	if atomic.LoadUint32(rw.wsleep) != 0 {
+		atomic.AddUint32(rw.wseq, 1)
+		sys.FutexWake(rw.wseq, -1)
+	}
 }
 
 func (rw *RWMutex) wakeReaders() {
@@ -349,25 +364,14 @@ var errLockReaders = fmt.Errorf("semaphore: rwmutex held by readers: %w", ErrWou
 // read lock, taking back the slots of dead ones. Without wait it fails
 // with errLockReaders instead of waiting.
 func (rw *RWMutex) drain(ctx context.Context, wait bool) error {
-	check := true // whether to ask whether readers live: at first, then after each full sleep
+	// Whether to ask whether readers live (a system call each): at once for
+	// TryLock, else once spinning is over, then after each full sleep.
+	check := !wait
 	for i := 0; ; i++ {
-		seq := atomic.LoadUint32(rw.wseq)
-		busy := false
-		for set := atomic.LoadUint64(rw.claimed); set != 0; set &= set - 1 {
-			s := bits.TrailingZeros64(set)
-			owner, count := rw.slot(s)
-			if atomic.LoadUint32(count) == 0 {
-				continue
-			}
-			// A slot whose owner died, or that counts reads with no owner
-			// (written over: no process could ever give them back).
-			if o := atomic.LoadUint64(owner); check && o&^reclaiming != rw.w.self && (o == 0 || !rw.w.live.Alive(o&^reclaiming)) {
-				rw.reclaim(s, o)
-				continue
-			}
-			busy = true
+		if i == spin {
+			check = true
 		}
-		if !busy {
+		if !rw.readersIn(check) {
 			return nil
 		}
 		check = false
@@ -381,12 +385,43 @@ func (rw *RWMutex) drain(ctx context.Context, wait bool) error {
 			runtime.Gosched()
 			continue
 		}
-		err := park.Wait(ctx, rw.wseq, seq, recheck)
+		// Count this sleeper first, then read the sequence and look again:
+		// a reader leaving after the look sees the sleeper and bumps the
+		// sequence, so the sleep ends at once or is woken.
+		atomic.AddUint32(rw.wsleep, 1)
+		seq := atomic.LoadUint32(rw.wseq)
+		var err error
+		if rw.readersIn(false) {
+			err = park.Wait(ctx, rw.wseq, seq, recheck)
+		}
+		atomic.AddUint32(rw.wsleep, ^uint32(0))
 		check = errors.Is(err, park.ErrTimeout)
 		if err != nil && !check {
 			return err
 		}
 	}
+}
+
+// readersIn reports whether a process holds a read lock. With check, it
+// takes back the slots of dead processes (and of none, written over) and
+// does not count them.
+func (rw *RWMutex) readersIn(check bool) bool {
+	busy := false
+	for set := atomic.LoadUint64(rw.claimed); set != 0; set &= set - 1 {
+		s := bits.TrailingZeros64(set)
+		owner, count := rw.slot(s)
+		if atomic.LoadUint32(count) == 0 {
+			continue
+		}
+		// A slot whose owner died, or that counts reads with no owner
+		// (written over: no process could ever give them back).
+		if o := atomic.LoadUint64(owner); check && o&^reclaiming != rw.w.self && (o == 0 || !rw.w.live.Alive(o&^reclaiming)) {
+			rw.reclaim(s, o)
+			continue
+		}
+		busy = true
+	}
+	return busy
 }
 
 // reclaim takes slot s back from its dead owner o: it clears the reads o
@@ -458,7 +493,17 @@ func (rw *RWMutex) readSlot(ctx context.Context, wait bool) (*uint32, error) {
 		if !wait {
 			return nil, errRLockBusy
 		}
-		if err := park.Wait(ctx, rw.wseq, atomic.LoadUint32(rw.wseq), recheck); err != nil && !errors.Is(err, park.ErrTimeout) {
+		atomic.AddUint32(rw.wsleep, 1)
+		seq := atomic.LoadUint32(rw.wseq)
+		c, err = readSlots.take(rw)
+		if c == nil && err == nil {
+			err = park.Wait(ctx, rw.wseq, seq, recheck)
+		}
+		atomic.AddUint32(rw.wsleep, ^uint32(0))
+		if c != nil {
+			return c, nil
+		}
+		if err != nil && !errors.Is(err, park.ErrTimeout) {
 			return nil, err
 		}
 	}
