@@ -608,7 +608,17 @@ func TestSemaphoreGoroutinesFIFO(t *testing.T) {
 	if acquired(s.TryAcquire(0)) {
 		t.Fatal("TryAcquire(0) succeeded with waiters")
 	}
-	s.Release(9)
+	// Units for one waiter at a time, so that the order served is the
+	// order seen (with all 9 at once, a goroutine served may record
+	// itself after the next one does).
+	for k := range 6 {
+		s.Release(1 + k%2)
+		mpEventually(t, "a waiter is served", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(order) == k+1
+		})
+	}
 	wg.Wait()
 	if fmt.Sprint(order) != "[0 1 2 3 4 5]" || s.Value() != 0 {
 		t.Fatalf("served in the order %v, value %d", order, s.Value())
