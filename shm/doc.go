@@ -140,6 +140,22 @@
 // attached processes the same way, and gc keeps a segment that any process
 // is attached to.
 //
+// # Containers
+//
+// Processes in different containers share named segments when they share
+// the directory /dev/shm: docker run --ipc=container:NAME beside a
+// container run with --ipc=shareable, or an emptyDir of medium Memory
+// mounted at /dev/shm in the containers of one Kubernetes pod. Anonymous
+// segments, and so the default heap, reach only the children a process
+// starts. Liveness (above) holds across their pid namespaces: a live
+// process is never taken for dead though both sides are pid 1, and a dead
+// one is seen as soon as its files are closed. The pids this package
+// reports are as each process saw itself. Create reserves the whole size,
+// so /dev/shm (64 MiB by default in Docker: --shm-size; sizeLimit in
+// Kubernetes) must hold every segment at its full size: N bytes give a
+// heap of N less the header and 128 bytes per directory entry, and each
+// object takes its payload and a 64-byte block header, rounded up to 64.
+//
 // # Heap
 //
 // The heap is a sequence of blocks from the heap offset to the heap top,

@@ -12,6 +12,10 @@ import (
 // a /proc of that namespace before its function runs.
 const envOwnProc = envPrefix + "OWNPROC"
 
+// envBindShm names the directory a child of ShmDir bind-mounts over
+// /dev/shm.
+const envBindShm = envPrefix + "BINDSHM"
+
 // PidNamespace starts the child as process 1 of a new pid namespace, as a
 // container that shares /dev/shm with its host but not its pids. With
 // ownProc the child also gets a mount namespace and a /proc of its own
@@ -24,6 +28,19 @@ func PidNamespace(ownProc bool) Option {
 		if ownProc {
 			c.env = append(c.env, envOwnProc+"=1")
 		}
+	}
+}
+
+// ShmDir starts the child as PidNamespace(true) does, in a pid and mount
+// namespace of its own, and bind-mounts dir over /dev/shm there before its
+// function runs: a container whose /dev/shm is not the host's but a
+// directory it shares with other containers (docker --ipc=container:NAME,
+// a Kubernetes emptyDir of medium Memory). dir must be on tmpfs for
+// segments to be made in it. Call NeedPidNamespace(t, true) first.
+func ShmDir(dir string) Option {
+	return func(c *config) {
+		PidNamespace(true)(c)
+		c.env = append(c.env, envBindShm+"="+dir)
 	}
 }
 
@@ -50,7 +67,8 @@ func NeedPidNamespace(t testing.TB, ownProc bool) {
 }
 
 // mountOwnProc gives a child in a new pid and mount namespace the /proc of
-// its pid namespace, without touching the parent's mounts.
+// its pid namespace, and the /dev/shm ShmDir asked for, without touching
+// the parent's mounts.
 func mountOwnProc() error {
 	if os.Getenv(envOwnProc) == "" {
 		return nil
@@ -60,6 +78,11 @@ func mountOwnProc() error {
 	}
 	if err := syscall.Mount("proc", "/proc", "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("mounting /proc: %w", err)
+	}
+	if dir := os.Getenv(envBindShm); dir != "" {
+		if err := syscall.Mount(dir, "/dev/shm", "", syscall.MS_BIND, ""); err != nil {
+			return fmt.Errorf("mounting %s on /dev/shm: %w", dir, err)
+		}
 	}
 	return nil
 }

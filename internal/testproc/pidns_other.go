@@ -7,6 +7,9 @@ import "testing"
 // PidNamespace is Linux's; elsewhere it changes nothing.
 func PidNamespace(ownProc bool) Option { return func(*config) {} }
 
+// ShmDir is Linux's; elsewhere it changes nothing.
+func ShmDir(dir string) Option { return func(*config) {} }
+
 // NeedPidNamespace skips the test: pid namespaces are Linux's.
 func NeedPidNamespace(t testing.TB, ownProc bool) {
 	t.Helper()
