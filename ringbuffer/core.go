@@ -141,9 +141,17 @@ func (c *core) close() bool {
 	if c.closed.Swap(true) {
 		return false
 	}
-	c.wakeAll()
+	if !c.unmapped() {
+		c.wakeAll()
+	}
 	return true
 }
+
+// unmapped reports whether this process closed the ring's segment: its
+// memory is gone, and closing the handle must not touch it (the shared
+// words this process held are cleared by the others, who see it gone
+// from the segment).
+func (c *core) unmapped() bool { return c.o.Segment().Closed() }
 
 // free closes this handle and gives the object back to its segment.
 func (c *core) free() error {
@@ -587,6 +595,9 @@ func (c *core) takeRole(r int) error {
 // dropRoles lets go of the roles this handle holds: the last handle of
 // this process to hold one clears its word, for another process to take.
 func (c *core) dropRoles() {
+	if c.unmapped() {
+		return
+	}
 	for r := range c.roles {
 		if c.roles[r].Swap(false) {
 			unhold(holdKeyOf(c.o, roleWords[r]))

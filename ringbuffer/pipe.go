@@ -582,6 +582,9 @@ func (c *Conn[T]) Close() error {
 		return nil
 	}
 	c.in.c.closed.Store(true)
+	if c.out.c.unmapped() {
+		return nil
+	}
 	unhold(c.key)
 	// After the holder slot is cleared: a peer woken now sees it.
 	c.out.c.wakeAll()

@@ -198,7 +198,7 @@ func (q *Queue[T]) SetSpin(on bool) { q.c.spin.Store(on) }
 // Close leaves its producers working. Close is idempotent. To stop the
 // queue for everyone, use Shutdown.
 func (q *Queue[T]) Close() error {
-	if q.c.close() && q.join != nil {
+	if q.c.close() && q.join != nil && !q.c.unmapped() {
 		notify(q.join)
 	}
 	return nil

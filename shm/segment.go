@@ -96,8 +96,8 @@ func (s *Segment) label() string {
 }
 
 // Close releases this process's handle: it unmaps the segment and closes
-// its file. Memory of its objects must not be touched afterwards. Closing
-// twice is not an error. The segment stays for the other processes, and a
+// its file. Memory of its objects must not be touched afterwards; closing
+// their handles is safe (see Closed). Closing twice is not an error. The segment stays for the other processes, and a
 // named one stays in /dev/shm until Free (or Unlink, or shmctl gc).
 func (s *Segment) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
@@ -124,6 +124,11 @@ func (s *Segment) Close() error {
 	}
 	return err
 }
+
+// Closed reports whether this process closed its handle to the segment
+// (Close, or Free): the memory of its objects is then gone from this
+// process, and the Close of an object's handle touches none of it.
+func (s *Segment) Closed() bool { return s.closed.Load() }
 
 // Info describes a segment, as List and Stat report it.
 type Info struct {
