@@ -435,6 +435,8 @@ func (q *Queue[T]) dropCorrupt(h, w uint64, err error) error {
 	return fmt.Errorf("ringbuffer: position %d: %w", h, err)
 }
 
+// String describes q for logs and debugging, a snapshot: its handle,
+// how many messages it holds, and whether it is shut down.
 func (q *Queue[T]) String() string {
 	return fmt.Sprintf("Queue(%s, %d messages, shut down %v)", q.Handle(), q.Len(), q.IsShutdown())
 }

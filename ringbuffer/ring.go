@@ -259,6 +259,8 @@ func (r *Ring[T]) TryPopBatch(dst []T) (int, error) {
 	return r.popBatch(dst)
 }
 
+// String describes r for logs and debugging, a snapshot: its handle,
+// whether it has one producer or many, and its length over its capacity.
 func (r *Ring[T]) String() string {
 	kind := "multi-producer"
 	if r.SingleProducer() {
