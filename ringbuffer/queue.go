@@ -188,8 +188,8 @@ func (q *Queue[T]) Free() error { return q.c.free() }
 // must use the same one. A Queue of plain T ignores it.
 func (q *Queue[T]) SetCodec(c Codec[T]) { q.codec = c }
 
-// SetSpin makes this handle's blocking calls spin instead of sleeping (the
-// Spin option).
+// SetSpin makes this handle's blocking calls spin instead of sleeping, as
+// Ring.SetSpin does.
 func (q *Queue[T]) SetSpin(on bool) { q.c.spin.Store(on) }
 
 // Close releases this handle: later calls through it fail with ErrClosed,
