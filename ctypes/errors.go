@@ -27,10 +27,12 @@ var ErrUnknownCode error = &invalid{"ctypes: unknown type code"}
 // "string", "slice", "map", "interface", "chan", "func", "unsafe.Pointer" or
 // "uintptr".
 type NotPlainError struct {
-	Path string
-	Kind string
+	Path string // where in the type, as Order.Lines[].Name
+	Kind string // what it is: "pointer", "string", ...
 }
 
+// Error names the part and what it is: "ctypes: Order.Note: string is
+// not plain data".
 func (e *NotPlainError) Error() string {
 	return "ctypes: " + e.Path + ": " + e.Kind + " is not plain data"
 }

@@ -10,8 +10,8 @@ package process
 // bench.Python, so that the ratio between two lines of the same run is the
 // figure to read; absolute times on a shared machine are not. A peer's
 // line reports that ratio (shmkit-x: how many times faster shmkit was);
-// each benchmark logs the ratios beside the targets of BENCH.md once its
-// sub-benchmarks ran (shown with -v). Nothing here asserts a time; what
+// each benchmark logs the ratios beside the targets of cmd/shmbench's
+// table once its sub-benchmarks ran (shown with -v). Nothing here asserts a time; what
 // is checked is that every result is right.
 //
 // A pool is made, and warmed up, once per run of a sub-benchmark (testing

@@ -17,13 +17,15 @@ import (
 // signal ended it. Match it with errors.As.
 type ExitError struct {
 	Name    string // the process's name
-	Pid     int
+	Pid     int    // the child's process id
 	Code    int    // as ExitCode reports it: 1 for an error or a panic, -N for signal N
 	Message string // the error's text, or the panic's value; "" when the child sent none
-	Panic   bool
+	Panic   bool   // the child's function panicked
 	Stack   string // of a panic, as the child printed it
 }
 
+// Error says how the child ended: its error's text, its panic, the
+// signal that killed it, or its exit status.
 func (e *ExitError) Error() string {
 	switch {
 	case e.Panic:

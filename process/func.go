@@ -59,11 +59,13 @@ func RegisterFunc[A, R any](name string, fn func(ctx context.Context, arg A) (R,
 type TaskError struct {
 	Func    string // the registered name
 	Message string // the error's text, or the panic's value
-	Panic   bool
+	Panic   bool   // the function panicked
 	Stack   string // of a panic, as the worker printed it
 	err     error  // the error itself, when the task ran in this process
 }
 
+// Error is the function's registered name with its error's text or its
+// panic's value.
 func (e *TaskError) Error() string {
 	if e.Panic {
 		return fmt.Sprintf("process: %s panicked: %s", e.Func, e.Message)

@@ -296,8 +296,8 @@ func (m *mapping[A, R]) result() ([]R, error) {
 
 // Pair is two arguments of a function, for Starmap.
 type Pair[A, B any] struct {
-	First  A
-	Second B
+	First  A // the first of the two arguments
+	Second B // the second
 }
 
 // Starmap is Map over pairs of arguments (Python's Pool.starmap, whose

@@ -107,6 +107,9 @@ func add(name string, e entry) {
 // Runner is a type whose values run as a process themselves: Python's
 // Process subclass that overrides run.
 type Runner interface {
+	// Run is the child's work, as a registered function is: ctx is
+	// cancelled when the child is terminated, and an error it returns
+	// makes the child exit with code 1 (Join's *ExitError).
 	Run(ctx context.Context) error
 }
 
@@ -496,8 +499,8 @@ func ActiveChildren() []*Process { return children.list(true) }
 // Info describes a process: Current's answer.
 type Info struct {
 	Name string // "MainProcess" in a process not started by this package
-	Pid  int
-	PPid int
+	Pid  int    // the process's id, as os.Getpid
+	PPid int    // its parent's id, as os.Getppid
 }
 
 // Current describes the calling process.

@@ -938,7 +938,7 @@ func readStat(pid int) (procStat, error) {
 }
 
 // TestDaemonDiesWithParent: a daemon child dies when its parent is
-// SIGKILLed. The issue asks for death within a second; the test allows
+// SIGKILLed. It should be gone within a second; the test allows
 // ten, to pass on a loaded machine, and logs the time taken.
 func TestDaemonDiesWithParent(t *testing.T) {
 	seg := shmtest.Seg(t)

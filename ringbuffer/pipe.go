@@ -605,6 +605,8 @@ func (c *Conn[T]) Free() error {
 	return nil
 }
 
+// String describes the end for logs and debugging: its pipe's handle
+// and which end it is.
 func (c *Conn[T]) String() string {
 	return fmt.Sprintf("Conn(%s, end %d)", c.pipe.Handle(), c.end)
 }

@@ -188,8 +188,8 @@ func (q *Queue[T]) Free() error { return q.c.free() }
 // must use the same one. A Queue of plain T ignores it.
 func (q *Queue[T]) SetCodec(c Codec[T]) { q.codec = c }
 
-// SetSpin makes this handle's blocking calls spin instead of sleeping (the
-// Spin option).
+// SetSpin makes this handle's blocking calls spin instead of sleeping, as
+// Ring.SetSpin does.
 func (q *Queue[T]) SetSpin(on bool) { q.c.spin.Store(on) }
 
 // Close releases this handle: later calls through it fail with ErrClosed,
@@ -435,6 +435,8 @@ func (q *Queue[T]) dropCorrupt(h, w uint64, err error) error {
 	return fmt.Errorf("ringbuffer: position %d: %w", h, err)
 }
 
+// String describes q for logs and debugging, a snapshot: its handle,
+// how many messages it holds, and whether it is shut down.
 func (q *Queue[T]) String() string {
 	return fmt.Sprintf("Queue(%s, %d messages, shut down %v)", q.Handle(), q.Len(), q.IsShutdown())
 }

@@ -171,8 +171,8 @@ func (r *Ring[T]) Len() int { return int(r.c.length()) }
 func (r *Ring[T]) SingleProducer() bool { return r.c.l.mode == modeSPSC }
 
 // SetSpin makes this handle's blocking calls spin on an empty or full ring
-// instead of sleeping (the Spin option): the lowest latency, for the price
-// of a core. Context cancellation is still seen.
+// instead of sleeping: the lowest latency, for the price of a core.
+// Context cancellation is still seen.
 func (r *Ring[T]) SetSpin(on bool) { r.c.spin.Store(on) }
 
 // TryPush adds v if there is room, or returns an error matching ErrFull.
@@ -259,6 +259,8 @@ func (r *Ring[T]) TryPopBatch(dst []T) (int, error) {
 	return r.popBatch(dst)
 }
 
+// String describes r for logs and debugging, a snapshot: its handle,
+// whether it has one producer or many, and its length over its capacity.
 func (r *Ring[T]) String() string {
 	kind := "multi-producer"
 	if r.SingleProducer() {

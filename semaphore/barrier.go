@@ -337,6 +337,8 @@ func (x *Barrier) Reset() error {
 	}
 }
 
+// String describes x for logs and debugging, a snapshot: its handle,
+// the parties waiting over all its parties, and whether it is broken.
 func (x *Barrier) String() string {
 	return fmt.Sprintf("Barrier(%s, %d/%d waiting, broken %v)", x.Handle(), x.Waiting(), x.parties, x.Broken())
 }

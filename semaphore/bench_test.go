@@ -334,7 +334,7 @@ func benchAwaitSleeper(e *Event, gone func() bool) {
 // get into the kernel: far longer than the few system calls on the way.
 const benchSettle = 20 * time.Microsecond
 
-// benchChildFutex plays C's futex ping-pong (../shared/tools/limits.c) in
+// benchChildFutex plays C's futex ping-pong (cmd/shmbench/ceiling.c) in
 // Go: it sleeps in FUTEX_WAIT on the word "w" until the parent makes it odd,
 // and answers by making it even and waking it. Arg: "NAME N".
 var benchChildFutex = testproc.Register("sem-bench-futex", func(c *testproc.Child) error {
@@ -395,7 +395,7 @@ func BenchmarkEventPingPong(b *testing.B) {
 	// sleeps (see vcsw/op).
 	b.Run("shmkit", func(b *testing.B) { benchEventPingPong(b, "") })
 	// Back to back with no spinning: each Wait goes to sleep at once, as
-	// in C's futex ping-pong (../shared/tools/limits.c), the figure the
+	// in C's futex ping-pong (cmd/shmbench/ceiling.c), the figure the
 	// sleeping round trip is held against.
 	b.Run("shmkit-nospin", func(b *testing.B) {
 		defer func(n int) { spin = n }(spin)

@@ -42,13 +42,13 @@ type Cond struct {
 // Condition(Lock())) or an *RLock (Condition(RLock()), Python's default).
 // No other type implements it.
 type CondLock interface {
-	Lock() error
-	LockContext(ctx context.Context) error
-	TryLock() error
-	Unlock()
-	Locked() bool
-	Owner() int
-	String() string
+	Lock() error                           // as Mutex.Lock
+	LockContext(ctx context.Context) error // as Mutex.LockContext
+	TryLock() error                        // as Mutex.TryLock
+	Unlock()                               // as Mutex.Unlock
+	Locked() bool                          // as Mutex.Locked
+	Owner() int                            // as Mutex.Owner
+	String() string                        // as Mutex.String
 
 	// condLock is the lock's object and word, nil for a nil lock.
 	condLock() (*object, *lockWord)
@@ -519,4 +519,6 @@ func (c *Cond) Waiting() int {
 	return k
 }
 
+// String describes c for logs and debugging, a snapshot: its handle and
+// its waiters not yet notified.
 func (c *Cond) String() string { return fmt.Sprintf("Cond(%s, waiting %d)", c.Handle(), c.Waiting()) }

@@ -128,4 +128,6 @@ func (e *Event) Wait(ctx context.Context) error {
 	}
 }
 
+// String describes e for logs and debugging, a snapshot: its handle and
+// whether it is set.
 func (e *Event) String() string { return fmt.Sprintf("Event(%s, set %v)", e.Handle(), e.IsSet()) }

@@ -202,6 +202,8 @@ func (m *Mutex) Unlock() {
 // Owner is the pid of the process holding m, 0 when it is free.
 func (m *Mutex) Owner() int { return m.l.owner() }
 
+// String describes m for logs and debugging, a snapshot: its handle and
+// the pid of its holder, 0 when it is free.
 func (m *Mutex) String() string { return fmt.Sprintf("Mutex(%s, owner %d)", m.Handle(), m.Owner()) }
 
 // RLock is a lock that the process holding it may take again: each Lock
@@ -352,6 +354,8 @@ func (r *RLock) Depth() int {
 	return int(atomic.LoadUint32(r.depth))
 }
 
+// String describes r for logs and debugging, a snapshot: its handle, the
+// pid of its holder (0 when it is free) and how deep it is held.
 func (r *RLock) String() string {
 	return fmt.Sprintf("RLock(%s, owner %d, depth %d)", r.Handle(), r.Owner(), r.Depth())
 }

@@ -872,8 +872,8 @@ func TestPortGoMutex(t *testing.T) {
 // TestPortGoMutexMisuse ports Go's TestMutexMisuse for Mutex (its cases
 // Mutex.Unlock and Mutex.Unlock2) and, in their image, RLock: in a child
 // process, Unlock of a free lock and a second Unlock after Lock and Unlock
-// crash the process with a message about an unlocked lock. Not
-// applicable: the RWMutex cases (shmkit has no reader-writer lock).
+// crash the process with a message about an unlocked lock. The RWMutex
+// cases are TestRWMutexMisuse's.
 // Differs: sync.Mutex throws an unrecoverable fatal error; shmkit panics,
 // which a deferred recover can stop (the lock is left as it was).
 func TestPortGoMutexMisuse(t *testing.T) {

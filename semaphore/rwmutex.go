@@ -474,6 +474,8 @@ func (rw *RWMutex) Readers() int {
 	return n
 }
 
+// String describes rw for logs and debugging, a snapshot: its handle, the
+// writer's pid (0 when there is none) and how many read locks are held.
 func (rw *RWMutex) String() string {
 	return fmt.Sprintf("RWMutex(%s, writer %d, readers %d)", rw.Handle(), rw.Owner(), rw.Readers())
 }

@@ -595,6 +595,8 @@ func (s *Semaphore) boundText() string {
 	return fmt.Sprintf("bound %d", s.bound)
 }
 
+// String describes s for logs and debugging, a snapshot: its handle, its
+// value, its bound, and how many wait.
 func (s *Semaphore) String() string {
 	return fmt.Sprintf("Semaphore(%s, value %d, %s, %d waiting)", s.Handle(), s.Value(), s.boundText(), s.Waiting())
 }

@@ -119,14 +119,14 @@ func (o *Object) Publish() error {
 
 // ObjectInfo describes one entry of a segment's directory.
 type ObjectInfo struct {
-	Name         string
-	Kind         Kind
-	Fingerprint  uint64
+	Name         string // the name it was placed under
+	Kind         Kind   // what it holds
+	Fingerprint  uint64 // layout fingerprint of its element type (ctypes.Layout), or 0
 	Offset       uint64 // of the payload from the segment's start
-	Length       uint64
-	Ready        bool // published; false while its creator initializes it
-	CreatorPid   int
-	CreatorAlive bool
+	Length       uint64 // of the payload, in bytes
+	Ready        bool   // published; false while its creator initializes it
+	CreatorPid   int    // as the creator saw itself, in its own pid namespace
+	CreatorAlive bool   // its creator is attached to the segment
 }
 
 // testHookArena, when set by a test, runs at the named points between the

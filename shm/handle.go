@@ -14,8 +14,8 @@ type Handle struct {
 	Segment     uint64 // segment identity (Segment.ID)
 	Name        string // segment name, "" for an anonymous segment
 	Offset      uint64 // payload offset in the segment
-	Kind        Kind
-	Fingerprint uint64
+	Kind        Kind   // the object's kind
+	Fingerprint uint64 // the object's layout fingerprint (ctypes.Layout), or 0
 	Generation  uint64 // tells a freed and reused block from the original
 }
 
@@ -100,6 +100,8 @@ func (h *Handle) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
+// String describes h for logs and debugging: the object's kind and
+// offset, its segment, its layout fingerprint and its generation.
 func (h Handle) String() string {
 	seg := h.Name
 	if seg == "" {

@@ -31,6 +31,8 @@ const (
 var kindNames = [...]string{"", "bytes", "value", "array", "mutex", "rlock", "semaphore",
 	"cond", "event", "barrier", "ring", "queue", "pipe", "map", "list", "table", "shard", "rwmutex"}
 
+// String is the kind's name as shmctl shows it ("queue"), or Kind(N)
+// for a number no kind has.
 func (k Kind) String() string {
 	if int(k) > 0 && int(k) < len(kindNames) {
 		return kindNames[k]

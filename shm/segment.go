@@ -132,19 +132,19 @@ func (s *Segment) Closed() bool { return s.closed.Load() }
 
 // Info describes a segment, as List and Stat report it.
 type Info struct {
-	Name         string
-	Size         int64
-	ID           uint64
-	Version      uint32
-	Anonymous    bool
-	CreatorPid   int  // as the creator saw itself, in its own pid namespace
-	CreatorAlive bool // attached to the segment, or its pid runs in this namespace (it errs toward alive)
-	Ready        bool // false while the creator is still setting it up
-	Created      time.Time
-	Objects      int   // named objects in the directory
-	MaxObjects   int   // directory capacity
-	HeapUsed     int64 // bytes from the heap's start to its top
-	HeapSize     int64
+	Name         string    // its name under /dev/shm
+	Size         int64     // in bytes, header included
+	ID           uint64    // the random identity of Segment.ID
+	Version      uint32    // of the format the segment was made in
+	Anonymous    bool      // made by Anonymous, as a memfd with no name
+	CreatorPid   int       // as the creator saw itself, in its own pid namespace
+	CreatorAlive bool      // attached to the segment, or its pid runs in this namespace (it errs toward alive)
+	Ready        bool      // false while the creator is still setting it up
+	Created      time.Time // when its creator made it
+	Objects      int       // named objects in the directory
+	MaxObjects   int       // directory capacity
+	HeapUsed     int64     // bytes from the heap's start to its top
+	HeapSize     int64     // bytes from the heap's start to its end
 	// Err is set, by List, for a file that starts like a segment but whose
 	// header does not check out; the other fields are then zero.
 	Err error

@@ -11,9 +11,9 @@ package shmap
 // cycling through benchMapKeys of them, so that every Get has a known
 // answer (checked) and, after the first pass, a Set overwrites. A peer's
 // line reports shmkit's op/s over its own (metric shmkit-x); the benchmark
-// logs the figures beside the targets of BENCH.md (shown with -v). Nothing
-// asserts a time. ReportAllocs covers the process running the benchmark
-// (the child of the 2-process line is not counted).
+// logs the figures beside the targets of cmd/shmbench's table (shown
+// with -v). Nothing asserts a time. ReportAllocs covers the process
+// running the benchmark (the child of the 2-process line is not counted).
 
 import (
 	"context"

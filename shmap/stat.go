@@ -16,12 +16,12 @@ type Info struct {
 	Parts     int      // a Map's parts, each with its lock and table; 1 for a List
 	Len       int      // entries, or elements
 	Slots     int      // of its table
-	SlotBytes int
-	Growths   uint64 // times its table was replaced
-	Encoded   bool   // keys, values or elements encoded, in a data region
-	DataBytes int64  // of the data region
-	DataUsed  int64  // bytes of it used, garbage included
-	Garbage   int64  // bytes of overwritten or deleted encodings
+	SlotBytes int      // of one slot of its table
+	Growths   uint64   // times its table was replaced
+	Encoded   bool     // keys, values or elements encoded, in a data region
+	DataBytes int64    // of the data region
+	DataUsed  int64    // bytes of it used, garbage included
+	Garbage   int64    // bytes of overwritten or deleted encodings
 }
 
 // TableBytes is the size of the table, its data region included.

@@ -473,4 +473,5 @@ func (v *Value[T]) usable(what string) error {
 // usable so that usable stays small enough to inline.
 func closed(what string) error { return fmt.Errorf("value: %s: %w", what, shm.ErrClosed) }
 
+// String formats the value v holds, read as Load reads it: Value(3.14).
 func (v *Value[T]) String() string { return fmt.Sprintf("Value(%v)", v.Load()) }

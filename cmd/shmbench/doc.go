@@ -49,7 +49,7 @@
 //
 // # Reading the table
 //
-// Each row is a target of the design (BENCH.md): the metric, shmkit's
+// Each row is a target of the design: the metric, shmkit's
 // figure, the peer it stands beside (its name and figure), the ratio
 // between the two the way the target reads it, the target, and whether it
 // is met. A ratio reads one of three ways:

@@ -59,7 +59,7 @@ var required = []string{
 	"hot_path_allocs_per_op",
 }
 
-// row is a line of the table: a target of the design's BENCH.md, the
+// row is a line of the table: a target of the design, the
 // figure it is about, and the peer or ceiling it stands beside.
 type row struct {
 	metric string // what is measured
@@ -71,7 +71,7 @@ type row struct {
 	// faster (peer/shmkit, for times), of (shmkit/peer), or times
 	// (shmkit/peer, for times: "2.05x C's round trip").
 	ratio  ratioKind
-	target string // as BENCH.md states it; "" for a row that only reports
+	target string // as the design states it; "" for a row that only reports
 	// score is how the figures stand against the target: >= 1 is met
 	// (shmkit at twice a "≥" bound scores 2); ok is false when a figure
 	// it needs is missing.
@@ -151,7 +151,7 @@ func present(name string) func(figures) (float64, bool) {
 	return func(f figures) (float64, bool) { _, ok := f[name]; return 1, ok }
 }
 
-// rows are the table, in BENCH.md's order of targets.
+// rows are the table, in the design's order of targets.
 var rows = func() []*row {
 	rs := []*row{
 		{metric: "SPSC ring, 8 B messages, one call each (2 processes)", shmkit: "ring_spsc_msgs_per_s", unit: "msg/s",

@@ -71,6 +71,7 @@ type OwnerDeadError struct {
 	Lock string
 }
 
+// Error names the lock and the pid of the holder that died.
 func (e *OwnerDeadError) Error() string {
 	return fmt.Sprintf("semaphore: %s: %v (pid %d)", e.Lock, ErrOwnerDead, e.Pid)
 }

@@ -61,13 +61,13 @@ func (*headerError) Unwrap() error { return errs.ErrCorrupt }
 
 // Header is what the header says.
 type Header struct {
-	Code     ctypes.Code
-	ElemSize uint32
-	Locked   bool
+	Code     ctypes.Code // of the element type, 0 when it has none (a struct)
+	ElemSize uint32      // in bytes
+	Locked   bool        // the object has a lock
 	// SharedLock: the lock was given by the caller and may guard other
 	// objects too; freeing the object leaves it.
 	SharedLock bool
-	Len        uint64
+	Len        uint64 // number of elements, 1 for a Value
 	// LockOffset and LockGeneration place the lock (a semaphore.Mutex) in
 	// the object's segment: its payload offset and block generation, the
 	// Offset and Generation of its shm.Handle. Zero without a lock.

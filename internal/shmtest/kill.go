@@ -27,9 +27,9 @@ func KillRand(t testing.TB, env string, stream uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, stream))
 }
 
-// UpdateUntilKilled, in a child, passes point "loop" and then calls update
-// without end, to be killed anywhere; it returns update's error, or an
-// error once d has passed without a kill.
+// UpdateUntilKilled is for a child: it passes point "loop" and then calls
+// update without end, to be killed anywhere; it returns update's error, or
+// an error once d has passed without a kill.
 func UpdateUntilKilled(c *testproc.Child, d time.Duration, update func() error) error {
 	c.Point("loop")
 	deadline := time.Now().Add(d)

@@ -106,10 +106,10 @@ func Panics(t testing.TB, what string, f func()) {
 // shape sharedctypes structures take: tests share it and read it back
 // field by field.
 type Record struct {
-	ID   int32
-	Pos  [3]float64
-	Tag  [16]byte
-	Grid [2][4]int16
+	ID   int32       // a number
+	Pos  [3]float64  // an array
+	Tag  [16]byte    // a byte string, zero-padded
+	Grid [2][4]int16 // an array of arrays
 }
 
 // NewRecord is the Record of id, pos and tag (cut to 16 bytes) whose

@@ -109,10 +109,12 @@ func OpenNoFollow(path string, write bool) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
-// ErrSymlink: the path is a symbolic link, which shmkit never follows.
+// ErrSymlink is the error for a path that is a symbolic link, which
+// shmkit never follows.
 var ErrSymlink = errors.New("is a symbolic link")
 
-// ErrNotRegular: the path is a directory, device, FIFO or socket.
+// ErrNotRegular is the error for a path that is a directory, device,
+// FIFO or socket.
 var ErrNotRegular = errors.New("is not a regular file")
 
 // SpaceOf reports the total and available bytes of the file system at dir.

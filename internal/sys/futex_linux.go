@@ -100,9 +100,9 @@ func FutexWake(addr *uint32, n int) (int, error) {
 // Waitv is one word of a FutexWaitv call, laid out as the kernel's struct
 // futex_waitv: the expected value, the word's address and flags.
 type Waitv struct {
-	Val   uint64
-	Addr  uintptr
-	Flags uint32
+	Val   uint64  // the value the word must hold for the wait to sleep
+	Addr  uintptr // the word's address
+	Flags uint32  // the word's size and sharing (FUTEX2_SIZE_U32)
 	_     uint32
 }
 
