@@ -35,13 +35,26 @@
 // semaphore.ErrOwnerDead (Update and Copy still do their work), and the
 // caller decides what the elements are worth.
 //
-// # Reading and writing an Array from Python
+// # Python, both ways
 //
-// A named Array of a scalar type is a run of native values in a file
-// under /dev/shm. Python 3 opens it with multiprocessing.shared_memory and
-// reads it as a memoryview cast to the Array's type code, at the offset
-// DataOffset reports (the segment's 64-byte-aligned payload plus the
-// 64-byte header); what either side writes, the other reads:
+// From Python, python/shmkit.py in this repository (standard library only,
+// numpy when it is installed) opens a segment by name, lists its objects,
+// and gives a named Array or Value of a scalar type as a memoryview cast
+// to its type code, or as a numpy array. The segment's header, its
+// directory and the object's own header say where the elements lie and
+// what they are, and each is checked; nothing passes out of band:
+//
+//	import shmkit
+//
+//	with shmkit.open("orders") as seg:  # shm.Create("orders", ...) in Go
+//	    prices = seg.array("prices")    # array.New[float64](n, shm.In(seg, "prices")): format 'd'
+//	    prices[0] = 101.5               # Go's At(0) returns 101.5
+//	    count = seg.value("count")      # value.New[int64](0, shm.In(seg, "count")): one item
+//	    print(count[0], seg.objects())  # a Value of 8 bytes or less: one load, one store
+//
+// Without the module, Python 3's multiprocessing.shared_memory reads an
+// Array at the offset DataOffset reports (the segment's 64-byte-aligned
+// payload plus the 64-byte header):
 //
 //	import struct, sys
 //	from multiprocessing import shared_memory, resource_tracker
@@ -60,10 +73,23 @@
 //	shm.close()        # not unlink(): the segment is Go's
 //
 // with SEGMENT the segment's Name(), OFFSET the Array's DataOffset(),
-// LENGTH its Len() and CODE its Code() (TestPythonInterop runs this
-// against the real python3). Python's
-// access takes no lock: use it for data the Go side does not write at the
-// same time, or hand over with an Event.
+// LENGTH its Len() and CODE its Code().
+//
+// From Go, memory that shmkit did not make (Python's
+// SharedMemory(create=True), a numpy array over one, any file under
+// /dev/shm, a memfd) has no header to open by: shm.OpenForeign maps it by
+// name (shm.ForeignFromFile from an open file) and View reads it as a []T
+// of a plain T, checking that the size is a whole number of T's:
+//
+//	m, err := shm.OpenForeign(ctx, "psm_21467_46075") // Python's mem.name
+//	defer m.Close()                                    // m.Free() also removes the name: mem.unlink()
+//	xs, err := array.View[float64](m.Bytes())          // ErrInvalid unless the size is a multiple of 8
+//	xs[0] = 42                                         // Python's mem.buf.cast("d")[0] reads 42.0
+//
+// Python's access takes no lock: use it for data the Go side does not
+// write at the same time, or hand over with an Event. The tests of
+// directory python (TestPythonReadsGo, TestGoReadsPython) and
+// TestPythonInterop run these recipes against the real python3.
 //
 // # Lifecycle
 //

@@ -216,6 +216,15 @@
 //	    48    n  segment name
 //	  48+n    4  CRC-32C of the bytes before it
 //
+// # Foreign memory
+//
+// OpenForeign and ForeignFromFile map shared memory that shmkit did not
+// make (Python's SharedMemory(create=True), a C program's shm_open, a
+// memfd) as a Foreign: its bytes as they are, with no header, directory or
+// liveness, for package array's View to read as a []T. Close and Free mean
+// what they mean for a Segment; Free removes the name only while it still
+// names the file that was opened.
+//
 // # Caveats
 //
 //   - Close unmaps the segment: memory returned by Object.Bytes must not be
@@ -250,6 +259,11 @@
 //     passes to the next locker with ErrOwnerDead (see Liveness).
 //   - Liveness needs /proc/self/fd (to open a segment's file anew); a
 //     process without /proc cannot create, open or inherit a segment.
+//   - Foreign memory is whatever its maker made it: a file that another
+//     program truncates, or whose pages were never reserved (Python's
+//     SharedMemory makes a sparse file) on a full /dev/shm, faults when
+//     touched, and nothing says what its bytes hold but the agreement
+//     with that program.
 //   - Only Linux on amd64 and arm64 is implemented; elsewhere every
 //     function returns ErrNotSupported.
 package shm

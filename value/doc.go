@@ -38,6 +38,14 @@
 // the value as it was or wholly updated, never half (the copy in use is
 // never written), and the next Lock reports semaphore.ErrOwnerDead.
 //
+// # Python
+//
+// From Python, python/shmkit.py's seg.value(name) gives a Value of a
+// scalar type (a T with a ctypes code) as a memoryview of its one item,
+// cast to that code: v[0] loads it and v[0] = x stores it, each one machine
+// access of the same word Go's atomics use (package array's doc has the
+// whole recipe).
+//
 // # Lifecycle
 //
 //	        what it does to a Value
