@@ -1,9 +1,10 @@
 // Command shmbench measures shmkit across real processes, beside its peers
-// in the same run, and prints each figure with its ratio to the peer and
-// the target of shmkit's design that it meets or misses.
+// in the same run, and prints each figure with its ratio to the peer, how
+// much it moved between repetitions, and the target of shmkit's design
+// that it meets or misses.
 //
 //	go run ./cmd/shmbench           # about a minute on 2 cores
-//	go run ./cmd/shmbench -quick    # about 10 seconds
+//	go run ./cmd/shmbench -quick    # about 15 seconds
 //
 // # What it measures
 //
@@ -27,16 +28,20 @@
 //
 // A peer that cannot run here is skipped, and its row says why ("skipped:
 // no python3"); the run goes on. Each timed loop runs for -dur (50 ms with
-// -quick, 300 ms without); without -quick each figure is the median of a
-// few repetitions (3 for rates and Python's figures, 5 for round trips and
-// the C ceiling).
+// -quick, 300 ms without), and is repeated: each figure is the median of
+// its repetitions, 3 of each with -quick; without it, 5 for rates and the C
+// ceiling, 7 for round trips and 3 for Python's figures. The counts (threads,
+// allocations) are measured once.
 //
 // # Flags
 //
-//	-quick        shorter loops and one repetition each: under 30 seconds
+//	-quick        shorter loops and 3 repetitions each
 //	-json         print one JSON object on stdout, {"metrics": {NAME: number,
-//	              ...}}, with the figures measured (one that could not be
-//	              measured is left out, never 0); the table goes to stderr
+//	              ...}, "repetitions": {NAME: [number, ...], ...}, "seconds":
+//	              number}: the figures measured (one that could not be
+//	              measured is left out, never 0), what each repetition behind
+//	              a figure measured, and how long the run took; the table
+//	              goes to stderr
 //	-svg FILE     write a chart of the targets, met and missed, as SVG
 //	-run REGEXP   run only the measures whose label (as the progress line
 //	              shows it) matches
@@ -51,14 +56,19 @@
 //
 // Each row is a target of the design (BENCH.md): the metric, shmkit's
 // figure, the peer it stands beside (its name and figure), the ratio
-// between the two the way the target reads it, the target, and whether it
-// is met. A ratio reads one of three ways:
+// between the two the way the target reads it, how much the figures moved,
+// the target, and whether it is met. A ratio reads one of three ways:
 //
 //   - "0.64x C ring": shmkit's rate is 0.64 times the peer's (higher is
 //     better);
 //   - "19.8x faster": the peer takes 19.8 times as long as shmkit;
 //   - "2.05x C spin": shmkit takes 2.05 times as long as the peer (lower
 //     is better).
+//
+// "moved" is how far each figure's repetitions spread, (highest - lowest)
+// / median, shmkit's and then the peer's ("4.2% / 31%"); "1 run" for a
+// figure measured once. A figure near its target that moved more than the
+// gap may land on the other side of it in the next run.
 //
 // "met" is yes or no, or "—" when a figure the target needs is missing; a
 // line under the table counts the targets met.
@@ -67,7 +77,8 @@
 // machine's load moves absolute figures from run to run, and a shared
 // machine moves the ceiling too. Under the table: the measures that did
 // not run and why, and the machine (CPU, cores, kernel, Go, Python, C
-// compiler) with the date.
+// compiler), the date, the run's loops and repetitions, and how long it
+// took.
 //
 // The chart (-svg) has a bar per target: its length is how the figure
 // stands against the target on a log scale, where the vertical line is the

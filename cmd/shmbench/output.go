@@ -52,12 +52,16 @@ func peerLabels() map[string]string {
 	return m
 }
 
-// writeJSON prints {"metrics": {NAME: number, ...}}: the figures measured,
-// and no others.
+// writeJSON prints {"metrics": {NAME: number, ...}, "repetitions": {NAME:
+// [number, ...]}, "seconds": number}: the figures measured, and no others;
+// what each repetition behind a figure measured, in order, for the
+// figures that have them; and how long the run took.
 func writeJSON(w io.Writer, res *result) error {
 	b, err := json.MarshalIndent(struct {
-		Metrics figures `json:"metrics"`
-	}{res.figs}, "", "  ")
+		Metrics     figures              `json:"metrics"`
+		Repetitions map[string][]float64 `json:"repetitions"`
+		Seconds     float64              `json:"seconds"`
+	}{res.figs, res.reps, math.Round(res.took.Seconds()*10) / 10}, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -143,6 +147,43 @@ func (res *result) ratioText(r *row) string {
 	}
 }
 
+// moved is how far the repetitions of the figure name spread, as a share
+// of their median: (highest - lowest) / median, "4.2%" or "48%"; "1 run"
+// for a figure measured once; "—" when there is no figure or no record
+// of its repetitions.
+func (res *result) moved(name string) string {
+	xs := res.reps[name]
+	if _, ok := res.figs[name]; !ok || len(xs) == 0 {
+		return "—"
+	}
+	if len(xs) == 1 {
+		return "1 run"
+	}
+	lo, hi := slices.Min(xs), slices.Max(xs)
+	med := median(xs)
+	switch {
+	case hi == lo:
+		return "0%"
+	case med <= 0:
+		return "—"
+	}
+	p := 100 * (hi - lo) / med
+	if p < 10 {
+		return strconv.FormatFloat(p, 'f', 1, 64) + "%"
+	}
+	return strconv.FormatFloat(p, 'f', 0, 64) + "%"
+}
+
+// movedText is the row's moved cell: shmkit's figure's, then the peer's
+// after a slash when the row has a peer.
+func (res *result) movedText(r *row) string {
+	s := res.moved(r.shmkit)
+	if r.peer != "" {
+		s += " / " + res.moved(r.peer)
+	}
+	return s
+}
+
 // figure is a figure's cell: its value, or why there is none.
 func (res *result) figure(name, unit string) string {
 	if v, ok := res.figs[name]; ok {
@@ -194,7 +235,7 @@ func clip(s string) string {
 // writeTable prints the table for a person (a Markdown table, aligned),
 // then what was not measured and why, other figures, and the machine.
 func writeTable(w io.Writer, res *result) {
-	lines := [][]string{{"metric", "shmkit", "peer", "ratio", "target", "met"}}
+	lines := [][]string{{"metric", "shmkit", "peer", "ratio", "moved", "target", "met"}}
 	for _, r := range rows {
 		peer := ""
 		if r.peer != "" {
@@ -205,7 +246,7 @@ func writeTable(w io.Writer, res *result) {
 			}
 		}
 		lines = append(lines, []string{r.metric, clip(res.figure(r.shmkit, r.unit)), clip(peer),
-			res.ratioText(r), r.target, res.met(r)})
+			res.ratioText(r), res.movedText(r), r.target, res.met(r)})
 	}
 	widths := make([]int, len(lines[0]))
 	for _, l := range lines {
@@ -295,13 +336,15 @@ func (res *result) otherFigures() []string {
 	return out
 }
 
-// footer names the machine, the date, and the kind of run.
+// footer names the machine, the date, and the kind of run: its timed
+// loops, its repetitions, and how long it took.
 func (res *result) footer() string {
-	kind := "full run"
+	kind := fmt.Sprintf("full run, timed loops of %v, %d repetitions each (round trips %d, Python %d)",
+		res.cfg.dur, rateReps, rttReps, pyReps)
 	if res.cfg.quick {
-		kind = "quick run"
+		kind = fmt.Sprintf("quick run, timed loops of %v, %d repetitions each", res.cfg.dur, quickReps)
 	}
-	return fmt.Sprintf("%s; %s; %s, timed loops of %v", res.machine, res.date.Format("2006-01-02 15:04 MST"), kind, res.cfg.dur)
+	return fmt.Sprintf("%s; %s; %s; took %.0f s", res.machine, res.date.Format("2006-01-02 15:04 MST"), kind, res.took.Seconds())
 }
 
 // machine describes this machine: CPU model, cores, kernel, Go, and

@@ -17,6 +17,18 @@ type config struct {
 	// dur is how long a measure's timed loop should run (each repetition);
 	// a measure runs about this long, plus its set-up.
 	dur time.Duration
+	// reps, when not nil, keeps what each repetition of a figure measured,
+	// by name (see note); the suite gives each measure its own.
+	reps map[string][]float64
+}
+
+// note keeps xs as the repetitions of the figure name and returns their
+// median, the figure itself.
+func (cfg config) note(name string, xs []float64) float64 {
+	if cfg.reps != nil {
+		cfg.reps[name] = xs
+	}
+	return median(xs)
 }
 
 // measure produces one or more figures. A measure that cannot run (no
