@@ -192,6 +192,9 @@ func checkTable(t *testing.T, out string) {
 			t.Errorf("line %d of the table is %q, want the row %q", i+3, lines[i+2], r.metric)
 		}
 	}
+	if !strings.Contains(out, "\n"+legend+"\n") {
+		t.Errorf("no legend under the table:\n%s", out)
+	}
 }
 
 // checkSVG parses b as XML and returns the fill colors of its bars.
@@ -372,24 +375,25 @@ func TestRowScores(t *testing.T) {
 		shmkit, peer string
 		ratio, met   string
 	}{
-		// 240 / 117 = 2.051: more than 1.5x the C spin.
-		{"pingpong_spin_rtt_ns", "ceiling_spin_rtt_ns", "2.05x C spin", "no"},
-		// 600 / 937.5 = 0.64 >= 0.5.
-		{"ring_spsc_batch_msgs_per_s", "ceiling_ring_msgs_per_s", "0.64x C ring", "yes"},
+		// A time: 240 / 117 = 2.051 times the C spin's, more than 1.5.
+		{"pingpong_spin_rtt_ns", "ceiling_spin_rtt_ns", "2.05x slower", "no"},
+		// A rate: 937.5 / 600 = 1.5625 times slower, within 2.
+		{"ring_spsc_batch_msgs_per_s", "ceiling_ring_msgs_per_s", "1.56x slower", "yes"},
 		// 261.36 / 13.2 = 19.8, faster than the pipe.
 		{"pingpong_park_rtt_ns", "pipe_pingpong_rtt_ns", "19.8x faster", "yes"},
 		// 13.2 / 12 = 1.1 <= 1.2.
-		{"pingpong_park_rtt_ns", "ceiling_futex_rtt_ns", "1.10x C futex", "yes"},
+		{"pingpong_park_rtt_ns", "ceiling_futex_rtt_ns", "1.10x slower", "yes"},
 		// 84.4 M < 100 M, and 84.4e6 / 120e3 = 703 < 1000.
-		{"ring_spsc_msgs_per_s", "python_queue_msgs_per_s", "703x Python mp.Queue", "no"},
+		{"ring_spsc_msgs_per_s", "python_queue_msgs_per_s", "703x faster", "no; no"},
 		// 15 us <= 20 us, and 140 / 15 = 9.33 < 10.
-		{"pool_apply_rtt_us", "python_pool_apply_rtt_us", "9.33x faster", "no"},
+		{"pool_apply_rtt_us", "python_pool_apply_rtt_us", "9.33x faster", "yes; no"},
 		// 2 ms <= 3 ms, and 13 / 2 = 6.5 >= 4.
-		{"process_start_join_ms", "python_fork_start_join_ms", "6.50x faster", "yes"},
+		{"process_start_join_ms", "python_fork_start_join_ms", "6.50x faster", "yes; yes"},
 		// The peer was skipped: no ratio, no verdict.
 		{"bulk_64k_gb_per_s", "memcpy_64k_gb_per_s", "—", "—"},
 		// The figures were not measured at all.
 		{"mutex_uncontended_ns", "sync_mutex_uncontended_ns", "—", "—"},
+		{"pool_map_items_per_s", "python_pool_map_items_per_s", "—", "—; —"},
 		{"parked_goroutines_threads", "", "", "yes"}, // 9 <= 16
 		{"hot_path_allocs_per_op", "", "", "yes"},
 	} {
@@ -428,10 +432,30 @@ func TestRowScores(t *testing.T) {
 		t.Errorf("tally: %d met of %d, %d open; want 6 of 17, 8 open", met, all, open)
 	}
 
+	// A ratio that rounds to 1 reads "as fast", either way.
+	res.figs["pipe_pingpong_rtt_ns"] = 13.21e3
+	if got := res.ratioText(findRow(t, "pingpong_park_rtt_ns", "pipe_pingpong_rtt_ns")); got != "as fast" {
+		t.Errorf("park beside a pipe as fast: %q", got)
+	}
+	res.figs["pipe_pingpong_rtt_ns"] = 13.19e3
+	if got := res.ratioText(findRow(t, "pingpong_park_rtt_ns", "pipe_pingpong_rtt_ns")); got != "as fast" {
+		t.Errorf("park beside a pipe as fast: %q", got)
+	}
 	// A time slower than its peer reads "slower".
 	res.figs["pipe_pingpong_rtt_ns"] = 6.6e3
 	if got := res.ratioText(findRow(t, "pingpong_park_rtt_ns", "pipe_pingpong_rtt_ns")); got != "2.00x slower" {
 		t.Errorf("park beside a faster pipe: %q", got)
+	}
+	// A part is judged even where the other part cannot be: the rate
+	// without Python's figure.
+	delete(res.figs, "python_queue_msgs_per_s")
+	r := findRow(t, "ring_spsc_msgs_per_s", "python_queue_msgs_per_s")
+	if got, v := res.met(r), res.verdict(r); got != "no; —" || v != "no" {
+		t.Errorf("the ring without Python: met %q, verdict %q; want \"no; —\", \"no\"", got, v)
+	}
+	res.figs["ring_spsc_msgs_per_s"] = 150e6
+	if got, v := res.met(r), res.verdict(r); got != "yes; —" || v != "—" {
+		t.Errorf("a fast ring without Python: met %q, verdict %q; want \"yes; —\", \"—\"", got, v)
 	}
 	// An allocation on a hot path misses its target.
 	res.figs["hot_path_allocs_per_op"] = 1
@@ -624,7 +648,7 @@ func TestSVG(t *testing.T) {
 	if green != 4 || red != 1 {
 		t.Errorf("%d green bars and %d red, want 4 and 1: %v\n%s", green, red, fills, b.String())
 	}
-	if !strings.Contains(b.String(), "2.05x C spin") {
+	if !strings.Contains(b.String(), "2.05x slower") {
 		t.Errorf("the chart does not give the spin's ratio:\n%s", b.String())
 	}
 }
@@ -633,6 +657,30 @@ func TestMachine(t *testing.T) {
 	m := machine()
 	if !strings.Contains(m, "cores") || !strings.Contains(m, "go1") {
 		t.Errorf("machine() = %q", m)
+	}
+}
+
+// TestTargetParts: a target has as many parts, split by "; ", as the row
+// has scores, and a ratio in a target reads as the ratio column does.
+func TestTargetParts(t *testing.T) {
+	for _, r := range rows {
+		if r.target == "" {
+			if len(r.parts) != 0 {
+				t.Errorf("row %q: scores without a target", r.metric)
+			}
+			continue
+		}
+		if n := len(strings.Split(r.target, "; ")); n != len(r.parts) {
+			t.Errorf("row %q: target %q has %d parts, the row %d scores", r.metric, r.target, n, len(r.parts))
+		}
+		if regexp.MustCompile(`\dx `).MatchString(r.target) && !regexp.MustCompile(`\dx (faster|slower)`).MatchString(r.target) {
+			t.Errorf("row %q: target %q has a ratio that is not faster or slower", r.metric, r.target)
+		}
+		if strings.Contains(r.target, "x faster") || strings.Contains(r.target, "x slower") {
+			if r.peer == "" {
+				t.Errorf("row %q: a ratio in the target, and no peer", r.metric)
+			}
+		}
 	}
 }
 
