@@ -4,7 +4,7 @@
 // the target of shmkit's design that it meets or misses.
 //
 //	go run ./cmd/shmbench           # about a minute on 2 cores
-//	go run ./cmd/shmbench -quick    # about 15 seconds
+//	go run ./cmd/shmbench -quick    # 10 to 15 seconds
 //
 // # What it measures
 //
