@@ -7,7 +7,7 @@
 // Usage:
 //
 //	go run ./cmd/mpdemo TOPIC   run one demo
-//	go run ./cmd/mpdemo list    list the topics, with their seed
+//	go run ./cmd/mpdemo list    list the topics, with their subject
 //	go run ./cmd/mpdemo all     run every topic; exits 1 if any failed
 //
 // Every demo is a program of its own: its main calls process.Main first,
@@ -41,48 +41,52 @@
 //   - 004 "Python--multiprocessing" (a summary of PyMOTW's chapter, whose
 //     programs the demos follow)
 //
-// The topics, and the Python each one follows:
+// The topics by subject (processes; logging; messages through queues and
+// pipes; sync, the locks, events and conditions; shared memory; pools),
+// the Python each one follows, and its seed. The topics plans and
+// plans-args of earlier versions are two-processes and keyword-args, and
+// run under their old names too.
 //
-//	topic                seed  Python original
-//	worker               000   for i in range(5): Process(target=worker).start()
-//	worker-args          000   Process(target=worker, args=(i,)); print 'Worker', num
-//	importable           000   Process(target=simple.worker), from another module
-//	names                000   Process(name='my_service', target=my_device); current_process().name
-//	daemon               000   service.daemon = True, not joined
-//	daemon-join          000   service.daemon = True; service.join()
-//	daemon-join-timeout  000   service.join(1); service.is_alive()
-//	terminate            000   p.terminate(); print p, p.is_alive()
-//	exitcode             000   sys.exit(1), return, raise, terminate(); p.exitcode
-//	logging              000   multiprocessing.log_to_stderr(logging.DEBUG)
-//	get-logger           000   log_to_stderr(); get_logger().setLevel(logging.INFO)
-//	derived              000   class Worker(multiprocessing.Process): def run(self)
-//	queue-object         000   queue.put(MyFancyClass('Fancy Dan')); obj = q.get(); obj.do_something()
-//	pool-print           000   Pool(processes=5).map(my_func, range(10)), my_func printing x**2
-//	pool-map             001   with Pool(5) as p: print(p.map(f, [1, 2, 3]))
-//	hello                001   Process(target=f, args=('bob',)); print('hello', name)
-//	info                 001   info(title): __name__, os.getppid(), os.getpid()
-//	queue                001   q.put([42, None, 'hello']); print(q.get())
-//	pipe                 001   parent_conn, child_conn = Pipe(); conn.send([42, None, 'hello'])
-//	lock                 001   l.acquire(); print('hello world', i); l.release()
-//	value-array          001   Value('d', 0.0), Array('i', range(10))
-//	manager              001   manager.dict(), manager.list(range(10)); d[1] = '1'; d['2'] = 2; d[0.25] = None; l.reverse()
-//	pool                 001   map, imap_unordered, apply_async(f, (20,)).get(timeout=1), TimeoutError
-//	pool-sleep           002   Pool(4).map(f, range(10)), f sleeping a second
-//	pool-queues          002   Pool(4, f, (in_queue, out_queue)); out_queue.get(); pool.terminate()
-//	plans                003   Process(target=A), Process(target=B), each printing three times
-//	plans-args           003   Process(target=A, args=(3, "福尔摩斯")), kwargs={"num": 3, "name": "诸葛亮"}
-//	getpid               003   os.getpid(), os.getppid() in A and B
-//	wait-children        003   funB.start(); print("A 计划完毕……"): the program waits for B
-//	daemon-sleep         003   funB.daemon = True; funB.start(); time.sleep(3)
-//	event                004   e.wait(), e.wait(t), e.set(), e.is_set()
-//	condition            004   stage_1: cond.notify_all(); stage_2: cond.wait()
-//	semaphore            004   with s: pool.makeActive(name), Semaphore(3), ActivePool
-//	manager-dict         004   d = mgr.dict(); Process(target=worker, args=(d, i, i*2)): d[key] = value; print 'Results:', d
-//	namespace            004   mgr.Namespace(); ns.value = 'This is the value'; event.set()
-//	namespace-list       004   namespace.my_list = []; ns.my_list.append('This is the value'), not propagated
-//	pool-initializer     004   Pool(processes=cpu_count()*2, initializer=start_process)
-//	joinable-queue       004   class Consumer(Process), JoinableQueue, task_done(), tasks.join()
-//	cpu-count            004   multiprocessing.cpu_count()
+//	topic                subject        Python original (seed)
+//	worker               processes      for i in range(5): Process(target=worker).start() (000)
+//	worker-args          processes      Process(target=worker, args=(i,)); print 'Worker', num (000)
+//	importable           processes      Process(target=simple.worker), from another module (000)
+//	hello                processes      Process(target=f, args=('bob',)); print('hello', name) (001)
+//	names                processes      Process(name='my_service', target=my_device); current_process().name (000)
+//	info                 processes      info(title): __name__, os.getppid(), os.getpid() (001)
+//	getpid               processes      os.getpid(), os.getppid() in A and B (003)
+//	two-processes        processes      Process(target=A), Process(target=B), each printing three times (003)
+//	keyword-args         processes      Process(target=A, args=(3, "福尔摩斯")), kwargs={"num": 3, "name": "诸葛亮"} (003)
+//	derived              processes      class Worker(multiprocessing.Process): def run(self) (000)
+//	daemon               processes      service.daemon = True, not joined (000)
+//	daemon-join          processes      service.daemon = True; service.join() (000)
+//	daemon-join-timeout  processes      service.join(1); service.is_alive() (000)
+//	daemon-sleep         processes      funB.daemon = True; funB.start(); time.sleep(3) (003)
+//	wait-children        processes      funB.start(); print("A 计划完毕……"): the program waits for B (003)
+//	terminate            processes      p.terminate(); print p, p.is_alive() (000)
+//	exitcode             processes      sys.exit(1), return, raise, terminate(); p.exitcode (000)
+//	cpu-count            processes      multiprocessing.cpu_count() (004)
+//	logging              logging        multiprocessing.log_to_stderr(logging.DEBUG) (000)
+//	get-logger           logging        log_to_stderr(); get_logger().setLevel(logging.INFO) (000)
+//	queue                messages       q.put([42, None, 'hello']); print(q.get()) (001)
+//	queue-object         messages       queue.put(MyFancyClass('Fancy Dan')); obj = q.get(); obj.do_something() (000)
+//	pipe                 messages       parent_conn, child_conn = Pipe(); conn.send([42, None, 'hello']) (001)
+//	joinable-queue       messages       class Consumer(Process), JoinableQueue, task_done(), tasks.join() (004)
+//	lock                 sync           l.acquire(); print('hello world', i); l.release() (001)
+//	event                sync           e.wait(), e.wait(t), e.set(), e.is_set() (004)
+//	condition            sync           stage_1: cond.notify_all(); stage_2: cond.wait() (004)
+//	semaphore            sync           with s: pool.makeActive(name), Semaphore(3), ActivePool (004)
+//	value-array          shared memory  Value('d', 0.0), Array('i', range(10)) (001)
+//	manager              shared memory  manager.dict(), manager.list(range(10)); d[1] = '1'; d['2'] = 2; d[0.25] = None; l.reverse() (001)
+//	manager-dict         shared memory  d = mgr.dict(); Process(target=worker, args=(d, i, i*2)): d[key] = value; print 'Results:', d (004)
+//	namespace            shared memory  mgr.Namespace(); ns.value = 'This is the value'; event.set() (004)
+//	namespace-list       shared memory  namespace.my_list = []; ns.my_list.append('This is the value'), not propagated (004)
+//	pool-map             pools          with Pool(5) as p: print(p.map(f, [1, 2, 3])) (001)
+//	pool-print           pools          Pool(processes=5).map(my_func, range(10)), my_func printing x**2 (000)
+//	pool                 pools          map, imap_unordered, apply_async(f, (20,)).get(timeout=1), TimeoutError (001)
+//	pool-sleep           pools          Pool(4).map(f, range(10)), f sleeping a second (002)
+//	pool-queues          pools          Pool(4, f, (in_queue, out_queue)); out_queue.get(); pool.terminate() (002)
+//	pool-initializer     pools          Pool(processes=cpu_count()*2, initializer=start_process) (004)
 //
 // # From Python to Go
 //

@@ -15,7 +15,7 @@ const usageText = `mpdemo runs the examples of Python's multiprocessing, written
 
 Usage:
   mpdemo TOPIC    run one demo
-  mpdemo list     list the topics
+  mpdemo list     list the topics, with what each is about
   mpdemo all      run every topic, each in a process of its own, and
                   print their output in order; exit 1 if any failed
   mpdemo help     show this help
@@ -62,11 +62,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// list prints the topics, a line each: name, seed, what it shows.
+// list prints the topics, a line each: name, subject, what it shows.
 func list(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, t := range topics {
-		fmt.Fprintf(tw, "%s\tseed %s\t%s\n", t.name, t.seed, t.desc)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", t.name, t.subject, t.desc)
 	}
 	tw.Flush()
 }
@@ -79,7 +79,11 @@ func topicNames() []string {
 	return names
 }
 
+// lookup finds the topic of a name, or of an old name that aliases keeps.
 func lookup(name string) (topic, bool) {
+	if to, ok := aliases[name]; ok {
+		name = to
+	}
 	i := slices.IndexFunc(topics, func(t topic) bool { return t.name == name })
 	if i < 0 {
 		return topic{}, false

@@ -90,7 +90,7 @@ func TestTopics(t *testing.T) {
 
 // header and footer are the lines all writes around each topic.
 var (
-	header = regexp.MustCompile(`^=== (\S+) \(seed \d{3}\): `)
+	header = regexp.MustCompile(`^=== (\S+) \(([a-z ]+)\): `)
 	footer = regexp.MustCompile(`^--- (ok|FAIL) (\S+) \(`)
 )
 
@@ -113,6 +113,9 @@ func TestAll(t *testing.T) {
 		}
 		name := m[1]
 		seen = append(seen, name)
+		if tp, _ := lookup(name); m[2] != tp.subject {
+			t.Errorf("topic %s: header %q, want its subject %q", name, ls[i], tp.subject)
+		}
 		j := i + 1
 		for j < len(ls) && !footer.MatchString(ls[j]) && !header.MatchString(ls[j]) {
 			j++
@@ -156,8 +159,8 @@ func TestAllFails(t *testing.T) {
 	}
 }
 
-// TestList: list names every topic, with its seed and a description, in
-// order.
+// TestList: list names every topic, with its subject and a description,
+// in order.
 func TestList(t *testing.T) {
 	var out, errs bytes.Buffer
 	if code := run([]string{"list"}, &out, &errs); code != 0 || errs.Len() > 0 {
@@ -168,10 +171,47 @@ func TestList(t *testing.T) {
 		t.Fatalf("list has %d lines, want %d:\n%s", len(ls), len(topics), out.String())
 	}
 	for i, tp := range topics {
-		f := strings.Fields(ls[i])
-		if len(f) < 4 || f[0] != tp.name || f[1] != "seed" || f[2] != tp.seed || !strings.HasSuffix(ls[i], tp.desc) {
-			t.Errorf("list line %d: %q, want %s, seed %s, %q", i, ls[i], tp.name, tp.seed, tp.desc)
+		line := regexp.MustCompile("^" + regexp.QuoteMeta(tp.name) + "  +" + regexp.QuoteMeta(tp.subject) + "  +" + regexp.QuoteMeta(tp.desc) + "$")
+		if !line.MatchString(ls[i]) {
+			t.Errorf("list line %d: %q, want %s, %s, %q", i, ls[i], tp.name, tp.subject, tp.desc)
 		}
+		if strings.Contains(ls[i], "seed") {
+			t.Errorf("list line %d names a seed: %q", i, ls[i])
+		}
+	}
+}
+
+// TestSubjects: every topic has one of the subjects, and the topics come
+// in the order of their subjects.
+func TestSubjects(t *testing.T) {
+	last := 0
+	for _, tp := range topics {
+		k := slices.Index(subjects, tp.subject)
+		if k < 0 {
+			t.Errorf("topic %s: subject %q is none of %q", tp.name, tp.subject, subjects)
+			continue
+		}
+		if k < last {
+			t.Errorf("topic %s (%s) comes after a topic of %s", tp.name, tp.subject, subjects[last])
+		}
+		last = k
+	}
+}
+
+// TestAliases: an old name runs the topic that took its place, and names
+// no topic of its own.
+func TestAliases(t *testing.T) {
+	for old, name := range aliases {
+		tp, ok := lookup(old)
+		if !ok || tp.name != name {
+			t.Errorf("lookup(%q) = %q, %v; want %q", old, tp.name, ok, name)
+		}
+		if slices.Contains(topicNames(), old) {
+			t.Errorf("%q is both an alias and a topic", old)
+		}
+	}
+	if _, ok := lookup("plans"); !ok {
+		t.Error(`the old name "plans" runs nothing`)
 	}
 }
 
@@ -200,16 +240,16 @@ func TestUsage(t *testing.T) {
 }
 
 // TestDoc: the package documentation's table has a row for every topic,
-// with its seed.
+// with its subject.
 func TestDoc(t *testing.T) {
 	doc, err := os.ReadFile("doc.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tp := range topics {
-		row := regexp.MustCompile(`(?m)^//\t` + regexp.QuoteMeta(tp.name) + ` +` + tp.seed + ` `)
+		row := regexp.MustCompile(`(?m)^//\t` + regexp.QuoteMeta(tp.name) + ` +` + regexp.QuoteMeta(tp.subject) + `  `)
 		if !row.Match(doc) {
-			t.Errorf("doc.go: no row for topic %s (seed %s)", tp.name, tp.seed)
+			t.Errorf("doc.go: no row for topic %s (%s)", tp.name, tp.subject)
 		}
 	}
 }
@@ -476,8 +516,8 @@ var checks = map[string]check{
 		exactly("["+strings.Join(ls[:10], " ")+"]")(t, ls[10:])
 	},
 
-	"plans":      anyOrder(append(repeat("A 计划……", 3), repeat("B 计划……", 3)...)...),
-	"plans-args": anyOrder(append(repeat("福尔摩斯执行 A 计划……", 3), repeat("诸葛亮执行 B 计划……", 3)...)...),
+	"two-processes": anyOrder(append(repeat("A 计划……", 3), repeat("B 计划……", 3)...)...),
+	"keyword-args":  anyOrder(append(repeat("福尔摩斯执行 A 计划……", 3), repeat("诸葛亮执行 B 计划……", 3)...)...),
 	"getpid": func(t *testing.T, ls []string) {
 		var pids, ppids []int
 		var rest []string

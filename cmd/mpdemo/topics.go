@@ -13,56 +13,65 @@ import (
 
 // topic is one demo: the counterpart of one Python program of the seeds.
 type topic struct {
-	name string
-	seed string // the seed document it comes from: 000 to 004
-	desc string // one line
+	name    string
+	subject string // what it is about: one of subjects
+	desc    string // one line
 	// run is the program's main, after process.Main. It prints its own
 	// lines on w; its children print on the standard output they
 	// inherit, as Python's do.
 	run func(ctx context.Context, w io.Writer) error
 }
 
-// topics, in the order of list and all: by seed, then as the seed has them.
+// subjects are what the topics are about, in the order of list and all.
+var subjects = []string{"processes", "logging", "messages", "sync", "shared memory", "pools"}
+
+// topics, in the order of list and all: by subject, the simplest first.
 var topics = []topic{
-	{"worker", "000", "five processes each print \"Worker\"", demoWorker},
-	{"worker-args", "000", "a worker with an argument: \"Worker\", num", demoWorkerArgs},
-	{"importable", "000", "the target registered in another package (Python's simple.worker)", demoImportable},
-	{"names", "000", "process names: given, or the default Process-N", demoNames},
-	{"daemon", "000", "a daemon not joined dies with the main: it prints its start line only", demoDaemon},
-	{"daemon-join", "000", "a daemon joined runs to its end", demoDaemonJoin},
-	{"daemon-join-timeout", "000", "Join with a timeout returns; the daemon is still alive", demoDaemonJoinTimeout},
-	{"terminate", "000", "Terminate, and the process's state before and after", demoTerminate},
-	{"exitcode", "000", "exit codes: os.Exit(1), nil, an error, SIGTERM", demoExitCode},
-	{"logging", "000", "LogToStderr(DEBUG): the life-cycle lines of both processes", demoLogging},
-	{"get-logger", "000", "Logger (get_logger) at level INFO", demoGetLogger},
-	{"derived", "000", "a process type of its own (RegisterRunner): Worker-1 ... Worker-5", demoDerived},
-	{"queue-object", "000", "an object with a method passed through a Queue", demoQueueObject},
-	{"pool-print", "000", "Pool(5).map of a function that prints squares", demoPoolPrint},
-	{"pool-map", "001", "Pool(5).map(f, [1, 2, 3])", demoPoolMap},
-	{"hello", "001", "Process(target=f, args=('bob',))", demoHello},
-	{"info", "001", "module, parent process and process ids of the main and a child", demoInfo},
-	{"queue", "001", "a child puts [42, None, 'hello'] on a Queue", demoQueue},
-	{"pipe", "001", "a child sends [42, None, 'hello'] through a Pipe", demoPipe},
-	{"lock", "001", "a Lock around printing, ten processes", demoLock},
-	{"value-array", "001", "a child writes a Value and an Array in shared memory", demoValueArray},
-	{"manager", "001", "a child fills a dict and reverses a list in shared memory (Manager().dict(), .list())", demoManager},
-	{"pool", "001", "Pool: map, imap_unordered, apply_async, get with a timeout", demoPool},
-	{"pool-sleep", "002", "Pool(4).map of a function that sleeps and prints", demoPoolSleep},
-	{"pool-queues", "002", "Pool(4, f, (in_queue, out_queue)): the initializer works two queues", demoPoolQueues},
-	{"plans", "003", "plans A and B in two processes", demoPlans},
-	{"plans-args", "003", "plans A and B with positional and keyword arguments", demoPlansArgs},
-	{"getpid", "003", "os.getpid and os.getppid in two children", demoGetpid},
-	{"wait-children", "003", "the main ends its work first and waits for its child", demoWaitChildren},
-	{"daemon-sleep", "003", "a daemon printing every half second dies when the main ends", demoDaemonSleep},
-	{"event", "004", "Event: one waiter blocks, one times out", demoEvent},
-	{"condition", "004", "Condition: stage 2 runs after stage 1", demoCondition},
-	{"semaphore", "004", "Semaphore(3): never more than three active", demoSemaphore},
-	{"manager-dict", "004", "ten workers each set a key of a dict in shared memory (Manager().dict())", demoManagerDict},
-	{"namespace", "004", "a shared namespace: a Value of a struct, and an Event", demoNamespace},
-	{"namespace-list", "004", "a namespace holding a list: an append to its copy does not propagate", demoNamespaceList},
-	{"pool-initializer", "004", "Pool with an initializer, cpu_count()*2 workers", demoPoolInitializer},
-	{"joinable-queue", "004", "consumers of a JoinableQueue, with poison pills", demoJoinableQueue},
-	{"cpu-count", "004", "cpu_count()", demoCPUCount},
+	{"worker", "processes", "five processes each print \"Worker\"", demoWorker},
+	{"worker-args", "processes", "a worker with an argument: \"Worker\", num", demoWorkerArgs},
+	{"importable", "processes", "the target registered in another package (Python's simple.worker)", demoImportable},
+	{"hello", "processes", "Process(target=f, args=('bob',))", demoHello},
+	{"names", "processes", "process names: given, or the default Process-N", demoNames},
+	{"info", "processes", "module, parent process and process ids of the main and a child", demoInfo},
+	{"getpid", "processes", "os.getpid and os.getppid in two children", demoGetpid},
+	{"two-processes", "processes", "plans A and B in two processes", demoPlans},
+	{"keyword-args", "processes", "plans A and B with positional and keyword arguments", demoPlansArgs},
+	{"derived", "processes", "a process type of its own (RegisterRunner): Worker-1 ... Worker-5", demoDerived},
+	{"daemon", "processes", "a daemon not joined dies with the main: it prints its start line only", demoDaemon},
+	{"daemon-join", "processes", "a daemon joined runs to its end", demoDaemonJoin},
+	{"daemon-join-timeout", "processes", "Join with a timeout returns; the daemon is still alive", demoDaemonJoinTimeout},
+	{"daemon-sleep", "processes", "a daemon printing every half second dies when the main ends", demoDaemonSleep},
+	{"wait-children", "processes", "the main ends its work first and waits for its child", demoWaitChildren},
+	{"terminate", "processes", "Terminate, and the process's state before and after", demoTerminate},
+	{"exitcode", "processes", "exit codes: os.Exit(1), nil, an error, SIGTERM", demoExitCode},
+	{"cpu-count", "processes", "cpu_count()", demoCPUCount},
+	{"logging", "logging", "LogToStderr(DEBUG): the life-cycle lines of both processes", demoLogging},
+	{"get-logger", "logging", "Logger (get_logger) at level INFO", demoGetLogger},
+	{"queue", "messages", "a child puts [42, None, 'hello'] on a Queue", demoQueue},
+	{"queue-object", "messages", "an object with a method passed through a Queue", demoQueueObject},
+	{"pipe", "messages", "a child sends [42, None, 'hello'] through a Pipe", demoPipe},
+	{"joinable-queue", "messages", "consumers of a JoinableQueue, with poison pills", demoJoinableQueue},
+	{"lock", "sync", "a Lock around printing, ten processes", demoLock},
+	{"event", "sync", "Event: one waiter blocks, one times out", demoEvent},
+	{"condition", "sync", "Condition: stage 2 runs after stage 1", demoCondition},
+	{"semaphore", "sync", "Semaphore(3): never more than three active", demoSemaphore},
+	{"value-array", "shared memory", "a child writes a Value and an Array in shared memory", demoValueArray},
+	{"manager", "shared memory", "a child fills a dict and reverses a list in shared memory (Manager().dict(), .list())", demoManager},
+	{"manager-dict", "shared memory", "ten workers each set a key of a dict in shared memory (Manager().dict())", demoManagerDict},
+	{"namespace", "shared memory", "a shared namespace: a Value of a struct, and an Event", demoNamespace},
+	{"namespace-list", "shared memory", "a namespace holding a list: an append to its copy does not propagate", demoNamespaceList},
+	{"pool-map", "pools", "Pool(5).map(f, [1, 2, 3])", demoPoolMap},
+	{"pool-print", "pools", "Pool(5).map of a function that prints squares", demoPoolPrint},
+	{"pool", "pools", "Pool: map, imap_unordered, apply_async, get with a timeout", demoPool},
+	{"pool-sleep", "pools", "Pool(4).map of a function that sleeps and prints", demoPoolSleep},
+	{"pool-queues", "pools", "Pool(4, f, (in_queue, out_queue)): the initializer works two queues", demoPoolQueues},
+	{"pool-initializer", "pools", "Pool with an initializer, cpu_count()*2 workers", demoPoolInitializer},
+}
+
+// aliases are the names some topics had before, which still run them.
+var aliases = map[string]string{
+	"plans":      "two-processes",
+	"plans-args": "keyword-args",
 }
 
 const (
@@ -159,7 +168,7 @@ func runAll(ctx context.Context, w io.Writer, names []string) error {
 	var failed []string
 	for i, name := range names {
 		t, _ := lookup(name)
-		fmt.Fprintf(w, "=== %s (seed %s): %s\n", name, t.seed, t.desc)
+		fmt.Fprintf(w, "=== %s (%s): %s\n", name, t.subject, t.desc)
 		r := <-results[i]
 		w.Write(r.out)
 		if r.err != nil {

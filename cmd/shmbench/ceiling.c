@@ -6,8 +6,8 @@
 //   ceiling SECONDS REPS [ring] [spin] [futex] [memcpy]
 //
 // runs each figure named (all four when none is) REPS times for SECONDS
-// each (after a shorter one that warms up) and prints the median of the
-// repetitions as one "NAME VALUE" line:
+// each (after a shorter one that warms up) and prints what each repetition
+// measured, in order, as one "NAME VALUE..." line:
 //
 //   ceiling_ring_msgs_per_s  an SPSC ring of 8-byte messages between two
 //                            processes, cursors published once per batch
@@ -44,15 +44,11 @@ static double seconds; // of each repetition
 static int reps;        // at most maxReps
 enum { maxReps = 99 };
 
-static int cmp(const void *a, const void *b) {
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-// median of the n values of v, which it sorts.
-static double median(double *v, int n) {
-	qsort(v, (size_t)n, sizeof *v, cmp);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+// report prints the figure name's line: the n values of v.
+static void report(const char *name, const double *v, int n) {
+	printf("%s", name);
+	for (int i = 0; i < n; i++) printf(" %.6g", v[i]);
+	printf("\n");
 }
 
 static double now(void) {
@@ -148,7 +144,7 @@ static void ring(void) {
 	atomic_store_explicit(&r->end, t, memory_order_relaxed);
 	atomic_store_explicit(&r->done, 1, memory_order_release);
 	reap(pid, "ring: the consumer failed (lost or corrupted messages)");
-	printf("ceiling_ring_msgs_per_s %.6g\n", median(got, reps));
+	report("ceiling_ring_msgs_per_s", got, reps);
 }
 
 // A ping-pong's shared words: the parent writes 2i+1 to turn, the child
@@ -195,7 +191,7 @@ static void spin(void) {
 	}
 	atomic_store(&p->stop, 1);
 	reap(pid, "spin: the child failed");
-	printf("ceiling_spin_rtt_ns %.6g\n", median(got, reps));
+	report("ceiling_spin_rtt_ns", got, reps);
 }
 
 // The futex ping-pong: as spin, but a side whose turn has not come sleeps
@@ -241,7 +237,7 @@ static void futex_pingpong(void) {
 	atomic_fetch_add(&p->turn, 2); // changes the word the child may sleep on
 	futex(&p->turn, FUTEX_WAKE, 1);
 	reap(pid, "futex: the child failed");
-	printf("ceiling_futex_rtt_ns %.6g\n", median(got, reps));
+	report("ceiling_futex_rtt_ns", got, reps);
 }
 
 // memcpy of a 64 KiB block that stays in cache, in one process.
@@ -271,7 +267,7 @@ static void copy(void) {
 	if (sink == 42) puts("");
 	free(x);
 	free(y);
-	printf("memcpy_64k_gb_per_s %.6g\n", median(got, reps));
+	report("memcpy_64k_gb_per_s", got, reps);
 }
 
 int main(int argc, char **argv) {

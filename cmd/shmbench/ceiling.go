@@ -43,13 +43,10 @@ func init() {
 var errNoCompiler = fmt.Errorf("%w: no C compiler", errSkip)
 
 // ceilingReps is how many timed repetitions of cfg.dur the C program runs
-// for each figure (and Go's copy without it); it reports their median, as
-// shmkit's own measures do.
+// for each figure (and Go's copy without it); it reports each, and the
+// figure is their median, as for shmkit's own measures.
 func ceilingReps(cfg config) int {
-	if cfg.quick {
-		return 1
-	}
-	return 5
+	return reps(cfg, 5)
 }
 
 // compiler returns the C compiler's command: $CC when it names one
@@ -110,26 +107,38 @@ func runCeiling(ctx context.Context, cfg config, which ...string) (figures, erro
 		}
 		return nil, fmt.Errorf("running ceiling: %w: %s", err, bytes.TrimSpace(stderr.Bytes()))
 	}
-	return parseFigures(stdout.Bytes())
+	got, err := parseFigures(stdout.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	f := figures{}
+	for name, xs := range got {
+		f[name] = cfg.note(name, xs)
+	}
+	return f, nil
 }
 
-// parseFigures reads "NAME VALUE" lines.
-func parseFigures(out []byte) (figures, error) {
-	f := figures{}
+// parseFigures reads "NAME VALUE..." lines: each figure's repetitions.
+func parseFigures(out []byte) (map[string][]float64, error) {
+	f := map[string][]float64{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
 		if len(fields) == 0 {
 			continue
 		}
-		if len(fields) != 2 {
+		if len(fields) < 2 {
 			return nil, fmt.Errorf("ceiling: bad line %q", sc.Text())
 		}
-		v, err := strconv.ParseFloat(fields[1], 64)
-		if err != nil {
-			return nil, fmt.Errorf("ceiling: bad line %q: %w", sc.Text(), err)
+		xs := make([]float64, 0, len(fields)-1)
+		for _, field := range fields[1:] {
+			v, err := strconv.ParseFloat(field, 64)
+			if err != nil {
+				return nil, fmt.Errorf("ceiling: bad line %q: %w", sc.Text(), err)
+			}
+			xs = append(xs, v)
 		}
-		f[fields[0]] = v
+		f[fields[0]] = xs
 	}
 	return f, sc.Err()
 }
@@ -143,11 +152,16 @@ func runMemcpy(ctx context.Context, cfg config) (figures, error) {
 		return f, err
 	}
 	setPeerLabel("memcpy_64k_gb_per_s", "Go copy 64 KiB (no C compiler)")
-	return figures{"memcpy_64k_gb_per_s": goCopy(ctx, cfg)}, ctx.Err()
+	xs := goCopy(ctx, cfg)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return figures{"memcpy_64k_gb_per_s": cfg.note("memcpy_64k_gb_per_s", xs)}, nil
 }
 
-// goCopy is the copy bandwidth of 64 KiB blocks in cache, in GB/s.
-func goCopy(ctx context.Context, cfg config) float64 {
+// goCopy is the copy bandwidth of 64 KiB blocks in cache, in GB/s, of each
+// repetition.
+func goCopy(ctx context.Context, cfg config) []float64 {
 	const size, group = 64 << 10, 64
 	x, y := make([]byte, size), make([]byte, size)
 	for i := range x {
@@ -169,5 +183,5 @@ func goCopy(ctx context.Context, cfg config) float64 {
 		}
 	}
 	runtime.KeepAlive(sink)
-	return median(got)
+	return got
 }

@@ -1,9 +1,10 @@
 // Command shmbench measures shmkit across real processes, beside its peers
-// in the same run, and prints each figure with its ratio to the peer and
+// in the same run, and prints each figure with how many times faster or
+// slower it is than the peer, how much it moved between repetitions, and
 // the target of shmkit's design that it meets or misses.
 //
 //	go run ./cmd/shmbench           # about a minute on 2 cores
-//	go run ./cmd/shmbench -quick    # about 10 seconds
+//	go run ./cmd/shmbench -quick    # 10 to 15 seconds
 //
 // # What it measures
 //
@@ -27,16 +28,20 @@
 //
 // A peer that cannot run here is skipped, and its row says why ("skipped:
 // no python3"); the run goes on. Each timed loop runs for -dur (50 ms with
-// -quick, 300 ms without); without -quick each figure is the median of a
-// few repetitions (3 for rates and Python's figures, 5 for round trips and
-// the C ceiling).
+// -quick, 300 ms without), and is repeated: each figure is the median of
+// its repetitions, 3 of each with -quick; without it, 5 for rates and the C
+// ceiling, 7 for round trips and 3 for Python's figures. The counts (threads,
+// allocations) are measured once.
 //
 // # Flags
 //
-//	-quick        shorter loops and one repetition each: under 30 seconds
+//	-quick        shorter loops and 3 repetitions each
 //	-json         print one JSON object on stdout, {"metrics": {NAME: number,
-//	              ...}}, with the figures measured (one that could not be
-//	              measured is left out, never 0); the table goes to stderr
+//	              ...}, "repetitions": {NAME: [number, ...], ...}, "seconds":
+//	              number}: the figures measured (one that could not be
+//	              measured is left out, never 0), what each repetition behind
+//	              a figure measured, and how long the run took; the table
+//	              goes to stderr
 //	-svg FILE     write a chart of the targets, met and missed, as SVG
 //	-run REGEXP   run only the measures whose label (as the progress line
 //	              shows it) matches
@@ -49,25 +54,33 @@
 //
 // # Reading the table
 //
-// Each row is a target of the design: the metric, shmkit's
-// figure, the peer it stands beside (its name and figure), the ratio
-// between the two the way the target reads it, the target, and whether it
-// is met. A ratio reads one of three ways:
+// Each row is a target of shmkit's design. Its columns:
 //
-//   - "0.64x C ring": shmkit's rate is 0.64 times the peer's (higher is
-//     better);
-//   - "19.8x faster": the peer takes 19.8 times as long as shmkit;
-//   - "2.05x C spin": shmkit takes 2.05 times as long as the peer (lower
-//     is better).
+//   - metric: what is measured. A row indented under another ("the same
+//     beside os.Pipe") puts the same figure beside another peer.
+//   - shmkit, peer: the figures, each the median of its repetitions; the
+//     peer is what shmkit's figure stands beside (Go's, Python's, or the C
+//     ceiling), named in its cell.
+//   - ratio: how many times faster shmkit is than the peer ("19.8x
+//     faster"), or slower ("2.05x slower"), whether the figures are rates
+//     or times; "as fast" when that rounds to 1.00x.
+//   - moved: how far each figure's repetitions spread, (highest - lowest)
+//     / median, shmkit's and then the peer's ("4.2% / 31%"); "1 run" for a
+//     figure measured once. A figure near its target that moved more than
+//     the gap may land on the other side of it in the next run.
+//   - target: what the design asks, its parts separated by ";"; a ratio
+//     in it reads as the ratio column does ("<= 2x slower": at most twice
+//     as slow as the peer).
+//   - met: yes or no for each part of the target, in its order ("yes;
+//     no"), or "—" for a part whose figure is missing.
 //
-// "met" is yes or no, or "—" when a figure the target needs is missing; a
-// line under the table counts the targets met.
-// Rows indented under another ("the same beside os.Pipe") put the same
-// figure beside another peer. Only ratios within one run mean much: the
-// machine's load moves absolute figures from run to run, and a shared
-// machine moves the ceiling too. Under the table: the measures that did
-// not run and why, and the machine (CPU, cores, kernel, Go, Python, C
-// compiler) with the date.
+// A legend under the table says the same in short. Then a line counts the
+// targets met (every part of one met) and the parts met. Only ratios within
+// one run mean much: the machine's load moves absolute figures from run to
+// run, and a shared machine moves the ceiling too. Under the table: the
+// measures that did not run and why, and the machine (CPU, cores, kernel,
+// Go, Python, C compiler), the date, the run's loops and repetitions, and
+// how long it took.
 //
 // The chart (-svg) has a bar per target: its length is how the figure
 // stands against the target on a log scale, where the vertical line is the

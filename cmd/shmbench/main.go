@@ -53,8 +53,8 @@ type options struct {
 func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("shmbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	quick := fs.Bool("quick", false, "a quick run: shorter timed loops, no repetitions (under 30 s)")
-	jsonOut := fs.Bool("json", false, `print one JSON object {"metrics": {NAME: number, ...}} on stdout (the table goes to stderr)`)
+	quick := fs.Bool("quick", false, "a quick run: shorter timed loops, 3 repetitions each")
+	jsonOut := fs.Bool("json", false, `print one JSON object {"metrics": {NAME: number, ...}, "repetitions": {NAME: [number, ...], ...}, "seconds": number} on stdout (the table goes to stderr)`)
 	svg := fs.String("svg", "", "write a chart of the targets met and missed to `FILE` (SVG)")
 	runRE := fs.String("run", "", "run only the measures whose label matches `REGEXP`")
 	dur := fs.Duration("dur", 0, "how long each timed loop runs (default 50ms with -quick, 300ms without)")
@@ -195,7 +195,8 @@ func selectMeasures(ms []measure, re *regexp.Regexp) []measure {
 type outcome struct {
 	m    measure
 	figs figures
-	err  error // nil, errSkip wrapped with a reason, or a failure
+	reps map[string][]float64 // the repetitions behind figs, as noted
+	err  error                // nil, errSkip wrapped with a reason, or a failure
 	took time.Duration
 }
 
@@ -205,32 +206,37 @@ type result struct {
 	cfg      config
 	outcomes []*outcome
 	figs     figures
-	missing  map[string]error  // name -> why it is not in figs
-	labels   map[string]string // peer labels that differ from the row's
+	reps     map[string][]float64 // name -> what each repetition of figs[name] measured
+	missing  map[string]error     // name -> why it is not in figs
+	labels   map[string]string    // peer labels that differ from the row's
 	machine  string
 	date     time.Time
+	took     time.Duration // the whole run
 }
 
 // runSuite runs the measures in turn, showing each on p, and stops early
 // when ctx ends.
 func runSuite(ctx context.Context, cfg config, ms []measure, p *progress) *result {
-	res := &result{cfg: cfg, figs: figures{}, missing: map[string]error{}, date: time.Now()}
+	res := &result{cfg: cfg, figs: figures{}, reps: map[string][]float64{}, missing: map[string]error{}, date: time.Now()}
 	for i, m := range ms {
 		if ctx.Err() != nil {
 			break
 		}
 		p.start(i+1, len(ms), m.label)
 		start := time.Now()
-		figs, err := runOne(ctx, cfg, m)
+		mcfg := cfg
+		mcfg.reps = map[string][]float64{}
+		figs, err := runOne(ctx, mcfg, m)
 		if err != nil && ctx.Err() != nil {
 			err = errInterrupted
 		}
-		o := &outcome{m: m, figs: figs, err: err, took: time.Since(start)}
+		o := &outcome{m: m, figs: figs, reps: mcfg.reps, err: err, took: time.Since(start)}
 		p.done(o)
 		res.outcomes = append(res.outcomes, o)
 		res.add(o)
 	}
 	p.finish()
+	res.took = time.Since(res.date)
 	res.labels = peerLabels()
 	res.machine = machine()
 	return res
@@ -263,6 +269,9 @@ func (res *result) add(o *outcome) {
 			continue
 		}
 		res.figs[name] = v
+		if xs := o.reps[name]; len(xs) > 0 {
+			res.reps[name] = xs
+		}
 	}
 	for _, name := range o.m.names {
 		if _, ok := o.figs[name]; !ok {

@@ -37,10 +37,13 @@ import (
 
 const (
 	// rateReps is how many repetitions of cfg.dur a rate measure makes
-	// (one in a quick run); its figure is their median.
+	// (quickReps in a quick run); its figure is their median.
 	rateReps = 5
 	// rttReps is the same for the round trips, which are noisier.
 	rttReps = 7
+	// quickReps is how many repetitions every measure makes in a quick
+	// run: enough to show how much a figure moves.
+	quickReps = 3
 	// joinGuard bounds how long a child may take to exit once its work is
 	// done, and every other wait that no timed loop bounds.
 	joinGuard = 20 * time.Second
@@ -217,11 +220,15 @@ func parentRep(g *group, bar *semaphore.Barrier, mine func() (uint64, error)) (u
 	return n, time.Since(t0), nil
 }
 
-// registerOne registers a measure that gives one figure, name.
-func registerOne(label, name string, f func(context.Context, config) (float64, error)) {
+// registerOne registers a measure that gives one figure, name, from the
+// repetitions f returns.
+func registerOne(label, name string, f func(context.Context, config) ([]float64, error)) {
 	register(measure{label: label, names: []string{name}, run: func(ctx context.Context, cfg config) (figures, error) {
-		r, err := f(ctx, cfg)
-		return figures{name: r}, err
+		xs, err := f(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return figures{name: cfg.note(name, xs)}, nil
 	}})
 }
 
@@ -242,21 +249,21 @@ func resolve(h shm.Handle) (*shm.Object, error) {
 	return o, nil
 }
 
-// repeat runs rep n times and returns the median of what it measured. It
-// stops at the first error, or when ctx ends.
-func repeat(ctx context.Context, n int, rep func() (float64, error)) (float64, error) {
+// repeat runs rep n times and returns what each repetition measured, in
+// order. It stops at the first error, or when ctx ends.
+func repeat(ctx context.Context, n int, rep func() (float64, error)) ([]float64, error) {
 	xs := make([]float64, 0, n)
 	for range n {
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return nil, err
 		}
 		x, err := rep()
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		xs = append(xs, x)
 	}
-	return median(xs), nil
+	return xs, nil
 }
 
 func median(xs []float64) float64 {
@@ -271,11 +278,11 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// reps is how many repetitions of cfg.dur each a measure makes: n, or one
-// in a quick run.
+// reps is how many repetitions of cfg.dur each a measure makes: n, or
+// quickReps in a quick run.
 func reps(cfg config, n int) int {
 	if cfg.quick {
-		return 1
+		return quickReps
 	}
 	return n
 }

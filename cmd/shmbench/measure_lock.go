@@ -63,7 +63,10 @@ func uncontended(ctx context.Context, cfg config) (figures, error) {
 	if o := m.Owner(); o != 0 {
 		return nil, fmt.Errorf("the mutex is held by %d after the last Unlock", o)
 	}
-	return figures{"mutex_uncontended_ns": median(own), "sync_mutex_uncontended_ns": median(std)}, nil
+	return figures{
+		"mutex_uncontended_ns":      cfg.note("mutex_uncontended_ns", own),
+		"sync_mutex_uncontended_ns": cfg.note("sync_mutex_uncontended_ns", std),
+	}, nil
 }
 
 // perOp is the mean time in ns of n operations since t0.
@@ -117,21 +120,21 @@ func increment(ctx context.Context, m *semaphore.Mutex, cnt *uint64, d time.Dura
 // counter2Proc has this process and a child increment one counter under
 // one Mutex, each for cfg.dur; the counter must be the sum of their
 // increments. ops/s: increments in all a second.
-func counter2Proc(ctx context.Context, cfg config) (float64, error) {
+func counter2Proc(ctx context.Context, cfg config) ([]float64, error) {
 	m, err := semaphore.NewMutex()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer m.Free()
 	words, bar, g, done, err := newRig(ctx, 2, 2)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer done()
 	cnt := word(words, 0, 0)
 	nr := reps(cfg, rateReps)
 	if err := start(g, counterChild, counterArg{Mutex: m, Words: words.Handle(), Sync: bar, Reps: nr, Dur: cfg.dur}); err != nil {
-		return 0, err
+		return nil, err
 	}
 	rate, err := repeat(ctx, nr, func() (float64, error) {
 		atomic.StoreUint64(cnt, 0) // the child waits at the barrier
@@ -146,14 +149,14 @@ func counter2Proc(ctx context.Context, cfg config) (float64, error) {
 		return float64(mine+theirs) / el.Seconds(), nil
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	return rate, g.join()
 }
 
 // counter2Goroutines is counter2Proc with a sync.Mutex and two goroutines
 // of this process.
-func counter2Goroutines(ctx context.Context, cfg config) (float64, error) {
+func counter2Goroutines(ctx context.Context, cfg config) ([]float64, error) {
 	return repeat(ctx, reps(cfg, rateReps), func() (float64, error) {
 		var s struct {
 			sync.Mutex

@@ -109,20 +109,20 @@ func checkMap(m *shmap.Map[int64, int64], n [2]uint64, seen *[2]uint64) error {
 
 // map2Proc has this process and a child make Set+Get pairs on one Map,
 // each for cfg.dur; op/s: Sets and Gets in all a second.
-func map2Proc(ctx context.Context, cfg config) (float64, error) {
+func map2Proc(ctx context.Context, cfg config) ([]float64, error) {
 	m, err := shmap.New[int64, int64]()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer m.Free()
 	words, bar, g, done, err := newRig(ctx, 2, 2)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer done()
 	nr := reps(cfg, rateReps)
 	if err := start(g, mapChild, mapArg{Map: m, Words: words.Handle(), Sync: bar, Reps: nr, Dur: cfg.dur}); err != nil {
-		return 0, err
+		return nil, err
 	}
 	var seen [2]uint64
 	rate, err := repeat(ctx, nr, func() (float64, error) {
@@ -137,14 +137,14 @@ func map2Proc(ctx context.Context, cfg config) (float64, error) {
 		return 2 * float64(mine+theirs) / el.Seconds(), nil
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	return rate, g.join()
 }
 
 // rwMap2Goroutines is map2Proc with a Go map under a sync.RWMutex (Set
 // under Lock, Get under RLock) and two goroutines of this process.
-func rwMap2Goroutines(ctx context.Context, cfg config) (float64, error) {
+func rwMap2Goroutines(ctx context.Context, cfg config) ([]float64, error) {
 	return repeat(ctx, reps(cfg, rateReps), func() (float64, error) {
 		var s struct {
 			sync.RWMutex

@@ -255,7 +255,8 @@ func parkedThreads(ctx context.Context, cfg config) (figures, error) {
 			return nil, fmt.Errorf("a mutex is held by %d after its lockers returned", o)
 		}
 	}
-	return figures{"parked_goroutines_threads": float64(atomic.LoadUint64(word(words, 0, 0)))}, nil
+	n := float64(atomic.LoadUint64(word(words, 0, 0)))
+	return figures{"parked_goroutines_threads": cfg.note("parked_goroutines_threads", []float64{n})}, nil
 }
 
 // allocRuns is how many times each hot path runs for testing.AllocsPerRun.
@@ -355,5 +356,5 @@ func hotPathAllocs(ctx context.Context, cfg config) (figures, error) {
 		}
 		most = max(most, n)
 	}
-	return figures{"hot_path_allocs_per_op": most}, nil
+	return figures{"hot_path_allocs_per_op": cfg.note("hot_path_allocs_per_op", []float64{most})}, nil
 }

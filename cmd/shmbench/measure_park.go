@@ -66,10 +66,10 @@ var parkPong = process.Register("shmbench.park-pong", func(ctx context.Context, 
 })
 
 // parkRTT is the round trip through two futex words, each wait a sleep; ns.
-func parkRTT(ctx context.Context, cfg config) (float64, error) {
+func parkRTT(ctx context.Context, cfg config) ([]float64, error) {
 	o, err := newWords(2)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer o.Free()
 	ping, pong := futexWords(o)
@@ -79,7 +79,7 @@ func parkRTT(ctx context.Context, cfg config) (float64, error) {
 	g := newGroup(ctx)
 	defer g.kill()
 	if err := start(g, parkPong, futexPongArg{Words: o.Handle(), Reps: nr}); err != nil {
-		return 0, err
+		return nil, err
 	}
 	prev := uint32(parkStart) // the answer word before this round's answer
 	round := func(v uint64) error {

@@ -30,8 +30,8 @@ const (
 )
 
 func init() {
-	registerOne("ping-pong through two rings, spinning (2 processes)", "pingpong_spin_rtt_ns", func(ctx context.Context, cfg config) (float64, error) { return ringRTT(ctx, cfg, true) })
-	registerOne("ping-pong through two rings, default blocking mode (2 processes)", "pingpong_default_rtt_ns", func(ctx context.Context, cfg config) (float64, error) { return ringRTT(ctx, cfg, false) })
+	registerOne("ping-pong through two rings, spinning (2 processes)", "pingpong_spin_rtt_ns", func(ctx context.Context, cfg config) ([]float64, error) { return ringRTT(ctx, cfg, true) })
+	registerOne("ping-pong through two rings, default blocking mode (2 processes)", "pingpong_default_rtt_ns", func(ctx context.Context, cfg config) ([]float64, error) { return ringRTT(ctx, cfg, false) })
 	registerOne("ping-pong through two os.Pipes (2 processes)", "pipe_pingpong_rtt_ns", pipeRTT)
 }
 
@@ -68,30 +68,30 @@ var ringPong = process.Register("shmbench.ring-pong", func(ctx context.Context, 
 // ringRTT is the round trip through two single-producer rings of 16 slots,
 // both sides spinning (SetSpin) or in the default blocking mode (a few
 // yields, then sleep); ns.
-func ringRTT(ctx context.Context, cfg config, spin bool) (float64, error) {
+func ringRTT(ctx context.Context, cfg config, spin bool) ([]float64, error) {
 	ping, err := ringbuffer.NewSPSCRing[uint64](16)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer ping.Free()
 	pong, err := ringbuffer.NewSPSCRing[uint64](16)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer pong.Free()
 	ping.SetSpin(spin)
 	pong.SetSpin(spin)
 	if _, err := ping.TryPushBatch(nil); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if _, err := pong.TryPop(); !errors.Is(err, ringbuffer.ErrEmpty) {
-		return 0, fmt.Errorf("first TryPop: %v", err)
+		return nil, fmt.Errorf("first TryPop: %v", err)
 	}
 	nr := reps(cfg, rttReps)
 	g := newGroup(ctx)
 	defer g.kill()
 	if err := start(g, ringPong, pongArg{Ping: ping, Pong: pong, Spin: spin, Reps: nr}); err != nil {
-		return 0, err
+		return nil, err
 	}
 	round := func(v uint64) error {
 		if err := ping.Push(g.ctx, v); err != nil {
@@ -135,11 +135,11 @@ func rounds(ctx context.Context, d time.Duration, round func(v uint64) error) (f
 }
 
 // roundTrips plays nr repetitions of round trips with round (see rounds)
-// and returns their median, once the children of g ended well.
-func roundTrips(ctx context.Context, cfg config, g *group, nr int, round func(v uint64) error) (float64, error) {
+// and returns what each measured, once the children of g ended well.
+func roundTrips(ctx context.Context, cfg config, g *group, nr int, round func(v uint64) error) ([]float64, error) {
 	rtt, err := repeat(ctx, nr, func() (float64, error) { return rounds(ctx, cfg.dur, round) })
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	return rtt, g.join()
 }
@@ -189,33 +189,33 @@ var pipeEcho = process.Register("shmbench.pipe-echo", func(ctx context.Context, 
 
 // pipeRTT is the round trip of 8 bytes through one os.Pipe to a child and
 // back through another, which the child opens through /proc; ns.
-func pipeRTT(ctx context.Context, cfg config) (float64, error) {
+func pipeRTT(ctx context.Context, cfg config) ([]float64, error) {
 	toR, toW, err := os.Pipe()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer toR.Close()
 	defer toW.Close()
 	fromR, fromW, err := os.Pipe()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer fromR.Close()
 	defer fromW.Close()
 	in, err := rawFD(toR)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	out, err := rawFD(fromW)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	nr := reps(cfg, rttReps)
 	g := newGroup(ctx)
 	defer g.kill()
 	pid := os.Getpid()
 	if err := start(g, pipeEcho, echoArg{In: procFD(pid, in), Out: procFD(pid, out), Reps: nr}); err != nil {
-		return 0, err
+		return nil, err
 	}
 	// Until the child holds its ends, a read here would not see it die:
 	// wait for its first answer, then close ours (a dead child then makes
@@ -227,20 +227,20 @@ func pipeRTT(ctx context.Context, cfg config) (float64, error) {
 		first <- err
 	}()
 	if _, err := toW.Write(buf[:]); err != nil { // 0
-		return 0, err
+		return nil, err
 	}
 	select {
 	case err := <-first:
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 	case <-g.ctx.Done():
 		fromR.Close() // ends the read
 		<-first
-		return 0, g.why(g.ctx.Err())
+		return nil, g.why(g.ctx.Err())
 	}
 	if got := binary.LittleEndian.Uint64(reply[:]); got != 1 {
-		return 0, fmt.Errorf("sent 0, got back %d", got)
+		return nil, fmt.Errorf("sent 0, got back %d", got)
 	}
 	toR.Close()
 	fromW.Close()

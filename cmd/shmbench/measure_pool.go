@@ -50,10 +50,10 @@ func init() {
 // withPool runs f on a pool of poolWorkers, warmed up (every worker has
 // answered), and closes and joins it after, checking that its workers are
 // gone.
-func withPool(ctx context.Context, f func(ctx context.Context, p *process.Pool) (float64, error)) (float64, error) {
+func withPool(ctx context.Context, f func(ctx context.Context, p *process.Pool) ([]float64, error)) ([]float64, error) {
 	p, err := process.NewPool(poolWorkers, nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	pids := p.Pids()
 	gctx, cancel := context.WithTimeout(ctx, joinGuard) // the warm-up's
@@ -61,7 +61,7 @@ func withPool(ctx context.Context, f func(ctx context.Context, p *process.Pool) 
 	for i := range poolWarmup {
 		if v, err := process.Apply(gctx, p, echo, i); v != i || err != nil {
 			err = fmt.Errorf("Apply(%d) = %d, %v", i, v, err)
-			return 0, errors.Join(err, endPool(p, pids))
+			return nil, errors.Join(err, endPool(p, pids))
 		}
 	}
 	x, err := f(ctx, p)
@@ -92,7 +92,7 @@ func endPool(p *process.Pool, pids []int) error {
 // poolApply calls Apply of a function that returns its argument, in turn,
 // for cfg.dur a repetition; us.
 func poolApply(ctx context.Context, cfg config) (figures, error) {
-	us, err := withPool(ctx, func(ctx context.Context, p *process.Pool) (float64, error) {
+	us, err := withPool(ctx, func(ctx context.Context, p *process.Pool) ([]float64, error) {
 		i := poolWarmup
 		return repeat(ctx, reps(cfg, rateReps), func() (float64, error) {
 			// A hung pool ends the call instead of the run.
@@ -111,12 +111,15 @@ func poolApply(ctx context.Context, cfg config) (figures, error) {
 			return time.Since(t0).Seconds() * 1e6 / float64(n), nil
 		})
 	})
-	return figures{"pool_apply_rtt_us": us}, err
+	if err != nil {
+		return nil, err
+	}
+	return figures{"pool_apply_rtt_us": cfg.note("pool_apply_rtt_us", us)}, nil
 }
 
 // poolMap maps x*x over mapItems ints (quick: mapItemsQuick), in the
 // default chunks, as many times as fit in rateReps times cfg.dur (quick:
-// cfg.dur), at least once; item/s, the median over the Maps.
+// quickReps times), at least once; item/s, each Map a repetition.
 func poolMap(ctx context.Context, cfg config) (figures, error) {
 	items := mapItems
 	if cfg.quick {
@@ -126,7 +129,7 @@ func poolMap(ctx context.Context, cfg config) (figures, error) {
 	for i := range xs {
 		xs[i] = i
 	}
-	rate, err := withPool(ctx, func(ctx context.Context, p *process.Pool) (float64, error) {
+	rates, err := withPool(ctx, func(ctx context.Context, p *process.Pool) ([]float64, error) {
 		var rates []float64
 		end := time.Now().Add(time.Duration(reps(cfg, rateReps)) * cfg.dur)
 		for len(rates) == 0 || time.Now().Before(end) {
@@ -136,21 +139,24 @@ func poolMap(ctx context.Context, cfg config) (figures, error) {
 			el := time.Since(t0)
 			cancel()
 			if err != nil {
-				return 0, err
+				return nil, err
 			}
 			if len(out) != len(xs) {
-				return 0, fmt.Errorf("%d results of Map for %d items", len(out), len(xs))
+				return nil, fmt.Errorf("%d results of Map for %d items", len(out), len(xs))
 			}
 			for i, v := range out {
 				if v != i*i {
-					return 0, fmt.Errorf("result %d of Map is %d", i, v)
+					return nil, fmt.Errorf("result %d of Map is %d", i, v)
 				}
 			}
 			rates = append(rates, float64(items)/el.Seconds())
 		}
-		return median(rates), nil
+		return rates, nil
 	})
-	return figures{"pool_map_items_per_s": rate}, err
+	if err != nil {
+		return nil, err
+	}
+	return figures{"pool_map_items_per_s": cfg.note("pool_map_items_per_s", rates)}, nil
 }
 
 // startJoin starts a child that does nothing and joins it, in turn, for
@@ -182,5 +188,8 @@ func startJoin(ctx context.Context, cfg config) (figures, error) {
 		}
 		return time.Since(t0).Seconds() * 1e3 / float64(n), nil
 	})
-	return figures{"process_start_join_ms": ms}, err
+	if err != nil {
+		return nil, err
+	}
+	return figures{"process_start_join_ms": cfg.note("process_start_join_ms", ms)}, nil
 }

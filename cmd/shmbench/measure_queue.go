@@ -37,8 +37,8 @@ type msg64 struct {
 }
 
 func init() {
-	registerOne("MPMC Queue, 64 B messages, 1 producer 1 consumer (2 processes)", "queue_mpmc_1p1c_msgs_per_s", func(ctx context.Context, cfg config) (float64, error) { return queueRate(ctx, cfg, 1) })
-	registerOne("MPMC Queue, 64 B messages, 2 producers 2 consumers (4 processes)", "queue_mpmc_2p2c_msgs_per_s", func(ctx context.Context, cfg config) (float64, error) { return queueRate(ctx, cfg, 2) })
+	registerOne("MPMC Queue, 64 B messages, 1 producer 1 consumer (2 processes)", "queue_mpmc_1p1c_msgs_per_s", func(ctx context.Context, cfg config) ([]float64, error) { return queueRate(ctx, cfg, 1) })
+	registerOne("MPMC Queue, 64 B messages, 2 producers 2 consumers (4 processes)", "queue_mpmc_2p2c_msgs_per_s", func(ctx context.Context, cfg config) ([]float64, error) { return queueRate(ctx, cfg, 2) })
 }
 
 // queueArg is a producer's or consumer's argument. Slot is where it
@@ -128,16 +128,16 @@ var queueConsumer = process.Register("shmbench.queue-consumer", func(ctx context
 // queueRate moves 64-byte messages from pairs producers (this process and
 // pairs-1 children) to pairs consumer children; msg/s, the messages all
 // consumers took over the time from the start to the last consumer's end.
-func queueRate(ctx context.Context, cfg config, pairs int) (float64, error) {
+func queueRate(ctx context.Context, cfg config, pairs int) ([]float64, error) {
 	q, err := ringbuffer.NewQueue[msg64](queueCap)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer q.Free()
 	// Slots: producers 0 to pairs-1 (0 is this process), then consumers.
 	words, bar, g, done, err := newRig(ctx, 2*pairs, 2*pairs)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer done()
 	nr := reps(cfg, rateReps)
@@ -145,13 +145,13 @@ func queueRate(ctx context.Context, cfg config, pairs int) (float64, error) {
 	for i := 1; i < pairs; i++ {
 		arg.Slot = i
 		if err := start(g, queueProducer, arg); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
 	for i := range pairs {
 		arg.Slot = pairs + i
 		if err := start(g, queueConsumer, arg); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
 	rate, err := repeat(ctx, nr, func() (float64, error) {
@@ -181,7 +181,7 @@ func queueRate(ctx context.Context, cfg config, pairs int) (float64, error) {
 		return float64(took) / el.Seconds(), nil
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	return rate, g.join()
 }

@@ -42,8 +42,8 @@ const (
 )
 
 func init() {
-	registerOne("SPSC ring, 8 B messages, one call each (2 processes)", "ring_spsc_msgs_per_s", func(ctx context.Context, cfg config) (float64, error) { return spscRate(ctx, cfg, 1) })
-	registerOne("SPSC ring, 8 B messages, batches of 256 (2 processes)", "ring_spsc_batch_msgs_per_s", func(ctx context.Context, cfg config) (float64, error) { return spscRate(ctx, cfg, spscBatch) })
+	registerOne("SPSC ring, 8 B messages, one call each (2 processes)", "ring_spsc_msgs_per_s", func(ctx context.Context, cfg config) ([]float64, error) { return spscRate(ctx, cfg, 1) })
+	registerOne("SPSC ring, 8 B messages, batches of 256 (2 processes)", "ring_spsc_batch_msgs_per_s", func(ctx context.Context, cfg config) ([]float64, error) { return spscRate(ctx, cfg, spscBatch) })
 	registerOne("Go channel, 8 B messages (2 goroutines)", "chan_msgs_per_s", chanRate)
 	registerOne("os.Pipe, 8 B messages, one write each (2 processes)", "pipe_msgs_per_s", pipeRate)
 	registerOne("unix socket, 8 B messages, one write each (2 processes)", "unix_socket_msgs_per_s", unixRate)
@@ -106,23 +106,23 @@ var spscConsumer = process.Register("shmbench.spsc-consumer", func(ctx context.C
 // spscRate moves 8-byte messages through a single-producer ring from this
 // process to a child, in the default blocking mode (a few yields, then
 // sleep), one Push a message (batch 1) or PushBatch of batch; msg/s.
-func spscRate(ctx context.Context, cfg config, batch int) (float64, error) {
+func spscRate(ctx context.Context, cfg config, batch int) ([]float64, error) {
 	r, err := ringbuffer.NewSPSCRing[uint64](spscCap)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer r.Free()
 	if _, err := r.TryPushBatch(nil); err != nil { // takes the producer role
-		return 0, err
+		return nil, err
 	}
 	words, bar, g, done, err := newRig(ctx, 1, 2)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer done()
 	nr := reps(cfg, rateReps)
 	if err := start(g, spscConsumer, spscArg{Ring: r, Sync: bar, Words: words.Handle(), Reps: nr, Batch: batch}); err != nil {
-		return 0, err
+		return nil, err
 	}
 	buf := make([]uint64, batch)
 	send := func(v uint64) (uint64, error) {
@@ -139,14 +139,14 @@ func spscRate(ctx context.Context, cfg config, batch int) (float64, error) {
 		return oneWay(ctx, g, bar, words, cfg.dur, nil, send, "consumer")
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	return rate, g.join()
 }
 
 // chanRate moves int64 through a buffered channel of spscCap between two
 // goroutines; msg/s.
-func chanRate(ctx context.Context, cfg config) (float64, error) {
+func chanRate(ctx context.Context, cfg config) ([]float64, error) {
 	nr := reps(cfg, rateReps)
 	return repeat(ctx, nr, func() (float64, error) {
 		ch := make(chan int64, spscCap)
@@ -241,16 +241,16 @@ var streamReader = process.Register("shmbench.stream-reader", func(ctx context.C
 // pipeRate writes 8-byte messages into os.Pipe, one write each, for a
 // child that opens the read end through /proc and reads up to 64 KiB a
 // call; msg/s.
-func pipeRate(ctx context.Context, cfg config) (float64, error) {
+func pipeRate(ctx context.Context, cfg config) ([]float64, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer r.Close()
 	defer w.Close()
 	fd, err := rawFD(r)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	return streamRate(ctx, cfg, streamArg{Path: procFD(os.Getpid(), fd)},
 		func(*group) (io.Writer, error) { return w, nil },
@@ -261,11 +261,11 @@ func pipeRate(ctx context.Context, cfg config) (float64, error) {
 
 // unixRate is pipeRate through a unix stream socket: the child connects to
 // a listener in the abstract namespace (nothing to remove afterwards).
-func unixRate(ctx context.Context, cfg config) (float64, error) {
+func unixRate(ctx context.Context, cfg config) ([]float64, error) {
 	addr := "@shmbench-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	ln, err := net.Listen("unix", addr)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer ln.Close()
 	type accepted struct {
@@ -300,20 +300,20 @@ func unixRate(ctx context.Context, cfg config) (float64, error) {
 // that connect gives once a streamReader child was started with a;
 // opened, when not nil, runs once the child holds its end; msg/s.
 func streamRate(ctx context.Context, cfg config, a streamArg,
-	connect func(*group) (io.Writer, error), opened func()) (float64, error) {
+	connect func(*group) (io.Writer, error), opened func()) ([]float64, error) {
 	words, bar, g, done, err := newRig(ctx, 1, 2)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer done()
 	nr := reps(cfg, rateReps)
 	a.Sync, a.Words, a.Reps = bar, words.Handle(), nr
 	if err := start(g, streamReader, a); err != nil {
-		return 0, err
+		return nil, err
 	}
 	w, err := connect(g)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	var msg [8]byte
 	send := func(v uint64) (uint64, error) {
@@ -329,7 +329,7 @@ func streamRate(ctx context.Context, cfg config, a streamArg,
 		return oneWay(ctx, g, bar, words, cfg.dur, opened, send, "reader")
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	return rate, g.join()
 }
@@ -417,23 +417,23 @@ var bulkConsumer = process.Register("shmbench.bulk-consumer", func(ctx context.C
 // bulkSlots, PushBatch and PopBatch of one from and into a buffer on the
 // heap (a copy on each side), in the default blocking mode; GB/s (10^9
 // bytes a second).
-func bulkRate(ctx context.Context, cfg config) (float64, error) {
+func bulkRate(ctx context.Context, cfg config) ([]float64, error) {
 	r, err := ringbuffer.NewSPSCRing[block](bulkSlots)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer r.Free()
 	if _, err := r.TryPushBatch(nil); err != nil {
-		return 0, err
+		return nil, err
 	}
 	words, bar, g, done, err := newRig(ctx, 1, 2)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer done()
 	nr := reps(cfg, rateReps)
 	if err := start(g, bulkConsumer, bulkArg{Ring: r, Sync: bar, Words: words.Handle(), Reps: nr}); err != nil {
-		return 0, err
+		return nil, err
 	}
 	src := make([]block, 1)
 	for i := range src[0] {
@@ -449,7 +449,7 @@ func bulkRate(ctx context.Context, cfg config) (float64, error) {
 		return blocks * float64(len(block{})) / 1e9, err
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	return rate, g.join()
 }

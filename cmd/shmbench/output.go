@@ -52,12 +52,16 @@ func peerLabels() map[string]string {
 	return m
 }
 
-// writeJSON prints {"metrics": {NAME: number, ...}}: the figures measured,
-// and no others.
+// writeJSON prints {"metrics": {NAME: number, ...}, "repetitions": {NAME:
+// [number, ...]}, "seconds": number}: the figures measured, and no others;
+// what each repetition behind a figure measured, in order, for the
+// figures that have them; and how long the run took.
 func writeJSON(w io.Writer, res *result) error {
 	b, err := json.MarshalIndent(struct {
-		Metrics figures `json:"metrics"`
-	}{res.figs}, "", "  ")
+		Metrics     figures              `json:"metrics"`
+		Repetitions map[string][]float64 `json:"repetitions"`
+		Seconds     float64              `json:"seconds"`
+	}{res.figs, res.reps, math.Round(res.took.Seconds()*10) / 10}, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -122,25 +126,63 @@ func (res *result) peerLabel(r *row) string {
 	return r.label
 }
 
-// ratioText is the row's ratio the way its target reads: "0.64x C ring",
-// "19.8x faster", "2.05x C spin"; "—" when a figure is missing.
+// ratioText is the row's ratio, in one direction for rates and times
+// alike: how many times faster shmkit is than the peer ("19.8x faster"),
+// or slower ("2.05x slower"), "as fast" when that rounds to 1.00x; "—"
+// when a figure is missing.
 func (res *result) ratioText(r *row) string {
-	if r.peer == "" || r.ratio == none {
+	if r.peer == "" {
 		return ""
 	}
 	v, ok := r.value(res.figs)
 	if !ok {
 		return "—"
 	}
-	switch r.ratio {
-	case faster:
-		if v < 1 {
-			return sig3(1/v) + "x slower"
-		}
-		return sig3(v) + "x faster"
-	default:
-		return sig3(v) + "x " + res.peerLabel(r)
+	word := "x faster"
+	if v < 1 {
+		v, word = 1/v, "x slower"
 	}
+	if sig3(v) == "1.00" {
+		return "as fast"
+	}
+	return sig3(v) + word
+}
+
+// moved is how far the repetitions of the figure name spread, as a share
+// of their median: (highest - lowest) / median, "4.2%" or "48%"; "1 run"
+// for a figure measured once; "—" when there is no figure or no record
+// of its repetitions.
+func (res *result) moved(name string) string {
+	xs := res.reps[name]
+	if _, ok := res.figs[name]; !ok || len(xs) == 0 {
+		return "—"
+	}
+	if len(xs) == 1 {
+		return "1 run"
+	}
+	lo, hi := slices.Min(xs), slices.Max(xs)
+	med := median(xs)
+	switch {
+	case hi == lo:
+		return "0%"
+	case med <= 0:
+		return "—"
+	}
+	p := 100 * (hi - lo) / med
+	if p < 10 {
+		return strconv.FormatFloat(p, 'f', 1, 64) + "%"
+	}
+	return strconv.FormatFloat(p, 'f', 0, 64) + "%"
+}
+
+// movedText is the row's moved cell: shmkit's figure's, then the peer's
+// after a slash when the row has a peer.
+func (res *result) movedText(r *row) string {
+	s := res.moved(r.shmkit)
+	if r.peer != "" {
+		s += " / " + res.moved(r.peer)
+	}
+	return s
 }
 
 // figure is a figure's cell: its value, or why there is none.
@@ -164,20 +206,48 @@ func (res *result) why(name string) string {
 	return "failed: " + err.Error()
 }
 
-// met is "yes" or "no" for a row with a target, "—" when a figure it
-// needs is missing, "" for a row that only reports.
+// partsMet are the verdicts on each part of the row's target, in order:
+// "yes", "no", or "—" when a figure the part needs is missing.
+func (res *result) partsMet(r *row) []string {
+	var out []string
+	for _, p := range r.parts {
+		s, ok := p(res.figs)
+		switch {
+		case !ok:
+			out = append(out, "—")
+		case s >= 1:
+			out = append(out, "yes")
+		default:
+			out = append(out, "no")
+		}
+	}
+	return out
+}
+
+// met is the row's met cell: a verdict for each part of its target
+// ("yes", "no; yes", "yes; —"), "" for a row that only reports.
 func (res *result) met(r *row) string {
-	if r.target == "" || r.score == nil {
+	if r.target == "" {
 		return ""
 	}
-	s, ok := r.score(res.figs)
-	switch {
-	case !ok:
-		return "—"
-	case s >= 1:
-		return "yes"
+	return strings.Join(res.partsMet(r), "; ")
+}
+
+// verdict is the whole target's: "yes" when every part is met, "no" when
+// one is missed, "—" when none is missed but one could not be judged, ""
+// for a row that only reports.
+func (res *result) verdict(r *row) string {
+	if r.target == "" || len(r.parts) == 0 {
+		return ""
 	}
-	return "no"
+	ps := res.partsMet(r)
+	switch {
+	case slices.Contains(ps, "no"):
+		return "no"
+	case slices.Contains(ps, "—"):
+		return "—"
+	}
+	return "yes"
 }
 
 // cellWidth is the widest a cell gets; the rest of a long error is in
@@ -194,7 +264,7 @@ func clip(s string) string {
 // writeTable prints the table for a person (a Markdown table, aligned),
 // then what was not measured and why, other figures, and the machine.
 func writeTable(w io.Writer, res *result) {
-	lines := [][]string{{"metric", "shmkit", "peer", "ratio", "target", "met"}}
+	lines := [][]string{{"metric", "shmkit", "peer", "ratio", "moved", "target", "met"}}
 	for _, r := range rows {
 		peer := ""
 		if r.peer != "" {
@@ -205,7 +275,7 @@ func writeTable(w io.Writer, res *result) {
 			}
 		}
 		lines = append(lines, []string{r.metric, clip(res.figure(r.shmkit, r.unit)), clip(peer),
-			res.ratioText(r), r.target, res.met(r)})
+			res.ratioText(r), res.movedText(r), r.target, res.met(r)})
 	}
 	widths := make([]int, len(lines[0]))
 	for _, l := range lines {
@@ -228,7 +298,7 @@ func writeTable(w io.Writer, res *result) {
 		}
 	}
 
-	fmt.Fprintf(bw, "\nTargets: %s.\n", res.tallyText())
+	fmt.Fprintf(bw, "\n%s\n\nTargets: %s; %s.\n", legend, res.tallyText(), res.partsText())
 
 	var notes []string
 	for _, o := range res.outcomes {
@@ -252,11 +322,21 @@ func writeTable(w io.Writer, res *result) {
 	fmt.Fprintf(bw, "\n%s\n", res.footer())
 }
 
-// tally counts the rows with a target: all of them, those met, and those
-// a missing figure leaves open.
+// legend, under the table, says how to read it.
+const legend = `Legend:
+  shmkit, peer  the median of each figure's repetitions; the peer is what shmkit stands beside
+  ratio         how many times faster or slower shmkit is than the peer, for rates and times alike
+  moved         how far each figure's repetitions spread, (highest - lowest) / median: shmkit's / the peer's
+  target        the design's goal; a ratio in it reads as the ratio column ("<= 2x slower")
+  met           yes or no for each part of the target, in its order; — when a figure is missing
+  indented      the figure of the row above, beside another peer
+Read the ratios, not the times: a machine's load moves the figures of a whole run, the peers' with shmkit's.`
+
+// tally counts the rows with a target: all of them, those met (every
+// part), and those a missing figure leaves open.
 func (res *result) tally() (met, all, open int) {
 	for _, r := range rows {
-		switch res.met(r) {
+		switch res.verdict(r) {
 		case "yes":
 			met++
 		case "—":
@@ -279,6 +359,20 @@ func (res *result) tallyText() string {
 	return s
 }
 
+// partsText counts the parts of the targets met: "23 of 27 parts met".
+func (res *result) partsText() string {
+	met, all := 0, 0
+	for _, r := range rows {
+		for _, v := range res.partsMet(r) {
+			all++
+			if v == "yes" {
+				met++
+			}
+		}
+	}
+	return fmt.Sprintf("%d of %d parts met", met, all)
+}
+
 // otherFigures are the figures measured that no row shows, by name.
 func (res *result) otherFigures() []string {
 	shown := map[string]bool{}
@@ -295,13 +389,15 @@ func (res *result) otherFigures() []string {
 	return out
 }
 
-// footer names the machine, the date, and the kind of run.
+// footer names the machine, the date, and the kind of run: its timed
+// loops, its repetitions, and how long it took.
 func (res *result) footer() string {
-	kind := "full run"
+	kind := fmt.Sprintf("full run, timed loops of %v, %d repetitions each (round trips %d, Python %d)",
+		res.cfg.dur, rateReps, rttReps, pyReps)
 	if res.cfg.quick {
-		kind = "quick run"
+		kind = fmt.Sprintf("quick run, timed loops of %v, %d repetitions each", res.cfg.dur, quickReps)
 	}
-	return fmt.Sprintf("%s; %s; %s, timed loops of %v", res.machine, res.date.Format("2006-01-02 15:04 MST"), kind, res.cfg.dur)
+	return fmt.Sprintf("%s; %s; %s; took %.0f s", res.machine, res.date.Format("2006-01-02 15:04 MST"), kind, res.took.Seconds())
 }
 
 // machine describes this machine: CPU model, cores, kernel, Go, and
@@ -375,7 +471,7 @@ func writeSVG(w io.Writer, res *result) {
 	var bars []bar
 	lo, hi := 0.1, 10.0
 	for _, r := range rows {
-		if r.target == "" || r.score == nil {
+		if r.target == "" || len(r.parts) == 0 {
 			continue
 		}
 		b := bar{label: strings.TrimSpace(r.metric), target: "target: " + r.target}

@@ -59,13 +59,9 @@ func init() {
 	}
 }
 
-// pyReps is how many times a Python figure runs; its value is the median.
-func pyReps(cfg config) int {
-	if cfg.quick {
-		return 1
-	}
-	return 3
-}
+// pyReps is how many times a Python figure runs, in a full run as in a
+// quick one; its value is the median.
+const pyReps = 3
 
 // run runs the script pyReps times and returns the median: the first
 // run's n comes from guess, the others' from what the one before
@@ -73,7 +69,7 @@ func pyReps(cfg config) int {
 func (p pyPeer) run(ctx context.Context, cfg config) (figures, error) {
 	rate := p.guess
 	var got []float64
-	for range pyReps(cfg) {
+	for range pyReps {
 		n := max(p.minN, int(rate*cfg.dur.Seconds()))
 		if p.items != nil {
 			n = p.items(cfg)
@@ -91,5 +87,5 @@ func (p pyPeer) run(ctx context.Context, cfg config) (figures, error) {
 		got = append(got, v)
 		rate = p.perSecond(v)
 	}
-	return figures{p.name: median(got)}, nil
+	return figures{p.name: cfg.note(p.name, got)}, nil
 }

@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,7 +89,8 @@ func TestSuite(t *testing.T) {
 
 	// -json: exactly one object on stdout, with every required figure
 	// whose measure ran, and no placeholder zeros.
-	got := decodeJSON(t, stdout.Bytes())
+	out := decodeJSON(t, stdout.Bytes())
+	got := out.Metrics
 	skipped := map[string]bool{}
 	for _, out := range res.outcomes {
 		if errors.Is(out.err, errSkip) {
@@ -109,6 +112,33 @@ func TestSuite(t *testing.T) {
 			t.Errorf("-json has %s, which was skipped", name)
 		}
 	}
+	// Each figure of a timed loop has its quickReps repetitions (Pool.Map
+	// as many as fit), of which it is the median; the counts (threads,
+	// allocations) are measured once.
+	once := map[string]bool{"parked_goroutines_threads": true, "hot_path_allocs_per_op": true}
+	for name, v := range got {
+		xs, ok := out.Repetitions[name]
+		switch {
+		case !ok:
+			t.Errorf("-json: %s has no repetitions", name)
+		case once[name]:
+			if len(xs) != 1 || xs[0] != v {
+				t.Errorf("-json: %s = %v has repetitions %v, want the one", name, v, xs)
+			}
+		case len(xs) != quickReps && !(name == "pool_map_items_per_s" && len(xs) >= 1):
+			t.Errorf("-json: %s has repetitions %v, want %d", name, xs, quickReps)
+		case median(xs) != v:
+			t.Errorf("-json: %s is %v, but the median of its repetitions %v is %v", name, v, xs, median(xs))
+		}
+	}
+	for name := range out.Repetitions {
+		if _, ok := got[name]; !ok {
+			t.Errorf("-json: repetitions of %s, which is no figure", name)
+		}
+	}
+	if !(out.Seconds > 0) || out.Seconds != math.Round(res.took.Seconds()*10)/10 {
+		t.Errorf("-json: seconds %v, the run took %v", out.Seconds, res.took)
+	}
 
 	// The table (on stderr with -json) has a line per row.
 	checkTable(t, stderr.String())
@@ -120,13 +150,18 @@ func TestSuite(t *testing.T) {
 	checkSVG(t, b)
 }
 
-// decodeJSON checks that b is one JSON object {"metrics": {...}} and
-// nothing else, and returns the metrics.
-func decodeJSON(t *testing.T, b []byte) map[string]float64 {
+// jsonOut is what -json prints.
+type jsonOut struct {
+	Metrics     map[string]float64   `json:"metrics"`
+	Repetitions map[string][]float64 `json:"repetitions"`
+	Seconds     float64              `json:"seconds"`
+}
+
+// decodeJSON checks that b is one JSON object {"metrics": {...},
+// "repetitions": {...}, "seconds": ...} and nothing else, and returns it.
+func decodeJSON(t *testing.T, b []byte) jsonOut {
 	t.Helper()
-	var v struct {
-		Metrics map[string]float64 `json:"metrics"`
-	}
+	var v jsonOut
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
@@ -135,10 +170,10 @@ func decodeJSON(t *testing.T, b []byte) map[string]float64 {
 	if _, err := dec.Token(); err != io.EOF {
 		t.Fatalf("-json output has more than one object: %s", b)
 	}
-	if v.Metrics == nil {
-		t.Fatalf("-json output has no metrics: %s", b)
+	if v.Metrics == nil || v.Repetitions == nil {
+		t.Fatalf("-json output has no metrics or no repetitions: %s", b)
 	}
-	return v.Metrics
+	return v
 }
 
 func checkTable(t *testing.T, out string) {
@@ -156,6 +191,9 @@ func checkTable(t *testing.T, out string) {
 		if !strings.HasPrefix(lines[i+2], "| "+r.metric+" ") {
 			t.Errorf("line %d of the table is %q, want the row %q", i+3, lines[i+2], r.metric)
 		}
+	}
+	if !strings.Contains(out, "\n"+legend+"\n") {
+		t.Errorf("no legend under the table:\n%s", out)
 	}
 }
 
@@ -248,17 +286,18 @@ func TestCompilerHonoursCC(t *testing.T) {
 }
 
 func TestGoCopy(t *testing.T) {
-	if v := goCopy(context.Background(), config{quick: true, dur: time.Millisecond}); !(v > 0) {
-		t.Errorf("goCopy = %v", v)
+	xs := goCopy(context.Background(), config{quick: true, dur: time.Millisecond})
+	if len(xs) != quickReps || !(slices.Min(xs) > 0) {
+		t.Errorf("goCopy = %v, want %d positive repetitions", xs, quickReps)
 	}
 }
 
 func TestParseFigures(t *testing.T) {
-	f, err := parseFigures([]byte("a 1.5\n\nb 2e+08\n"))
-	if err != nil || len(f) != 2 || f["a"] != 1.5 || f["b"] != 2e8 {
+	f, err := parseFigures([]byte("a 1.5\n\nb 2e+08 1e+08 3e+08\n"))
+	if err != nil || len(f) != 2 || !slices.Equal(f["a"], []float64{1.5}) || !slices.Equal(f["b"], []float64{2e8, 1e8, 3e8}) {
 		t.Errorf("parseFigures = %v, %v", f, err)
 	}
-	for _, bad := range []string{"a\n", "a 1 2\n", "a x\n"} {
+	for _, bad := range []string{"a\n", "a 1 x\n", "a x\n"} {
 		if _, err := parseFigures([]byte(bad)); err == nil {
 			t.Errorf("parseFigures(%q) took it", bad)
 		}
@@ -336,24 +375,25 @@ func TestRowScores(t *testing.T) {
 		shmkit, peer string
 		ratio, met   string
 	}{
-		// 240 / 117 = 2.051: more than 1.5x the C spin.
-		{"pingpong_spin_rtt_ns", "ceiling_spin_rtt_ns", "2.05x C spin", "no"},
-		// 600 / 937.5 = 0.64 >= 0.5.
-		{"ring_spsc_batch_msgs_per_s", "ceiling_ring_msgs_per_s", "0.64x C ring", "yes"},
+		// A time: 240 / 117 = 2.051 times the C spin's, more than 1.5.
+		{"pingpong_spin_rtt_ns", "ceiling_spin_rtt_ns", "2.05x slower", "no"},
+		// A rate: 937.5 / 600 = 1.5625 times slower, within 2.
+		{"ring_spsc_batch_msgs_per_s", "ceiling_ring_msgs_per_s", "1.56x slower", "yes"},
 		// 261.36 / 13.2 = 19.8, faster than the pipe.
 		{"pingpong_park_rtt_ns", "pipe_pingpong_rtt_ns", "19.8x faster", "yes"},
 		// 13.2 / 12 = 1.1 <= 1.2.
-		{"pingpong_park_rtt_ns", "ceiling_futex_rtt_ns", "1.10x C futex", "yes"},
+		{"pingpong_park_rtt_ns", "ceiling_futex_rtt_ns", "1.10x slower", "yes"},
 		// 84.4 M < 100 M, and 84.4e6 / 120e3 = 703 < 1000.
-		{"ring_spsc_msgs_per_s", "python_queue_msgs_per_s", "703x Python mp.Queue", "no"},
+		{"ring_spsc_msgs_per_s", "python_queue_msgs_per_s", "703x faster", "no; no"},
 		// 15 us <= 20 us, and 140 / 15 = 9.33 < 10.
-		{"pool_apply_rtt_us", "python_pool_apply_rtt_us", "9.33x faster", "no"},
+		{"pool_apply_rtt_us", "python_pool_apply_rtt_us", "9.33x faster", "yes; no"},
 		// 2 ms <= 3 ms, and 13 / 2 = 6.5 >= 4.
-		{"process_start_join_ms", "python_fork_start_join_ms", "6.50x faster", "yes"},
+		{"process_start_join_ms", "python_fork_start_join_ms", "6.50x faster", "yes; yes"},
 		// The peer was skipped: no ratio, no verdict.
 		{"bulk_64k_gb_per_s", "memcpy_64k_gb_per_s", "—", "—"},
 		// The figures were not measured at all.
 		{"mutex_uncontended_ns", "sync_mutex_uncontended_ns", "—", "—"},
+		{"pool_map_items_per_s", "python_pool_map_items_per_s", "—", "—; —"},
 		{"parked_goroutines_threads", "", "", "yes"}, // 9 <= 16
 		{"hot_path_allocs_per_op", "", "", "yes"},
 	} {
@@ -392,10 +432,30 @@ func TestRowScores(t *testing.T) {
 		t.Errorf("tally: %d met of %d, %d open; want 6 of 17, 8 open", met, all, open)
 	}
 
+	// A ratio that rounds to 1 reads "as fast", either way.
+	res.figs["pipe_pingpong_rtt_ns"] = 13.21e3
+	if got := res.ratioText(findRow(t, "pingpong_park_rtt_ns", "pipe_pingpong_rtt_ns")); got != "as fast" {
+		t.Errorf("park beside a pipe as fast: %q", got)
+	}
+	res.figs["pipe_pingpong_rtt_ns"] = 13.19e3
+	if got := res.ratioText(findRow(t, "pingpong_park_rtt_ns", "pipe_pingpong_rtt_ns")); got != "as fast" {
+		t.Errorf("park beside a pipe as fast: %q", got)
+	}
 	// A time slower than its peer reads "slower".
 	res.figs["pipe_pingpong_rtt_ns"] = 6.6e3
 	if got := res.ratioText(findRow(t, "pingpong_park_rtt_ns", "pipe_pingpong_rtt_ns")); got != "2.00x slower" {
 		t.Errorf("park beside a faster pipe: %q", got)
+	}
+	// A part is judged even where the other part cannot be: the rate
+	// without Python's figure.
+	delete(res.figs, "python_queue_msgs_per_s")
+	r := findRow(t, "ring_spsc_msgs_per_s", "python_queue_msgs_per_s")
+	if got, v := res.met(r), res.verdict(r); got != "no; —" || v != "no" {
+		t.Errorf("the ring without Python: met %q, verdict %q; want \"no; —\", \"no\"", got, v)
+	}
+	res.figs["ring_spsc_msgs_per_s"] = 150e6
+	if got, v := res.met(r), res.verdict(r); got != "yes; —" || v != "—" {
+		t.Errorf("a fast ring without Python: met %q, verdict %q; want \"yes; —\", \"—\"", got, v)
 	}
 	// An allocation on a hot path misses its target.
 	res.figs["hot_path_allocs_per_op"] = 1
@@ -505,7 +565,7 @@ func TestExecuteJSON(t *testing.T) {
 	if _, code := execute(context.Background(), o, ms, &stdout, &stderr); code != exitOK {
 		t.Errorf("exit status %d", code)
 	}
-	got := decodeJSON(t, stdout.Bytes())
+	got := decodeJSON(t, stdout.Bytes()).Metrics
 	want := map[string]float64{"ring_spsc_msgs_per_s": 150e6, "hot_path_allocs_per_op": 0}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("-json: %v, want %v", got, want)
@@ -588,7 +648,7 @@ func TestSVG(t *testing.T) {
 	if green != 4 || red != 1 {
 		t.Errorf("%d green bars and %d red, want 4 and 1: %v\n%s", green, red, fills, b.String())
 	}
-	if !strings.Contains(b.String(), "2.05x C spin") {
+	if !strings.Contains(b.String(), "2.05x slower") {
 		t.Errorf("the chart does not give the spin's ratio:\n%s", b.String())
 	}
 }
@@ -597,5 +657,87 @@ func TestMachine(t *testing.T) {
 	m := machine()
 	if !strings.Contains(m, "cores") || !strings.Contains(m, "go1") {
 		t.Errorf("machine() = %q", m)
+	}
+}
+
+// TestTargetParts: a target has as many parts, split by "; ", as the row
+// has scores, and a ratio in a target reads as the ratio column does.
+func TestTargetParts(t *testing.T) {
+	for _, r := range rows {
+		if r.target == "" {
+			if len(r.parts) != 0 {
+				t.Errorf("row %q: scores without a target", r.metric)
+			}
+			continue
+		}
+		if n := len(strings.Split(r.target, "; ")); n != len(r.parts) {
+			t.Errorf("row %q: target %q has %d parts, the row %d scores", r.metric, r.target, n, len(r.parts))
+		}
+		if regexp.MustCompile(`\dx `).MatchString(r.target) && !regexp.MustCompile(`\dx (faster|slower)`).MatchString(r.target) {
+			t.Errorf("row %q: target %q has a ratio that is not faster or slower", r.metric, r.target)
+		}
+		if strings.Contains(r.target, "x faster") || strings.Contains(r.target, "x slower") {
+			if r.peer == "" {
+				t.Errorf("row %q: a ratio in the target, and no peer", r.metric)
+			}
+		}
+	}
+}
+
+// TestMoved: the moved column gives the spread of each figure's
+// repetitions, shmkit's and then the peer's.
+func TestMoved(t *testing.T) {
+	res := &result{figs: figures{
+		"ring_spsc_msgs_per_s":    100,
+		"python_queue_msgs_per_s": 101,
+		"chan_msgs_per_s":         5,
+		"pipe_msgs_per_s":         7,
+		"hot_path_allocs_per_op":  0,
+	}, reps: map[string][]float64{
+		"ring_spsc_msgs_per_s":    {110, 90, 100}, // (110 - 90) / 100
+		"python_queue_msgs_per_s": {100, 101, 102},
+		"chan_msgs_per_s":         {5},
+		"hot_path_allocs_per_op":  {0, 0, 0},
+		"unix_socket_msgs_per_s":  {1, 2, 3}, // no figure: not shown
+	}}
+	for _, c := range []struct{ shmkit, peer, want string }{
+		{"ring_spsc_msgs_per_s", "python_queue_msgs_per_s", "20% / 2.0%"},
+		{"ring_spsc_msgs_per_s", "chan_msgs_per_s", "20% / 1 run"},
+		{"ring_spsc_msgs_per_s", "pipe_msgs_per_s", "20% / —"}, // no repetitions kept
+		{"ring_spsc_msgs_per_s", "unix_socket_msgs_per_s", "20% / —"},
+		{"hot_path_allocs_per_op", "", "0%"},
+		{"parked_goroutines_threads", "", "—"}, // not measured
+	} {
+		if got := res.movedText(findRow(t, c.shmkit, c.peer)); got != c.want {
+			t.Errorf("%s beside %q: moved %q, want %q", c.shmkit, c.peer, got, c.want)
+		}
+	}
+}
+
+// TestExecuteRepetitions: what a measure notes of its repetitions reaches
+// the table's moved column and -json, and the footer gives the run's
+// repetitions and time.
+func TestExecuteRepetitions(t *testing.T) {
+	ms := []measure{{label: "ring", names: []string{"ring_spsc_msgs_per_s"},
+		run: func(_ context.Context, cfg config) (figures, error) {
+			return figures{"ring_spsc_msgs_per_s": cfg.note("ring_spsc_msgs_per_s", []float64{150e6, 120e6, 180e6})}, nil
+		}}}
+	var stdout, stderr bytes.Buffer
+	o := options{cfg: config{quick: true, dur: tinyDur}, json: true}
+	if _, code := execute(context.Background(), o, ms, &stdout, &stderr); code != exitOK {
+		t.Errorf("exit status %d", code)
+	}
+	got := decodeJSON(t, stdout.Bytes())
+	if got.Metrics["ring_spsc_msgs_per_s"] != 150e6 || !slices.Equal(got.Repetitions["ring_spsc_msgs_per_s"], []float64{150e6, 120e6, 180e6}) {
+		t.Errorf("-json: %+v", got)
+	}
+	table := stderr.String()
+	checkTable(t, table)
+	// (180 - 120) / 150 = 40%; the peers did not run.
+	if !regexp.MustCompile(`\| 150 M msg/s +\| Python mp.Queue: not run +\| — +\| 40% / — +\|`).MatchString(table) {
+		t.Errorf("the ring's row does not show its spread:\n%s", table)
+	}
+	if want := fmt.Sprintf("quick run, timed loops of %v, %d repetitions each; took 0 s", tinyDur, quickReps); !strings.Contains(table, want) {
+		t.Errorf("the footer does not say %q:\n%s", want, table)
 	}
 }

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 )
 
@@ -17,6 +18,18 @@ type config struct {
 	// dur is how long a measure's timed loop should run (each repetition);
 	// a measure runs about this long, plus its set-up.
 	dur time.Duration
+	// reps, when not nil, keeps what each repetition of a figure measured,
+	// by name (see note); the suite gives each measure its own.
+	reps map[string][]float64
+}
+
+// note keeps xs as the repetitions of the figure name and returns their
+// median, the figure itself.
+func (cfg config) note(name string, xs []float64) float64 {
+	if cfg.reps != nil {
+		cfg.reps[name] = xs
+	}
+	return median(xs)
 }
 
 // measure produces one or more figures. A measure that cannot run (no
@@ -59,56 +72,71 @@ var required = []string{
 	"hot_path_allocs_per_op",
 }
 
-// row is a line of the table: a target of the design, the
-// figure it is about, and the peer or ceiling it stands beside.
+// row is a line of the table: a target of shmkit's design, the figure it
+// is about, and the peer or ceiling it stands beside.
 type row struct {
 	metric string // what is measured
 	shmkit string // the figure
 	unit   string // of the figure and its peer
 	peer   string // the figure it stands beside; "" for none
 	label  string // what the peer is, for the table
-	// ratio relates shmkit to its peer the way the target reads:
-	// faster (peer/shmkit, for times), of (shmkit/peer), or times
-	// (shmkit/peer, for times: "2.05x C's round trip").
-	ratio  ratioKind
-	target string // as the design states it; "" for a row that only reports
-	// score is how the figures stand against the target: >= 1 is met
-	// (shmkit at twice a "≥" bound scores 2); ok is false when a figure
-	// it needs is missing.
-	score func(f figures) (s float64, ok bool)
+	// target is the design's goal, its parts separated by "; ", a ratio
+	// in it read as the ratio column reads ("<= 2x slower"); "" for a row
+	// that only reports.
+	target string
+	// parts are the target's parts, in order: each scores how the figures
+	// stand against its part, >= 1 when it is met (shmkit at twice a ">="
+	// bound scores 2); ok is false when a figure it needs is missing.
+	parts []scoreFunc
 }
 
-type ratioKind int
+// scoreFunc scores figures against one part of a target.
+type scoreFunc func(f figures) (s float64, ok bool)
 
-const (
-	none   ratioKind = iota
-	of               // shmkit / peer, for rates: "0.64x the C ring"
-	faster           // peer / shmkit, for times: "19.8x faster"
-	times            // shmkit / peer, for times: "2.05x C's round trip"
-)
+// lowerIsBetter tells whether figures of unit are times, where less is
+// better, rather than rates or counts.
+func lowerIsBetter(unit string) bool {
+	switch unit {
+	case "ns", "us", "ms", "s":
+		return true
+	}
+	return false
+}
 
-// value is a ratio of the row's figures.
+// value is how many times faster shmkit is than the peer: shmkit/peer for
+// rates, peer/shmkit for times; below 1, shmkit is slower.
 func (r row) value(f figures) (float64, bool) {
 	s, ok1 := f[r.shmkit]
 	p, ok2 := f[r.peer]
-	if !ok1 || !ok2 || s <= 0 || p <= 0 {
+	if r.peer == "" || !ok1 || !ok2 || s <= 0 || p <= 0 {
 		return 0, false
 	}
-	switch r.ratio {
-	case of, times:
-		return s / p, true
-	case faster:
+	if lowerIsBetter(r.unit) {
 		return p / s, true
 	}
-	return 0, false
+	return s / p, true
 }
 
-// Scores, for rows: each is >= 1 when its bound holds.
-func atLeast(name string, x float64) func(figures) (float64, bool) {
+// score is how the figures stand against the whole target: the lowest
+// score of its parts, ok when every part could be scored.
+func (r row) score(f figures) (float64, bool) {
+	if len(r.parts) == 0 {
+		return 0, false
+	}
+	lo, all := math.Inf(1), true
+	for _, p := range r.parts {
+		s, ok := p(f)
+		lo, all = min(lo, s), all && ok
+	}
+	return lo, all
+}
+
+// Scores of one part of a target: each is >= 1 when its bound holds.
+func atLeast(name string, x float64) scoreFunc {
 	return func(f figures) (float64, bool) { v, ok := f[name]; return v / x, ok }
 }
 
-func atMost(name string, x float64) func(figures) (float64, bool) {
+func atMost(name string, x float64) scoreFunc {
 	return func(f figures) (float64, bool) {
 		v, ok := f[name]
 		if !ok {
@@ -121,117 +149,102 @@ func atMost(name string, x float64) func(figures) (float64, bool) {
 	}
 }
 
-// ratioAtLeast: the row's ratio is at least x.
-func ratioAtLeast(r *row, x float64) func(figures) (float64, bool) {
+// fasterBy: shmkit is at least x times faster than the row's peer.
+func fasterBy(r *row, x float64) scoreFunc {
 	return func(f figures) (float64, bool) { v, ok := r.value(f); return v / x, ok }
 }
 
-// ratioAtMost: the row's ratio is at most x.
-func ratioAtMost(r *row, x float64) func(figures) (float64, bool) {
-	return func(f figures) (float64, bool) {
-		v, ok := r.value(f)
-		if !ok || v <= 0 {
-			return 0, ok
-		}
-		return x / v, true
-	}
-}
-
-// both holds when a and b hold; its score is the lower one.
-func both(a, b func(figures) (float64, bool)) func(figures) (float64, bool) {
-	return func(f figures) (float64, bool) {
-		x, ok1 := a(f)
-		y, ok2 := b(f)
-		return min(x, y), ok1 && ok2
-	}
+// slowerBy: shmkit is at most x times slower than the row's peer.
+func slowerBy(r *row, x float64) scoreFunc {
+	return func(f figures) (float64, bool) { v, ok := r.value(f); return v * x, ok }
 }
 
 // present holds when the figure was measured (a "reported" target).
-func present(name string) func(figures) (float64, bool) {
+func present(name string) scoreFunc {
 	return func(f figures) (float64, bool) { _, ok := f[name]; return 1, ok }
 }
 
-// rows are the table, in the design's order of targets.
+// rows are the table, in the order of the design's targets.
 var rows = func() []*row {
 	rs := []*row{
 		{metric: "SPSC ring, 8 B messages, one call each (2 processes)", shmkit: "ring_spsc_msgs_per_s", unit: "msg/s",
-			peer: "python_queue_msgs_per_s", label: "Python mp.Queue", ratio: of, target: ">= 100 M msg/s; >= 1000x Python Queue"},
+			peer: "python_queue_msgs_per_s", label: "Python mp.Queue", target: ">= 100 M msg/s; >= 1000x faster"},
 		{metric: "  the same beside a Go channel (goroutines)", shmkit: "ring_spsc_msgs_per_s", unit: "msg/s",
-			peer: "chan_msgs_per_s", label: "chan int64", ratio: of},
+			peer: "chan_msgs_per_s", label: "chan int64"},
 		{metric: "  the same beside os.Pipe (2 processes)", shmkit: "ring_spsc_msgs_per_s", unit: "msg/s",
-			peer: "pipe_msgs_per_s", label: "os.Pipe", ratio: of},
+			peer: "pipe_msgs_per_s", label: "os.Pipe"},
 		{metric: "  the same beside a unix socket (2 processes)", shmkit: "ring_spsc_msgs_per_s", unit: "msg/s",
-			peer: "unix_socket_msgs_per_s", label: "unix socket", ratio: of},
+			peer: "unix_socket_msgs_per_s", label: "unix socket"},
 		{metric: "SPSC ring, batch calls (2 processes)", shmkit: "ring_spsc_batch_msgs_per_s", unit: "msg/s",
-			peer: "ceiling_ring_msgs_per_s", label: "C ring", ratio: of, target: ">= 50% of the C ring"},
+			peer: "ceiling_ring_msgs_per_s", label: "C ring", target: "<= 2x slower"},
 		{metric: "MPMC queue, 64 B, 1 producer 1 consumer", shmkit: "queue_mpmc_1p1c_msgs_per_s", unit: "msg/s",
-			peer: "chan_msgs_per_s", label: "chan int64", ratio: of, target: ">= 20 M msg/s"},
+			peer: "chan_msgs_per_s", label: "chan int64", target: ">= 20 M msg/s"},
 		{metric: "MPMC queue, 64 B, 2 producers 2 consumers (4 processes)", shmkit: "queue_mpmc_2p2c_msgs_per_s", unit: "msg/s",
-			target: "reported; nothing lost"},
+			target: "reported, nothing lost"},
 		{metric: "ping-pong round trip, spinning (2 processes)", shmkit: "pingpong_spin_rtt_ns", unit: "ns",
-			peer: "ceiling_spin_rtt_ns", label: "C spin", ratio: times, target: "<= 1.5x the C spin round trip"},
+			peer: "ceiling_spin_rtt_ns", label: "C spin", target: "<= 1.5x slower"},
 		{metric: "ping-pong round trip, every wait sleeps (2 processes)", shmkit: "pingpong_park_rtt_ns", unit: "ns",
-			peer: "ceiling_futex_rtt_ns", label: "C futex", ratio: times, target: "<= 1.2x the C futex round trip"},
+			peer: "ceiling_futex_rtt_ns", label: "C futex", target: "<= 1.2x slower"},
 		{metric: "  the same beside os.Pipe", shmkit: "pingpong_park_rtt_ns", unit: "ns",
-			peer: "pipe_pingpong_rtt_ns", label: "os.Pipe", ratio: faster, target: "faster than os.Pipe"},
+			peer: "pipe_pingpong_rtt_ns", label: "os.Pipe", target: "faster"},
 		{metric: "ping-pong through rings, default mode (yields, then sleeps)", shmkit: "pingpong_default_rtt_ns", unit: "ns",
-			peer: "pipe_pingpong_rtt_ns", label: "os.Pipe", ratio: faster},
+			peer: "pipe_pingpong_rtt_ns", label: "os.Pipe"},
 		{metric: "Mutex lock+unlock, uncontended", shmkit: "mutex_uncontended_ns", unit: "ns",
-			peer: "sync_mutex_uncontended_ns", label: "sync.Mutex", ratio: times, target: "<= 1.5x sync.Mutex"},
+			peer: "sync_mutex_uncontended_ns", label: "sync.Mutex", target: "<= 1.5x slower"},
 		{metric: "Mutex-protected counter, 2 processes", shmkit: "mutex_counter_2proc_ops_per_s", unit: "op/s",
-			peer: "sync_mutex_counter_2goroutine_ops_per_s", label: "sync.Mutex, 2 goroutines", ratio: of, target: ">= 0.5x sync.Mutex"},
+			peer: "sync_mutex_counter_2goroutine_ops_per_s", label: "sync.Mutex, 2 goroutines", target: "<= 2x slower"},
 		{metric: "  the same beside Python", shmkit: "mutex_counter_2proc_ops_per_s", unit: "op/s",
-			peer: "python_locked_value_ops_per_s", label: "Python locked Value", ratio: of, target: ">= 20x Python"},
+			peer: "python_locked_value_ops_per_s", label: "Python locked Value", target: ">= 20x faster"},
 		{metric: "64 KiB messages through a ring (2 processes)", shmkit: "bulk_64k_gb_per_s", unit: "GB/s",
-			peer: "memcpy_64k_gb_per_s", label: "memcpy 64 KiB", ratio: of, target: ">= 50% of memcpy"},
+			peer: "memcpy_64k_gb_per_s", label: "memcpy 64 KiB", target: "<= 2x slower"},
 		{metric: "Pool.Apply round trip", shmkit: "pool_apply_rtt_us", unit: "us",
-			peer: "python_pool_apply_rtt_us", label: "Python Pool.apply", ratio: faster, target: "<= 20 us; >= 10x Python"},
-		{metric: "Pool.Map of x*x, 1 M items", shmkit: "pool_map_items_per_s", unit: "item/s",
-			peer: "python_pool_map_items_per_s", label: "Python Pool.map", ratio: of, target: ">= 5 M item/s; >= 2x Python"},
+			peer: "python_pool_apply_rtt_us", label: "Python Pool.apply", target: "<= 20 us; >= 10x faster"},
+		{metric: "Pool.Map of x*x, 1 M items (-quick: 100 k)", shmkit: "pool_map_items_per_s", unit: "item/s",
+			peer: "python_pool_map_items_per_s", label: "Python Pool.map", target: ">= 5 M item/s; >= 2x faster"},
 		{metric: "Process start+join", shmkit: "process_start_join_ms", unit: "ms",
-			peer: "python_fork_start_join_ms", label: "Python fork", ratio: faster, target: "<= 3 ms; >= 4x Python fork"},
+			peer: "python_fork_start_join_ms", label: "Python fork", target: "<= 3 ms; >= 4x faster"},
 		{metric: "  the same beside Python spawn", shmkit: "process_start_join_ms", unit: "ms",
-			peer: "python_spawn_start_join_ms", label: "Python spawn", ratio: faster},
+			peer: "python_spawn_start_join_ms", label: "Python spawn"},
 		{metric: "shared map Set/Get of plain keys and values, 2 processes", shmkit: "map_ops_per_s", unit: "op/s",
-			peer: "python_manager_dict_ops_per_s", label: "Python Manager dict", ratio: of, target: ">= 4 M op/s; >= 200x Python's Manager dict"},
+			peer: "python_manager_dict_ops_per_s", label: "Python Manager dict", target: ">= 4 M op/s; >= 200x faster"},
 		{metric: "  the same beside a Go map with sync.RWMutex (2 goroutines)", shmkit: "map_ops_per_s", unit: "op/s",
-			peer: "go_rwmutex_map_ops_per_s", label: "map + sync.RWMutex", ratio: of},
+			peer: "go_rwmutex_map_ops_per_s", label: "map + sync.RWMutex"},
 		{metric: "allocations on ring, lock and value hot paths", shmkit: "hot_path_allocs_per_op", unit: "alloc/op",
 			target: "0 per operation"},
 		{metric: "10,000 goroutines parked on shared objects", shmkit: "parked_goroutines_threads", unit: "threads",
 			target: "<= 16 OS threads"},
 	}
-	scores := []func(figures) (float64, bool){
-		both(atLeast("ring_spsc_msgs_per_s", 100e6), ratioAtLeast(rs[0], 1000)),
+	parts := [][]scoreFunc{
+		{atLeast("ring_spsc_msgs_per_s", 100e6), fasterBy(rs[0], 1000)},
 		nil, nil, nil,
-		ratioAtLeast(rs[4], 0.5),
-		atLeast("queue_mpmc_1p1c_msgs_per_s", 20e6),
-		present("queue_mpmc_2p2c_msgs_per_s"),
-		ratioAtMost(rs[7], 1.5),
-		ratioAtMost(rs[8], 1.2),
-		ratioAtLeast(rs[9], 1),
+		{slowerBy(rs[4], 2)},
+		{atLeast("queue_mpmc_1p1c_msgs_per_s", 20e6)},
+		{present("queue_mpmc_2p2c_msgs_per_s")},
+		{slowerBy(rs[7], 1.5)},
+		{slowerBy(rs[8], 1.2)},
+		{fasterBy(rs[9], 1)},
 		nil,
-		ratioAtMost(rs[11], 1.5),
-		ratioAtLeast(rs[12], 0.5),
-		ratioAtLeast(rs[13], 20),
-		ratioAtLeast(rs[14], 0.5),
-		both(atMost("pool_apply_rtt_us", 20), ratioAtLeast(rs[15], 10)),
-		both(atLeast("pool_map_items_per_s", 5e6), ratioAtLeast(rs[16], 2)),
-		both(atMost("process_start_join_ms", 3), ratioAtLeast(rs[17], 4)),
+		{slowerBy(rs[11], 1.5)},
+		{slowerBy(rs[12], 2)},
+		{fasterBy(rs[13], 20)},
+		{slowerBy(rs[14], 2)},
+		{atMost("pool_apply_rtt_us", 20), fasterBy(rs[15], 10)},
+		{atLeast("pool_map_items_per_s", 5e6), fasterBy(rs[16], 2)},
+		{atMost("process_start_join_ms", 3), fasterBy(rs[17], 4)},
 		nil,
-		both(atLeast("map_ops_per_s", 4e6), ratioAtLeast(rs[19], 200)),
+		{atLeast("map_ops_per_s", 4e6), fasterBy(rs[19], 200)},
 		nil,
-		func(f figures) (float64, bool) {
+		{func(f figures) (float64, bool) {
 			v, ok := f["hot_path_allocs_per_op"]
 			if v == 0 {
 				return 1, ok
 			}
 			return 0, ok
-		},
-		atMost("parked_goroutines_threads", 16),
+		}},
+		{atMost("parked_goroutines_threads", 16)},
 	}
-	for i, s := range scores {
-		rs[i].score = s
+	for i, p := range parts {
+		rs[i].parts = p
 	}
 	return rs
 }()
