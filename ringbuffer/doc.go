@@ -152,7 +152,7 @@
 // carrying what end 0 sends, and holding, at offset 400, the holders of
 // end 0 (MaxHolders owner words; bit 0 set: sent, not yet received; 1:
 // kept for the next process that opens it by name). A
-// pipe of another version is refused (ErrCorrupt, shm.ErrVersion). A
+// pipe, ring or queue of another version is refused (ErrCorrupt, shm.ErrVersion). A
 // OneWayPipe's ring 1 is a ring of one message, which carries nothing and
 // holds the Receiver's holders; a Conn does not open a one-way pipe, nor a
 // Receiver or Sender a duplex one (shm.ErrKind). Offsets

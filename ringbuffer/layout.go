@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+
+	"github.com/shmkit/shmkit/shm"
 )
 
 // The payload of every ring, queue and pipe direction; doc.go draws it.
@@ -135,7 +137,7 @@ func decodeLayout(b []byte) (layout, error) {
 		return layout{}, fmt.Errorf("%w: payload of %d bytes", ErrCorrupt, len(b))
 	}
 	if v := le.Uint32(b[offVersion:]); v != version {
-		return layout{}, fmt.Errorf("%w: header version %d", ErrCorrupt, v)
+		return layout{}, fmt.Errorf("%w: header version %d, this build reads %d: %w", ErrCorrupt, v, version, shm.ErrVersion)
 	}
 	for _, c := range b[offLimit+8 : headerSize] {
 		if c != 0 {

@@ -39,7 +39,7 @@ type Conn[T any] struct {
 // made, found and freed whole.
 //
 //	offset  size  field
-//	0       4     version (3)
+//	0       4     version (4)
 //	4       4     flags: bit 0 one-way (OneWayPipe)
 //	8       8     offset of ring 0 in the payload (64)
 //	16      8     offset of ring 1: 64 plus ring 0's size rounded up to 64

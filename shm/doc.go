@@ -101,6 +101,14 @@
 // headers past the heap top, which version 2 reads as corruption), or whose
 // size differs from the file's.
 //
+// The magic at 0 and the version at 8 keep their places in every format,
+// and the version is read before anything else is checked: a segment of a
+// newer format is refused with ErrVersion (by Open, OpenOrCreate, FromFile
+// and a handle's Resolve alike), whatever the rest of its header holds, and
+// never read as this one. The version covers the whole segment: the header,
+// the directory, the heap and the layout of every object shmkit places in
+// it. A release that changes any of them raises it.
+//
 // # Directory
 //
 // The directory is an array of 128-byte entries, one per named object:
@@ -216,6 +224,8 @@
 //	    48    n  segment name
 //	  48+n    4  CRC-32C of the bytes before it
 //
+// A handle of another version is ErrBadHandle and ErrVersion.
+//
 // # Foreign memory
 //
 // OpenForeign and ForeignFromFile map shared memory that shmkit did not
@@ -228,7 +238,8 @@
 // # Caveats
 //
 //   - Close unmaps the segment: memory returned by Object.Bytes must not be
-//     touched afterwards, by any goroutine.
+//     touched afterwards, by any goroutine. Closing the handle of an object
+//     in it stays safe (Segment.Closed).
 //   - An unnamed block belongs to whoever holds its handle. If the process
 //     that allocated it dies before handing the handle on, the block stays
 //     used until the segment is removed; nothing can tell it from a block

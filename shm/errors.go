@@ -53,6 +53,8 @@ var (
 	ErrBadHeader = errors.New("not a shmkit segment or a corrupted header")
 	// ErrVersion: the segment was made by another format version than this
 	// build's: a newer one, or version 1, which this build no longer reads.
+	// A handle of another encoding, and an object whose own header has
+	// another version (a ring, queue, pipe, map or list), match it too.
 	ErrVersion = errors.New("unsupported format version")
 	// ErrNoSpace: the file system holding segments (/dev/shm) has no room
 	// for the memory asked for.

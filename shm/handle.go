@@ -49,7 +49,8 @@ func (h Handle) MarshalBinary() ([]byte, error) {
 }
 
 // UnmarshalBinary decodes b into h, failing with ErrBadHandle (and leaving h
-// unchanged) unless b is exactly a valid encoding.
+// unchanged) unless b is exactly a valid encoding. An encoding of another
+// handle version matches ErrVersion too.
 func (h *Handle) UnmarshalBinary(b []byte) error {
 	bad := func(why string, args ...any) error {
 		return fmt.Errorf("shm: %w: %s", ErrBadHandle, fmt.Sprintf(why, args...))
@@ -60,8 +61,8 @@ func (h *Handle) UnmarshalBinary(b []byte) error {
 	if string(b[:4]) != handleMagic {
 		return bad("no handle magic")
 	}
-	if b[4] != handleVersion {
-		return bad("version %d", b[4])
+	if b[4] != handleVersion { // checked before the checksum, which another version may compute otherwise
+		return fmt.Errorf("shm: %w: version %d, this build reads %d: %w", ErrBadHandle, b[4], handleVersion, ErrVersion)
 	}
 	n := int(b[5])
 	if len(b) != handleFixed+n+4 {

@@ -309,8 +309,10 @@ func checkHeader(h []byte, kind shm.Kind, kl, vl ctypes.Layout, sz int) error {
 	switch {
 	case len(h) < hdrSize:
 		return fmt.Errorf("%w: a header of %d bytes", ErrCorrupt, len(h))
-	case le.Uint32(h) != magic || le.Uint32(h[4:]) != version:
-		return fmt.Errorf("%w: magic %#x version %d", ErrCorrupt, le.Uint32(h), le.Uint32(h[4:]))
+	case le.Uint32(h) != magic:
+		return fmt.Errorf("%w: magic %#x", ErrCorrupt, le.Uint32(h))
+	case le.Uint32(h[4:]) != version:
+		return fmt.Errorf("%w: header version %d, this build reads %d: %w", ErrCorrupt, le.Uint32(h[4:]), version, shm.ErrVersion)
 	case le.Uint32(h[offKind:]) != uint32(kind) || le.Uint32(h[offSlot:]) != uint32(sz) ||
 		le.Uint64(h[offKeyFP:]) != kl.Fingerprint || le.Uint64(h[offValFP:]) != vl.Fingerprint ||
 		le.Uint32(h[offKeySize:]) != uint32(kl.Size) || le.Uint32(h[offValSize:]) != uint32(vl.Size):

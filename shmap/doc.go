@@ -69,7 +69,9 @@
 // operation here already waits for it can still hold that wait: naming
 // this process, for as long as the waiter's context allows; naming
 // another live process attached to the segment, for as long as that one
-// lives.
+// lives. A map or list whose header has another version than this build's
+// (one made by another release of shmkit) is refused with ErrCorrupt and
+// shm.ErrVersion.
 //
 // # Growth
 //

@@ -132,7 +132,9 @@ func Open[K comparable, V any](ctx context.Context, seg *shm.Segment, name strin
 func (m *Map[K, V]) attach(o *shm.Object, kl, vl ctypes.Layout) error {
 	h := o.Bytes()
 	switch {
-	case le.Uint32(h) != magic || le.Uint32(h[4:]) != rootVersion || le.Uint32(h[offKind:]) != uint32(shm.KindMap) || le.Uint32(h[offParts:]) != nParts:
+	case le.Uint32(h) == magic && le.Uint32(h[4:]) != rootVersion:
+		return fmt.Errorf("%w: map root version %d, this build reads %d: %w", ErrCorrupt, le.Uint32(h[4:]), rootVersion, shm.ErrVersion)
+	case le.Uint32(h) != magic || le.Uint32(h[offKind:]) != uint32(shm.KindMap) || le.Uint32(h[offParts:]) != nParts:
 		return fmt.Errorf("%w: map root magic %#x version %d kind %d, %d parts", ErrCorrupt, le.Uint32(h), le.Uint32(h[4:]), le.Uint32(h[offKind:]), le.Uint32(h[offParts:]))
 	case le.Uint64(h[offKeyFP:]) != kl.Fingerprint || le.Uint64(h[offValFP:]) != vl.Fingerprint ||
 		le.Uint32(h[offKeySize:]) != uint32(kl.Size) || le.Uint32(h[offValSize:]) != uint32(vl.Size):
