@@ -101,6 +101,30 @@ func TestOpenGivesUp(t *testing.T) {
 	}
 }
 
+// TestSegmentFreeKeepsSuccessor: a segment whose name was removed and
+// given to a new segment (another program's, or another run's) keeps the
+// new one when it is freed: Free removes only its own name.
+func TestSegmentFreeKeepsSuccessor(t *testing.T) {
+	name := testName(t)
+	old, err := Create(name, 1<<20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Unlink(name); err != nil {
+		t.Fatal(err)
+	}
+	successor := mustCreateNamed(t, name)
+	if err := old.Free(); !errors.Is(err, ErrStale) {
+		t.Fatalf("Free of a segment whose name went to another: %v, want ErrStale", err)
+	}
+	if !old.Closed() {
+		t.Fatal("Free left the handle open")
+	}
+	if in, err := Stat(name); err != nil || in.ID != successor.ID() {
+		t.Fatalf("the successor after the old one's Free: %+v, %v", in, err)
+	}
+}
+
 // TestSegmentFree: Free removes the name for everyone and closes this
 // handle; a process that has the segment mapped keeps using it.
 func TestSegmentFree(t *testing.T) {

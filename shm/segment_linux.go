@@ -350,12 +350,40 @@ func Unlink(name string) error {
 // memory goes back to the system when the last one closes it. Free of an
 // anonymous segment is Close: it has no name, and goes when the last
 // process holding it closes it.
+//
+// Free removes the name only while it still names this segment: if
+// another process removed it and made a new segment under the same name,
+// Free leaves that one alone, fails with ErrStale, and closes this handle
+// all the same.
 func (s *Segment) Free() error {
 	var err error
 	if s.name != "" && !s.closed.Load() {
-		err = Unlink(s.name)
+		err = s.unlinkOwn()
 	}
 	return errors.Join(err, s.Close())
+}
+
+// unlinkOwn removes the segment's name if it still names the segment's
+// file.
+func (s *Segment) unlinkOwn() error {
+	if s.f == nil {
+		return Unlink(s.name)
+	}
+	mine, err := s.f.Stat()
+	if err != nil {
+		return fmt.Errorf("shm: segment %q: %w", s.name, err)
+	}
+	now, err := os.Lstat(Dir + "/" + s.name)
+	if err != nil {
+		return openError(s.name, err)
+	}
+	if !os.SameFile(mine, now) {
+		return fmt.Errorf("shm: segment %q: %w: the name now names another segment, left alone", s.name, ErrStale)
+	}
+	if err := os.Remove(Dir + "/" + s.name); err != nil {
+		return openError(s.name, err)
+	}
+	return nil
 }
 
 // Stat reads a named segment's header and directory without mapping it or
