@@ -154,13 +154,15 @@
 //     encoding/gob, which leaves zero values out: a pointer to a zero value,
 //     or an empty slice or map, arrives as nil (in an InProcess pool it
 //     stays as it was).
-//   - Only the default heap's segments are inherited. An anonymous segment
-//     made with shm.Anonymous and not added to the default heap does not
-//     reach the child; a named one does.
-//   - A child inherits the default heap as it is when the child starts.
-//     An object made later in the default heap may land in a segment the
-//     heap added since (it grows when full), which a running child, a
-//     Pool's worker included, does not have: passing it fails with
-//     shm.ErrNotMapped. Make what a Pool's tasks share before NewPool, or
-//     place it in a named segment (shm.In), which any process can open.
+//   - Only the default heap's segments are inherited, as they are when
+//     the child starts. A child passed an object of another anonymous
+//     segment (shm.Anonymous, or one the default heap added since: it grows
+//     when full), a Pool's worker included, maps that segment from its
+//     parent's open files, or its grandparent's (/proc/PID/fd; see
+//     shm.Resolve). That needs the right to read them: granted between
+//     processes of one user unless the parent is undumpable (set-uid, or
+//     made so with prctl). Where it is refused, or the segment is closed in
+//     the parent, passing the object fails with shm.ErrNotMapped: make what
+//     a Pool's tasks share before NewPool, or place it in a named segment
+//     (shm.In), which any process can open.
 package process

@@ -114,6 +114,9 @@ func (h Handle) String() string {
 // Resolve finds the object a handle names in this process: in a segment
 // already mapped here, or, for a named segment, by opening it (it then stays
 // open in this process). An anonymous segment this process does not have is
+// looked for among the open files of its parent, and of theirs, up to 8
+// generations (as a Pool's worker finds a segment its parent's default heap
+// added after the worker started); one none of them has open is
 // ErrNotMapped: map it first with FromFile. A named segment that no longer
 // exists is ErrNotExist at once: a handle names what was made.
 func Resolve(h Handle) (*Object, error) {
@@ -121,7 +124,10 @@ func Resolve(h Handle) (*Object, error) {
 		return s.Attach(h)
 	}
 	if h.Name == "" {
-		return nil, fmt.Errorf("shm: %w: anonymous segment %#x", ErrNotMapped, h.Segment)
+		if s := findAnonymous(h.Segment); s != nil {
+			return s.Attach(h)
+		}
+		return nil, fmt.Errorf("shm: %w: anonymous segment %#x, open in no parent of this process", ErrNotMapped, h.Segment)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), readyWait)
 	defer cancel()

@@ -3,6 +3,7 @@
 package shm
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -12,6 +13,8 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -109,9 +112,12 @@ func newSegment(name string, size int64, opts *SegmentOptions, anon bool) (*Segm
 	if err != nil {
 		return nil, fmt.Errorf("shm: segment %s: %w", label, err)
 	}
+	id := newID()
 	var f *os.File
 	if anon {
-		f, err = sys.Memfd("shmkit")
+		// The name carries the id, so that a process that was handed an
+		// object of the segment can find it among its parent's files.
+		f, err = sys.Memfd(memfdName(id))
 	} else {
 		if _, avail, serr := sys.SpaceOf(Dir); serr == nil && uint64(size) > avail {
 			return nil, fmt.Errorf("shm: segment %s: %w: %d bytes asked, %d free in %s", label, ErrNoSpace, size, avail, Dir)
@@ -147,7 +153,7 @@ func newSegment(name string, size int64, opts *SegmentOptions, anon bool) (*Segm
 	if err != nil {
 		return fail(fmt.Errorf("mapping: %w", err))
 	}
-	h := header{version: formatVersion, size: uint64(size), id: newID(), creatorPid: int32(owner.Pid(me)),
+	h := header{version: formatVersion, size: uint64(size), id: id, creatorPid: int32(owner.Pid(me)),
 		creatorWord: me, entries: entries, dirOff: dirOff, heapOff: heapOff, created: time.Now().UnixNano()}
 	if anon {
 		h.flags = flagAnonymous
@@ -232,6 +238,79 @@ func OpenOrCreate(ctx context.Context, name string, size int64, opts *SegmentOpt
 		// Unlinked between the two calls: try again, a few times.
 	}
 	return nil, fmt.Errorf("shm: segment %q keeps appearing and disappearing: %w", name, err)
+}
+
+// memfdName is the name of an anonymous segment's memfd: /proc shows it
+// as /memfd:NAME (deleted).
+func memfdName(id uint64) string { return fmt.Sprintf("shmkit-%016x", id) }
+
+// maxAncestors bounds how far up its line of parents findAnonymous looks.
+const maxAncestors = 8
+
+// finding serialises findAnonymous, so that two goroutines resolving
+// handles of one segment map it once.
+var finding sync.Mutex
+
+// findAnonymous maps the anonymous segment id from a process up this one's
+// line of parents that has it open: a child of package process inherits
+// its parent's default heap as it was at its start, and an object made
+// later may lie in a segment the heap added since. Its memfd's name
+// carries its id (memfdName); the segment is opened through /proc/PID/fd,
+// which needs the right to read that process's files (as a parent's are
+// to its child, under the same user), and checked as FromFile checks.
+// It returns nil when no ancestor has it.
+func findAnonymous(id uint64) *Segment {
+	finding.Lock()
+	defer finding.Unlock()
+	if s := registered(id); s != nil {
+		return s
+	}
+	want := "/memfd:" + memfdName(id) + " (deleted)"
+	for pid, n := os.Getppid(), 0; pid > 1 && n < maxAncestors; pid, n = parentOf(pid), n+1 {
+		dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if link, err := os.Readlink(dir + "/" + e.Name()); err != nil || link != want {
+				continue
+			}
+			f, err := os.OpenFile(dir+"/"+e.Name(), os.O_RDWR, 0)
+			if err != nil {
+				continue
+			}
+			s, err := FromFile(f)
+			if err != nil || s.ID() != id {
+				if err == nil {
+					s.Close()
+				}
+				continue
+			}
+			return s
+		}
+	}
+	return nil
+}
+
+// parentOf is the parent of process pid (from /proc/PID/stat), 0 when it
+// cannot be read.
+func parentOf(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }
 
 // FromFile maps the segment open (read-write) as f, typically a descriptor
