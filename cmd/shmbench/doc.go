@@ -61,6 +61,10 @@
 //	              figure measured, and how long the run took; the table
 //	              goes to stderr
 //	-svg FILE     write a chart of the targets, met and missed, as SVG
+//	-benchfmt FILE
+//	              write each repetition of each figure, and each pairwise
+//	              ratio, in the Go benchmark format, so that benchstat
+//	              compares two runs: benchstat old.txt new.txt
 //	-run REGEXP   run only the measures whose label (as the progress line
 //	              shows it) matches
 //	-dur D        how long each timed loop runs

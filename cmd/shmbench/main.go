@@ -46,10 +46,11 @@ const (
 
 // options are the command line's.
 type options struct {
-	cfg  config
-	json bool
-	svg  string
-	run  *regexp.Regexp // nil: every measure
+	cfg   config
+	json  bool
+	svg   string
+	bench string         // -benchfmt's file
+	run   *regexp.Regexp // nil: every measure
 }
 
 func parseArgs(args []string, stderr io.Writer) (options, error) {
@@ -58,10 +59,11 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	quick := fs.Bool("quick", false, "a quick run: shorter timed loops, 3 repetitions each")
 	jsonOut := fs.Bool("json", false, `print one JSON object {"metrics": {NAME: number, ...}, "repetitions": {NAME: [number, ...], ...}, "seconds": number} on stdout (the table goes to stderr)`)
 	svg := fs.String("svg", "", "write a chart of the targets met and missed to `FILE` (SVG)")
+	benchOut := fs.String("benchfmt", "", "write each repetition and pairwise ratio to `FILE` in the Go benchmark format, for benchstat")
 	runRE := fs.String("run", "", "run only the measures whose label matches `REGEXP`")
 	dur := fs.Duration("dur", 0, "how long each timed loop runs (default 20ms with -quick, 100ms without)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: shmbench [-quick] [-json] [-svg FILE] [-run REGEXP] [-dur D]\n\n"+
+		fmt.Fprintf(fs.Output(), "usage: shmbench [-quick] [-json] [-svg FILE] [-benchfmt FILE] [-run REGEXP] [-dur D]\n\n"+
 			"Measures shmkit across processes beside its peers and the machine's ceiling.\n\n")
 		fs.PrintDefaults()
 	}
@@ -72,7 +74,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		fs.Usage()
 		return options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	o := options{cfg: config{quick: *quick, dur: fullDur}, json: *jsonOut, svg: *svg}
+	o := options{cfg: config{quick: *quick, dur: fullDur}, json: *jsonOut, svg: *svg, bench: *benchOut}
 	if *quick {
 		o.cfg.dur = quickDur
 	}
@@ -144,6 +146,12 @@ func execute(ctx context.Context, o options, ms []measure, stdout, stderr io.Wri
 	writeTable(table, res)
 	if o.svg != "" {
 		if err := writeSVGFile(o.svg, res); err != nil {
+			fmt.Fprintln(stderr, "shmbench:", err)
+			return res, exitFailed
+		}
+	}
+	if o.bench != "" {
+		if err := writeBenchfmtFile(o.bench, res); err != nil {
 			fmt.Fprintln(stderr, "shmbench:", err)
 			return res, exitFailed
 		}

@@ -6,7 +6,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -239,5 +243,109 @@ func TestPairedRatioScores(t *testing.T) {
 	res.ratios = map[string]ratioStat{r.ratioKey(): {Median: 0.6, Min: 0.5, Max: 0.7, N: 5, Paired: true}}
 	if got := res.verdict(r); got != "yes" {
 		t.Errorf("1.7x slower paired: %q", got)
+	}
+}
+
+// benchLine is a line of a result in the Go benchmark format: a name that
+// starts with Benchmark and an upper-case letter or non-letter, the
+// iterations, then pairs of a value and a unit.
+var (
+	benchLine  = regexp.MustCompile(`^Benchmark[^a-z\s]\S*\s+[0-9]+((\s+\S+\s+\S+)+)$`)
+	configLine = regexp.MustCompile(`^[a-z][^\sA-Z:]*:\s`)
+	unitLine   = regexp.MustCompile(`^Unit \S+( [a-z]+=\S+)+$`)
+)
+
+// checkBenchfmt checks that b parses as the Go benchmark format, with a
+// line for each repetition of each figure of res, and for each pairwise
+// ratio.
+func checkBenchfmt(t *testing.T, b []byte, res *result) {
+	t.Helper()
+	for _, p := range benchfmtProblems(b, res) {
+		t.Error("-benchfmt: " + p)
+	}
+}
+
+// benchfmtProblems is what checkBenchfmt finds wrong with b.
+func benchfmtProblems(b []byte, res *result) []string {
+	var out []string
+	errorf := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	count := map[string]int{}
+	units := map[string]bool{}
+	for line := range strings.Lines(string(b)) {
+		line = strings.TrimSuffix(line, "\n")
+		switch {
+		case configLine.MatchString(line):
+		case unitLine.MatchString(line):
+			units[strings.Fields(line)[1]] = true
+		default:
+			m := benchLine.FindStringSubmatch(line)
+			if m == nil {
+				errorf("a line that is no result, unit or configuration: %q", line)
+				continue
+			}
+			f := strings.Fields(m[1])
+			for i := 0; i < len(f); i += 2 {
+				if v, err := strconv.ParseFloat(f[i], 64); err != nil || math.IsNaN(v) {
+					errorf("%q: value %q", line, f[i])
+				}
+				if !units[f[i+1]] {
+					errorf("%q: unit %q has no Unit line before it", line, f[i+1])
+				}
+			}
+			count[strings.Fields(line)[0]]++
+		}
+	}
+	for name := range res.figs {
+		want := max(len(res.reps[name]), 1)
+		if got := count["BenchmarkShmbench/"+name]; got != want {
+			errorf("%d lines for %s, want %d", got, name, want)
+		}
+	}
+	for _, r := range rows {
+		st := res.ratios[r.ratioKey()]
+		if !st.Paired {
+			continue
+		}
+		if got := count[fmt.Sprintf("BenchmarkRatio/%s-vs-%s", r.shmkit, r.peer)]; got != st.N {
+			errorf("%d lines for the ratio %s, want %d", got, r.ratioKey(), st.N)
+		}
+	}
+	return out
+}
+
+// TestBenchfmt: -benchfmt writes each repetition and each pairwise ratio
+// in the Go benchmark format.
+func TestBenchfmt(t *testing.T) {
+	l := &pairLog{}
+	ms := []measure{
+		timedPair(l, "A", "ring_spsc_msgs_per_s", 2e6, 0, -1),
+		timedPair(l, "B", "chan_msgs_per_s", 1e6, 0, -1),
+		fake("allocs", figures{"hot_path_allocs_per_op": 0}, nil),
+	}
+	path := filepath.Join(t.TempDir(), "bench.txt")
+	var stdout, stderr bytes.Buffer
+	res, code := execute(guard(t), options{cfg: config{quick: true, dur: tinyDur}, bench: path}, ms, &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("exit status %d", code)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBenchfmt(t, b, res)
+	for _, want := range []string{
+		"\nUnit msg/s better=higher\n", "\nUnit alloc/op better=lower\n", "\nUnit x-faster better=higher\n",
+		"\nBenchmarkShmbench/ring_spsc_msgs_per_s 1 2e+06 msg/s\n",
+		"\nBenchmarkShmbench/hot_path_allocs_per_op 1 0 alloc/op\n",
+		"\nBenchmarkRatio/ring_spsc_msgs_per_s-vs-chan_msgs_per_s 1 2 x-faster\n",
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("-benchfmt does not have %q:\n%s", want, b)
+		}
+	}
+	for _, bad := range []string{"Benchmarkfoo 1 2 ns\n", "BenchmarkX 1 2\n", "BenchmarkX 1 x ns\n"} {
+		if len(benchfmtProblems([]byte("Unit ns better=lower\n"+bad), &result{})) == 0 {
+			t.Errorf("checkBenchfmt took %q", bad)
+		}
 	}
 }

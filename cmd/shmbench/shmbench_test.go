@@ -71,7 +71,8 @@ func TestEveryRequiredFigureHasAMeasure(t *testing.T) {
 // checks what -json, the table and -svg make of it.
 func TestSuite(t *testing.T) {
 	svg := filepath.Join(t.TempDir(), "chart.svg")
-	o := options{cfg: config{quick: true, dur: tinyDur}, json: true, svg: svg}
+	bench := filepath.Join(t.TempDir(), "bench.txt")
+	o := options{cfg: config{quick: true, dur: tinyDur}, json: true, svg: svg, bench: bench}
 	var stdout, stderr bytes.Buffer
 	res, code := execute(guard(t), o, measures, &stdout, &stderr)
 	t.Logf("stderr:\n%s", stderr.String())
@@ -174,6 +175,12 @@ func TestSuite(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSVG(t, b)
+
+	b, err = os.ReadFile(bench)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBenchfmt(t, b, res)
 }
 
 // jsonOut is what -json prints.
@@ -633,8 +640,8 @@ func TestExecuteInterrupted(t *testing.T) {
 }
 
 func TestParseArgs(t *testing.T) {
-	o, err := parseArgs([]string{"-quick", "-json", "-svg", "x.svg", "-run", "ring", "-dur", "7ms"}, io.Discard)
-	if err != nil || !o.cfg.quick || !o.json || o.svg != "x.svg" || o.run.String() != "ring" || o.cfg.dur != 7*time.Millisecond {
+	o, err := parseArgs([]string{"-quick", "-json", "-svg", "x.svg", "-benchfmt", "b.txt", "-run", "ring", "-dur", "7ms"}, io.Discard)
+	if err != nil || !o.cfg.quick || !o.json || o.svg != "x.svg" || o.bench != "b.txt" || o.run.String() != "ring" || o.cfg.dur != 7*time.Millisecond {
 		t.Errorf("parseArgs = %+v, %v", o, err)
 	}
 	if o, err := parseArgs(nil, io.Discard); err != nil || o.cfg.quick || o.cfg.dur != fullDur || o.run != nil {
