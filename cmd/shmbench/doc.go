@@ -27,8 +27,8 @@
 //     copy stands in for memcpy (the table says so).
 //
 // A peer that cannot run here is skipped, and its row says why ("skipped:
-// no python3"); the run goes on. Each timed loop runs for -dur (20 ms with
-// -quick, 100 ms without), and is repeated: 5 times with -quick, 9 without,
+// no python3"); the run goes on. Each timed loop runs for -dur (25 ms with
+// -quick, 100 ms without), and is repeated: 7 times with -quick, 9 without,
 // and 3 times for Python's figures. The counts (threads, allocations) are
 // measured once.
 //
@@ -48,7 +48,7 @@
 //
 // # Flags
 //
-//	-quick        shorter loops and 5 repetitions each
+//	-quick        shorter loops and 7 repetitions each
 //	-json         print one JSON object on stdout, {"metrics": {NAME: number,
 //	              ...}, "ratios": {SHMKIT/PEER: {"median", "min", "q1",
 //	              "q3", "max": number, "n": pairs, "paired": bool}, ...},

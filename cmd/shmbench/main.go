@@ -32,7 +32,7 @@ func main() {
 // The durations of a timed loop (config.dur): a quick run takes about 15
 // seconds on 2 cores, a full one about a minute.
 const (
-	quickDur = 20 * time.Millisecond
+	quickDur = 25 * time.Millisecond
 	fullDur  = 100 * time.Millisecond
 )
 
@@ -61,7 +61,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	svg := fs.String("svg", "", "write a chart of the targets met and missed to `FILE` (SVG)")
 	benchOut := fs.String("benchfmt", "", "write each repetition and pairwise ratio to `FILE` in the Go benchmark format, for benchstat")
 	runRE := fs.String("run", "", "run only the measures whose label matches `REGEXP`")
-	dur := fs.Duration("dur", 0, "how long each timed loop runs (default 20ms with -quick, 100ms without)")
+	dur := fs.Duration("dur", 0, "how long each timed loop runs (default 25ms with -quick, 100ms without)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: shmbench [-quick] [-json] [-svg FILE] [-benchfmt FILE] [-run REGEXP] [-dur D]\n\n"+
 			"Measures shmkit across processes beside its peers and the machine's ceiling.\n\n")

@@ -42,7 +42,7 @@ const (
 	rateReps = 9
 	// quickReps is how many repetitions every measure makes in a quick
 	// run, and every pair: enough to show how much a ratio moves.
-	quickReps = 5
+	quickReps = 7
 	// joinGuard bounds how long a child may take to exit once its work is
 	// done, and every other wait that no timed loop bounds.
 	joinGuard = 20 * time.Second
