@@ -69,10 +69,11 @@
 //	              shows it) matches
 //	-dur D        how long each timed loop runs
 //
-// A progress line on stderr names the measure that runs. Ctrl-C stops the
-// run: the measure's children are ended, and nothing is printed. The exit
-// status is 1 when a measure of shmkit itself failed (not when a peer is
-// missing), 2 on a bad command line, 130 when interrupted.
+// A progress line on stderr names the measure, or the pair of measures,
+// that runs. Ctrl-C stops the run: the measures' children are ended, and
+// nothing is printed. The exit status is 1 when a measure of shmkit itself
+// failed (not when a peer is missing), 2 on a bad command line, 130 when
+// interrupted.
 //
 // # Reading the table
 //
