@@ -7,7 +7,17 @@
 //
 // runs each figure named (all four when none is) REPS times for SECONDS
 // each (after a shorter one that warms up) and prints what each repetition
-// measured, in order, as one "NAME VALUE..." line:
+// measured, in order, as one "NAME VALUE..." line;
+//
+//   ceiling SECONDS serve
+//
+// reads figure names, one a line, from stdin until its end, and for each
+// runs one repetition (after its warm-up) and prints its "NAME VALUE"
+// line: so that shmbench runs a repetition of the ceiling between two of
+// shmkit's. Each repetition forks its own child, which is gone before the
+// line is printed: nothing of the program runs between two lines.
+//
+// The figures:
 //
 //   ceiling_ring_msgs_per_s  an SPSC ring of 8-byte messages between two
 //                            processes, cursors published once per batch
@@ -271,9 +281,10 @@ static void copy(void) {
 }
 
 int main(int argc, char **argv) {
-	if (argc < 3) die("usage: ceiling SECONDS REPS [ring] [spin] [futex] [memcpy]");
+	if (argc < 3) die("usage: ceiling SECONDS REPS [ring] [spin] [futex] [memcpy] | ceiling SECONDS serve");
 	seconds = atof(argv[1]);
-	reps = atoi(argv[2]);
+	int serve = strcmp(argv[2], "serve") == 0;
+	reps = serve ? 1 : atoi(argv[2]);
 	if (!(seconds > 0) || reps < 1 || reps > maxReps) die("SECONDS must be > 0 and REPS 1 to 99");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	static const struct {
@@ -281,6 +292,18 @@ int main(int argc, char **argv) {
 		void (*run)(void);
 	} figures[] = {{"ring", ring}, {"spin", spin}, {"futex", futex_pingpong}, {"memcpy", copy}};
 	int n = sizeof figures / sizeof figures[0];
+	if (serve) {
+		if (argc != 3) die("usage: ceiling SECONDS serve");
+		char line[64];
+		while (fgets(line, sizeof line, stdin) != NULL) {
+			line[strcspn(line, "\r\n")] = 0;
+			int i = 0;
+			while (i < n && strcmp(line, figures[i].name) != 0) i++;
+			if (i == n) die("unknown figure");
+			figures[i].run();
+		}
+		return 0;
+	}
 	if (argc == 3) {
 		for (int i = 0; i < n; i++) figures[i].run();
 		return 0;

@@ -27,30 +27,53 @@
 //     copy stands in for memcpy (the table says so).
 //
 // A peer that cannot run here is skipped, and its row says why ("skipped:
-// no python3"); the run goes on. Each timed loop runs for -dur (50 ms with
-// -quick, 300 ms without), and is repeated: each figure is the median of
-// its repetitions, 3 of each with -quick; without it, 5 for rates and the C
-// ceiling, 7 for round trips and 3 for Python's figures. The counts (threads,
-// allocations) are measured once.
+// no python3"); the run goes on. Each timed loop runs for -dur (25 ms with
+// -quick, 100 ms without), and is repeated: 7 times with -quick, 9 without,
+// and 3 times for Python's figures. The counts (threads, allocations) are
+// measured once.
+//
+// # Paired repetitions
+//
+// A figure and its Go or C peer are measured in turn: a repetition of
+// shmkit's, then one of the peer's, then shmkit's again, each side's
+// processes started before the first and left waiting while the other
+// side runs (the C program runs one repetition at a time, on command).
+// Each pair of repetitions gives a ratio taken moments apart, and the
+// row's ratio is the median of those ratios, with their lowest and
+// highest: a machine whose speed moves between runs, or within one, moves
+// both sides of a pair alike. A figure beside several peers is measured
+// beside each in turn; its figure is the median of all its repetitions.
+// Python's figures are measured apart (a Python process starts for each
+// of their repetitions): their ratios are marked unpaired.
 //
 // # Flags
 //
-//	-quick        shorter loops and 3 repetitions each
+//	-quick        shorter loops and 7 repetitions each
 //	-json         print one JSON object on stdout, {"metrics": {NAME: number,
-//	              ...}, "repetitions": {NAME: [number, ...], ...}, "seconds":
+//	              ...}, "ratios": {SHMKIT/PEER: {"median", "min", "q1",
+//	              "q3", "max": number, "n": pairs, "paired": bool}, ...},
+//	              "repetitions": {NAME: [number, ...], ...}, "seconds":
 //	              number}: the figures measured (one that could not be
-//	              measured is left out, never 0), what each repetition behind
-//	              a figure measured, and how long the run took; the table
+//	              measured is left out, never 0), each row's ratio (how many
+//	              times faster shmkit is: the pairwise ratios' median,
+//	              extremes and quartiles; an unpaired one has only its
+//	              median, of the two figures), what each repetition behind a
+//	              figure measured, and how long the run took; the table
 //	              goes to stderr
 //	-svg FILE     write a chart of the targets, met and missed, as SVG
+//	-benchfmt FILE
+//	              write each repetition of each figure, and each pairwise
+//	              ratio, in the Go benchmark format, so that benchstat
+//	              compares two runs: benchstat old.txt new.txt
 //	-run REGEXP   run only the measures whose label (as the progress line
 //	              shows it) matches
 //	-dur D        how long each timed loop runs
 //
-// A progress line on stderr names the measure that runs. Ctrl-C stops the
-// run: the measure's children are ended, and nothing is printed. The exit
-// status is 1 when a measure of shmkit itself failed (not when a peer is
-// missing), 2 on a bad command line, 130 when interrupted.
+// A progress line on stderr names the measure, or the pair of measures,
+// that runs. Ctrl-C stops the run: the measures' children are ended, and
+// nothing is printed. The exit status is 1 when a measure of shmkit itself
+// failed (not when a peer is missing), 2 on a bad command line, 130 when
+// interrupted.
 //
 // # Reading the table
 //
@@ -63,7 +86,9 @@
 //     ceiling), named in its cell.
 //   - ratio: how many times faster shmkit is than the peer ("19.8x
 //     faster"), or slower ("2.05x slower"), whether the figures are rates
-//     or times; "as fast" when that rounds to 1.00x.
+//     or times; "as fast" when that rounds to 1.00x. Then, in brackets,
+//     the lowest and highest of the pairwise ratios, read the same way
+//     ("2.05x slower (1.98-2.31)"), or "unpaired" for Python's.
 //   - moved: how far each figure's repetitions spread, (highest - lowest)
 //     / median, shmkit's and then the peer's ("4.2% / 31%"); "1 run" for a
 //     figure measured once. A figure near its target that moved more than
@@ -75,9 +100,10 @@
 //     no"), or "—" for a part whose figure is missing.
 //
 // A legend under the table says the same in short. Then a line counts the
-// targets met (every part of one met) and the parts met. Only ratios within
-// one run mean much: the machine's load moves absolute figures from run to
-// run, and a shared machine moves the ceiling too. Under the table: the
+// targets met (every part of one met) and the parts met, on the paired
+// ratios. Only ratios within one run mean much: the machine's load moves
+// absolute figures from run to run, and a shared machine moves the ceiling
+// too. Under the table: the
 // measures that did not run and why, and the machine (CPU, cores, kernel,
 // Go, Python, C compiler), the date, the run's loops and repetitions, and
 // how long it took.

@@ -3,11 +3,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"os/signal"
@@ -27,11 +29,11 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// The durations of a timed loop (config.dur): a quick run takes under 30
-// seconds on 2 cores, a full one under 3 minutes.
+// The durations of a timed loop (config.dur): a quick run takes about 15
+// seconds on 2 cores, a full one about a minute.
 const (
-	quickDur = 50 * time.Millisecond
-	fullDur  = 300 * time.Millisecond
+	quickDur = 25 * time.Millisecond
+	fullDur  = 100 * time.Millisecond
 )
 
 // Exit statuses.
@@ -44,10 +46,11 @@ const (
 
 // options are the command line's.
 type options struct {
-	cfg  config
-	json bool
-	svg  string
-	run  *regexp.Regexp // nil: every measure
+	cfg   config
+	json  bool
+	svg   string
+	bench string         // -benchfmt's file
+	run   *regexp.Regexp // nil: every measure
 }
 
 func parseArgs(args []string, stderr io.Writer) (options, error) {
@@ -56,10 +59,11 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	quick := fs.Bool("quick", false, "a quick run: shorter timed loops, 3 repetitions each")
 	jsonOut := fs.Bool("json", false, `print one JSON object {"metrics": {NAME: number, ...}, "repetitions": {NAME: [number, ...], ...}, "seconds": number} on stdout (the table goes to stderr)`)
 	svg := fs.String("svg", "", "write a chart of the targets met and missed to `FILE` (SVG)")
+	benchOut := fs.String("benchfmt", "", "write each repetition and pairwise ratio to `FILE` in the Go benchmark format, for benchstat")
 	runRE := fs.String("run", "", "run only the measures whose label matches `REGEXP`")
-	dur := fs.Duration("dur", 0, "how long each timed loop runs (default 50ms with -quick, 300ms without)")
+	dur := fs.Duration("dur", 0, "how long each timed loop runs (default 25ms with -quick, 100ms without)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: shmbench [-quick] [-json] [-svg FILE] [-run REGEXP] [-dur D]\n\n"+
+		fmt.Fprintf(fs.Output(), "usage: shmbench [-quick] [-json] [-svg FILE] [-benchfmt FILE] [-run REGEXP] [-dur D]\n\n"+
 			"Measures shmkit across processes beside its peers and the machine's ceiling.\n\n")
 		fs.PrintDefaults()
 	}
@@ -70,7 +74,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		fs.Usage()
 		return options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	o := options{cfg: config{quick: *quick, dur: fullDur}, json: *jsonOut, svg: *svg}
+	o := options{cfg: config{quick: *quick, dur: fullDur}, json: *jsonOut, svg: *svg, bench: *benchOut}
 	if *quick {
 		o.cfg.dur = quickDur
 	}
@@ -120,6 +124,7 @@ func execute(ctx context.Context, o options, ms []measure, stdout, stderr io.Wri
 		return nil, exitUsage
 	}
 	res := runSuite(ctx, o.cfg, sel, newProgress(stderr))
+	removeCeiling()
 	// The measures reap their children; a non-daemon one left over is
 	// waited for, briefly.
 	jctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -141,6 +146,12 @@ func execute(ctx context.Context, o options, ms []measure, stdout, stderr io.Wri
 	writeTable(table, res)
 	if o.svg != "" {
 		if err := writeSVGFile(o.svg, res); err != nil {
+			fmt.Fprintln(stderr, "shmbench:", err)
+			return res, exitFailed
+		}
+	}
+	if o.bench != "" {
+		if err := writeBenchfmtFile(o.bench, res); err != nil {
 			fmt.Fprintln(stderr, "shmbench:", err)
 			return res, exitFailed
 		}
@@ -209,36 +220,107 @@ type result struct {
 	reps     map[string][]float64 // name -> what each repetition of figs[name] measured
 	missing  map[string]error     // name -> why it is not in figs
 	labels   map[string]string    // peer labels that differ from the row's
-	machine  string
-	date     time.Time
-	took     time.Duration // the whole run
+	// pairs are the repetitions of two figures taken in turn, by
+	// row.ratioKey: shmkit's, then the peer's.
+	pairs   map[string][2][]float64
+	ratios  map[string]ratioStat // by row.ratioKey, for every row with both figures
+	machine string
+	date    time.Time
+	took    time.Duration // the whole run
 }
 
-// runSuite runs the measures in turn, showing each on p, and stops early
-// when ctx ends.
-func runSuite(ctx context.Context, cfg config, ms []measure, p *progress) *result {
-	res := &result{cfg: cfg, figs: figures{}, reps: map[string][]float64{}, missing: map[string]error{}, date: time.Now()}
+// session is what the suite runs at one time: a measure alone, or two
+// paired (see pairing), a row's shmkit figure's then its peer's.
+type session struct {
+	a, b *measure // b is nil for a measure alone
+}
+
+func (s session) label() string {
+	if s.b == nil {
+		return s.a.label
+	}
+	return s.a.label + " | " + s.b.label
+}
+
+// plan makes the sessions of a run of ms: a pair for each row whose
+// shmkit figure and peer come from two measures that can be paired (a
+// measure may be in several), then each measure that is in none, alone.
+func plan(ms []measure) []session {
+	by := map[string]int{}
 	for i, m := range ms {
+		for _, name := range m.names {
+			by[name] = i
+		}
+	}
+	var out []session
+	inPair := map[int]bool{}
+	seen := map[[2]int]bool{}
+	for _, r := range rows {
+		i, ok1 := by[r.shmkit]
+		j, ok2 := by[r.peer]
+		if r.peer == "" || !ok1 || !ok2 || i == j || !ms[i].pairable || !ms[j].pairable || seen[[2]int{i, j}] {
+			continue
+		}
+		seen[[2]int{i, j}] = true
+		inPair[i], inPair[j] = true, true
+		out = append(out, session{a: &ms[i], b: &ms[j]})
+	}
+	for i := range ms {
+		if !inPair[i] {
+			out = append(out, session{a: &ms[i]})
+		}
+	}
+	return out
+}
+
+// runSuite runs the measures of ms, paired where they can be (see plan),
+// showing each session on p, and stops early when ctx ends.
+func runSuite(ctx context.Context, cfg config, ms []measure, p *progress) *result {
+	res := &result{cfg: cfg, figs: figures{}, reps: map[string][]float64{}, missing: map[string]error{},
+		pairs: map[string][2][]float64{}, date: time.Now()}
+	sessions := plan(ms)
+	for i, s := range sessions {
 		if ctx.Err() != nil {
 			break
 		}
-		p.start(i+1, len(ms), m.label)
+		p.start(i+1, len(sessions), s.label())
 		start := time.Now()
-		mcfg := cfg
-		mcfg.reps = map[string][]float64{}
-		figs, err := runOne(ctx, mcfg, m)
-		if err != nil && ctx.Err() != nil {
-			err = errInterrupted
+		var outs []*outcome
+		if s.b == nil {
+			mcfg := cfg
+			mcfg.reps = map[string][]float64{}
+			figs, err := runOne(ctx, mcfg, *s.a)
+			outs = []*outcome{{m: *s.a, figs: figs, reps: mcfg.reps, err: err}}
+		} else {
+			oa, ob := runPair(ctx, cfg, reps(cfg, rateReps), *s.a, *s.b)
+			outs = []*outcome{oa, ob}
+			if oa.err == nil && ob.err == nil {
+				for name, xs := range oa.reps {
+					for peer, ys := range ob.reps {
+						res.pairs[name+"/"+peer] = [2][]float64{xs, ys}
+					}
+				}
+			}
 		}
-		o := &outcome{m: m, figs: figs, reps: mcfg.reps, err: err, took: time.Since(start)}
-		p.done(o)
-		res.outcomes = append(res.outcomes, o)
-		res.add(o)
+		var first error
+		for _, o := range outs {
+			if o.err != nil && ctx.Err() != nil {
+				o.err = errInterrupted
+			}
+			o.took = time.Since(start)
+			first = cmp.Or(first, o.err)
+		}
+		p.done(time.Since(start), first)
+		for _, o := range outs {
+			res.outcomes = append(res.outcomes, o)
+			res.add(o)
+		}
 	}
 	p.finish()
 	res.took = time.Since(res.date)
 	res.labels = peerLabels()
 	res.machine = machine()
+	res.setRatios()
 	return res
 }
 
@@ -255,29 +337,86 @@ func runOne(ctx context.Context, cfg config, m measure) (f figures, err error) {
 	return m.run(ctx, cfg)
 }
 
-// add records o's figures, or why its names are missing.
+// add records o's figures, or why its names are missing. A figure
+// measured in several sessions is the median of all its repetitions.
 func (res *result) add(o *outcome) {
 	if o.err != nil {
 		for _, name := range o.m.names {
-			res.missing[name] = o.err
+			if _, ok := res.figs[name]; !ok {
+				res.missing[name] = o.err
+			}
 		}
 		return
 	}
 	for name, v := range o.figs {
 		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-			res.missing[name] = fmt.Errorf("measured %v", v)
+			if _, ok := res.figs[name]; !ok {
+				res.missing[name] = fmt.Errorf("measured %v", v)
+			}
 			continue
 		}
+		delete(res.missing, name)
+		xs := o.reps[name]
+		if o.m.alternates {
+			for _, peer := range o.m.names {
+				if ys := o.reps[peer]; peer != name && len(xs) > 0 && len(ys) == len(xs) {
+					res.pairs[name+"/"+peer] = [2][]float64{xs, ys}
+				}
+			}
+		}
+		if prev := res.reps[name]; len(prev) > 0 && len(xs) > 0 {
+			res.reps[name] = append(slices.Clone(prev), xs...)
+			res.figs[name] = median(res.reps[name])
+			continue
+		}
+		if _, ok := res.figs[name]; ok && len(xs) == 0 {
+			continue // measured before, with its repetitions
+		}
 		res.figs[name] = v
-		if xs := o.reps[name]; len(xs) > 0 {
+		if len(xs) > 0 {
 			res.reps[name] = xs
 		}
 	}
 	for _, name := range o.m.names {
 		if _, ok := o.figs[name]; !ok {
-			res.missing[name] = errors.New("not measured")
+			if _, had := res.figs[name]; !had {
+				res.missing[name] = errors.New("not measured")
+			}
 		}
 	}
+}
+
+// setRatios sums up, for each row with a peer and both figures, its
+// pairwise ratios, or the ratio of its two figures when they were not
+// measured in turn.
+func (res *result) setRatios() {
+	res.ratios = map[string]ratioStat{}
+	for _, r := range rows {
+		if r.peer == "" {
+			continue
+		}
+		if pr, ok := res.pairs[r.ratioKey()]; ok {
+			if rs := pairRatios(pr[0], pr[1], lowerIsBetter(r.unit)); len(rs) > 0 {
+				res.ratios[r.ratioKey()] = newRatioStat(rs)
+				continue
+			}
+		}
+		if v, ok := r.value(res.figs); ok {
+			res.ratios[r.ratioKey()] = ratioStat{Median: v}
+		}
+	}
+}
+
+// scored are the figures with the median of each row's pairwise ratios
+// under its ratioKey: what the targets are scored on.
+func (res *result) scored() figures {
+	f := maps.Clone(res.figs)
+	for k, st := range res.ratios {
+		if st.Paired {
+			f[k] = st.Median
+		}
+	}
+	return f
 }
 
 // shmkitFailed tells whether a figure of shmkit's own (a row's shmkit
@@ -350,21 +489,21 @@ func (p *progress) start(i, n int, label string) {
 	}
 }
 
-func (p *progress) done(o *outcome) {
+func (p *progress) done(took time.Duration, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	line := fmt.Sprintf("%s %.1fs", p.line, o.took.Seconds())
+	line := fmt.Sprintf("%s %.1fs", p.line, took.Seconds())
 	switch {
-	case o.err == nil:
-	case errors.Is(o.err, errSkip), o.err == errInterrupted:
-		line += " " + o.err.Error()
+	case err == nil:
+	case errors.Is(err, errSkip), err == errInterrupted:
+		line += " " + err.Error()
 	default:
-		line += " failed: " + o.err.Error()
+		line += " failed: " + err.Error()
 	}
 	p.line = ""
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\x1b[K%s", line)
-		if o.err != nil && !errors.Is(o.err, errSkip) {
+		if err != nil && !errors.Is(err, errSkip) {
 			fmt.Fprintln(p.w) // a failure stays on the screen
 		}
 		return

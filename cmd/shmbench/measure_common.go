@@ -36,14 +36,13 @@ import (
 )
 
 const (
-	// rateReps is how many repetitions of cfg.dur a rate measure makes
-	// (quickReps in a quick run); its figure is their median.
-	rateReps = 5
-	// rttReps is the same for the round trips, which are noisier.
-	rttReps = 7
+	// rateReps is how many repetitions of cfg.dur a measure makes
+	// (quickReps in a quick run); its figure is their median. A pair of
+	// measures makes as many, each.
+	rateReps = 9
 	// quickReps is how many repetitions every measure makes in a quick
-	// run: enough to show how much a figure moves.
-	quickReps = 3
+	// run, and every pair: enough to show how much a ratio moves.
+	quickReps = 7
 	// joinGuard bounds how long a child may take to exit once its work is
 	// done, and every other wait that no timed loop bounds.
 	joinGuard = 20 * time.Second
@@ -223,7 +222,7 @@ func parentRep(g *group, bar *semaphore.Barrier, mine func() (uint64, error)) (u
 // registerOne registers a measure that gives one figure, name, from the
 // repetitions f returns.
 func registerOne(label, name string, f func(context.Context, config) ([]float64, error)) {
-	register(measure{label: label, names: []string{name}, run: func(ctx context.Context, cfg config) (figures, error) {
+	register(measure{label: label, names: []string{name}, pairable: true, run: func(ctx context.Context, cfg config) (figures, error) {
 		xs, err := f(ctx, cfg)
 		if err != nil {
 			return nil, err
@@ -278,9 +277,23 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
+// repeat is repeat for a measure of cfg: when the measure is paired with
+// another, its repetitions alternate with the other's (see pairing), and
+// there are as many as the pairing says, which reps gives too.
+func (cfg config) repeat(ctx context.Context, n int, rep func() (float64, error)) ([]float64, error) {
+	if cfg.turn != nil {
+		return cfg.turn.repeat(ctx, rep)
+	}
+	return repeat(ctx, n, rep)
+}
+
 // reps is how many repetitions of cfg.dur each a measure makes: n, or
-// quickReps in a quick run.
+// quickReps in a quick run, or the pairing's count when the measure is
+// paired.
 func reps(cfg config, n int) int {
+	if cfg.turn != nil {
+		return cfg.turn.p.n
+	}
 	if cfg.quick {
 		return quickReps
 	}

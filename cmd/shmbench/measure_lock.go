@@ -20,8 +20,9 @@ import (
 
 func init() {
 	register(measure{label: "Mutex and sync.Mutex lock+unlock, uncontended",
-		names: []string{"mutex_uncontended_ns", "sync_mutex_uncontended_ns"},
-		run:   uncontended})
+		names:      []string{"mutex_uncontended_ns", "sync_mutex_uncontended_ns"},
+		run:        uncontended,
+		alternates: true})
 	registerOne("Mutex-protected counter (2 processes)", "mutex_counter_2proc_ops_per_s", counter2Proc)
 	registerOne("sync.Mutex-protected counter (2 goroutines)", "sync_mutex_counter_2goroutine_ops_per_s", counter2Goroutines)
 }
@@ -136,7 +137,7 @@ func counter2Proc(ctx context.Context, cfg config) ([]float64, error) {
 	if err := start(g, counterChild, counterArg{Mutex: m, Words: words.Handle(), Sync: bar, Reps: nr, Dur: cfg.dur}); err != nil {
 		return nil, err
 	}
-	rate, err := repeat(ctx, nr, func() (float64, error) {
+	rate, err := cfg.repeat(ctx, nr, func() (float64, error) {
 		atomic.StoreUint64(cnt, 0) // the child waits at the barrier
 		mine, el, err := parentRep(g, bar, func() (uint64, error) { return increment(ctx, m, cnt, cfg.dur) })
 		if err != nil {
@@ -157,7 +158,7 @@ func counter2Proc(ctx context.Context, cfg config) ([]float64, error) {
 // counter2Goroutines is counter2Proc with a sync.Mutex and two goroutines
 // of this process.
 func counter2Goroutines(ctx context.Context, cfg config) ([]float64, error) {
-	return repeat(ctx, reps(cfg, rateReps), func() (float64, error) {
+	return cfg.repeat(ctx, reps(cfg, rateReps), func() (float64, error) {
 		var s struct {
 			sync.Mutex
 			n uint64

@@ -125,7 +125,7 @@ func map2Proc(ctx context.Context, cfg config) ([]float64, error) {
 		return nil, err
 	}
 	var seen [2]uint64
-	rate, err := repeat(ctx, nr, func() (float64, error) {
+	rate, err := cfg.repeat(ctx, nr, func() (float64, error) {
 		mine, el, err := parentRep(g, bar, func() (uint64, error) { return setGet(ctx, m, 0, cfg.dur) })
 		if err != nil {
 			return 0, err
@@ -145,7 +145,7 @@ func map2Proc(ctx context.Context, cfg config) ([]float64, error) {
 // rwMap2Goroutines is map2Proc with a Go map under a sync.RWMutex (Set
 // under Lock, Get under RLock) and two goroutines of this process.
 func rwMap2Goroutines(ctx context.Context, cfg config) ([]float64, error) {
-	return repeat(ctx, reps(cfg, rateReps), func() (float64, error) {
+	return cfg.repeat(ctx, reps(cfg, rateReps), func() (float64, error) {
 		var s struct {
 			sync.RWMutex
 			m map[int64]int64

@@ -75,7 +75,7 @@ func parkRTT(ctx context.Context, cfg config) ([]float64, error) {
 	ping, pong := futexWords(o)
 	atomic.StoreUint32(ping, parkStart)
 	atomic.StoreUint32(pong, parkStart)
-	nr := reps(cfg, rttReps)
+	nr := reps(cfg, rateReps)
 	g := newGroup(ctx)
 	defer g.kill()
 	if err := start(g, parkPong, futexPongArg{Words: o.Handle(), Reps: nr}); err != nil {

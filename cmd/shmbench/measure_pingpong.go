@@ -22,6 +22,7 @@ import (
 
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/ringbuffer"
+	"github.com/shmkit/shmkit/semaphore"
 )
 
 const (
@@ -36,9 +37,13 @@ func init() {
 }
 
 // pongArg is the argument of the ring ping-pong's child: it pops from Ping
-// and pushes to Pong, until it has sent back Reps end marks.
+// and pushes to Pong, until it has sent back Reps end marks, and meets
+// the parent at Sync before each repetition: so that a spinning child
+// sleeps between repetitions, and leaves the cores to what runs then (the
+// other side of a pair).
 type pongArg struct {
 	Ping, Pong *ringbuffer.Ring[uint64]
+	Sync       *semaphore.Barrier
 	Spin       bool
 	Reps       int
 }
@@ -50,16 +55,21 @@ var ringPong = process.Register("shmbench.ring-pong", func(ctx context.Context, 
 	// context costs a sleeping wait more): the parent kills this daemon
 	// if it must.
 	bg := context.Background()
-	for marks := 0; marks < a.Reps; {
-		v, err := a.Ping.Pop(bg)
-		if err != nil {
+	for range a.Reps {
+		if _, err := a.Sync.Wait(ctx); err != nil {
 			return err
 		}
-		if v == endMark {
-			marks++
-		}
-		if err := a.Pong.Push(bg, answer(v)); err != nil {
-			return err
+		for {
+			v, err := a.Ping.Pop(bg)
+			if err != nil {
+				return err
+			}
+			if err := a.Pong.Push(bg, answer(v)); err != nil {
+				return err
+			}
+			if v == endMark {
+				break
+			}
 		}
 	}
 	return nil
@@ -87,10 +97,15 @@ func ringRTT(ctx context.Context, cfg config, spin bool) ([]float64, error) {
 	if _, err := pong.TryPop(); !errors.Is(err, ringbuffer.ErrEmpty) {
 		return nil, fmt.Errorf("first TryPop: %v", err)
 	}
-	nr := reps(cfg, rttReps)
+	nr := reps(cfg, rateReps)
+	bar, err := semaphore.NewBarrier(2)
+	if err != nil {
+		return nil, err
+	}
+	defer bar.Free()
 	g := newGroup(ctx)
 	defer g.kill()
-	if err := start(g, ringPong, pongArg{Ping: ping, Pong: pong, Spin: spin, Reps: nr}); err != nil {
+	if err := start(g, ringPong, pongArg{Ping: ping, Pong: pong, Sync: bar, Spin: spin, Reps: nr}); err != nil {
 		return nil, err
 	}
 	round := func(v uint64) error {
@@ -106,7 +121,16 @@ func ringRTT(ctx context.Context, cfg config, spin bool) ([]float64, error) {
 		}
 		return nil
 	}
-	return roundTrips(ctx, cfg, g, nr, round)
+	rtt, err := cfg.repeat(ctx, nr, func() (float64, error) {
+		if _, err := bar.Wait(g.ctx); err != nil {
+			return 0, g.why(err)
+		}
+		return rounds(ctx, cfg.dur, round)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rtt, g.join()
 }
 
 // rounds plays one repetition of round trips, numbered from 0, with round:
@@ -137,7 +161,7 @@ func rounds(ctx context.Context, d time.Duration, round func(v uint64) error) (f
 // roundTrips plays nr repetitions of round trips with round (see rounds)
 // and returns what each measured, once the children of g ended well.
 func roundTrips(ctx context.Context, cfg config, g *group, nr int, round func(v uint64) error) ([]float64, error) {
-	rtt, err := repeat(ctx, nr, func() (float64, error) { return rounds(ctx, cfg.dur, round) })
+	rtt, err := cfg.repeat(ctx, nr, func() (float64, error) { return rounds(ctx, cfg.dur, round) })
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +234,7 @@ func pipeRTT(ctx context.Context, cfg config) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	nr := reps(cfg, rttReps)
+	nr := reps(cfg, rateReps)
 	g := newGroup(ctx)
 	defer g.kill()
 	pid := os.Getpid()

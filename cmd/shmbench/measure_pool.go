@@ -94,7 +94,7 @@ func endPool(p *process.Pool, pids []int) error {
 func poolApply(ctx context.Context, cfg config) (figures, error) {
 	us, err := withPool(ctx, func(ctx context.Context, p *process.Pool) ([]float64, error) {
 		i := poolWarmup
-		return repeat(ctx, reps(cfg, rateReps), func() (float64, error) {
+		return cfg.repeat(ctx, reps(cfg, rateReps), func() (float64, error) {
 			// A hung pool ends the call instead of the run.
 			cctx, cancel := context.WithTimeout(ctx, cfg.dur+joinGuard)
 			defer cancel()
@@ -162,7 +162,7 @@ func poolMap(ctx context.Context, cfg config) (figures, error) {
 // startJoin starts a child that does nothing and joins it, in turn, for
 // cfg.dur a repetition (at least 3 times); ms.
 func startJoin(ctx context.Context, cfg config) (figures, error) {
-	ms, err := repeat(ctx, reps(cfg, rateReps), func() (float64, error) {
+	ms, err := cfg.repeat(ctx, reps(cfg, rateReps), func() (float64, error) {
 		t0 := time.Now()
 		end := t0.Add(cfg.dur)
 		n := 0

@@ -154,7 +154,7 @@ func queueRate(ctx context.Context, cfg config, pairs int) ([]float64, error) {
 			return nil, err
 		}
 	}
-	rate, err := repeat(ctx, nr, func() (float64, error) {
+	rate, err := cfg.repeat(ctx, nr, func() (float64, error) {
 		_, el, err := parentRep(g, bar, func() (uint64, error) {
 			n, sum, err := produce(g.ctx, q, 0, pairs, cfg.dur)
 			if err != nil {

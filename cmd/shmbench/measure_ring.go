@@ -135,7 +135,7 @@ func spscRate(ctx context.Context, cfg config, batch int) ([]float64, error) {
 		_, err := r.PushBatch(g.ctx, buf)
 		return uint64(batch), err
 	}
-	rate, err := repeat(ctx, nr, func() (float64, error) {
+	rate, err := cfg.repeat(ctx, nr, func() (float64, error) {
 		return oneWay(ctx, g, bar, words, cfg.dur, nil, send, "consumer")
 	})
 	if err != nil {
@@ -148,7 +148,7 @@ func spscRate(ctx context.Context, cfg config, batch int) ([]float64, error) {
 // goroutines; msg/s.
 func chanRate(ctx context.Context, cfg config) ([]float64, error) {
 	nr := reps(cfg, rateReps)
-	return repeat(ctx, nr, func() (float64, error) {
+	return cfg.repeat(ctx, nr, func() (float64, error) {
 		ch := make(chan int64, spscCap)
 		got := make(chan error, 1)
 		var took int64
@@ -325,7 +325,7 @@ func streamRate(ctx context.Context, cfg config, a streamArg,
 		met := opened
 		opened = func() { met(); opened = nil } // once, after the first meeting
 	}
-	rate, err := repeat(ctx, nr, func() (float64, error) {
+	rate, err := cfg.repeat(ctx, nr, func() (float64, error) {
 		return oneWay(ctx, g, bar, words, cfg.dur, opened, send, "reader")
 	})
 	if err != nil {
@@ -444,7 +444,7 @@ func bulkRate(ctx context.Context, cfg config) ([]float64, error) {
 		_, err := r.PushBatch(g.ctx, src)
 		return 1, err
 	}
-	rate, err := repeat(ctx, nr, func() (float64, error) {
+	rate, err := cfg.repeat(ctx, nr, func() (float64, error) {
 		blocks, err := oneWay(ctx, g, bar, words, cfg.dur, nil, send, "consumer")
 		return blocks * float64(len(block{})) / 1e9, err
 	})

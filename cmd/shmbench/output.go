@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -52,16 +53,18 @@ func peerLabels() map[string]string {
 	return m
 }
 
-// writeJSON prints {"metrics": {NAME: number, ...}, "repetitions": {NAME:
-// [number, ...]}, "seconds": number}: the figures measured, and no others;
-// what each repetition behind a figure measured, in order, for the
-// figures that have them; and how long the run took.
+// writeJSON prints {"metrics": {NAME: number, ...}, "ratios": {SHMKIT/PEER:
+// {...}, ...}, "repetitions": {NAME: [number, ...]}, "seconds": number}:
+// the figures measured, and no others; for each row with a peer, the
+// ratio (see ratioStat); what each repetition behind a figure measured,
+// in order, for the figures that have them; and how long the run took.
 func writeJSON(w io.Writer, res *result) error {
 	b, err := json.MarshalIndent(struct {
 		Metrics     figures              `json:"metrics"`
+		Ratios      map[string]ratioStat `json:"ratios"`
 		Repetitions map[string][]float64 `json:"repetitions"`
 		Seconds     float64              `json:"seconds"`
-	}{res.figs, res.reps, math.Round(res.took.Seconds()*10) / 10}, "", "  ")
+	}{res.figs, res.ratios, res.reps, math.Round(res.took.Seconds()*10) / 10}, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -128,24 +131,35 @@ func (res *result) peerLabel(r *row) string {
 
 // ratioText is the row's ratio, in one direction for rates and times
 // alike: how many times faster shmkit is than the peer ("19.8x faster"),
-// or slower ("2.05x slower"), "as fast" when that rounds to 1.00x; "—"
-// when a figure is missing.
+// or slower ("2.05x slower"), "as fast" when that rounds to 1.00x, then
+// the lowest and highest of the pairwise ratios, read the same way
+// ("2.05x slower (1.98-2.31)"), or "(unpaired)" for the ratio of two
+// figures measured apart; "—" when a figure is missing.
 func (res *result) ratioText(r *row) string {
 	if r.peer == "" {
 		return ""
 	}
-	v, ok := r.value(res.figs)
-	if !ok {
+	st, ok := res.ratios[r.ratioKey()]
+	if !ok { // a run not summed up by setRatios
+		v, have := r.value(res.figs)
+		st, ok = ratioStat{Median: v}, have
+	}
+	if !ok || !(st.Median > 0) {
 		return "—"
 	}
+	v, lo, hi := st.Median, st.Min, st.Max
 	word := "x faster"
 	if v < 1 {
-		v, word = 1/v, "x slower"
+		v, lo, hi, word = 1/v, 1/hi, 1/lo, "x slower"
 	}
+	text := sig3(v) + word
 	if sig3(v) == "1.00" {
-		return "as fast"
+		text = "as fast"
 	}
-	return sig3(v) + word
+	if !st.Paired {
+		return text + " (unpaired)"
+	}
+	return text + " (" + sig3(lo) + "-" + sig3(hi) + ")"
 }
 
 // moved is how far the repetitions of the figure name spread, as a share
@@ -210,8 +224,9 @@ func (res *result) why(name string) string {
 // "yes", "no", or "—" when a figure the part needs is missing.
 func (res *result) partsMet(r *row) []string {
 	var out []string
+	f := res.scored()
 	for _, p := range r.parts {
-		s, ok := p(res.figs)
+		s, ok := p(f)
 		switch {
 		case !ok:
 			out = append(out, "—")
@@ -325,12 +340,15 @@ func writeTable(w io.Writer, res *result) {
 // legend, under the table, says how to read it.
 const legend = `Legend:
   shmkit, peer  the median of each figure's repetitions; the peer is what shmkit stands beside
-  ratio         how many times faster or slower shmkit is than the peer, for rates and times alike
+  ratio         how many times faster or slower shmkit is than the peer, for rates and times alike:
+                the median of the ratios of repetitions taken in turn (shmkit, peer, shmkit, ...),
+                then the lowest and highest of those ratios; unpaired: the ratio of the two medians,
+                measured apart (Python's figures)
   moved         how far each figure's repetitions spread, (highest - lowest) / median: shmkit's / the peer's
   target        the design's goal; a ratio in it reads as the ratio column ("<= 2x slower")
   met           yes or no for each part of the target, in its order; — when a figure is missing
   indented      the figure of the row above, beside another peer
-Read the ratios, not the times: a machine's load moves the figures of a whole run, the peers' with shmkit's.`
+Read the ratios, not the times: a machine's load moves the figures of a run, the peers' with shmkit's.`
 
 // tally counts the rows with a target: all of them, those met (every
 // part), and those a missing figure leaves open.
@@ -392,10 +410,10 @@ func (res *result) otherFigures() []string {
 // footer names the machine, the date, and the kind of run: its timed
 // loops, its repetitions, and how long it took.
 func (res *result) footer() string {
-	kind := fmt.Sprintf("full run, timed loops of %v, %d repetitions each (round trips %d, Python %d)",
-		res.cfg.dur, rateReps, rttReps, pyReps)
+	kind := fmt.Sprintf("full run, timed loops of %v, %d repetitions each (Python %d)",
+		res.cfg.dur, rateReps, pyReps)
 	if res.cfg.quick {
-		kind = fmt.Sprintf("quick run, timed loops of %v, %d repetitions each", res.cfg.dur, quickReps)
+		kind = fmt.Sprintf("quick run, timed loops of %v, %d repetitions each (Python %d)", res.cfg.dur, quickReps, pyReps)
 	}
 	return fmt.Sprintf("%s; %s; %s; took %.0f s", res.machine, res.date.Format("2006-01-02 15:04 MST"), kind, res.took.Seconds())
 }
@@ -403,15 +421,7 @@ func (res *result) footer() string {
 // machine describes this machine: CPU model, cores, kernel, Go, and
 // python3 and the C compiler when present.
 func machine() string {
-	cpu := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.Lines(string(b)) {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
+	cpu := cmp.Or(cpuModel(), "unknown CPU")
 	parts := []string{cpu, fmt.Sprintf("%d cores", runtime.NumCPU())}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		parts = append(parts, "Linux "+strings.TrimSpace(string(b)))
@@ -426,6 +436,20 @@ func machine() string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// cpuModel is the model name of this machine's CPU, "" when unknown.
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 // version is the first line a program prints when asked its version.
@@ -478,7 +502,7 @@ func writeSVG(w io.Writer, res *result) {
 		if strings.HasPrefix(r.metric, " ") { // "the same beside X", under the row above
 			b.label = "↳ " + strings.TrimPrefix(b.label, "the same ")
 		}
-		b.score, b.ok = r.score(res.figs)
+		b.score, b.ok = r.score(res.scored())
 		if _, have := res.figs[r.shmkit]; !have {
 			b.text = "not measured: " + res.why(r.shmkit)
 		} else {

@@ -71,7 +71,8 @@ func TestEveryRequiredFigureHasAMeasure(t *testing.T) {
 // checks what -json, the table and -svg make of it.
 func TestSuite(t *testing.T) {
 	svg := filepath.Join(t.TempDir(), "chart.svg")
-	o := options{cfg: config{quick: true, dur: tinyDur}, json: true, svg: svg}
+	bench := filepath.Join(t.TempDir(), "bench.txt")
+	o := options{cfg: config{quick: true, dur: tinyDur}, json: true, svg: svg, bench: bench}
 	var stdout, stderr bytes.Buffer
 	res, code := execute(guard(t), o, measures, &stdout, &stderr)
 	t.Logf("stderr:\n%s", stderr.String())
@@ -113,8 +114,9 @@ func TestSuite(t *testing.T) {
 		}
 	}
 	// Each figure of a timed loop has its quickReps repetitions (Pool.Map
-	// as many as fit), of which it is the median; the counts (threads,
-	// allocations) are measured once.
+	// as many as fit, Python's pyReps) in each session that measured it
+	// (beside each of its peers), of which it is the median; the counts
+	// (threads, allocations) are measured once.
 	once := map[string]bool{"parked_goroutines_threads": true, "hot_path_allocs_per_op": true}
 	for name, v := range got {
 		xs, ok := out.Repetitions[name]
@@ -125,8 +127,12 @@ func TestSuite(t *testing.T) {
 			if len(xs) != 1 || xs[0] != v {
 				t.Errorf("-json: %s = %v has repetitions %v, want the one", name, v, xs)
 			}
-		case len(xs) != quickReps && !(name == "pool_map_items_per_s" && len(xs) >= 1):
-			t.Errorf("-json: %s has repetitions %v, want %d", name, xs, quickReps)
+		case strings.HasPrefix(name, "python_"):
+			if len(xs) != pyReps {
+				t.Errorf("-json: %s has repetitions %v, want %d", name, xs, pyReps)
+			}
+		case (len(xs) == 0 || len(xs)%quickReps != 0) && !(name == "pool_map_items_per_s" && len(xs) >= 1):
+			t.Errorf("-json: %s has repetitions %v, want %d in each session", name, xs, quickReps)
 		case median(xs) != v:
 			t.Errorf("-json: %s is %v, but the median of its repetitions %v is %v", name, v, xs, median(xs))
 		}
@@ -134,6 +140,27 @@ func TestSuite(t *testing.T) {
 	for name := range out.Repetitions {
 		if _, ok := got[name]; !ok {
 			t.Errorf("-json: repetitions of %s, which is no figure", name)
+		}
+	}
+	// Every row with both figures has its ratio: paired, of quickReps
+	// pairs, but for Python's peers.
+	for _, r := range rows {
+		_, ok1 := got[r.shmkit]
+		_, ok2 := got[r.peer]
+		st, ok := out.Ratios[r.ratioKey()]
+		switch {
+		case r.peer == "" || !ok1 || !ok2:
+			if ok {
+				t.Errorf("-json: a ratio %s without both figures", r.ratioKey())
+			}
+		case !ok:
+			t.Errorf("-json: no ratio %s", r.ratioKey())
+		case strings.HasPrefix(r.peer, "python_"):
+			if st.Paired || st.N != 0 || !(st.Median > 0) {
+				t.Errorf("-json: %s = %+v, want unpaired", r.ratioKey(), st)
+			}
+		case st.N != quickReps || !st.Paired || !(st.Min > 0 && st.Min <= st.Q1 && st.Q1 <= st.Median && st.Median <= st.Q3 && st.Q3 <= st.Max):
+			t.Errorf("-json: %s = %+v, want %d pairs in order", r.ratioKey(), st, quickReps)
 		}
 	}
 	if !(out.Seconds > 0) || out.Seconds != math.Round(res.took.Seconds()*10)/10 {
@@ -148,11 +175,18 @@ func TestSuite(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSVG(t, b)
+
+	b, err = os.ReadFile(bench)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBenchfmt(t, b, res)
 }
 
 // jsonOut is what -json prints.
 type jsonOut struct {
 	Metrics     map[string]float64   `json:"metrics"`
+	Ratios      map[string]ratioStat `json:"ratios"`
 	Repetitions map[string][]float64 `json:"repetitions"`
 	Seconds     float64              `json:"seconds"`
 }
@@ -170,8 +204,8 @@ func decodeJSON(t *testing.T, b []byte) jsonOut {
 	if _, err := dec.Token(); err != io.EOF {
 		t.Fatalf("-json output has more than one object: %s", b)
 	}
-	if v.Metrics == nil || v.Repetitions == nil {
-		t.Fatalf("-json output has no metrics or no repetitions: %s", b)
+	if v.Metrics == nil || v.Repetitions == nil || v.Ratios == nil {
+		t.Fatalf("-json output has no metrics, ratios or repetitions: %s", b)
 	}
 	return v
 }
@@ -241,17 +275,18 @@ func TestCeiling(t *testing.T) {
 	if _, err := compiler(); err != nil {
 		t.Skip(err)
 	}
-	f, err := runCeiling(guard(t), config{quick: true, dur: 20 * time.Millisecond}, "ring", "spin", "futex", "memcpy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"ceiling_ring_msgs_per_s", "ceiling_spin_rtt_ns", "ceiling_futex_rtt_ns", "memcpy_64k_gb_per_s"} {
-		if v, ok := f[name]; !ok || !(v > 0) {
-			t.Errorf("%s = %v (present %v), want a positive figure; all: %v", name, v, ok, f)
+	t.Cleanup(removeCeiling)
+	for _, which := range []string{"ring", "spin", "futex", "memcpy"} {
+		xs, err := runCeiling(guard(t), config{quick: true, dur: 20 * time.Millisecond}, which)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(xs) != quickReps || !(slices.Min(xs) > 0) {
+			t.Errorf("%s: %v, want %d positive repetitions", which, xs, quickReps)
 		}
 	}
-	if len(f) != 4 {
-		t.Errorf("the C program gave %v, want 4 figures", f)
+	if _, err := runCeiling(guard(t), config{quick: true, dur: tinyDur}, "nothing"); err == nil || !strings.Contains(err.Error(), "unknown figure") {
+		t.Errorf("an unknown figure: %v, want the program's complaint", err)
 	}
 }
 
@@ -264,9 +299,9 @@ func TestMemcpyWithoutCompiler(t *testing.T) {
 	if _, err := runCeiling(context.Background(), config{quick: true, dur: tinyDur}, "ring"); !errors.Is(err, errSkip) {
 		t.Errorf("the ceiling without a compiler: %v, want a skip", err)
 	}
-	f, err := runMemcpy(context.Background(), config{quick: true, dur: tinyDur})
-	if err != nil || !(f["memcpy_64k_gb_per_s"] > 0) {
-		t.Fatalf("runMemcpy = %v, %v", f, err)
+	xs, err := runMemcpy(context.Background(), config{quick: true, dur: tinyDur})
+	if err != nil || len(xs) != quickReps || !(slices.Min(xs) > 0) {
+		t.Fatalf("runMemcpy = %v, %v", xs, err)
 	}
 	if l := peerLabels()["memcpy_64k_gb_per_s"]; !strings.Contains(l, "Go copy") {
 		t.Errorf("the peer's label is %q", l)
@@ -286,9 +321,9 @@ func TestCompilerHonoursCC(t *testing.T) {
 }
 
 func TestGoCopy(t *testing.T) {
-	xs := goCopy(context.Background(), config{quick: true, dur: time.Millisecond})
-	if len(xs) != quickReps || !(slices.Min(xs) > 0) {
-		t.Errorf("goCopy = %v, want %d positive repetitions", xs, quickReps)
+	xs, err := goCopy(context.Background(), config{quick: true, dur: time.Millisecond})
+	if err != nil || len(xs) != quickReps || !(slices.Min(xs) > 0) {
+		t.Errorf("goCopy = %v, %v, want %d positive repetitions", xs, err, quickReps)
 	}
 }
 
@@ -376,19 +411,19 @@ func TestRowScores(t *testing.T) {
 		ratio, met   string
 	}{
 		// A time: 240 / 117 = 2.051 times the C spin's, more than 1.5.
-		{"pingpong_spin_rtt_ns", "ceiling_spin_rtt_ns", "2.05x slower", "no"},
+		{"pingpong_spin_rtt_ns", "ceiling_spin_rtt_ns", "2.05x slower (unpaired)", "no"},
 		// A rate: 937.5 / 600 = 1.5625 times slower, within 2.
-		{"ring_spsc_batch_msgs_per_s", "ceiling_ring_msgs_per_s", "1.56x slower", "yes"},
+		{"ring_spsc_batch_msgs_per_s", "ceiling_ring_msgs_per_s", "1.56x slower (unpaired)", "yes"},
 		// 261.36 / 13.2 = 19.8, faster than the pipe.
-		{"pingpong_park_rtt_ns", "pipe_pingpong_rtt_ns", "19.8x faster", "yes"},
+		{"pingpong_park_rtt_ns", "pipe_pingpong_rtt_ns", "19.8x faster (unpaired)", "yes"},
 		// 13.2 / 12 = 1.1 <= 1.2.
-		{"pingpong_park_rtt_ns", "ceiling_futex_rtt_ns", "1.10x slower", "yes"},
+		{"pingpong_park_rtt_ns", "ceiling_futex_rtt_ns", "1.10x slower (unpaired)", "yes"},
 		// 84.4 M < 100 M, and 84.4e6 / 120e3 = 703 < 1000.
-		{"ring_spsc_msgs_per_s", "python_queue_msgs_per_s", "703x faster", "no; no"},
+		{"ring_spsc_msgs_per_s", "python_queue_msgs_per_s", "703x faster (unpaired)", "no; no"},
 		// 15 us <= 20 us, and 140 / 15 = 9.33 < 10.
-		{"pool_apply_rtt_us", "python_pool_apply_rtt_us", "9.33x faster", "yes; no"},
+		{"pool_apply_rtt_us", "python_pool_apply_rtt_us", "9.33x faster (unpaired)", "yes; no"},
 		// 2 ms <= 3 ms, and 13 / 2 = 6.5 >= 4.
-		{"process_start_join_ms", "python_fork_start_join_ms", "6.50x faster", "yes; yes"},
+		{"process_start_join_ms", "python_fork_start_join_ms", "6.50x faster (unpaired)", "yes; yes"},
 		// The peer was skipped: no ratio, no verdict.
 		{"bulk_64k_gb_per_s", "memcpy_64k_gb_per_s", "—", "—"},
 		// The figures were not measured at all.
@@ -434,16 +469,16 @@ func TestRowScores(t *testing.T) {
 
 	// A ratio that rounds to 1 reads "as fast", either way.
 	res.figs["pipe_pingpong_rtt_ns"] = 13.21e3
-	if got := res.ratioText(findRow(t, "pingpong_park_rtt_ns", "pipe_pingpong_rtt_ns")); got != "as fast" {
+	if got := res.ratioText(findRow(t, "pingpong_park_rtt_ns", "pipe_pingpong_rtt_ns")); got != "as fast (unpaired)" {
 		t.Errorf("park beside a pipe as fast: %q", got)
 	}
 	res.figs["pipe_pingpong_rtt_ns"] = 13.19e3
-	if got := res.ratioText(findRow(t, "pingpong_park_rtt_ns", "pipe_pingpong_rtt_ns")); got != "as fast" {
+	if got := res.ratioText(findRow(t, "pingpong_park_rtt_ns", "pipe_pingpong_rtt_ns")); got != "as fast (unpaired)" {
 		t.Errorf("park beside a pipe as fast: %q", got)
 	}
 	// A time slower than its peer reads "slower".
 	res.figs["pipe_pingpong_rtt_ns"] = 6.6e3
-	if got := res.ratioText(findRow(t, "pingpong_park_rtt_ns", "pipe_pingpong_rtt_ns")); got != "2.00x slower" {
+	if got := res.ratioText(findRow(t, "pingpong_park_rtt_ns", "pipe_pingpong_rtt_ns")); got != "2.00x slower (unpaired)" {
 		t.Errorf("park beside a faster pipe: %q", got)
 	}
 	// A part is judged even where the other part cannot be: the rate
@@ -605,8 +640,8 @@ func TestExecuteInterrupted(t *testing.T) {
 }
 
 func TestParseArgs(t *testing.T) {
-	o, err := parseArgs([]string{"-quick", "-json", "-svg", "x.svg", "-run", "ring", "-dur", "7ms"}, io.Discard)
-	if err != nil || !o.cfg.quick || !o.json || o.svg != "x.svg" || o.run.String() != "ring" || o.cfg.dur != 7*time.Millisecond {
+	o, err := parseArgs([]string{"-quick", "-json", "-svg", "x.svg", "-benchfmt", "b.txt", "-run", "ring", "-dur", "7ms"}, io.Discard)
+	if err != nil || !o.cfg.quick || !o.json || o.svg != "x.svg" || o.bench != "b.txt" || o.run.String() != "ring" || o.cfg.dur != 7*time.Millisecond {
 		t.Errorf("parseArgs = %+v, %v", o, err)
 	}
 	if o, err := parseArgs(nil, io.Discard); err != nil || o.cfg.quick || o.cfg.dur != fullDur || o.run != nil {
@@ -737,7 +772,7 @@ func TestExecuteRepetitions(t *testing.T) {
 	if !regexp.MustCompile(`\| 150 M msg/s +\| Python mp.Queue: not run +\| — +\| 40% / — +\|`).MatchString(table) {
 		t.Errorf("the ring's row does not show its spread:\n%s", table)
 	}
-	if want := fmt.Sprintf("quick run, timed loops of %v, %d repetitions each; took 0 s", tinyDur, quickReps); !strings.Contains(table, want) {
+	if want := fmt.Sprintf("quick run, timed loops of %v, %d repetitions each (Python %d); took 0 s", tinyDur, quickReps, pyReps); !strings.Contains(table, want) {
 		t.Errorf("the footer does not say %q:\n%s", want, table)
 	}
 }

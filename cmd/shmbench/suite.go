@@ -21,6 +21,9 @@ type config struct {
 	// reps, when not nil, keeps what each repetition of a figure measured,
 	// by name (see note); the suite gives each measure its own.
 	reps map[string][]float64
+	// turn, when not nil, pairs the measure's repetitions with those of
+	// another measure (see pairing): the suite sets it.
+	turn *turn
 }
 
 // note keeps xs as the repetitions of the figure name and returns their
@@ -39,6 +42,13 @@ type measure struct {
 	label string   // what the progress line shows
 	names []string // the figures it gives
 	run   func(ctx context.Context, cfg config) (figures, error)
+	// pairable: the measure gives one figure from one call of
+	// config.repeat, so that the suite may pair it with another (see
+	// pairing).
+	pairable bool
+	// alternates: the measure takes the repetitions of its figures in
+	// turn itself, so that the i-th of each make a pair.
+	alternates bool
 }
 
 // errSkip is wrapped by the error of a measure that cannot run here, with
@@ -103,9 +113,18 @@ func lowerIsBetter(unit string) bool {
 	return false
 }
 
+// ratioKey names the row's ratio in -json's "ratios", and among the
+// figures that score the targets (see result.scored).
+func (r row) ratioKey() string { return r.shmkit + "/" + r.peer }
+
 // value is how many times faster shmkit is than the peer: shmkit/peer for
-// rates, peer/shmkit for times; below 1, shmkit is slower.
+// rates, peer/shmkit for times; below 1, shmkit is slower. It is the
+// median of the pairwise ratios when f carries them (under ratioKey), else
+// the ratio of the two figures.
 func (r row) value(f figures) (float64, bool) {
+	if v, ok := f[r.ratioKey()]; ok && r.peer != "" {
+		return v, v > 0
+	}
 	s, ok1 := f[r.shmkit]
 	p, ok2 := f[r.peer]
 	if r.peer == "" || !ok1 || !ok2 || s <= 0 || p <= 0 {
