@@ -3,7 +3,7 @@
 // slower it is than the peer, how much it moved between repetitions, and
 // the target of shmkit's design that it meets or misses.
 //
-//	go run ./cmd/shmbench           # about a minute on 2 cores
+//	go run ./cmd/shmbench           # under a minute on 2 cores
 //	go run ./cmd/shmbench -quick    # 10 to 15 seconds
 //
 // # What it measures
