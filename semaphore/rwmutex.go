@@ -35,9 +35,9 @@ import (
 // A dead process's slot is taken back by the next process that needs one;
 // a 65th live process waits in RLock for a slot. Read locks count per
 // process, as RLock's depth does: any goroutine of a process may RUnlock a
-// read lock another took. A process that holds a read lock and asks for
-// the write lock waits for ever, as with sync.RWMutex; so does a read lock
-// taken again while a writer waits (recursive read locking is not
+// read lock another took. A goroutine that holds a read lock and asks for
+// the write lock waits for ever, as with sync.RWMutex; so does one that
+// read-locks again while a writer waits (recursive read locking is not
 // allowed, as with sync.RWMutex).
 type RWMutex struct {
 	object
