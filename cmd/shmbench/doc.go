@@ -29,22 +29,24 @@
 // A peer that cannot run here is skipped, and its row says why ("skipped:
 // no python3"); the run goes on. Each timed loop runs for -dur (25 ms with
 // -quick, 100 ms without), and is repeated: 7 times with -quick, 9 without,
-// and 3 times for Python's figures. The counts (threads, allocations) are
+// and 3 times beside Python's figures. The counts (threads, allocations) are
 // measured once.
 //
 // # Paired repetitions
 //
-// A figure and its Go or C peer are measured in turn: a repetition of
-// shmkit's, then one of the peer's, then shmkit's again, each side's
-// processes started before the first and left waiting while the other
-// side runs (the C program runs one repetition at a time, on command).
-// Each pair of repetitions gives a ratio taken moments apart, and the
-// row's ratio is the median of those ratios, with their lowest and
-// highest: a machine whose speed moves between runs, or within one, moves
-// both sides of a pair alike. A figure beside several peers is measured
-// beside each in turn; its figure is the median of all its repetitions.
-// Python's figures are measured apart (a Python process starts for each
-// of their repetitions): their ratios are marked unpaired.
+// A figure and its peer are measured in turn: a repetition of shmkit's,
+// then one of the peer's, then shmkit's again, each side's processes
+// started before the first and left waiting while the other side runs
+// (the C program runs one repetition at a time, on command; each of
+// Python's repetitions is a Python process of its own, whose start-up its
+// figure leaves out). Each pair of repetitions gives a ratio taken
+// moments apart, and the row's ratio is the median of those ratios, with
+// their lowest and highest: a machine whose speed moves between runs, or
+// within one, moves both sides of a pair alike. A pair beside Python makes
+// 3 pairs, others as many as the run's repetitions. A figure beside
+// several peers is measured beside each in turn; its figure is the median
+// of all its repetitions. A ratio of two figures that were not measured
+// in turn is marked unpaired.
 //
 // # Flags
 //
@@ -88,7 +90,8 @@
 //     faster"), or slower ("2.05x slower"), whether the figures are rates
 //     or times; "as fast" when that rounds to 1.00x. Then, in brackets,
 //     the lowest and highest of the pairwise ratios, read the same way
-//     ("2.05x slower (1.98-2.31)"), or "unpaired" for Python's.
+//     ("2.05x slower (1.98-2.31)"), or "unpaired" for figures measured
+//     apart.
 //   - moved: how far each figure's repetitions spread, (highest - lowest)
 //     / median, shmkit's and then the peer's ("4.2% / 31%"); "1 run" for a
 //     figure measured once. A figure near its target that moved more than

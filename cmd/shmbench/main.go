@@ -233,6 +233,17 @@ type result struct {
 // paired (see pairing), a row's shmkit figure's then its peer's.
 type session struct {
 	a, b *measure // b is nil for a measure alone
+	// n is the pairs of a pair's repetitions, when its measures set it
+	// (see measure.pairReps); 0 for the run's count.
+	n int
+}
+
+// pairReps is how many repetitions each side of s makes in cfg's run.
+func (s session) pairReps(cfg config) int {
+	if s.n > 0 {
+		return s.n
+	}
+	return reps(cfg, rateReps)
 }
 
 func (s session) label() string {
@@ -263,7 +274,11 @@ func plan(ms []measure) []session {
 		}
 		seen[[2]int{i, j}] = true
 		inPair[i], inPair[j] = true, true
-		out = append(out, session{a: &ms[i], b: &ms[j]})
+		n := ms[i].pairReps
+		if m := ms[j].pairReps; n == 0 || m > 0 && m < n {
+			n = m
+		}
+		out = append(out, session{a: &ms[i], b: &ms[j], n: n})
 	}
 	for i := range ms {
 		if !inPair[i] {
@@ -292,7 +307,7 @@ func runSuite(ctx context.Context, cfg config, ms []measure, p *progress) *resul
 			figs, err := runOne(ctx, mcfg, *s.a)
 			outs = []*outcome{{m: *s.a, figs: figs, reps: mcfg.reps, err: err}}
 		} else {
-			oa, ob := runPair(ctx, cfg, reps(cfg, rateReps), *s.a, *s.b)
+			oa, ob := runPair(ctx, cfg, s.pairReps(cfg), *s.a, *s.b)
 			outs = []*outcome{oa, ob}
 			if oa.err == nil && ob.err == nil {
 				for name, xs := range oa.reps {

@@ -37,14 +37,14 @@ var (
 
 func init() {
 	register(measure{label: "Pool.Apply round trip (2 workers)",
-		names: []string{"pool_apply_rtt_us"},
-		run:   poolApply})
+		names: []string{"pool_apply_rtt_us"}, pairable: true,
+		run: poolApply})
 	register(measure{label: "Pool.Map of x*x (2 workers)",
-		names: []string{"pool_map_items_per_s"},
-		run:   poolMap})
+		names: []string{"pool_map_items_per_s"}, pairable: true,
+		run: poolMap})
 	register(measure{label: "Process start+join",
-		names: []string{"process_start_join_ms"},
-		run:   startJoin})
+		names: []string{"process_start_join_ms"}, pairable: true,
+		run: startJoin})
 }
 
 // withPool runs f on a pool of poolWorkers, warmed up (every worker has
@@ -118,8 +118,8 @@ func poolApply(ctx context.Context, cfg config) (figures, error) {
 }
 
 // poolMap maps x*x over mapItems ints (quick: mapItemsQuick), in the
-// default chunks, as many times as fit in rateReps times cfg.dur (quick:
-// quickReps times), at least once; item/s, each Map a repetition.
+// default chunks, in turn for cfg.dur a repetition, at least once;
+// item/s, over the time spent in Map (the results are checked apart).
 func poolMap(ctx context.Context, cfg config) (figures, error) {
 	items := mapItems
 	if cfg.quick {
@@ -130,28 +130,30 @@ func poolMap(ctx context.Context, cfg config) (figures, error) {
 		xs[i] = i
 	}
 	rates, err := withPool(ctx, func(ctx context.Context, p *process.Pool) ([]float64, error) {
-		var rates []float64
-		end := time.Now().Add(time.Duration(reps(cfg, rateReps)) * cfg.dur)
-		for len(rates) == 0 || time.Now().Before(end) {
-			cctx, cancel := context.WithTimeout(ctx, joinGuard+time.Duration(items)*time.Microsecond)
-			t0 := time.Now()
-			out, err := process.Map(cctx, p, square, xs)
-			el := time.Since(t0)
-			cancel()
-			if err != nil {
-				return nil, err
-			}
-			if len(out) != len(xs) {
-				return nil, fmt.Errorf("%d results of Map for %d items", len(out), len(xs))
-			}
-			for i, v := range out {
-				if v != i*i {
-					return nil, fmt.Errorf("result %d of Map is %d", i, v)
+		return cfg.repeat(ctx, reps(cfg, rateReps), func() (float64, error) {
+			end := time.Now().Add(cfg.dur)
+			maps, el := 0, time.Duration(0) // el: the time in Map, the checks left out
+			for maps == 0 || time.Now().Before(end) {
+				cctx, cancel := context.WithTimeout(ctx, joinGuard+time.Duration(items)*time.Microsecond)
+				t0 := time.Now()
+				out, err := process.Map(cctx, p, square, xs)
+				el += time.Since(t0)
+				cancel()
+				if err != nil {
+					return 0, err
 				}
+				if len(out) != len(xs) {
+					return 0, fmt.Errorf("%d results of Map for %d items", len(out), len(xs))
+				}
+				for i, v := range out {
+					if v != i*i {
+						return 0, fmt.Errorf("result %d of Map is %d", i, v)
+					}
+				}
+				maps++
 			}
-			rates = append(rates, float64(items)/el.Seconds())
-		}
-		return rates, nil
+			return float64(maps*items) / el.Seconds(), nil
+		})
 	})
 	if err != nil {
 		return nil, err

@@ -343,7 +343,7 @@ const legend = `Legend:
   ratio         how many times faster or slower shmkit is than the peer, for rates and times alike:
                 the median of the ratios of repetitions taken in turn (shmkit, peer, shmkit, ...),
                 then the lowest and highest of those ratios; unpaired: the ratio of the two medians,
-                measured apart (Python's figures)
+                measured apart
   moved         how far each figure's repetitions spread, (highest - lowest) / median: shmkit's / the peer's
   target        the design's goal; a ratio in it reads as the ratio column ("<= 2x slower")
   met           yes or no for each part of the target, in its order; — when a figure is missing

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/shmkit/shmkit/bench"
 )
 
 // pairLog records, in order, what the made-up measures of a pairing do:
@@ -149,29 +151,95 @@ func TestPairingSideFails(t *testing.T) {
 	}
 }
 
-// TestPlan: a row's figure and its Go or C peer are paired, a figure is
-// paired with each of its peers, and Python's peers (not pairable) and a
-// measure that gives both figures run alone.
+// TestPlan: a row's figure and its peer are paired, Python's too, a
+// figure is paired with each of its peers, a measure that gives both
+// figures runs alone, and a pair beside Python makes its pyReps pairs.
 func TestPlan(t *testing.T) {
 	one := func(name string) measure {
 		return measure{label: name, names: []string{name}, pairable: true}
 	}
-	py := measure{label: "python_queue_msgs_per_s", names: []string{"python_queue_msgs_per_s"}}
+	py := pyPeers[0].measure(nil)
+	if py.names[0] != "python_queue_msgs_per_s" || !py.pairable || py.pairReps != pyReps {
+		t.Fatalf("Python's queue: %+v", py)
+	}
 	both := measure{label: "mutexes", names: []string{"mutex_uncontended_ns", "sync_mutex_uncontended_ns"}, alternates: true}
 	ms := []measure{one("ring_spsc_msgs_per_s"), py, one("chan_msgs_per_s"), one("pipe_msgs_per_s"), both, one("parked_goroutines_threads")}
 	var got []string
 	for _, s := range plan(ms) {
-		got = append(got, s.label())
+		got = append(got, s.label()+" "+strconv.Itoa(s.pairReps(config{quick: true})))
 	}
 	want := []string{
-		"ring_spsc_msgs_per_s | chan_msgs_per_s",
-		"ring_spsc_msgs_per_s | pipe_msgs_per_s",
-		"python_queue_msgs_per_s",
-		"mutexes",
-		"parked_goroutines_threads",
+		"ring_spsc_msgs_per_s | Python mp.Queue " + strconv.Itoa(pyReps),
+		"ring_spsc_msgs_per_s | chan_msgs_per_s " + strconv.Itoa(quickReps),
+		"ring_spsc_msgs_per_s | pipe_msgs_per_s " + strconv.Itoa(quickReps),
+		"mutexes " + strconv.Itoa(quickReps),
+		"parked_goroutines_threads " + strconv.Itoa(quickReps),
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestPairingPython: a peer of Python's, whose every repetition is a
+// process that starts slowly before it measures, is paired as the others
+// are: each call, start-up and all, is one turn, A B A B ..., and the
+// ratio is exact however the machine's speed moves between pairs. The
+// first call's n comes from the guess, each other's from what the one
+// before measured.
+func TestPairingPython(t *testing.T) {
+	l := &pairLog{}
+	var ns []int
+	call := func(ctx context.Context, figure string, n int) (float64, error) {
+		l.mu.Lock()
+		l.events = append(l.events, "P"+strconv.Itoa(len(ns)))
+		ns = append(ns, n)
+		m := l.moment
+		l.moment++
+		l.busy++
+		l.over = l.over || l.busy > 1
+		l.mu.Unlock()
+		time.Sleep(20 * time.Millisecond) // the interpreter's start-up, untimed
+		l.mu.Lock()
+		l.busy--
+		l.mu.Unlock()
+		if figure != bench.Queue {
+			return 0, fmt.Errorf("figure %q", figure)
+		}
+		return 1e5 * speed(m), nil
+	}
+	peer := pyPeers[0]
+	peer.guess, peer.minN = 1e6, 1
+	ms := []measure{timedPair(l, "A", "ring_spsc_msgs_per_s", 2e8, 0, -1), peer.measure(call)}
+	var stdout, stderr bytes.Buffer
+	res, code := execute(guard(t), options{cfg: config{quick: true, dur: tinyDur}, json: true}, ms, &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("exit status %d\n%s", code, stderr.String())
+	}
+	if l.over {
+		t.Errorf("two repetitions ran at once: %v", l.events)
+	}
+	var want []string
+	for i := range pyReps {
+		want = append(want, "A"+strconv.Itoa(i), "P"+strconv.Itoa(i))
+	}
+	if got := slices.DeleteFunc(slices.Clone(l.events), func(e string) bool { return e == "A+" || e == "A-" }); !slices.Equal(got, want) {
+		t.Errorf("turns %v, want %v", l.events, want)
+	}
+	if l.events[0] != "A+" || l.events[len(l.events)-1] != "A-" {
+		t.Errorf("the ring set up after, or tore down before, Python's turns: %v", l.events)
+	}
+	// 1e6 msg/s guessed, then 1e5 and 1e6 measured (speeds 1 and 10), for
+	// calls that each time tinyDur.
+	d := tinyDur.Seconds()
+	if want := []int{int(1e6 * d), int(1e5 * d), int(1e6 * d)}; !slices.Equal(ns, want) {
+		t.Errorf("Python's n: %v, want %v", ns, want)
+	}
+	st := res.ratios["ring_spsc_msgs_per_s/python_queue_msgs_per_s"]
+	if want := (ratioStat{Median: 2000, Min: 2000, Q1: 2000, Q3: 2000, Max: 2000, N: pyReps, Paired: true}); st != want {
+		t.Errorf("ratio %+v, want %+v", st, want)
+	}
+	if !strings.Contains(stderr.String(), "| 2000x faster (2000-2000) |") {
+		t.Errorf("the table does not show the paired ratio:\n%s", stderr.String())
 	}
 }
 

@@ -55,37 +55,49 @@ var pyPeers = []pyPeer{
 
 func init() {
 	for _, p := range pyPeers {
-		register(measure{label: p.label, names: []string{p.name}, run: p.run})
+		register(p.measure(bench.Python))
 	}
 }
 
 // pyReps is how many times a Python figure runs, in a full run as in a
-// quick one; its value is the median.
+// quick one, and so how many pairs a session that pairs it makes; its
+// value is the median.
 const pyReps = 3
 
-// run runs the script pyReps times and returns the median: the first
-// run's n comes from guess, the others' from what the one before
-// measured, so that each runs about cfg.dur on any machine.
-func (p pyPeer) run(ctx context.Context, cfg config) (figures, error) {
-	rate := p.guess
-	var got []float64
-	for range pyReps {
-		n := max(p.minN, int(rate*cfg.dur.Seconds()))
-		if p.items != nil {
-			n = p.items(cfg)
-		}
-		v, err := bench.Python(ctx, p.figure, n)
-		if errors.Is(err, bench.ErrNoPython) {
-			return nil, fmt.Errorf("%w: no python3", errSkip)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if !(v > 0) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("python %s %d: bad value %v", p.figure, n, v)
-		}
-		got = append(got, v)
-		rate = p.perSecond(v)
-	}
-	return figures{p.name: cfg.note(p.name, got)}, nil
+// pyCall runs a figure of Python's with parameter n and returns its value:
+// bench.Python, or a stand-in in tests.
+type pyCall func(ctx context.Context, figure string, n int) (float64, error)
+
+// measure is p's measure, each repetition one call: one Python process,
+// whose start-up the value leaves out (the script starts its clock once
+// its processes or pool are ready), so that the call is one turn of a
+// pair. The first call's n comes from guess, each other's from what the
+// one before measured, so that each times about cfg.dur on any machine.
+func (p pyPeer) measure(call pyCall) measure {
+	return measure{label: p.label, names: []string{p.name}, pairable: true, pairReps: pyReps,
+		run: func(ctx context.Context, cfg config) (figures, error) {
+			rate := p.guess
+			got, err := cfg.repeat(ctx, pyReps, func() (float64, error) {
+				n := max(p.minN, int(rate*cfg.dur.Seconds()))
+				if p.items != nil {
+					n = p.items(cfg)
+				}
+				v, err := call(ctx, p.figure, n)
+				if errors.Is(err, bench.ErrNoPython) {
+					return 0, fmt.Errorf("%w: no python3", errSkip)
+				}
+				if err != nil {
+					return 0, err
+				}
+				if !(v > 0) || math.IsInf(v, 0) {
+					return 0, fmt.Errorf("python %s %d: bad value %v", p.figure, n, v)
+				}
+				rate = p.perSecond(v)
+				return v, nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			return figures{p.name: cfg.note(p.name, got)}, nil
+		}}
 }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -113,11 +114,28 @@ func TestSuite(t *testing.T) {
 			t.Errorf("-json has %s, which was skipped", name)
 		}
 	}
-	// Each figure of a timed loop has its quickReps repetitions (Pool.Map
-	// as many as fit, Python's pyReps) in each session that measured it
-	// (beside each of its peers), of which it is the median; the counts
-	// (threads, allocations) are measured once.
+	// Each figure of a timed loop has the repetitions of each session that
+	// measured it (beside each of its peers): quickReps, or pyReps beside
+	// Python, as the plan says; it is their median. The counts (threads,
+	// allocations) are measured once.
 	once := map[string]bool{"parked_goroutines_threads": true, "hot_path_allocs_per_op": true}
+	wantReps, pairs := map[string]int{}, map[string]int{}
+	for _, s := range plan(ordered(measures)) {
+		if s.b == nil {
+			for _, name := range s.a.names {
+				wantReps[name] += cmp.Or(s.a.pairReps, quickReps)
+			}
+			continue
+		}
+		n := s.pairReps(o.cfg)
+		for _, name := range s.a.names {
+			wantReps[name] += n
+			for _, peer := range s.b.names {
+				wantReps[peer] += n
+				pairs[name+"/"+peer] = n
+			}
+		}
+	}
 	for name, v := range got {
 		xs, ok := out.Repetitions[name]
 		switch {
@@ -127,12 +145,8 @@ func TestSuite(t *testing.T) {
 			if len(xs) != 1 || xs[0] != v {
 				t.Errorf("-json: %s = %v has repetitions %v, want the one", name, v, xs)
 			}
-		case strings.HasPrefix(name, "python_"):
-			if len(xs) != pyReps {
-				t.Errorf("-json: %s has repetitions %v, want %d", name, xs, pyReps)
-			}
-		case (len(xs) == 0 || len(xs)%quickReps != 0) && !(name == "pool_map_items_per_s" && len(xs) >= 1):
-			t.Errorf("-json: %s has repetitions %v, want %d in each session", name, xs, quickReps)
+		case len(xs) != wantReps[name]:
+			t.Errorf("-json: %s has repetitions %v, want %d", name, xs, wantReps[name])
 		case median(xs) != v:
 			t.Errorf("-json: %s is %v, but the median of its repetitions %v is %v", name, v, xs, median(xs))
 		}
@@ -142,12 +156,16 @@ func TestSuite(t *testing.T) {
 			t.Errorf("-json: repetitions of %s, which is no figure", name)
 		}
 	}
-	// Every row with both figures has its ratio: paired, of quickReps
-	// pairs, but for Python's peers.
+	// Every row with both figures has its ratio, paired, of as many pairs
+	// as its session made: Python's peers too.
 	for _, r := range rows {
 		_, ok1 := got[r.shmkit]
 		_, ok2 := got[r.peer]
 		st, ok := out.Ratios[r.ratioKey()]
+		n, planned := pairs[r.ratioKey()]
+		if !planned {
+			n = quickReps // a measure that alternates its figures itself
+		}
 		switch {
 		case r.peer == "" || !ok1 || !ok2:
 			if ok {
@@ -155,12 +173,8 @@ func TestSuite(t *testing.T) {
 			}
 		case !ok:
 			t.Errorf("-json: no ratio %s", r.ratioKey())
-		case strings.HasPrefix(r.peer, "python_"):
-			if st.Paired || st.N != 0 || !(st.Median > 0) {
-				t.Errorf("-json: %s = %+v, want unpaired", r.ratioKey(), st)
-			}
-		case st.N != quickReps || !st.Paired || !(st.Min > 0 && st.Min <= st.Q1 && st.Q1 <= st.Median && st.Median <= st.Q3 && st.Q3 <= st.Max):
-			t.Errorf("-json: %s = %+v, want %d pairs in order", r.ratioKey(), st, quickReps)
+		case st.N != n || !st.Paired || !(st.Min > 0 && st.Min <= st.Q1 && st.Q1 <= st.Median && st.Median <= st.Q3 && st.Q3 <= st.Max):
+			t.Errorf("-json: %s = %+v, want %d pairs in order", r.ratioKey(), st, n)
 		}
 	}
 	if !(out.Seconds > 0) || out.Seconds != math.Round(res.took.Seconds()*10)/10 {

@@ -49,6 +49,11 @@ type measure struct {
 	// alternates: the measure takes the repetitions of its figures in
 	// turn itself, so that the i-th of each make a pair.
 	alternates bool
+	// pairReps, when not 0, is how many repetitions a session that pairs
+	// the measure makes, each side: fewer than the run's for a measure
+	// whose repetitions cost much more than they time (a Python process
+	// each). A pair takes the lesser of its measures' counts.
+	pairReps int
 }
 
 // errSkip is wrapped by the error of a measure that cannot run here, with
