@@ -3,13 +3,11 @@
 package ringbuffer
 
 import (
-	"encoding"
-	"errors"
 	"io"
-	"sync/atomic"
 	"testing"
 
 	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -43,62 +41,30 @@ func TestNewerVersionRefused(t *testing.T) {
 			f()
 		}
 	}()
-	marshal := func(m encoding.BinaryMarshaler) []byte {
-		b, err := m.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	cases := []struct {
-		what    string
-		word    *uint32 // the version word
-		current uint32
-		opens   map[string]func() (io.Closer, error)
-	}{
-		{"ring", mem.Uint32(r.c.b, offVersion), version, map[string]func() (io.Closer, error){
+	shmtest.NewerVersionRefused(t, []shmtest.VersionCase{
+		shmtest.Forge("ring", mem.Uint32(r.c.b, offVersion), version, map[string]func() (io.Closer, error){
 			"OpenRing":        func() (io.Closer, error) { return OpenRing[int64](ctx, seg, "ring") },
-			"UnmarshalBinary": func() (io.Closer, error) { x := new(Ring[int64]); return x, x.UnmarshalBinary(marshal(r)) },
-		}},
-		{"queue", mem.Uint32(q.c.b, offVersion), version, map[string]func() (io.Closer, error){
+			"UnmarshalBinary": func() (io.Closer, error) { x := new(Ring[int64]); return x, x.UnmarshalBinary(shmtest.Marshal(t, r)) },
+		}),
+		shmtest.Forge("queue", mem.Uint32(q.c.b, offVersion), version, map[string]func() (io.Closer, error){
 			"OpenQueue":       func() (io.Closer, error) { return OpenQueue[string](ctx, seg, "queue") },
-			"UnmarshalBinary": func() (io.Closer, error) { x := new(Queue[string]); return x, x.UnmarshalBinary(marshal(q)) },
-		}},
-		{"joinable queue", mem.Uint32(jq.c.b, offVersion), version, map[string]func() (io.Closer, error){
+			"UnmarshalBinary": func() (io.Closer, error) { x := new(Queue[string]); return x, x.UnmarshalBinary(shmtest.Marshal(t, q)) },
+		}),
+		shmtest.Forge("joinable queue", mem.Uint32(jq.c.b, offVersion), version, map[string]func() (io.Closer, error){
 			"OpenJoinableQueue": func() (io.Closer, error) { return OpenJoinableQueue[int64](ctx, seg, "joinable") },
-			"UnmarshalBinary":   func() (io.Closer, error) { x := new(JoinableQueue[int64]); return x, x.UnmarshalBinary(marshal(jq)) },
-		}},
-		{"pipe", mem.Uint32(a.pipe.Bytes(), 0), pipeVersion, map[string]func() (io.Closer, error){
+			"UnmarshalBinary": func() (io.Closer, error) {
+				x := new(JoinableQueue[int64])
+				return x, x.UnmarshalBinary(shmtest.Marshal(t, jq))
+			},
+		}),
+		shmtest.Forge("pipe", mem.Uint32(a.pipe.Bytes(), 0), pipeVersion, map[string]func() (io.Closer, error){
 			"OpenPipe":        func() (io.Closer, error) { x, y, err := OpenPipe[string](ctx, seg, "pipe"); return closers{x, y}, err },
-			"UnmarshalBinary": func() (io.Closer, error) { x := new(Conn[string]); return x, x.UnmarshalBinary(marshal(a)) },
-		}},
-		{"one-way pipe", mem.Uint32(rx.c.pipe.Bytes(), 0), pipeVersion, map[string]func() (io.Closer, error){
+			"UnmarshalBinary": func() (io.Closer, error) { x := new(Conn[string]); return x, x.UnmarshalBinary(shmtest.Marshal(t, a)) },
+		}),
+		shmtest.Forge("one-way pipe", mem.Uint32(rx.c.pipe.Bytes(), 0), pipeVersion, map[string]func() (io.Closer, error){
 			"OpenSender": func() (io.Closer, error) { return OpenSender[int64](ctx, seg, "oneway") },
-		}},
-	}
-	for _, c := range cases {
-		for _, v := range []uint32{c.current + 1, 1 << 31} {
-			atomic.StoreUint32(c.word, v)
-			for what, open := range c.opens {
-				x, err := open()
-				if !errors.Is(err, shm.ErrVersion) || !errors.Is(err, ErrCorrupt) {
-					t.Errorf("%s of a %s of version %d: %v, want shm.ErrVersion and ErrCorrupt", what, c.what, v, err)
-					if err == nil {
-						x.Close()
-					}
-				}
-			}
-		}
-		atomic.StoreUint32(c.word, c.current)
-		for what, open := range c.opens {
-			x, err := open()
-			if err != nil {
-				t.Errorf("%s of the %s with its version back: %v", what, c.what, err)
-				continue
-			}
-			x.Close()
-		}
-	}
+		}),
+	})
 }
 
 // closers closes each of its closers.
