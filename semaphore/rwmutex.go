@@ -227,13 +227,7 @@ func (rw *RWMutex) rlockSlow(ctx context.Context, wait bool) error {
 			runtime.Gosched()
 			continue
 		}
-		atomic.AddUint32(rw.rsleep, 1)
-		seq := atomic.LoadUint32(rw.rseq)
-		var err error
-		if atomic.LoadUint64(rw.w.state) != 0 {
-			err = park.Wait(ctx, rw.rseq, seq, recheck)
-		}
-		atomic.AddUint32(rw.rsleep, ^uint32(0))
+		err := sleepWhile(ctx, rw.rseq, rw.rsleep, func() bool { return atomic.LoadUint64(rw.w.state) != 0 })
 		check = errors.Is(err, park.ErrTimeout)
 		if err != nil && !check {
 			return err
@@ -385,16 +379,7 @@ func (rw *RWMutex) drain(ctx context.Context, wait bool) error {
 			runtime.Gosched()
 			continue
 		}
-		// Count this sleeper first, then read the sequence and look again:
-		// a reader leaving after the look sees the sleeper and bumps the
-		// sequence, so the sleep ends at once or is woken.
-		atomic.AddUint32(rw.wsleep, 1)
-		seq := atomic.LoadUint32(rw.wseq)
-		var err error
-		if rw.readersIn(false) {
-			err = park.Wait(ctx, rw.wseq, seq, recheck)
-		}
-		atomic.AddUint32(rw.wsleep, ^uint32(0))
+		err := sleepWhile(ctx, rw.wseq, rw.wsleep, func() bool { return rw.readersIn(false) })
 		check = errors.Is(err, park.ErrTimeout)
 		if err != nil && !check {
 			return err
@@ -495,13 +480,10 @@ func (rw *RWMutex) readSlot(ctx context.Context, wait bool) (*uint32, error) {
 		if !wait {
 			return nil, errRLockBusy
 		}
-		atomic.AddUint32(rw.wsleep, 1)
-		seq := atomic.LoadUint32(rw.wseq)
-		c, err = readSlots.take(rw)
-		if c == nil && err == nil {
-			err = park.Wait(ctx, rw.wseq, seq, recheck)
-		}
-		atomic.AddUint32(rw.wsleep, ^uint32(0))
+		err = sleepWhile(ctx, rw.wseq, rw.wsleep, func() bool {
+			c, err = readSlots.take(rw)
+			return c == nil && err == nil
+		})
 		if c != nil {
 			return c, nil
 		}
@@ -509,6 +491,22 @@ func (rw *RWMutex) readSlot(ctx context.Context, wait bool) (*uint32, error) {
 			return nil, err
 		}
 	}
+}
+
+// sleepWhile sleeps on the sequence word seq, for at most recheck, while
+// still holds. It counts itself in sleepers first, then reads the
+// sequence, then asks still: a waker that changes what still looks at
+// after that, and then finds a sleeper counted, bumps the sequence, so the
+// sleep ends at once or is woken. It returns park.Wait's error, nil when
+// still was false.
+func sleepWhile(ctx context.Context, seq, sleepers *uint32, still func() bool) error {
+	atomic.AddUint32(sleepers, 1)
+	defer atomic.AddUint32(sleepers, ^uint32(0))
+	v := atomic.LoadUint32(seq)
+	if !still() {
+		return nil
+	}
+	return park.Wait(ctx, seq, v, recheck)
 }
 
 // rwKey names an RWMutex: its handle's segment, offset and generation (a
