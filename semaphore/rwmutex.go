@@ -344,8 +344,8 @@ func (rw *RWMutex) lock(ctx context.Context, wait bool) error {
 		rw.unlockWriter()
 		return derr
 	}
-	if dead := rw.deadReader(); err == nil {
-		err = dead
+	if err == nil { // a dead writer's report first; a dead reader's waits for the next taker
+		err = rw.deadReader()
 	}
 	hb.Acquire(rw.w.word)
 	return err
@@ -419,6 +419,9 @@ func (rw *RWMutex) reclaim(s int, o uint64) {
 	if !atomic.CompareAndSwapUint64(owner, o, rw.w.self|reclaiming) {
 		return
 	}
+	if testHookReclaim != nil {
+		testHookReclaim()
+	}
 	if atomic.SwapUint32(count, 0) != 0 && o != 0 {
 		atomic.CompareAndSwapUint64(rw.dead, 0, o&^reclaiming)
 	}
@@ -426,6 +429,10 @@ func (rw *RWMutex) reclaim(s int, o uint64) {
 	atomic.StoreUint64(owner, 0)
 	rw.wakeWriter()
 }
+
+// testHookReclaim, when a test sets it, runs in reclaim once the slot is
+// marked as being taken back: where a killed reclaimer leaves it marked.
+var testHookReclaim func()
 
 // Unlock releases the write lock, waking the readers and a writer that
 // wait. Unlocking an RWMutex that this process does not hold for writing

@@ -193,6 +193,8 @@ func TestRWMutexParallelReaders(t *testing.T) {
 //   - hammer N: runs rwHammer N times, from 2 goroutines, with the words block.
 //   - readers MS: keeps a read lock held by one of 3 goroutines, each holding
 //     for MS ms and overlapping the others, until the words' flag is set.
+//   - reclaim: Locks it, and stops at "reclaiming" inside the taking back
+//     of a dead reader's slot, to be killed there.
 //   - loop: stops at "ready", then reads and writes in a loop for ever (to
 //     be killed anywhere).
 var rwChild = segChild("sem-rw", func(c *testproc.Child, seg *shm.Segment, f []string) error {
@@ -241,6 +243,13 @@ var rwChild = segChild("sem-rw", func(c *testproc.Child, seg *shm.Segment, f []s
 			return err
 		}
 		return rwOverlappingReaders(rw, w, time.Duration(ms)*time.Millisecond, func() { c.Point("reading") })
+	case "reclaim":
+		// Killed inside reclaim, taking back a dead reader's slot.
+		testHookReclaim = func() { c.Point("reclaiming") }
+		if err := rw.Lock(); !taken(err) {
+			return err
+		}
+		return errors.New("not killed inside reclaim")
 	case "loop":
 		c.Point("ready")
 		for i := 0; ; i++ {
@@ -563,6 +572,55 @@ func TestKillRWMutexHolder(t *testing.T) {
 				t.Fatalf("claimed slots %#x after %d deaths, want only this process's", c, killRounds)
 			}
 		})
+	}
+}
+
+// TestKillRWMutexReclaimer: a writer killed while it takes back the slot
+// of a reader that died holding a read lock (the slot marked as being
+// taken back, the read still counted) leaves neither stuck: the next
+// writer takes the dead writer's lock (ErrOwnerDead, "rwmutex"), finishes
+// taking the slot back, and the next taker after it is told of the dead
+// reader; then the lock is clean.
+func TestKillRWMutexReclaimer(t *testing.T) {
+	seg := testSeg(t)
+	rw := mustRWMutex(t, shm.In(seg, "rw"))
+	reader := shmtest.Start(t, mpChildTimeout, rwChild, seg.Name(), "rw", "read")
+	reader.WaitPoint("held")
+	reader.Kill()
+	killMustDie(t, reader)
+	w := shmtest.Start(t, mpChildTimeout, rwChild, seg.Name(), "rw", "reclaim")
+	w.WaitPoint("reclaiming")
+	marked := 0
+	for s := range rwSlots {
+		if o, c := rw.slot(s); atomic.LoadUint64(o)&reclaiming != 0 && atomic.LoadUint32(c) == 1 {
+			marked++
+		}
+	}
+	if marked != 1 {
+		t.Fatalf("%d slots marked as being taken back with the dead read counted, want 1", marked)
+	}
+	w.Kill()
+	killMustDie(t, w)
+
+	ctx := mpContext(t)
+	var ode *OwnerDeadError
+	if err := rw.LockContext(ctx); !errors.As(err, &ode) || ode.Pid != w.Pid() || ode.Lock != "rwmutex" {
+		t.Fatalf("Lock after the reclaiming writer %d died: %v, want its ErrOwnerDead", w.Pid(), err)
+	}
+	if n := rwReaders(rw); n != 0 {
+		t.Fatalf("%d reads still counted under the writer", n)
+	}
+	rw.Unlock()
+	if err := rw.TryRLock(); !errors.As(err, &ode) || ode.Lock != "rwmutex reader" {
+		t.Fatalf("the next taker: %v, want the dead reader's ErrOwnerDead", err)
+	}
+	rw.RUnlock()
+	if err := rw.TryLock(); err != nil {
+		t.Fatalf("TryLock of a clean lock: %v", err)
+	}
+	rw.Unlock()
+	if c := atomic.LoadUint64(rw.claimed); c != 1<<slotOf(t, rw) {
+		t.Fatalf("claimed slots %#x, want only this process's", c)
 	}
 }
 
