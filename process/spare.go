@@ -12,19 +12,23 @@ import (
 // argument to a spare that is already running, instead of starting the
 // program again, which saves most of Start+Join for a short child. A spare
 // used is replaced in the background; Start never waits for one, and
-// starts the program as usual when none is ready. Spares(0), the default,
-// ends the spares and returns once they are gone.
+// starts the program as before when none is ready. Spares(0), the
+// default, ends the spares and returns once they are gone.
 //
 // A child run by a spare is the same as one started anew: its name, Pid,
 // argument, environment, default heap, exit code and *ExitError, Join,
-// Terminate, Kill, daemon or not, and the spare is listed by
-// ActiveChildren only once it runs a function. A spare started before a
-// change it would not see (the environment, the working directory,
-// os.Stdout or os.Stderr, the segments of the default heap) is not used
-// but ended and replaced. Spares die with this process, however it ends.
+// Terminate, Kill, daemon or not. ActiveChildren lists a spare only once
+// it runs a function, and JoinAll does not wait for spares. A spare
+// started before a change it would not see (the environment, the working
+// directory, os.Stdout or os.Stderr, the segments of the default heap) is
+// ended and replaced, not used; what the environment does not carry (the
+// umask, resource limits) is as it was when the spare started. Spares die
+// with this process, however it ends.
 //
 // Each spare is a whole process of this program, waiting: its memory is
-// what this program takes at start. Spares fails with ErrInvalid for a
+// what this program takes at start. A spare that dies before it is ready
+// (a program that does not call Main first runs its main in it) turns the
+// spares off until the next call. Spares fails with ErrInvalid for a
 // negative n, and with ErrNoMain in a child whose program did not call
 // Main first.
 func Spares(n int) error {
