@@ -71,7 +71,8 @@
 // function runs: exec, the Go runtime's start, the packages'
 // initialisation. Spares(n) keeps n children started ahead, waiting
 // (Python's forkserver start method); Start hands the function and its
-// argument to one that is ready, and starts another in the background:
+// argument to one that is ready (or else to one still starting), and
+// starts another in the background:
 //
 //	process.Main()
 //	process.Spares(2) // Spares(0) ends them

@@ -172,6 +172,7 @@ type Process struct {
 	parentEnd *os.File      // held open while the child runs: a daemon watches it
 	exitEnd   *os.File      // the child's exitReport arrives here
 	exited    chan struct{} // of a spare: closed once reaped (cmd.Wait is the spare's)
+	said      chan struct{} // of a spare not ready when handed its order: closed once it said so or died
 	started   bool
 	done      chan struct{} // closed once the child was reaped
 	state     *os.ProcessState
@@ -295,6 +296,12 @@ func (p *Process) reap() {
 	waited := make(chan struct{})
 	reported := make(chan exitReport, 1)
 	go func() {
+		if p.said != nil {
+			// Its word that it took the order comes first, or nothing.
+			<-p.said
+			var took [1]byte
+			p.exitEnd.Read(took[:])
+		}
 		r, _ := readReport(p.exitEnd, waited)
 		reported <- r
 	}()

@@ -9,10 +9,11 @@ import (
 
 // Spares keeps n spare children started ahead and waiting (Python's
 // forkserver start method): Start then hands the function and its
-// argument to a spare that is already running, instead of starting the
-// program again, which saves most of Start+Join for a short child. A spare
+// argument to a spare that is ready, instead of starting the program
+// again, which saves most of Start+Join for a short child; with none
+// ready, to one still starting, which is ahead of a new start. A spare
 // used is replaced in the background; Start never waits for one, and
-// starts the program as before when none is ready. Spares(0), the
+// starts the program as before when there is none. Spares(0), the
 // default, ends the spares and returns once they are gone.
 //
 // A child run by a spare is the same as one started anew: its name, Pid,

@@ -24,6 +24,7 @@ type spare struct {
 	parentW *os.File // held open while the spare or its child runs
 	exitR   *os.File // spareReady, spareTook, then the child's exitReport
 	exited  chan struct{}
+	said    chan struct{} // closed once it said spareReady, or died first
 
 	env    []string // this package's variables left out
 	dir    string
@@ -45,9 +46,10 @@ var spares = struct {
 	want    int       // as Spares set it
 	wanted  atomic.Bool
 	idle    []*spare
-	filling bool // a filler runs
-	failed  bool // a spare died before it was ready, or could not start
-	alive   int  // the filler, and spares not taken that were not reaped
+	filling bool        // a filler runs
+	failed  bool        // a spare died before it was ready, or could not start
+	alive   int         // the filler, and spares not taken that were not reaped
+	proven  atomic.Bool // a spare was ready once: the program calls Main
 }{}
 
 func init() { spares.gone.L = &spares.Mutex }
@@ -130,7 +132,7 @@ func startSpare() (*spare, error) {
 		}
 		fs[i], fs[i+1] = r, w
 	}
-	s := &spare{orders: fs[1], parentW: fs[3], exitR: fs[4], exited: make(chan struct{})}
+	s := &spare{orders: fs[1], parentW: fs[3], exitR: fs[4], exited: make(chan struct{}), said: make(chan struct{})}
 	s.env = raceEnv(cleanEnv(os.Environ()))
 	s.dir, _ = os.Getwd()
 	s.segs = shm.DefaultHeap().Segments()
@@ -175,16 +177,16 @@ func fileID(f *os.File) [2]uint64 {
 // before it was ready turns the spares off (a program that does not call
 // Main first runs its main in every spare).
 func (s *spare) watch() {
-	said := make(chan struct{})
 	go func() {
 		var b [1]byte
 		if n, _ := s.exitR.Read(b[:]); n == 1 && b[0] == spareReady {
 			s.ready.Store(true)
+			spares.proven.Store(true)
 		}
-		close(said)
+		close(s.said)
 	}()
 	s.cmd.Wait()
-	<-said
+	<-s.said
 	close(s.exited)
 	spares.Lock()
 	if s.taken {
@@ -208,8 +210,9 @@ func (s *spare) watch() {
 func (s *spare) closeFiles() { closeAll(s.orders, s.parentW, s.exitR) }
 
 // takeSpare takes the oldest ready spare that sees what a child started
-// now would, and ends those that do not; nil when there is none. Another
-// spare is started in its place in the background.
+// now would, or else the oldest such spare still starting, and ends those
+// that do not see it; nil when there is none. Another spare is started in
+// its place in the background.
 func takeSpare(env []string) *spare {
 	if !spares.wanted.Load() {
 		return nil
@@ -228,15 +231,16 @@ func takeSpare(env []string) *spare {
 			spares.idle = slices.Delete(spares.idle, i, i+1)
 			continue
 		}
-		if s.ready.Load() {
+		if (got == nil && (s.ready.Load() || spares.proven.Load())) || (got != nil && s.ready.Load() && !got.ready.Load()) {
 			got = s
-			spares.idle = slices.Delete(spares.idle, i, i+1)
-			s.taken = true
-			spares.alive--
-			spares.gone.Broadcast()
-			break
 		}
 		i++
+	}
+	if got != nil {
+		spares.idle = slices.Delete(spares.idle, slices.Index(spares.idle, got), slices.Index(spares.idle, got)+1)
+		got.taken = true
+		spares.alive--
+		spares.gone.Broadcast()
 	}
 	fillLocked()
 	spares.Unlock()
@@ -247,18 +251,21 @@ func takeSpare(env []string) *spare {
 }
 
 // handOff sends s its order to run p's function with arg, and makes p
-// the child s becomes once s says it took the order. It fails when s is
-// dead, or dies before it said so: s is then discarded, and the function
-// runs nowhere.
+// the child s becomes. A spare that is ready says it took the order
+// before handOff returns: when it dies first, or was dead, handOff fails,
+// s is discarded, and the function runs nowhere. A spare still starting
+// reads the order once it is ready: handOff does not wait for that, and
+// a spare that dies before is the child that died (its Join says how).
 func (s *spare) handOff(p *Process, arg []byte) error {
 	o := order{fn: p.target, name: p.name, parent: parentEnv(Current()), daemon: p.daemon, arg: arg}
 	if l, ok := loggingLevel(); ok {
 		o.level = strconv.Itoa(int(l))
 	}
 	b := o.append(make([]byte, 0, 64+len(p.target)+len(p.name)+len(arg)))
+	ready := s.ready.Load()
 	_, err := s.orders.Write(b)
 	s.orders.Close()
-	if err == nil {
+	if err == nil && ready {
 		var ack [1]byte
 		if _, err = io.ReadFull(s.exitR, ack[:]); err == nil && ack[0] != spareTook {
 			err = errBadOrder
@@ -273,5 +280,8 @@ func (s *spare) handOff(p *Process, arg []byte) error {
 		return err
 	}
 	p.cmd, p.parentEnd, p.exitEnd, p.exited = s.cmd, s.parentW, s.exitR, s.exited
+	if !ready {
+		p.said = s.said
+	}
 	return nil
 }

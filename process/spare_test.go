@@ -145,6 +145,44 @@ func TestSparesExitCodes(t *testing.T) {
 	}
 }
 
+// TestSparesStillStarting: with no spare ready, Start hands the function
+// to one still starting, without waiting for it, once a spare was ready
+// in this process; the child ends and reports as any other, and one
+// killed before it took its order is reported killed.
+func TestSparesStillStarting(t *testing.T) {
+	withSpares(t, 1)
+	mustReadySpares(t, 1) // a spare was ready once: the program calls Main
+	var reported, killed bool
+	for i := 0; i < 200 && !(reported && killed); i++ {
+		kill := reported // one that reports first, then one killed
+		p := New(tgtExit, exitArg{How: "error", Quiet: true}, Name("starting "+strconv.Itoa(i)))
+		start(t, p) // the spare taken by the last Start is still starting
+		if p.said == nil {
+			join(t, p)
+			continue
+		}
+		if kill {
+			p.Kill()
+		}
+		code := join(t, p)
+		var ee *ExitError
+		err := p.Join(guard(t))
+		switch {
+		case kill && code == -9:
+			killed = true
+		case kill:
+			// It took its order and ended before the signal came.
+		case code != 1 || !errors.As(err, &ee) || ee.Message != "boom-error":
+			t.Fatalf("%s, handed to a spare still starting: exit code %d, Join = %#v; want 1 and boom-error", p, code, err)
+		default:
+			reported = true
+		}
+	}
+	if !reported || !killed {
+		t.Skipf("no Start found a spare still starting often enough (reported %v, killed %v)", reported, killed)
+	}
+}
+
 // TestSparesCurrent: a child run by a spare knows its name, its parent and
 // its pid as one started anew does, and has none of the package's
 // variables left in its environment.
