@@ -81,6 +81,51 @@ func BenchmarkStartJoin(b *testing.B) {
 		}
 		shmkit = benchReportMs(b)
 	})
+	// The same with 2 spares kept (Spares): back to back, as above, the
+	// spares are replaced while the loop runs; "ready" waits, off the
+	// clock, until both are ready before each Start, as a program that
+	// starts a child now and then finds them.
+	for _, ready := range []bool{false, true} {
+		name := "shmkit-spares"
+		if ready {
+			name += "-ready"
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx, tick := benchGuard(b)
+			if err := Spares(2); err != nil {
+				b.Fatal(err)
+			}
+			defer Spares(0)
+			if _, err := readySpares(2); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if ready && i > 0 {
+					b.StopTimer()
+					if _, err := readySpares(2); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+				p := New(benchNoop, 0)
+				if err := p.Start(); err != nil {
+					b.Fatal(err)
+				}
+				if err := p.Join(ctx); err != nil {
+					p.Kill()
+					b.Fatalf("%s: Join: %v", p, err)
+				}
+				if code, _ := p.ExitCode(); code != 0 {
+					b.Fatalf("%s: exit code %d", p, code)
+				}
+				tick()
+			}
+			b.StopTimer()
+			benchReportMs(b)
+		})
+	}
 	// The floors of the machine now: os/exec running /bin/true, and
 	// running this test binary up to the end of its packages' init (see
 	// benchExit): the Go runtime's start and the packages', which a child

@@ -51,6 +51,9 @@ func currentName() string {
 // it first in main (and in TestMain), before anything else the program does:
 // compare Python's `if __name__ == "__main__":`.
 func Main() {
+	if os.Getenv(envSpare) != "" {
+		os.Exit(runSpare())
+	}
 	if fn := os.Getenv(envFunc); fn != "" {
 		os.Exit(runChild(fn))
 	}

@@ -11,3 +11,5 @@ func runChild(fn string) int {
 	fmt.Fprintln(os.Stderr, "process:", ErrNotSupported)
 	return 1
 }
+
+func runSpare() int { return runChild("") }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shmkit/shmkit/internal/sys"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -24,20 +25,8 @@ func runChild(fn string) int {
 	for _, k := range []string{envFunc, envName, envDaemon, envSegments, envLog, envParent} {
 		os.Unsetenv(k)
 	}
-	current.Lock()
-	current.name = name
-	current.parent, current.child = parentInfo, parentOK
-	current.Unlock()
-	if l, err := strconv.Atoi(level); err == nil && level != "" {
-		LogToStderr(logLevel(l))
-	}
+	become(name, parentInfo, parentOK, level)
 	exit := os.NewFile(fdExit, "exit")
-	fail := func(format string, args ...any) int {
-		msg := fmt.Sprintf(format, args...)
-		fmt.Fprintf(os.Stderr, "process %s: %s\n", name, msg)
-		sendReport(exit, exitReport{Message: msg})
-		return 1
-	}
 	for fd := fdArg; fd < fdSegments+nseg; fd++ {
 		syscall.CloseOnExec(fd) // not passed on to this child's children
 	}
@@ -47,29 +36,70 @@ func runChild(fn string) int {
 	} else {
 		parent.Close()
 	}
-	for i := range nseg {
-		seg, err := shm.FromFile(os.NewFile(uintptr(fdSegments+i), "segment"))
-		if err != nil {
-			return fail("mapping the parent's heap: %v", err)
-		}
-		shm.DefaultHeap().Add(seg)
+	if err := mapHeap(nseg); err != nil {
+		return fail(exit, name, "mapping the parent's heap: %v", err)
 	}
 	argFile := os.NewFile(fdArg, "argument")
 	arg, err := io.ReadAll(argFile)
 	argFile.Close()
 	if err != nil {
-		return fail("reading the argument: %v", err)
+		return fail(exit, name, "reading the argument: %v", err)
 	}
+	return run(exit, name, fn, arg, notifyTerm())
+}
+
+// notifyTerm catches SIGTERM, for run.
+func notifyTerm() chan os.Signal {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+	return sigs
+}
+
+// become makes this process the child named name, of the parent described.
+func become(name string, parent Info, parentOK bool, level string) {
+	current.Lock()
+	current.name = name
+	current.parent, current.child = parent, parentOK
+	current.Unlock()
+	if l, err := strconv.Atoi(level); err == nil && level != "" {
+		LogToStderr(logLevel(l))
+	}
+}
+
+// mapHeap adds the nseg segments of the parent's default heap, inherited
+// from fdSegments on, to this process's default heap.
+func mapHeap(nseg int) error {
+	for i := range nseg {
+		seg, err := shm.FromFile(os.NewFile(uintptr(fdSegments+i), "segment"))
+		if err != nil {
+			return err
+		}
+		shm.DefaultHeap().Add(seg)
+	}
+	return nil
+}
+
+// fail reports, before the function could run, why it could not: on
+// stderr and to the parent. It returns the exit status.
+func fail(exit *os.File, name, format string, args ...any) int {
+	msg := fmt.Sprintf(format, args...)
+	fmt.Fprintf(os.Stderr, "process %s: %s\n", name, msg)
+	sendReport(exit, exitReport{Message: msg})
+	return 1
+}
+
+// run runs the function registered as fn on arg, and returns the exit
+// status; a failure is reported to the parent through exit. SIGTERM,
+// caught on sigs, cancels the function's context.
+func run(exit *os.File, name, fn string, arg []byte, sigs chan os.Signal) int {
 	e, ok := lookup(fn)
 	if !ok {
-		return fail("function %q is not registered in this program", fn)
+		return fail(exit, name, "function %q is not registered in this program", fn)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	terminated := make(chan struct{})
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM)
 	go func() {
 		<-sigs
 		logger().Info("terminated: cancelling the context")
@@ -81,7 +111,7 @@ func runChild(fn string) int {
 
 	logger().Info("child process calling run")
 	code := 0
-	err = callEntry(ctx, e, arg)
+	err := callEntry(ctx, e, arg)
 	if pe, ok := err.(*panicError); ok {
 		fmt.Fprintf(os.Stderr, "process %s: %v\n%s\n", name, err, pe.stack)
 	} else if err != nil {
@@ -128,4 +158,73 @@ func dieOf(sig syscall.Signal) {
 	syscall.Kill(os.Getpid(), sig)
 	time.Sleep(time.Second)
 	os.Exit(128 + int(sig))
+}
+
+// runSpare is a spare child (see Spares): it maps the parent's heap, says
+// it is ready, waits for its order on the argument descriptor, and runs it
+// as a child started for it would. It exits without a word when the
+// parent closes the descriptor with no order: the parent ended the spare,
+// or died.
+func runSpare() int {
+	nseg, _ := strconv.Atoi(os.Getenv(envSegments))
+	for _, k := range []string{envSpare, envSegments} {
+		os.Unsetenv(k)
+	}
+	for fd := fdArg; fd < fdSegments+nseg; fd++ {
+		syscall.CloseOnExec(fd)
+	}
+	exit := os.NewFile(fdExit, "exit")
+	if err := mapHeap(nseg); err != nil {
+		return fail(exit, "spare", "mapping the parent's heap: %v", err)
+	}
+	// SIGTERM is caught now, not when the function starts: the thread
+	// that catches it is then running already. Until an order comes it
+	// ends the spare.
+	sigs := notifyTerm()
+	ordered, idle := make(chan struct{}), make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+			dieOf(syscall.SIGTERM)
+		case <-ordered:
+			close(idle)
+		}
+	}()
+	if _, err := exit.Write([]byte{spareReady}); err != nil {
+		return 1
+	}
+	orders := os.NewFile(fdArg, "order")
+	b, err := io.ReadAll(orders)
+	orders.Close()
+	close(ordered)
+	<-idle
+	if len(b) == 0 {
+		return 0
+	}
+	if _, err := exit.Write([]byte{spareTook}); err != nil {
+		return 1
+	}
+	if err != nil {
+		return fail(exit, "spare", "reading the order: %v", err)
+	}
+	o, err := parseOrder(b)
+	if err != nil {
+		return fail(exit, "spare", "%v", err)
+	}
+	parentInfo, parentOK := parseParent(o.parent)
+	become(o.name, parentInfo, parentOK, o.level)
+	parent := os.NewFile(fdParent, "parent")
+	if o.daemon {
+		// As a daemon started anew: the kernel's signal (any thread may
+		// set it for the whole process), unless the parent is already
+		// gone, and the pipe.
+		sys.SetParentDeathSignal(syscall.SIGKILL)
+		if parentOK && os.Getppid() != parentInfo.Pid {
+			dieOf(syscall.SIGKILL)
+		}
+		go watchParent(parent)
+	} else {
+		parent.Close()
+	}
+	return run(exit, o.name, o.fn, o.arg, sigs)
 }

@@ -65,6 +65,29 @@
 //     one (parent_process).
 //   - Children inherit stdout and stderr; stdin is /dev/null.
 //
+// # Spares
+//
+// Starting the program again costs a child a few milliseconds before its
+// function runs: exec, the Go runtime's start, the packages'
+// initialisation. Spares(n) keeps n children started ahead, waiting
+// (Python's forkserver start method); Start hands the function and its
+// argument to one that is ready (or else to one still starting), and
+// starts another in the background:
+//
+//	process.Main()
+//	process.Spares(2) // Spares(0) ends them
+//
+// A child run by a spare is the same as one started anew (name, Pid,
+// argument, environment, default heap, exit code and *ExitError,
+// Terminate, Kill, daemon or not), and a spare started before a change it
+// would not see (the environment, the working directory, os.Stdout or
+// os.Stderr, the default heap's segments) is ended and replaced rather
+// than used. Start never waits for a spare: with none ready it starts the
+// program as before. Spares die with their parent. What they save is the
+// wait, not the work: each is a whole process of the program, started and
+// replaced as before, so children started back to back, faster than
+// spares are replaced, gain less than children started now and then.
+//
 // # Groups
 //
 // A Group starts several processes and waits for them together, with the

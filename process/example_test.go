@@ -260,3 +260,33 @@ func ExampleExitError() {
 	// hang: code -9, message "", pid true
 	// process: hang: killed by SIGKILL
 }
+
+// Spares started ahead: Start hands its function to a child of the program
+// that is already running and waiting, instead of starting the program
+// again; the child is the same as one started anew.
+func ExampleSpares() {
+	if err := process.Spares(2); err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer process.Spares(0) // ends the spares, and returns once they are gone
+	ctx := context.Background()
+	for i := range 2 {
+		p := process.New(worker, i, process.Name(fmt.Sprintf("spare worker %d", i)))
+		if err := p.Start(); err != nil {
+			fmt.Println(err)
+			return
+		}
+		if err := p.Join(ctx); err != nil {
+			fmt.Println(err)
+			return
+		}
+		code, _ := p.ExitCode()
+		fmt.Println(p, code)
+	}
+	// Output:
+	// Worker 0 spare worker 0
+	// Process(spare worker 0, stopped) 0
+	// Worker 1 spare worker 1
+	// Process(spare worker 1, stopped) 0
+}

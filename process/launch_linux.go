@@ -13,6 +13,10 @@ import (
 
 // launch starts /proc/self/exe as a child that runs target (see Main).
 func launch(p *Process, arg []byte) error {
+	env := raceEnv(cleanEnv(os.Environ()))
+	if s := takeSpare(env); s != nil && s.handOff(p, arg) == nil {
+		return nil
+	}
 	argR, argW, err := os.Pipe()
 	if err != nil {
 		return err
@@ -38,7 +42,7 @@ func launch(p *Process, arg []byte) error {
 	}
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{os.Args[0]}
-	cmd.Env = append(raceEnv(cleanEnv(os.Environ())),
+	cmd.Env = append(env,
 		envFunc+"="+p.target,
 		envName+"="+p.name,
 		envSegments+"="+strconv.Itoa(len(segs)),

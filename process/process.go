@@ -169,8 +169,10 @@ type Process struct {
 
 	mu        sync.Mutex
 	cmd       *exec.Cmd
-	parentEnd *os.File // held open while the child runs: a daemon watches it
-	exitEnd   *os.File // the child's exitReport arrives here
+	parentEnd *os.File      // held open while the child runs: a daemon watches it
+	exitEnd   *os.File      // the child's exitReport arrives here
+	exited    chan struct{} // of a spare: closed once reaped (cmd.Wait is the spare's)
+	said      chan struct{} // of a spare not ready when handed its order: closed once it said so or died
 	started   bool
 	done      chan struct{} // closed once the child was reaped
 	state     *os.ProcessState
@@ -270,7 +272,7 @@ func (p *Process) Start() error {
 	if p.started {
 		return fmt.Errorf("%w: %s", ErrStarted, p.name)
 	}
-	if os.Getenv(envFunc) != "" {
+	if os.Getenv(envFunc) != "" || os.Getenv(envSpare) != "" {
 		return ErrNoMain
 	}
 	if _, ok := lookup(p.target); !ok || p.target == "" {
@@ -294,10 +296,20 @@ func (p *Process) reap() {
 	waited := make(chan struct{})
 	reported := make(chan exitReport, 1)
 	go func() {
+		if p.said != nil {
+			// Its word that it took the order comes first, or nothing.
+			<-p.said
+			var took [1]byte
+			p.exitEnd.Read(took[:])
+		}
 		r, _ := readReport(p.exitEnd, waited)
 		reported <- r
 	}()
-	p.cmd.Wait() // the state says how it ended; an error adds nothing
+	if p.exited != nil {
+		<-p.exited
+	} else {
+		p.cmd.Wait() // the state says how it ended; an error adds nothing
+	}
 	close(waited)
 	r := <-reported
 	p.mu.Lock()

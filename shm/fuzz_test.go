@@ -133,7 +133,7 @@ func FuzzHandle(f *testing.F) {
 		if len(b) >= handleFixed+4 {
 			c := append([]byte(nil), b...)
 			n := len(c) - 4
-			le.PutUint32(c[n:], crc32.Checksum(c[:n], castagnoli))
+			le.PutUint32(c[n:], crc32.Checksum(c[:n], castagnoli()))
 			checkHandleDecode(t, c)
 		}
 	})

@@ -44,7 +44,7 @@ func (h Handle) MarshalBinary() ([]byte, error) {
 	le.PutUint64(b[40:], h.Generation)
 	copy(b[handleFixed:], h.Name)
 	n := handleFixed + len(h.Name)
-	le.PutUint32(b[n:], crc32.Checksum(b[:n], castagnoli))
+	le.PutUint32(b[n:], crc32.Checksum(b[:n], castagnoli()))
 	return b, nil
 }
 
@@ -68,7 +68,7 @@ func (h *Handle) UnmarshalBinary(b []byte) error {
 	if len(b) != handleFixed+n+4 {
 		return bad("%d bytes for a name of %d", len(b), n)
 	}
-	if got, want := le.Uint32(b[handleFixed+n:]), crc32.Checksum(b[:handleFixed+n], castagnoli); got != want {
+	if got, want := le.Uint32(b[handleFixed+n:]), crc32.Checksum(b[:handleFixed+n], castagnoli()); got != want {
 		return bad("checksum %#08x, computed %#08x", got, want)
 	}
 	if b[6] != 0 || b[7] != 0 || le.Uint32(b[28:]) != 0 {

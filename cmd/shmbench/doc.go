@@ -10,9 +10,10 @@
 //
 // Each figure of shmkit (rings, the MPMC queue, ping-pong round trips,
 // the shared Mutex, 64 KiB messages, Pool.Apply and Pool.Map, process
-// start and join, allocations on the hot paths, threads for parked
-// goroutines) is measured between processes this program starts with
-// package process, and stands beside its peers:
+// start and join without and with spares (process.Spares), allocations on
+// the hot paths, threads for parked goroutines) is measured between
+// processes this program starts with package process, and stands beside
+// its peers:
 //
 //   - Go's own: a channel and sync.Mutex between goroutines, os.Pipe and a
 //     unix socket between processes, copy.

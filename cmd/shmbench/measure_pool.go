@@ -45,6 +45,9 @@ func init() {
 	register(measure{label: "Process start+join",
 		names: []string{"process_start_join_ms"}, pairable: true,
 		run: startJoin})
+	register(measure{label: "Process start+join, spares on",
+		names: []string{"process_start_join_spares_ms"}, pairable: true,
+		run: startJoinSpares})
 }
 
 // withPool runs f on a pool of poolWorkers, warmed up (every worker has
@@ -161,37 +164,68 @@ func poolMap(ctx context.Context, cfg config) (figures, error) {
 	return figures{"pool_map_items_per_s": cfg.note("pool_map_items_per_s", rates)}, nil
 }
 
+// sparesKept is how many spares the start and join with spares keeps.
+const sparesKept = 2
+
 // startJoin starts a child that does nothing and joins it, in turn, for
 // cfg.dur a repetition (at least 3 times); ms.
 func startJoin(ctx context.Context, cfg config) (figures, error) {
-	ms, err := cfg.repeat(ctx, reps(cfg, rateReps), func() (float64, error) {
-		t0 := time.Now()
-		end := t0.Add(cfg.dur)
-		n := 0
-		for n < 3 || time.Now().Before(end) {
-			p := process.New(noop, n)
-			if err := p.Start(); err != nil {
-				return 0, err
-			}
-			jctx, cancel := context.WithTimeout(ctx, joinGuard)
-			err := p.Join(jctx)
-			cancel()
-			if err != nil {
-				p.Kill()
-				kctx, cancel := context.WithTimeout(context.Background(), joinGuard)
-				p.Join(kctx)
-				cancel()
-				return 0, fmt.Errorf("%s: Join: %w", p, err)
-			}
-			if code, _ := p.ExitCode(); code != 0 {
-				return 0, fmt.Errorf("%s: exit code %d", p, code)
-			}
-			n++
-		}
-		return time.Since(t0).Seconds() * 1e3 / float64(n), nil
-	})
+	ms, err := startJoins(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	return figures{"process_start_join_ms": cfg.note("process_start_join_ms", ms)}, nil
+}
+
+// startJoinSpares is startJoin with sparesKept spares kept
+// (process.Spares), after an untimed repetition that starts them.
+func startJoinSpares(ctx context.Context, cfg config) (figures, error) {
+	if err := process.Spares(sparesKept); err != nil {
+		return nil, err
+	}
+	defer process.Spares(0)
+	if _, err := startJoinsFor(ctx, cfg.dur); err != nil {
+		return nil, err
+	}
+	ms, err := startJoins(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return figures{"process_start_join_spares_ms": cfg.note("process_start_join_spares_ms", ms)}, nil
+}
+
+// startJoins is startJoin's repetitions.
+func startJoins(ctx context.Context, cfg config) ([]float64, error) {
+	return cfg.repeat(ctx, reps(cfg, rateReps), func() (float64, error) {
+		return startJoinsFor(ctx, cfg.dur)
+	})
+}
+
+// startJoinsFor starts a child that does nothing and joins it, in turn,
+// for d (at least 3 times); ms each.
+func startJoinsFor(ctx context.Context, d time.Duration) (float64, error) {
+	t0 := time.Now()
+	end := t0.Add(d)
+	n := 0
+	for n < 3 || time.Now().Before(end) {
+		p := process.New(noop, n)
+		if err := p.Start(); err != nil {
+			return 0, err
+		}
+		jctx, cancel := context.WithTimeout(ctx, joinGuard)
+		err := p.Join(jctx)
+		cancel()
+		if err != nil {
+			p.Kill()
+			kctx, cancel := context.WithTimeout(context.Background(), joinGuard)
+			p.Join(kctx)
+			cancel()
+			return 0, fmt.Errorf("%s: Join: %w", p, err)
+		}
+		if code, _ := p.ExitCode(); code != 0 {
+			return 0, fmt.Errorf("%s: exit code %d", p, code)
+		}
+		n++
+	}
+	return time.Since(t0).Seconds() * 1e3 / float64(n), nil
 }

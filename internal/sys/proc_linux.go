@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -98,4 +99,12 @@ func usesFile(pid int, dev, ino uint64) bool {
 		}
 	}
 	return false
+}
+
+// SetParentDeathSignal asks the kernel to send this process sig when the
+// thread that started it ends (prctl PR_SET_PDEATHSIG), the way a child
+// started with it set is: the signal goes to the whole process, whichever
+// of its threads set it.
+func SetParentDeathSignal(sig syscall.Signal) error {
+	return unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(sig), 0, 0, 0)
 }

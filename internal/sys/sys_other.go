@@ -5,6 +5,7 @@ package sys
 import (
 	"errors"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -85,3 +86,6 @@ func FindLock(f *os.File, off, n int64) (int64, bool, error) { return 0, false, 
 
 // PidRuns reports false on this system.
 func PidRuns(pid int32) bool { return false }
+
+// SetParentDeathSignal returns ErrNotSupported on this system.
+func SetParentDeathSignal(sig syscall.Signal) error { return ErrNotSupported }
