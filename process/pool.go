@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/shmkit/shmkit/internal/rawq"
 	"github.com/shmkit/shmkit/ringbuffer"
@@ -128,6 +129,26 @@ type worker struct {
 	ready          bool
 	gone           bool   // no process serves the slot any more
 	full           uint64 // the dispatch that found its queue full
+	// short: the items held are few, their results microseconds away
+	// (spinItems at most): the collector polls for them rather than
+	// sleeping. It alone is read without p.mu.
+	short atomic.Bool
+}
+
+// spinItems is how many items a worker may hold for its collector to poll
+// for their results: a few calls of a function each, a round trip's time
+// away. A chunk of more runs long enough that a wake-up costs little
+// beside it, and a collector that polls meanwhile takes a CPU that the
+// workers need.
+const spinItems = 64
+
+// counted counts the items w holds again. p.mu is held.
+func (w *worker) counted() {
+	n := 0
+	for _, pc := range w.held {
+		n += pc.n - pc.got
+	}
+	w.short.Store(n <= spinItems)
 }
 
 // piece is items off..off+n of a chunk: what one task message carries.
@@ -241,6 +262,7 @@ func (p *Pool) startWorker(w *worker) error {
 		return err
 	}
 	w.proc, w.held, w.assigned, w.ready, w.gone = proc, nil, 0, false, false
+	w.counted()
 	p.live++
 	logger().Debug("added worker " + proc.Name())
 	go p.collect(w, proc)
@@ -258,7 +280,7 @@ func (p *Pool) collect(w *worker, proc *Process) {
 	var spin spinner
 	r := &resultReader{p, w, proc}
 	for {
-		if err := spin.get(ctx, w.rq, r); err != nil {
+		if err := spin.get(ctx, w.rq, r, &w.short); err != nil {
 			if ctx.Err() == nil { // the queue itself failed: stop its worker
 				logger().Error(fmt.Sprintf("pool worker %s: %v", proc.Name(), err))
 				proc.Kill()
@@ -353,6 +375,7 @@ func (p *Pool) apply(w *worker, r resultMsg) error {
 	if pc.got == pc.n {
 		w.held = append(w.held[:i], w.held[i+1:]...)
 	}
+	w.counted()
 	return nil
 }
 
@@ -473,6 +496,7 @@ func (p *Pool) dispatch() {
 			p.shift()
 			w.held = append(w.held, pc)
 			w.assigned++
+			w.counted()
 		case errors.Is(err, ringbuffer.ErrFull):
 			w.full = p.sweep
 		case errors.Is(err, ringbuffer.ErrTooLarge) && pc.n > 1:

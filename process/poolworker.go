@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/shmkit/shmkit/internal/rawq"
@@ -63,7 +64,7 @@ func runWorker(ctx context.Context, a workerArg) error {
 	var spin spinner
 	var t taskReader
 	for done := 0; a.MaxTasks <= 0 || done < a.MaxTasks; done++ {
-		err := spin.get(ctx, tasks, &t)
+		err := spin.get(ctx, tasks, &t, nil)
 		if errors.Is(err, ringbuffer.ErrShutdown) || ctx.Err() != nil {
 			return nil // the pool closed, or terminated this worker
 		}
@@ -144,16 +145,17 @@ func sendFailed(ctx context.Context, q rawq.Queue, id uint64, off, lo, hi int, t
 // poll is a few loads (rawq.Queue.Ready), with no clock read and no
 // yield but every spinCheck polls. A wait that found nothing in spinFor
 // turns polling off for the next waits, 1 after the first such wait, then
-// twice as many after each other in a row, up to spinSkip.
+// twice as many after each other in a row, up to spinSkip. A wait given
+// soon polls only while soon says the message is near.
 type spinner struct{ skip, missed int }
 
 const (
 	spinFor   = 50 * time.Microsecond
 	spinSkip  = 16
-	spinCheck = 128
+	spinCheck = 256
 )
 
-func (s *spinner) get(ctx context.Context, q rawq.Queue, r rawq.Reader) error {
+func (s *spinner) get(ctx context.Context, q rawq.Queue, r rawq.Reader, soon *atomic.Bool) error {
 	if s.skip > 0 {
 		s.skip--
 		return q.Get(ctx, r)
@@ -162,6 +164,9 @@ func (s *spinner) get(ctx context.Context, q rawq.Queue, r rawq.Reader) error {
 	for i := 1; !q.Ready(); i++ {
 		if i%spinCheck != 0 {
 			continue
+		}
+		if soon != nil && !soon.Load() {
+			return q.Get(ctx, r) // far off: sleep, and spin again next time
 		}
 		if i == spinCheck {
 			start = time.Now()
