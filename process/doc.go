@@ -128,9 +128,14 @@
 // (PoolOptions.ChunkSize). Each worker has a task queue and a result queue
 // of its own in shared memory (package ringbuffer), and holds at most two
 // chunks: the one it runs and the next. Plain arguments and results
-// (package ctypes) travel as their bytes, others through encoding/gob. A
-// chunk too large for the queues is split; a single argument or result too
-// large fails its item.
+// (package ctypes) travel as their bytes, written from the caller's slice
+// straight into the queue's shared memory and read from there straight
+// into the worker's, and the results back the same way, with no copy in
+// between; others go through encoding/gob. A chunk too large for the
+// queues is split; a single argument or result too large fails its item.
+// While a worker holds a few items (an Apply), the pool polls for their
+// results for a few tens of microseconds before it sleeps; during a long
+// chunk it sleeps at once.
 //
 // What goes wrong, and what the caller sees:
 //

@@ -11,6 +11,8 @@ import (
 
 	"github.com/shmkit/shmkit/ctypes"
 	"github.com/shmkit/shmkit/internal/mem"
+	"github.com/shmkit/shmkit/internal/rawq"
+	"github.com/shmkit/shmkit/ringbuffer"
 )
 
 // Func names a function registered to run as pool tasks (RegisterFunc):
@@ -49,7 +51,7 @@ func RegisterFunc[A, R any](name string, fn func(ctx context.Context, arg A) (R,
 			_, err := fn(ctx, a)
 			return err
 		}),
-		chunk: f.runChunk,
+		chunk: &funcRunner[A, R]{f: f},
 	})
 	return f
 }
@@ -103,35 +105,123 @@ func callItem[A, R any](ctx context.Context, fn func(context.Context, A) (R, err
 	return fn(ctx, a)
 }
 
-// runChunk runs the items of a task in a worker: it decodes count
-// arguments from payload, calls the function on each, and returns what
-// encodes the results.
-type runChunk func(ctx context.Context, count int, payload []byte) (chunkResult, error)
-
-type chunkResult struct {
-	errs   []itemErr                                  // by item, in order
-	encode func(b []byte, lo, hi int) ([]byte, error) // appends the results lo..hi
+// runChunk runs the tasks of a Func in a pool worker, one at a time:
+// decode takes a task's arguments out of its message, which may then
+// leave the queue, and run calls the function on each and sends the
+// results.
+type runChunk interface {
+	decode(count int, payload []byte) error
+	run(ctx context.Context, q rawq.Queue, id uint64, off int) error
 }
 
-func (f Func[A, R]) runChunk(ctx context.Context, count int, payload []byte) (chunkResult, error) {
-	args := make([]A, count)
-	if err := f.ac.decode(payload, args); err != nil {
-		return chunkResult{}, fmt.Errorf("decoding the arguments of %q: %w", f.name, err)
+// funcRunner is a Func's runChunk. It keeps its buffers from task to
+// task: a worker runs one task at a time.
+type funcRunner[A, R any] struct {
+	f    Func[A, R]
+	args []A
+	out  []R
+	errs []itemErr // of the items of the task that failed, in order
+	sub  []itemErr // those of the part being sent
+	head []byte    // a result's header
+	body []byte    // encoded results (not plain R)
+}
+
+func (r *funcRunner[A, R]) decode(count int, payload []byte) error {
+	r.args = resize(r.args, count)
+	if err := r.f.ac.decode(payload, r.args); err != nil {
+		return fmt.Errorf("decoding the arguments of %q: %w", r.f.name, err)
 	}
-	out := make([]R, count)
-	var errs []itemErr
-	for i := range args {
-		r, err := callItem(ctx, f.fn, args[i])
+	return nil
+}
+
+func (r *funcRunner[A, R]) run(ctx context.Context, q rawq.Queue, id uint64, off int) error {
+	r.out = resize(r.out, len(r.args))
+	r.errs = r.errs[:0]
+	for i := 0; i < len(r.args); {
+		i = r.callFrom(ctx, i)
+	}
+	err := r.send(ctx, q, id, off, 0, len(r.args))
+	if r.f.ac.size == 0 || r.f.rc.size == 0 { // let go of what the values point to
+		clear(r.args)
+		clear(r.out)
+	}
+	return err
+}
+
+// callFrom calls the function on the arguments from i on, and returns
+// the index of the first it has not called: len(r.args), or the one
+// after the item that panicked. One deferred recover serves a whole task
+// rather than one per item.
+func (r *funcRunner[A, R]) callFrom(ctx context.Context, i int) (next int) {
+	defer func() {
+		if v := recover(); v != nil {
+			var zero R
+			r.out[next] = zero
+			r.errs = append(r.errs, itemErr{index: next, panic: true, msg: fmt.Sprint(v), stack: string(debug.Stack())})
+			next++
+		}
+	}()
+	for next = i; next < len(r.args); next++ {
+		v, err := r.f.fn(ctx, r.args[next])
 		if err != nil {
-			te := taskError(f.name, err)
-			errs = append(errs, itemErr{index: i, panic: te.Panic, msg: te.Message, stack: te.Stack})
+			var zero R
+			r.out[next] = zero
+			te := taskError(r.f.name, err)
+			r.errs = append(r.errs, itemErr{index: next, panic: te.Panic, msg: te.Message, stack: te.Stack})
 			continue
 		}
-		out[i] = r
+		r.out[next] = v
 	}
-	return chunkResult{errs: errs, encode: func(b []byte, lo, hi int) ([]byte, error) {
-		return f.rc.append(b, out[lo:hi])
-	}}, nil
+	return next
+}
+
+// send sends the results of items lo..hi, in one message or, when that
+// is too large for the queue, in halves, in order. A single result too
+// large for the queue fails that item.
+func (r *funcRunner[A, R]) send(ctx context.Context, q rawq.Queue, id uint64, off, lo, hi int) error {
+	r.sub = r.sub[:0]
+	for _, e := range r.errs {
+		if e.index >= lo && e.index < hi {
+			e.index -= lo
+			r.sub = append(r.sub, e)
+		}
+	}
+	r.head = appendResult(r.head[:0], msgResult, id, off+lo, hi-lo, r.sub)
+	var body []byte
+	if len(r.sub) < hi-lo {
+		var err error
+		if body, err = r.f.rc.body(r.body[:0], r.out[lo:hi]); err != nil {
+			return sendFailed(ctx, q, id, off, lo, hi, fmt.Sprintf("encoding the result: %v", err))
+		}
+		if r.f.rc.size == 0 && cap(body) <= maxKeptBuffer {
+			r.body = body
+		}
+	}
+	size := len(r.head) + len(body)
+	err := q.Put(ctx, r.head, body)
+	if !errors.Is(err, ringbuffer.ErrTooLarge) {
+		return err
+	}
+	if hi-lo == 1 {
+		return sendFailed(ctx, q, id, off, lo, hi, fmt.Sprintf("the result (%d bytes) is larger than the pool's queue (PoolOptions.QueueBytes)", size))
+	}
+	mid := lo + (hi-lo)/2
+	if err := r.send(ctx, q, id, off, lo, mid); err != nil {
+		return err
+	}
+	return r.send(ctx, q, id, off, mid, hi)
+}
+
+// maxKeptBuffer bounds the buffers a worker keeps from one task to the
+// next.
+const maxKeptBuffer = 4 << 20
+
+// resize is s with n elements, its array reused when it has room.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 // codec encodes runs of values for tasks and results: plain values (see
@@ -160,6 +250,15 @@ func (c codec[T]) append(b []byte, vs []T) ([]byte, error) {
 		return b, fmt.Errorf("encoding %s: %w", reflect.TypeFor[T](), err)
 	}
 	return buf.Bytes(), nil
+}
+
+// body is the encoding of vs: for plain T the values' own memory, no
+// copy; otherwise appended to b.
+func (c codec[T]) body(b []byte, vs []T) ([]byte, error) {
+	if c.size > 0 {
+		return mem.SliceBytes(vs), nil
+	}
+	return c.append(b, vs)
 }
 
 func (c codec[T]) decode(b []byte, out []T) error {

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
+	"sync/atomic"
 
+	"github.com/shmkit/shmkit/internal/rawq"
 	"github.com/shmkit/shmkit/ringbuffer"
 )
 
@@ -99,8 +102,10 @@ type Pool struct {
 	state   poolState
 	err     error    // why the pool ended: ErrPoolTerminated or a failure
 	pending []*piece // not yet given to a worker, in order
+	spare   []*piece // an array for pending, kept from call to call
 	nextID  uint64
 	buf     []byte // a task being encoded
+	sweep   uint64 // dispatch calls, for worker.full
 	workers []*worker
 	live    int // workers running
 	deaths  int // workers in a row that died before they were ready
@@ -117,11 +122,33 @@ type Pool struct {
 // serving them now (a replacement takes over the same queues).
 type worker struct {
 	tasks, results *ringbuffer.Queue[[]byte]
+	tq, rq         rawq.Queue // the same, their messages' bytes in place
 	proc           *Process
 	held           []*piece // sent to the worker, results not all back
 	assigned       int      // tasks sent to this process
 	ready          bool
-	gone           bool // no process serves the slot any more
+	gone           bool   // no process serves the slot any more
+	full           uint64 // the dispatch that found its queue full
+	// short: the items held are few, their results microseconds away
+	// (spinItems at most): the collector polls for them rather than
+	// sleeping. It alone is read without p.mu.
+	short atomic.Bool
+}
+
+// spinItems is how many items a worker may hold for its collector to poll
+// for their results: a few calls of a function each, a round trip's time
+// away. A chunk of more runs long enough that a wake-up costs little
+// beside it, and a collector that polls meanwhile takes a CPU that the
+// workers need.
+const spinItems = 64
+
+// counted counts the items w holds again. p.mu is held.
+func (w *worker) counted() {
+	n := 0
+	for _, pc := range w.held {
+		n += pc.n - pc.got
+	}
+	w.short.Store(n <= spinItems)
 }
 
 // piece is items off..off+n of a chunk: what one task message carries.
@@ -136,7 +163,7 @@ type piece struct {
 // implements it.
 type chunk interface {
 	call() caller
-	encode(b []byte, off, n int) ([]byte, error)
+	encode(b []byte, off, n int) (head, body []byte, err error) // b appended, then the rest
 	deliver(off, n int, payload []byte, errs []itemErr) error
 	fail(off, n int, err error)
 	run(ctx context.Context, off, n int) (commit func()) // InProcess; commit under p.mu
@@ -203,7 +230,12 @@ func NewPool(n int, opts *PoolOptions) (*Pool, error) {
 			p.workers = append(p.workers, w)
 			w.tasks.SetCodec(raw{})
 			w.results.SetCodec(raw{})
-			err = p.startWorker(w)
+			if w.tq, err = rawq.Of(w.tasks); err == nil {
+				w.rq, err = rawq.Of(w.results)
+			}
+			if err == nil {
+				err = p.startWorker(w)
+			}
 		} else if w.tasks != nil {
 			w.tasks.Free()
 		}
@@ -230,6 +262,7 @@ func (p *Pool) startWorker(w *worker) error {
 		return err
 	}
 	w.proc, w.held, w.assigned, w.ready, w.gone = proc, nil, 0, false, false
+	w.counted()
 	p.live++
 	logger().Debug("added worker " + proc.Name())
 	go p.collect(w, proc)
@@ -245,9 +278,9 @@ func (p *Pool) collect(w *worker, proc *Process) {
 		cancel()
 	}()
 	var spin spinner
+	r := &resultReader{p, w, proc}
 	for {
-		m, err := spin.get(ctx, w.results)
-		if err != nil {
+		if err := spin.get(ctx, w.rq, r, &w.short); err != nil {
 			if ctx.Err() == nil { // the queue itself failed: stop its worker
 				logger().Error(fmt.Sprintf("pool worker %s: %v", proc.Name(), err))
 				proc.Kill()
@@ -255,19 +288,43 @@ func (p *Pool) collect(w *worker, proc *Process) {
 			}
 			break
 		}
-		p.receive(w, proc, m)
+		// The caller that waits for this result runs next on this thread,
+		// rather than after a wake-up of another.
+		runtime.Gosched()
 	}
-	for {
-		m, err := w.results.TryGet()
-		if err != nil {
-			break
-		}
-		p.receive(w, proc, m)
+	for w.rq.TryGet(r) == nil {
 	}
 	p.workerEnded(w, proc)
 }
 
-// receive handles one message from w's worker.
+// resultReader hands the messages of w's worker to the pool where they
+// lie in its results queue.
+type resultReader struct {
+	p    *Pool
+	w    *worker
+	proc *Process
+}
+
+func (r *resultReader) Read(b []byte) error {
+	r.p.receive(r.w, r.proc, b)
+	return nil
+}
+
+// taskID reads the id of a task message, for the pool to take back the
+// tasks a worker that ended left in its queue.
+type taskID struct {
+	id  uint64
+	err error
+}
+
+func (t *taskID) Read(b []byte) error {
+	m, _, err := parseTaskName(b)
+	t.id, t.err = m.id, err
+	return nil
+}
+
+// receive handles one message from w's worker. m is valid only during
+// the call.
 func (p *Pool) receive(w *worker, proc *Process, m []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -318,6 +375,7 @@ func (p *Pool) apply(w *worker, r resultMsg) error {
 	if pc.got == pc.n {
 		w.held = append(w.held[:i], w.held[i+1:]...)
 	}
+	w.counted()
 	return nil
 }
 
@@ -330,13 +388,9 @@ func (p *Pool) workerEnded(w *worker, proc *Process) {
 	p.live--
 	code, _ := proc.ExitCode()
 	var back []*piece
-	for {
-		m, err := w.tasks.TryGet()
-		if err != nil {
-			break
-		}
-		t, err := parseTask(m)
-		if err != nil {
+	var t taskID
+	for w.tq.TryGet(&t) == nil {
+		if t.err != nil {
 			continue
 		}
 		for i, pc := range w.held {
@@ -355,7 +409,9 @@ func (p *Pool) workerEnded(w *worker, proc *Process) {
 		p.settle(pc, died)
 	}
 	w.held = nil
+	old := p.pending
 	p.pending = append(back, p.pending...)
+	clear(old) // which may be p.spare
 	w.gone = true
 	if !w.ready && code != 0 && p.state != ended {
 		if p.deaths++; p.deaths >= maxInitDeaths {
@@ -404,16 +460,16 @@ func (p *Pool) dispatch() {
 		p.cond.Broadcast()
 		return
 	}
-	full := map[*worker]bool{}
+	p.sweep++
 	for len(p.pending) > 0 && p.state != ended {
 		pc := p.pending[0]
 		if pc.c.call().stopped() {
-			p.pending = p.pending[1:]
+			p.shift()
 			continue
 		}
 		var w *worker
 		for _, c := range p.workers {
-			if c.gone || full[c] || len(c.held) >= credit ||
+			if c.gone || c.full == p.sweep || len(c.held) >= credit ||
 				(p.opts.MaxTasksPerChild > 0 && c.assigned >= p.opts.MaxTasksPerChild) {
 				continue
 			}
@@ -426,34 +482,37 @@ func (p *Pool) dispatch() {
 		}
 		pc.id = p.nextID
 		p.nextID++
-		var err error
-		p.buf, err = pc.c.encode(appendTask(p.buf[:0], pc.id, pc.off, pc.n, pc.c.call().funcName()), pc.off, pc.n)
-		size := len(p.buf)
+		head, body, err := pc.c.encode(appendTask(p.buf[:0], pc.id, pc.off, pc.n, pc.c.call().funcName()), pc.off, pc.n)
+		p.buf = head
+		size := len(head) + len(body)
 		if err == nil {
-			err = w.tasks.TryPut(p.buf)
+			err = w.tq.TryPut(head, body)
 		}
 		if cap(p.buf) > 4*p.opts.QueueBytes {
 			p.buf = nil // not kept beyond what the queues take
 		}
 		switch {
 		case err == nil:
-			p.pending = p.pending[1:]
+			p.shift()
 			w.held = append(w.held, pc)
 			w.assigned++
+			w.counted()
 		case errors.Is(err, ringbuffer.ErrFull):
-			full[w] = true
+			w.full = p.sweep
 		case errors.Is(err, ringbuffer.ErrTooLarge) && pc.n > 1:
 			half := pc.n / 2
 			rest := &piece{c: pc.c, off: pc.off + half, n: pc.n - half}
 			pc.n = half
+			old := p.pending
 			p.pending = append([]*piece{pc, rest}, p.pending[1:]...)
+			clear(old) // which may be p.spare
 		default:
 			if errors.Is(err, ringbuffer.ErrTooLarge) {
 				err = fmt.Errorf("process: %s: the argument (%d bytes) is larger than the pool's queue (PoolOptions.QueueBytes %d)", pc.c.call().funcName(), size, p.opts.QueueBytes)
 			} else {
 				err = fmt.Errorf("process: %s: %w", pc.c.call().funcName(), err)
 			}
-			p.pending = p.pending[1:]
+			p.shift()
 			p.settle(pc, err)
 		}
 	}
@@ -467,9 +526,24 @@ func (p *Pool) submit(pcs ...*piece) error {
 	case ended:
 		return p.err
 	}
+	if len(p.pending) == 0 { // start again from the front of the array
+		p.pending = p.spare[:0]
+	}
 	p.pending = append(p.pending, pcs...)
+	if cap(p.pending) > cap(p.spare) && cap(p.pending) <= maxSpare {
+		p.spare = p.pending[:0]
+	}
 	p.dispatch()
 	return nil
+}
+
+// maxSpare bounds the array of pending pieces the pool keeps.
+const maxSpare = 1024
+
+// shift takes the first pending piece off. p.mu is held.
+func (p *Pool) shift() {
+	p.pending[0] = nil // not kept alive by the array
+	p.pending = p.pending[1:]
 }
 
 // Close stops the pool taking tasks: the workers finish those already
@@ -528,6 +602,7 @@ func (p *Pool) end(err error) {
 	for _, pc := range p.pending {
 		p.settle(pc, err)
 	}
+	clear(p.pending)
 	p.pending = nil
 	if p.opts.InProcess {
 		for pc := range p.running {
@@ -621,7 +696,7 @@ func (p *Pool) localWorker() {
 			return
 		}
 		pc := p.pending[0]
-		p.pending = p.pending[1:]
+		p.shift()
 		if pc.c.call().stopped() {
 			continue
 		}

@@ -600,6 +600,48 @@ func TestPoolMapErrors(t *testing.T) {
 	})
 }
 
+// TestPoolMapAllOneChunk: in one chunk, items fail side by side and at
+// both ends, by panics and by errors, and every other item still has its
+// result: a panic ends only its own item, whatever comes after it.
+func TestPoolMapAllOneChunk(t *testing.T) {
+	ptModes(t, func(t *testing.T, local bool) {
+		ctx := guard(t)
+		p, tr := ptPool(t, 1, PoolOptions{InProcess: local})
+		args := ptRange(20)
+		bad := []int{0, 1, 2, 9, 10, 19}
+		for _, i := range bad {
+			args[i] = 1_000_000 + i // a panic
+			if i%3 == 1 {
+				args[i] = -i - 1 // an error
+			}
+		}
+		for round := range 2 { // the second on buffers the first used
+			got, errs, err := MapAll(ctx, p, ptCheck, args, Chunk(len(args)))
+			if err != nil || len(got) != len(args) || len(errs) != len(args) {
+				t.Fatalf("round %d: MapAll: %d results, %d errors, %v", round, len(got), len(errs), err)
+			}
+			for i, x := range args {
+				switch {
+				case !slices.Contains(bad, i):
+					if got[i] != 2*x || errs[i] != nil {
+						t.Errorf("round %d: item %d: %d, %v; want %d", round, i, got[i], errs[i], 2*x)
+					}
+				case x < 0:
+					if te := ptTaskError(t, errs[i], "pt.check"); te.Panic || got[i] != 0 {
+						t.Errorf("round %d: item %d: %d, %+v; want the error", round, i, got[i], te)
+					}
+				default:
+					if te := ptTaskError(t, errs[i], "pt.check"); !te.Panic || te.Message != fmt.Sprintf("pt panic %d", x) || got[i] != 0 {
+						t.Errorf("round %d: item %d: %d, %+v; want the panic", round, i, got[i], te)
+					}
+				}
+			}
+			args = args[:15] // a shorter chunk, its last item a success
+		}
+		ptJoin(t, tr)
+	})
+}
+
 // 3. Imap and ImapUnordered.
 
 // TestPoolImap: Imap yields in order and ImapUnordered the same multiset,

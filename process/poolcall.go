@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"iter"
+
+	"github.com/shmkit/shmkit/internal/mem"
 )
 
 // call is one Map, Imap, ImapUnordered or Apply: its parts and who waits
@@ -80,8 +82,12 @@ type part[A, R any] struct {
 
 func (pt *part[A, R]) call() caller { return pt.c }
 
-func (pt *part[A, R]) encode(b []byte, off, n int) ([]byte, error) {
-	return pt.c.f.ac.append(b, pt.args[off:off+n])
+func (pt *part[A, R]) encode(b []byte, off, n int) (head, body []byte, err error) {
+	if pt.c.f.ac.size > 0 { // the arguments go from where they are into the queue
+		return b, mem.SliceBytes(pt.args[off : off+n]), nil
+	}
+	b, err = pt.c.f.ac.append(b, pt.args[off:off+n])
+	return b, nil, err
 }
 
 func (pt *part[A, R]) deliver(off, n int, payload []byte, errs []itemErr) error {
@@ -238,7 +244,7 @@ func MapAsync[A, R any](p *Pool, f Func[A, R], args []A, opts ...CallOption) *As
 	if err != nil {
 		return failed[[]R](err)
 	}
-	return &AsyncResult[[]R]{done: m.c.done, result: m.result, halt: m.c.halt}
+	return &AsyncResult[[]R]{done: m.c.done, src: m}
 }
 
 // mapping is a Map call given to the pool.
@@ -278,6 +284,8 @@ func startMap[A, R any](p *Pool, f Func[A, R], args []A, opts []CallOption) (*ma
 	}
 	return m, nil
 }
+
+func (m *mapping[A, R]) halt() { m.c.halt() }
 
 // result is Map's outcome once every part settled: the results, or the
 // error of the first failed item.
@@ -451,10 +459,30 @@ func stream[A, R any](ctx context.Context, p *Pool, f Func[A, R], args iter.Seq[
 // AsyncResult is the result of ApplyAsync, MapAsync or StarmapAsync, to
 // come.
 type AsyncResult[R any] struct {
-	done   chan struct{}
-	result func() (R, error)
-	halt   func()
+	done chan struct{}
+	src  outcome[R]
 }
+
+// outcome is what an AsyncResult gives once done is closed, and how its
+// call is dropped.
+type outcome[R any] interface {
+	result() (R, error)
+	halt()
+}
+
+// applying is an ApplyAsync call: its call, part, piece and result in one
+// allocation.
+type applying[A, R any] struct {
+	c   call[A, R]
+	pt  part[A, R]
+	pc  piece
+	arg [1]A
+	out [1]R
+	r   AsyncResult[R]
+}
+
+func (a *applying[A, R]) result() (R, error) { return a.pt.item(0) }
+func (a *applying[A, R]) halt()              { a.c.halt() }
 
 // ApplyAsync runs f(arg) in a worker and returns at once (Python's
 // Pool.apply_async).
@@ -462,23 +490,33 @@ func ApplyAsync[A, R any](p *Pool, f Func[A, R], arg A) *AsyncResult[R] {
 	if err := f.check(); err != nil {
 		return failed[R](err)
 	}
-	c := newCall(p, f)
+	a := &applying[A, R]{c: call[A, R]{p: p, f: f, done: make(chan struct{}), partsLeft: 1, sealed: true}}
+	a.arg[0] = arg
+	a.pt = part[A, R]{c: &a.c, args: a.arg[:], out: a.out[:], left: 1}
+	a.pc = piece{c: &a.pt, n: 1}
+	a.r = AsyncResult[R]{done: a.c.done, src: a}
 	p.mu.Lock()
-	pt, pc := c.add([]A{arg}, make([]R, 1))
-	c.sealed = true
-	err := p.submit(pc)
+	err := p.submit(&a.pc)
 	p.mu.Unlock()
 	if err != nil {
 		return failed[R](err)
 	}
-	return &AsyncResult[R]{done: c.done, result: func() (R, error) { return pt.item(0) }, halt: c.halt}
+	return &a.r
 }
+
+// failure is the outcome of a call that failed before it started.
+type failure[R any] struct{ err error }
+
+func (f failure[R]) result() (R, error) {
+	var zero R
+	return zero, f.err
+}
+func (failure[R]) halt() {}
 
 func failed[R any](err error) *AsyncResult[R] {
 	done := make(chan struct{})
 	close(done)
-	var zero R
-	return &AsyncResult[R]{done: done, result: func() (R, error) { return zero, err }, halt: func() {}}
+	return &AsyncResult[R]{done: done, src: failure[R]{err}}
 }
 
 // Get waits for the result, or for ctx (the task goes on; Get can be
@@ -488,7 +526,7 @@ func (r *AsyncResult[R]) Get(ctx context.Context) (R, error) {
 		var zero R
 		return zero, err
 	}
-	return r.result()
+	return r.src.result()
 }
 
 // Wait waits until the result is ready, or ctx ends.
@@ -535,7 +573,7 @@ func (r *AsyncResult[R]) Then(onOK func(R), onErr func(error)) *AsyncResult[R] {
 	go func() {
 		<-r.done
 		defer close(done)
-		v, err := r.result()
+		v, err := r.src.result()
 		switch {
 		case err != nil && onErr != nil:
 			onErr(err)
@@ -543,7 +581,7 @@ func (r *AsyncResult[R]) Then(onOK func(R), onErr func(error)) *AsyncResult[R] {
 			onOK(v)
 		}
 	}()
-	return &AsyncResult[R]{done: done, result: r.result, halt: r.halt}
+	return &AsyncResult[R]{done: done, src: r.src}
 }
 
 // Apply runs f(arg) in a worker and waits for its result (Python's
@@ -552,7 +590,7 @@ func Apply[A, R any](ctx context.Context, p *Pool, f Func[A, R], arg A) (R, erro
 	r := ApplyAsync(p, f, arg)
 	v, err := r.Get(ctx)
 	if err != nil && ctx.Err() != nil && !r.Ready() {
-		r.halt()
+		r.src.halt()
 	}
 	return v, err
 }

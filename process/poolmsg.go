@@ -84,20 +84,29 @@ func appendTask(b []byte, id uint64, off, count int, fn string) []byte {
 }
 
 func parseTask(b []byte) (taskMsg, error) {
+	t, name, err := parseTaskName(b)
+	t.fn = string(name)
+	return t, err
+}
+
+// parseTaskName is parseTask leaving t.fn empty: the name is returned as
+// the message's bytes, which a worker compares with the name it has
+// looked up already, rather than allocating a string per task.
+func parseTaskName(b []byte) (t taskMsg, name []byte, err error) {
 	if len(b) < msgHeader || le.Uint32(b) != msgTask {
-		return taskMsg{}, fmt.Errorf("%w: not a task", errBadMessage)
+		return taskMsg{}, nil, fmt.Errorf("%w: not a task", errBadMessage)
 	}
-	t := taskMsg{count: int(le.Uint32(b[4:])), id: le.Uint64(b[8:]), off: int(le.Uint32(b[16:]))}
+	t = taskMsg{count: int(le.Uint32(b[4:])), id: le.Uint64(b[8:]), off: int(le.Uint32(b[16:]))}
 	n := int(le.Uint32(b[20:]))
 	if t.count == 0 || t.count > maxItems || t.off > maxItems || n == 0 || n > maxName {
-		return taskMsg{}, fmt.Errorf("%w: task of %d items from %d, name of %d bytes", errBadMessage, t.count, t.off, n)
+		return taskMsg{}, nil, fmt.Errorf("%w: task of %d items from %d, name of %d bytes", errBadMessage, t.count, t.off, n)
 	}
 	end := msgHeader + (n+7)&^7
 	if end > len(b) {
-		return taskMsg{}, fmt.Errorf("%w: task name past its end", errBadMessage)
+		return taskMsg{}, nil, fmt.Errorf("%w: task name past its end", errBadMessage)
 	}
-	t.fn, t.payload = string(b[msgHeader:msgHeader+n]), b[end:]
-	return t, nil
+	t.payload = b[end:]
+	return t, b[msgHeader : msgHeader+n], nil
 }
 
 // appendResult appends a result's header and errors; unless every item

@@ -1,13 +1,16 @@
 package process
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
+	"github.com/shmkit/shmkit/internal/rawq"
 	"github.com/shmkit/shmkit/ringbuffer"
 )
 
@@ -39,27 +42,36 @@ func runWorker(ctx context.Context, a workerArg) error {
 	}
 	a.Tasks.SetCodec(raw{})
 	a.Results.SetCodec(raw{})
+	tasks, err := rawq.Of(a.Tasks)
+	if err != nil {
+		return err
+	}
+	results, err := rawq.Of(a.Results)
+	if err != nil {
+		return err
+	}
 	if a.Init != "" {
 		if err := runInit(ctx, a.Init, a.InitArg); err != nil {
 			te := taskError(a.Init, err)
 			msg := appendResult(nil, msgInitFailed, 0, 0, 1, []itemErr{{panic: te.Panic, msg: te.Message, stack: te.Stack}})
-			a.Results.Put(ctx, msg)
+			results.Put(ctx, msg, nil)
 			return err
 		}
 	}
-	if err := a.Results.Put(ctx, appendResult(nil, msgReady, 0, 0, 0, nil)); err != nil {
+	if err := results.Put(ctx, appendResult(nil, msgReady, 0, 0, 0, nil), nil); err != nil {
 		return nil // terminated
 	}
 	var spin spinner
+	var t taskReader
 	for done := 0; a.MaxTasks <= 0 || done < a.MaxTasks; done++ {
-		m, err := spin.get(ctx, a.Tasks)
+		err := spin.get(ctx, tasks, &t, nil)
 		if errors.Is(err, ringbuffer.ErrShutdown) || ctx.Err() != nil {
 			return nil // the pool closed, or terminated this worker
 		}
 		if err != nil {
 			return err
 		}
-		if err := runTask(ctx, a.Results, m); err != nil {
+		if err := t.run(ctx, results); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -67,6 +79,41 @@ func runWorker(ctx context.Context, a workerArg) error {
 		}
 	}
 	return nil
+}
+
+// taskReader reads a task message where it lies in the worker's queue:
+// it finds the task's function and has it take the arguments out.
+type taskReader struct {
+	name   []byte   // of the function looked up last
+	runner runChunk // its runner
+	t      taskMsg  // the task read, its payload left out
+	err    error    // the arguments failed to decode
+}
+
+func (r *taskReader) Read(b []byte) error {
+	t, name, err := parseTaskName(b)
+	if err != nil {
+		return err
+	}
+	if r.runner == nil || !bytes.Equal(name, r.name) {
+		e, ok := lookup(string(name))
+		if !ok || e.chunk == nil {
+			return fmt.Errorf("%w: task function %q", ErrNotRegistered, name)
+		}
+		r.runner, r.name = e.chunk, append(r.name[:0], name...)
+	}
+	r.err = r.runner.decode(t.count, t.payload)
+	t.payload = nil // the queue's bytes, valid only during Read
+	r.t = t
+	return nil
+}
+
+// run runs the items of the task read last and sends their results.
+func (r *taskReader) run(ctx context.Context, results rawq.Queue) error {
+	if r.err != nil { // arguments this worker cannot decode: every item fails
+		return sendFailed(ctx, results, r.t.id, r.t.off, 0, r.t.count, r.err.Error())
+	}
+	return r.runner.run(ctx, results, r.t.id, r.t.off)
 }
 
 // runInit runs the pool's initializer, turning a panic into an error.
@@ -83,92 +130,53 @@ func runInit(ctx context.Context, name string, arg []byte) (err error) {
 	return e.run(ctx, arg)
 }
 
-// runTask runs the items of one task message and sends their results.
-func runTask(ctx context.Context, results *ringbuffer.Queue[[]byte], m []byte) error {
-	t, err := parseTask(m)
-	if err != nil {
-		return err
-	}
-	e, ok := lookup(t.fn)
-	if !ok || e.chunk == nil {
-		return fmt.Errorf("%w: task function %q", ErrNotRegistered, t.fn)
-	}
-	r, err := e.chunk(ctx, t.count, t.payload)
-	if err != nil { // arguments this worker cannot decode: every item fails
-		errs := make([]itemErr, t.count)
-		for i := range errs {
-			errs[i] = itemErr{index: i, msg: err.Error()}
-		}
-		r = chunkResult{errs: errs}
-	}
-	return sendResults(ctx, results, t.id, t.off, r, 0, t.count)
-}
-
-// sendResults sends the results of items lo..hi, in one message or, when
-// that is too large for the queue, in halves, in order. A single result
-// too large for the queue fails that item.
-func sendResults(ctx context.Context, q *ringbuffer.Queue[[]byte], id uint64, off int, r chunkResult, lo, hi int) error {
-	var errs []itemErr
-	for _, e := range r.errs {
-		if e.index >= lo && e.index < hi {
-			e.index -= lo
-			errs = append(errs, e)
-		}
-	}
-	msg := appendResult(nil, msgResult, id, off+lo, hi-lo, errs)
-	if len(errs) < hi-lo {
-		var err error
-		if msg, err = r.encode(msg, lo, hi); err != nil {
-			return sendFailed(ctx, q, id, off, lo, hi, fmt.Sprintf("encoding the result: %v", err))
-		}
-	}
-	err := q.Put(ctx, msg)
-	if !errors.Is(err, ringbuffer.ErrTooLarge) {
-		return err
-	}
-	if hi-lo == 1 {
-		return sendFailed(ctx, q, id, off, lo, hi, fmt.Sprintf("the result (%d bytes) is larger than the pool's queue (PoolOptions.QueueBytes)", len(msg)))
-	}
-	mid := lo + (hi-lo)/2
-	if err := sendResults(ctx, q, id, off, r, lo, mid); err != nil {
-		return err
-	}
-	return sendResults(ctx, q, id, off, r, mid, hi)
-}
-
 // sendFailed sends items lo..hi as failed with text.
-func sendFailed(ctx context.Context, q *ringbuffer.Queue[[]byte], id uint64, off, lo, hi int, text string) error {
+func sendFailed(ctx context.Context, q rawq.Queue, id uint64, off, lo, hi int, text string) error {
 	errs := make([]itemErr, hi-lo)
 	for i := range errs {
 		errs[i] = itemErr{index: i, msg: text}
 	}
-	return q.Put(ctx, appendResult(nil, msgResult, id, off+lo, hi-lo, errs))
+	return q.Put(ctx, appendResult(nil, msgResult, id, off+lo, hi-lo, errs), nil)
 }
 
 // spinner polls a queue for a little while before its Get goes to sleep,
 // for as long as polling pays: a worker whose next task, or a pool whose
 // next result, comes within microseconds saves two wake-ups per task. A
-// poll that found nothing turns polling off for the next spinSkip waits.
-type spinner struct{ skip int }
+// poll is a few loads (rawq.Queue.Ready), with no clock read and no
+// yield but every spinCheck polls. A wait that found nothing in spinFor
+// turns polling off for the next waits, 1 after the first such wait, then
+// twice as many after each other in a row, up to spinSkip. A wait given
+// soon polls only while soon says the message is near.
+type spinner struct{ skip, missed int }
 
 const (
-	spinFor  = 50 * time.Microsecond
-	spinSkip = 16
+	spinFor   = 50 * time.Microsecond
+	spinSkip  = 16
+	spinCheck = 256
 )
 
-func (s *spinner) get(ctx context.Context, q *ringbuffer.Queue[[]byte]) ([]byte, error) {
+func (s *spinner) get(ctx context.Context, q rawq.Queue, r rawq.Reader, soon *atomic.Bool) error {
 	if s.skip > 0 {
 		s.skip--
-		return q.Get(ctx)
+		return q.Get(ctx, r)
 	}
-	start := time.Now()
-	for ctx.Err() == nil && time.Since(start) < spinFor {
-		m, err := q.TryGet()
-		if !errors.Is(err, ringbuffer.ErrEmpty) {
-			return m, err
+	var start time.Time
+	for i := 1; !q.Ready(); i++ {
+		if i%spinCheck != 0 {
+			continue
 		}
-		runtime.Gosched()
+		if soon != nil && !soon.Load() {
+			return q.Get(ctx, r) // far off: sleep, and spin again next time
+		}
+		if i == spinCheck {
+			start = time.Now()
+		} else if time.Since(start) > spinFor || ctx.Err() != nil {
+			s.missed = min(max(2*s.missed, 1), spinSkip)
+			s.skip = s.missed
+			return q.Get(ctx, r)
+		}
+		runtime.Gosched() // for the other goroutines, with GOMAXPROCS 1
 	}
-	s.skip = spinSkip
-	return q.Get(ctx)
+	s.missed = 0
+	return q.Get(ctx, r)
 }

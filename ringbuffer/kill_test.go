@@ -29,11 +29,12 @@ package ringbuffer
 // over the role's points.
 //
 //	test                       without -race            with -race
-//	TestKillProducerPoints     500 per point (250 Ring  176 per point (528
-//	                           and 250 gob Queue, for   for the producer role)
-//	                           claimed/writing/publish)
-//	TestKillConsumerPoints     500 per point (250 + 250 250 per point (500
-//	                           for reading/taken)       for the consumer role)
+//	TestKillProducerPoints     750 per point (250 Ring, 176 per point (528
+//	                           250 gob Queue, 250 raw   for the producer role)
+//	                           Queue, for claimed/
+//	                           writing/publish)
+//	TestKillConsumerPoints     750 per point (250 per   252 per point (504
+//	                           kind, for reading/taken) for the consumer role)
 //	TestKillSPSCProducer       199 at writing           49
 //	TestKillSPSCConsumer       200 at reading/taken     50
 //	TestKillRandomMoments      2 x 44 random kills      2 x 24
@@ -66,6 +67,7 @@ import (
 
 	"github.com/shmkit/shmkit/internal/mem"
 	"github.com/shmkit/shmkit/internal/owner"
+	"github.com/shmkit/shmkit/internal/rawq"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/internal/testproc"
 	"github.com/shmkit/shmkit/shm"
@@ -190,15 +192,17 @@ func (f *killFrame) check() (killID, error) {
 
 // killQ is the ring under test: a multi-producer Ring of killMsg
 // ("ring"), a single-producer one ("spsc"), or a gob Queue of killFrame
-// ("gob").
+// ("gob", or "raw": its messages put and taken through rawq, gob-encoded
+// by the caller, the halves of each from two buffers).
 type killQ struct {
 	kind string
 	ring *Ring[killMsg]
 	gob  *Queue[killFrame]
+	raw  rawq.Queue
 }
 
 // newKillQ makes the ring of kind called name in seg: of size slots, or
-// for "gob" of size*4 cells of 64 bytes.
+// for "gob" and "raw" of size*4 cells of 64 bytes.
 func newKillQ(t testing.TB, seg *shm.Segment, kind, name string, size int) *killQ {
 	t.Helper()
 	q := &killQ{kind: kind}
@@ -213,8 +217,10 @@ func newKillQ(t testing.TB, seg *shm.Segment, kind, name string, size int) *kill
 		if x, err = NewQueue[killMsg](size, shm.In(seg, name)); err == nil {
 			q.ring = x.ring
 		}
-	case "gob":
-		q.gob, err = NewQueue[killFrame](size, shm.In(seg, name))
+	case "gob", "raw":
+		if q.gob, err = NewQueue[killFrame](size, shm.In(seg, name)); err == nil && kind == "raw" {
+			q.raw, err = rawq.Of(q.gob)
+		}
 	default:
 		err = fmt.Errorf("unknown kind %q", kind)
 	}
@@ -238,8 +244,10 @@ func openKillQ(seg *shm.Segment, kind, name string) (*killQ, error) {
 		if x, err = OpenQueue[killMsg](context.Background(), seg, name); err == nil {
 			q.ring = x.ring
 		}
-	case "gob":
-		q.gob, err = OpenQueue[killFrame](context.Background(), seg, name)
+	case "gob", "raw":
+		if q.gob, err = OpenQueue[killFrame](context.Background(), seg, name); err == nil && kind == "raw" {
+			q.raw, err = rawq.Of(q.gob)
+		}
 	default:
 		err = fmt.Errorf("unknown kind %q", kind)
 	}
@@ -261,17 +269,43 @@ func (q *killQ) free() error {
 }
 
 func (q *killQ) push(ctx context.Context, id killID) error {
-	if q.ring != nil {
+	switch {
+	case q.ring != nil:
 		return q.ring.Push(ctx, makeKillMsg(id))
+	case q.raw != nil:
+		b := killRawBytes(id)
+		return q.raw.Put(ctx, b[:len(b)/2], b[len(b)/2:])
 	}
 	return q.gob.Put(ctx, makeKillFrame(id))
 }
 
 func (q *killQ) tryPush(id killID) error {
-	if q.ring != nil {
+	switch {
+	case q.ring != nil:
 		return q.ring.TryPush(makeKillMsg(id))
+	case q.raw != nil:
+		b := killRawBytes(id)
+		return q.raw.TryPut(b[:len(b)/2], b[len(b)/2:])
 	}
 	return q.gob.TryPut(makeKillFrame(id))
+}
+
+// killRawBytes is the encoding of message id in a "raw" queue.
+func killRawBytes(id killID) []byte {
+	f := makeKillFrame(id)
+	b, err := Gob[killFrame]{}.Append(nil, &f)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// killRawReader decodes a message of a "raw" queue where it lies.
+type killRawReader struct{ f killFrame }
+
+func (r *killRawReader) Read(b []byte) error {
+	r.f = killFrame{}
+	return Gob[killFrame]{}.Decode(b, &r.f)
 }
 
 // pushBatch pushes ids with PushBatch (Ring) or one by one (Queue).
@@ -299,6 +333,13 @@ func (q *killQ) pop(ctx context.Context) (killID, error) {
 		}
 		return m.check()
 	}
+	if q.raw != nil {
+		var r killRawReader
+		if err := q.raw.Get(ctx, &r); err != nil {
+			return killID{}, err
+		}
+		return r.f.check()
+	}
 	f, err := q.gob.Get(ctx)
 	if err != nil {
 		return killID{}, err
@@ -313,6 +354,13 @@ func (q *killQ) tryPop() (killID, error) {
 			return killID{}, err
 		}
 		return m.check()
+	}
+	if q.raw != nil {
+		var r killRawReader
+		if err := q.raw.TryGet(&r); err != nil {
+			return killID{}, err
+		}
+		return r.f.check()
 	}
 	f, err := q.gob.TryGet()
 	if err != nil {
@@ -817,7 +865,7 @@ func killLanes(t *testing.T, seg *shm.Segment, kinds, points []string, sinkPace,
 	for i, kind := range kinds {
 		l := &killLane{kind: kind, name: "q" + strconv.Itoa(i), point: points[i]}
 		size := 8 // Ring: 8 slots of 64 bytes; Queue: 16 cells of 64 bytes
-		if kind == "gob" {
+		if kind == "gob" || kind == "raw" {
 			size = 4
 		}
 		l.q = newKillQ(t, seg, kind, l.name, size)
@@ -836,9 +884,9 @@ func killLanes(t *testing.T, seg *shm.Segment, kinds, points []string, sinkPace,
 // the producer table also fills with dead processes and their slots are
 // taken over (without -race: 375 producers per ring, for 256 slots).
 func TestKillProducerPoints(t *testing.T) {
-	rounds := killRounds(750, 264) * 2 // 2 kinds
+	rounds := killRounds(750, 176) * 3 // 3 kinds
 	seg := testSeg(t)
-	lanes := killLanes(t, seg, []string{"ring", "ring", "gob", "gob"}, make([]string, 4), 0, 500*time.Microsecond)
+	lanes := killLanes(t, seg, []string{"ring", "ring", "gob", "gob", "raw", "raw"}, make([]string, 6), 0, 500*time.Microsecond)
 	points := []string{pointClaimed, pointWriting, pointPublish}
 	committed := make([]int, rounds+1) // by producer id
 	point := make([]string, rounds+1)
@@ -909,11 +957,11 @@ func TestKillProducerPoints(t *testing.T) {
 // at most the message it took; nothing arrives twice. Each lane (a ring)
 // has its kind and its point.
 func TestKillConsumerPoints(t *testing.T) {
-	rounds := killRounds(250, 125) * 4 // 4 lanes
+	rounds := killRounds(250, 84) * 6 // 6 lanes
 	seg := testSeg(t)
 	dir := t.TempDir()
-	lanes := killLanes(t, seg, []string{"ring", "ring", "gob", "gob"},
-		[]string{pointReading, pointTaken, pointReading, pointTaken}, 500*time.Microsecond, 0)
+	lanes := killLanes(t, seg, []string{"ring", "ring", "gob", "gob", "raw", "raw"},
+		[]string{pointReading, pointTaken, pointReading, pointTaken, pointReading, pointTaken}, 500*time.Microsecond, 0)
 	logs := make([][]killID, rounds)
 	batches := 0
 	killPipeline(rounds, 2*killAhead, func(i int) *testproc.Proc {
