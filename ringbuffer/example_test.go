@@ -226,7 +226,9 @@ func ExampleOneWayPipe() {
 	}
 	defer rx.Free()
 
+	done := make(chan struct{})
 	go func() { // usually a child process, given tx as a handle
+		defer close(done)
 		tx.Send(ctx, "hello")
 		tx.Close() // the last holder of the Sender: the stream ends
 	}()
@@ -238,6 +240,7 @@ func ExampleOneWayPipe() {
 		}
 		fmt.Println(m, err)
 	}
+	<-done // the writer is out of Close before the pipe is freed
 	// Output:
 	// hello <nil>
 	// EOF

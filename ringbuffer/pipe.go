@@ -594,8 +594,10 @@ func (c *Conn[T]) Close() error {
 
 // Free destroys the pipe, both ends, for every process: it closes this
 // handle and gives the pipe's memory back to its segment. Every process
-// must have stopped using either end; a second Free, through any handle,
-// fails with shm.ErrStale.
+// must have stopped using either end, Close included: io.EOF says that the
+// other end let go, not that its Close has returned (it wakes sleepers
+// after), so free a pipe once the other side is joined. A second Free,
+// through any handle, fails with shm.ErrStale.
 func (c *Conn[T]) Free() error {
 	c.Close()
 	forgetHolds(c.pipe)
