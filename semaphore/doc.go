@@ -117,8 +117,15 @@
 // compare-and-swap each, inlined into the caller (the lock word's bits are
 // drawn in lockword.go), an Acquire with units to spare and nobody waiting
 // is one, a Set with no sleeper is one. A waiter spins briefly, then marks
-// the word as having sleepers and sleeps on it; a waker makes the
-// FUTEX_WAKE system call only when that mark is there. A Semaphore waiter
+// the word as having sleepers and sleeps; a waker makes the FUTEX_WAKE
+// system call only when that mark is there. A Mutex's or RLock's waiter
+// sleeps on a wake sequence beside the lock word, which only a waking
+// unlock changes; one woken to find the lock taken again (its holder
+// lets go and takes it back at once) sleeps unmarked for 50 us, doubled
+// each time up to 1 ms, before it marks the word again: the running
+// holder then keeps the lock at the cost of a compare-and-swap per Lock
+// and Unlock, as with sync.Mutex, instead of a system call every few
+// holds. A Semaphore waiter
 // takes a ticket instead and sleeps on its ticket's own word: a Release
 // with waiters, or a turn passed on, wakes the head of the queue, and the
 // waiter right behind it, which wakes every 25 ms to look whether the
@@ -146,8 +153,12 @@
 //
 //	kind       offset  size  field
 //	mutex      0       8     owner word (below)
+//	mutex      8       4     wake sequence: its sleepers sleep on it; an unlock that wakes them bumps it
+//	mutex      12      4     sleepers on the wake sequence
 //	rlock      0       8     owner word
 //	rlock      8       4     depth: how many times the holder entered it
+//	rlock      12      4     wake sequence, as a mutex's
+//	rlock      16      4     sleepers on the wake sequence
 //	semaphore  0       8     state: units (bits 0-30), ticket served (32-47), next ticket (48-63)
 //	semaphore  8       4     bound (bits 0-30); bit 31: bounded
 //	semaphore  64      16*64 per ticket mod 64: owner word (8), tag (4), futex word (4)
@@ -173,6 +184,8 @@
 //	rwmutex    28      4     slots: how many reader slots (64)
 //	rwmutex    32      8     claimed slots: bit i set while slot i is a process's
 //	rwmutex    40      4     sleepers on the drain sequence: the writer, and processes waiting for a slot
+//	rwmutex    44      4     writers' wake sequence, as a mutex's
+//	rwmutex    48      4     writers sleeping on it
 //	rwmutex    64      64*64 per reader slot: owner word (8), reads held (4); one cache line each
 //
 // The owner word is 0 when the lock is free; else its high 32 bits are the
@@ -231,7 +244,9 @@
 //     multiprocessing.Lock (a POSIX semaphore) and pthread mutexes.
 //     sync.Mutex instead hands the lock to a waiter that has waited over a
 //     millisecond (its starvation mode); here a process that takes a lock
-//     again the instant it lets it go can keep other waiters waiting.
+//     again the instant it lets it go can keep other waiters waiting, and
+//     a waiter it kept so sleeps up to 1 ms unmarked (see Waiting): a lock
+//     let go for good then may stay free that long before it is taken.
 //     Leave a lock free between holds (any blocking call does), or take
 //     turns with a Cond or a Semaphore.
 //   - Signal, Broadcast and Notify need the Cond's lock held by the calling

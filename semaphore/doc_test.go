@@ -18,6 +18,12 @@ func TestDocLayout(t *testing.T) {
 		"mutex owner":        offState,
 		"rlock owner":        offState,
 		"rlock depth:":       offDepth,
+		"mutex wake":         offWake,
+		"rlock wake":         offRWake,
+		"rwmutex writers'":   offRWWake,
+		"mutex sleepers":     offWake + 4,
+		"rlock sleepers":     offRWake + 4,
+		"rwmutex writers":    offRWWake + 4,
 		"semaphore state:":   offCount,
 		"semaphore bound":    offBound,
 		"semaphore per":      semSlotsOff,
@@ -74,7 +80,7 @@ func TestDocLayout(t *testing.T) {
 		if f[0] == "rwmutex" && f[2] == "64*64" {
 			got["rwmutex sizeslot"] = 64 * 64
 		}
-		if f[0] == "mutex" {
+		if f[0] == "mutex" && f[3] == "owner" {
 			got["owner word size"] = uintptr(f[2][0] - '0')
 		}
 		if f[0] == "semaphore" && f[2] == "16*64" {

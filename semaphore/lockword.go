@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"github.com/shmkit/shmkit/internal/hb"
 	"github.com/shmkit/shmkit/internal/mem"
@@ -29,9 +30,22 @@ import (
 //
 // A held lock's word is the owner word of the process holding it
 // (package owner: the pid as it sees itself and a random nonce), with c,
-// contended, set when waiters may sleep: the holder's unlock then makes a
-// FUTEX_WAKE system call. The low half is the futex word (amd64 and arm64
-// are little endian, so it is the word at the state's own address).
+// contended, set when waiters may sleep: the holder's unlock then bumps
+// the lock's wake sequence, a 32-bit word beside it, and makes a
+// FUTEX_WAKE system call on it.
+//
+// Sleepers sleep on the wake sequence, not on the lock word: a holder that
+// lets go and takes the lock again at once changes the lock word (held,
+// free, held) without waking anyone, and a waiter that slept on the lock
+// word would find it changed every time it tried to sleep, and spin
+// through FUTEX_WAIT instead, marking the word contended on each turn, so
+// that nearly every unlock of the running holder became a system call.
+// Asleep on the sequence, a waiter costs the holder one FUTEX_WAKE per
+// sleep: the unlock that wakes it clears c, and its next unlocks are
+// plain compare-and-swaps until the waiter, awake, has looked and marked
+// the word again; and one woken to find the lock taken again waits
+// unmarked a while before it marks it (minPause), as sync.Mutex keeps the
+// lock with the running goroutine rather than waking a waiter per unlock.
 //
 // Taking the lock and recording its holder are one compare-and-swap, 0 to
 // the locker's word: the fast path, inlined into Lock and TryLock, and
@@ -48,8 +62,16 @@ const (
 // lockWord is the robust lock under Mutex and RLock.
 type lockWord struct {
 	state *uint64
-	word  *uint32 // the low half of *state: the futex word
-	self  uint64  // this process's owner word
+	word  *uint32 // the low half of *state, the race detector's key
+	wake  *uint32 // the wake sequence: sleepers' futex word
+	// sleepers counts the waiters asleep on wake, or about to be: an
+	// unlock makes a FUTEX_WAKE only when there are some, and a waiter
+	// takes the lock marked contended only when others still sleep. One
+	// killed asleep stays counted: the lock then does as if someone
+	// always slept, a FUTEX_WAKE per contended unlock, which is slower,
+	// never wrong.
+	sleepers *uint32
+	self     uint64 // this process's owner word
 	// unheld is 0 while the handle is open and closedWord after Close,
 	// which makes the fast paths fail and the slow path report ErrClosed.
 	// The fast paths read it with a plain load and swap the lock word from
@@ -71,8 +93,12 @@ const closedWord = contended
 // close makes the fast path fail from now on.
 func (l *lockWord) close() { atomic.StoreUint64(&l.unheld, closedWord) }
 
-func newLockWord(b []byte, self uint64, kind string) lockWord {
-	return lockWord{state: mem.Uint64(b, offState), word: mem.Uint32(b, offState), self: self,
+// newLockWord is the lock whose owner word is at offset offState of b,
+// whose wake sequence is at offset wake and its sleepers' count right
+// after it.
+func newLockWord(b []byte, wake uintptr, self uint64, kind string) lockWord {
+	return lockWord{state: mem.Uint64(b, offState), word: mem.Uint32(b, offState),
+		wake: mem.Uint32(b, wake), sleepers: mem.Uint32(b, wake+4), self: self,
 		live: owner.For(b), gate: newGate(), kind: kind}
 }
 
@@ -116,14 +142,31 @@ func (l *lockWord) freedError() error {
 // and fails. Goroutines that hold the lock here lose it.
 func (l *lockWord) free() {
 	atomic.StoreUint64(l.state, freed)
-	sys.FutexWake(l.word, -1)
+	l.wakeAll()
+}
+
+// wakeOne bumps the wake sequence and wakes one sleeper, if any: after a
+// contended lock was let go. A sleeper counts itself before it reads the
+// sequence, so that one whose read came before the bump is counted here.
+func (l *lockWord) wakeOne() {
+	atomic.AddUint32(l.wake, 1)
+	if atomic.LoadUint32(l.sleepers) != 0 {
+		sys.FutexWake(l.wake, 1)
+	}
+}
+
+// wakeAll bumps the wake sequence and wakes every sleeper, so that each
+// looks at the word again.
+func (l *lockWord) wakeAll() {
+	atomic.AddUint32(l.wake, 1)
+	sys.FutexWake(l.wake, -1)
 }
 
 // acquire is the slow path of taking the lock. It spins briefly, then lets
-// one goroutine of this process at a time sleep on the word, marked
-// contended so that the holder's unlock wakes it. A sleeper that has waited
-// for recheck looks whether the owner is still alive, and takes the lock
-// from a dead one.
+// one goroutine of this process at a time sleep on the wake sequence, the
+// word marked contended so that the holder's unlock wakes it. A sleeper
+// that has waited for recheck looks whether the owner is still alive, and
+// takes the lock from a dead one.
 func (l *lockWord) acquire(ctx context.Context) error {
 	for i := 0; i < spin; i++ {
 		if atomic.LoadUint64(l.state) == 0 && atomic.CompareAndSwapUint64(l.state, 0, l.self) {
@@ -136,15 +179,24 @@ func (l *lockWord) acquire(ctx context.Context) error {
 	}
 	defer l.gate.leave()
 	check := true // whether to look at the owner's liveness: on arrival, then after each full sleep
+	woke := false // whether the last sleep ended in a wake-up
+	pause := minPause
 	for {
+		seq := atomic.LoadUint32(l.wake) // for the pause below
 		cur := atomic.LoadUint64(l.state)
 		switch {
 		case cur == freed:
 			return l.freedError()
 		case cur == 0:
-			// Others may sleep too: take it contended, so that our unlock
-			// wakes one of them.
-			if atomic.CompareAndSwapUint64(l.state, 0, l.self|contended) {
+			// Others may sleep too (the unlock that cleared the mark
+			// woke one): take it marked then, so that our unlock wakes
+			// the next. Taken marked with nobody asleep, its unlock
+			// would make a system call for nothing.
+			w := l.self
+			if atomic.LoadUint32(l.sleepers) != 0 {
+				w |= contended
+			}
+			if atomic.CompareAndSwapUint64(l.state, 0, w) {
 				return nil
 			}
 			continue
@@ -153,20 +205,60 @@ func (l *lockWord) acquire(ctx context.Context) error {
 				return l.ownerDead(cur)
 			}
 			continue
+		case woke && cur&contended == 0:
+			// Woken, and the lock was taken again before we looked: its
+			// holder lets go and takes it back at once. Marked again now,
+			// the word would make its next unlock a FUTEX_WAKE, the
+			// lock's cost a system call per few holds; sleep unmarked a
+			// while first (its unlocks stay plain), longer each time.
+			woke = false
+			err := park.Wait(ctx, l.wake, seq, pause)
+			pause = min(2*pause, maxPause)
+			if err != nil && !errors.Is(err, park.ErrTimeout) {
+				l.passOn()
+				return err
+			}
+			continue
 		case cur&contended == 0:
 			if !atomic.CompareAndSwapUint64(l.state, cur, cur|contended) {
 				continue
 			}
 			cur |= contended
 		}
-		err := park.Wait(ctx, l.word, uint32(cur), recheck)
+		err := l.sleep(ctx, cur)
 		check = errors.Is(err, park.ErrTimeout)
 		if err != nil && !check {
 			l.passOn()
 			return err
 		}
+		woke = err == nil
 	}
 }
+
+// sleep sleeps on the wake sequence, for at most recheck, while the lock
+// word is cur (held, marked contended), counted among the sleepers. The
+// count and the sequence are read before the word: an unlock that clears
+// the mark this look sees bumps the sequence later, so that the sleep
+// returns at once or is woken, and finds the count with this sleeper in
+// it, so that it makes the FUTEX_WAKE.
+func (l *lockWord) sleep(ctx context.Context, cur uint64) error {
+	atomic.AddUint32(l.sleepers, 1)
+	defer atomic.AddUint32(l.sleepers, ^uint32(0))
+	seq := atomic.LoadUint32(l.wake)
+	if atomic.LoadUint64(l.state) != cur {
+		return nil
+	}
+	return park.Wait(ctx, l.wake, seq, recheck)
+}
+
+// A waiter woken for a lock that was taken again before it looked sleeps
+// unmarked for minPause, doubled each time up to maxPause: then a holder
+// that keeps taking the lock back pays a FUTEX_WAKE at most every pause,
+// and a lock let go for good is seen within one.
+const (
+	minPause = 50 * time.Microsecond
+	maxPause = time.Millisecond
+)
 
 // passOn runs when a sleeper gives up: it may have taken the wake-up meant
 // for another sleeper, so it hands it on (a free lock) or makes sure the
@@ -175,7 +267,7 @@ func (l *lockWord) passOn() {
 	for {
 		cur := atomic.LoadUint64(l.state)
 		if cur == 0 {
-			sys.FutexWake(l.word, 1)
+			l.wakeOne()
 			return
 		}
 		if cur&contended != 0 || atomic.CompareAndSwapUint64(l.state, cur, cur|contended) {
@@ -198,7 +290,7 @@ func (l *lockWord) release() {
 			}
 		case l.self | contended:
 			if atomic.CompareAndSwapUint64(l.state, cur, 0) {
-				sys.FutexWake(l.word, 1)
+				l.wakeOne()
 				return
 			}
 		case freed:
@@ -225,7 +317,7 @@ func (l *lockWord) tryRelease() error {
 		}
 		if atomic.CompareAndSwapUint64(l.state, cur, 0) {
 			if cur&contended != 0 {
-				sys.FutexWake(l.word, 1)
+				l.wakeOne()
 			}
 			return nil
 		}

@@ -98,13 +98,13 @@ func info(k shm.Kind, layout string, size uint64) kindInfo {
 }
 
 var (
-	mutexInfo   = info(shm.KindMutex, "mutex state:u64@0", lineSize)
-	rlockInfo   = info(shm.KindRLock, "rlock state:u64@0 depth:u32@8", lineSize)
+	mutexInfo   = info(shm.KindMutex, "mutex state:u64@0 wake:u32@8 sleepers:u32@12", lineSize)
+	rlockInfo   = info(shm.KindRLock, "rlock state:u64@0 depth:u32@8 wake:u32@12 sleepers:u32@16", lineSize)
 	semInfo     = info(shm.KindSemaphore, "semaphore state:u64@0 bound:u32@8 slots:16*64@64", semSlotsOff+semQueue*semSlotSize)
 	eventInfo   = info(shm.KindEvent, "event word:u32@0", lineSize)
 	condInfo    = info(shm.KindCond, "cond wait:u32@0 notify:u32@4 seq:u32@8 slots:u32@12 lock:u64@16 lockgen:u64@24 over:u32@32 overgen:u32@36 lockkind:u32@40 ring:16*slots@64", lineSize)
 	barrierInfo = info(shm.KindBarrier, "barrier state:u64@0 parties:u32@8 slots:16*parties@64", lineSize)
-	rwmutexInfo = info(shm.KindRWMutex, "rwmutex writer:u64@0 dead:u64@8 rseq:u32@16 rsleep:u32@20 wseq:u32@24 slots:u32@28 claimed:u64@32 wsleep:u32@40 slot:64*64@64", rwSlotsOff+rwSlots*rwSlotSize)
+	rwmutexInfo = info(shm.KindRWMutex, "rwmutex writer:u64@0 dead:u64@8 rseq:u32@16 rsleep:u32@20 wseq:u32@24 slots:u32@28 claimed:u64@32 wsleep:u32@40 wwake:u32@44 wsleepers:u32@48 slot:64*64@64", rwSlotsOff+rwSlots*rwSlotSize)
 )
 
 // lineSize is a cache line: each object's hot words sit alone on one.
@@ -113,7 +113,9 @@ const lineSize = 64
 // Offsets in each kind's payload; doc.go draws them (TestDocLayout checks).
 const (
 	offState    = 0  // Mutex, RLock: the owner word
+	offWake     = 8  // Mutex: the wake sequence its sleepers sleep on, and their count after it
 	offDepth    = 8  // RLock: re-entry depth
+	offRWake    = 12 // RLock: the wake sequence, and its sleepers' count after it
 	offCount    = 0  // Semaphore: units, now serving, next ticket
 	offBound    = 8  // Semaphore: bound, bit 31 set when bounded
 	offEvent    = 0  // Event: generation, sleepers, set

@@ -70,6 +70,7 @@ const (
 	offRWSlots   = 28
 	offRWClaimed = 32
 	offRWWSleep  = 40
+	offRWWake    = 44
 )
 
 // reclaiming marks a slot's owner word while a process takes it back from
@@ -101,7 +102,7 @@ func (rw *RWMutex) init(o *shm.Object) error {
 	if n := atomic.LoadUint32(mem.Uint32(b, offRWSlots)); n != rwSlots {
 		return fmt.Errorf("semaphore: attaching rwmutex: %d reader slots, want %d: %w", n, rwSlots, ErrCorrupt)
 	}
-	if err := initLock(&rw.object, &rw.w, o, "rwmutex"); err != nil {
+	if err := initLock(&rw.object, &rw.w, o, offRWWake, "rwmutex"); err != nil {
 		return err
 	}
 	rw.dead = mem.Uint64(b, offRWDead)
@@ -217,7 +218,7 @@ func (rw *RWMutex) rlockSlow(ctx context.Context, wait bool) error {
 			check = false
 			if atomic.CompareAndSwapUint64(rw.w.state, w, 0) {
 				dead = rw.w.ownerDead(w)
-				sys.FutexWake(rw.w.word, -1) // writers asleep on the word look again
+				rw.w.wakeAll() // writers asleep on the lock look again
 				rw.wakeReaders()
 			}
 			continue

@@ -368,6 +368,13 @@ func (m *Map[K, V]) Get(key K) (V, bool, error) {
 			return v, found, nil
 		}
 	}
+	return m.getLocked(p, kb, h)
+}
+
+// getLocked is Get under the part's lock. Apart from Get, so that the
+// value getFast fills stays on the stack (decoding makes this one escape).
+func (m *Map[K, V]) getLocked(p *part[K, V], kb []byte, h uint64) (V, bool, error) {
+	var v V
 	if err := p.c.lock(p.fix); err != nil {
 		return v, false, wrap("get", err)
 	}

@@ -25,13 +25,27 @@ import (
 	"unsafe"
 )
 
+// check panics unless b[off:off+size] lies in b, aligned to align (a
+// power of two). It inlines, so that a word's pointer costs a compare or
+// two; the panic's message is made only when it is printed.
 func check(b []byte, off, size, align uintptr) {
-	if off > uintptr(len(b)) || size > uintptr(len(b))-off {
-		panic(fmt.Sprintf("shmkit/mem: range [%d, %d) outside a mapping of %d bytes", off, off+size, len(b)))
+	if off > uintptr(len(b)) || size > uintptr(len(b))-off ||
+		(uintptr(unsafe.Pointer(unsafe.SliceData(b)))+off)&(align-1) != 0 {
+		panic(rangeError{len(b), off, size, align})
 	}
-	if align > 1 && (uintptr(unsafe.Pointer(unsafe.SliceData(b)))+off)%align != 0 {
-		panic(fmt.Sprintf("shmkit/mem: offset %d is not %d-byte aligned", off, align))
+}
+
+// rangeError is check's panic.
+type rangeError struct {
+	n                int
+	off, size, align uintptr
+}
+
+func (e rangeError) Error() string {
+	if e.off > uintptr(e.n) || e.size > uintptr(e.n)-e.off {
+		return fmt.Sprintf("shmkit/mem: range [%d, %d) outside a mapping of %d bytes", e.off, e.off+e.size, e.n)
 	}
+	return fmt.Sprintf("shmkit/mem: offset %d is not %d-byte aligned", e.off, e.align)
 }
 
 // Uint32 is the 4-byte word at b[off], for use with sync/atomic.

@@ -1,6 +1,7 @@
 package mem
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -9,7 +10,7 @@ func mustPanic(t *testing.T, want string, f func()) {
 	t.Helper()
 	defer func() {
 		r := recover()
-		if r == nil || !strings.Contains(r.(string), want) {
+		if r == nil || !strings.Contains(fmt.Sprint(r), want) {
 			t.Fatalf("panic %v, want one saying %q", r, want)
 		}
 	}()
