@@ -85,3 +85,12 @@ func FindLock(f *os.File, off, n int64) (int64, bool, error) { return 0, false, 
 
 // PidRuns reports false on this system.
 func PidRuns(pid int32) bool { return false }
+
+// MembarrierSupported reports false on this system.
+func MembarrierSupported() bool { return false }
+
+// MembarrierRegister returns ErrNotSupported on this system.
+func MembarrierRegister() error { return ErrNotSupported }
+
+// MembarrierGlobal returns ErrNotSupported on this system.
+func MembarrierGlobal() error { return ErrNotSupported }
