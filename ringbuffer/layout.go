@@ -28,6 +28,7 @@ const (
 	offGets     = 320 // JoinableQueue: messages taken
 	offDones    = 328 // JoinableQueue: TaskDone calls
 	offJoinWord = 336 // JoinableQueue: Join sleeps here
+	offPlain    = 344 // single-producer ring: a process stores cursors plainly
 	offProducer = 384 // single-producer ring: the producer's owner word
 	offConsumer = 392 // single-consumer ring: the consumer's owner word
 	offHolders  = 400 // a pipe's ring: the holders of the end that sends on it

@@ -1,0 +1,116 @@
+//go:build linux && (amd64 || arm64)
+
+package ringbuffer
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/internal/testproc"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// fenceRounds is how many messages TestSPSCSleepersFenced moves through
+// its ring of one slot: each a sleep and a wake-up, or nearly, each way.
+const fenceRounds = 300000
+
+// fenceLostWake is the sleepers' bound in TestSPSCSleepersFenced: long
+// beside any wake-up, short enough that a run with lost ones still ends.
+const fenceLostWake = 100 * time.Millisecond
+
+// TestSPSCSleepersFenced: a producer and a consumer in two processes move
+// messages through a single-producer ring of one slot in the default
+// blocking mode, without the yields before a sleep, so that each side
+// goes to sleep, over and over, at the moment the other stores its cursor (plainly, see fence.go). A sleeper
+// that looked at the cursor without first fencing the storer can miss
+// both the store and the storer's look at its announcement: its sleep
+// then ends by its timeout with nobody having woken it. The test counts
+// those sleeps (lateWakes) in both processes, and wants none.
+func TestSPSCSleepersFenced(t *testing.T) {
+	if !plainStores() {
+		t.Skip("cursor stores are fenced here (race detector, arm64, or no membarrier)")
+	}
+	defer func(d time.Duration, n int) { lostWake, spinTries = d, n }(lostWake, spinTries)
+	lostWake = fenceLostWake
+	seg := testSeg(t)
+	r := mustNew(t, NewSPSCRing[uint64], 1, shm.In(seg, "ring"))
+	if _, err := r.TryPushBatch(nil); err != nil { // takes the producer role
+		t.Fatal(err)
+	}
+	if !r.prod.plain {
+		t.Fatal("the producer stores its cursor fenced, though this process may store plainly")
+	}
+	p := shmtest.Start(t, xpChildTimeout, fenceChildConsumer, seg.Name(), strconv.Itoa(fenceRounds))
+	ctx := xpContext(t)
+	late := lateWakes.Load()
+	for i := range uint64(fenceRounds) {
+		fenceJitter(i)
+		if err := r.Push(ctx, i); err != nil {
+			p.Kill()
+			t.Fatalf("Push %d: %v", i, err)
+		}
+	}
+	late = lateWakes.Load() - late
+	res := xpResult(t, p)
+	if len(res) != 2 {
+		t.Fatalf("child's result %q", res)
+	}
+	if late > 0 || res[1] != "0" {
+		t.Errorf("sleeps that a lost wake-up ended by their timeout: %d in the producer, %s in the consumer", late, res[1])
+	}
+	if res[0] != "plain" {
+		t.Errorf("the consumer stores its cursor %s, though it may store plainly", res[0])
+	}
+}
+
+// fenceChildConsumer pops N values of the ring "ring" and checks them,
+// sleeping as TestSPSCSleepersFenced's producer does, and prints how it
+// stores its cursor and its late wake-ups. Arg: "SEG N".
+var fenceChildConsumer = testproc.Register("rb-fence-consumer", func(c *testproc.Child) error {
+	seg, _, n, err := shmtest.OpenInts(c, 0)
+	if err != nil {
+		return err
+	}
+	defer seg.Close()
+	lostWake = fenceLostWake
+	r, err := OpenRing[uint64](context.Background(), seg, "ring")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := xpChildContext()
+	defer cancel()
+	for i := range uint64(n[0]) {
+		spinTries = int(i % 5)
+		v, err := r.Pop(ctx)
+		if err != nil {
+			return fmt.Errorf("Pop %d: %w", i, err)
+		}
+		if v != i {
+			return fmt.Errorf("message %d is %d", i, v)
+		}
+	}
+	how := "fenced"
+	if r.cons.plain {
+		how = "plain"
+	}
+	fmt.Printf("RESULT %s %d\n", how, lateWakes.Load())
+	return nil
+})
+
+// fenceJitter delays the push of message i by a few hundred nanoseconds
+// or none, varying with i, so that the pushes sweep across the
+// consumer's way to sleep, which varies with i too (its spinTries).
+func fenceJitter(i uint64) {
+	x := uint64(0)
+	for j := range (i * 0x9e3779b97f4a7c15) >> 55 { // 0 to 511
+		x += j
+	}
+	fenceSink.Add(x)
+}
+
+var fenceSink atomic.Uint64
