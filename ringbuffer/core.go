@@ -47,9 +47,10 @@ type core struct {
 	gets *uint64 // joinable queues: messages taken (see release)
 	join *uint32 // joinable queues: Join sleeps here
 
-	// plain is the single-producer ring's word that says some process
-	// stores its cursors plainly (see fence.go); nil for other rings.
-	plain *uint32
+	// plainTail and plainHead are a single-producer ring's words that say
+	// whether the tail, the head, is stored plainly (see fence.go); nil
+	// for other rings.
+	plainTail, plainHead *uint32
 }
 
 // registering serialises the producer registrations of this process, all
@@ -88,7 +89,7 @@ func mapCore(o *shm.Object, b []byte, l layout) *core {
 	if l.mode != modeSPSC {
 		c.seq = mem.Slice[uint64](b, uintptr(l.seqOff), int(l.cells))
 	} else {
-		c.plain = mem.Uint32(b, offPlain)
+		c.plainTail, c.plainHead = mem.Uint32(b, offPlainTail), mem.Uint32(b, offPlainHead)
 	}
 	return c
 }
@@ -703,7 +704,7 @@ func (c *core) await(ctx context.Context, word *uint32, try, idle func() error) 
 		if w&1 == 0 && !atomic.CompareAndSwapUint32(word, w, w|1) {
 			continue
 		}
-		fenced := c.fenceSleep()
+		fenced := c.fenceSleep(word)
 		if err = try(); !again(err) {
 			return err
 		}

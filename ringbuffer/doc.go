@@ -116,10 +116,13 @@
 // membarrier(2), which makes the other processes' running threads go
 // through a fence, before it looks at the ring a last time. A process
 // that cannot register for membarrier (Linux before 4.16, a seccomp
-// filter, the race detector) stores with the fence, as other rings do.
-// Once some process stores plainly, the ring says so at offset 344, and
-// a sleeper that cannot call membarrier then sleeps at most 2 ms at a
-// time, so that a wake-up it missed costs no more.
+// filter, the race detector) stores with the fence, as other rings do,
+// and so does a side while it finds the other asleep at its stores (64
+// stores after each wake-up), so that a ring whose sides sleep at every
+// message pays no membarrier. Whether each cursor is stored plainly now
+// is in the ring (offsets 344 and 348): a sleeper that finds it is and
+// cannot call membarrier sleeps at most 2 ms at a time, so that a
+// wake-up it missed costs no more.
 //
 // # When a process dies
 //
@@ -188,8 +191,9 @@
 //	320     8     joinable: messages taken
 //	328     8     joinable: TaskDone calls
 //	336     4     joinable: Join's sleep word
-//	344     4     single-producer ring: non-zero once a process stores
-//	              its cursors without a fence (see Waiting)
+//	344     4     single-producer ring: 1 while the tail is stored
+//	              without a fence (see Waiting), else 0
+//	348     4     single-producer ring: the same for the head
 //	384     8     single-producer ring: the producer's owner word
 //	392     8     single-producer ring: the consumer's owner word
 //	400     48    pipe ring: holders of the end that sends on it

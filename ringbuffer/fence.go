@@ -30,24 +30,43 @@ import (
 // did the cursor store before it in program order, which the fence made
 // visible to the sleeper's look.
 //
-// A process stores plainly only once it registered for membarrier
-// (plainStores). Where it cannot (kernels before 4.16, a seccomp filter
-// that refuses the call, the race detector, arm64, whose atomic store is
-// cheap already), it stores with the full fence, as before. The sleeper
-// may be another process that cannot call membarrier while the storer can,
-// so the decision is recorded in the ring: a process sets the ring's plain
-// word (with a fenced store) before its first plain store, and the word
-// stays set. A sleeper reads it after announcing itself: when it is clear,
-// no plain store can have been missed, and it sleeps as ever; when it is
-// set, the sleeper calls membarrier, and if that fails it sleeps at most
-// unfencedSleep, so that a missed wake-up costs that long, not lostWake.
+// Each cursor has a word in the ring's header that says whether it is
+// stored plainly now (plainTail, plainHead). A side sets it, with a
+// fenced store, before its first plain store, and a sleeper reads the
+// word of the cursor it waits on after announcing itself: when it is
+// clear, every store of that cursor was fenced (the fenced clear of the
+// word came after the last plain one), and the sleeper skips membarrier;
+// when it is set, it calls it. If that call fails (a seccomp filter in
+// the sleeper's container), the sleeper sleeps at most unfencedSleep at a
+// time, so that a missed wake-up costs that long, not lostWake. A race
+// between a sleeper's read and a side setting the word is safe: the
+// sleeper's announcement came before its read, which came before the set
+// (it read it clear), which came before the side's look at the sleep
+// word, which then sees the announcement.
+//
+// A side stores plainly only where its process registered for membarrier
+// (plainStores): not on kernels before 4.16, under a seccomp filter that
+// refuses the call, under the race detector, or on arm64, whose atomic
+// store is cheap already. And it stops while the other side sleeps
+// often: membarrier interrupts other CPUs and costs a microsecond or
+// two, which a side that wakes the other at every message would add to
+// each round trip. A side that had to wake a sleeper clears its word and
+// stores fenced, and takes to plain stores again after calmStores stores
+// that found no sleeper.
 //
 // A process killed at any point leaves the cursors as a fenced store
 // would: a store the CPU accepted is not lost with the process.
 
-// unfencedSleep bounds each sleep of a waiter on a ring that has a plain
-// storer, when the waiter could not fence it (see above).
-var unfencedSleep = 2 * time.Millisecond
+// Tuning of the fence.
+var (
+	// unfencedSleep bounds each sleep of a waiter on a cursor stored
+	// plainly, when the waiter could not fence the storer (see above).
+	unfencedSleep = 2 * time.Millisecond
+	// calmStores is how many stores of its cursor that found no sleeper a
+	// side makes fenced, after it woke a sleeper, before it stores
+	// plainly again; 0: it never stops storing plainly.
+	calmStores uint32 = 64
+)
 
 // plainStores reports whether this process stores the cursors of single-
 // producer rings plainly: where that is a plain store, once the process
@@ -64,27 +83,31 @@ var canFence = sync.OnceValue(sys.MembarrierSupported)
 // wake-up was lost (its waker died, or never saw the sleeper). For tests.
 var lateWakes atomic.Int64
 
-// markPlain is called by a handle that takes a role of a single-producer
-// ring: it reports whether that side stores its cursor plainly, having
-// marked the ring as having a plain storer first.
-func (c *core) markPlain() bool {
-	if c.plain == nil || !plainStores() {
-		return false
+// startPlain sets up side e, which just took role of c, to store its
+// cursor plainly where this process may.
+func (e *spscEnd) startPlain(c *core, role int) {
+	e.plain, e.calm = false, 0
+	if plainStores() {
+		e.goPlain(c.plainWord(role))
 	}
-	if atomic.LoadUint32(c.plain) == 0 {
-		atomic.StoreUint32(c.plain, 1) // fenced: before any plain store
-	}
-	return true
 }
 
-// fenceSleep is a sleeper's half of the fence, called after it announced
-// itself and before it looks at the ring again. It reports false when a
-// plain store may have been missed, and the sleep must be short.
-func (c *core) fenceSleep() bool {
-	if c.plain == nil || atomic.LoadUint32(c.plain) == 0 {
-		return true
+// plainWord is the word that says whether role's cursor is stored
+// plainly.
+func (c *core) plainWord(role int) *uint32 {
+	if role == roleProducer {
+		return c.plainTail
 	}
-	return canFence() && sys.MembarrierGlobal() == nil
+	return c.plainHead
+}
+
+// goPlain marks the cursor of e as stored plainly, with a fenced store
+// that comes before the first plain one, and stores plainly from now on.
+func (e *spscEnd) goPlain(flag *uint32) {
+	if atomic.LoadUint32(flag) != 1 {
+		atomic.StoreUint32(flag, 1)
+	}
+	e.plain, e.calm = true, 0
 }
 
 // publish stores the cursor of side e, v, at p: plainly when the side
@@ -95,4 +118,42 @@ func (e *spscEnd) publish(p *uint64, v uint64) {
 	} else {
 		atomic.StoreUint64(p, v)
 	}
+}
+
+// notify wakes the sleepers of word after side e published its cursor,
+// whose plain word is flag, and moves the side between plain and fenced
+// stores (see above). Its fast path, a plain side that finds no sleeper,
+// inlines.
+func (e *spscEnd) notify(word, flag *uint32) {
+	if atomic.LoadUint32(word)&1 != 0 || e.calm != 0 {
+		e.notifySlow(word, flag)
+	}
+}
+
+func (e *spscEnd) notifySlow(word, flag *uint32) {
+	if atomic.LoadUint32(word)&1 != 0 {
+		wake(word)
+		if e.plain && calmStores > 0 {
+			e.plain, e.calm = false, calmStores
+			atomic.StoreUint32(flag, 0) // fenced: after the last plain store
+		}
+		return
+	}
+	if e.calm--; e.calm == 0 {
+		e.goPlain(flag)
+	}
+}
+
+// fenceSleep is a sleeper's half of the fence, called after it announced
+// itself on word and before it looks at the ring again. It reports false
+// when a plain store may have been missed, and the sleep must be short.
+func (c *core) fenceSleep(word *uint32) bool {
+	flag := c.plainTail
+	if word == c.full {
+		flag = c.plainHead
+	}
+	if flag == nil || atomic.LoadUint32(flag) == 0 {
+		return true
+	}
+	return canFence() && sys.MembarrierGlobal() == nil
 }

@@ -4,6 +4,7 @@ package ringbuffer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -25,18 +26,26 @@ const fenceLostWake = 100 * time.Millisecond
 
 // TestSPSCSleepersFenced: a producer and a consumer in two processes move
 // messages through a single-producer ring of one slot in the default
-// blocking mode, without the yields before a sleep, so that each side
-// goes to sleep, over and over, at the moment the other stores its cursor (plainly, see fence.go). A sleeper
+// blocking mode, so that each side goes to sleep, over and over, at the
+// moment the other stores its cursor (plainly, see fence.go). A sleeper
 // that looked at the cursor without first fencing the storer can miss
 // both the store and the storer's look at its announcement: its sleep
 // then ends by its timeout with nobody having woken it. The test counts
-// those sleeps (lateWakes) in both processes, and wants none.
+// those sleeps (lateWakes) in both processes, and wants none: with the
+// sides storing plainly throughout (calmStores 0), and as they do by
+// default, going from plain to fenced stores and back.
 func TestSPSCSleepersFenced(t *testing.T) {
 	if !plainStores() {
 		t.Skip("cursor stores are fenced here (race detector, arm64, or no membarrier)")
 	}
-	defer func(d time.Duration, n int) { lostWake, spinTries = d, n }(lostWake, spinTries)
-	lostWake = fenceLostWake
+	for _, calm := range []uint32{0, calmStores} {
+		t.Run(fmt.Sprintf("calm=%d", calm), func(t *testing.T) { testSleepersFenced(t, calm) })
+	}
+}
+
+func testSleepersFenced(t *testing.T, calm uint32) {
+	defer func(d time.Duration, n uint32) { lostWake, calmStores = d, n }(lostWake, calmStores)
+	lostWake, calmStores = fenceLostWake, calm
 	seg := testSeg(t)
 	r := mustNew(t, NewSPSCRing[uint64], 1, shm.In(seg, "ring"))
 	if _, err := r.TryPushBatch(nil); err != nil { // takes the producer role
@@ -45,7 +54,12 @@ func TestSPSCSleepersFenced(t *testing.T) {
 	if !r.prod.plain {
 		t.Fatal("the producer stores its cursor fenced, though this process may store plainly")
 	}
-	p := shmtest.Start(t, xpChildTimeout, fenceChildConsumer, seg.Name(), strconv.Itoa(fenceRounds))
+	defer func() {
+		if calm == 0 && !r.prod.plain {
+			t.Error("the producer went from plain stores to fenced ones, with calmStores 0")
+		}
+	}()
+	p := shmtest.Start(t, xpChildTimeout, fenceChildConsumer, seg.Name(), strconv.Itoa(fenceRounds), strconv.Itoa(int(calm)))
 	ctx := xpContext(t)
 	late := lateWakes.Load()
 	for i := range uint64(fenceRounds) {
@@ -57,27 +71,24 @@ func TestSPSCSleepersFenced(t *testing.T) {
 	}
 	late = lateWakes.Load() - late
 	res := xpResult(t, p)
-	if len(res) != 2 {
+	if len(res) != 1 {
 		t.Fatalf("child's result %q", res)
 	}
-	if late > 0 || res[1] != "0" {
-		t.Errorf("sleeps that a lost wake-up ended by their timeout: %d in the producer, %s in the consumer", late, res[1])
-	}
-	if res[0] != "plain" {
-		t.Errorf("the consumer stores its cursor %s, though it may store plainly", res[0])
+	if late > 0 || res[0] != "0" {
+		t.Errorf("sleeps that a lost wake-up ended by their timeout: %d in the producer, %s in the consumer", late, res[0])
 	}
 }
 
 // fenceChildConsumer pops N values of the ring "ring" and checks them,
-// sleeping as TestSPSCSleepersFenced's producer does, and prints how it
-// stores its cursor and its late wake-ups. Arg: "SEG N".
+// sleeping as TestSPSCSleepersFenced's producer does, with calmStores
+// CALM, and prints its late wake-ups. Arg: "SEG N CALM".
 var fenceChildConsumer = testproc.Register("rb-fence-consumer", func(c *testproc.Child) error {
-	seg, _, n, err := shmtest.OpenInts(c, 0)
+	seg, _, n, err := shmtest.OpenInts(c, 0, 1)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
-	lostWake = fenceLostWake
+	lostWake, calmStores = fenceLostWake, uint32(n[1])
 	r, err := OpenRing[uint64](context.Background(), seg, "ring")
 	if err != nil {
 		return err
@@ -93,12 +104,11 @@ var fenceChildConsumer = testproc.Register("rb-fence-consumer", func(c *testproc
 		if v != i {
 			return fmt.Errorf("message %d is %d", i, v)
 		}
+		if calmStores == 0 && !r.cons.plain {
+			return errors.New("the consumer stores its cursor fenced, though its process may store plainly")
+		}
 	}
-	how := "fenced"
-	if r.cons.plain {
-		how = "plain"
-	}
-	fmt.Printf("RESULT %s %d\n", how, lateWakes.Load())
+	fmt.Printf("RESULT %d\n", lateWakes.Load())
 	return nil
 })
 

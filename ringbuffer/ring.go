@@ -36,7 +36,8 @@ type Ring[T any] struct {
 type spscEnd struct {
 	pos, other uint64
 	ok         bool
-	plain      bool // its cursor stores are plain (see fence.go)
+	plain      bool   // its cursor stores are plain now (see fence.go)
+	calm       uint32 // fenced for now: stores without a sleeper left before they are plain again
 }
 
 // NewRing makes a multi-producer multi-consumer Ring of at least n slots
@@ -298,7 +299,7 @@ func (r *Ring[T]) push(v *T) error {
 	p.pos++
 	c.released()
 	p.publish(c.tail, p.pos)
-	notify(c.empty)
+	p.notify(c.empty, c.plainTail)
 	return nil
 }
 
@@ -325,7 +326,7 @@ func (r *Ring[T]) pop(v *T) error {
 	q.pos++
 	q.publish(c.head, q.pos)
 	hook(pointTaken)
-	notify(c.full)
+	q.notify(c.full, c.plainHead)
 	return nil
 }
 
@@ -354,7 +355,7 @@ func (r *Ring[T]) pushBatch(vs []T) (int, error) {
 	p.pos += n
 	c.released()
 	p.publish(c.tail, p.pos)
-	notify(c.empty)
+	p.notify(c.empty, c.plainTail)
 	return int(n), nil
 }
 
@@ -378,7 +379,7 @@ func (r *Ring[T]) popBatch(dst []T) (int, error) {
 	c.acquired()
 	q.pos += n
 	q.publish(c.head, q.pos)
-	notify(c.full)
+	q.notify(c.full, c.plainHead)
 	return int(n), nil
 }
 
@@ -419,7 +420,7 @@ func (e *spscEnd) claim(c *core, role int, mine, theirs *uint64, what string) er
 		if err := c.takeRole(role); err != nil {
 			return err
 		}
-		e.plain = c.markPlain()
+		e.startPlain(c, role)
 		e.pos, e.other, e.ok = atomic.LoadUint64(mine), atomic.LoadUint64(theirs), true
 	}
 	if atomic.LoadUint64(mine) != e.pos {
