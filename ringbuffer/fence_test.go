@@ -59,7 +59,7 @@ func testSleepersFenced(t *testing.T, calm uint32) {
 			t.Error("the producer went from plain stores to fenced ones, with calmStores 0")
 		}
 	}()
-	p := shmtest.Start(t, xpChildTimeout, fenceChildConsumer, seg.Name(), strconv.Itoa(fenceRounds), strconv.Itoa(int(calm)))
+	p := shmtest.Start(t, xpChildTimeout, fenceChildConsumer, seg.Name(), strconv.Itoa(fenceRounds), strconv.Itoa(int(calm)), "fenced")
 	ctx := xpContext(t)
 	late := lateWakes.Load()
 	for i := range uint64(fenceRounds) {
@@ -79,16 +79,49 @@ func testSleepersFenced(t *testing.T, calm uint32) {
 	}
 }
 
+// TestSPSCUnfencedSleeperBounded: as TestSPSCSleepersFenced with the
+// producer storing plainly throughout, but the consumer cannot call
+// membarrier (as under a seccomp filter that the producer's process is
+// not under) and its sleeps have no lostWake bound: it must bound them
+// itself (unfencedSleep), or a wake-up it misses leaves it asleep, and
+// the producer behind it, until the test's guard ends them.
+func TestSPSCUnfencedSleeperBounded(t *testing.T) {
+	if !plainStores() {
+		t.Skip("cursor stores are fenced here (race detector, arm64, or no membarrier)")
+	}
+	defer func(d time.Duration, n uint32) { lostWake, calmStores = d, n }(lostWake, calmStores)
+	lostWake, calmStores = fenceLostWake, 0
+	seg := testSeg(t)
+	r := mustNew(t, NewSPSCRing[uint64], 1, shm.In(seg, "ring"))
+	p := shmtest.Start(t, xpChildTimeout, fenceChildConsumer, seg.Name(), strconv.Itoa(fenceRounds), "0", "unfenced")
+	ctx := xpContext(t)
+	for i := range uint64(fenceRounds) {
+		fenceJitter(i)
+		if err := r.Push(ctx, i); err != nil {
+			p.Kill()
+			t.Fatalf("Push %d: %v", i, err)
+		}
+	}
+	res := xpResult(t, p)
+	t.Logf("the consumer's sleeps that its own bound ended, having missed a wake-up: %s", res)
+}
+
 // fenceChildConsumer pops N values of the ring "ring" and checks them,
-// sleeping as TestSPSCSleepersFenced's producer does, with calmStores
-// CALM, and prints its late wake-ups. Arg: "SEG N CALM".
+// sleeping as the fence tests' producer does, with calmStores CALM, and
+// prints its late wake-ups. MODE "unfenced": it cannot call membarrier,
+// and only its own bound ends a sleep whose wake-up it missed. Arg:
+// "SEG N CALM MODE".
 var fenceChildConsumer = testproc.Register("rb-fence-consumer", func(c *testproc.Child) error {
-	seg, _, n, err := shmtest.OpenInts(c, 0, 1)
+	seg, f, n, err := shmtest.OpenInts(c, 0, 1)
 	if err != nil {
 		return err
 	}
 	defer seg.Close()
 	lostWake, calmStores = fenceLostWake, uint32(n[1])
+	if len(f) > 2 && f[2] == "unfenced" {
+		canFence = func() bool { return false }
+		lostWake = time.Hour
+	}
 	r, err := OpenRing[uint64](context.Background(), seg, "ring")
 	if err != nil {
 		return err
