@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shmkit/shmkit/internal/mem"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/internal/testproc"
 	"github.com/shmkit/shmkit/shm"
@@ -157,3 +158,122 @@ func fenceJitter(i uint64) {
 }
 
 var fenceSink atomic.Uint64
+
+// litmusRounds is how many rounds TestSPSCFenceLitmus plays.
+const litmusRounds = 20000
+
+// TestSPSCFenceLitmus plays the fence's handshake itself, round after
+// round, between this process, the storer, and a child, the sleeper,
+// both started at once in each round: the storer stores the tail as a
+// side that stores plainly does (publish) and then looks at the sleep
+// word; the sleeper announces itself in the sleep word, fences
+// (fenceSleep) and then looks at the tail. In every round at least one
+// of them must see the other's store; a round where neither did is a
+// wake-up that a ring would have lost. Without the sleeper's membarrier,
+// the storer's store waits in its CPU's store buffer while its load runs
+// ahead, and such rounds come by the dozen in 20,000.
+func TestSPSCFenceLitmus(t *testing.T) {
+	if !plainStores() {
+		t.Skip("cursor stores are fenced here (race detector, arm64, or no membarrier)")
+	}
+	seg := testSeg(t)
+	r := mustNew(t, NewSPSCRing[uint64], 1, shm.In(seg, "ring"))
+	w, err := litmusWords(seg, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := r.c
+	atomic.StoreUint32(c.plainTail, 1)
+	e := spscEnd{plain: true}
+	p := shmtest.Start(t, xpChildTimeout, fenceChildLitmus, seg.Name(), strconv.Itoa(litmusRounds))
+	deadline := time.Now().Add(xpTimeout)
+	missed := 0
+	for k := uint64(1); k <= litmusRounds; k++ {
+		if !litmusAwait(w.ready, 0, k, deadline) {
+			p.Kill()
+			t.Fatalf("round %d: the child is not ready", k)
+		}
+		atomic.StoreUint64(w.start, k)
+		fenceJitter(k) // the child sees the start later: meet it anywhere
+		e.publish(c.tail, k)
+		sawSleeper := atomic.LoadUint32(c.empty) == uint32(k)
+		if !litmusAwait(w.saw, 1, k, deadline) {
+			p.Kill()
+			t.Fatalf("round %d: the child did not answer", k)
+		}
+		if !sawSleeper && atomic.LoadUint64(w.saw)&1 == 0 {
+			missed++
+		}
+	}
+	p.Succeed()
+	if missed > 0 {
+		t.Errorf("%d of %d rounds where neither side saw the other's store", missed, litmusRounds)
+	}
+}
+
+// litmusShared are TestSPSCFenceLitmus's words beside the ring, each in
+// a cache line of its own: the round the child is ready for, the round
+// started, and the child's answer (the round<<1, | 1 if it saw the tail
+// of the round).
+type litmusShared struct{ ready, start, saw *uint64 }
+
+func litmusWords(seg *shm.Segment, create bool) (litmusShared, error) {
+	var o *shm.Object
+	var err error
+	spec := shm.Spec{Kind: shm.KindBytes, Size: 192}
+	if create {
+		o, err = shm.Place(spec, nil, shm.In(seg, "litmus"))
+	} else {
+		o, err = seg.Find(context.Background(), "litmus", spec)
+	}
+	if err != nil {
+		return litmusShared{}, err
+	}
+	b := o.Bytes()
+	return litmusShared{mem.Uint64(b, 0), mem.Uint64(b, 64), mem.Uint64(b, 128)}, nil
+}
+
+// litmusAwait spins until *w>>shift == v, and reports false if deadline
+// passes first.
+func litmusAwait(w *uint64, shift uint, v uint64, deadline time.Time) bool {
+	for i := 0; atomic.LoadUint64(w)>>shift != v; i++ {
+		if i&0xfffff == 0 && time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
+// fenceChildLitmus is TestSPSCFenceLitmus's sleeper. Arg: "SEG N".
+var fenceChildLitmus = testproc.Register("rb-fence-litmus", func(c *testproc.Child) error {
+	seg, _, n, err := shmtest.OpenInts(c, 0)
+	if err != nil {
+		return err
+	}
+	defer seg.Close()
+	r, err := OpenRing[uint64](context.Background(), seg, "ring")
+	if err != nil {
+		return err
+	}
+	w, err := litmusWords(seg, false)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(xpTimeout)
+	for k := uint64(1); k <= uint64(n[0]); k++ {
+		atomic.StoreUint64(w.ready, k)
+		if !litmusAwait(w.start, 0, k, deadline) {
+			return fmt.Errorf("round %d never started", k)
+		}
+		if !atomic.CompareAndSwapUint32(r.c.empty, uint32(k-1), uint32(k)) {
+			return fmt.Errorf("round %d: the sleep word is %d", k, atomic.LoadUint32(r.c.empty))
+		}
+		r.c.fenceSleep(r.c.empty)
+		saw := k << 1
+		if atomic.LoadUint64(r.c.tail) == k {
+			saw |= 1
+		}
+		atomic.StoreUint64(w.saw, saw)
+	}
+	return nil
+})
