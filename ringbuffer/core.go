@@ -46,6 +46,11 @@ type core struct {
 
 	gets *uint64 // joinable queues: messages taken (see release)
 	join *uint32 // joinable queues: Join sleeps here
+
+	// plainTail and plainHead are a single-producer ring's words that say
+	// whether the tail, the head, is stored plainly (see fence.go); nil
+	// for other rings.
+	plainTail, plainHead *uint32
 }
 
 // registering serialises the producer registrations of this process, all
@@ -83,6 +88,8 @@ func mapCore(o *shm.Object, b []byte, l layout) *core {
 	}
 	if l.mode != modeSPSC {
 		c.seq = mem.Slice[uint64](b, uintptr(l.seqOff), int(l.cells))
+	} else {
+		c.plainTail, c.plainHead = mem.Uint32(b, offPlainTail), mem.Uint32(b, offPlainHead)
 	}
 	return c
 }
@@ -614,9 +621,13 @@ func (c *core) dropRoles() {
 // waker that finds it clear makes no system call at all.
 
 func notify(word *uint32) {
-	if atomic.LoadUint32(word)&1 == 0 {
-		return
+	if atomic.LoadUint32(word)&1 != 0 {
+		wake(word)
 	}
+}
+
+// wake is notify's slow path, apart so that notify inlines.
+func wake(word *uint32) {
 	for {
 		w := atomic.LoadUint32(word)
 		if w&1 == 0 {
@@ -655,11 +666,16 @@ var (
 // does.
 func (c *core) await(ctx context.Context, word *uint32, try, idle func() error) error {
 	done := ctx.Done()
+	late := false // the last sleep ended by its timeout, the word unchanged
 	for i := 0; ; i++ {
 		err := try()
 		if !again(err) {
+			if late && err == nil {
+				lateWakes.Add(1)
+			}
 			return err
 		}
+		late = false
 		if c.spin.Load() {
 			if i&63 == 63 {
 				select {
@@ -688,6 +704,7 @@ func (c *core) await(ctx context.Context, word *uint32, try, idle func() error) 
 		if w&1 == 0 && !atomic.CompareAndSwapUint32(word, w, w|1) {
 			continue
 		}
+		fenced := c.fenceSleep(word)
 		if err = try(); !again(err) {
 			return err
 		}
@@ -701,7 +718,12 @@ func (c *core) await(ctx context.Context, word *uint32, try, idle func() error) 
 		if err == errPending {
 			timeout = recheck
 		}
-		if err := park.Wait(ctx, word, w|1, timeout); err != nil && err != park.ErrTimeout {
+		if !fenced {
+			timeout = min(timeout, unfencedSleep)
+		}
+		if err := park.Wait(ctx, word, w|1, timeout); err == park.ErrTimeout {
+			late = atomic.LoadUint32(word) == w|1 // and no waker came
+		} else if err != nil {
 			return err
 		}
 	}

@@ -25,9 +25,10 @@
 //   - Ring[T], for plain T (no pointers; package ctypes decides): fixed-size
 //     slots, zero copies beyond the slot itself, zero allocations.
 //     NewSPSCRing makes a single-producer single-consumer ring: Push and Pop
-//     are wait-free (no compare-and-swap, one atomic store each) and each
-//     side caches the other's cursor, so a busy ring costs a cache-line
-//     transfer per many messages. NewRing makes a multi-producer
+//     are wait-free (no compare-and-swap, one store of a cursor each, with
+//     no fence where the kernel lets a sleeper fence it instead: see
+//     Waiting) and each side caches the other's cursor, so a busy ring
+//     costs a cache-line transfer per many messages. NewRing makes a multi-producer
 //     multi-consumer ring. PushBatch and PopBatch move many slots for one
 //     cursor update.
 //   - Queue[T], for any T: plain T goes as raw bytes, one slot per message
@@ -109,6 +110,20 @@
 // call at all. SetSpin(true) keeps a latency-critical handle spinning
 // instead of sleeping (it still sees its context).
 //
+// On a single-producer ring the sides store their cursors without a
+// fence (on amd64; arm64's store is cheap already), and a side that goes
+// to sleep pays for it instead: after it announces itself it calls
+// membarrier(2), which makes the other processes' running threads go
+// through a fence, before it looks at the ring a last time. A process
+// that cannot register for membarrier (Linux before 4.16, a seccomp
+// filter, the race detector) stores with the fence, as other rings do,
+// and so does a side while it finds the other asleep at its stores (64
+// stores after each wake-up), so that a ring whose sides sleep at every
+// message pays no membarrier. Whether each cursor is stored plainly now
+// is in the ring (offsets 344 and 348): a sleeper that finds it is and
+// cannot call membarrier sleeps at most 2 ms at a time, so that a
+// wake-up it missed costs no more.
+//
 // # When a process dies
 //
 // A message is committed when Put or Push publishes it (one atomic store).
@@ -176,6 +191,9 @@
 //	320     8     joinable: messages taken
 //	328     8     joinable: TaskDone calls
 //	336     4     joinable: Join's sleep word
+//	344     4     single-producer ring: 1 while the tail is stored
+//	              without a fence (see Waiting), else 0
+//	348     4     single-producer ring: the same for the head
 //	384     8     single-producer ring: the producer's owner word
 //	392     8     single-producer ring: the consumer's owner word
 //	400     48    pipe ring: holders of the end that sends on it

@@ -21,18 +21,20 @@ const (
 	offLimit    = 48 // a Queue: its capacity in messages
 	headerSize  = 64
 
-	offTail     = 64  // producers' cursor, bit 63: shut down
-	offHead     = 128 // consumers' cursor
-	offNotEmpty = 192 // consumers sleep here
-	offNotFull  = 256 // producers sleep here
-	offGets     = 320 // JoinableQueue: messages taken
-	offDones    = 328 // JoinableQueue: TaskDone calls
-	offJoinWord = 336 // JoinableQueue: Join sleeps here
-	offProducer = 384 // single-producer ring: the producer's owner word
-	offConsumer = 392 // single-consumer ring: the consumer's owner word
-	offHolders  = 400 // a pipe's ring: the holders of the end that sends on it
-	offTable    = 448 // multi-producer: MaxProducers owner words
-	offCellsArr = offTable + 8*MaxProducers
+	offTail      = 64  // producers' cursor, bit 63: shut down
+	offHead      = 128 // consumers' cursor
+	offNotEmpty  = 192 // consumers sleep here
+	offNotFull   = 256 // producers sleep here
+	offGets      = 320 // JoinableQueue: messages taken
+	offDones     = 328 // JoinableQueue: TaskDone calls
+	offJoinWord  = 336 // JoinableQueue: Join sleeps here
+	offPlainTail = 344 // single-producer ring: the tail is stored plainly
+	offPlainHead = 348 // single-producer ring: the head is stored plainly
+	offProducer  = 384 // single-producer ring: the producer's owner word
+	offConsumer  = 392 // single-consumer ring: the consumer's owner word
+	offHolders   = 400 // a pipe's ring: the holders of the end that sends on it
+	offTable     = 448 // multi-producer: MaxProducers owner words
+	offCellsArr  = offTable + 8*MaxProducers
 
 	version = 1
 )

@@ -36,6 +36,8 @@ type Ring[T any] struct {
 type spscEnd struct {
 	pos, other uint64
 	ok         bool
+	plain      bool   // its cursor stores are plain now (see fence.go)
+	calm       uint32 // fenced for now: stores without a sleeper left before they are plain again
 }
 
 // NewRing makes a multi-producer multi-consumer Ring of at least n slots
@@ -278,8 +280,10 @@ func (r *Ring[T]) push(v *T) error {
 		return r.pushShared(v)
 	}
 	p := &r.prod
-	if err := r.producerSide(); err != nil {
-		return err
+	if !p.held(c, c.tail) { // the fast path, inline
+		if err := r.producerSide(); err != nil {
+			return err
+		}
 	}
 	if p.pos-p.other >= c.l.cells {
 		p.other = atomic.LoadUint64(c.head)
@@ -287,12 +291,15 @@ func (r *Ring[T]) push(v *T) error {
 			return errFull
 		}
 	}
-	r.write(p.pos, v)
+	if testHook != nil {
+		r.write(p.pos, v)
+	} else {
+		r.slots[p.pos&c.mask] = *v
+	}
 	p.pos++
-	t := p.pos
 	c.released()
-	atomic.StoreUint64(c.tail, t)
-	notify(c.empty)
+	p.publish(c.tail, p.pos)
+	p.notify(c.empty, c.plainTail)
 	return nil
 }
 
@@ -302,8 +309,10 @@ func (r *Ring[T]) pop(v *T) error {
 		return r.popShared(v)
 	}
 	q := &r.cons
-	if err := r.consumerSide(); err != nil {
-		return err
+	if !q.held(c, c.head) { // the fast path, inline
+		if err := r.consumerSide(); err != nil {
+			return err
+		}
 	}
 	if q.pos == q.other {
 		q.other = atomic.LoadUint64(c.tail)
@@ -315,9 +324,9 @@ func (r *Ring[T]) pop(v *T) error {
 	hook(pointReading)
 	c.acquired()
 	q.pos++
-	atomic.StoreUint64(c.head, q.pos)
+	q.publish(c.head, q.pos)
 	hook(pointTaken)
-	notify(c.full)
+	q.notify(c.full, c.plainHead)
 	return nil
 }
 
@@ -344,10 +353,9 @@ func (r *Ring[T]) pushBatch(vs []T) (int, error) {
 	n := min(uint64(len(vs)), free)
 	r.copyIn(p.pos, vs[:n])
 	p.pos += n
-	t := p.pos
 	c.released()
-	atomic.StoreUint64(c.tail, t)
-	notify(c.empty)
+	p.publish(c.tail, p.pos)
+	p.notify(c.empty, c.plainTail)
 	return int(n), nil
 }
 
@@ -370,20 +378,34 @@ func (r *Ring[T]) popBatch(dst []T) (int, error) {
 	r.copyOut(dst[:n], q.pos)
 	c.acquired()
 	q.pos += n
-	atomic.StoreUint64(c.head, q.pos)
-	notify(c.full)
+	q.publish(c.head, q.pos)
+	q.notify(c.full, c.plainHead)
 	return int(n), nil
 }
 
 // producerSide makes sure this handle is the ring's producer, taking the
 // role the first time (or from a dead producer), and that no other handle
-// has pushed since; consumerSide is the same for the consumer.
+// has pushed since; consumerSide is the same for the consumer. Their fast
+// path, a handle that holds the role already, is held's, which push and
+// pop call first: a call of a generic method is not inlined there.
 func (r *Ring[T]) producerSide() error {
+	if r.prod.held(r.c, r.c.tail) {
+		return nil
+	}
 	return r.prod.claim(r.c, roleProducer, r.c.tail, r.c.head, "pushed to this single-producer ring")
 }
 
 func (r *Ring[T]) consumerSide() error {
+	if r.cons.held(r.c, r.c.head) {
+		return nil
+	}
 	return r.cons.claim(r.c, roleConsumer, r.c.head, r.c.tail, "popped from this single-consumer ring")
+}
+
+// held reports whether side e holds its role of c, whose own cursor is
+// mine, and no other handle has moved it since: claim has nothing to do.
+func (e *spscEnd) held(c *core, mine *uint64) bool {
+	return e.ok && !c.closed.Load() && atomic.LoadUint64(mine) == e.pos
 }
 
 // claim makes this handle's side e hold role of c, whose own cursor is mine
@@ -398,6 +420,7 @@ func (e *spscEnd) claim(c *core, role int, mine, theirs *uint64, what string) er
 		if err := c.takeRole(role); err != nil {
 			return err
 		}
+		e.startPlain(c, role)
 		e.pos, e.other, e.ok = atomic.LoadUint64(mine), atomic.LoadUint64(theirs), true
 	}
 	if atomic.LoadUint64(mine) != e.pos {

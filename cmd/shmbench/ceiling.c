@@ -3,9 +3,9 @@
 // ceiling.c: the machine's ceiling for talking across processes, measured
 // with nothing in the way, for shmbench to put shmkit's figures beside.
 //
-//   ceiling SECONDS REPS [ring] [spin] [futex] [memcpy]
+//   ceiling SECONDS REPS [ring] [ring1] [spin] [futex] [memcpy]
 //
-// runs each figure named (all four when none is) REPS times for SECONDS
+// runs each figure named (all five when none is) REPS times for SECONDS
 // each (after a shorter one that warms up) and prints what each repetition
 // measured, in order, as one "NAME VALUE..." line;
 //
@@ -21,6 +21,8 @@
 //
 //   ceiling_ring_msgs_per_s  an SPSC ring of 8-byte messages between two
 //                            processes, cursors published once per batch
+//   ceiling_ring1_msgs_per_s the same ring moving one message per call of
+//                            its push and pop, each publishing its cursor
 //   ceiling_spin_rtt_ns      a round trip between two processes that spin
 //                            on one shared word
 //   ceiling_futex_rtt_ns     a round trip between two processes that sleep
@@ -157,6 +159,76 @@ static void ring(void) {
 	report("ceiling_ring_msgs_per_s", got, reps);
 }
 
+// The ring one message per call: push1 and pop1 move one message and
+// publish their cursor at once, each a call of its own (noinline: the
+// compiler may not merge the calls of a loop into a batch), each keeping
+// the other side's cursor as it last saw it and reading it again only
+// when that says full or empty: what a library's Push and Pop of one
+// message at best do.
+__attribute__((noinline)) static int push1(struct ring *r, unsigned long *t, unsigned long *seen, uint64_t v) {
+	if (*t - *seen >= ringSize) {
+		*seen = atomic_load_explicit(&r->head, memory_order_acquire);
+		if (*t - *seen >= ringSize) return 0;
+	}
+	r->buf[*t & ringMask] = v;
+	++*t;
+	atomic_store_explicit(&r->tail, *t, memory_order_release);
+	return 1;
+}
+
+__attribute__((noinline)) static int pop1(struct ring *r, unsigned long *h, unsigned long *seen, uint64_t *v) {
+	if (*h == *seen) {
+		*seen = atomic_load_explicit(&r->tail, memory_order_acquire);
+		if (*h == *seen) return 0;
+	}
+	*v = r->buf[*h & ringMask];
+	++*h;
+	atomic_store_explicit(&r->head, *h, memory_order_release);
+	return 1;
+}
+
+static void ring1(void) {
+	struct ring *r = shared(sizeof *r);
+	pid_t pid = child();
+	if (pid == 0) { // the consumer: pops until the producer is done, checks
+		unsigned long h = 0, seen = 0;
+		uint64_t sum = 0, v;
+		for (;;) {
+			if (pop1(r, &h, &seen, &v)) {
+				sum += v;
+				continue;
+			}
+			if (atomic_load_explicit(&r->done, memory_order_acquire) &&
+			    h == atomic_load_explicit(&r->end, memory_order_relaxed)) break;
+		}
+		uint64_t want = h % 2 == 0 ? (uint64_t)(h / 2) * (h - 1) : (uint64_t)h * ((h - 1) / 2);
+		_exit(sum == want ? 0 : 2);
+	}
+	enum { group = 1024 }; // pushes between two looks at the clock
+	double got[maxReps];
+	unsigned long t = 0, seen = 0;
+	for (int k = 0; k <= reps; k++) { // repetition 0 warms up
+		double limit = k == 0 ? seconds / 4 : seconds;
+		unsigned long t0 = t;
+		double start = now(), dt;
+		do {
+			for (int i = 0; i < group; i++) {
+				while (!push1(r, &t, &seen, t)) {
+				}
+			}
+		} while ((dt = now() - start) < limit);
+		while (atomic_load_explicit(&r->head, memory_order_acquire) != t) {
+		}
+		dt = now() - start;
+		double rate = (double)(t - t0) / dt;
+		if (k > 0) got[k - 1] = rate;
+	}
+	atomic_store_explicit(&r->end, t, memory_order_relaxed);
+	atomic_store_explicit(&r->done, 1, memory_order_release);
+	reap(pid, "ring1: the consumer failed (lost or corrupted messages)");
+	report("ceiling_ring1_msgs_per_s", got, reps);
+}
+
 // A ping-pong's shared words: the parent writes 2i+1 to turn, the child
 // answers 2i+2 (unsigned, so that the count may wrap); stop ends the child.
 struct pingpong {
@@ -281,7 +353,7 @@ static void copy(void) {
 }
 
 int main(int argc, char **argv) {
-	if (argc < 3) die("usage: ceiling SECONDS REPS [ring] [spin] [futex] [memcpy] | ceiling SECONDS serve");
+	if (argc < 3) die("usage: ceiling SECONDS REPS [ring] [ring1] [spin] [futex] [memcpy] | ceiling SECONDS serve");
 	seconds = atof(argv[1]);
 	int serve = strcmp(argv[2], "serve") == 0;
 	reps = serve ? 1 : atoi(argv[2]);
@@ -290,7 +362,7 @@ int main(int argc, char **argv) {
 	static const struct {
 		const char *name;
 		void (*run)(void);
-	} figures[] = {{"ring", ring}, {"spin", spin}, {"futex", futex_pingpong}, {"memcpy", copy}};
+	} figures[] = {{"ring", ring}, {"ring1", ring1}, {"spin", spin}, {"futex", futex_pingpong}, {"memcpy", copy}};
 	int n = sizeof figures / sizeof figures[0];
 	if (serve) {
 		if (argc != 3) die("usage: ceiling SECONDS serve");

@@ -30,6 +30,7 @@ var ceilingC []byte
 func init() {
 	for _, c := range []struct{ label, name, which string }{
 		{"C ceiling: SPSC ring, batched (2 processes)", "ceiling_ring_msgs_per_s", "ring"},
+		{"C ceiling: SPSC ring, one message per call (2 processes)", "ceiling_ring1_msgs_per_s", "ring1"},
 		{"C ceiling: spinning round trip (2 processes)", "ceiling_spin_rtt_ns", "spin"},
 		{"C ceiling: futex round trip (2 processes)", "ceiling_futex_rtt_ns", "futex"},
 	} {
@@ -107,7 +108,7 @@ func removeCeilingLocked() {
 	ceilingBin.cc, ceilingBin.dir, ceilingBin.bin = "", "", ""
 }
 
-// runCeiling runs the C program's figure which (ring, spin, futex,
+// runCeiling runs the C program's figure which (ring, ring1, spin, futex,
 // memcpy) one repetition at a time, through its serve mode, and returns
 // what each measured: so that, paired, each repetition of the ceiling
 // lies between two of the figure it is the ceiling of.

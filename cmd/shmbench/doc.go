@@ -22,9 +22,9 @@
 //     own script (package bench) when python3 is on PATH.
 //   - The machine's ceiling, through a small C program of the project's own
 //     (ceiling.c, embedded), compiled with $CC, cc, gcc or clang when one
-//     is there: an SPSC ring of 8-byte messages with batched cursors, spin
-//     and futex ping-pong round trips between two processes, and memcpy of
-//     64 KiB in cache. Without a C compiler the ceiling is left out, and Go's
+//     is there: an SPSC ring of 8-byte messages with batched cursors and
+//     the same ring one message per call, spin and futex ping-pong round
+//     trips between two processes, and memcpy of 64 KiB in cache. Without a C compiler the ceiling is left out, and Go's
 //     copy stands in for memcpy (the table says so).
 //
 // A peer that cannot run here is skipped, and its row says why ("skipped:

@@ -290,7 +290,7 @@ func TestCeiling(t *testing.T) {
 		t.Skip(err)
 	}
 	t.Cleanup(removeCeiling)
-	for _, which := range []string{"ring", "spin", "futex", "memcpy"} {
+	for _, which := range []string{"ring", "ring1", "spin", "futex", "memcpy"} {
 		xs, err := runCeiling(guard(t), config{quick: true, dur: 20 * time.Millisecond}, which)
 		if err != nil {
 			t.Fatal(err)
@@ -426,8 +426,8 @@ func TestRowScores(t *testing.T) {
 	}{
 		// A time: 240 / 117 = 2.051 times the C spin's, more than 1.5.
 		{"pingpong_spin_rtt_ns", "ceiling_spin_rtt_ns", "2.05x slower (unpaired)", "no"},
-		// A rate: 937.5 / 600 = 1.5625 times slower, within 2.
-		{"ring_spsc_batch_msgs_per_s", "ceiling_ring_msgs_per_s", "1.56x slower (unpaired)", "yes"},
+		// A rate: 937.5 / 600 = 1.5625 times slower, more than 1.25.
+		{"ring_spsc_batch_msgs_per_s", "ceiling_ring_msgs_per_s", "1.56x slower (unpaired)", "no"},
 		// 261.36 / 13.2 = 19.8, faster than the pipe.
 		{"pingpong_park_rtt_ns", "pipe_pingpong_rtt_ns", "19.8x faster (unpaired)", "yes"},
 		// 13.2 / 12 = 1.1 <= 1.2.
@@ -469,16 +469,17 @@ func TestRowScores(t *testing.T) {
 		}
 	}
 	near("spin", score("pingpong_spin_rtt_ns", "ceiling_spin_rtt_ns"), 1.5/(240.0/117))
-	near("ring batch", score("ring_spsc_batch_msgs_per_s", "ceiling_ring_msgs_per_s"), 0.64/0.5)
+	near("ring batch", score("ring_spsc_batch_msgs_per_s", "ceiling_ring_msgs_per_s"), 0.64*1.25)
 	near("ring beside Python", score("ring_spsc_msgs_per_s", "python_queue_msgs_per_s"), 84.4e6/120e3/1000)
 	near("threads", score("parked_goroutines_threads", ""), 16.0/9)
 
-	// Of the 17 targets, 6 are met (the batch ring, park beside the
-	// futex and the pipe, start+join, threads, allocations), 3 missed (the
-	// ring, spin, Pool.Apply), and 8 open: the MPMC queues, the two mutex
-	// rows and the counter beside Python, bulk, Pool.Map, and the map.
-	if met, all, open := res.tally(); met != 6 || all != 17 || open != 8 {
-		t.Errorf("tally: %d met of %d, %d open; want 6 of 17, 8 open", met, all, open)
+	// Of the 18 targets, 5 are met (park beside the futex and the pipe,
+	// start+join, threads, allocations), 4 missed (the ring, the batch
+	// ring, spin, Pool.Apply), and 9 open: the ring beside C's one per
+	// call, the MPMC queues, the two mutex rows and the counter beside
+	// Python, bulk, Pool.Map, and the map.
+	if met, all, open := res.tally(); met != 5 || all != 18 || open != 9 {
+		t.Errorf("tally: %d met of %d, %d open; want 5 of 18, 9 open", met, all, open)
 	}
 
 	// A ratio that rounds to 1 reads "as fast", either way.

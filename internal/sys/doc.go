@@ -1,7 +1,7 @@
 // Package sys holds every raw system call shmkit makes: shared futexes,
-// memfd_create, O_TMPFILE and linkat, fallocate, statfs, and process
-// identity read from /proc. Nothing outside internal/ calls the kernel
-// directly; the packages above see typed errors, never a raw errno.
+// membarrier, memfd_create, O_TMPFILE and linkat, fallocate, statfs, and
+// process identity read from /proc. Nothing outside internal/ calls the
+// kernel directly; the packages above see typed errors, never a raw errno.
 //
 // On systems other than Linux every function returns ErrNotSupported.
 //

@@ -177,3 +177,20 @@ func TestTempFileLink(t *testing.T) {
 		t.Fatal("sealed a file that is not a memfd")
 	}
 }
+
+// TestMembarrier: where the kernel offers global expedited membarriers,
+// a process registers and then any process's barrier succeeds.
+func TestMembarrier(t *testing.T) {
+	if !sys.MembarrierSupported() {
+		t.Skip("no global expedited membarrier here")
+	}
+	if err := sys.MembarrierRegister(); err != nil {
+		t.Fatalf("registering: %v", err)
+	}
+	if err := sys.MembarrierRegister(); err != nil {
+		t.Fatalf("registering again: %v", err)
+	}
+	if err := sys.MembarrierGlobal(); err != nil {
+		t.Fatalf("barrier: %v", err)
+	}
+}

@@ -89,3 +89,12 @@ func PidRuns(pid int32) bool { return false }
 
 // SetParentDeathSignal returns ErrNotSupported on this system.
 func SetParentDeathSignal(sig syscall.Signal) error { return ErrNotSupported }
+
+// MembarrierSupported reports false on this system.
+func MembarrierSupported() bool { return false }
+
+// MembarrierRegister returns ErrNotSupported on this system.
+func MembarrierRegister() error { return ErrNotSupported }
+
+// MembarrierGlobal returns ErrNotSupported on this system.
+func MembarrierGlobal() error { return ErrNotSupported }
