@@ -48,9 +48,14 @@ type core struct {
 	join *uint32 // joinable queues: Join sleeps here
 
 	// plainTail and plainHead are a single-producer ring's words that say
-	// whether the tail, the head, is stored plainly (see fence.go); nil
-	// for other rings.
+	// whether the tail, the head, is stored plainly (see fence.go). A
+	// multi-producer ring of plain values has plainTail only, which says
+	// whether cell words may be committed plainly; a framed queue has
+	// neither.
 	plainTail, plainHead *uint32
+	// plainCommit: this handle's producer commits cell words plainly (set
+	// once, before idx, by producer).
+	plainCommit bool
 }
 
 // registering serialises the producer registrations of this process, all
@@ -86,10 +91,14 @@ func mapCore(o *shm.Object, b []byte, l layout) *core {
 	if l.mode == modeFramed {
 		c.frames = l.limit
 	}
-	if l.mode != modeSPSC {
-		c.seq = mem.Slice[uint64](b, uintptr(l.seqOff), int(l.cells))
-	} else {
+	switch l.mode {
+	case modeSPSC:
 		c.plainTail, c.plainHead = mem.Uint32(b, offPlainTail), mem.Uint32(b, offPlainHead)
+	case modeFixed:
+		c.plainTail = mem.Uint32(b, offPlainTail)
+		fallthrough
+	default:
+		c.seq = mem.Slice[uint64](b, uintptr(l.seqOff), int(l.cells))
 	}
 	return c
 }
@@ -197,6 +206,9 @@ func (c *core) producer() (int, error) {
 		return 0, fmt.Errorf("ringbuffer: registering a producer: %w", err)
 	}
 	set := func(i int) (int, error) {
+		if c.plainTail != nil && plainStores() {
+			c.startPlainCommits()
+		}
 		c.idx.Store(int32(i + 1))
 		return i, nil
 	}
@@ -449,7 +461,12 @@ func (c *core) hop(from, to uint64) (uint64, bool) {
 // commit publishes the frame claimed at pos.
 func (c *core) commit(pos, k uint64, idx int) {
 	hook(pointPublish)
-	atomic.StoreUint64(&c.seq[pos&c.mask], cellWord(uint32(pos>>c.shift), stFull, idx, k))
+	w := cellWord(uint32(pos>>c.shift), stFull, idx, k)
+	if c.plainCommit {
+		mem.StoreRelease(&c.seq[pos&c.mask], w)
+	} else {
+		atomic.StoreUint64(&c.seq[pos&c.mask], w)
+	}
 }
 
 // Taking (multi-producer modes).

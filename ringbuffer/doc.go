@@ -124,6 +124,14 @@
 // cannot call membarrier sleeps at most 2 ms at a time, so that a
 // wake-up it missed costs no more.
 //
+// The producers of a multi-producer Ring, or of a Queue of plain T,
+// commit their messages the same way, and their consumers pay for it when
+// they sleep. Several producers commit at once there, so once one has
+// committed without a fence the ring says so for good (offset 344), and
+// every consumer's sleep then calls membarrier. A Queue of encoded T
+// commits with the fence: its consumers, a Pool's workers among them,
+// sleep far more often.
+//
 // # When a process dies
 //
 // A message is committed when Put or Push publishes it (one atomic store).
@@ -192,7 +200,8 @@
 //	328     8     joinable: TaskDone calls
 //	336     4     joinable: Join's sleep word
 //	344     4     single-producer ring: 1 while the tail is stored
-//	              without a fence (see Waiting), else 0
+//	              without a fence (see Waiting), else 0; ring or queue
+//	              of plain T: 1 once a producer committed without one
 //	348     4     single-producer ring: the same for the head
 //	384     8     single-producer ring: the producer's owner word
 //	392     8     single-producer ring: the consumer's owner word

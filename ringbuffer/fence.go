@@ -157,3 +157,27 @@ func (c *core) fenceSleep(word *uint32) bool {
 	}
 	return canFence() && sys.MembarrierGlobal() == nil
 }
+
+// The same fence for the commits of a multi-producer ring of plain values
+// (Ring, and Queue of plain T): a commit is the store of a cell word,
+// which a consumer falling asleep on notEmpty must not miss, and on amd64
+// a fenced store of it was most of a Put's time. A producer commits
+// plainly once its process registered for membarrier, and a consumer
+// that announced its sleep calls membarrier before its last look, as
+// above. The ring's plainTail word says so: the first producer to commit
+// plainly sets it, with a fenced store before its first plain commit, and
+// nobody clears it, since several processes, and goroutines in each,
+// commit at once and none can tell that the others' plain stores are
+// over. A ring whose producers never stored plainly keeps it clear and
+// its sleepers skip membarrier. Framed queues (of encoded T, what Pool
+// uses) keep fenced commits: their consumers sleep far more often, and
+// each sleep would pay for membarrier.
+
+// startPlainCommits makes this handle's producer commit plainly. It runs
+// once, as the handle registers its producer, before it commits anything.
+func (c *core) startPlainCommits() {
+	if atomic.LoadUint32(c.plainTail) != 1 {
+		atomic.StoreUint32(c.plainTail, 1)
+	}
+	c.plainCommit = true
+}

@@ -277,3 +277,72 @@ var fenceChildLitmus = testproc.Register("rb-fence-litmus", func(c *testproc.Chi
 	}
 	return nil
 })
+
+// TestQueueSleepersFenced is TestSPSCSleepersFenced for a multi-producer
+// Queue of plain values, whose producers commit cell words plainly: a
+// consumer in a child gets messages through a queue of one message,
+// falling asleep over and over as the producer here commits, and must
+// never sleep through a commit.
+func TestQueueSleepersFenced(t *testing.T) {
+	if !plainStores() {
+		t.Skip("commits are fenced here (race detector, arm64, or no membarrier)")
+	}
+	defer func(l, r time.Duration) { lostWake, recheck = l, r }(lostWake, recheck)
+	lostWake, recheck = fenceLostWake, fenceLostWake
+	seg := testSeg(t)
+	q := mustNew(t, NewQueue[uint64], 1, shm.In(seg, "queue"))
+	if _, err := q.c.producer(); err != nil {
+		t.Fatal(err)
+	}
+	if !q.c.plainCommit || atomic.LoadUint32(q.c.plainTail) != 1 {
+		t.Fatal("the producer commits fenced, though this process may commit plainly")
+	}
+	p := shmtest.Start(t, xpChildTimeout, fenceChildGetter, seg.Name(), strconv.Itoa(fenceRounds))
+	ctx := xpContext(t)
+	late := lateWakes.Load()
+	for i := range uint64(fenceRounds) {
+		fenceJitter(i)
+		if err := q.Put(ctx, i); err != nil {
+			p.Kill()
+			t.Fatalf("Put %d: %v", i, err)
+		}
+	}
+	late = lateWakes.Load() - late
+	res := xpResult(t, p)
+	if len(res) != 1 {
+		t.Fatalf("child's result %q", res)
+	}
+	if late > 0 || res[0] != "0" {
+		t.Errorf("sleeps that a lost wake-up ended by their timeout: %d in the producer, %s in the consumer", late, res[0])
+	}
+}
+
+// fenceChildGetter gets N values of the queue "queue" and checks them,
+// varying how long it yields before it sleeps, and prints its late
+// wake-ups. Arg: "SEG N".
+var fenceChildGetter = testproc.Register("rb-fence-getter", func(c *testproc.Child) error {
+	seg, _, n, err := shmtest.OpenInts(c, 0)
+	if err != nil {
+		return err
+	}
+	defer seg.Close()
+	lostWake, recheck = fenceLostWake, fenceLostWake
+	q, err := OpenQueue[uint64](context.Background(), seg, "queue")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := xpChildContext()
+	defer cancel()
+	for i := range uint64(n[0]) {
+		spinTries = int(i % 5)
+		v, err := q.Get(ctx)
+		if err != nil {
+			return fmt.Errorf("Get %d: %w", i, err)
+		}
+		if v != i {
+			return fmt.Errorf("message %d is %d", i, v)
+		}
+	}
+	fmt.Printf("RESULT %d\n", lateWakes.Load())
+	return nil
+})
