@@ -85,7 +85,7 @@ __all__ = [
     "ObjectInfo", "Segment", "open",
 ]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """The newest segment format this module reads (shm's formatVersion)."""
 
 SHM_DIR = "/dev/shm"

@@ -75,7 +75,7 @@
 //
 //	offset size  field
 //	     0    8  magic "shmkitSG"
-//	     8    4  version (2)
+//	     8    4  version (3)
 //	    12    4  state: 0 creating, 1 ready (a futex word)
 //	    16    8  size: total bytes, header included
 //	    24    8  id: random, never 0, the segment's identity in handles

@@ -9,7 +9,7 @@ import (
 	"github.com/shmkit/shmkit/internal/owner"
 )
 
-// The on-memory format, version 2. doc.go draws it byte by byte; the offsets
+// The on-memory format, version 3. doc.go draws it byte by byte; the offsets
 // here are the single source of truth and a test checks doc.go against them.
 // All integers are little-endian (native on amd64 and arm64, the platforms
 // whose atomics shmkit uses on these words).
@@ -18,7 +18,10 @@ const (
 	// left stale block headers there), so that a top moved back over live
 	// blocks is seen, and records processes by owner words whose liveness
 	// holds across pid namespaces (version 1: pid and start time).
-	formatVersion = 2
+	// Version 3 changes no word of the segment's own: the locks of package
+	// semaphore have new layouts, and rings new words that say whether
+	// their cursors and cells are stored without a fence.
+	formatVersion = 3
 	magic         = "shmkitSG"
 
 	headerSize     = 256

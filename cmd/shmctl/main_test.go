@@ -82,7 +82,7 @@ func plant(t *testing.T, magic bool) string {
 	data := []byte("not a segment, just a file\n")
 	if magic {
 		data = append([]byte("shmkitSG"), make([]byte, 4096)...)
-		data[8] = 2 // format version 2, zero checksum
+		data[8] = 3 // format version 3, zero checksum
 	}
 	if err := os.WriteFile(shm.Dir+"/"+name, data, 0o600); err != nil {
 		t.Fatal(err)
@@ -149,7 +149,7 @@ func TestLs(t *testing.T) {
 		t.Fatalf("segments missing from %s", out)
 	}
 	if got.Size != 1<<20 || got.Objects != 3 || got.MaxObjects != 16 || !got.CreatorAlive || !got.Ready ||
-		got.CreatorPid != os.Getpid() || got.ID != fmt.Sprintf("%016x", seg.ID()) || got.Version != 2 ||
+		got.CreatorPid != os.Getpid() || got.ID != fmt.Sprintf("%016x", seg.ID()) || got.Version != 3 ||
 		got.HeapUsed <= 0 || got.HeapSize <= got.HeapUsed || got.Created == "" || got.Error != "" {
 		t.Fatalf("ls -json: %+v", *got)
 	}
