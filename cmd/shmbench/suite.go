@@ -184,12 +184,25 @@ func slowerBy(r *row, x float64) scoreFunc {
 	return func(f figures) (float64, bool) { v, ok := r.value(f); return v * x, ok }
 }
 
+// notBelow: the figure name is at least the figure of.
+func notBelow(name, of string) scoreFunc {
+	return func(f figures) (float64, bool) {
+		v, ok1 := f[name]
+		w, ok2 := f[of]
+		if !ok1 || !ok2 || w <= 0 {
+			return 0, false
+		}
+		return v / w, true
+	}
+}
+
 // present holds when the figure was measured (a "reported" target).
 func present(name string) scoreFunc {
 	return func(f figures) (float64, bool) { _, ok := f[name]; return 1, ok }
 }
 
-// rows are the table, in the order of the design's targets.
+// rows are the table, in the order of the design's targets (BENCH.md),
+// with the bounds that the speed work since has raised some of them to.
 var rows = func() []*row {
 	rs := []*row{
 		{metric: "SPSC ring, 8 B messages, one call each (2 processes)", shmkit: "ring_spsc_msgs_per_s", unit: "msg/s",
@@ -205,11 +218,11 @@ var rows = func() []*row {
 		{metric: "SPSC ring, batch calls (2 processes)", shmkit: "ring_spsc_batch_msgs_per_s", unit: "msg/s",
 			peer: "ceiling_ring_msgs_per_s", label: "C ring", target: "<= 1.25x slower"},
 		{metric: "MPMC queue, 64 B, 1 producer 1 consumer", shmkit: "queue_mpmc_1p1c_msgs_per_s", unit: "msg/s",
-			peer: "chan_msgs_per_s", label: "chan int64", target: ">= 20 M msg/s"},
+			peer: "chan_msgs_per_s", label: "chan int64", target: ">= 25 M msg/s"},
 		{metric: "MPMC queue, 64 B, 2 producers 2 consumers (4 processes)", shmkit: "queue_mpmc_2p2c_msgs_per_s", unit: "msg/s",
-			target: "reported, nothing lost"},
+			target: "nothing lost; >= the 1p1c rate"},
 		{metric: "ping-pong round trip, spinning (2 processes)", shmkit: "pingpong_spin_rtt_ns", unit: "ns",
-			peer: "ceiling_spin_rtt_ns", label: "C spin", target: "<= 1.5x slower"},
+			peer: "ceiling_spin_rtt_ns", label: "C spin", target: "<= 1.3x slower"},
 		{metric: "ping-pong round trip, every wait sleeps (2 processes)", shmkit: "pingpong_park_rtt_ns", unit: "ns",
 			peer: "ceiling_futex_rtt_ns", label: "C futex", target: "<= 1.2x slower"},
 		{metric: "  the same beside os.Pipe", shmkit: "pingpong_park_rtt_ns", unit: "ns",
@@ -219,25 +232,25 @@ var rows = func() []*row {
 		{metric: "Mutex lock+unlock, uncontended", shmkit: "mutex_uncontended_ns", unit: "ns",
 			peer: "sync_mutex_uncontended_ns", label: "sync.Mutex", target: "<= 1.5x slower"},
 		{metric: "Mutex-protected counter, 2 processes", shmkit: "mutex_counter_2proc_ops_per_s", unit: "op/s",
-			peer: "sync_mutex_counter_2goroutine_ops_per_s", label: "sync.Mutex, 2 goroutines", target: "<= 2x slower"},
+			peer: "sync_mutex_counter_2goroutine_ops_per_s", label: "sync.Mutex, 2 goroutines", target: "<= 1.11x slower"},
 		{metric: "  the same beside Python", shmkit: "mutex_counter_2proc_ops_per_s", unit: "op/s",
 			peer: "python_locked_value_ops_per_s", label: "Python locked Value", target: ">= 20x faster"},
 		{metric: "64 KiB messages through a ring (2 processes)", shmkit: "bulk_64k_gb_per_s", unit: "GB/s",
 			peer: "memcpy_64k_gb_per_s", label: "memcpy 64 KiB", target: "<= 2x slower"},
 		{metric: "Pool.Apply round trip", shmkit: "pool_apply_rtt_us", unit: "us",
-			peer: "python_pool_apply_rtt_us", label: "Python Pool.apply", target: "<= 20 us; >= 10x faster"},
+			peer: "python_pool_apply_rtt_us", label: "Python Pool.apply", target: "<= 3 us; >= 10x faster"},
 		{metric: "Pool.Map of x*x, 1 M items (-quick: 100 k)", shmkit: "pool_map_items_per_s", unit: "item/s",
-			peer: "python_pool_map_items_per_s", label: "Python Pool.map", target: ">= 5 M item/s; >= 2x faster"},
+			peer: "python_pool_map_items_per_s", label: "Python Pool.map", target: ">= 5 M item/s; >= 10x faster"},
 		{metric: "Process start+join", shmkit: "process_start_join_ms", unit: "ms",
 			peer: "python_fork_start_join_ms", label: "Python fork", target: "<= 3 ms; >= 4x faster"},
 		{metric: "  the same beside Python spawn", shmkit: "process_start_join_ms", unit: "ms",
 			peer: "python_spawn_start_join_ms", label: "Python spawn"},
 		{metric: "Process start+join, 2 spares kept (process.Spares)", shmkit: "process_start_join_spares_ms", unit: "ms",
-			peer: "python_fork_start_join_ms", label: "Python fork"},
+			peer: "python_fork_start_join_ms", label: "Python fork", target: "faster"},
 		{metric: "shared map Set/Get of plain keys and values, 2 processes", shmkit: "map_ops_per_s", unit: "op/s",
 			peer: "python_manager_dict_ops_per_s", label: "Python Manager dict", target: ">= 4 M op/s; >= 200x faster"},
 		{metric: "  the same beside a Go map with sync.RWMutex (2 goroutines)", shmkit: "map_ops_per_s", unit: "op/s",
-			peer: "go_rwmutex_map_ops_per_s", label: "map + sync.RWMutex"},
+			peer: "go_rwmutex_map_ops_per_s", label: "map + sync.RWMutex", target: "<= 1.33x slower"},
 		{metric: "allocations on ring, lock and value hot paths", shmkit: "hot_path_allocs_per_op", unit: "alloc/op",
 			target: "0 per operation"},
 		{metric: "10,000 goroutines parked on shared objects", shmkit: "parked_goroutines_threads", unit: "threads",
@@ -248,23 +261,23 @@ var rows = func() []*row {
 		{slowerBy(rs[1], 2)},
 		nil, nil, nil,
 		{slowerBy(rs[5], 1.25)},
-		{atLeast("queue_mpmc_1p1c_msgs_per_s", 20e6)},
-		{present("queue_mpmc_2p2c_msgs_per_s")},
-		{slowerBy(rs[8], 1.5)},
+		{atLeast("queue_mpmc_1p1c_msgs_per_s", 25e6)},
+		{present("queue_mpmc_2p2c_msgs_per_s"), notBelow("queue_mpmc_2p2c_msgs_per_s", "queue_mpmc_1p1c_msgs_per_s")},
+		{slowerBy(rs[8], 1.3)},
 		{slowerBy(rs[9], 1.2)},
 		{fasterBy(rs[10], 1)},
 		nil,
 		{slowerBy(rs[12], 1.5)},
-		{slowerBy(rs[13], 2)},
+		{slowerBy(rs[13], 1/0.9)},
 		{fasterBy(rs[14], 20)},
 		{slowerBy(rs[15], 2)},
-		{atMost("pool_apply_rtt_us", 20), fasterBy(rs[16], 10)},
-		{atLeast("pool_map_items_per_s", 5e6), fasterBy(rs[17], 2)},
+		{atMost("pool_apply_rtt_us", 3), fasterBy(rs[16], 10)},
+		{atLeast("pool_map_items_per_s", 5e6), fasterBy(rs[17], 10)},
 		{atMost("process_start_join_ms", 3), fasterBy(rs[18], 4)},
 		nil,
-		nil,
+		{fasterBy(rs[20], 1)},
 		{atLeast("map_ops_per_s", 4e6), fasterBy(rs[21], 200)},
-		nil,
+		{slowerBy(rs[22], 1/0.75)},
 		{func(f figures) (float64, bool) {
 			v, ok := f["hot_path_allocs_per_op"]
 			if v == 0 {
