@@ -255,10 +255,15 @@ func xpOpenTally(b []byte, per int) *xpTally {
 }
 
 // watch returns a context that ends with ctx or as soon as some process
-// of the test has failed, so that the others stop waiting for it.
-func (x *xpTally) watch(ctx context.Context) (context.Context, context.CancelFunc) {
+// of the test has failed, so that the others stop waiting for it. The
+// goroutine that watches reads the failure word in the segment: stop
+// ends it and waits for it to be gone, so that the segment can be closed
+// once stop has returned.
+func (x *xpTally) watch(ctx context.Context) (_ context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
 		for atomic.LoadUint32(x.failed) == 0 {
@@ -270,7 +275,10 @@ func (x *xpTally) watch(ctx context.Context) (context.Context, context.CancelFun
 		}
 		cancel()
 	}()
-	return ctx, cancel
+	return ctx, func() {
+		cancel()
+		<-done
+	}
 }
 
 // fail records that this process failed with err, and returns err.
