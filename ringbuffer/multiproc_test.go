@@ -763,16 +763,25 @@ var xpChildSPSCIntrude = testproc.Register("rb-xp-spsc-intrude", func(c *testpro
 func TestMultiProcSPSCTakeover(t *testing.T) {
 	seg := testSeg(t)
 	r := mustNew(t, NewSPSCRing[uint64], 64, shm.In(seg, xpName))
-	ctx := xpContext(t)
+	ctx, cancel := context.WithCancel(xpContext(t))
 	type popped struct {
 		next uint64
 		err  error
 	}
 	done := make(chan popped, 1)
+	exited := make(chan struct{})
 	var seen atomic.Uint64
 	go func() {
+		defer close(exited)
 		next, err := xpPopInOrder(ctx, r, 0, math.MaxUint64, &seen)
 		done <- popped{next, err}
+	}()
+	// The consumer pops from the segment until the last value: when the
+	// test fails first, it is stopped, and waited for, before the
+	// cleanups close the segment.
+	defer func() {
+		cancel()
+		<-exited
 	}()
 
 	p1 := shmtest.Start(t, xpShortTimeout, xpChildSPSCPush, seg.Name(), "0", "-1", "1000", "0")
