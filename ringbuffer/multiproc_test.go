@@ -1050,7 +1050,16 @@ func TestMultiProcQueueHandle(t *testing.T) {
 	jh, _ := j.MarshalBinary()
 	p := shmtest.Start(t, xpShortTimeout, xpChildHandles, seg.Name(), hex.EncodeToString(qh), hex.EncodeToString(jh), strconv.Itoa(k))
 	putErr := make(chan error, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	exited := make(chan struct{})
+	// The putter stops, and is waited for, before the cleanups close the
+	// segment, also when the test fails first.
+	defer func() {
+		cancel()
+		<-exited
+	}()
 	go func() {
+		defer close(exited)
 		for i := range k {
 			if err := q.Put(ctx, xpMake(7, uint64(i))); err != nil {
 				putErr <- fmt.Errorf("put %d: %w", i, err)
@@ -1277,7 +1286,14 @@ func TestMultiProcGetWokenByPut(t *testing.T) {
 			err error
 		}
 		done := make(chan got, 1)
+		ctx, cancel := context.WithCancel(ctx)
+		exited := make(chan struct{})
+		defer func() { // before the cleanups close the segment
+			cancel()
+			<-exited
+		}()
 		go func() {
+			defer close(exited)
 			v, err := e.get(ctx)
 			done <- got{v, err}
 		}()
@@ -1313,7 +1329,16 @@ func TestMultiProcPutWokenByGet(t *testing.T) {
 			t.Fatalf("TryPut on a full %s: %v", kind, err)
 		}
 		done := make(chan error, 1)
-		go func() { done <- e.put(ctx, uint64(e.size)) }()
+		ctx, cancel := context.WithCancel(ctx)
+		exited := make(chan struct{})
+		defer func() { // before the cleanups close the segment
+			cancel()
+			<-exited
+		}()
+		go func() {
+			defer close(exited)
+			done <- e.put(ctx, uint64(e.size))
+		}()
 		xpAwaitSleeper(t, e.c.full, "Put on a full "+kind)
 		p := shmtest.Start(t, xpShortTimeout, xpChildTransfer, seg.Name(), kind, "get", "0", "1")
 		if got := strings.Join(xpResult(t, p), " "); got != "get 0" {
