@@ -145,7 +145,10 @@ func TestPythonReadsGo(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Go stores the two words in turn while Python loads.
+	// Go stores the two words in turn while Python loads. The storing
+	// goroutine is stopped and waited for before the segment is closed,
+	// also when run fails the test: deferred calls run before the
+	// cleanups, and the segment's Close is one of these.
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -158,9 +161,13 @@ func TestPythonReadsGo(t *testing.T) {
 			torn.Store([2]uint64{wordA, wordB}[i&1])
 		}
 	})
+	stopStores := sync.OnceFunc(func() {
+		close(stop)
+		wg.Wait()
+	})
+	defer stopStores()
 	out := run(t, in2, "go_to_python.py")
-	close(stop)
-	wg.Wait()
+	stopStores()
 
 	var report struct {
 		Numpy any `json:"numpy"`

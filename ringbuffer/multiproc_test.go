@@ -255,10 +255,15 @@ func xpOpenTally(b []byte, per int) *xpTally {
 }
 
 // watch returns a context that ends with ctx or as soon as some process
-// of the test has failed, so that the others stop waiting for it.
-func (x *xpTally) watch(ctx context.Context) (context.Context, context.CancelFunc) {
+// of the test has failed, so that the others stop waiting for it. The
+// goroutine that watches reads the failure word in the segment: stop
+// ends it and waits for it to be gone, so that the segment can be closed
+// once stop has returned.
+func (x *xpTally) watch(ctx context.Context) (_ context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
 		for atomic.LoadUint32(x.failed) == 0 {
@@ -270,7 +275,10 @@ func (x *xpTally) watch(ctx context.Context) (context.Context, context.CancelFun
 		}
 		cancel()
 	}()
-	return ctx, cancel
+	return ctx, func() {
+		cancel()
+		<-done
+	}
 }
 
 // fail records that this process failed with err, and returns err.
@@ -755,16 +763,25 @@ var xpChildSPSCIntrude = testproc.Register("rb-xp-spsc-intrude", func(c *testpro
 func TestMultiProcSPSCTakeover(t *testing.T) {
 	seg := testSeg(t)
 	r := mustNew(t, NewSPSCRing[uint64], 64, shm.In(seg, xpName))
-	ctx := xpContext(t)
+	ctx, cancel := context.WithCancel(xpContext(t))
 	type popped struct {
 		next uint64
 		err  error
 	}
 	done := make(chan popped, 1)
+	exited := make(chan struct{})
 	var seen atomic.Uint64
 	go func() {
+		defer close(exited)
 		next, err := xpPopInOrder(ctx, r, 0, math.MaxUint64, &seen)
 		done <- popped{next, err}
+	}()
+	// The consumer pops from the segment until the last value: when the
+	// test fails first, it is stopped, and waited for, before the
+	// cleanups close the segment.
+	defer func() {
+		cancel()
+		<-exited
 	}()
 
 	p1 := shmtest.Start(t, xpShortTimeout, xpChildSPSCPush, seg.Name(), "0", "-1", "1000", "0")
@@ -1033,7 +1050,16 @@ func TestMultiProcQueueHandle(t *testing.T) {
 	jh, _ := j.MarshalBinary()
 	p := shmtest.Start(t, xpShortTimeout, xpChildHandles, seg.Name(), hex.EncodeToString(qh), hex.EncodeToString(jh), strconv.Itoa(k))
 	putErr := make(chan error, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	exited := make(chan struct{})
+	// The putter stops, and is waited for, before the cleanups close the
+	// segment, also when the test fails first.
+	defer func() {
+		cancel()
+		<-exited
+	}()
 	go func() {
+		defer close(exited)
 		for i := range k {
 			if err := q.Put(ctx, xpMake(7, uint64(i))); err != nil {
 				putErr <- fmt.Errorf("put %d: %w", i, err)
@@ -1260,7 +1286,14 @@ func TestMultiProcGetWokenByPut(t *testing.T) {
 			err error
 		}
 		done := make(chan got, 1)
+		ctx, cancel := context.WithCancel(ctx)
+		exited := make(chan struct{})
+		defer func() { // before the cleanups close the segment
+			cancel()
+			<-exited
+		}()
 		go func() {
+			defer close(exited)
 			v, err := e.get(ctx)
 			done <- got{v, err}
 		}()
@@ -1296,7 +1329,16 @@ func TestMultiProcPutWokenByGet(t *testing.T) {
 			t.Fatalf("TryPut on a full %s: %v", kind, err)
 		}
 		done := make(chan error, 1)
-		go func() { done <- e.put(ctx, uint64(e.size)) }()
+		ctx, cancel := context.WithCancel(ctx)
+		exited := make(chan struct{})
+		defer func() { // before the cleanups close the segment
+			cancel()
+			<-exited
+		}()
+		go func() {
+			defer close(exited)
+			done <- e.put(ctx, uint64(e.size))
+		}()
 		xpAwaitSleeper(t, e.c.full, "Put on a full "+kind)
 		p := shmtest.Start(t, xpShortTimeout, xpChildTransfer, seg.Name(), kind, "get", "0", "1")
 		if got := strings.Join(xpResult(t, p), " "); got != "get 0" {

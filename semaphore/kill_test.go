@@ -504,12 +504,24 @@ func TestKillLockLoop(t *testing.T) {
 		return c
 	})
 	var stats struct{ dead, free, contended int }
+	// A round that fails leaves its contender locking and unlocking in
+	// the segment: stop it, and wait for it, before the cleanups close
+	// the segment (its context ends so that a lock the child still holds
+	// does not keep it).
+	var k *killContender
+	defer func() {
+		if k != nil && k.running {
+			ctxs.cancel()
+			k.stop.Store(true)
+			<-k.done
+		}
+	}()
 	for round := range killRounds {
 		ctx := ctxs.next()
 		c := series.child()
 		l, p := c.l, c.p
 		p.WaitPoint("ready")
-		k := &killContender{l: l, marker: marker, done: make(chan struct{})}
+		k = &killContender{l: l, marker: marker, done: make(chan struct{})}
 		if rng.IntN(2) == 0 {
 			k.running = true
 			stats.contended++
