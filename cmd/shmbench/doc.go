@@ -44,7 +44,7 @@
 // moments apart, and the row's ratio is the median of those ratios, with
 // their lowest and highest: a machine whose speed moves between runs, or
 // within one, moves both sides of a pair alike. A pair beside Python makes
-// 3 pairs, others as many as the run's repetitions. A figure beside
+// 5 pairs, others as many as the run's repetitions. A figure beside
 // several peers is measured beside each in turn; its figure is the median
 // of all its repetitions. A ratio of two figures that were not measured
 // in turn is marked unpaired.

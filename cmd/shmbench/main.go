@@ -56,7 +56,7 @@ type options struct {
 func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("shmbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	quick := fs.Bool("quick", false, "a quick run: shorter timed loops, 7 repetitions each (3 pairs beside Python)")
+	quick := fs.Bool("quick", false, "a quick run: shorter timed loops, 7 repetitions each (5 pairs beside Python)")
 	jsonOut := fs.Bool("json", false, `print one JSON object {"metrics": {NAME: number, ...}, "ratios": {"SHMKIT/PEER": {"median": ..., "min": ..., ...}, ...}, "repetitions": {NAME: [number, ...], ...}, "seconds": number} on stdout (the table goes to stderr)`)
 	svg := fs.String("svg", "", "write a chart of the targets met and missed to `FILE` (SVG)")
 	benchOut := fs.String("benchfmt", "", "write each repetition and pairwise ratio to `FILE` in the Go benchmark format, for benchstat")

@@ -62,7 +62,7 @@ func init() {
 // pyReps is how many times a Python figure runs, in a full run as in a
 // quick one, and so how many pairs a session that pairs it makes; its
 // value is the median.
-const pyReps = 3
+const pyReps = 5
 
 // pyCall runs a figure of Python's with parameter n and returns its value:
 // bench.Python, or a stand-in in tests.
