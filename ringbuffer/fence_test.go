@@ -180,19 +180,42 @@ const litmusRounds = 20000
 // wake-up that a ring would have lost. Without the sleeper's membarrier,
 // the storer's store waits in its CPU's store buffer while its load runs
 // ahead, and such rounds come by the dozen in 20,000.
-func TestSPSCFenceLitmus(t *testing.T) {
+func TestSPSCFenceLitmus(t *testing.T) { fenceLitmus(t, false) }
+
+// TestQueueFenceLitmus is TestSPSCFenceLitmus for the commits of a
+// multi-producer ring of plain values: the storer commits the cell of
+// the round (commit), the sleeper looks at that cell's word.
+func TestQueueFenceLitmus(t *testing.T) { fenceLitmus(t, true) }
+
+func fenceLitmus(t *testing.T, shared bool) {
 	if !plainStores() {
 		t.Skip("cursor stores are fenced here (race detector, arm64, or no membarrier)")
 	}
 	seg := testSeg(t)
-	r := mustNew(t, NewSPSCRing[uint64], 1, shm.In(seg, "ring"))
+	var c *core
+	var store func(k uint64)
+	if shared {
+		r := mustNew(t, NewRing[uint64], litmusRounds, shm.In(seg, "ring"))
+		c = r.c
+		idx, err := c.producer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.plainCommit {
+			t.Fatal("the producer commits fenced, though this process may commit plainly")
+		}
+		store = func(k uint64) { c.commit(k-1, 1, idx) }
+	} else {
+		r := mustNew(t, NewSPSCRing[uint64], 1, shm.In(seg, "ring"))
+		c = r.c
+		atomic.StoreUint32(c.plainTail, 1)
+		e := spscEnd{plain: true}
+		store = func(k uint64) { e.publish(c.tail, k) }
+	}
 	w, err := litmusWords(seg, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := r.c
-	atomic.StoreUint32(c.plainTail, 1)
-	e := spscEnd{plain: true}
 	p := shmtest.Start(t, xpChildTimeout, fenceChildLitmus, seg.Name(), strconv.Itoa(litmusRounds))
 	deadline := time.Now().Add(xpTimeout)
 	missed := 0
@@ -203,7 +226,7 @@ func TestSPSCFenceLitmus(t *testing.T) {
 		}
 		atomic.StoreUint64(w.start, k)
 		fenceJitter(k) // the child sees the start later: meet it anywhere
-		e.publish(c.tail, k)
+		store(k)
 		sawSleeper := atomic.LoadUint32(c.empty) == uint32(k)
 		if !litmusAwait(w.saw, 1, k, deadline) {
 			p.Kill()
@@ -278,7 +301,10 @@ var fenceChildLitmus = testproc.Register("rb-fence-litmus", func(c *testproc.Chi
 		}
 		r.c.fenceSleep(r.c.empty)
 		saw := k << 1
-		if atomic.LoadUint64(r.c.tail) == k {
+		if r.c.seq == nil && atomic.LoadUint64(r.c.tail) == k {
+			saw |= 1
+		}
+		if r.c.seq != nil && wordState(atomic.LoadUint64(&r.c.seq[k-1])) == stFull {
 			saw |= 1
 		}
 		atomic.StoreUint64(w.saw, saw)
