@@ -137,7 +137,7 @@ _BLOCK_USED = 0x64657375
 # Kinds (shm/kind.go).
 _KINDS = ("", "bytes", "value", "array", "mutex", "rlock", "semaphore", "cond",
           "event", "barrier", "ring", "queue", "pipe", "map", "list", "table",
-          "shard", "rwmutex")
+          "shard", "rwmutex", "pubsub")
 _KIND_VALUE, _KIND_ARRAY = 2, 3
 
 # The header of a Value's or Array's payload (internal/share).

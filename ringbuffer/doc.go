@@ -12,6 +12,7 @@
 //	a, b, _ := ringbuffer.Pipe[Msg](16)           // duplex: a.Send(ctx, m), b.Recv(ctx), Poll(ctx)
 //	rx, tx, _ := ringbuffer.OneWayPipe[Msg](16)   // Pipe(duplex=False): tx.Send, rx.Recv
 //	r, _ := ringbuffer.NewRing[Tick](1<<16)       // plain T only: PushBatch/PopBatch
+//	ps, _ := ringbuffer.NewPubSub[Tick](1024, 8, ringbuffer.Lossy) // one publisher, every subscriber sees every message
 //
 // Every object is made in the process's default heap, or in a segment with
 // shm.In(seg, name), where other processes find it by name (OpenQueue,
@@ -31,6 +32,13 @@
 //     costs a cache-line transfer per many messages. NewRing makes a multi-producer
 //     multi-consumer ring. PushBatch and PopBatch move many slots for one
 //     cursor update.
+//   - PubSub[T], for plain T: publish/subscribe, one publisher and up to
+//     a fixed number of subscribers (Subscribe, Recv), each of which
+//     receives every message from the point it joined, with up to n
+//     messages from before (history). Lossless: Publish waits for the
+//     slowest live subscriber. Lossy: Publish never waits, and a
+//     subscriber a whole ring behind gets a LappedError saying how many
+//     messages it missed.
 //   - Queue[T], for any T: plain T goes as raw bytes, one slot per message
 //     (the same ring as NewRing); other T go through a Codec (encoding/gob
 //     by default, SetCodec to replace it) into length-prefixed frames of
@@ -72,6 +80,12 @@
 //	               fails with io.ErrClosedPipe
 //	Receiver,      as Conn's                           as Conn's                   -
 //	Sender
+//	PubSub         this handle: the publisher's role   closes this handle, gives   -
+//	               it held passes on; its              the memory back
+//	               Subscribers stay open
+//	Subscriber     leaves: its entry is free, and a    -                           -
+//	               lossless publisher stops waiting
+//	               for it
 //
 // Close is idempotent, and wakes the calls of its handle that wait. Free
 // needs every process to have stopped using the object (Free of a Conn:
@@ -248,6 +262,67 @@
 // tail and stores the tail; the consumer reads the slot at the head and
 // stores the head.
 //
+// # Publish and subscribe
+//
+// A PubSub is one block of kind pubsub (the fingerprint names T's
+// layout): a ring of slots that one publisher writes and every subscriber
+// reads, each with its own cursor. Offsets are from the block's start:
+//
+//	offset  size  field
+//	0       4     version (1)
+//	4       4     policy: 1 lossless, 2 lossy
+//	8       4     element size: T's size
+//	12      4     subscribers: the most at once
+//	16      8     slots: a power of two, at most MaxCells
+//	24      8     slot size: 8 + the element size rounded up to 8
+//	32      8     offset of the subscriber table (384)
+//	40      8     offset of the slots, a 64-byte boundary
+//	48      16    zero
+//	64      8     tail: messages published, the next position
+//	128     8     limit (lossless): the publisher writes below it unseen
+//	192     4     not-empty sleep word: subscribers sleep here
+//	256     4     not-full sleep word: a lossless publisher sleeps here
+//	320     8     publisher's owner word
+//	384     64*subscribers  subscriber table, an entry of 64 bytes each:
+//	              its owner word (0: free) at 0, its cursor at 8
+//	...     slots*slot size  slots: a sequence word, then the value from byte 8
+//
+// The publisher writes the message of position p in slot p mod slots and
+// then stores the tail p+1: a message is published by that store, and a
+// subscriber reads position c only while c is below the tail. A
+// subscriber copies the slot and then stores its cursor c+1.
+//
+// Lossless: the publisher writes position p only when every subscriber's
+// cursor is past p - slots. It looks at the cursors (the entries with a
+// non-zero owner word) only when p reaches the limit, and then stores a
+// new limit: a ring past the oldest cursor, and at most half a ring past
+// p, so that at least the last half ring stays for a subscriber that
+// joins with history. It looks twice around that store: a subscriber
+// that joins stores its cursor and then reads the limit, raising its
+// cursor to limit - slots if it is lower, so that either the publisher's
+// second look sees the cursor or the subscriber sees the new limit. An
+// entry whose cursor holds the publisher back is checked for liveness,
+// and a dead process's entry is freed (every recheck, 25 ms, while the
+// publisher waits).
+//
+// Lossy: the publisher never looks at the cursors. It stores the slot's
+// sequence word 2p+1 (odd: being written), writes the value with 8-byte
+// atomic stores, stores 2p+2, then the tail. A subscriber at c loads the
+// sequence word, copies the value with 8-byte atomic loads, and loads
+// the word again: a copy counts only if both read 2c+2. Otherwise the
+// slot holds a later position, and the subscriber goes on from the
+// oldest position still in the ring, tail - slots (tail read after the
+// slot), reporting the positions it steps over as missed: every position
+// below the tail is a message, so the count is exact.
+//
+// The publisher holds its role as a single-producer ring's producer does
+// (its owner word at 320, taken over from a dead process). A publisher
+// killed before its store of the tail published nothing: the next one
+// reads the tail and writes the same slot again. A subscriber's entry is
+// its process's: Close frees it, and a dead process's entry is taken by
+// the next Subscribe that finds no free one, or freed by a lossless
+// publisher that it holds back.
+//
 // # Caveats
 //
 //   - A single-producer ring's sides belong to one process each, and, in
@@ -285,6 +360,13 @@
 //   - A process holds a producer slot of a multi-producer ring from its
 //     first push until it exits or detaches the segment, whatever its
 //     handles: Close does not give it back.
+//   - A PubSub's Subscriber, like its publishing handle, is for one
+//     goroutine at a time. A Subscriber dropped without Close holds its
+//     entry, and in a lossless ring holds the publisher back, until its
+//     process exits.
+//   - A lossy subscriber's copy of a slot is checked, not locked: a
+//     subscriber a whole ring behind may copy a slot several times, or be
+//     lapped again and again, but never returns a torn value.
 //
 // Where Python's Queue and Connection behave otherwise:
 //

@@ -4,6 +4,7 @@ package ringbuffer
 
 import (
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,12 +18,21 @@ func TestDocLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	offsets := map[int]string{}
+	psOffsets := map[int]string{} // the table of section "Publish and subscribe"
 	bitRanges := map[string]string{}
+	section := ""
 	for _, line := range strings.Split(string(b), "\n") {
+		if h, ok := strings.CutPrefix(line, "// # "); ok {
+			section = h
+		}
 		f := strings.Fields(strings.TrimPrefix(line, "//"))
 		if len(f) >= 3 {
 			if off, err := strconv.Atoi(f[0]); err == nil {
-				offsets[off] = strings.Join(f[2:], " ")
+				if section == "Publish and subscribe" {
+					psOffsets[off] = strings.Join(f[2:], " ")
+				} else {
+					offsets[off] = strings.Join(f[2:], " ")
+				}
 			}
 			if f[0] == "bits" {
 				bitRanges[f[1]] = strings.Join(f[2:], " ")
@@ -67,5 +77,36 @@ func TestDocLayout(t *testing.T) {
 	}
 	if stFree != 0 || stClaimed != 1 || stFull != 2 || stSkipped != 3 {
 		t.Error("state values differ from doc.go")
+	}
+
+	// A PubSub's block.
+	psWant := map[int]string{
+		psOffVersion: "version", psOffPolicy: "policy", psOffElemSize: "element size",
+		psOffSubs: "subscribers", psOffSlots: "slots", psOffSlotSize: "slot size",
+		psOffTableOff: "offset of the subscriber table", psOffDataOff: "offset of the slots",
+		psHeaderEnd: "zero", psOffTail: "tail", psOffLimit: "limit", psOffNotEmpty: "not-empty",
+		psOffNotFull: "not-full", psOffPublisher: "publisher's owner word", psOffTable: "subscriber table",
+	}
+	for off, text := range psWant {
+		if !strings.Contains(psOffsets[off], text) {
+			t.Errorf("doc.go, Publish and subscribe: offset %d says %q, want it to mention %q", off, psOffsets[off], text)
+		}
+	}
+	if len(psOffsets) != len(psWant) {
+		t.Errorf("doc.go, Publish and subscribe: %d offsets, the code has %d", len(psOffsets), len(psWant))
+	}
+	l, err := newPSLayout(Lossy, 8, 3, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.tableOff != psOffTable || l.slotSize != 8+16 || l.dataOff != align64(psOffTable+3*psEntrySize) ||
+		psHeaderSize-psHeaderEnd != 16 || psEntryOwner != 0 || psEntryCursor != 8 ||
+		reflect.TypeFor[psEntry]().Size() != psEntrySize || reflect.TypeFor[psSlot[[3]uint32]]().Field(1).Offset != 8 {
+		t.Errorf("the PubSub layout differs from doc.go: %+v", l)
+	}
+	for _, s := range []string{"(384)", "its owner word (0: free) at 0, its cursor at 8", "the value from byte 8"} {
+		if !strings.Contains(string(b), s) {
+			t.Errorf("doc.go does not say %q", s)
+		}
 	}
 }

@@ -292,3 +292,144 @@ func ExampleNewReceiver() {
 	// started <nil>
 	// EOF
 }
+
+func ExampleNewPubSub() {
+	ctx := context.Background()
+	// 8 slots, up to 4 subscribers; Publish waits for the slowest.
+	ps, err := ringbuffer.NewPubSub[Tick](8, 4, ringbuffer.Lossless)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ps.Free()
+
+	a, _ := ps.Subscribe(0) // from now on
+	defer a.Close()
+	for i := range 3 {
+		ps.Publish(ctx, Tick{Seq: uint64(i), Price: 100 + float64(i)})
+	}
+	b, _ := ps.Subscribe(2) // the last two, then what comes
+	defer b.Close()
+	ps.Publish(ctx, Tick{Seq: 3, Price: 103})
+
+	for range 4 {
+		t, _ := a.Recv(ctx)
+		fmt.Print(t.Seq, " ")
+	}
+	fmt.Println("(a)")
+	for range 3 {
+		t, _ := b.Recv(ctx)
+		fmt.Print(t.Seq, " ")
+	}
+	fmt.Println("(b)")
+	// Output:
+	// 0 1 2 3 (a)
+	// 1 2 3 (b)
+}
+
+func ExampleNewPubSub_lossy() {
+	ctx := context.Background()
+	// Publish never waits: a subscriber a whole ring behind misses the
+	// oldest messages, and is told how many.
+	ps, err := ringbuffer.NewPubSub[Tick](4, 1, ringbuffer.Lossy)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ps.Free()
+	sub, _ := ps.Subscribe(0)
+	defer sub.Close()
+	for i := range 10 {
+		ps.Publish(ctx, Tick{Seq: uint64(i)})
+	}
+	for sub.Pending() > 0 {
+		t, err := sub.Recv(ctx)
+		var lapped *ringbuffer.LappedError
+		if errors.As(err, &lapped) {
+			fmt.Println("missed", lapped.Missed)
+			continue
+		}
+		fmt.Println(t.Seq)
+	}
+	// Output:
+	// missed 6
+	// 6
+	// 7
+	// 8
+	// 9
+}
+
+func ExampleOpenPubSub() {
+	ctx := context.Background()
+	name := fmt.Sprintf("example-pubsub-%d", os.Getpid())
+	seg, err := shm.Create(name, 1<<20, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer seg.Free()
+	ps, err := ringbuffer.NewPubSub[Tick](64, 8, ringbuffer.Lossless, shm.In(seg, "ticks"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ps.Free()
+
+	// A subscriber program:
+	got := make(chan string)
+	go func() {
+		seg, err := shm.Open(ctx, name, nil)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer seg.Close()
+		ps, err := ringbuffer.OpenPubSub[Tick](ctx, seg, "ticks")
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer ps.Close()
+		sub, err := ps.Subscribe(10) // what was published before it came, too
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer sub.Close()
+		for {
+			t, err := sub.Recv(ctx)
+			if err != nil || t.Seq == 2 {
+				got <- fmt.Sprint(t.Seq, err)
+				return
+			}
+		}
+	}()
+	for i := range 3 {
+		ps.Publish(ctx, Tick{Seq: uint64(i)})
+	}
+	fmt.Println(<-got)
+	// Output:
+	// 2 <nil>
+}
+
+func ExamplePubSub_Subscribe() {
+	ctx := context.Background()
+	ps, err := ringbuffer.NewPubSub[uint32](16, 2, ringbuffer.Lossless)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ps.Free()
+	for i := range uint32(5) {
+		ps.Publish(ctx, i)
+	}
+	late, _ := ps.Subscribe(3) // iceoryx2's history: up to 3 of the last messages
+	defer late.Close()
+	for late.Pending() > 0 {
+		v, _ := late.Recv(ctx)
+		fmt.Print(v, " ")
+	}
+	fmt.Println()
+	// Output:
+	// 2 3 4
+}

@@ -4,6 +4,7 @@ package ringbuffer
 
 // Fuzz tests of what a process reads from shared memory that another one
 // wrote: the header of a ring (decodeLayout), the pipe object (attachConn),
+// a PubSub's header and words (FuzzPubSub),
 // and a frame at the head of a framed queue (layout.frame, and a Get over a
 // frame whose cell word or length prefix was overwritten). Whatever the
 // bytes, the answer is a correct result or an error wrapping ErrCorrupt:
@@ -19,7 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shmkit/shmkit/ctypes"
+	"github.com/shmkit/shmkit/internal/mem"
 	"github.com/shmkit/shmkit/internal/owner"
+	"github.com/shmkit/shmkit/shm"
 )
 
 // fuzzPayloadMax bounds the payload FuzzDecodeLayout makes, so that a
@@ -561,4 +565,101 @@ func fuzzTailWord(t *testing.T, pre uint8, plain bool, lapDelta int8, low uint32
 		}
 	}
 	c.length()
+}
+
+// FuzzPubSub overwrites a PubSub's header and shared words (the tail, the
+// limit, the publisher's word, a subscriber's entry and the sequence words
+// of two slots) and uses it: attaching gives an error wrapping ErrCorrupt
+// (shm.ErrLayout for another element size) or a PubSub on which Subscribe, TryRecv and TryPublish return a message
+// or one of their errors, never a panic or a hang.
+func FuzzPubSub(f *testing.F) {
+	for _, policy := range []Policy{Lossless, Lossy} {
+		l, err := newPSLayout(policy, 4, 2, 8)
+		if err != nil {
+			f.Fatal(err)
+		}
+		b := make([]byte, psHeaderSize)
+		l.encode(b)
+		f.Add(b, uint64(6), uint64(8), uint64(0), uint64(0), uint64(5), uint64(14), uint64(10), uint8(3))
+		f.Add(b, uint64(6), uint64(100), uint64(1), uint64(1<<32|2), uint64(0), uint64(9), uint64(0), uint8(0))
+		f.Add(b, uint64(1<<63), uint64(1<<63), uint64(0), uint64(3<<32|6), uint64(1<<62), uint64(^uint64(0)), uint64(1), uint8(255))
+		bad := bytes.Clone(b)
+		bad[psOffSubs] = 0
+		f.Add(bad, uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), uint8(1))
+	}
+	me, err := owner.Me()
+	if err != nil {
+		f.Skip(err)
+	}
+	f.Fuzz(func(t *testing.T, hdr []byte, tail, limit, pub, sub, cursor, seq0, seq1 uint64, ops uint8) {
+		policy := Lossless
+		if len(hdr) > psOffPolicy && hdr[psOffPolicy] == byte(Lossy) {
+			policy = Lossy
+		}
+		p, err := NewPubSub[uint64](4, 2, policy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Free()
+		b := p.o.Bytes()
+		copy(b[:psHeaderSize], hdr)
+		if ops&1 != 0 {
+			pub = me // this process publishes already
+		}
+		if ops&2 != 0 && sub != 0 {
+			sub = me // a live subscriber of this process
+		}
+		for off, v := range map[uintptr]uint64{psOffTail: tail, psOffLimit: limit, psOffPublisher: pub} {
+			*mem.Uint64(b, off) = v
+		}
+		*mem.Uint64(b, psOffTable+psEntryOwner) = sub
+		*mem.Uint64(b, psOffTable+psEntryCursor) = cursor
+		dataOff := uintptr(align64(psOffTable + psEntrySize*2))
+		*mem.Uint64(b, dataOff) = seq0
+		*mem.Uint64(b, dataOff+16) = seq1
+		q, err := attachPubSub[uint64](p.o, mustLayout[uint64](t))
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, shm.ErrLayout) {
+				t.Fatalf("attaching: %v, not ErrCorrupt or shm.ErrLayout", err)
+			}
+			return
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s, err := q.Subscribe(int(ops >> 4))
+			if err != nil {
+				if !errors.Is(err, ErrFull) {
+					t.Errorf("Subscribe: %v", err)
+				}
+				return
+			}
+			defer s.Close()
+			for i := range 4 + int(ops>>5) {
+				if i%2 == 0 || ops&4 != 0 {
+					err := q.TryPublish(uint64(i))
+					if err != nil && !errors.Is(err, ErrFull) && !errors.Is(err, ErrBusy) {
+						t.Errorf("TryPublish: %v", err)
+					}
+				}
+				_, err := s.TryRecv()
+				if err != nil && !errors.Is(err, ErrEmpty) && !errors.Is(err, ErrLapped) && !errors.Is(err, ErrCorrupt) {
+					t.Errorf("TryRecv: %v", err)
+				}
+			}
+		}()
+		select {
+		case <-done:
+		case <-time.After(fuzzGuard):
+			t.Fatal("hung")
+		}
+	})
+}
+
+func mustLayout[T any](t *testing.T) ctypes.Layout {
+	l, err := ringType[T]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

@@ -26,10 +26,11 @@ const (
 	KindTable     Kind = 15 // the storage of a Map or List
 	KindShard     Kind = 16 // one part of a shmap.Map
 	KindRWMutex   Kind = 17 // semaphore.RWMutex
+	KindPubSub    Kind = 18 // ringbuffer.PubSub
 )
 
 var kindNames = [...]string{"", "bytes", "value", "array", "mutex", "rlock", "semaphore",
-	"cond", "event", "barrier", "ring", "queue", "pipe", "map", "list", "table", "shard", "rwmutex"}
+	"cond", "event", "barrier", "ring", "queue", "pipe", "map", "list", "table", "shard", "rwmutex", "pubsub"}
 
 // String is the kind's name as shmctl shows it ("queue"), or Kind(N)
 // for a number no kind has.
