@@ -567,6 +567,189 @@ func benchChan64(b *testing.B, pairs int) {
 	benchReportRate(b, "msg/s")
 }
 
+// benchPSStatsSpec holds what BenchmarkPubSub's subscribers report: for
+// subscriber i, at byte 64*i, how many messages it received and how many
+// it was told it missed.
+var benchPSStatsSpec = shm.Spec{Kind: shm.KindBytes, Size: 64 * benchMaxSubs}
+
+// benchMaxSubs is the most subscribers BenchmarkPubSub runs.
+const benchMaxSubs = 4
+
+// benchChildSub8 subscribes to the PubSub "ps" of its segment, then,
+// between the points "ready" and "done", receives the numbers 0 to N-1:
+// each of them in a lossless ring; in a lossy one each that it is not told
+// it missed, up to N-1, checking that a lapped subscriber goes on exactly
+// where the count of missed messages says. It stores in slot SLOT of
+// "stats" how many it received and missed. Arg: "SEGMENT N SLOT".
+var benchChildSub8 = testproc.Register("rb-bench-sub8", func(c *testproc.Child) error {
+	seg, f, err := shmtest.OpenArgs(c)
+	if err != nil {
+		return err
+	}
+	defer seg.Close()
+	n, err := shmtest.Int(f, 0)
+	if err != nil {
+		return err
+	}
+	slot, err := shmtest.Int(f, 1)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	ps, err := OpenPubSub[uint64](ctx, seg, "ps")
+	if err != nil {
+		return err
+	}
+	defer ps.Close()
+	o, err := seg.Find(ctx, "stats", benchPSStatsSpec)
+	if err != nil {
+		return err
+	}
+	s, err := ps.Subscribe(0)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	c.Point("ready")
+	var got, missed uint64
+	for next := uint64(0); next < uint64(n); {
+		v, err := s.Recv(ctx)
+		if le := (*LappedError)(nil); errors.As(err, &le) && ps.Policy() == Lossy {
+			missed += le.Missed
+			next += le.Missed
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if v != next {
+			return fmt.Errorf("message %d is %d", next, v)
+		}
+		next++
+		got++
+	}
+	atomic.StoreUint64(mem.Uint64(o.Bytes(), uintptr(64*slot)), got)
+	atomic.StoreUint64(mem.Uint64(o.Bytes(), uintptr(64*slot+8)), missed)
+	c.Point("done")
+	return nil
+})
+
+// BenchmarkPubSub publishes b.N 8-byte messages (the numbers 0 to b.N-1)
+// from the benchmark's process to 1, 2 and 4 subscriber children, in the
+// default blocking mode, beside as many single-producer Rings, one per
+// child, into which the benchmark's process pushes each message once per
+// ring: the same delivery without a shared ring. Each child checks that
+// what it received is in order and whole. Metrics: msg/s, the messages
+// each subscriber received per second (on average over them); for the
+// lossy policy missed/op, the messages a subscriber missed per message
+// published (on average over them).
+func BenchmarkPubSub(b *testing.B) {
+	for _, subs := range []int{1, 2, benchMaxSubs} {
+		b.Run(fmt.Sprintf("lossless-%dsub", subs), func(b *testing.B) { benchPubSub(b, Lossless, subs) })
+		b.Run(fmt.Sprintf("lossy-%dsub", subs), func(b *testing.B) { benchPubSub(b, Lossy, subs) })
+		b.Run(fmt.Sprintf("rings-%dsub", subs), func(b *testing.B) { benchPubRings(b, subs) })
+	}
+}
+
+func benchPubSub(b *testing.B, policy Policy, subs int) {
+	seg := benchSeg(b, 16*benchCap8+1<<20) // a sequence word and a value each
+	ps, err := NewPubSub[uint64](benchCap8, subs, policy, shm.In(seg, "ps"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	stats, err := shm.Place(benchPSStatsSpec, nil, shm.In(seg, "stats"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := ps.publisher(); err != nil { // takes the publisher's role
+		b.Fatal(err)
+	}
+	var procs []*testproc.Proc
+	for i := range subs {
+		procs = append(procs, testproc.Start(b, benchChildSub8, testproc.Arg(fmt.Sprintf("%s %d %d", seg.Name(), b.N, i))))
+	}
+	for _, p := range procs {
+		p.WaitPoint("ready")
+	}
+	ctx, over := benchWatch(b, nil, procs...)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for _, p := range procs {
+		p.Continue()
+	}
+	for i := range b.N {
+		if err := ps.Publish(ctx, uint64(i)); err != nil {
+			benchFatal(b, err, procs...)
+		}
+	}
+	for _, p := range procs {
+		p.WaitPoint("done")
+	}
+	b.StopTimer()
+	over()
+	for _, p := range procs {
+		p.Succeed()
+	}
+	var got, missed uint64
+	for i := range subs {
+		g := atomic.LoadUint64(mem.Uint64(stats.Bytes(), uintptr(64*i)))
+		m := atomic.LoadUint64(mem.Uint64(stats.Bytes(), uintptr(64*i+8)))
+		if g+m != uint64(b.N) || (policy == Lossless && m != 0) {
+			b.Fatalf("subscriber %d received %d messages and missed %d of %d", i, g, m, b.N)
+		}
+		got += g
+		missed += m
+	}
+	if s := b.Elapsed().Seconds(); s > 0 {
+		b.ReportMetric(float64(got)/float64(subs)/s, "msg/s")
+	}
+	if policy == Lossy {
+		b.ReportMetric(float64(missed)/float64(subs)/float64(b.N), "missed/op")
+	}
+}
+
+// benchPubRings is BenchmarkPubSub's peer: subs single-producer Rings,
+// each in a segment of its own and popped by a benchChildPop8 child, the
+// benchmark's process pushing each message to each ring in turn.
+func benchPubRings(b *testing.B, subs int) {
+	var rings []*Ring[uint64]
+	var procs []*testproc.Proc
+	for range subs {
+		seg := benchSeg(b, 8*benchCap8+1<<20)
+		r := mustNew(b, NewSPSCRing[uint64], benchCap8, shm.In(seg, "ring"))
+		if _, err := r.TryPushBatch(nil); err != nil { // takes the producer role
+			b.Fatal(err)
+		}
+		rings = append(rings, r)
+		procs = append(procs, testproc.Start(b, benchChildPop8, testproc.Arg(fmt.Sprintf("%s %d 1", seg.Name(), b.N))))
+	}
+	for _, p := range procs {
+		p.WaitPoint("ready")
+	}
+	ctx, over := benchWatch(b, nil, procs...)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for _, p := range procs {
+		p.Continue()
+	}
+	for i := range b.N {
+		for _, r := range rings {
+			if err := r.Push(ctx, uint64(i)); err != nil {
+				benchFatal(b, err, procs...)
+			}
+		}
+	}
+	for _, p := range procs {
+		p.WaitPoint("done")
+	}
+	b.StopTimer()
+	over()
+	for _, p := range procs {
+		p.Succeed()
+	}
+	benchReportRate(b, "msg/s")
+}
+
 // benchChildPong pops a number from the Ring "ping" of its segment and
 // pushes it plus one to the Ring "pong", benchWarmup+N times, stores in
 // "stats" how often it went to sleep in the kernel over the last N, then

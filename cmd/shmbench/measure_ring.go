@@ -52,11 +52,12 @@ func init() {
 
 // spscArg is the consumer's argument: the ring, the barrier it meets the
 // producer at before and after each repetition, the words it reports its
-// count through (slot 0), and how it pops (Batch 1: Pop).
+// count through (word 0 of slot Slot), and how it pops (Batch 1: Pop).
 type spscArg struct {
 	Ring  *ringbuffer.Ring[uint64]
 	Sync  *semaphore.Barrier
 	Words shm.Handle
+	Slot  int
 	Reps  int
 	Batch int
 }
@@ -98,7 +99,7 @@ var spscConsumer = process.Register("shmbench.spsc-consumer", func(ctx context.C
 				n++
 			}
 		}
-		atomic.StoreUint64(word(words, 0, 0), n)
+		atomic.StoreUint64(word(words, a.Slot, 0), n)
 		return nil
 	})
 })

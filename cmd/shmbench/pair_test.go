@@ -163,7 +163,8 @@ func TestPlan(t *testing.T) {
 		t.Fatalf("Python's queue: %+v", py)
 	}
 	both := measure{label: "mutexes", names: []string{"mutex_uncontended_ns", "sync_mutex_uncontended_ns"}, alternates: true}
-	ms := []measure{one("ring_spsc_msgs_per_s"), py, one("chan_msgs_per_s"), one("pipe_msgs_per_s"), both, one("parked_goroutines_threads")}
+	ms := []measure{one("ring_spsc_msgs_per_s"), py, one("chan_msgs_per_s"), one("pipe_msgs_per_s"), both, one("parked_goroutines_threads"),
+		one("ring_spsc_fanout_2_msgs_per_s"), one("pubsub_lossless_2sub_msgs_per_s")}
 	var got []string
 	for _, s := range plan(ms) {
 		got = append(got, s.label()+" "+strconv.Itoa(s.pairReps(config{quick: true})))
@@ -172,6 +173,7 @@ func TestPlan(t *testing.T) {
 		"ring_spsc_msgs_per_s | Python mp.Queue " + strconv.Itoa(pyReps),
 		"ring_spsc_msgs_per_s | chan_msgs_per_s " + strconv.Itoa(quickReps),
 		"ring_spsc_msgs_per_s | pipe_msgs_per_s " + strconv.Itoa(quickReps),
+		"pubsub_lossless_2sub_msgs_per_s | ring_spsc_fanout_2_msgs_per_s " + strconv.Itoa(quickReps),
 		"mutexes " + strconv.Itoa(quickReps),
 		"parked_goroutines_threads " + strconv.Itoa(quickReps),
 	}

@@ -418,6 +418,11 @@ func TestRowScores(t *testing.T) {
 		"bulk_64k_gb_per_s":          30,
 		"queue_mpmc_1p1c_msgs_per_s": 24e6,
 		"queue_mpmc_2p2c_msgs_per_s": 23e6,
+		// PubSub beside rings written by one producer: rows with no target.
+		"pubsub_lossless_1sub_msgs_per_s": 30e6,
+		"ring_spsc_fanout_1_msgs_per_s":   60e6,
+		"pubsub_lossless_4sub_msgs_per_s": 12e6,
+		"ring_spsc_fanout_4_msgs_per_s":   4e6,
 		// memcpy_64k_gb_per_s is missing: skipped
 	}, missing: map[string]error{
 		"memcpy_64k_gb_per_s": fmt.Errorf("%w: no C compiler", errSkip),
@@ -450,6 +455,10 @@ func TestRowScores(t *testing.T) {
 		{"queue_mpmc_1p1c_msgs_per_s", "chan_msgs_per_s", "—", "no"},
 		{"queue_mpmc_2p2c_msgs_per_s", "", "", "yes; no"},
 		{"hot_path_allocs_per_op", "", "", "yes"},
+		// No target: a ratio only, which counts in no tally.
+		{"pubsub_lossless_1sub_msgs_per_s", "ring_spsc_fanout_1_msgs_per_s", "2.00x slower (unpaired)", ""},
+		{"pubsub_lossless_2sub_msgs_per_s", "ring_spsc_fanout_2_msgs_per_s", "—", ""},
+		{"pubsub_lossless_4sub_msgs_per_s", "ring_spsc_fanout_4_msgs_per_s", "3.00x faster (unpaired)", ""},
 	} {
 		r := findRow(t, c.shmkit, c.peer)
 		if got := res.ratioText(r); got != c.ratio {
@@ -483,7 +492,7 @@ func TestRowScores(t *testing.T) {
 	// ring, the MPMC queues, spin, Pool.Apply), and 9 open: the ring
 	// beside C's one per call, the two mutex rows and the counter beside
 	// Python, bulk, Pool.Map, start+join with spares, and the map beside
-	// Python and beside a Go map.
+	// Python and beside a Go map. The PubSub rows have no target.
 	if met, all, open := res.tally(); met != 5 || all != 20 || open != 9 {
 		t.Errorf("tally: %d met of %d, %d open; want 5 of 20, 9 open", met, all, open)
 	}

@@ -86,6 +86,8 @@ var required = []string{
 	"map_ops_per_s", "python_manager_dict_ops_per_s",
 	"parked_goroutines_threads",
 	"hot_path_allocs_per_op",
+	"pubsub_lossless_1sub_msgs_per_s", "pubsub_lossless_2sub_msgs_per_s", "pubsub_lossless_4sub_msgs_per_s",
+	"ring_spsc_fanout_1_msgs_per_s", "ring_spsc_fanout_2_msgs_per_s", "ring_spsc_fanout_4_msgs_per_s",
 }
 
 // row is a line of the table: a target of shmkit's design, the figure it
@@ -255,6 +257,12 @@ var rows = func() []*row {
 			target: "0 per operation"},
 		{metric: "10,000 goroutines parked on shared objects", shmkit: "parked_goroutines_threads", unit: "threads",
 			target: "<= 16 OS threads"},
+		{metric: "PubSub lossless, 8 B, 1 subscriber process (msg/s each)", shmkit: "pubsub_lossless_1sub_msgs_per_s", unit: "msg/s",
+			peer: "ring_spsc_fanout_1_msgs_per_s", label: "1 SPSC ring"},
+		{metric: "PubSub lossless, 8 B, 2 subscriber processes (msg/s each)", shmkit: "pubsub_lossless_2sub_msgs_per_s", unit: "msg/s",
+			peer: "ring_spsc_fanout_2_msgs_per_s", label: "2 SPSC rings, one producer"},
+		{metric: "PubSub lossless, 8 B, 4 subscriber processes (msg/s each)", shmkit: "pubsub_lossless_4sub_msgs_per_s", unit: "msg/s",
+			peer: "ring_spsc_fanout_4_msgs_per_s", label: "4 SPSC rings, one producer"},
 	}
 	parts := [][]scoreFunc{
 		{atLeast("ring_spsc_msgs_per_s", 100e6), fasterBy(rs[0], 1000)},
