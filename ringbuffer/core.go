@@ -682,6 +682,13 @@ var (
 // recheck, and, when spinning, every spinIdle tries; it returns as try
 // does.
 func (c *core) await(ctx context.Context, word *uint32, try, idle func() error) error {
+	return awaitWord(ctx, word, &c.spin, c, try, idle)
+}
+
+// awaitWord is await for any object that sleeps on a word: spin says
+// whether to spin, and fc, when not nil, is the ring whose plain stores a
+// sleeper must fence (see fence.go).
+func awaitWord(ctx context.Context, word *uint32, spin *atomic.Bool, fc *core, try, idle func() error) error {
 	done := ctx.Done()
 	late := false // the last sleep ended by its timeout, the word unchanged
 	for i := 0; ; i++ {
@@ -693,7 +700,7 @@ func (c *core) await(ctx context.Context, word *uint32, try, idle func() error) 
 			return err
 		}
 		late = false
-		if c.spin.Load() {
+		if spin.Load() {
 			if i&63 == 63 {
 				select {
 				case <-done:
@@ -721,7 +728,7 @@ func (c *core) await(ctx context.Context, word *uint32, try, idle func() error) 
 		if w&1 == 0 && !atomic.CompareAndSwapUint32(word, w, w|1) {
 			continue
 		}
-		fenced := c.fenceSleep(word)
+		fenced := fc == nil || fc.fenceSleep(word)
 		if err = try(); !again(err) {
 			return err
 		}

@@ -7,15 +7,12 @@ import (
 	"io"
 	"math/bits"
 	"reflect"
-	"runtime"
 	"sync/atomic"
-	"time"
 
 	"github.com/shmkit/shmkit/ctypes"
 	"github.com/shmkit/shmkit/internal/hb"
 	"github.com/shmkit/shmkit/internal/mem"
 	"github.com/shmkit/shmkit/internal/owner"
-	"github.com/shmkit/shmkit/internal/park"
 	"github.com/shmkit/shmkit/internal/seqlock"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -410,7 +407,9 @@ func (p *PubSub[T]) Publish(ctx context.Context, v T) error {
 	if err := p.publish(&v); err != errFull {
 		return err
 	}
-	return psAwait(ctx, p.full, &p.spin, recheck, func() error { return p.publish(&v) })
+	// The publisher looks at the subscribers holding it back in publish:
+	// an idle that only bounds each sleep by recheck.
+	return awaitWord(ctx, p.full, &p.spin, nil, func() error { return p.publish(&v) }, func() error { return errFull })
 }
 
 // publisher makes sure this handle holds the publisher's role, taking it
@@ -683,7 +682,7 @@ func (s *Subscriber[T]) Recv(ctx context.Context) (T, error) {
 	var v T
 	err := s.recv(&v)
 	if err == errEmpty {
-		err = psAwait(ctx, s.p.empty, &s.spin, lostWake, func() error { return s.recv(&v) })
+		err = awaitWord(ctx, s.p.empty, &s.spin, nil, func() error { return s.recv(&v) }, nil)
 	}
 	return v, err
 }
@@ -767,46 +766,3 @@ func (e *LappedError) Error() string {
 
 // Is makes errors.Is(err, ErrLapped) hold.
 func (e *LappedError) Is(target error) bool { return target == ErrLapped }
-
-// psAwait calls try until it returns something other than errEmpty or
-// errFull: spinning when spin says so, otherwise spinning briefly and
-// then sleeping on word, announced in its bit 0 (see notify), for at most
-// timeout at a time.
-func psAwait(ctx context.Context, word *uint32, spin *atomic.Bool, timeout time.Duration, try func() error) error {
-	done := ctx.Done()
-	for i := 0; ; i++ {
-		err := try()
-		if err != errEmpty && err != errFull {
-			return err
-		}
-		if spin.Load() {
-			if i&63 == 63 {
-				select {
-				case <-done:
-					return ctx.Err()
-				default:
-				}
-			}
-			continue
-		}
-		select {
-		case <-done:
-			return ctx.Err()
-		default:
-		}
-		if i < spinTries {
-			runtime.Gosched()
-			continue
-		}
-		w := atomic.LoadUint32(word)
-		if w&1 == 0 && !atomic.CompareAndSwapUint32(word, w, w|1) {
-			continue
-		}
-		if err = try(); err != errEmpty && err != errFull {
-			return err
-		}
-		if err := park.Wait(ctx, word, w|1, timeout); err != nil && err != park.ErrTimeout {
-			return err
-		}
-	}
-}
