@@ -668,28 +668,13 @@ func benchPubSub(b *testing.B, policy Policy, subs int) {
 	for i := range subs {
 		procs = append(procs, testproc.Start(b, benchChildSub8, testproc.Arg(fmt.Sprintf("%s %d %d", seg.Name(), b.N, i))))
 	}
-	for _, p := range procs {
-		p.WaitPoint("ready")
-	}
-	ctx, over := benchWatch(b, nil, procs...)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for _, p := range procs {
-		p.Continue()
-	}
-	for i := range b.N {
-		if err := ps.Publish(ctx, uint64(i)); err != nil {
-			benchFatal(b, err, procs...)
+	benchTimed(b, procs, func(ctx context.Context) {
+		for i := range b.N {
+			if err := ps.Publish(ctx, uint64(i)); err != nil {
+				benchFatal(b, err, procs...)
+			}
 		}
-	}
-	for _, p := range procs {
-		p.WaitPoint("done")
-	}
-	b.StopTimer()
-	over()
-	for _, p := range procs {
-		p.Succeed()
-	}
+	})
 	var got, missed uint64
 	for i := range subs {
 		g := atomic.LoadUint64(mem.Uint64(stats.Bytes(), uintptr(64*i)))
@@ -723,6 +708,22 @@ func benchPubRings(b *testing.B, subs int) {
 		rings = append(rings, r)
 		procs = append(procs, testproc.Start(b, benchChildPop8, testproc.Arg(fmt.Sprintf("%s %d 1", seg.Name(), b.N))))
 	}
+	benchTimed(b, procs, func(ctx context.Context) {
+		for i := range b.N {
+			for _, r := range rings {
+				if err := r.Push(ctx, uint64(i)); err != nil {
+					benchFatal(b, err, procs...)
+				}
+			}
+		}
+	})
+	benchReportRate(b, "msg/s")
+}
+
+// benchTimed times run, which sends the children procs their messages
+// under ctx: once each child reached its point "ready" it lets them go,
+// and the time ends when each reached "done"; then they must succeed.
+func benchTimed(b *testing.B, procs []*testproc.Proc, run func(ctx context.Context)) {
 	for _, p := range procs {
 		p.WaitPoint("ready")
 	}
@@ -732,13 +733,7 @@ func benchPubRings(b *testing.B, subs int) {
 	for _, p := range procs {
 		p.Continue()
 	}
-	for i := range b.N {
-		for _, r := range rings {
-			if err := r.Push(ctx, uint64(i)); err != nil {
-				benchFatal(b, err, procs...)
-			}
-		}
-	}
+	run(ctx)
 	for _, p := range procs {
 		p.WaitPoint("done")
 	}
@@ -747,7 +742,6 @@ func benchPubRings(b *testing.B, subs int) {
 	for _, p := range procs {
 		p.Succeed()
 	}
-	benchReportRate(b, "msg/s")
 }
 
 // benchChildPong pops a number from the Ring "ping" of its segment and
