@@ -135,24 +135,36 @@ var fenceChildConsumer = testproc.Register("rb-fence-consumer", func(c *testproc
 	if err != nil {
 		return err
 	}
+	return fenceTake(uint64(n[0]), r.Pop, func() error {
+		if calmStores == 0 && !r.cons.plain {
+			return errors.New("the consumer stores its cursor fenced, though its process may store plainly")
+		}
+		return nil
+	})
+})
+
+// fenceTake takes the values 0 to n-1 through take and checks them,
+// varying how long it yields before it sleeps, with check after each,
+// then prints its process's late wake-ups.
+func fenceTake(n uint64, take func(context.Context) (uint64, error), check func() error) error {
 	ctx, cancel := xpChildContext()
 	defer cancel()
-	for i := range uint64(n[0]) {
+	for i := range n {
 		spinTries = int(i % 5)
-		v, err := r.Pop(ctx)
+		v, err := take(ctx)
 		if err != nil {
-			return fmt.Errorf("Pop %d: %w", i, err)
+			return fmt.Errorf("message %d: %w", i, err)
 		}
 		if v != i {
 			return fmt.Errorf("message %d is %d", i, v)
 		}
-		if calmStores == 0 && !r.cons.plain {
-			return errors.New("the consumer stores its cursor fenced, though its process may store plainly")
+		if err := check(); err != nil {
+			return err
 		}
 	}
 	fmt.Printf("RESULT %d\n", lateWakes.Load())
 	return nil
-})
+}
 
 // fenceJitter delays the push of message i by a few hundred nanoseconds
 // or none, varying with i, so that the pushes sweep across the
@@ -349,18 +361,5 @@ var fenceChildGetter = testproc.Register("rb-fence-getter", func(c *testproc.Chi
 	if err != nil {
 		return err
 	}
-	ctx, cancel := xpChildContext()
-	defer cancel()
-	for i := range uint64(n[0]) {
-		spinTries = int(i % 5)
-		v, err := q.Get(ctx)
-		if err != nil {
-			return fmt.Errorf("Get %d: %w", i, err)
-		}
-		if v != i {
-			return fmt.Errorf("message %d is %d", i, v)
-		}
-	}
-	fmt.Printf("RESULT %d\n", lateWakes.Load())
-	return nil
+	return fenceTake(uint64(n[0]), q.Get, func() error { return nil })
 })
