@@ -88,6 +88,11 @@
 //	pool-queues          pools          Pool(4, f, (in_queue, out_queue)); out_queue.get(); pool.terminate() (002)
 //	pool-initializer     pools          Pool(processes=cpu_count()*2, initializer=start_process) (004)
 //
+// The subject "beyond python" shows what multiprocessing has no
+// counterpart for:
+//
+//	pubsub               beyond python  a feed that two reader processes each see whole (ringbuffer.PubSub), and a late reader's history
+//
 // # From Python to Go
 //
 //   - A target is a function registered in a package-level variable

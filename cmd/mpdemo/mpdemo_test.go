@@ -663,6 +663,9 @@ var checks = map[string]check{
 		sameLines(t, ls[1+10+n:], results...)
 	},
 	"cpu-count": exactly(strconv.Itoa(process.CPUCount())),
+	// Each reader sees every message; the late one, the last two.
+	"pubsub": exactly("reader 1 got [1 4 9 16 25]", "reader 2 got [1 4 9 16 25]",
+		"a reader joining late, with a history of 2, got [16 25]"),
 }
 
 // TestDictAny: manager's dict, a shmap.Map[any, any], as keys: equal
