@@ -40,6 +40,11 @@ var scrapeErrorsDesc = prometheus.NewDesc(Namespace+"_exporter_scrape_errors_tot
 type Collector struct {
 	patterns []string
 
+	// names: no pattern holds a special character, so the segments are
+	// read by name, without a listing of /dev/shm, which reads every
+	// segment there.
+	names bool
+
 	mu     sync.Mutex
 	closed bool
 	segs   map[string]*watched   // open segments, by name
@@ -80,11 +85,16 @@ func NewCollector(patterns ...string) (*Collector, error) {
 			return nil, fmt.Errorf("shmprom: %w: pattern %q: %v", ErrInvalid, p, err)
 		}
 	}
-	return &Collector{
+	c := &Collector{
 		patterns: append([]string(nil), patterns...),
+		names:    true,
 		segs:     map[string]*watched{},
 		descs:    map[string]metricDesc{},
-	}, nil
+	}
+	for _, p := range patterns {
+		c.names = c.names && !strings.ContainsAny(p, `*?[\`)
+	}
+	return c, nil
 }
 
 // Describe sends no description: the Collector is unchecked, as the
@@ -103,13 +113,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(scrapeErrorsDesc, fmt.Errorf("shmprom: collecting: %w", ErrClosed))
 		return
 	}
-	infos, err := shm.List()
+	infos, err := c.list()
 	if err != nil {
 		c.errors++
 	}
 	matched := map[string]bool{}
 	for _, in := range infos {
-		if !c.match(in.Name) {
+		if !c.match(in.Name) || matched[in.Name] {
 			continue
 		}
 		matched[in.Name] = true
@@ -129,6 +139,26 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(scrapeErrorsDesc, prometheus.CounterValue, float64(c.errors))
+}
+
+// list describes the segments the patterns may match: those under the
+// names, or every segment.
+func (c *Collector) list() ([]shm.Info, error) {
+	if !c.names {
+		return shm.List()
+	}
+	var out []shm.Info
+	for _, name := range c.patterns {
+		in, err := shm.Stat(name)
+		switch {
+		case errors.Is(err, shm.ErrNotExist):
+			continue
+		case err != nil:
+			in = shm.Info{Name: name, Err: err}
+		}
+		out = append(out, in)
+	}
+	return out, nil
 }
 
 func (c *Collector) match(name string) bool {

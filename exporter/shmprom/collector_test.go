@@ -195,6 +195,27 @@ func TestSegmentsComeAndGo(t *testing.T) {
 	compare(t, c, expect(0, third.Name(), 0, 0, b.Name(), 0, 0))
 }
 
+// TestNamedSegments: segments named without a pattern are read by name;
+// a missing one is no error, a bad one is, and one removed is let go.
+func TestNamedSegments(t *testing.T) {
+	base := testproc.ShmName(t)
+	seg := newSegment(t, base+"-a")
+	testproc.Start(t, childCount, testproc.Arg(seg.Name())).Succeed()
+	if err := os.WriteFile(shm.Dir+"/"+base+"-bad", []byte("not a segment"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(shm.Dir + "/" + base + "-bad") })
+	c := newCollector(t, seg.Name(), base+"-missing", base+"-bad", seg.Name())
+	compare(t, c, expect(1, seg.Name(), 41, 7))
+	if err := seg.Free(); err != nil {
+		t.Fatal(err)
+	}
+	compare(t, c, expect(2))
+	if mapped(t, seg.Name()) {
+		t.Fatalf("the collector still holds %s, removed", seg.Name())
+	}
+}
+
 // mapped reports whether this process has the segment of that name (or
 // the one it named before its removal) open.
 func mapped(t *testing.T, name string) bool {

@@ -13,7 +13,8 @@
 // # What it exports
 //
 // At each scrape the Collector lists /dev/shm, so that segments made after
-// it started are exported too, opens each matching segment (it keeps them
+// it started are exported too (when no pattern holds a special character
+// it reads the named segments only), opens each matching segment (it keeps them
 // open between scrapes, and opens a segment again when another has replaced
 // it under its name), and reads shm.Metrics of every object of the
 // segment's directory. Each metric of an object of kind KIND becomes
@@ -61,8 +62,8 @@
 //     and gc count the exporter among their users: gc does not remove a
 //     segment the exporter holds, even after its creator died. A segment
 //     removed by name is let go at the next scrape.
-//   - Figures are read without locking anything: each is exact, but two
-//     figures of one object may be read a moment apart.
+//   - Figures are read while the processes go on, without taking any lock:
+//     two figures of one object may be a moment apart.
 //   - Values are exported as float64: a count beyond 2^53 loses its lowest
 //     bits.
 package shmprom
