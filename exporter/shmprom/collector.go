@@ -47,9 +47,17 @@ type Collector struct {
 
 	mu     sync.Mutex
 	closed bool
-	segs   map[string]*watched   // open segments, by name
-	descs  map[string]metricDesc // by full metric name
-	errors uint64                // scrape errors so far
+	segs   map[string]*watched    // open segments, by name
+	descs  map[descKey]metricDesc // by kind and metric
+	byName map[string]metricDesc  // the same, by exported name
+	errors uint64                 // scrape errors so far
+}
+
+// descKey names one metric of one kind.
+type descKey struct {
+	kind  shm.Kind
+	name  string
+	gauge bool
 }
 
 // watched is an open segment and its objects found so far, by name.
@@ -89,7 +97,8 @@ func NewCollector(patterns ...string) (*Collector, error) {
 		patterns: append([]string(nil), patterns...),
 		names:    true,
 		segs:     map[string]*watched{},
-		descs:    map[string]metricDesc{},
+		descs:    map[descKey]metricDesc{},
+		byName:   map[string]metricDesc{},
 	}
 	for _, p := range patterns {
 		c.names = c.names && !strings.ContainsAny(p, `*?[\`)
@@ -267,16 +276,22 @@ func sameObject(a, b shm.ObjectInfo) bool {
 
 // constMetric makes the sample of metric m of an object of kind k.
 func (c *Collector) constMetric(k shm.Kind, m shm.Metric, segment, object string) (prometheus.Metric, error) {
-	name, vt := MetricName(k, m)
-	d, ok := c.descs[name]
+	key := descKey{k, m.Name, m.Gauge}
+	d, ok := c.descs[key]
 	if !ok {
-		d = metricDesc{prometheus.NewDesc(name, m.Help, objectLabels, nil), vt}
-		c.descs[name] = d
+		// Two metric names may come to one exported name: they share
+		// its description, or are refused if of two types.
+		name, vt := MetricName(k, m)
+		if d, ok = c.byName[name]; !ok {
+			d = metricDesc{prometheus.NewDesc(name, m.Help, objectLabels, nil), vt}
+			c.byName[name] = d
+		}
+		if d.valueType != vt {
+			return nil, fmt.Errorf("shmprom: metric %s is both a counter and a gauge", name)
+		}
+		c.descs[key] = d
 	}
-	if d.valueType != vt {
-		return nil, fmt.Errorf("shmprom: metric %s is both a counter and a gauge", name)
-	}
-	return prometheus.NewConstMetric(d.desc, vt, float64(m.Value), segment, object)
+	return prometheus.NewConstMetric(d.desc, d.valueType, float64(m.Value), segment, object)
 }
 
 // MetricName is the name under which the Collector exports metric m of
