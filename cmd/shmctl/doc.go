@@ -1,6 +1,6 @@
-// Command shmctl inspects and removes shmkit shared-memory segments, the
-// named segments that package shm keeps in /dev/shm: what ipcs and ipcrm
-// are to System V shared memory.
+// Command shmctl inspects, watches and removes shmkit shared-memory
+// segments, the named segments that package shm keeps in /dev/shm: what
+// ipcs and ipcrm are to System V shared memory, and top to processes.
 //
 // Usage:
 //
@@ -8,6 +8,7 @@
 //	shmctl info [-json] NAME
 //	shmctl rm NAME...
 //	shmctl gc [-n] [-json] [PATTERN...]
+//	shmctl top [-n N] [-d DURATION] [-json] NAME...
 //	shmctl help
 //
 // Flags go after the command (shmctl ls -json), before or after its
@@ -67,6 +68,34 @@
 // PATTERN arguments (path.Match syntax, e.g. 'myapp-*') limit gc to the
 // segments whose names match one of them.
 //
+// # top
+//
+// top shows the metrics that the objects of the named segments keep in
+// shared memory (shm.Metrics): the counts of what happened to each (messages
+// pushed, lock sleeps, owner deaths) and gauges (a queue's depth), with, for
+// each count, its rate per second since the previous refresh. It redraws
+// the screen every -d (default 1s) until interrupted (SIGINT ends it with
+// exit code 0), or -n times; when its output is not a terminal it prints
+// screen after screen instead, as top -b does.
+//
+//	shmctl top  2025-01-02 15:04:05  every 1s
+//
+//	SEGMENT  OBJECT    KIND   METRIC  VALUE   RATE/S
+//	orders   incoming  queue  pushed  123456  1024.0
+//	orders   incoming  queue  depth   56      -
+//	orders   buf       bytes  -       -       -
+//
+// A rate needs two readings: the first screen has none, and gauges never
+// have one. An object whose kind no package linked into shmctl reads shows
+// its kind only; one still being made shows "not ready". Objects freed while
+// top runs drop out and new ones appear; a segment removed shows its error
+// and is read again if a segment is made under its name (counts start
+// afresh: no rate spans two segments or two objects). A NAME that cannot be
+// read at the start fails top with the exit code below.
+//
+// -json prints one snapshot and exits: it reads twice, -d apart, to give
+// rates (with -d 0, once, without rates).
+//
 // # JSON
 //
 // With -json, output is one JSON object on stdout; field names are stable.
@@ -108,6 +137,19 @@
 //	creator_alive  whether that process still runs
 //	contents       for a map or a list: its entries and table, in words
 //
+// top -json prints {"time": RFC 3339, "interval": seconds between the two
+// readings (0 with -d 0), "segments": [top segment...]}, where a top
+// segment is {"name", "id", "objects": [top object...], "error"} and a top
+// object is:
+//
+//	name     the object's name
+//	kind     its kind, as in info
+//	ready    false while its creator is still initializing it
+//	metrics  [{"name", "help", "value", "gauge", "rate"}...] in the order
+//	         its kind gives them; absent when no reader knows its kind;
+//	         rate (per second) only for counts, and only over an interval
+//	error    why its metrics could not be read, if so
+//
 // gc -json prints {"dry_run": bool, "segments": [result...]}, where a result
 // is {"name", "action", "reason", "creator_pid", "users", "error"}: action
 // is one of the words above, reason says why in words, users (pids) is
@@ -116,7 +158,8 @@
 //
 // # Exit codes
 //
-//	0  success (gc skipping or keeping segments is success)
+//	0  success (gc skipping or keeping segments is success, and so is top
+//	   ended by SIGINT)
 //	1  an operation failed: I/O, permission, a corrupted directory, a system
 //	   shmkit does not support
 //	2  usage error: unknown command, bad flag, missing or invalid NAME
@@ -147,6 +190,10 @@
 //   - info reads the header and the directory without the segment's lock:
 //     figures of a segment in use may be a moment old, and the directory
 //     is read just after the header.
+//   - top keeps the segments it watches open, so that info and gc list it
+//     among their users meanwhile. It reads the figures while the
+//     processes go on, without taking any lock: two figures of one object
+//     may be a moment apart.
 //   - Only Linux on amd64 and arm64 is implemented; elsewhere every command
 //     reports that shmkit is not supported and exits 1.
 package main

@@ -32,6 +32,12 @@ Usage:
                                      that no process uses; -n only shows what
                                      it would do; PATTERNs (path.Match syntax)
                                      limit it to matching names
+  shmctl top [-n N] [-d DURATION] [-json] NAME...
+                                     show the metrics of every object of the
+                                     named segments and the rate of each count,
+                                     refreshed every -d (1s) until interrupted
+                                     or -n screens; -json prints one snapshot
+                                     with rates over -d (none with -d 0)
   shmctl help                        show this help
 
 Flags go after the command: shmctl ls -json.
@@ -59,6 +65,7 @@ func init() {
 		"info": {"shmctl info [-json] NAME", (*cli).info},
 		"rm":   {"shmctl rm NAME...", (*cli).rm},
 		"gc":   {"shmctl gc [-n] [-json] [PATTERN...]", (*cli).gc},
+		"top":  {"shmctl top [-n N] [-d DURATION] [-json] NAME...", (*cli).top},
 	}
 }
 
