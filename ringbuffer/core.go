@@ -56,6 +56,8 @@ type core struct {
 	// plainCommit: this handle's producer commits cell words plainly (set
 	// once, before idx, by producer).
 	plainCommit bool
+
+	cnt ringCounters // the header's counters of rare events (stats.go)
 }
 
 // registering serialises the producer registrations of this process, all
@@ -87,6 +89,7 @@ func mapCore(o *shm.Object, b []byte, l layout) *core {
 		mask:  l.cells - 1,
 		limit: l.capacity(),
 		shift: l.lapShift(),
+		cnt:   mapRingCounters(b),
 	}
 	if l.mode == modeFramed {
 		c.frames = l.limit
@@ -228,6 +231,7 @@ func (c *core) producer() (int, error) {
 			// Its claims must not pass for ours: skip them first.
 			c.skipClaims(i)
 			if atomic.CompareAndSwapUint64(&c.table[i], w, me) {
+				atomic.AddUint64(c.cnt.takeovers[roleProducer], 1)
 				return set(i)
 			}
 		}
@@ -240,8 +244,9 @@ func (c *core) producer() (int, error) {
 func (c *core) skipClaims(i int) {
 	for j := range c.seq {
 		w := atomic.LoadUint64(&c.seq[j])
-		if wordState(w) == stClaimed && wordIdx(w) == i {
-			atomic.CompareAndSwapUint64(&c.seq[j], w, w&^3|stSkipped)
+		if wordState(w) == stClaimed && wordIdx(w) == i &&
+			atomic.CompareAndSwapUint64(&c.seq[j], w, w&^3|stSkipped) {
+			atomic.AddUint64(c.cnt.holes, 1)
 		}
 	}
 }
@@ -523,7 +528,9 @@ func (c *core) front() (h, w uint64, err error) {
 				return h, 0, errShutdown // a claim the Shutdown cut off
 			}
 			if !c.producerAlive(wordIdx(w)) {
-				atomic.CompareAndSwapUint64(&c.seq[i], w, w&^3|stSkipped)
+				if atomic.CompareAndSwapUint64(&c.seq[i], w, w&^3|stSkipped) {
+					atomic.AddUint64(c.cnt.holes, 1)
+				}
 				continue
 			}
 			return h, 0, errPending
@@ -605,6 +612,9 @@ func (c *core) takeRole(r int) error {
 			case w != 0 && owner.For(c.b).Alive(w):
 				return nil, fmt.Errorf("%w: the %s is pid %d", ErrBusy, [2]string{"producer", "consumer"}[r], owner.Pid(w))
 			case atomic.CompareAndSwapUint64(role, w, me):
+				if w != 0 {
+					atomic.AddUint64(c.cnt.takeovers[r], 1)
+				}
 				return role, nil
 			}
 		}
@@ -682,13 +692,17 @@ var (
 // recheck, and, when spinning, every spinIdle tries; it returns as try
 // does.
 func (c *core) await(ctx context.Context, word *uint32, try, idle func() error) error {
-	return awaitWord(ctx, word, &c.spin, c, try, idle)
+	n := c.cnt.empty
+	if word == c.full {
+		n = c.cnt.full
+	}
+	return awaitWord(ctx, word, n, &c.spin, c, try, idle)
 }
 
-// awaitWord is await for any object that sleeps on a word: spin says
-// whether to spin, and fc, when not nil, is the ring whose plain stores a
-// sleeper must fence (see fence.go).
-func awaitWord(ctx context.Context, word *uint32, spin *atomic.Bool, fc *core, try, idle func() error) error {
+// awaitWord is await for any object that sleeps on a word: n are the
+// word's counters, spin says whether to spin, and fc, when not nil, is the
+// ring whose plain stores a sleeper must fence (see fence.go).
+func awaitWord(ctx context.Context, word *uint32, n sleepCounts, spin *atomic.Bool, fc *core, try, idle func() error) error {
 	done := ctx.Done()
 	late := false // the last sleep ended by its timeout, the word unchanged
 	for i := 0; ; i++ {
@@ -745,6 +759,7 @@ func awaitWord(ctx context.Context, word *uint32, spin *atomic.Bool, fc *core, t
 		if !fenced {
 			timeout = min(timeout, unfencedSleep)
 		}
+		n.slept(w | 1)
 		if err := park.Wait(ctx, word, w|1, timeout); err == park.ErrTimeout {
 			late = atomic.LoadUint32(word) == w|1 // and no waker came
 		} else if err != nil {

@@ -209,7 +209,14 @@
 //	64      8     tail: producers' position in cells; bit 63 set once shut down
 //	128     8     head: consumers' position in cells
 //	192     4     not-empty sleep word: generation<<1 | sleepers
+//	200     8     sleeps on it (see Counters)
+//	208     8     wake-ups of it, as its sleepers last recorded them
+//	216     8     claims of dead producers made holes
+//	224     8     dead single consumers' roles taken over
 //	256     4     not-full sleep word, the same
+//	264     8     sleeps on it
+//	272     8     wake-ups of it, as its sleepers last recorded them
+//	280     8     dead producers' roles or table slots taken over
 //	320     8     joinable: messages taken
 //	328     8     joinable: TaskDone calls
 //	336     4     joinable: Join's sleep word
@@ -224,7 +231,8 @@
 //	2496    8*cells  cell words (modes 2 and 3)
 //	...     cells*cell size  data, from a 64-byte boundary
 //
-// Each cursor and each sleep word has a cache line to itself. An owner word
+// Each cursor has a cache line to itself, and each sleep word one that it
+// shares only with its counters. An owner word
 // is the process's pid<<32 | a random 31-bit nonce<<1 (see Liveness in
 // package shm's doc).
 //
@@ -281,7 +289,13 @@
 //	64      8     tail: messages published, the next position
 //	128     8     limit (lossless): the publisher writes below it unseen
 //	192     4     not-empty sleep word: subscribers sleep here
+//	200     16    sleeps on it, wake-ups of it (as a ring's)
+//	216     8     subscribers lapped (LappedErrors returned)
+//	224     8     messages they missed
+//	232     8     dead subscribers' entries freed or taken over
 //	256     4     not-full sleep word: a lossless publisher sleeps here
+//	264     16    sleeps on it, wake-ups of it
+//	280     8     dead publishers' roles taken over
 //	320     8     publisher's owner word
 //	384     64*subscribers  subscriber table, an entry of 64 bytes each:
 //	              its owner word (0: free) at 0, its cursor at 8
@@ -322,6 +336,48 @@
 // its process's: Close frees it, and a dead process's entry is taken by
 // the next Subscribe that finds no free one, or freed by a lossless
 // publisher that it holds back.
+//
+// # Counters
+//
+// Every ring, queue, pipe and PubSub counts what happens to it in its
+// shared memory: the calls of every process that uses it, since it was
+// made. Nothing resets a count while the object lives, and no process's
+// death does. Stats reads them typed (RingStats; ConnStats, a pipe's two
+// rings; PubSubStats), and shm.Metrics reads the same figures by name, in
+// a fixed order, from any ring, queue, pipe or PubSub of a segment, for
+// tools that have no typed handle (shmctl top, an exporter): this package
+// registers the readers of its kinds.
+//
+// What the rings keep anyway costs nothing to count: the messages in and
+// out are the cursors (pushed, popped; published), and what is in a ring
+// (len), the subscribers (subscribers) and how far the slowest one is
+// behind (max_lag) are read from the cursors and the subscriber table. The
+// cursors of a Queue of encoded T count 64-byte cells, one or more a
+// message, and holes of dead producers count as pushed and popped.
+//
+// The rare events are counted where they happen, with one atomic add of a
+// word in the header, and only on paths that are slow already: a call
+// that goes to sleep on an empty or a full ring, as it is about to make a
+// system call (sleeps_empty, sleeps_full); a dead process's place taken
+// over (producer_takeovers, consumer_takeovers, publisher_takeovers); a
+// dead producer's claim made a hole (holes); a dead subscriber's entry
+// freed or taken (dead_subscribers); a subscriber lapped (laps, and the
+// messages it missed). The words lie in the cache lines of the sleep
+// words, which a Push or Pop only reads (to see whether anyone sleeps) and
+// sleepers write anyway: a call that neither waits nor finds what a dead
+// process left writes none of them.
+//
+// The wake-up calls (wakes_empty, wakes_full) cost the waker nothing more:
+// each one advances its sleep word's generation by one, so the generation
+// counts them, modulo 2^31. A sleeper extends that to 64 bits in the word
+// beside it each time it goes to sleep, and a wake-up needs a sleeper to
+// have announced itself since the last one, so the record is never more
+// than a few wake-ups behind, which the reader adds from the generation.
+//
+// A process killed between an event and its count leaves it uncounted
+// (the event happened: the count is one lower); a count is an add to a
+// word of its own, which no algorithm reads, so that no death there can
+// leave the ring inconsistent. Counts wrap at 2^64.
 //
 // # Caveats
 //

@@ -46,7 +46,10 @@ func TestDocLayout(t *testing.T) {
 		offNotEmpty: "not-empty", offNotFull: "not-full", offGets: "messages taken",
 		offDones: "TaskDone", offJoinWord: "Join's sleep word", offProducer: "producer's owner word",
 		offConsumer: "consumer's owner word", offHolders: "holders of the end", offTable: "producer table",
-		offCellsArr: "cell words",
+		offCellsArr:    "cell words",
+		offSleepsEmpty: "sleeps on it", offWakesEmpty: "wake-ups of it", offHoles: "claims of dead producers",
+		offConsumerTakeovers: "dead single consumers' roles", offSleepsFull: "sleeps on it",
+		offWakesFull: "wake-ups of it", offProducerTakeovers: "dead producers' roles or table slots",
 	}
 	for off, text := range want {
 		if !strings.Contains(offsets[off], text) {
@@ -86,6 +89,9 @@ func TestDocLayout(t *testing.T) {
 		psOffTableOff: "offset of the subscriber table", psOffDataOff: "offset of the slots",
 		psHeaderEnd: "zero", psOffTail: "tail", psOffLimit: "limit", psOffNotEmpty: "not-empty",
 		psOffNotFull: "not-full", psOffPublisher: "publisher's owner word", psOffTable: "subscriber table",
+		offSleepsEmpty: "sleeps on it, wake-ups of it", psOffLaps: "subscribers lapped", psOffMissed: "missed",
+		psOffDeadSubs: "dead subscribers' entries", offSleepsFull: "sleeps on it, wake-ups of it",
+		psOffTakeovers: "dead publishers' roles",
 	}
 	for off, text := range psWant {
 		if !strings.Contains(psOffsets[off], text) {
@@ -101,7 +107,8 @@ func TestDocLayout(t *testing.T) {
 	}
 	if l.tableOff != psOffTable || l.slotSize != 8+16 || l.dataOff != align64(psOffTable+3*psEntrySize) ||
 		psHeaderSize-psHeaderEnd != 16 || psEntryOwner != 0 || psEntryCursor != 8 ||
-		reflect.TypeFor[psEntry]().Size() != psEntrySize || reflect.TypeFor[psSlot[[3]uint32]]().Field(1).Offset != 8 {
+		reflect.TypeFor[psEntry]().Size() != psEntrySize || reflect.TypeFor[psSlot[[3]uint32]]().Field(1).Offset != 8 ||
+		offWakesEmpty != offSleepsEmpty+8 || offWakesFull != offSleepsFull+8 {
 		t.Errorf("the PubSub layout differs from doc.go: %+v", l)
 	}
 	for _, s := range []string{"(384)", "its owner word (0: free) at 0, its cursor at 8", "the value from byte 8"} {

@@ -433,3 +433,54 @@ func ExamplePubSub_Subscribe() {
 	// Output:
 	// 2 3 4
 }
+
+func ExampleRing_Stats() {
+	ctx := context.Background()
+	seg, err := shm.Create(fmt.Sprintf("example-stats-%d", os.Getpid()), 1<<20, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer seg.Free()
+	r, err := ringbuffer.NewSPSCRing[int64](8, shm.In(seg, "ticks"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer r.Free()
+
+	for i := range int64(5) {
+		r.Push(ctx, i)
+	}
+	r.Pop(ctx)
+	s := r.Stats() // every process's counts, since the ring was made
+	fmt.Println(s.Pushed, s.Popped, s.Len, s.SleepsEmpty)
+
+	// A tool reads the same figures by name, from every object of a
+	// segment, without knowing their types.
+	objs, err := seg.Objects()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, info := range objs {
+		o, err := seg.Find(ctx, info.Name, shm.Spec{Kind: info.Kind, Fingerprint: info.Fingerprint})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		m, err := shm.Metrics(o)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		for _, x := range m[:3] {
+			fmt.Println(info.Kind, info.Name, x.Name, x.Value, x.Gauge)
+		}
+	}
+	// Output:
+	// 5 1 4 0
+	// ring ticks pushed 5 false
+	// ring ticks popped 1 false
+	// ring ticks len 4 true
+}

@@ -4,7 +4,8 @@ package ringbuffer
 
 // Fuzz tests of what a process reads from shared memory that another one
 // wrote: the header of a ring (decodeLayout), the pipe object (attachConn),
-// a PubSub's header and words (FuzzPubSub),
+// a PubSub's header and words (FuzzPubSub), the metrics that tools read
+// from each of them (shm.Metrics),
 // and a frame at the head of a framed queue (layout.frame, and a Get over a
 // frame whose cell word or length prefix was overwritten). Whatever the
 // bytes, the answer is a correct result or an error wrapping ErrCorrupt:
@@ -85,6 +86,13 @@ var fuzzZeros = make([]byte, fuzzPayloadMax)
 func fuzzCheckLayout(t *testing.T, b []byte) {
 	t.Helper()
 	l, err := decodeLayout(b)
+	m, merr := ringMetricsOf(b)
+	if (err == nil) != (merr == nil) || (merr != nil && !errors.Is(merr, ErrCorrupt)) {
+		t.Fatalf("decodeLayout: %v; the metrics: %v", err, merr)
+	}
+	if merr == nil {
+		fuzzCheckMetrics(t, m, ringMetricNames)
+	}
 	if err != nil {
 		if !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("decodeLayout: %v, not ErrCorrupt", err)
@@ -109,6 +117,41 @@ func fuzzCheckLayout(t *testing.T, b []byte) {
 	if !bytes.Equal(enc, b[:headerSize]) {
 		t.Fatalf("the header\n%x\nre-encodes as\n%x", b[:headerSize], enc)
 	}
+}
+
+// ringMetricNames are the names of a ring's metrics, in their order.
+var ringMetricNames = []string{"pushed", "popped", "len", "sleeps_empty", "sleeps_full",
+	"wakes_empty", "wakes_full", "holes", "producer_takeovers", "consumer_takeovers"}
+
+// fuzzCheckMetrics checks that m are the metrics named names, in order.
+func fuzzCheckMetrics(t *testing.T, m []shm.Metric, names []string) {
+	t.Helper()
+	if len(m) != len(names) {
+		t.Fatalf("%d metrics, want %d", len(m), len(names))
+	}
+	for i, x := range m {
+		if x.Name != names[i] || x.Help == "" {
+			t.Fatalf("metric %d is %q (%q), want %q", i, x.Name, x.Help, names[i])
+		}
+	}
+}
+
+// metricsOrCorrupt reads the metrics of o: an error wrapping ErrCorrupt,
+// or the metrics named names. An object whose header failed its checks
+// (bad) has no metrics; one that attached (good) has them.
+func metricsOrCorrupt(t *testing.T, o *shm.Object, bad, good bool, names []string) {
+	t.Helper()
+	m, err := shm.Metrics(o)
+	if err != nil {
+		if good || !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("the metrics: %v (it attached: %v)", err, good)
+		}
+		return
+	}
+	if bad {
+		t.Fatalf("the metrics of a corrupt header: %v", m)
+	}
+	fuzzCheckMetrics(t, m, names)
 }
 
 // FuzzLayoutFrame checks layout.frame, for any cell word and length
@@ -391,7 +434,10 @@ func FuzzPipeHeader(f *testing.F) {
 		head := a.pipe.Bytes()[:pipeHeader]
 		saved := bytes.Clone(head)
 		copy(head, hdr)
+		_, _, _, herr := decodePipeHeader(a.pipe.Bytes())
+		_, err1 := checkPipe[string](a.pipe, true)
 		c, err := attachConn[string](a.pipe, 1, false)
+		metricsOrCorrupt(t, a.pipe, herr != nil, err == nil || err1 == nil, pipeMetricNames)
 		if err != nil {
 			return
 		}
@@ -586,6 +632,9 @@ func FuzzPubSub(f *testing.F) {
 		bad := bytes.Clone(b)
 		bad[psOffSubs] = 0
 		f.Add(bad, uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), uint8(1))
+		bad = bytes.Clone(b)
+		bad[psOffTableOff+2] = 1 // a table past the payload
+		f.Add(bad, uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), uint8(1))
 	}
 	me, err := owner.Me()
 	if err != nil {
@@ -617,6 +666,8 @@ func FuzzPubSub(f *testing.F) {
 		dataOff := uintptr(align64(psOffTable + psEntrySize*2))
 		*mem.Uint64(b, dataOff) = seq0
 		*mem.Uint64(b, dataOff+16) = seq1
+		_, lerr := decodePSLayout(b)
+		metricsOrCorrupt(t, p.o, lerr != nil, lerr == nil, psMetricNames)
 		q, err := attachPubSub[uint64](p.o, mustLayout[uint64](t))
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, shm.ErrLayout) {

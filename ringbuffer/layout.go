@@ -39,6 +39,27 @@ const (
 	version = 1
 )
 
+// The counters of rare events (stats.go), in the lines of the sleep words,
+// which a call that does not wait only reads: the consumers' beside
+// notEmpty, the producers' beside notFull.
+const (
+	offSleepsEmpty       = 200 // sleeps on notEmpty
+	offWakesEmpty        = 208 // wake-ups of notEmpty, as sleepers last recorded them
+	offHoles             = 216 // claims of dead producers made holes
+	offConsumerTakeovers = 224 // a dead single consumer's role taken over
+	offSleepsFull        = 264 // sleeps on notFull
+	offWakesFull         = 272 // wake-ups of notFull, as sleepers last recorded them
+	offProducerTakeovers = 280 // a dead producer's role or table slot taken over
+)
+
+// The counters start right past their sleep word and end in its line.
+var (
+	_ = [1]struct{}{}[offSleepsEmpty-offNotEmpty-8]
+	_ = [1]struct{}{}[offConsumerTakeovers/64-offNotEmpty/64]
+	_ = [1]struct{}{}[offSleepsFull-offNotFull-8]
+	_ = [1]struct{}{}[offProducerTakeovers/64-offNotFull/64]
+)
+
 // The holder slots of a pipe end fill the words between the consumer's
 // owner word and the producer table, a part of the header that rings and
 // queues leave alone (and do not check): a pipe is no larger for them.

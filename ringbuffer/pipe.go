@@ -211,28 +211,13 @@ func OpenPipe[T any](ctx context.Context, seg *shm.Segment, name string) (*Conn[
 func checkPipe[T any](o *shm.Object, wantOneWay bool) (*pipe, error) {
 	b := o.Bytes()
 	what := fmt.Sprintf("ringbuffer: pipe %q", o.Name())
-	if len(b) < pipeHeader {
-		return nil, fmt.Errorf("%s: %w: a payload of %d bytes", what, ErrCorrupt, len(b))
+	at0, at1, oneWay, err := decodePipeHeader(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if v := le.Uint32(b); v != pipeVersion {
-		return nil, fmt.Errorf("%s: %w: header version %d, this build reads %d: %w", what, ErrCorrupt, v, pipeVersion, shm.ErrVersion)
-	}
-	for _, c := range b[offPipeQ1+8 : pipeHeader] {
-		if c != 0 {
-			return nil, fmt.Errorf("%s: %w: reserved header bytes are not zero", what, ErrCorrupt)
-		}
-	}
-	flags := le.Uint32(b[offPipeFlags:])
-	if flags&^pipeOneWay != 0 {
-		return nil, fmt.Errorf("%s: %w: unknown flags %#x", what, ErrCorrupt, flags)
-	}
-	if oneWay := flags&pipeOneWay != 0; oneWay != wantOneWay {
+	if oneWay != wantOneWay {
 		kinds := map[bool]string{false: "duplex (Pipe)", true: "one-way (OneWayPipe)"}
 		return nil, fmt.Errorf("%s is %s, not %s: %w", what, kinds[oneWay], kinds[wantOneWay], shm.ErrKind)
-	}
-	at0, at1 := le.Uint64(b[offPipeQ0:]), le.Uint64(b[offPipeQ1:])
-	if at0 != pipeHeader || at1 <= at0 || at1%64 != 0 || at1 >= uint64(len(b)) {
-		return nil, fmt.Errorf("%s: %w: rings at %d and %d of a %d-byte payload", what, ErrCorrupt, at0, at1, len(b))
 	}
 	p := &pipe{o: o}
 	starts, ends := [2]uint64{at0, at1}, [2]uint64{at1, uint64(len(b))}
@@ -263,6 +248,31 @@ func checkPipe[T any](o *shm.Object, wantOneWay bool) (*pipe, error) {
 		p.l[i], p.rings[i], p.at[i] = c.l, b[at:at+span:at+span], uintptr(at)
 	}
 	return p, nil
+}
+
+// decodePipeHeader reads and checks the header of the pipe whose payload
+// is b: where its rings start, and whether it is one-way.
+func decodePipeHeader(b []byte) (at0, at1 uint64, oneWay bool, err error) {
+	if len(b) < pipeHeader {
+		return 0, 0, false, fmt.Errorf("%w: a payload of %d bytes", ErrCorrupt, len(b))
+	}
+	if v := le.Uint32(b); v != pipeVersion {
+		return 0, 0, false, fmt.Errorf("%w: header version %d, this build reads %d: %w", ErrCorrupt, v, pipeVersion, shm.ErrVersion)
+	}
+	for _, c := range b[offPipeQ1+8 : pipeHeader] {
+		if c != 0 {
+			return 0, 0, false, fmt.Errorf("%w: reserved header bytes are not zero", ErrCorrupt)
+		}
+	}
+	flags := le.Uint32(b[offPipeFlags:])
+	if flags&^pipeOneWay != 0 {
+		return 0, 0, false, fmt.Errorf("%w: unknown flags %#x", ErrCorrupt, flags)
+	}
+	at0, at1 = le.Uint64(b[offPipeQ0:]), le.Uint64(b[offPipeQ1:])
+	if at0 != pipeHeader || at1 <= at0 || at1%64 != 0 || at1 >= uint64(len(b)) {
+		return 0, 0, false, fmt.Errorf("%w: rings at %d and %d of a %d-byte payload", ErrCorrupt, at0, at1, len(b))
+	}
+	return at0, at1, flags&pipeOneWay != 0, nil
 }
 
 // newConn makes a handle of end end of p, which holds nothing yet. Each

@@ -222,6 +222,8 @@ type PubSub[T any] struct {
 	ok   bool   // pos is the tail as this handle last stored it
 	pos  uint64 // the next position to publish
 	lim  uint64 // lossless: positions below it are free to write
+
+	cnt psCounters // the header's counters of rare events (stats.go)
 }
 
 // NewPubSub makes a PubSub of at least n slots (rounded up to a power of
@@ -295,6 +297,7 @@ func (p *PubSub[T]) UnmarshalBinary(b []byte) error {
 	*p = PubSub[T]{}
 	p.o, p.l, p.tail, p.limit, p.empty, p.full = x.o, x.l, x.tail, x.limit, x.empty, x.full
 	p.pubW, p.table, p.slots, p.mask = x.pubW, x.table, x.slots, x.mask
+	p.cnt = x.cnt
 	return nil
 }
 
@@ -322,6 +325,7 @@ func mapPubSub[T any](o *shm.Object, l psLayout) *PubSub[T] {
 		empty: mem.Uint32(b, psOffNotEmpty),
 		full:  mem.Uint32(b, psOffNotFull),
 		pubW:  mem.Uint64(b, psOffPublisher),
+		cnt:   mapPSCounters(b),
 		table: mem.Slice[psEntry](b, uintptr(l.tableOff), int(l.subs)),
 		slots: mem.Slice[psSlot[T]](b, uintptr(l.dataOff), int(l.slots)),
 		mask:  l.slots - 1,
@@ -409,7 +413,7 @@ func (p *PubSub[T]) Publish(ctx context.Context, v T) error {
 	}
 	// The publisher looks at the subscribers holding it back in publish:
 	// an idle that only bounds each sleep by recheck.
-	return awaitWord(ctx, p.full, &p.spin, nil, func() error { return p.publish(&v) }, func() error { return errFull })
+	return awaitWord(ctx, p.full, p.cnt.full, &p.spin, nil, func() error { return p.publish(&v) }, func() error { return errFull })
 }
 
 // publisher makes sure this handle holds the publisher's role, taking it
@@ -429,6 +433,9 @@ func (p *PubSub[T]) publisher() error {
 				case w != 0 && owner.For(p.o.Bytes()).Alive(w):
 					return nil, fmt.Errorf("%w: the publisher is pid %d", ErrBusy, owner.Pid(w))
 				case atomic.CompareAndSwapUint64(p.pubW, w, me):
+					if w != 0 {
+						atomic.AddUint64(p.cnt.takeovers, 1)
+					}
 					return p.pubW, nil
 				}
 			}
@@ -524,6 +531,7 @@ func (p *PubSub[T]) room(pos uint64) error {
 				continue
 			}
 			if !owner.For(p.o.Bytes()).Alive(w) && atomic.CompareAndSwapUint64(&e.owner, w, 0) {
+				atomic.AddUint64(p.cnt.deadSubs, 1)
 				dropped = true
 			}
 		}
@@ -630,6 +638,7 @@ func (p *PubSub[T]) takeEntry(me uint64) *psEntry {
 		e := &p.table[i]
 		w := atomic.LoadUint64(&e.owner)
 		if w != 0 && w != me && !owner.For(p.o.Bytes()).Alive(w) && atomic.CompareAndSwapUint64(&e.owner, w, me) {
+			atomic.AddUint64(p.cnt.deadSubs, 1)
 			return e
 		}
 	}
@@ -682,7 +691,7 @@ func (s *Subscriber[T]) Recv(ctx context.Context) (T, error) {
 	var v T
 	err := s.recv(&v)
 	if err == errEmpty {
-		err = awaitWord(ctx, s.p.empty, &s.spin, nil, func() error { return s.recv(&v) }, nil)
+		err = awaitWord(ctx, s.p.empty, s.p.cnt.empty, &s.spin, nil, func() error { return s.recv(&v) }, nil)
 	}
 	return v, err
 }
@@ -744,6 +753,8 @@ func (s *Subscriber[T]) lapped(sl *psSlot[T], c uint64) error {
 	}
 	s.pos, s.seen = next, t
 	atomic.StoreUint64(&s.e.cursor, next)
+	atomic.AddUint64(p.cnt.laps, 1)
+	atomic.AddUint64(p.cnt.missed, next-c)
 	return &LappedError{Missed: next - c}
 }
 

@@ -254,26 +254,7 @@ func (q *Queue[T]) Full() bool {
 // included: a snapshot, stale as soon as it returns (Python's qsize), as
 // other processes put and get at the same time. For plain T it also counts
 // the slot of a producer that died while it wrote, until a Get skips it.
-func (q *Queue[T]) Len() int {
-	c := q.c
-	if c.l.mode == modeFixed {
-		return int(c.length())
-	}
-	h := atomic.LoadUint64(c.head)
-	t := atomic.LoadUint64(c.tail) &^ shutBit
-	n := 0
-	for p := h; p < t && p-h < c.l.cells; n++ {
-		w := atomic.LoadUint64(&c.seq[p&c.mask])
-		if wordLap(w) != uint32(p>>c.shift) || wordState(w) == stFree {
-			break // moved on meanwhile
-		}
-		if wordState(w) == stSkipped {
-			n--
-		}
-		p += wordCells(w)
-	}
-	return n
-}
+func (q *Queue[T]) Len() int { return int(q.c.messages()) }
 
 // Empty reports whether the queue holds no message (Python's empty): a
 // snapshot, as Len; a Get that follows a false Empty may still wait.
