@@ -16,6 +16,7 @@ import (
 
 	"github.com/shmkit/shmkit/internal/mem"
 	"github.com/shmkit/shmkit/internal/testproc"
+	"github.com/shmkit/shmkit/ringbuffer"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -320,5 +321,92 @@ func TestTopInterrupt(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(file); !strings.HasSuffix(string(b), "ended\n") {
 		t.Fatalf("top did not return after SIGINT:\n%s", b)
+	}
+}
+
+// childRing opens the ring "jobs" of the segment its argument names,
+// leaves 3 messages in it, and then pushes and pops one message a
+// millisecond until the parent lets it go from the point "moving".
+var childRing = testproc.Register("shmctl-ring", func(c *testproc.Child) error {
+	ctx := context.Background()
+	seg, err := shm.Open(ctx, c.Arg(), nil)
+	if err != nil {
+		return err
+	}
+	defer seg.Close()
+	r, err := ringbuffer.OpenRing[uint64](ctx, seg, "jobs")
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for i := range uint64(3) {
+		if err := r.TryPush(i); err != nil {
+			return err
+		}
+	}
+	stop, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		for i := uint64(3); ; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if err := r.TryPush(i); err != nil {
+				done <- err
+				return
+			}
+			if _, err := r.TryPop(); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	c.Point("moving")
+	close(stop)
+	return <-done
+})
+
+// TestTopRing: top reads a live ring's counters through the reader its
+// package registers, and their rates, while another process moves it.
+func TestTopRing(t *testing.T) {
+	seg, err := shm.Create(testName(t), 1<<20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { seg.Free() })
+	r, err := ringbuffer.NewSPSCRing[uint64](16, shm.In(seg, "jobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	p := testproc.Start(t, childRing, testproc.Arg(seg.Name()))
+	p.WaitPoint("moving")
+	defer p.Succeed()
+
+	out, _ := want(t, 0, "top", "-json", "-d", "200ms", seg.Name())
+	top := decode[topOutput](t, out)
+	if len(top.Segments) != 1 || len(top.Segments[0].Objects) != 1 {
+		t.Fatalf("top -json:\n%s", out)
+	}
+	o := top.Segments[0].Objects[0]
+	if o.Name != "jobs" || o.Kind != "ring" || o.Error != "" {
+		t.Fatalf("object %+v\n%s", o, out)
+	}
+	got := map[string]metricJSON{}
+	for _, m := range o.Metrics {
+		got[m.Name] = m
+	}
+	for _, name := range []string{"pushed", "popped"} {
+		if m := got[name]; m.Gauge || m.Value < 3 || m.Rate == nil || *m.Rate <= 0 {
+			t.Errorf("%s: %+v", name, m)
+		}
+	}
+	if m := got["len"]; !m.Gauge || m.Value != 3 || m.Rate != nil {
+		t.Errorf("len: %+v", m)
+	}
+	if t.Failed() {
+		t.Logf("top -json:\n%s", out)
 	}
 }
