@@ -117,3 +117,55 @@ func demoPubSub(ctx context.Context, w io.Writer) error {
 	fmt.Fprintf(w, "a reader joining late, with a history of 2, got %v\n", last)
 	return nil
 }
+
+// fill pushes 100 messages on the ring, taking its producer's role, and
+// then waits to be killed while it holds it.
+var fill = process.Register("mpdemo.fill", func(ctx context.Context, r *ringbuffer.Ring[int64]) error {
+	for i := range int64(100) {
+		if err := r.Push(ctx, i); err != nil {
+			return err
+		}
+	}
+	<-ctx.Done()
+	return ctx.Err()
+})
+
+// demoCounters: the counters a ring keeps in its shared memory, which
+// outlive the processes that moved them: a producer killed while it holds
+// its role, whose role the next producer takes over.
+func demoCounters(ctx context.Context, w io.Writer) error {
+	r, err := ringbuffer.NewSPSCRing[int64](128)
+	if err != nil {
+		return err
+	}
+	defer r.Free()
+	p := process.New(fill, r)
+	if err := p.Start(); err != nil {
+		return err
+	}
+	for r.Len() < 100 {
+		if err := sleep(ctx, second/100); err != nil {
+			return err
+		}
+	}
+	if err := p.Kill(); err != nil {
+		return err
+	}
+	if err := p.Join(ctx); err == nil {
+		return fmt.Errorf("the killed producer exited cleanly")
+	}
+	code, _ := p.ExitCode()
+	fmt.Fprintln(w, "the producer was killed holding its role, exit code", code)
+	if err := r.Push(ctx, 100); err != nil { // takes the dead producer's role over
+		return err
+	}
+	for range 101 {
+		if _, err := r.Pop(ctx); err != nil {
+			return err
+		}
+	}
+	s := r.Stats()
+	fmt.Fprintf(w, "pushed %d, popped %d, in the ring %d\n", s.Pushed, s.Popped, s.Len)
+	fmt.Fprintln(w, "producer roles taken over from dead processes:", s.ProducerTakeovers)
+	return nil
+}

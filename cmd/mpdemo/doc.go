@@ -92,6 +92,7 @@
 // counterpart for:
 //
 //	pubsub               beyond python  a feed that two reader processes each see whole (ringbuffer.PubSub), and a late reader's history
+//	counters             beyond python  a ring's counters in shared memory (Ring.Stats): a killed producer's role taken over
 //
 // # From Python to Go
 //

@@ -666,6 +666,9 @@ var checks = map[string]check{
 	// Each reader sees every message; the late one, the last two.
 	"pubsub": exactly("reader 1 got [1 4 9 16 25]", "reader 2 got [1 4 9 16 25]",
 		"a reader joining late, with a history of 2, got [16 25]"),
+	// The ring's counters outlive the killed producer.
+	"counters": exactly("the producer was killed holding its role, exit code -9",
+		"pushed 101, popped 101, in the ring 0", "producer roles taken over from dead processes: 1"),
 }
 
 // TestDictAny: manager's dict, a shmap.Map[any, any], as keys: equal

@@ -67,6 +67,7 @@ var topics = []topic{
 	{"pool-queues", "pools", "Pool(4, f, (in_queue, out_queue)): the initializer works two queues", demoPoolQueues},
 	{"pool-initializer", "pools", "Pool with an initializer, cpu_count()*2 workers", demoPoolInitializer},
 	{"pubsub", "beyond python", "a feed that two reader processes each see whole, and a late reader's history", demoPubSub},
+	{"counters", "beyond python", "a ring's counters in shared memory: a killed producer's role taken over", demoCounters},
 }
 
 // aliases are the names some topics had before, which still run them.
