@@ -313,6 +313,31 @@ func (a *Array[T]) Unlock() {
 // Mutex is the array's lock (get_lock()), nil for a raw array.
 func (a *Array[T]) Mutex() *semaphore.Mutex { return a.mu }
 
+// Stats reads the counters of the array's lock, over every process: the
+// calls that waited for it, their sleeps and wake-ups, and the times it
+// was taken from a holder that died (see semaphore.LockStats); zero for a
+// raw array. A lock given to FromWithLock
+// counts for every object it guards. Reads and writes of elements are
+// not counted: a count would cost each an atomic add.
+func (a *Array[T]) Stats() semaphore.LockStats {
+	if a.mu == nil {
+		return semaphore.LockStats{}
+	}
+	return a.mu.Stats()
+}
+
+// metrics reads an Array's, from its object: its lock's, none for a raw
+// one.
+func metrics(o *shm.Object) ([]shm.Metric, error) {
+	m, err := share.LockMetrics(o, semaphore.OpenMutexAt)
+	if err != nil {
+		return nil, fmt.Errorf("array: metrics of %q: %w", o.Name(), err)
+	}
+	return m, nil
+}
+
+func init() { shm.RegisterMetrics(shm.KindArray, metrics) }
+
 // Code is T's ctypes type code, 0 when T is not a scalar.
 func (a *Array[T]) Code() ctypes.Code { return a.code }
 

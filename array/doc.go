@@ -35,6 +35,11 @@
 // semaphore.ErrOwnerDead (Update and Copy still do their work), and the
 // caller decides what the elements are worth.
 //
+// Stats reads the counters of the lock (semaphore.LockStats: waits,
+// sleeps, wake-ups, owner deaths), and shm.Metrics reads the same from the
+// array's object; a raw array has none. At, Set and Slice are not
+// counted: a count would add an atomic operation to each.
+//
 // # Python, both ways
 //
 // From Python, python/shmkit.py in this repository (standard library only,

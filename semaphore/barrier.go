@@ -25,6 +25,7 @@ type Barrier struct {
 	word    *uint32 // low half of *state: the futex word
 	parties int
 	slots   []byte // per arrival index: who waits there, in which round
+	tally   tally  // its counters (stats.go)
 	action  atomic.Pointer[func() error]
 }
 
@@ -72,14 +73,25 @@ func OpenBarrier(ctx context.Context, seg *shm.Segment, name string) (*Barrier, 
 // encoded.
 func (x *Barrier) UnmarshalBinary(b []byte) error { return unmarshal(x, b, barrierInfo) }
 
-func (x *Barrier) init(o *shm.Object) error {
-	b := o.Bytes()
+// barrierCheck refuses a Barrier payload whose parties' slots do not fit
+// it.
+func barrierCheck(b []byte) error {
 	n := int(atomic.LoadUint32(mem.Uint32(b, offParties)))
 	if n < 1 || n > MaxParties || len(b) < slotsOff+n*slotSize {
-		return fmt.Errorf("semaphore: barrier of %d parties in %d bytes: %w", n, len(b), ErrCorrupt)
+		return fmt.Errorf("barrier of %d parties in %d bytes: %w", n, len(b), ErrCorrupt)
 	}
+	return nil
+}
+
+func (x *Barrier) init(o *shm.Object) error {
+	b := o.Bytes()
+	if err := barrierCheck(b); err != nil {
+		return fmt.Errorf("semaphore: %w", err)
+	}
+	n := int(atomic.LoadUint32(mem.Uint32(b, offParties)))
 	x.o, x.state, x.word, x.parties = o, mem.Uint64(b, offBarrier), mem.Uint32(b, offBarrier), n
 	x.slots = b[slotsOff : slotsOff+n*slotSize]
+	x.tally = barrierCounters.of(b)
 	x.closed.Store(false)
 	return nil
 }
@@ -136,9 +148,11 @@ func (x *Barrier) Wait(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("semaphore: %d waiting at a barrier of %d: %w", i, x.parties, ErrCorrupt)
 		}
 		if i == x.parties { // the last party runs its action: wait for the round to end
+			x.tally.add(brSleeps)
 			switch err := park.Wait(ctx, x.word, uint32(st), recheck); {
 			case err == park.ErrTimeout:
 				if x.lostParty(st, round(st), &unknown) {
+					x.tally.add(brPartyDeaths)
 					x.breakRound(round(st))
 				}
 			case err != nil:
@@ -159,6 +173,7 @@ func (x *Barrier) Wait(ctx context.Context) (int, error) {
 			r := round(st)
 			next := st&^(bCount|bRound*(bRounds-1)|1<<(bHistory+r%bHistory)) | uint64((r+1)%bRounds)<<17
 			if atomic.CompareAndSwapUint64(x.state, st, next) {
+				x.tally.add(brRounds)
 				sys.FutexWake(x.word, -1)
 				hb.Acquire(x.word)
 				return i, nil
@@ -174,6 +189,7 @@ func (x *Barrier) Wait(ctx context.Context) (int, error) {
 	i, r := int(st&bCount)-1, round(st)
 	unknown = time.Time{}
 	for {
+		x.tally.add(brSleeps)
 		err := park.Wait(ctx, x.word, uint32(st), recheck)
 		st = atomic.LoadUint64(x.state)
 		if round(st) != r {
@@ -189,6 +205,7 @@ func (x *Barrier) Wait(ctx context.Context) (int, error) {
 		switch {
 		case err == park.ErrTimeout:
 			if x.lostParty(st, r, &unknown) {
+				x.tally.add(brPartyDeaths)
 				x.breakRound(r)
 				return i, fmt.Errorf("%w: a party died waiting", ErrBrokenBarrier)
 			}
@@ -252,6 +269,7 @@ func (x *Barrier) runAction(act func() error, i int, self uint64, r uint32) (_ i
 		}
 		next := st&^(bCount|bRound*(bRounds-1)|1<<(bHistory+r%bHistory)) | uint64((r+1)%bRounds)<<17
 		if atomic.CompareAndSwapUint64(x.state, st, next) {
+			x.tally.add(brRounds)
 			sys.FutexWake(x.word, -1)
 			return i, nil
 		}
@@ -301,6 +319,7 @@ func (x *Barrier) breakRound(r uint32) {
 			return
 		}
 		if atomic.CompareAndSwapUint64(x.state, st, st|bBroken) {
+			x.tally.add(brBreaks)
 			sys.FutexWake(x.word, -1)
 			return
 		}
@@ -331,6 +350,9 @@ func (x *Barrier) Reset() error {
 		r := round(st)
 		next := st&^(bCount|bBroken|bRound*(bRounds-1)) | 1<<(bHistory+r%bHistory) | uint64((r+1)%bRounds)<<17
 		if atomic.CompareAndSwapUint64(x.state, st, next) {
+			if st&bBroken == 0 { // parties were waiting: their round breaks
+				x.tally.add(brBreaks)
+			}
 			sys.FutexWake(x.word, -1)
 			return nil
 		}

@@ -36,6 +36,7 @@ type Cond struct {
 	gen    *uint32   // bumped to wake the waiters beyond the ring
 	ring   []byte    // one slot per ticket, by ticket mod slots
 	slots  uint32    // a power of two
+	tally  tally     // its counters (stats.go)
 }
 
 // CondLock is the lock a Cond is on: a *Mutex (Python's
@@ -137,7 +138,7 @@ func (r *RLock) restore(depth uint32) error {
 // waits beyond the ring (counted in over), without a ticket, until a
 // notification makes room, and takes one then.
 const (
-	condRingOff  = lineSize
+	condRingOff  = 2 * lineSize
 	condSlotSize = 16
 	maxCondSlots = 1 << 16
 )
@@ -209,10 +210,10 @@ func (c *Cond) UnmarshalBinary(b []byte) error {
 // same segment.
 func (c *Cond) init(o *shm.Object) error {
 	b := o.Bytes()
-	n := atomic.LoadUint32(mem.Uint32(b, offSlots))
-	if n == 0 || n > maxCondSlots || n&(n-1) != 0 || uint64(len(b)) < uint64(condRingOff+n*condSlotSize) {
-		return fmt.Errorf("semaphore: cond of %d slots in %d bytes: %w", n, len(b), ErrCorrupt)
+	if err := condCheck(b); err != nil {
+		return fmt.Errorf("semaphore: %w", err)
 	}
+	n := atomic.LoadUint32(mem.Uint32(b, offSlots))
 	if c.l == nil {
 		off, gen := atomic.LoadUint64(mem.Uint64(b, offLock)), atomic.LoadUint64(mem.Uint64(b, offLockGen))
 		var err error
@@ -234,7 +235,17 @@ func (c *Cond) init(o *shm.Object) error {
 	c.wait, c.notify, c.seq = mem.Uint32(b, offWait), mem.Uint32(b, offNotify), mem.Uint32(b, offSeq)
 	c.over, c.gen = mem.Uint32(b, offOver), mem.Uint32(b, offOverGen)
 	c.ring = b[condRingOff : condRingOff+n*condSlotSize]
+	c.tally = condCounters.of(b)
 	c.closed.Store(false)
+	return nil
+}
+
+// condCheck refuses a Cond payload whose ring does not fit it.
+func condCheck(b []byte) error {
+	n := atomic.LoadUint32(mem.Uint32(b, offSlots))
+	if n == 0 || n > maxCondSlots || n&(n-1) != 0 || uint64(len(b)) < uint64(condRingOff+n*condSlotSize) {
+		return fmt.Errorf("cond of %d slots in %d bytes: %w", n, len(b), ErrCorrupt)
+	}
 	return nil
 }
 
@@ -298,6 +309,7 @@ func (c *Cond) Wait(ctx context.Context) error {
 	if !c.l.heldByMe() {
 		return fmt.Errorf("%w: Cond.Wait needs its lock held", ErrNotOwner)
 	}
+	c.tally.add(cdWaits)
 	for {
 		t, ok, err := c.enter()
 		if err != nil {
@@ -358,6 +370,7 @@ func (c *Cond) sleepUntil(ctx context.Context, done func() bool) error {
 		if done() {
 			return nil
 		}
+		c.tally.add(cdSleeps)
 		if err := park.Wait(ctx, c.seq, seq, lostWake); err != nil && err != park.ErrTimeout {
 			return err
 		}
@@ -392,6 +405,7 @@ func (c *Cond) leave(t uint32) {
 	}
 	if (n != n0 || w != w0) && atomic.LoadUint32(c.over) != 0 { // room in the ring
 		atomic.AddUint32(c.seq, 1)
+		c.tally.add(cdWakes)
 		wake(c.seq)
 	}
 }
@@ -484,9 +498,13 @@ func (c *Cond) notifyN(n int, what string) error {
 		switch s, o := c.stateOf(next); {
 		case s == slotLeft:
 		case s == slotWaiting && !c.alive(o):
+			c.tally.add(cdSkipped)
 		default:
 			woke++
 		}
+	}
+	if woke > 0 {
+		c.tally.addN(cdNotified, uint64(woke))
 	}
 	changed := next != n0
 	if changed {
@@ -498,6 +516,7 @@ func (c *Cond) notifyN(n int, what string) error {
 	}
 	if changed {
 		atomic.AddUint32(c.seq, 1)
+		c.tally.add(cdWakes)
 		wake(c.seq)
 	}
 	return nil

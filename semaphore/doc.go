@@ -144,6 +144,23 @@
 // most. Ten thousand goroutines parked on four hundred objects hold about
 // ten OS threads in all (TestParkedGoroutinesThreads).
 //
+// # Counters
+//
+// Every object counts, in its shared memory, the events of its slow paths,
+// over every process that uses it: a Lock that had to wait, a sleep in the
+// kernel, a wake-up system call, a lock taken from a dead holder, a
+// Barrier's rounds and breaks, an Event's Sets. Stats reads them, typed
+// (LockStats, RWMutexStats, SemaphoreStats, EventStats, CondStats,
+// BarrierStats); shm.Metrics reads the same figures, in the same order,
+// from the object's bytes alone, for tools that hold no typed handle
+// (shmctl). Each counter is a 64-bit word added to atomically, and only
+// where the call is already slow: beside a system call, a sleep, or a
+// compare-and-swap other processes contend for. An uncontended Lock and
+// Unlock, an Acquire with units to spare and a Wait on a set Event count
+// nothing, and cost what they did. Counts start at 0 when the object is
+// made and wrap at 2^64; a process killed between its event and its count
+// leaves that event uncounted.
+//
 // # Layout
 //
 // Each object is one block of a shm segment, of the kind and layout
@@ -155,14 +172,18 @@
 //	mutex      0       8     owner word (below)
 //	mutex      8       4     wake sequence: its sleepers sleep on it; an unlock that wakes them bumps it
 //	mutex      12      4     sleepers on the wake sequence
+//	mutex      16      32    counters: waits, sleeps, wakes, owner deaths (see Counters)
 //	rlock      0       8     owner word
 //	rlock      8       4     depth: how many times the holder entered it
 //	rlock      12      4     wake sequence, as a mutex's
 //	rlock      16      4     sleepers on the wake sequence
+//	rlock      24      32    counters, as a mutex's
 //	semaphore  0       8     state: units (bits 0-30), ticket served (32-47), next ticket (48-63)
 //	semaphore  8       4     bound (bits 0-30); bit 31: bounded
+//	semaphore  16      32    counters: waits, sleeps, wakes, skipped
 //	semaphore  64      16*64 per ticket mod 64: owner word (8), tag (4), futex word (4)
 //	event      0       4     bits 2-31: Set generation; bit 1: sleepers; bit 0: set
+//	event      8       24    counters: sets, sleeps, wakes
 //	cond       0       4     next ticket: waiters take one each, in turn
 //	cond       4       4     notified: every ticket before it is notified
 //	cond       8       4     sequence, bumped by every notify; the futex word
@@ -172,9 +193,11 @@
 //	cond       32      4     waiters beyond the ring (while it is full)
 //	cond       36      4     generation, bumped to wake those
 //	cond       40      4     kind of its lock: shm.KindMutex (4) or shm.KindRLock (5)
-//	cond       64      16*n  per ticket mod n: owner word (8), ticket (4), state (4: 1 waiting, 2 gave up)
+//	cond       64      40    counters: waits, sleeps, wakes, notified, skipped
+//	cond       128     16*n  per ticket mod n: owner word (8), ticket (4), state (4: 1 waiting, 2 gave up)
 //	barrier    0       8     state (below)
 //	barrier    8       4     parties
+//	barrier    16      32    counters: rounds, breaks, sleeps, party deaths
 //	barrier    64      16*n  per arrival index: owner word (8), round | 1<<31 (4), unused (4)
 //	rwmutex    0       8     writer owner word: the writer holding it, or waiting for readers
 //	rwmutex    8       8     dead reader: owner word of a reader that died holding, until told
@@ -186,7 +209,8 @@
 //	rwmutex    40      4     sleepers on the drain sequence: the writer, and processes waiting for a slot
 //	rwmutex    44      4     writers' wake sequence, as a mutex's
 //	rwmutex    48      4     writers sleeping on it
-//	rwmutex    64      64*64 per reader slot: owner word (8), reads held (4); one cache line each
+//	rwmutex    64      48    counters: waits, sleeps, wakes, owner deaths, read waits, reader deaths
+//	rwmutex    128     64*64 per reader slot: owner word (8), reads held (4); one cache line each
 //
 // The owner word is 0 when the lock is free; else its high 32 bits are the
 // holder's pid (as it sees itself), bits 1-31 a random nonce the holder

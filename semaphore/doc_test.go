@@ -2,6 +2,7 @@ package semaphore
 
 import (
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -15,46 +16,60 @@ func TestDocLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]uintptr{
-		"mutex owner":        offState,
-		"rlock owner":        offState,
-		"rlock depth:":       offDepth,
-		"mutex wake":         offWake,
-		"rlock wake":         offRWake,
-		"rwmutex writers'":   offRWWake,
-		"mutex sleepers":     offWake + 4,
-		"rlock sleepers":     offRWake + 4,
-		"rwmutex writers":    offRWWake + 4,
-		"semaphore state:":   offCount,
-		"semaphore bound":    offBound,
-		"semaphore per":      semSlotsOff,
-		"semaphore sizeslot": semSlotSize * semQueue,
-		"event bits":         offEvent,
-		"cond next":          offWait,
-		"cond notified:":     offNotify,
-		"cond sequence,":     offSeq,
-		"cond slots":         offSlots,
-		"cond payload":       offLock,
-		"cond block":         offLockGen,
-		"cond kind":          offLockKind,
-		"cond waiters":       offOver,
-		"cond generation,":   offOverGen,
-		"cond per":           condRingOff,
-		"cond sizeslot":      condSlotSize,
-		"barrier state":      offBarrier,
-		"barrier parties":    offParties,
-		"barrier per":        slotsOff,
-		"barrier sizeslot":   slotSize,
-		"rwmutex writer":     offState,
-		"rwmutex dead":       offRWDead,
-		"rwmutex wake":       offRWSeq,
-		"rwmutex readers":    offRWSleep,
-		"rwmutex drain":      offRWWSeq,
-		"rwmutex slots:":     offRWSlots,
-		"rwmutex claimed":    offRWClaimed,
-		"rwmutex per":        rwSlotsOff,
-		"rwmutex sizeslot":   rwSlotSize * rwSlots,
-		"owner word size":    unsafe.Sizeof(uint64(0)),
-		"semaphore sizecnt":  unsafe.Sizeof(uint64(0)),
+		"mutex owner":         offState,
+		"rlock owner":         offState,
+		"rlock depth:":        offDepth,
+		"mutex wake":          offWake,
+		"rlock wake":          offRWake,
+		"rwmutex writers'":    offRWWake,
+		"mutex sleepers":      offWake + 4,
+		"rlock sleepers":      offRWake + 4,
+		"rwmutex writers":     offRWWake + 4,
+		"semaphore state:":    offCount,
+		"semaphore bound":     offBound,
+		"semaphore per":       semSlotsOff,
+		"semaphore sizeslot":  semSlotSize * semQueue,
+		"event bits":          offEvent,
+		"cond next":           offWait,
+		"cond notified:":      offNotify,
+		"cond sequence,":      offSeq,
+		"cond slots":          offSlots,
+		"cond payload":        offLock,
+		"cond block":          offLockGen,
+		"cond kind":           offLockKind,
+		"cond waiters":        offOver,
+		"cond generation,":    offOverGen,
+		"cond per":            condRingOff,
+		"cond sizeslot":       condSlotSize,
+		"barrier state":       offBarrier,
+		"barrier parties":     offParties,
+		"barrier per":         slotsOff,
+		"barrier sizeslot":    slotSize,
+		"rwmutex writer":      offState,
+		"rwmutex dead":        offRWDead,
+		"rwmutex wake":        offRWSeq,
+		"rwmutex readers":     offRWSleep,
+		"rwmutex drain":       offRWWSeq,
+		"rwmutex slots:":      offRWSlots,
+		"rwmutex claimed":     offRWClaimed,
+		"rwmutex per":         rwSlotsOff,
+		"rwmutex sizeslot":    rwSlotSize * rwSlots,
+		"mutex counters:":     offMutexStats,
+		"rlock counters,":     offRLockStats,
+		"semaphore counters:": offSemStats,
+		"event counters:":     offEventStats,
+		"cond counters:":      offCondStats,
+		"barrier counters:":   offBarrierStats,
+		"rwmutex counters:":   offRWStats,
+		"mutex sizecnt":       8 * uintptr(len(mutexCounters.stats)),
+		"rlock sizecnt":       8 * uintptr(len(rlockCounters.stats)),
+		"semaphore sizecnt2":  8 * uintptr(len(semCounters.stats)),
+		"event sizecnt":       8 * uintptr(len(eventCounters.stats)),
+		"cond sizecnt":        8 * uintptr(len(condCounters.stats)),
+		"barrier sizecnt":     8 * uintptr(len(barrierCounters.stats)),
+		"rwmutex sizecnt":     8 * uintptr(len(rwmutexCounters.stats)),
+		"owner word size":     unsafe.Sizeof(uint64(0)),
+		"semaphore sizecnt":   unsafe.Sizeof(uint64(0)),
 	}
 	got := map[string]uintptr{}
 	for _, line := range strings.Split(string(b), "\n") {
@@ -79,6 +94,14 @@ func TestDocLayout(t *testing.T) {
 		}
 		if f[0] == "rwmutex" && f[2] == "64*64" {
 			got["rwmutex sizeslot"] = 64 * 64
+		}
+		if strings.HasPrefix(f[3], "counters") {
+			n, _ := strconv.Atoi(f[2])
+			k := f[0] + " sizecnt"
+			if f[0] == "semaphore" {
+				k += "2"
+			}
+			got[k] = uintptr(n)
 		}
 		if f[0] == "mutex" && f[3] == "owner" {
 			got["owner word size"] = uintptr(f[2][0] - '0')

@@ -17,7 +17,8 @@ import (
 // waiter in every process, Clear lowers it, Wait waits for it.
 type Event struct {
 	object
-	word *uint32 // bits 2-31: generation (bumped by every Set); bit 1: sleepers; bit 0: set
+	word  *uint32 // bits 2-31: generation (bumped by every Set); bit 1: sleepers; bit 0: set
+	tally tally   // its counters (stats.go)
 }
 
 const (
@@ -44,7 +45,7 @@ func OpenEvent(ctx context.Context, seg *shm.Segment, name string) (*Event, erro
 func (e *Event) UnmarshalBinary(b []byte) error { return unmarshal(e, b, eventInfo) }
 
 func (e *Event) init(o *shm.Object) error {
-	e.o, e.word = o, mem.Uint32(o.Bytes(), offEvent)
+	e.o, e.word, e.tally = o, mem.Uint32(o.Bytes(), offEvent), eventCounters.of(o.Bytes())
 	e.closed.Store(false)
 	return nil
 }
@@ -73,7 +74,9 @@ func (e *Event) Set() error {
 			return nil
 		}
 		if atomic.CompareAndSwapUint32(e.word, c, (c&^(evSleepers|evSet))+evGen|evSet) {
+			e.tally.add(eSets)
 			if c&evSleepers != 0 {
+				e.tally.add(eWakes)
 				wake(e.word)
 			}
 			return nil
@@ -122,6 +125,7 @@ func (e *Event) Wait(ctx context.Context) error {
 		if c&evSleepers == 0 && !atomic.CompareAndSwapUint32(e.word, c, c|evSleepers) {
 			continue
 		}
+		e.tally.add(eSleeps)
 		if err := park.Wait(ctx, e.word, c|evSleepers, lostWake); err != nil && err != park.ErrTimeout {
 			return err
 		}

@@ -400,3 +400,46 @@ func ExampleRWMutex_RLocker() {
 	// 2 true
 	// 0 <nil>
 }
+
+// Every object counts the events of its slow paths in its shared memory;
+// Stats reads them, and shm.Metrics reads the same from the object alone,
+// as a monitoring tool does. Here two goroutines stand in for the parties
+// of a Barrier.
+func ExampleBarrier_Stats() {
+	b, err := semaphore.NewBarrier(2)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for range 3 {
+				b.Wait(ctx)
+			}
+		})
+	}
+	wg.Wait()
+	b.Abort()
+	st := b.Stats()
+	fmt.Printf("rounds %d, breaks %d\n", st.Rounds, st.Breaks)
+
+	o, err := shm.Resolve(b.Handle())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ms, err := shm.Metrics(o)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, m := range ms[:2] {
+		fmt.Println(m.Name, m.Value)
+	}
+	// Output:
+	// rounds 3, breaks 1
+	// rounds 3
+	// breaks 1
+}

@@ -14,9 +14,10 @@ import (
 )
 
 // FuzzAttach writes arbitrary bytes over each kind's shared state, as a
-// buggy or hostile process could, then attaches and uses the object with a
-// short deadline. Nothing may panic or hang; what succeeds must be
-// consistent (a lock taken is held by this process and can be unlocked).
+// buggy or hostile process could, reads its metrics, then attaches and
+// uses the object with a short deadline. Nothing may panic or hang; what
+// succeeds must be consistent (a lock taken is held by this process and
+// can be unlocked).
 func FuzzAttach(f *testing.F) {
 	le := binary.LittleEndian
 	seed := func(kind byte, words ...uint64) {
@@ -67,6 +68,13 @@ func FuzzAttach(f *testing.F) {
 		b := objs[k].o.Bytes()
 		clear(b)
 		copy(b, data[1:])
+		// The metrics reader (tools read it without a typed handle) gives
+		// the counters or ErrCorrupt, and never panics.
+		if m, err := shm.Metrics(objs[k].o); err != nil && !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("metrics of a %v: %v", objs[k].o.Kind(), err)
+		} else if err == nil && len(m) == 0 {
+			t.Fatalf("no metrics of a %v", objs[k].o.Kind())
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 		defer cancel()
 		name := objs[k].o.Name()

@@ -83,6 +83,7 @@ type lockWord struct {
 	// racing with a file's Close does.
 	unheld uint64
 	live   *owner.Table
+	tally  tally // the lock's counters (stats.go), added to on slow paths only
 	gate   gate
 	kind   string // "mutex" or "rlock", for errors and panics
 }
@@ -95,11 +96,11 @@ func (l *lockWord) close() { atomic.StoreUint64(&l.unheld, closedWord) }
 
 // newLockWord is the lock whose owner word is at offset offState of b,
 // whose wake sequence is at offset wake and its sleepers' count right
-// after it.
-func newLockWord(b []byte, wake uintptr, self uint64, kind string) lockWord {
+// after it, and whose counters c places.
+func newLockWord(b []byte, wake uintptr, c *counters, self uint64, kind string) lockWord {
 	return lockWord{state: mem.Uint64(b, offState), word: mem.Uint32(b, offState),
 		wake: mem.Uint32(b, wake), sleepers: mem.Uint32(b, wake+4), self: self,
-		live: owner.For(b), gate: newGate(), kind: kind}
+		live: owner.For(b), tally: c.of(b), gate: newGate(), kind: kind}
 }
 
 // errLockHeld is what TryLock returns for a lock someone holds. It is made
@@ -127,6 +128,7 @@ func (l *lockWord) try() error {
 
 // ownerDead is the error of a lock taken over from the dead holder w.
 func (l *lockWord) ownerDead(w uint64) error {
+	l.tally.add(cOwnerDeaths)
 	return &OwnerDeadError{Pid: pidOf(w), Owner: w &^ contended, Lock: l.kind}
 }
 
@@ -151,6 +153,7 @@ func (l *lockWord) free() {
 func (l *lockWord) wakeOne() {
 	atomic.AddUint32(l.wake, 1)
 	if atomic.LoadUint32(l.sleepers) != 0 {
+		l.tally.add(cWakes)
 		sys.FutexWake(l.wake, 1)
 	}
 }
@@ -174,6 +177,7 @@ func (l *lockWord) acquire(ctx context.Context) error {
 		}
 		runtime.Gosched()
 	}
+	l.tally.add(cWaits)
 	if err := l.gate.enter(ctx); err != nil {
 		return err
 	}
@@ -212,6 +216,7 @@ func (l *lockWord) acquire(ctx context.Context) error {
 			// lock's cost a system call per few holds; sleep unmarked a
 			// while first (its unlocks stay plain), longer each time.
 			woke = false
+			l.tally.add(cSleeps)
 			err := park.Wait(ctx, l.wake, seq, pause)
 			pause = min(2*pause, maxPause)
 			if err != nil && !errors.Is(err, park.ErrTimeout) {
@@ -248,6 +253,7 @@ func (l *lockWord) sleep(ctx context.Context, cur uint64) error {
 	if atomic.LoadUint64(l.state) != cur {
 		return nil
 	}
+	l.tally.add(cSleeps)
 	return park.Wait(ctx, l.wake, seq, recheck)
 }
 

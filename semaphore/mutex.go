@@ -72,18 +72,20 @@ func attachAt(x initer, seg *shm.Segment, off, gen uint64, k kindInfo) error {
 // encoded, as a child process does with a Mutex passed to it.
 func (m *Mutex) UnmarshalBinary(b []byte) error { return unmarshal(m, b, mutexInfo) }
 
-func (m *Mutex) init(o *shm.Object) error { return initLock(&m.object, &m.l, o, offWake, "mutex") }
+func (m *Mutex) init(o *shm.Object) error {
+	return initLock(&m.object, &m.l, o, offWake, &mutexCounters, "mutex")
+}
 
 // initLock takes up the block of a Mutex, an RLock or an RWMutex, whose
-// lock's wake sequence is at offset wake.
-func initLock(x *object, l *lockWord, o *shm.Object, wake uintptr, kind string) error {
+// lock's wake sequence is at offset wake, and whose counters c places.
+func initLock(x *object, l *lockWord, o *shm.Object, wake uintptr, c *counters, kind string) error {
 	self, err := me()
 	if err != nil {
 		return err
 	}
 	x.o = o
 	x.closed.Store(false)
-	*l = newLockWord(o.Bytes(), wake, self, kind)
+	*l = newLockWord(o.Bytes(), wake, c, self, kind)
 	return nil
 }
 
@@ -235,7 +237,7 @@ func OpenRLock(ctx context.Context, seg *shm.Segment, name string) (*RLock, erro
 func (r *RLock) UnmarshalBinary(b []byte) error { return unmarshal(r, b, rlockInfo) }
 
 func (r *RLock) init(o *shm.Object) error {
-	if err := initLock(&r.object, &r.l, o, offRWake, "rlock"); err != nil {
+	if err := initLock(&r.object, &r.l, o, offRWake, &rlockCounters, "rlock"); err != nil {
 		return err
 	}
 	r.depth = mem.Uint32(o.Bytes(), offDepth)

@@ -98,13 +98,13 @@ func info(k shm.Kind, layout string, size uint64) kindInfo {
 }
 
 var (
-	mutexInfo   = info(shm.KindMutex, "mutex state:u64@0 wake:u32@8 sleepers:u32@12", lineSize)
-	rlockInfo   = info(shm.KindRLock, "rlock state:u64@0 depth:u32@8 wake:u32@12 sleepers:u32@16", lineSize)
-	semInfo     = info(shm.KindSemaphore, "semaphore state:u64@0 bound:u32@8 slots:16*64@64", semSlotsOff+semQueue*semSlotSize)
-	eventInfo   = info(shm.KindEvent, "event word:u32@0", lineSize)
-	condInfo    = info(shm.KindCond, "cond wait:u32@0 notify:u32@4 seq:u32@8 slots:u32@12 lock:u64@16 lockgen:u64@24 over:u32@32 overgen:u32@36 lockkind:u32@40 ring:16*slots@64", lineSize)
-	barrierInfo = info(shm.KindBarrier, "barrier state:u64@0 parties:u32@8 slots:16*parties@64", lineSize)
-	rwmutexInfo = info(shm.KindRWMutex, "rwmutex writer:u64@0 dead:u64@8 rseq:u32@16 rsleep:u32@20 wseq:u32@24 slots:u32@28 claimed:u64@32 wsleep:u32@40 wwake:u32@44 wsleepers:u32@48 slot:64*64@64", rwSlotsOff+rwSlots*rwSlotSize)
+	mutexInfo   = info(shm.KindMutex, "mutex state:u64@0 wake:u32@8 sleepers:u32@12 stats:4*u64@16", lineSize)
+	rlockInfo   = info(shm.KindRLock, "rlock state:u64@0 depth:u32@8 wake:u32@12 sleepers:u32@16 stats:4*u64@24", lineSize)
+	semInfo     = info(shm.KindSemaphore, "semaphore state:u64@0 bound:u32@8 stats:4*u64@16 slots:16*64@64", semSlotsOff+semQueue*semSlotSize)
+	eventInfo   = info(shm.KindEvent, "event word:u32@0 stats:3*u64@8", lineSize)
+	condInfo    = info(shm.KindCond, "cond wait:u32@0 notify:u32@4 seq:u32@8 slots:u32@12 lock:u64@16 lockgen:u64@24 over:u32@32 overgen:u32@36 lockkind:u32@40 stats:5*u64@64 ring:16*slots@128", condRingOff)
+	barrierInfo = info(shm.KindBarrier, "barrier state:u64@0 parties:u32@8 stats:4*u64@16 slots:16*parties@64", lineSize)
+	rwmutexInfo = info(shm.KindRWMutex, "rwmutex writer:u64@0 dead:u64@8 rseq:u32@16 rsleep:u32@20 wseq:u32@24 slots:u32@28 claimed:u64@32 wsleep:u32@40 wwake:u32@44 wsleepers:u32@48 stats:6*u64@64 slot:64*64@128", rwSlotsOff+rwSlots*rwSlotSize)
 )
 
 // lineSize is a cache line: each object's hot words sit alone on one.
@@ -130,6 +130,15 @@ const (
 	offLockKind = 40 // Cond: its lock's kind, shm.KindMutex or shm.KindRLock
 	offBarrier  = 0  // Barrier: the state word
 	offParties  = 8  // Barrier: number of parties
+
+	// Where each kind keeps its counters (stats.go).
+	offMutexStats   = 16
+	offRLockStats   = 24
+	offSemStats     = 16
+	offEventStats   = 8
+	offCondStats    = 64
+	offBarrierStats = 16
+	offRWStats      = 64
 )
 
 // spec is the Spec of a new object of k, of size bytes (0: k's least

@@ -58,7 +58,7 @@ type RWMutex struct {
 const (
 	rwSlots    = 64
 	rwSlotSize = lineSize
-	rwSlotsOff = lineSize
+	rwSlotsOff = 2 * lineSize
 )
 
 // Offsets in an RWMutex's payload; doc.go draws them.
@@ -97,12 +97,21 @@ func OpenRWMutex(ctx context.Context, seg *shm.Segment, name string) (*RWMutex, 
 // encoded.
 func (rw *RWMutex) UnmarshalBinary(b []byte) error { return unmarshal(rw, b, rwmutexInfo) }
 
+// rwCheck refuses an RWMutex payload whose count of reader slots is not
+// this layout's.
+func rwCheck(b []byte) error {
+	if n := atomic.LoadUint32(mem.Uint32(b, offRWSlots)); n != rwSlots {
+		return fmt.Errorf("%d reader slots, want %d: %w", n, rwSlots, ErrCorrupt)
+	}
+	return nil
+}
+
 func (rw *RWMutex) init(o *shm.Object) error {
 	b := o.Bytes()
-	if n := atomic.LoadUint32(mem.Uint32(b, offRWSlots)); n != rwSlots {
-		return fmt.Errorf("semaphore: attaching rwmutex: %d reader slots, want %d: %w", n, rwSlots, ErrCorrupt)
+	if err := rwCheck(b); err != nil {
+		return fmt.Errorf("semaphore: attaching rwmutex: %w", err)
 	}
-	if err := initLock(&rw.object, &rw.w, o, offRWWake, "rwmutex"); err != nil {
+	if err := initLock(&rw.object, &rw.w, o, offRWWake, &rwmutexCounters, "rwmutex"); err != nil {
 		return err
 	}
 	rw.dead = mem.Uint64(b, offRWDead)
@@ -227,8 +236,10 @@ func (rw *RWMutex) rlockSlow(ctx context.Context, wait bool) error {
 		case i < spin:
 			runtime.Gosched()
 			continue
+		case i == spin:
+			rw.w.tally.add(cReadWaits)
 		}
-		err := sleepWhile(ctx, rw.rseq, rw.rsleep, func() bool { return atomic.LoadUint64(rw.w.state) != 0 })
+		err := sleepWhile(ctx, rw.rseq, rw.rsleep, rw.w.tally, func() bool { return atomic.LoadUint64(rw.w.state) != 0 })
 		check = errors.Is(err, park.ErrTimeout)
 		if err != nil && !check {
 			return err
@@ -254,6 +265,7 @@ func (rw *RWMutex) leave(c *uint32) {
 func (rw *RWMutex) wakeWriter() {
 	if atomic.LoadUint32(rw.wsleep) != 0 {
 		atomic.AddUint32(rw.wseq, 1)
+		rw.w.tally.add(cWakes)
 		sys.FutexWake(rw.wseq, -1)
 	}
 }
@@ -380,7 +392,7 @@ func (rw *RWMutex) drain(ctx context.Context, wait bool) error {
 			runtime.Gosched()
 			continue
 		}
-		err := sleepWhile(ctx, rw.wseq, rw.wsleep, func() bool { return rw.readersIn(false) })
+		err := sleepWhile(ctx, rw.wseq, rw.wsleep, rw.w.tally, func() bool { return rw.readersIn(false) })
 		check = errors.Is(err, park.ErrTimeout)
 		if err != nil && !check {
 			return err
@@ -424,6 +436,7 @@ func (rw *RWMutex) reclaim(s int, o uint64) {
 		testHookReclaim()
 	}
 	if atomic.SwapUint32(count, 0) != 0 && o != 0 {
+		rw.w.tally.add(cReaderDeaths)
 		atomic.CompareAndSwapUint64(rw.dead, 0, o&^reclaiming)
 	}
 	atomic.AndUint64(rw.claimed, ^(uint64(1) << s))
@@ -448,6 +461,7 @@ func (rw *RWMutex) unlockWriter() {
 		rw.w.release()
 	}
 	if atomic.LoadUint32(rw.rsleep) != 0 {
+		rw.w.tally.add(cWakes)
 		rw.wakeReaders()
 	}
 }
@@ -488,7 +502,7 @@ func (rw *RWMutex) readSlot(ctx context.Context, wait bool) (*uint32, error) {
 		if !wait {
 			return nil, errRLockBusy
 		}
-		err = sleepWhile(ctx, rw.wseq, rw.wsleep, func() bool {
+		err = sleepWhile(ctx, rw.wseq, rw.wsleep, rw.w.tally, func() bool {
 			c, err = readSlots.take(rw)
 			return c == nil && err == nil
 		})
@@ -506,14 +520,15 @@ func (rw *RWMutex) readSlot(ctx context.Context, wait bool) (*uint32, error) {
 // sequence, then asks still: a waker that changes what still looks at
 // after that, and then finds a sleeper counted, bumps the sequence, so the
 // sleep ends at once or is woken. It returns park.Wait's error, nil when
-// still was false.
-func sleepWhile(ctx context.Context, seq, sleepers *uint32, still func() bool) error {
+// still was false. A sleep counts in t.
+func sleepWhile(ctx context.Context, seq, sleepers *uint32, t tally, still func() bool) error {
 	atomic.AddUint32(sleepers, 1)
 	defer atomic.AddUint32(sleepers, ^uint32(0))
 	v := atomic.LoadUint32(seq)
 	if !still() {
 		return nil
 	}
+	t.add(cSleeps)
 	return park.Wait(ctx, seq, v, recheck)
 }
 

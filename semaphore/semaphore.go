@@ -34,6 +34,7 @@ type Semaphore struct {
 	bounded bool
 	self    uint64 // this process's owner word
 	slots   []byte // per ticket mod semQueue: who waits with it
+	tally   tally  // its counters (stats.go)
 	gate    gate
 	local   semLocal
 	try     struct { // TryAcquire's watch on the head, kept across calls
@@ -135,15 +136,24 @@ func (s *Semaphore) init(o *shm.Object) error {
 		return err
 	}
 	b := o.Bytes()
-	bw := atomic.LoadUint32(mem.Uint32(b, offBound))
-	if bw != 0 && bw&boundedFlag == 0 {
-		return fmt.Errorf("semaphore: semaphore bound word %#x: %w", bw, ErrCorrupt)
+	if err := semCheck(b); err != nil {
+		return fmt.Errorf("semaphore: %w", err)
 	}
+	bw := atomic.LoadUint32(mem.Uint32(b, offBound))
 	s.o, s.state, s.count, s.self = o, mem.Uint64(b, offCount), mem.Uint32(b, offCount), self
 	s.bound, s.bounded = bw&maxCount, bw&boundedFlag != 0
 	s.slots = b[semSlotsOff : semSlotsOff+semQueue*semSlotSize]
+	s.tally = semCounters.of(b)
 	s.gate = newGate()
 	s.closed.Store(false)
+	return nil
+}
+
+// semCheck refuses a Semaphore payload whose bound word is not one.
+func semCheck(b []byte) error {
+	if bw := atomic.LoadUint32(mem.Uint32(b, offBound)); bw != 0 && bw&boundedFlag == 0 {
+		return fmt.Errorf("semaphore bound word %#x: %w", bw, ErrCorrupt)
+	}
 	return nil
 }
 
@@ -229,6 +239,7 @@ func ctxDone(ctx context.Context) bool {
 // wait to be its head with enough units there. One goroutine of this
 // process holds a ticket at a time; the others queue in order behind it.
 func (s *Semaphore) acquire(ctx context.Context, n uint32) error {
+	s.tally.add(sWaits)
 	t, handed, err := s.enter(ctx)
 	if err != nil {
 		return err
@@ -259,6 +270,7 @@ func (s *Semaphore) acquire(ctx context.Context, n uint32) error {
 				s.skip(serving(st))
 				continue
 			}
+			s.tally.add(sSleeps)
 			if err := park.Wait(ctx, s.count, uint32(st), recheck); err != nil && err != park.ErrTimeout {
 				return err
 			}
@@ -388,6 +400,7 @@ func (s *Semaphore) wait(ctx context.Context, n uint32, t uint16) (again bool, e
 				timeout = lostWake
 			}
 		}
+		s.tally.add(sSleeps)
 		err := park.Wait(ctx, seq, v, timeout)
 		check = err == park.ErrTimeout
 		if err != nil && !check {
@@ -445,6 +458,7 @@ func (s *Semaphore) skip(h uint16) bool {
 			return false
 		}
 		if atomic.CompareAndSwapUint64(s.state, st, served(st, h)) {
+			s.tally.add(sSkipped)
 			s.passTo(h + 1)
 			return true
 		}
@@ -467,6 +481,7 @@ func (s *Semaphore) passTo(u uint16) {
 			return
 		}
 		if atomic.CompareAndSwapUint64(s.state, st, served(st, u)) {
+			s.tally.add(sSkipped)
 			u++
 		}
 	}
@@ -487,6 +502,7 @@ func (s *Semaphore) cancel(t uint16) {
 func (s *Semaphore) wakeSlot(t uint16) {
 	seq := s.slotSeq(t)
 	atomic.AddUint32(seq, 1)
+	s.tally.add(sWakes)
 	wake(seq)
 }
 

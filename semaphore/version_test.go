@@ -13,7 +13,8 @@ import (
 // TestOtherLayoutRefused: an object of each kind placed with another
 // layout fingerprint than this build's, as a program built with a release
 // of shmkit whose layout of that kind differs would place it, is refused
-// by its typed open with shm.ErrLayout, never read as this layout.
+// by its typed open and by its metrics reader with shm.ErrLayout, never
+// read as this layout.
 func TestOtherLayoutRefused(t *testing.T) {
 	ctx := context.Background()
 	seg := testSeg(t)
@@ -40,6 +41,9 @@ func TestOtherLayoutRefused(t *testing.T) {
 		}
 		if err := k.open("other-" + k.what); !errors.Is(err, shm.ErrLayout) {
 			t.Errorf("opening the %s of another layout: %v, want shm.ErrLayout", k.what, err)
+		}
+		if _, err := shm.Metrics(o); !errors.Is(err, shm.ErrLayout) {
+			t.Errorf("metrics of the %s of another layout: %v, want shm.ErrLayout", k.what, err)
 		}
 		o.Free()
 	}

@@ -110,6 +110,7 @@ const MaxEncoded = 1<<refLenBits - 1
 //	    208 u64 data bytes used in the new table
 //	    216 u64 data used before, 224 garbage before
 //	    232 u64 data used after, 240 garbage after
+//	248 u64 repairs: intent records of dead holders finished or undone
 //	256 the old bytes of an overwritten value (MaxItem)
 const (
 	hdrSize    = 512
@@ -138,6 +139,7 @@ const (
 	offNewUsed = 208
 	offDataWas = 216
 	offDataIs  = 232
+	offRepairs = 248
 	offOldVal  = 256
 
 	minCap  = 8
@@ -586,6 +588,7 @@ func (c *coll) clearIntent(point string) {
 // repair finishes or undoes the operation of the intent record.
 func (c *coll) repair(op uint32, fix func(op uint32, slot int, old []byte)) error {
 	c.recovered.Add(1)
+	atomic.AddUint64(mem.Uint64(c.h, offRepairs), 1)
 	if op == opGrow {
 		if err := c.repairGrow(); err != nil {
 			return err

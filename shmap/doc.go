@@ -93,6 +93,18 @@
 // make a large one in a segment of its own, of the size it needs
 // (shm.Create, or shm.Anonymous and shm.DefaultHeap().Add, then shm.In).
 //
+// # Counters
+//
+// Stats reads a Map's or a List's figures (MapStats, ListStats): its
+// entries and garbage bytes (levels), the growths of its tables, the times
+// a lock was taken from a dead holder, and the repairs of what dead
+// holders left half done; a Map's are the sums over its parts. shm.Metrics
+// reads the same from the object alone, for tools. The counts come from
+// words the operations write anyway (the count, the growths, the data
+// words) and from the rare events: a takeover is counted by the lock
+// (semaphore.LockStats), a repair by one atomic add to the part's header.
+// Nothing is added to Get, Set or any other operation.
+//
 // # Lifecycle
 //
 //	        what it does to a Map or a List

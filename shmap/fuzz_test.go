@@ -114,6 +114,11 @@ func fuzzUse(m *Map[int64, int64]) bool {
 	note(m.Update(103, func(v int64, _ bool) (int64, bool) { return v + 1, true }))
 	for range m.Range() {
 	}
+	// The counters, typed and as tools read them: an answer or an error.
+	_, err = m.Stats()
+	note(err)
+	_, err = shm.Metrics(m.root)
+	note(err)
 	return ok
 }
 
@@ -366,6 +371,9 @@ func FuzzRoot(f *testing.F) {
 			copy(h, ref[:offPart])
 		}
 		Stat(r.m.root) // an answer or an error, never a panic
+		if ms, err := shm.Metrics(r.m.root); err == nil && len(ms) != 5 {
+			t.Fatalf("metrics of a map: %+v", ms)
+		}
 		r.reattach(t)
 	})
 }

@@ -38,6 +38,11 @@
 // the value as it was or wholly updated, never half (the copy in use is
 // never written), and the next Lock reports semaphore.ErrOwnerDead.
 //
+// Stats reads the counters of the lock (semaphore.LockStats: waits,
+// sleeps, wake-ups, owner deaths), and shm.Metrics reads the same from the
+// value's object; a raw value has none. Loads and stores are not counted:
+// a count would add an atomic operation to each.
+//
 // # Python
 //
 // From Python, python/shmkit.py's seg.value(name) gives a Value of a

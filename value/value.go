@@ -421,6 +421,31 @@ func (v *Value[T]) Unlock() {
 // Mutex is the value's lock (Python's get_lock()), nil for a raw value.
 func (v *Value[T]) Mutex() *semaphore.Mutex { return v.mu }
 
+// Stats reads the counters of the value's lock, over every process: the
+// calls that waited for it, their sleeps and wake-ups, and the times it
+// was taken from a holder that died (see semaphore.LockStats); zero for a
+// raw value. A lock given to NewWithLock
+// counts for every object it guards. Loads, stores and the atomic
+// operations are not counted: a count would cost them an atomic add.
+func (v *Value[T]) Stats() semaphore.LockStats {
+	if v.mu == nil {
+		return semaphore.LockStats{}
+	}
+	return v.mu.Stats()
+}
+
+// metrics reads a Value's, from its object: its lock's, none for a raw
+// one.
+func metrics(o *shm.Object) ([]shm.Metric, error) {
+	m, err := share.LockMetrics(o, semaphore.OpenMutexAt)
+	if err != nil {
+		return nil, fmt.Errorf("value: metrics of %q: %w", o.Name(), err)
+	}
+	return m, nil
+}
+
+func init() { shm.RegisterMetrics(shm.KindValue, metrics) }
+
 // Code is T's ctypes type code, 0 when T is not a scalar.
 func (v *Value[T]) Code() ctypes.Code { return v.code }
 

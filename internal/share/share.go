@@ -241,3 +241,30 @@ func OwnsLock(o *shm.Object) bool {
 	h, err := Decode(o.Bytes())
 	return err == nil && h.Locked && !h.SharedLock
 }
+
+// LockMetrics is the shm.MetricsFunc of a Value or an Array: the metrics
+// of its lock, which open (semaphore.OpenMutexAt) attaches to, under the
+// lock's own names; none without a lock. A header that does not hold
+// together is ErrHeader.
+func LockMetrics[M interface {
+	Handle() shm.Handle
+	Close() error
+}](o *shm.Object, open func(seg *shm.Segment, off, gen uint64) (M, error)) ([]shm.Metric, error) {
+	h, err := Decode(o.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	if !h.Locked {
+		return []shm.Metric{}, nil
+	}
+	mu, err := open(o.Segment(), h.LockOffset, h.LockGeneration)
+	if err != nil {
+		return nil, fmt.Errorf("attaching its lock: %w", err)
+	}
+	defer mu.Close()
+	lo, err := o.Segment().Attach(mu.Handle())
+	if err != nil {
+		return nil, fmt.Errorf("attaching its lock: %w", err)
+	}
+	return shm.Metrics(lo)
+}

@@ -451,8 +451,9 @@ func TestCorruptHeader(t *testing.T) {
 }
 
 // FuzzCorruptHeader XORs bytes into the header of one of a fresh
-// segment's objects and opens it: Open fails or gives an object that
-// works, and nothing panics.
+// segment's objects, reads its metrics and opens it: the metrics reader
+// and Open fail, or give metrics and an object that works, and nothing
+// panics.
 func FuzzCorruptHeader(f *testing.F) {
 	f.Add(uint8(objInt), uint8(0), []byte{'d' ^ 'q'})
 	f.Add(uint8(objArr), uint8(32), []byte{1})
@@ -480,6 +481,9 @@ func FuzzCorruptHeader(f *testing.F) {
 		b := o.Bytes()[:share.DataOffset]
 		for k, c := range x {
 			b[(int(off)+k)%share.DataOffset] ^= c
+		}
+		if _, err := shm.Metrics(o); err != nil && !errors.Is(err, share.ErrHeader) && !isShmError(err) {
+			t.Errorf("metrics of a corrupted %s: %v: neither ErrHeader nor an shm error", objNames[i], err)
 		}
 		err = openAndUse(seg, i)
 		if err != nil && !errors.Is(err, share.ErrHeader) && !isShmError(err) {
