@@ -259,7 +259,7 @@ func (q *Queue[T]) Len() int {
 	if c.l.mode == modeFixed {
 		return int(c.length())
 	}
-	h := atomic.LoadUint64(c.head)
+	h := atomic.LoadUint64(c.head) &^ lentBit
 	t := atomic.LoadUint64(c.tail) &^ shutBit
 	n := 0
 	for p := h; p < t && p-h < c.l.cells; n++ {
