@@ -42,7 +42,8 @@
 //     programs the demos follow)
 //
 // The topics by subject (processes; logging; messages through queues and
-// pipes; sync, the locks, events and conditions; shared memory; pools),
+// pipes; sync, the locks, events and conditions; shared memory; pools;
+// beyond python, what the module has no counterpart for),
 // the Python each one follows, and its seed. The topics plans and
 // plans-args of earlier versions are two-processes and keyword-args, and
 // run under their old names too.
@@ -87,6 +88,7 @@
 //	pool-sleep           pools          Pool(4).map(f, range(10)), f sleeping a second (002)
 //	pool-queues          pools          Pool(4, f, (in_queue, out_queue)); out_queue.get(); pool.terminate() (002)
 //	pool-initializer     pools          Pool(processes=cpu_count()*2, initializer=start_process) (004)
+//	loans                beyond python  none: zero-copy messages, iceoryx2's loan and receive
 //
 // # From Python to Go
 //

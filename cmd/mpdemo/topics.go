@@ -23,7 +23,7 @@ type topic struct {
 }
 
 // subjects are what the topics are about, in the order of list and all.
-var subjects = []string{"processes", "logging", "messages", "sync", "shared memory", "pools"}
+var subjects = []string{"processes", "logging", "messages", "sync", "shared memory", "pools", "beyond python"}
 
 // topics, in the order of list and all: by subject, the simplest first.
 var topics = []topic{
@@ -66,6 +66,7 @@ var topics = []topic{
 	{"pool-sleep", "pools", "Pool(4).map of a function that sleeps and prints", demoPoolSleep},
 	{"pool-queues", "pools", "Pool(4, f, (in_queue, out_queue)): the initializer works two queues", demoPoolQueues},
 	{"pool-initializer", "pools", "Pool with an initializer, cpu_count()*2 workers", demoPoolInitializer},
+	{"loans", "beyond python", "a child fills loaned slots of a Ring of a struct; the parent borrows them in place", demoLoans},
 }
 
 // aliases are the names some topics had before, which still run them.
