@@ -44,6 +44,8 @@ type core struct {
 	idx       atomic.Int32   // producers: 1 + our index in the table, 0 until registered
 	roles     [2]atomic.Bool // single-producer rings: this handle holds the producer, the consumer role
 
+	borrower *uint64 // multi-producer modes: the borrower word (see loan.go)
+
 	gets *uint64 // joinable queues: messages taken (see release)
 	join *uint32 // joinable queues: Join sleeps here
 
@@ -102,6 +104,7 @@ func mapCore(o *shm.Object, b []byte, l layout) *core {
 		fallthrough
 	default:
 		c.seq = mem.Slice[uint64](b, uintptr(l.seqOff), int(l.cells))
+		c.borrower = mem.Uint64(b, offBorrower)
 	}
 	return c
 }
@@ -125,9 +128,9 @@ func placeCore(kind shm.Kind, fp uint64, l layout, opts []shm.Option) (*core, er
 // length is the number of cells between head and tail.
 func (c *core) length() uint64 {
 	for {
-		h := atomic.LoadUint64(c.head)
+		h := atomic.LoadUint64(c.head) &^ lentBit
 		t := atomic.LoadUint64(c.tail) &^ shutBit
-		if atomic.LoadUint64(c.head) == h {
+		if atomic.LoadUint64(c.head)&^lentBit == h {
 			if t < h {
 				return 0
 			}
@@ -310,7 +313,7 @@ func (c *core) claim(idx int, k uint64) (uint64, error) {
 			// Another producer moved the tail for us, or t is from 2^32
 			// laps ago and the cell word happened to read the same: then
 			// the head is past t, which it never is past a live claim.
-			if atomic.LoadUint64(c.head) > t {
+			if atomic.LoadUint64(c.head)&^lentBit > t {
 				atomic.CompareAndSwapUint64(&c.seq[i], cellWord(lap, stClaimed, idx, k), w)
 				continue
 			}
@@ -378,7 +381,7 @@ func (c *core) room(t, k uint64) bool {
 	if t+k <= c.headCache.Load()+c.limit {
 		return true
 	}
-	h := atomic.LoadUint64(c.head)
+	h := atomic.LoadUint64(c.head) &^ lentBit
 	c.headCache.Store(h)
 	return t+k <= h+c.limit
 }
@@ -415,7 +418,7 @@ func (c *core) frameRoom(t uint64) (bool, error) {
 	fc.Lock()
 	defer fc.Unlock()
 	for {
-		h := atomic.LoadUint64(c.head)
+		h := atomic.LoadUint64(c.head) &^ lentBit
 		c.headCache.Store(h)
 		if t < h+c.frames {
 			return true, nil
@@ -433,7 +436,7 @@ func (c *core) frameRoom(t uint64) (bool, error) {
 		if !ok {
 			n, ok = c.hop(h, t)
 		}
-		if atomic.LoadUint64(c.head) != h {
+		if atomic.LoadUint64(c.head)&^lentBit != h {
 			continue // frames were taken meanwhile: count from the new head
 		}
 		if !ok || n > c.frames {
@@ -486,6 +489,14 @@ func (c *core) front() (h, w uint64, err error) {
 	}
 	for {
 		h = atomic.LoadUint64(c.head)
+		if h&lentBit != 0 {
+			// Lent to a borrower: wait for it, or hand the message on
+			// from a dead one.
+			if err := c.handOn(h); err != nil {
+				return h &^ lentBit, 0, err
+			}
+			continue
+		}
 		i := h & c.mask
 		lap := uint32(h >> c.shift)
 		w = atomic.LoadUint64(&c.seq[i])

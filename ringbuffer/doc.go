@@ -31,7 +31,8 @@
 //     Waiting) and each side caches the other's cursor, so a busy ring
 //     costs a cache-line transfer per many messages. NewRing makes a multi-producer
 //     multi-consumer ring. PushBatch and PopBatch move many slots for one
-//     cursor update.
+//     cursor update. Loan and Borrow write and read a slot in place, with
+//     no copy at all (see Loans).
 //   - PubSub[T], for plain T: publish/subscribe, one publisher and up to
 //     a fixed number of subscribers (Subscribe, Recv), each of which
 //     receives every message from the point it joined, with up to n
@@ -179,6 +180,41 @@
 // killed while it holds a single-producer ring's role leaves it to the
 // next process that pushes (pops).
 //
+// # Loans
+//
+// A message can also be written and read in place, without a copy
+// (iceoryx2's loan, send and receive; Aeron's tryClaim and commit), so
+// that a message of a megabyte costs what one of eight bytes does. A
+// writer borrows the next slot (Ring.Loan, TryLoan; the same on a Queue
+// of plain T and on a PubSub), fills it through Loan.Value and commits it
+// (Loan.Commit: what Push does after its copy) or gives it back
+// (Loan.Abort). A reader borrows the oldest message (Ring.Borrow,
+// TryBorrow; Subscriber.Borrow), reads it through Borrowed.Value and
+// takes it (Borrowed.Release: what Pop does after its copy). Loans are
+// small values and allocate nothing. Each ends once: a second Commit,
+// Abort or Release fails with ErrInvalid and changes nothing; one after
+// its handle's Close fails with ErrClosed, the slot given back or the
+// message left for the next reader.
+//
+// A writer killed while it holds a loan published nothing: in a
+// multi-producer ring or a Queue its slot is a claim of a dead producer,
+// which becomes a hole, as a Push's does; in a single-producer ring or a
+// PubSub the next writer writes the same slot again (in a lossy PubSub
+// the message that slot held is lost to slow subscribers, who are told).
+// No reader ever sees a half-written slot.
+//
+// A reader killed while it holds a borrowed message did not take it: the
+// next reader gets it, whole and in its place. In a single-producer ring
+// and a PubSub the reader's cursor did not move. In a multi-producer ring
+// or a Queue, where a message in place must be kept from the other
+// consumers, the borrower records its process in the borrower word (at
+// 352) and sets bit 63 of the head, which stays where it is: producers
+// keep off the slot, and consumers that find the bit wait for its release
+// (Release moves the head past it) or, once they see the borrower's
+// process dead, clear the bit, under the borrower word, and take the
+// message themselves. So a ring or Queue lends one message at a time, and
+// its other consumers, in every process, wait while it is borrowed.
+//
 // # Layout
 //
 // Every ring (a Ring, a Queue) is one block of a segment (kind ring or
@@ -207,7 +243,8 @@
 //	48      8     capacity in messages (a Queue; 0: as many as the cells hold)
 //	56      8     zero
 //	64      8     tail: producers' position in cells; bit 63 set once shut down
-//	128     8     head: consumers' position in cells
+//	128     8     head: consumers' position in cells; bit 63 set while
+//	              the message there is lent (see Loans)
 //	192     4     not-empty sleep word: generation<<1 | sleepers
 //	200     8     sleeps on it (see Counters)
 //	208     8     wake-ups of it, as its sleepers last recorded them
@@ -224,6 +261,8 @@
 //	              without a fence (see Waiting), else 0; ring or queue
 //	              of plain T: 1 once a producer committed without one
 //	348     4     single-producer ring: the same for the head
+//	352     8     modes 2 and 3: the borrower's owner word (see Loans),
+//	              (0: no message is lent)
 //	384     8     single-producer ring: the producer's owner word
 //	392     8     single-producer ring: the consumer's owner word
 //	400     48    pipe ring: holders of the end that sends on it
@@ -420,6 +459,12 @@
 //     goroutine at a time. A Subscriber dropped without Close holds its
 //     entry, and in a lossless ring holds the publisher back, until its
 //     process exits.
+//   - A loan is the slot itself: its Value is valid until Commit, Abort
+//     or Release, and holds whatever the slot held before (set every
+//     field). A loan or borrowed message that its process neither ends
+//     nor dies with holds the ring up (the readers after a loaned slot
+//     wait for its commit, the other consumers of a multi-producer ring
+//     for a borrowed message's release), as a lock never unlocked would.
 //   - A lossy subscriber's copy of a slot is checked, not locked: a
 //     subscriber a whole ring behind may copy a slot several times, or be
 //     lapped again and again, but never returns a torn value.

@@ -484,3 +484,90 @@ func ExampleRing_Stats() {
 	// ring ticks popped 1 false
 	// ring ticks len 4 true
 }
+
+// Frame is a video frame: 64 KiB that a Loan writes in place and a
+// Borrowed reads in place, with no copy of the pixels.
+type Frame struct {
+	Seq    uint64
+	Pixels [64 << 10]byte
+}
+
+func ExampleRing_Loan() {
+	ctx := context.Background()
+	r, err := ringbuffer.NewSPSCRing[Frame](4)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer r.Free()
+
+	// The writer: fill the next slot where it lies, then commit it.
+	for i := range 3 {
+		l, err := r.Loan(ctx) // waits for room, as Push does
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		f := l.Value() // the slot itself, in shared memory
+		f.Seq = uint64(i)
+		f.Pixels[0] = byte(10 * i)
+		if err := l.Commit(); err != nil { // publishes it, as Push does
+			fmt.Println(err)
+		}
+	}
+
+	// The reader (usually another process): look at the oldest frame
+	// where it lies, then release it.
+	for range 3 {
+		b, err := r.Borrow(ctx)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		f := b.Value()
+		fmt.Println("frame", f.Seq, "first pixel", f.Pixels[0])
+		b.Release() // the slot may be reused from now on
+	}
+	// Output:
+	// frame 0 first pixel 0
+	// frame 1 first pixel 10
+	// frame 2 first pixel 20
+}
+
+func ExamplePubSub_Loan() {
+	ctx := context.Background()
+	ps, err := ringbuffer.NewPubSub[Frame](8, 2, ringbuffer.Lossless)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ps.Free()
+	a, _ := ps.Subscribe(0)
+	b, _ := ps.Subscribe(0)
+
+	l, err := ps.Loan(ctx) // the slot of the next message
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	l.Value().Seq = 42
+	l.Value().Pixels[1] = 7
+	l.Commit() // one write in place, for every subscriber
+
+	for _, s := range []*ringbuffer.Subscriber[Frame]{a, b} {
+		m, err := s.Borrow(ctx)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println("frame", m.Value().Seq, "pixel", m.Value().Pixels[1])
+		// In a lossy ring Release reports a frame overwritten while it
+		// was borrowed (ErrLapped): what Value showed may then be torn.
+		if err := m.Release(); err != nil {
+			fmt.Println(err)
+		}
+	}
+	// Output:
+	// frame 42 pixel 7
+	// frame 42 pixel 7
+}

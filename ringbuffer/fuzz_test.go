@@ -714,3 +714,125 @@ func mustLayout[T any](t *testing.T) ctypes.Layout {
 	}
 	return l
 }
+
+// FuzzLentHead overwrites the words of a lent message (the head, with or
+// without its lent bit, and the borrower word) of a Queue of plain T and
+// of a framed one, which never lends, and then uses the queue: every call
+// returns, with a message or an error matching ErrEmpty, ErrFull, ErrBusy
+// or ErrCorrupt. When the head stays where it was, the message there is
+// handed on to the next Get, or Borrow, whole, and the head moves on
+// without the lent bit: a borrower word that names no live process is a
+// dead borrower's.
+func FuzzLentHead(f *testing.F) {
+	f.Add(false, true, int8(0), uint64(0), uint8(0))
+	f.Add(true, true, int8(0), uint64(1), uint8(3))
+	f.Add(true, false, int8(0), uint64(0xdeadbeef00000002), uint8(1))
+	f.Add(true, true, int8(3), uint64(0), uint8(9))
+	f.Add(true, true, int8(-2), ^uint64(0), uint8(2))
+	f.Add(false, false, int8(-1), uint64(0x0000000100000000), uint8(5))
+	f.Fuzz(func(t *testing.T, plain, lent bool, delta int8, borrower uint64, pre uint8) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			fuzzLentHead(t, plain, lent, delta, borrower, pre)
+		}()
+		select {
+		case <-done:
+		case <-time.After(fuzzGuard):
+			t.Fatalf("still running after %v", fuzzGuard)
+		}
+	})
+}
+
+func fuzzLentHead(t *testing.T, plain, lent bool, delta int8, borrower uint64, pre uint8) {
+	var put func(i int) error
+	var get func() (int, error)
+	var borrow func() (int, error)
+	var c *core
+	if plain {
+		q, err := NewQueue[uint64](8)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer q.Free()
+		put = func(i int) error { return q.TryPut(uint64(i)) }
+		get = func() (int, error) { v, err := q.TryGet(); return int(v), err }
+		borrow = func() (int, error) {
+			b, err := q.TryBorrow()
+			if err != nil {
+				return 0, err
+			}
+			v := int(*b.Value())
+			return v, b.Release()
+		}
+		c = q.c
+	} else {
+		q := fuzzRawQueue(t, 2)
+		if q == nil {
+			return
+		}
+		defer q.Free()
+		put = func(i int) error { return q.TryPut(edgeMsg(i, i)) }
+		get = func() (int, error) {
+			v, err := q.TryGet()
+			if err == nil && !bytes.Equal(v, edgeMsg(len(v), len(v))) {
+				return -1, nil
+			}
+			return len(v), err
+		}
+		borrow = get // a framed queue does not lend
+		c = q.c
+	}
+	for range int(pre) {
+		put(1)
+		get()
+	}
+	put(60)
+	put(61)
+	end := atomic.LoadUint64(c.tail) // where the head is after the two
+	h := atomic.LoadUint64(c.head) + uint64(int64(delta))
+	if lent {
+		h |= lentBit
+	}
+	atomic.StoreUint64(c.head, h)
+	me, _ := owner.Me()
+	atomic.StoreUint64(mem.Uint64(c.b, offBorrower), borrower)
+
+	allowed := func(err error) bool {
+		return err == nil || errors.Is(err, ErrEmpty) || errors.Is(err, ErrFull) ||
+			errors.Is(err, ErrBusy) || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrInvalid)
+	}
+	ok := delta == 0 && (borrower != me || !lent)
+	v, err := get()
+	if ok && (v != 60 || err != nil) {
+		t.Errorf("head %#x, borrower %#x: Get = %d, %v, want 60", h, borrower, v, err)
+		return
+	}
+	if !allowed(err) {
+		t.Errorf("head %#x, borrower %#x: Get: %v", h, borrower, err)
+	}
+	v, err = borrow()
+	if ok && (v != 61 || err != nil) {
+		t.Errorf("head %#x, borrower %#x: Borrow = %d, %v, want 61", h, borrower, v, err)
+		return
+	}
+	if !allowed(err) {
+		t.Errorf("head %#x, borrower %#x: Borrow: %v", h, borrower, err)
+	}
+	if now := atomic.LoadUint64(c.head); ok && now != end {
+		t.Errorf("head %#x, borrower %#x: the head is %#x after two messages taken, want %#x", h, borrower, now, end)
+		return
+	}
+	for i := range 12 {
+		if err := put(70 + i); !allowed(err) {
+			t.Errorf("head %#x, borrower %#x: Put: %v", h, borrower, err)
+		}
+		for range 2 {
+			if _, err := borrow(); !allowed(err) {
+				t.Errorf("head %#x, borrower %#x: a later Borrow: %v", h, borrower, err)
+			}
+		}
+	}
+	c.length()
+}

@@ -199,6 +199,63 @@ type killQ struct {
 	ring *Ring[killMsg]
 	gob  *Queue[killFrame]
 	raw  rawq.Queue
+	// loans, for a ring: 0 pushes and pops, 1 loans and borrows, 2
+	// alternates between the two.
+	loans int
+	turn  atomic.Uint32
+}
+
+// loan reports whether q's next push or pop is a loan.
+func (q *killQ) loan() bool {
+	switch q.loans {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	return q.turn.Add(1)%2 == 0
+}
+
+// loanPush pushes message id through a loan of the next slot: half of it
+// written, then kill point pointWriting, then the rest and Commit.
+func (q *killQ) loanPush(ctx context.Context, id killID, wait bool) error {
+	var l Loan[killMsg]
+	var err error
+	if wait {
+		l, err = q.ring.Loan(ctx)
+	} else {
+		l, err = q.ring.TryLoan()
+	}
+	if err != nil {
+		return err
+	}
+	m := makeKillMsg(id)
+	b := mem.Bytes(&m)
+	copy(mem.Bytes(l.Value())[:len(b)/2], b)
+	hook(pointWriting)
+	*l.Value() = m
+	return l.Commit()
+}
+
+// loanPop pops a message through a borrow: a copy of it, then kill point
+// pointReading, then Release.
+func (q *killQ) loanPop(ctx context.Context, wait bool) (killID, error) {
+	var b Borrowed[killMsg]
+	var err error
+	if wait {
+		b, err = q.ring.Borrow(ctx)
+	} else {
+		b, err = q.ring.TryBorrow()
+	}
+	if err != nil {
+		return killID{}, err
+	}
+	m := *b.Value()
+	hook(pointReading)
+	if err := b.Release(); err != nil {
+		return killID{}, err
+	}
+	return m.check()
 }
 
 // newKillQ makes the ring of kind called name in seg: of size slots, or
@@ -270,6 +327,8 @@ func (q *killQ) free() error {
 
 func (q *killQ) push(ctx context.Context, id killID) error {
 	switch {
+	case q.ring != nil && q.loan():
+		return q.loanPush(ctx, id, true)
 	case q.ring != nil:
 		return q.ring.Push(ctx, makeKillMsg(id))
 	case q.raw != nil:
@@ -281,6 +340,8 @@ func (q *killQ) push(ctx context.Context, id killID) error {
 
 func (q *killQ) tryPush(id killID) error {
 	switch {
+	case q.ring != nil && q.loan():
+		return q.loanPush(context.Background(), id, false)
 	case q.ring != nil:
 		return q.ring.TryPush(makeKillMsg(id))
 	case q.raw != nil:
@@ -326,6 +387,9 @@ func (q *killQ) pushBatch(ctx context.Context, ids []killID) (int, error) {
 }
 
 func (q *killQ) pop(ctx context.Context) (killID, error) {
+	if q.ring != nil && q.loan() {
+		return q.loanPop(ctx, true)
+	}
 	if q.ring != nil {
 		m, err := q.ring.Pop(ctx)
 		if err != nil {
@@ -348,6 +412,9 @@ func (q *killQ) pop(ctx context.Context) (killID, error) {
 }
 
 func (q *killQ) tryPop() (killID, error) {
+	if q.ring != nil && q.loan() {
+		return q.loanPop(context.Background(), false)
+	}
 	if q.ring != nil {
 		m, err := q.ring.TryPop()
 		if err != nil {
@@ -408,6 +475,7 @@ type killSpec struct {
 	Ready bool   // stop at point "running" before the first message
 	Sleep bool   // wait for a sleeper on the word this child wakes first
 	After int    // single-producer rings: wait until this process has held the role
+	Loans int    // rings: killQ.loans
 }
 
 func killStart(t testing.TB, seg *shm.Segment, s killSpec) *testproc.Proc {
@@ -455,6 +523,7 @@ var killChild = testproc.Register("ringbuffer-kill", func(c *testproc.Child) err
 	if err != nil {
 		return err
 	}
+	q.loans = s.Loans
 	var log *os.File
 	if s.Log != "" {
 		if log, err = os.OpenFile(s.Log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err != nil {

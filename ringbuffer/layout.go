@@ -22,7 +22,7 @@ const (
 	headerSize  = 64
 
 	offTail      = 64  // producers' cursor, bit 63: shut down
-	offHead      = 128 // consumers' cursor
+	offHead      = 128 // consumers' cursor, bit 63: the message at the head is lent (modes 2, 3)
 	offNotEmpty  = 192 // consumers sleep here
 	offNotFull   = 256 // producers sleep here
 	offGets      = 320 // JoinableQueue: messages taken
@@ -30,6 +30,7 @@ const (
 	offJoinWord  = 336 // JoinableQueue: Join sleeps here
 	offPlainTail = 344 // single-producer ring: the tail is stored plainly
 	offPlainHead = 348 // single-producer ring: the head is stored plainly
+	offBorrower  = 352 // multi-producer ring: the borrower's owner word (see loan.go)
 	offProducer  = 384 // single-producer ring: the producer's owner word
 	offConsumer  = 392 // single-consumer ring: the consumer's owner word
 	offHolders   = 400 // a pipe's ring: the holders of the end that sends on it
@@ -86,6 +87,11 @@ const flagJoinable = 1
 
 // shutBit, in the tail, marks a ring shut down (Queue.Shutdown).
 const shutBit = 1 << 63
+
+// lentBit, in the head of a multi-producer ring, marks the message at the
+// head lent to the process in the borrower word (see loan.go). Every
+// reader of the head masks it.
+const lentBit = 1 << 63
 
 var le = binary.LittleEndian
 

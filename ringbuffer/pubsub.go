@@ -222,6 +222,7 @@ type PubSub[T any] struct {
 	ok   bool   // pos is the tail as this handle last stored it
 	pos  uint64 // the next position to publish
 	lim  uint64 // lossless: positions below it are free to write
+	lent bool   // a Loan of the slot at pos is out
 
 	cnt psCounters // the header's counters of rare events (stats.go)
 }
@@ -423,6 +424,9 @@ func (p *PubSub[T]) publisher() error {
 	if p.closed.Load() {
 		return errClosed
 	}
+	if p.lent {
+		return errLoanOut
+	}
 	if !p.role {
 		_, err := hold(holdKeyOf(p.o, psOffPublisher), func(me uint64) (*uint64, error) {
 			for {
@@ -567,6 +571,7 @@ type Subscriber[T any] struct {
 	me     uint64
 	pos    uint64 // the next position to read
 	seen   uint64 // the last tail seen
+	lent   bool   // a Borrowed of the message at pos is out
 	closed atomic.Bool
 	spin   atomic.Bool
 }
@@ -699,6 +704,9 @@ func (s *Subscriber[T]) Recv(ctx context.Context) (T, error) {
 func (s *Subscriber[T]) recv(v *T) error {
 	if s.closed.Load() {
 		return errClosed
+	}
+	if s.lent {
+		return errBorrowOut
 	}
 	p, c := s.p, s.pos
 	if c >= s.seen {

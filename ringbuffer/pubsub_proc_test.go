@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shmkit/shmkit/internal/mem"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/internal/testproc"
 	"github.com/shmkit/shmkit/shm"
@@ -37,6 +38,7 @@ type psSpec struct {
 	Slow    bool   // subscriber: sleep a little every 64 messages
 	Point   string // a kill point, "" for none
 	N       int    // die at the Nth arrival there
+	Loan    bool   // publish through loans, receive through borrows
 }
 
 var psChild = testproc.Register("ringbuffer-pubsub", func(c *testproc.Child) error {
@@ -67,7 +69,12 @@ var psChild = testproc.Register("ringbuffer-pubsub", func(c *testproc.Child) err
 			if s.Pace && seq%64 == 0 {
 				time.Sleep(100 * time.Microsecond)
 			}
-			err := ps.Publish(ctx, makeKillMsg(killID{s.Prod, uint32(seq)}))
+			var err error
+			if s.Loan {
+				err = psLoanPublish(ctx, ps, makeKillMsg(killID{s.Prod, uint32(seq)}))
+			} else {
+				err = ps.Publish(ctx, makeKillMsg(killID{s.Prod, uint32(seq)}))
+			}
 			if errors.Is(err, ErrBusy) && ctx.Err() == nil {
 				time.Sleep(100 * time.Microsecond) // the last publisher has yet to die
 				continue
@@ -94,7 +101,12 @@ var psChild = testproc.Register("ringbuffer-pubsub", func(c *testproc.Child) err
 		// the messages it missed before it; next is the one expected next.
 		first, next, got, missed := int64(-1), int64(-1), 0, uint64(0)
 		for s.Count == 0 || got < s.Count {
-			m, err := sub.Recv(ctx)
+			var m killMsg
+			if s.Loan {
+				m, err = psBorrowRecv(ctx, sub)
+			} else {
+				m, err = sub.Recv(ctx)
+			}
 			var lap *LappedError
 			if errors.As(err, &lap) {
 				missed += lap.Missed
@@ -131,6 +143,32 @@ var psChild = testproc.Register("ringbuffer-pubsub", func(c *testproc.Child) err
 	}
 	return fmt.Errorf("unknown role %q", s.Role)
 })
+
+// psLoanPublish publishes m through a loan: half of it written, then kill
+// point pointWriting, then the rest and Commit.
+func psLoanPublish(ctx context.Context, ps *PubSub[killMsg], m killMsg) error {
+	l, err := ps.Loan(ctx)
+	if err != nil {
+		return err
+	}
+	b := mem.Bytes(&m)
+	copy(mem.Bytes(l.Value())[:len(b)/2], b)
+	hook(pointWriting)
+	*l.Value() = m
+	return l.Commit()
+}
+
+// psBorrowRecv receives a message through a borrow: a copy of it, then
+// kill point pointReading, then Release.
+func psBorrowRecv(ctx context.Context, sub *Subscriber[killMsg]) (killMsg, error) {
+	b, err := sub.Borrow(ctx)
+	if err != nil {
+		return killMsg{}, err
+	}
+	m := *b.Value()
+	hook(pointReading)
+	return m, b.Release()
+}
 
 func psStart(t testing.TB, seg *shm.Segment, s psSpec) *testproc.Proc {
 	t.Helper()

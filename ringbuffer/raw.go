@@ -110,6 +110,9 @@ func (r rawQueue) Get(ctx context.Context, rd rawq.Reader) error {
 func (r rawQueue) Ready() bool {
 	c := r.c
 	h := atomic.LoadUint64(c.head)
+	if h&lentBit != 0 {
+		return true // lent: Get waits for the borrower, or hands the message on
+	}
 	w := atomic.LoadUint64(&c.seq[h&c.mask])
 	if wordLap(w) == uint32(h>>c.shift) && (wordState(w) == stFull || wordState(w) == stSkipped) {
 		return true

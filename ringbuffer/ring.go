@@ -36,6 +36,7 @@ type Ring[T any] struct {
 type spscEnd struct {
 	pos, other uint64
 	ok         bool
+	lent       bool   // a Loan (a Borrowed) of the slot at pos is out
 	plain      bool   // its cursor stores are plain now (see fence.go)
 	calm       uint32 // fenced for now: stores without a sleeper left before they are plain again
 }
@@ -415,6 +416,12 @@ func (e *spscEnd) held(c *core, mine *uint64) bool {
 func (e *spscEnd) claim(c *core, role int, mine, theirs *uint64, what string) error {
 	if c.closed.Load() {
 		return errClosed
+	}
+	if e.lent {
+		if role == roleProducer {
+			return errLoanOut
+		}
+		return errBorrowOut
 	}
 	if !e.ok {
 		if err := c.takeRole(role); err != nil {

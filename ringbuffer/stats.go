@@ -128,7 +128,7 @@ type RingStats struct {
 // stats reads the ring's counters.
 func (c *core) stats() RingStats {
 	s := RingStats{
-		Popped: atomic.LoadUint64(c.head), // before the tail: Popped <= Pushed
+		Popped: atomic.LoadUint64(c.head) &^ lentBit, // before the tail: Popped <= Pushed
 		Pushed: atomic.LoadUint64(c.tail) &^ shutBit,
 		Len:    c.messages(),
 
@@ -170,7 +170,7 @@ func (c *core) messages() uint64 {
 	if c.l.mode != modeFramed {
 		return c.length()
 	}
-	h := atomic.LoadUint64(c.head)
+	h := atomic.LoadUint64(c.head) &^ lentBit
 	t := atomic.LoadUint64(c.tail) &^ shutBit
 	n := uint64(0)
 	for p := h; p < t && p-h < c.l.cells; {

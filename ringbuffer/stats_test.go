@@ -567,3 +567,31 @@ func TestStatsWakes(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsWhileBorrowed: a message borrowed in place (the head marked
+// lent) counts as in the queue, not yet popped, in Stats and the metrics.
+func TestStatsWhileBorrowed(t *testing.T) {
+	q, err := NewQueue[uint64](4, shm.In(testSeg(t), "q"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	for i := range uint64(3) {
+		if err := q.TryPut(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := q.TryBorrow()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := q.Stats(); s.Pushed != 3 || s.Popped != 0 || s.Len != 3 {
+		t.Fatalf("borrowed: %+v, want 3 pushed, 0 popped, 3 in the queue", s)
+	}
+	if err := b.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if s := q.Stats(); s.Popped != 1 || s.Len != 2 {
+		t.Fatalf("released: %+v, want 1 popped, 2 in the queue", s)
+	}
+}

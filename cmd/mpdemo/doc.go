@@ -42,7 +42,8 @@
 //     programs the demos follow)
 //
 // The topics by subject (processes; logging; messages through queues and
-// pipes; sync, the locks, events and conditions; shared memory; pools),
+// pipes; sync, the locks, events and conditions; shared memory; pools;
+// beyond python, what the module has no counterpart for),
 // the Python each one follows, and its seed. The topics plans and
 // plans-args of earlier versions are two-processes and keyword-args, and
 // run under their old names too.
@@ -87,12 +88,9 @@
 //	pool-sleep           pools          Pool(4).map(f, range(10)), f sleeping a second (002)
 //	pool-queues          pools          Pool(4, f, (in_queue, out_queue)); out_queue.get(); pool.terminate() (002)
 //	pool-initializer     pools          Pool(processes=cpu_count()*2, initializer=start_process) (004)
-//
-// The subject "beyond python" shows what multiprocessing has no
-// counterpart for:
-//
-//	pubsub               beyond python  a feed that two reader processes each see whole (ringbuffer.PubSub), and a late reader's history
-//	counters             beyond python  a ring's counters in shared memory (Ring.Stats): a killed producer's role taken over
+//	loans                beyond python  none: zero-copy messages, iceoryx2's loan and receive
+//	pubsub               beyond python  none: a feed every reader sees whole (ringbuffer.PubSub), and a late reader's history
+//	counters             beyond python  none: a ring's counters in shared memory (Ring.Stats) after a killed producer
 //
 // # From Python to Go
 //

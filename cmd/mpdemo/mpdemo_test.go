@@ -611,6 +611,11 @@ var checks = map[string]check{
 	},
 	// The producer's append never reaches the namespace.
 	"namespace-list": exactly("Before event, consumer got: []", "After event, consumer got: []"),
+	"loans": exactly(
+		"reading 1 from sensor 7: 20.5 C",
+		"reading 2 from sensor 7: 21.5 C",
+		"reading 3 from sensor 7: 22.5 C",
+	),
 	"pool-initializer": func(t *testing.T, ls []string) {
 		n := process.CPUCount() * 2
 		if len(ls) != n+3 {

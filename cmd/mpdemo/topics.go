@@ -66,6 +66,7 @@ var topics = []topic{
 	{"pool-sleep", "pools", "Pool(4).map of a function that sleeps and prints", demoPoolSleep},
 	{"pool-queues", "pools", "Pool(4, f, (in_queue, out_queue)): the initializer works two queues", demoPoolQueues},
 	{"pool-initializer", "pools", "Pool with an initializer, cpu_count()*2 workers", demoPoolInitializer},
+	{"loans", "beyond python", "a child fills loaned slots of a Ring of a struct; the parent borrows them in place", demoLoans},
 	{"pubsub", "beyond python", "a feed that two reader processes each see whole, and a late reader's history", demoPubSub},
 	{"counters", "beyond python", "a ring's counters in shared memory: a killed producer's role taken over", demoCounters},
 }

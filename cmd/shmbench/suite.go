@@ -263,6 +263,12 @@ var rows = func() []*row {
 			peer: "ring_spsc_fanout_2_msgs_per_s", label: "2 SPSC rings, one producer"},
 		{metric: "PubSub lossless, 8 B, 4 subscriber processes (msg/s each)", shmkit: "pubsub_lossless_4sub_msgs_per_s", unit: "msg/s",
 			peer: "ring_spsc_fanout_4_msgs_per_s", label: "4 SPSC rings, one producer"},
+		{metric: "loaned round trip 8 B (2 processes)", shmkit: "loaned_rtt_8b_ns", unit: "ns",
+			peer: "copied_rtt_8b_ns", label: "Push and Pop of [8]byte"},
+		{metric: "loaned round trip 64 KiB (2 processes)", shmkit: "loaned_rtt_64k_ns", unit: "ns",
+			peer: "copied_rtt_64k_ns", label: "Push and Pop of [64 KiB]byte"},
+		{metric: "loaned round trip 1 MiB (2 processes)", shmkit: "loaned_rtt_1m_ns", unit: "ns",
+			peer: "copied_rtt_1m_ns", label: "Push and Pop of [1 MiB]byte"},
 	}
 	parts := [][]scoreFunc{
 		{atLeast("ring_spsc_msgs_per_s", 100e6), fasterBy(rs[0], 1000)},
