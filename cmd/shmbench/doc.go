@@ -13,7 +13,7 @@
 // start and join without and with spares (process.Spares), allocations on
 // the hot paths, threads for parked goroutines, a lossless PubSub to 1, 2
 // and 4 subscribers, round trips of 8 B, 64 KiB and 1 MiB messages
-// through loans) is measured between processes this program starts with
+// through loans, in the default mode and spinning) is measured between processes this program starts with
 // package process, and stands beside its peers:
 //
 //   - Go's own: a channel and sync.Mutex between goroutines, os.Pipe and a

@@ -4,8 +4,8 @@ package main
 
 // Round trips of 8 B, 64 KiB and 1 MiB messages between two processes
 // through two single-producer rings of [N]byte, in the default blocking
-// mode (a few yields, then sleep; spinning on a loaded machine of 2 cores
-// measures the scheduler):
+// mode (a few yields, then sleep) and with both sides spinning (which, on
+// a loaded machine of 2 cores, measures the scheduler as well):
 // loaned (the sender writes the message's number, its first 8 bytes, in a
 // loaned slot and commits it; the receiver borrows it, reads the number and
 // releases it) beside copied (Push of a prepared [N]byte, Pop into a
@@ -39,19 +39,29 @@ var (
 )
 
 func init() {
-	for _, loaned := range []bool{true, false} {
-		how := "copied"
-		if loaned {
-			how = "loaned"
+	for _, spin := range []bool{false, true} {
+		mode, name := "default mode", ""
+		if spin {
+			mode, name = "spinning", "_spin"
 		}
-		registerOne(how+" round trip, 8 B, default mode (2 processes)", how+"_rtt_8b_ns",
-			func(ctx context.Context, cfg config) ([]float64, error) { return loanRTT(ctx, cfg, loanPong8, loaned) })
-		registerOne(how+" round trip, 64 KiB, default mode (2 processes)", how+"_rtt_64k_ns",
-			func(ctx context.Context, cfg config) ([]float64, error) {
-				return loanRTT(ctx, cfg, loanPong64K, loaned)
-			})
-		registerOne(how+" round trip, 1 MiB, default mode (2 processes)", how+"_rtt_1m_ns",
-			func(ctx context.Context, cfg config) ([]float64, error) { return loanRTT(ctx, cfg, loanPong1M, loaned) })
+		for _, loaned := range []bool{true, false} {
+			how := "copied"
+			if loaned {
+				how = "loaned"
+			}
+			registerOne(how+" round trip, 8 B, "+mode+" (2 processes)", how+name+"_rtt_8b_ns",
+				func(ctx context.Context, cfg config) ([]float64, error) {
+					return loanRTT(ctx, cfg, loanPong8, loaned, spin)
+				})
+			registerOne(how+" round trip, 64 KiB, "+mode+" (2 processes)", how+name+"_rtt_64k_ns",
+				func(ctx context.Context, cfg config) ([]float64, error) {
+					return loanRTT(ctx, cfg, loanPong64K, loaned, spin)
+				})
+			registerOne(how+" round trip, 1 MiB, "+mode+" (2 processes)", how+name+"_rtt_1m_ns",
+				func(ctx context.Context, cfg config) ([]float64, error) {
+					return loanRTT(ctx, cfg, loanPong1M, loaned, spin)
+				})
+		}
 	}
 }
 
@@ -66,6 +76,7 @@ type loanArg[M any] struct {
 	Ping, Pong *ringbuffer.Ring[M]
 	Sync       *semaphore.Barrier
 	Loaned     bool
+	Spin       bool // both rings spin (SetSpin) in both processes
 	Reps       int
 }
 
@@ -76,6 +87,8 @@ func setNum[M any](m *M, v uint64) { binary.LittleEndian.PutUint64(mem.Bytes(m),
 
 func loanPong[M any](ctx context.Context, a loanArg[M]) error {
 	bg := context.Background() // the parent kills this daemon if it must
+	a.Ping.SetSpin(a.Spin)
+	a.Pong.SetSpin(a.Spin)
 	m := new(M)
 	for range a.Reps {
 		if _, err := a.Sync.Wait(ctx); err != nil {
@@ -120,8 +133,9 @@ func loanPong[M any](ctx context.Context, a loanArg[M]) error {
 	return err
 }
 
-// loanRTT is the round trip of messages of type M, loaned or copied; ns.
-func loanRTT[M any](ctx context.Context, cfg config, child process.Target[loanArg[M]], loaned bool) ([]float64, error) {
+// loanRTT is the round trip of messages of type M, loaned or copied, with
+// both sides spinning or in the default mode; ns.
+func loanRTT[M any](ctx context.Context, cfg config, child process.Target[loanArg[M]], loaned, spin bool) ([]float64, error) {
 	ping, err := ringbuffer.NewSPSCRing[M](loanSlots)
 	if err != nil {
 		return nil, err
@@ -132,6 +146,8 @@ func loanRTT[M any](ctx context.Context, cfg config, child process.Target[loanAr
 		return nil, err
 	}
 	defer pong.Free()
+	ping.SetSpin(spin)
+	pong.SetSpin(spin)
 	nr := reps(cfg, rateReps)
 	bar, err := semaphore.NewBarrier(2)
 	if err != nil {
@@ -140,7 +156,7 @@ func loanRTT[M any](ctx context.Context, cfg config, child process.Target[loanAr
 	defer bar.Free()
 	g := newGroup(ctx)
 	defer g.kill()
-	if err := start(g, child, loanArg[M]{Ping: ping, Pong: pong, Sync: bar, Loaned: loaned, Reps: nr}); err != nil {
+	if err := start(g, child, loanArg[M]{Ping: ping, Pong: pong, Sync: bar, Loaned: loaned, Spin: spin, Reps: nr}); err != nil {
 		return nil, err
 	}
 	m := new(M)
