@@ -20,7 +20,8 @@ import (
 // between processes: Python's multiprocessing.Queue. Plain T (see package
 // ctypes) travels as its raw bytes, one ring slot per message; any other T
 // goes through a Codec (encoding/gob unless SetCodec says otherwise) into
-// length-prefixed frames of 64-byte cells.
+// length-prefixed frames of 64-byte cells, and []byte goes into them as it
+// is, so that its bytes can be lent in place (LoanBytes, BorrowBytes).
 //
 // Python's SimpleQueue has no counterpart: Queue has no feeder thread and
 // nothing to flush, so it is already as simple.
