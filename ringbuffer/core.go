@@ -793,6 +793,7 @@ const (
 	pointTaken   = "taken"   // consumer: head moved, message not yet returned
 	pointReading = "reading" // consumer: message copied, head not yet moved
 	pointWake    = "wake"    // waker: word changed, FUTEX_WAKE not yet made
+	pointPadding = "padding" // byte loan: cells up to the ring's end claimed, not yet a hole
 )
 
 // testHook, set by tests, runs at each kill point.

@@ -43,7 +43,7 @@
 //   - Queue[T], for any T: plain T goes as raw bytes, one slot per message
 //     (the same ring as NewRing); other T go through a Codec (encoding/gob
 //     by default, SetCodec to replace it) into length-prefixed frames of
-//     64-byte cells. Shutdown ends it for every process: Put fails, Get
+//     64-byte cells, and []byte goes into them as it is. Shutdown ends it for every process: Put fails, Get
 //     drains and then reports ErrShutdown. A message that could never fit
 //     is ErrTooLarge at Put, never a hang. There is no SimpleQueue: Queue
 //     has no feeder thread to flush, so it already is one.
@@ -215,10 +215,24 @@
 // message themselves. So a ring or Queue lends one message at a time, and
 // its other consumers, in every process, wait while it is borrowed.
 //
+// Byte messages of varying length travel in a Queue of []byte, which
+// frames them raw: a 4-byte length, then the bytes. Its writers borrow
+// room for a message of n bytes (Queue.LoanBytes, TryLoanBytes: a
+// BytesLoan, whose Bytes are n bytes of the ring) and commit it, its
+// readers borrow the oldest message (Queue.BorrowBytes, TryBorrowBytes: a
+// BorrowedBytes) and release it, by the same rules and through the same
+// lent bit and borrower word, and they mix with Put and Get. A loan's
+// room is one slice, never wrapping around the ring's end: when it would,
+// the cells up to the end become a hole, as a dead producer's claim does,
+// and the room starts at the ring's start. A message that Put wrapped is
+// copied into a buffer that the borrowing handle keeps. A Queue of []byte
+// whose Codec SetCodec replaced does not lend bytes (ErrInvalid).
+//
 // # Layout
 //
 // Every ring (a Ring, a Queue) is one block of a segment (kind ring or
-// queue; the fingerprint names T's layout, or, for encoded T, its Go type).
+// queue; the fingerprint names T's layout, or, for encoded T, its Go type,
+// or, for []byte, raw bytes).
 // A Pipe is one block of kind pipe, as large as two Queues of its size: a
 // 64-byte header (version 4 at 0, flags at 4: bit 0 one-way, the offsets
 // of its rings at 8 and 16, the rest zero), then its two rings, each from a 64-byte boundary, ring 0

@@ -571,3 +571,43 @@ func ExamplePubSub_Loan() {
 	// frame 42 pixel 7
 	// frame 42 pixel 7
 }
+
+func ExampleQueue_LoanBytes() {
+	ctx := context.Background()
+	q, err := ringbuffer.NewQueue[[]byte](64) // 16 KiB of frames
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer q.Free()
+
+	// The writer: room for a message of n bytes, filled where it lies.
+	for _, s := range []string{"a byte message", "of any length"} {
+		l, err := q.LoanBytes(ctx, len(s)) // waits for room, as Put does
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		copy(l.Bytes(), s) // len(l.Bytes()) == len(s), in shared memory
+		if err := l.Commit(); err != nil {
+			fmt.Println(err)
+		}
+	}
+	q.Put(ctx, []byte("or put")) // loans and Put, borrows and Get, mix
+
+	// The reader (usually another process): the oldest message where it
+	// lies, then released.
+	for range 3 {
+		b, err := q.BorrowBytes(ctx)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%q\n", b.Bytes())
+		b.Release() // its cells may be reused from now on
+	}
+	// Output:
+	// "a byte message"
+	// "of any length"
+	// "or put"
+}

@@ -6,8 +6,9 @@ package ringbuffer
 // wrote: the header of a ring (decodeLayout), the pipe object (attachConn),
 // a PubSub's header and words (FuzzPubSub), the metrics that tools read
 // from each of them (shm.Metrics),
-// and a frame at the head of a framed queue (layout.frame, and a Get over a
-// frame whose cell word or length prefix was overwritten). Whatever the
+// and a frame at the head of a framed queue (layout.frame, and a Get or a
+// byte borrow over a frame whose cell word or length prefix was
+// overwritten, behind frames of byte loans and their holes). Whatever the
 // bytes, the answer is a correct result or an error wrapping ErrCorrupt:
 // never a panic, a hang or a wrong message that the bytes do not describe.
 //
@@ -245,7 +246,37 @@ func FuzzFrame(f *testing.F) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			fuzzFrame(t, pre, [3]uint8{l0, l1, l2}, setWord, low, setPrefix, prefix)
+			fuzzFrame(t, pre, [3]uint8{l0, l1, l2}, setWord, low, setPrefix, prefix, false)
+		}()
+		select {
+		case <-done:
+		case <-time.After(fuzzGuard):
+			t.Fatalf("still running after %v", fuzzGuard)
+		}
+	})
+}
+
+// FuzzByteLoanFrame is FuzzFrame with byte loans: the three messages
+// are put by loans, which leave a hole before the ring's end when a frame
+// would wrap, and the first message is taken by a borrow, which must
+// answer as Get does (the same model).
+func FuzzByteLoanFrame(f *testing.F) {
+	frame := func(state uint64, idx int, k uint64) uint32 { return uint32(cellWord(0, state, idx, k)) }
+	f.Add(uint8(0), uint8(10), uint8(70), uint8(0), false, uint32(0), false, uint32(0))
+	f.Add(uint8(14), uint8(10), uint8(140), uint8(130), false, uint32(0), false, uint32(0))
+	f.Add(uint8(13), uint8(140), uint8(130), uint8(5), false, uint32(0), false, uint32(0))
+	f.Add(uint8(5), uint8(130), uint8(1), uint8(100), false, uint32(0), true, uint32(2000))
+	f.Add(uint8(15), uint8(120), uint8(61), uint8(5), true, frame(stSkipped, 0, 2), false, uint32(0))
+	f.Add(uint8(14), uint8(59), uint8(61), uint8(5), true, frame(stClaimed, 7, 1), false, uint32(0))
+	f.Add(uint8(3), uint8(59), uint8(61), uint8(5), true, frame(stFree, 0, 1), false, uint32(0))
+	f.Add(uint8(3), uint8(59), uint8(61), uint8(5), true, frame(stFull, 0, 17), false, uint32(0))
+	f.Add(uint8(9), uint8(140), uint8(0), uint8(0), true, frame(stFull, 0, 1), true, uint32(60))
+	f.Add(uint8(9), uint8(140), uint8(0), uint8(0), true, ^uint32(0), true, ^uint32(0))
+	f.Fuzz(func(t *testing.T, pre, l0, l1, l2 uint8, setWord bool, low uint32, setPrefix bool, prefix uint32) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			fuzzFrame(t, pre, [3]uint8{l0, l1, l2}, setWord, low, setPrefix, prefix, true)
 		}()
 		select {
 		case <-done:
@@ -264,11 +295,11 @@ func fuzzRawQueue(t *testing.T, n int) *Queue[[]byte] {
 		t.Error(err)
 		return nil
 	}
-	q.SetCodec(rawCodec{})
 	return q
 }
 
-func fuzzFrame(t *testing.T, pre uint8, lens [3]uint8, setWord bool, low uint32, setPrefix bool, prefix uint32) {
+// fuzzFrame is FuzzFrame's run; with loans, FuzzByteLoanFrame's.
+func fuzzFrame(t *testing.T, pre uint8, lens [3]uint8, setWord bool, low uint32, setPrefix bool, prefix uint32, loans bool) {
 	q := fuzzRawQueue(t, 4)
 	if q == nil {
 		return
@@ -281,12 +312,28 @@ func fuzzFrame(t *testing.T, pre uint8, lens [3]uint8, setWord bool, low uint32,
 		q.TryGet()
 	}
 	var msgs [3][]byte
+	var ends [3]uint64 // the tail after each
 	for i, n := range lens {
 		msgs[i] = edgeMsg(int(n)%150, i+1) // at most 3 cells each
-		if err := q.TryPut(msgs[i]); err != nil {
+		if !loans {
+			if err := q.TryPut(msgs[i]); err != nil {
+				t.Error(err)
+				return
+			}
+		} else if l, err := q.TryLoanBytes(len(msgs[i])); err != nil {
 			t.Error(err)
 			return
+		} else {
+			copy(l.Bytes(), msgs[i])
+			if err := l.Commit(); err != nil {
+				t.Error(err)
+				return
+			}
 		}
+		ends[i] = atomic.LoadUint64(c.tail)
+	}
+	if loans {
+		c.front() // over a hole that the first loan left
 	}
 	h := atomic.LoadUint64(c.head)
 	i := h & c.mask
@@ -325,7 +372,7 @@ func fuzzFrame(t *testing.T, pre uint8, lens [3]uint8, setWord bool, low uint32,
 		want = ErrCorrupt
 	case state == stSkipped:
 		if k == trueK {
-			wantMsg, move = msgs[1], int64(k+trueKOf(c, msgs[1]))
+			wantMsg, move = msgs[1], int64(ends[1]-h)
 		} else {
 			want, move = errUnknown, -1
 		}
@@ -337,7 +384,18 @@ func fuzzFrame(t *testing.T, pre uint8, lens [3]uint8, setWord bool, low uint32,
 		want, move = ErrCorrupt, int64(k)
 	}
 
-	got, err := q.TryGet()
+	get := q.TryGet
+	if loans {
+		get = func() ([]byte, error) {
+			b, err := q.TryBorrowBytes()
+			if err != nil {
+				return nil, err
+			}
+			m := bytes.Clone(b.Bytes())
+			return m, b.Release()
+		}
+	}
+	got, err := get()
 	switch {
 	case want == errUnknown:
 		if err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrEmpty) {
@@ -403,9 +461,6 @@ func fuzzFrame(t *testing.T, pre uint8, lens [3]uint8, setWord bool, low uint32,
 
 // errUnknown: the model makes no promise but ErrCorrupt or ErrEmpty.
 var errUnknown = errors.New("ErrCorrupt or ErrEmpty")
-
-// trueKOf is how many cells the frame of message m takes in c.
-func trueKOf(c *core, m []byte) uint64 { return c.l.cellsFor(len(m)) }
 
 // FuzzPipeHeader overwrites a pipe object's header (its version and the
 // places of its two rings) and attaches to it: an error or two working
@@ -717,7 +772,7 @@ func mustLayout[T any](t *testing.T) ctypes.Layout {
 
 // FuzzLentHead overwrites the words of a lent message (the head, with or
 // without its lent bit, and the borrower word) of a Queue of plain T and
-// of a framed one, which never lends, and then uses the queue: every call
+// of a Queue of []byte (byte borrows), and then uses the queue: every call
 // returns, with a message or an error matching ErrEmpty, ErrFull, ErrBusy
 // or ErrCorrupt. When the head stays where it was, the message there is
 // handed on to the next Get, or Borrow, whole, and the head moves on
@@ -781,7 +836,17 @@ func fuzzLentHead(t *testing.T, plain, lent bool, delta int8, borrower uint64, p
 			}
 			return len(v), err
 		}
-		borrow = get // a framed queue does not lend
+		borrow = func() (int, error) {
+			b, err := q.TryBorrowBytes()
+			if err != nil {
+				return 0, err
+			}
+			v := len(b.Bytes())
+			if !bytes.Equal(b.Bytes(), edgeMsg(v, v)) {
+				v = -1
+			}
+			return v, b.Release()
+		}
 		c = q.c
 	}
 	for range int(pre) {

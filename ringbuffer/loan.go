@@ -184,7 +184,7 @@ func (r *Ring[T]) loan() (Loan[T], error) {
 func (r *Ring[T]) commitLoan(pos uint64, idx int32) error {
 	c := r.c
 	if c.seq != nil {
-		return c.endClaim(pos, int(idx), true)
+		return c.endClaim(pos, int(idx), 1, true)
 	}
 	p := &r.prod
 	if !p.lent || pos != p.pos {
@@ -209,7 +209,7 @@ func (r *Ring[T]) commitLoan(pos uint64, idx int32) error {
 func (r *Ring[T]) abortLoan(pos uint64, idx int32) error {
 	c := r.c
 	if c.seq != nil {
-		return c.endClaim(pos, int(idx), false)
+		return c.endClaim(pos, int(idx), 1, false)
 	}
 	p := &r.prod
 	if !p.lent || pos != p.pos {
@@ -220,27 +220,27 @@ func (r *Ring[T]) abortLoan(pos uint64, idx int32) error {
 	return nil
 }
 
-// endClaim commits (or, with commit false, turns into a hole) the cell
+// endClaim commits (or, with commit false, turns into a hole) the k cells
 // that producer idx claimed at pos for a loan. Only a claim that is still
 // out ends: a second call finds the cell committed or a hole.
-func (c *core) endClaim(pos uint64, idx int, commit bool) error {
+func (c *core) endClaim(pos uint64, idx int, k uint64, commit bool) error {
 	if c.unmapped() {
 		return errClosed
 	}
 	lap := uint32(pos >> c.shift)
-	w := cellWord(lap, stClaimed, idx, 1)
+	w := cellWord(lap, stClaimed, idx, k)
 	if c.closed.Load() && commit {
-		if atomic.CompareAndSwapUint64(&c.seq[pos&c.mask], w, cellWord(lap, stSkipped, idx, 1)) {
+		if atomic.CompareAndSwapUint64(&c.seq[pos&c.mask], w, cellWord(lap, stSkipped, idx, k)) {
 			notify(c.empty)
 			return errClosed
 		}
 		return errLoanDone
 	}
-	to := cellWord(lap, stSkipped, idx, 1)
+	to := cellWord(lap, stSkipped, idx, k)
 	if commit {
 		hook(pointPublish)
 		c.released()
-		to = cellWord(lap, stFull, idx, 1)
+		to = cellWord(lap, stFull, idx, k)
 	}
 	if !atomic.CompareAndSwapUint64(&c.seq[pos&c.mask], w, to) {
 		return errLoanDone
@@ -278,7 +278,7 @@ func (r *Ring[T]) borrow() (Borrowed[T], error) {
 func (r *Ring[T]) releaseBorrow(pos uint64) error {
 	c := r.c
 	if c.seq != nil {
-		return c.releaseLent(pos)
+		return c.releaseLent(pos, 1)
 	}
 	q := &r.cons
 	if !q.lent || pos != q.pos {
@@ -385,7 +385,9 @@ func (c *core) handOn(h uint64) error {
 
 // borrowFront lends the message at the head to this process: it takes the
 // borrower word, finds the committed message at the head (front), and
-// marks it lent. It returns its position.
+// marks it lent. It returns its position. The frame of a framed queue is
+// checked by the caller, once lent (its length prefix may change until
+// then).
 func (c *core) borrowFront() (uint64, error) {
 	if c.closed.Load() {
 		return 0, errClosed
@@ -402,7 +404,7 @@ func (c *core) borrowFront() (uint64, error) {
 	}
 	for {
 		h, w, err := c.front()
-		if err == nil {
+		if err == nil && c.l.mode != modeFramed {
 			_, _, err = c.l.frame(w, 0)
 			if err != nil {
 				err = fmt.Errorf("ringbuffer: position %d: %w", h, err)
@@ -419,10 +421,11 @@ func (c *core) borrowFront() (uint64, error) {
 	}
 }
 
-// releaseLent takes the message at pos, which this process borrowed: it
-// moves the head past it, clearing the lent bit, and frees the borrower
-// word. After Close it leaves the message for the next consumer.
-func (c *core) releaseLent(pos uint64) error {
+// releaseLent takes the message of k cells at pos, which this process
+// borrowed: it moves the head past it, clearing the lent bit, and frees
+// the borrower word. After Close it leaves the message for the next
+// consumer.
+func (c *core) releaseLent(pos, k uint64) error {
 	if c.unmapped() {
 		return errClosed
 	}
@@ -439,7 +442,7 @@ func (c *core) releaseLent(pos uint64) error {
 	if c.gets != nil {
 		atomic.AddUint64(c.gets, 1)
 	}
-	if !atomic.CompareAndSwapUint64(c.head, lent, pos+1) {
+	if !atomic.CompareAndSwapUint64(c.head, lent, pos+k) {
 		if c.gets != nil {
 			atomic.AddUint64(c.gets, ^uint64(0))
 		}

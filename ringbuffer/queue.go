@@ -20,7 +20,8 @@ import (
 // between processes: Python's multiprocessing.Queue. Plain T (see package
 // ctypes) travels as its raw bytes, one ring slot per message; any other T
 // goes through a Codec (encoding/gob unless SetCodec says otherwise) into
-// length-prefixed frames of 64-byte cells.
+// length-prefixed frames of 64-byte cells, and []byte goes into them as it
+// is, so that its bytes can be lent in place (LoanBytes, BorrowBytes).
 //
 // Python's SimpleQueue has no counterpart: Queue has no feeder thread and
 // nothing to flush, so it is already as simple.
@@ -31,6 +32,12 @@ type Queue[T any] struct {
 	gets  *uint64 // joinable: messages taken
 	dones *uint64 // joinable: TaskDone calls
 	join  *uint32 // joinable: Join sleeps here
+
+	// A Queue of []byte with its raw Codec (loan_bytes.go): putRaw puts
+	// a message straight into the ring, wrap holds a borrowed message
+	// that wraps around the ring's end.
+	putRaw func(v T) error
+	wrap   []byte
 }
 
 // Codec turns messages into bytes and back, for a Queue of a T that is not
@@ -98,6 +105,10 @@ func queueType[T any]() (fp, plain uint64) {
 		return l.Fingerprint, uint64(l.Size)
 	}
 	h := fnv.New64a()
+	if isBytes[T]() {
+		h.Write([]byte("shmkit/ringbuffer raw []byte"))
+		return h.Sum64(), 0
+	}
 	h.Write([]byte("shmkit/ringbuffer encoded " + reflect.TypeFor[T]().String()))
 	return h.Sum64(), 0
 }
@@ -159,6 +170,10 @@ func newQueueOn[T any](c *core) *Queue[T] {
 	if c.l.mode == modeFixed {
 		q.ring = newRingOn[T](c)
 	}
+	if isBytes[T]() {
+		q.codec = any(rawBytes{}).(Codec[T])
+		q.putRaw = any(func(v []byte) error { return rawQueue{c}.TryPut(nil, v) }).(func(T) error)
+	}
 	if c.l.joinable {
 		b := c.b
 		q.gets, q.dones, q.join = mem.Uint64(b, offGets), mem.Uint64(b, offDones), mem.Uint32(b, offJoinWord)
@@ -184,9 +199,11 @@ var _ io.Closer = (*Queue[int])(nil)
 // shm.ErrStale.
 func (q *Queue[T]) Free() error { return q.c.free() }
 
-// SetCodec replaces this handle's Codec (Gob by default). Every process
-// must use the same one. A Queue of plain T ignores it.
-func (q *Queue[T]) SetCodec(c Codec[T]) { q.codec = c }
+// SetCodec replaces this handle's Codec (Gob by default; a Queue of
+// []byte frames its messages' bytes as they are). Every process must use
+// the same one. A Queue of plain T ignores it. A Queue of []byte whose
+// Codec was replaced no longer lends bytes (LoanBytes, BorrowBytes).
+func (q *Queue[T]) SetCodec(c Codec[T]) { q.codec, q.putRaw = c, nil }
 
 // SetSpin makes this handle's blocking calls spin instead of sleeping, as
 // Ring.SetSpin does.
@@ -267,6 +284,9 @@ func (q *Queue[T]) TryPut(v T) error {
 	if q.ring != nil {
 		return q.ring.pushShared(&v)
 	}
+	if q.putRaw != nil {
+		return q.putRaw(v)
+	}
 	frame, err := q.encode(v)
 	if err != nil {
 		return err
@@ -282,6 +302,12 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 			return err
 		}
 		return q.c.await(ctx, q.c.full, func() error { return q.ring.pushShared(&v) }, nil)
+	}
+	if q.putRaw != nil {
+		if err := q.putRaw(v); err != errFull {
+			return err
+		}
+		return q.c.await(ctx, q.c.full, func() error { return q.putRaw(v) }, nil)
 	}
 	frame, err := q.encode(v)
 	if err != nil {
