@@ -137,7 +137,9 @@
 // message pays no membarrier. Whether each cursor is stored plainly now
 // is in the ring (offsets 344 and 348): a sleeper that finds it is and
 // cannot call membarrier sleeps at most 2 ms at a time, so that a
-// wake-up it missed costs no more.
+// wake-up it missed costs no more. A PubSub's publisher and lossless
+// subscribers store their cursors the same way (see Publish and
+// subscribe).
 //
 // The producers of a multi-producer Ring, or of a Queue of plain T,
 // commit their messages the same way, and their consumers pay for it when
@@ -350,8 +352,11 @@
 //	264     16    sleeps on it, wake-ups of it
 //	280     8     dead publishers' roles taken over
 //	320     8     publisher's owner word
+//	344     4     the tail is stored plainly (see Sleeping)
+//	348     4     how many subscribers store their cursors plainly
 //	384     64*subscribers  subscriber table, an entry of 64 bytes each:
-//	              its owner word (0: free) at 0, its cursor at 8
+//	              its owner word (0: free) at 0, its cursor at 8,
+//	              at 16 1 while it counts in the word at 348
 //	...     slots*slot size  slots: a sequence word, then the value from byte 8
 //
 // The publisher writes the message of position p in slot p mod slots and
@@ -371,6 +376,17 @@
 // entry whose cursor holds the publisher back is checked for liveness,
 // and a dead process's entry is freed (every recheck, 25 ms, while the
 // publisher waits).
+//
+// The tail, and a lossless subscriber's cursor, are stored as a
+// single-producer ring's cursors: without a fence where the process may,
+// a sleeper on the other side paying for it (see Sleeping). The tail
+// has its flag at 344; subscribers, several at once, count themselves in
+// the word at 348 instead, each adding itself before its first plain
+// store and taking itself out after its last, and an entry's word at 16
+// says whether it counts, so that whoever frees a dead subscriber's
+// entry takes it out (the publisher holds such an entry under its own
+// owner word until then). A lossy subscriber's cursor is for Stats only
+// and always stored without a fence.
 //
 // Lossy: the publisher never looks at the cursors. It stores the slot's
 // sequence word 2p+1 (odd: being written), writes the value with 8-byte

@@ -91,7 +91,8 @@ func TestDocLayout(t *testing.T) {
 		psOffNotFull: "not-full", psOffPublisher: "publisher's owner word", psOffTable: "subscriber table",
 		offSleepsEmpty: "sleeps on it, wake-ups of it", psOffLaps: "subscribers lapped", psOffMissed: "missed",
 		psOffDeadSubs: "dead subscribers' entries", offSleepsFull: "sleeps on it, wake-ups of it",
-		psOffTakeovers: "dead publishers' roles",
+		psOffTakeovers: "dead publishers' roles", psOffPlainTail: "tail is stored plainly",
+		psOffPlainSubs: "subscribers store their cursors plainly",
 	}
 	for off, text := range psWant {
 		if !strings.Contains(psOffsets[off], text) {
@@ -106,12 +107,13 @@ func TestDocLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	if l.tableOff != psOffTable || l.slotSize != 8+16 || l.dataOff != align64(psOffTable+3*psEntrySize) ||
-		psHeaderSize-psHeaderEnd != 16 || psEntryOwner != 0 || psEntryCursor != 8 ||
+		psHeaderSize-psHeaderEnd != 16 || psEntryOwner != 0 || psEntryCursor != 8 || psEntryPlain != 16 ||
+		reflect.TypeFor[psEntry]().Field(2).Offset != psEntryPlain ||
 		reflect.TypeFor[psEntry]().Size() != psEntrySize || reflect.TypeFor[psSlot[[3]uint32]]().Field(1).Offset != 8 ||
 		offWakesEmpty != offSleepsEmpty+8 || offWakesFull != offSleepsFull+8 {
 		t.Errorf("the PubSub layout differs from doc.go: %+v", l)
 	}
-	for _, s := range []string{"(384)", "its owner word (0: free) at 0, its cursor at 8", "the value from byte 8"} {
+	for _, s := range []string{"(384)", "its owner word (0: free) at 0, its cursor at 8", "at 16 1 while it counts", "the value from byte 8"} {
 		if !strings.Contains(string(b), s) {
 			t.Errorf("doc.go does not say %q", s)
 		}

@@ -529,7 +529,7 @@ func (p *PubSub[T]) TryLoan() (Loan[T], error) { return p.loan() }
 func (p *PubSub[T]) Loan(ctx context.Context) (Loan[T], error) {
 	l, err := p.loan()
 	if err == errFull {
-		err = awaitWord(ctx, p.full, p.cnt.full, &p.spin, nil, func() error {
+		err = awaitWord(ctx, p.full, p.cnt.full, &p.spin, p.fc, func() error {
 			var err error
 			l, err = p.loan()
 			return err
@@ -581,8 +581,8 @@ func (p *PubSub[T]) commitLoan(pos uint64, _ int32) error {
 	hb.Release(p.tail)
 	p.ok = true
 	p.pos = pos + 1
-	atomic.StoreUint64(p.tail, p.pos)
-	notify(p.empty)
+	p.end.publish(p.tail, p.pos)
+	p.end.notify(p.empty, p.plainT)
 	return nil
 }
 
@@ -609,7 +609,7 @@ func (s *Subscriber[T]) TryBorrow() (Borrowed[T], error) { return s.borrow() }
 func (s *Subscriber[T]) Borrow(ctx context.Context) (Borrowed[T], error) {
 	b, err := s.borrow()
 	if err == errEmpty {
-		err = awaitWord(ctx, s.p.empty, s.p.cnt.empty, &s.spin, nil, func() error {
+		err = awaitWord(ctx, s.p.empty, s.p.cnt.empty, &s.spin, s.p.fc, func() error {
 			var err error
 			b, err = s.borrow()
 			return err
@@ -659,9 +659,6 @@ func (s *Subscriber[T]) releaseBorrow(pos uint64) error {
 	}
 	hook(pointTaken)
 	s.pos = pos + 1
-	atomic.StoreUint64(&s.e.cursor, s.pos)
-	if p.l.policy == Lossless {
-		notify(p.full)
-	}
+	s.moved()
 	return nil
 }

@@ -62,11 +62,14 @@ const (
 	psOffNotEmpty  = 192 // subscribers sleep here
 	psOffNotFull   = 256 // a lossless publisher sleeps here
 	psOffPublisher = 320 // the publisher's owner word
+	psOffPlainTail = 344 // the tail is stored plainly (see fence.go)
+	psOffPlainSubs = 348 // subscribers storing their cursors plainly now
 	psOffTable     = 384 // subscribers: psEntrySize bytes each
 
 	psEntrySize   = 64
-	psEntryOwner  = 0 // in an entry: the subscriber's owner word, 0 when free
-	psEntryCursor = 8 // the position it reads next
+	psEntryOwner  = 0  // in an entry: the subscriber's owner word, 0 when free
+	psEntryCursor = 8  // the position it reads next
+	psEntryPlain  = 16 // 1 while it stores its cursor plainly
 
 	psVersion = 1
 )
@@ -79,7 +82,8 @@ const pointJoined = "joined"
 type psEntry struct {
 	owner  uint64
 	cursor uint64
-	_      [6]uint64
+	plain  uint32
+	_      [11]uint32
 }
 
 // psSlot is one slot: its sequence word (lossy rings: 2*pos+1 while
@@ -211,6 +215,9 @@ type PubSub[T any] struct {
 	empty  *uint32
 	full   *uint32
 	pubW   *uint64
+	plainT *uint32 // the tail is stored plainly
+	plainS *uint32 // how many subscribers store their cursors plainly
+	fc     *core   // the words above, for a sleeper's fence (fence.go)
 	table  []psEntry
 	slots  []psSlot[T]
 	mask   uint64
@@ -218,11 +225,12 @@ type PubSub[T any] struct {
 	spin   atomic.Bool
 
 	// The publisher's side, for one goroutine at a time.
-	role bool   // this handle counts in this process's hold of the role
-	ok   bool   // pos is the tail as this handle last stored it
-	pos  uint64 // the next position to publish
-	lim  uint64 // lossless: positions below it are free to write
-	lent bool   // a Loan of the slot at pos is out
+	role bool    // this handle counts in this process's hold of the role
+	ok   bool    // pos is the tail as this handle last stored it
+	pos  uint64  // the next position to publish
+	lim  uint64  // lossless: positions below it are free to write
+	lent bool    // a Loan of the slot at pos is out
+	end  spscEnd // how the tail is stored: plainly or fenced (fence.go)
 
 	cnt psCounters // the header's counters of rare events (stats.go)
 }
@@ -298,6 +306,7 @@ func (p *PubSub[T]) UnmarshalBinary(b []byte) error {
 	*p = PubSub[T]{}
 	p.o, p.l, p.tail, p.limit, p.empty, p.full = x.o, x.l, x.tail, x.limit, x.empty, x.full
 	p.pubW, p.table, p.slots, p.mask = x.pubW, x.table, x.slots, x.mask
+	p.plainT, p.plainS, p.fc = x.plainT, x.plainS, x.fc
 	p.cnt = x.cnt
 	return nil
 }
@@ -318,19 +327,25 @@ func attachPubSub[T any](o *shm.Object, tl ctypes.Layout) (*PubSub[T], error) {
 
 func mapPubSub[T any](o *shm.Object, l psLayout) *PubSub[T] {
 	b := o.Bytes()
-	return &PubSub[T]{
-		o:     o,
-		l:     l,
-		tail:  mem.Uint64(b, psOffTail),
-		limit: mem.Uint64(b, psOffLimit),
-		empty: mem.Uint32(b, psOffNotEmpty),
-		full:  mem.Uint32(b, psOffNotFull),
-		pubW:  mem.Uint64(b, psOffPublisher),
-		cnt:   mapPSCounters(b),
-		table: mem.Slice[psEntry](b, uintptr(l.tableOff), int(l.subs)),
-		slots: mem.Slice[psSlot[T]](b, uintptr(l.dataOff), int(l.slots)),
-		mask:  l.slots - 1,
+	p := &PubSub[T]{
+		o:      o,
+		l:      l,
+		tail:   mem.Uint64(b, psOffTail),
+		limit:  mem.Uint64(b, psOffLimit),
+		empty:  mem.Uint32(b, psOffNotEmpty),
+		full:   mem.Uint32(b, psOffNotFull),
+		pubW:   mem.Uint64(b, psOffPublisher),
+		plainT: mem.Uint32(b, psOffPlainTail),
+		plainS: mem.Uint32(b, psOffPlainSubs),
+		cnt:    mapPSCounters(b),
+		table:  mem.Slice[psEntry](b, uintptr(l.tableOff), int(l.subs)),
+		slots:  mem.Slice[psSlot[T]](b, uintptr(l.dataOff), int(l.slots)),
+		mask:   l.slots - 1,
 	}
+	// A sleeper fences as a single-producer ring's does: subscribers on
+	// the tail's word, the publisher on the count of plain cursors.
+	p.fc = &core{empty: p.empty, full: p.full, plainTail: p.plainT, plainHead: p.plainS}
+	return p
 }
 
 // MarshalBinary encodes the PubSub's handle.
@@ -414,7 +429,7 @@ func (p *PubSub[T]) Publish(ctx context.Context, v T) error {
 	}
 	// The publisher looks at the subscribers holding it back in publish:
 	// an idle that only bounds each sleep by recheck.
-	return awaitWord(ctx, p.full, p.cnt.full, &p.spin, nil, func() error { return p.publish(&v) }, func() error { return errFull })
+	return awaitWord(ctx, p.full, p.cnt.full, &p.spin, p.fc, func() error { return p.publish(&v) }, func() error { return errFull })
 }
 
 // publisher makes sure this handle holds the publisher's role, taking it
@@ -454,6 +469,10 @@ func (p *PubSub[T]) publisher() error {
 		// published yet (killed, or stopped by its context) is written
 		// again in the same slot.
 		p.pos, p.lim, p.ok = atomic.LoadUint64(p.tail), 0, true
+		p.end.plain, p.end.calm = false, 0
+		if plainStores() {
+			p.end.goPlain(p.plainT)
+		}
 	}
 	if atomic.LoadUint64(p.tail) != p.pos {
 		p.ok = false
@@ -499,8 +518,8 @@ func (p *PubSub[T]) publish(v *T) error {
 	hook(pointPublish)
 	hb.Release(p.tail)
 	p.pos = pos + 1
-	atomic.StoreUint64(p.tail, p.pos)
-	notify(p.empty)
+	p.end.publish(p.tail, p.pos)
+	p.end.notify(p.empty, p.plainT)
 	return nil
 }
 
@@ -515,13 +534,17 @@ func (p *PubSub[T]) room(pos uint64) error {
 	n := p.l.slots
 	ahead := pos + (n+1)/2 // the half of the ring kept for history
 	for {
-		lim := min(p.oldest(pos)+n, ahead)
+		old := p.oldest(pos)
+		lim := min(old+n, ahead)
 		atomic.StoreUint64(p.limit, lim)
 		// A subscriber that joined while we looked, and read the limit
 		// before that store, has its cursor stored by now.
-		if l2 := min(p.oldest(pos)+n, ahead); l2 < lim {
-			lim = l2
-			atomic.StoreUint64(p.limit, lim)
+		if o2 := p.oldest(pos); o2 < old {
+			old = o2
+			if l2 := min(old+n, ahead); l2 < lim {
+				lim = l2
+				atomic.StoreUint64(p.limit, lim)
+			}
 		}
 		p.lim = lim
 		if pos < lim {
@@ -534,7 +557,11 @@ func (p *PubSub[T]) room(pos uint64) error {
 			if w == 0 || atomic.LoadUint64(&e.cursor)+n > pos {
 				continue
 			}
-			if !owner.For(p.o.Bytes()).Alive(w) && atomic.CompareAndSwapUint64(&e.owner, w, 0) {
+			// Held by this process until the entry is clean, so that no
+			// subscriber takes it meanwhile.
+			if me := atomic.LoadUint64(p.pubW); !owner.For(p.o.Bytes()).Alive(w) && atomic.CompareAndSwapUint64(&e.owner, w, me) {
+				p.unplain(e)
+				atomic.StoreUint64(&e.owner, 0)
 				atomic.AddUint64(p.cnt.deadSubs, 1)
 				dropped = true
 			}
@@ -542,6 +569,14 @@ func (p *PubSub[T]) room(pos uint64) error {
 		if !dropped {
 			return errFull
 		}
+	}
+}
+
+// unplain takes entry e, whose owner left or died, out of the count of
+// subscribers that store their cursors plainly, if it counted there.
+func (p *PubSub[T]) unplain(e *psEntry) {
+	if atomic.SwapUint32(&e.plain, 0) != 0 {
+		atomic.AddUint32(p.plainS, ^uint32(0))
 	}
 }
 
@@ -572,6 +607,8 @@ type Subscriber[T any] struct {
 	pos    uint64 // the next position to read
 	seen   uint64 // the last tail seen
 	lent   bool   // a Borrowed of the message at pos is out
+	plain  bool   // lossless: its cursor stores are plain now (see fence.go)
+	calm   uint32 // lossless: fenced for now: stores without a sleeper left before they are plain again
 	closed atomic.Bool
 	spin   atomic.Bool
 }
@@ -626,6 +663,9 @@ func (p *PubSub[T]) Subscribe(history int) (*Subscriber[T], error) {
 		atomic.StoreUint64(&e.cursor, c)
 	}
 	s.pos = c
+	if plainStores() {
+		s.goPlain()
+	}
 	hook(pointJoined)
 	return s, nil
 }
@@ -643,6 +683,7 @@ func (p *PubSub[T]) takeEntry(me uint64) *psEntry {
 		e := &p.table[i]
 		w := atomic.LoadUint64(&e.owner)
 		if w != 0 && w != me && !owner.For(p.o.Bytes()).Alive(w) && atomic.CompareAndSwapUint64(&e.owner, w, me) {
+			p.unplain(e)
 			atomic.AddUint64(p.cnt.deadSubs, 1)
 			return e
 		}
@@ -661,6 +702,9 @@ func (s *Subscriber[T]) SetSpin(on bool) { s.spin.Store(on) }
 func (s *Subscriber[T]) Close() error {
 	if s.closed.Swap(true) || s.p.o.Segment().Closed() {
 		return nil
+	}
+	if atomic.LoadUint64(&s.e.owner) == s.me {
+		s.p.unplain(s.e) // fenced: after its last plain store
 	}
 	atomic.CompareAndSwapUint64(&s.e.owner, s.me, 0)
 	notify(s.p.full)
@@ -696,7 +740,7 @@ func (s *Subscriber[T]) Recv(ctx context.Context) (T, error) {
 	var v T
 	err := s.recv(&v)
 	if err == errEmpty {
-		err = awaitWord(ctx, s.p.empty, s.p.cnt.empty, &s.spin, nil, func() error { return s.recv(&v) }, nil)
+		err = awaitWord(ctx, s.p.empty, s.p.cnt.empty, &s.spin, s.p.fc, func() error { return s.recv(&v) }, nil)
 	}
 	return v, err
 }
@@ -734,11 +778,64 @@ func (s *Subscriber[T]) recv(v *T) error {
 	}
 	hook(pointReading)
 	s.pos = c + 1
-	atomic.StoreUint64(&s.e.cursor, s.pos)
-	if p.l.policy == Lossless {
-		notify(p.full)
-	}
+	s.moved()
 	return nil
+}
+
+// moved stores the subscriber's cursor, which it just moved on, and wakes
+// a lossless publisher that waits for it. A lossy publisher never looks
+// at the cursors (they are for Stats), and they are stored plainly; a
+// lossless one sleeps on them, and they are stored as a single-producer
+// ring's cursors (see fence.go), but counted in the PubSub's word of
+// plain cursors rather than flagged, since several subscribers store
+// theirs at once: a subscriber adds itself, fenced, before its first
+// plain store, and takes itself out, fenced, after its last one (Close,
+// or when it woke the publisher), and its entry says whether it counts,
+// for the next owner of the entry of a dead one to take it out.
+func (s *Subscriber[T]) moved() {
+	p := s.p
+	if p.l.policy == Lossy {
+		mem.StoreRelease(&s.e.cursor, s.pos)
+		return
+	}
+	if !s.plain {
+		atomic.StoreUint64(&s.e.cursor, s.pos)
+		if s.calm == 0 {
+			notify(p.full)
+			return
+		}
+	} else {
+		mem.StoreRelease(&s.e.cursor, s.pos)
+	}
+	if atomic.LoadUint32(p.full)&1 != 0 || s.calm != 0 {
+		s.notifySlow()
+	}
+}
+
+// notifySlow is moved's slow path: it wakes the publisher, and moves the
+// subscriber between plain and fenced stores as fence.go's notifySlow.
+func (s *Subscriber[T]) notifySlow() {
+	p := s.p
+	if atomic.LoadUint32(p.full)&1 != 0 {
+		wake(p.full)
+		if s.plain && calmStores > 0 {
+			s.plain, s.calm = false, calmStores
+			p.unplain(s.e) // fenced: after the last plain store
+		}
+		return
+	}
+	if s.calm--; s.calm == 0 {
+		s.goPlain()
+	}
+}
+
+// goPlain counts the subscriber among those that store their cursors
+// plainly, with a fenced store before its first plain one.
+func (s *Subscriber[T]) goPlain() {
+	if s.p.l.policy == Lossless && atomic.CompareAndSwapUint32(&s.e.plain, 0, 1) {
+		atomic.AddUint32(s.p.plainS, 1)
+	}
+	s.plain, s.calm = true, 0
 }
 
 // lapped handles a slot of a lossy ring that no longer holds position c:

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -540,6 +541,11 @@ func TestKillPubSubSubscriber(t *testing.T) {
 			}
 			if col.next != published || (policy == Lossless && col.missed != 0) {
 				t.Fatalf("%d messages received or missed, %d of them missed; %d published", col.next, col.missed, published)
+			}
+			// Every subscriber has left or died, and the publisher freed
+			// the entries of the dead: none counts among the plain ones.
+			if n := atomic.LoadUint32(ps.plainS); n != 0 {
+				t.Errorf("%d subscribers still count as storing their cursors plainly", n)
 			}
 			missed := col.missed
 			t.Logf("%d subscribers killed; %d messages, %d missed here; the publisher went on at most %v after a death",
