@@ -725,6 +725,9 @@ func awaitWord(ctx context.Context, word *uint32, n sleepCounts, spin *atomic.Bo
 			return err
 		}
 		late = false
+		if i == 0 && n.waits != nil {
+			atomic.AddUint64(n.waits, 1)
+		}
 		if spin.Load() {
 			if i&63 == 63 {
 				select {

@@ -259,8 +259,10 @@
 //	48      8     capacity in messages (a Queue; 0: as many as the cells hold)
 //	56      8     zero
 //	64      8     tail: producers' position in cells; bit 63 set once shut down
+//	72      8     calls that waited for room (see Counters)
 //	128     8     head: consumers' position in cells; bit 63 set while
 //	              the message there is lent (see Loans)
+//	136     8     calls that waited for a message
 //	192     4     not-empty sleep word: generation<<1 | sleepers
 //	200     8     sleeps on it (see Counters)
 //	208     8     wake-ups of it, as its sleepers last recorded them
@@ -342,7 +344,9 @@
 //	40      8     offset of the slots, a 64-byte boundary
 //	48      16    zero
 //	64      8     tail: messages published, the next position
+//	72      8     calls of the publisher that waited for room
 //	128     8     limit (lossless): the publisher writes below it unseen
+//	136     8     calls of subscribers that waited for a message
 //	192     4     not-empty sleep word: subscribers sleep here
 //	200     16    sleeps on it, wake-ups of it (as a ring's)
 //	216     8     subscribers lapped (LappedErrors returned)
@@ -423,6 +427,13 @@
 // behind (max_lag) are read from the cursors and the subscriber table. The
 // cursors of a Queue of encoded T count 64-byte cells, one or more a
 // message, and holes of dead producers count as pushed and popped.
+//
+// A blocking call that finds no message, or no room, and waits counts
+// once, however long it waits (waits_empty, waits_full; a Try call never
+// counts): with an atomic add of a word in the line of the cursor that
+// the waiting side writes at every message anyway (the head, the tail; a
+// PubSub's subscribers, in the line of its limit word, which only the
+// publisher writes, and rarely), so that the other side never reads it.
 //
 // The rare events are counted where they happen, with one atomic add of a
 // word in the header, and only on paths that are slow already: a call

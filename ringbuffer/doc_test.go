@@ -50,6 +50,7 @@ func TestDocLayout(t *testing.T) {
 		offSleepsEmpty: "sleeps on it", offWakesEmpty: "wake-ups of it", offHoles: "claims of dead producers",
 		offConsumerTakeovers: "dead single consumers' roles", offSleepsFull: "sleeps on it",
 		offWakesFull: "wake-ups of it", offProducerTakeovers: "dead producers' roles or table slots",
+		offWaitsFull: "waited for room", offWaitsEmpty: "waited for a message",
 	}
 	for off, text := range want {
 		if !strings.Contains(offsets[off], text) {
@@ -93,6 +94,7 @@ func TestDocLayout(t *testing.T) {
 		psOffDeadSubs: "dead subscribers' entries", offSleepsFull: "sleeps on it, wake-ups of it",
 		psOffTakeovers: "dead publishers' roles", psOffPlainTail: "tail is stored plainly",
 		psOffPlainSubs: "subscribers store their cursors plainly",
+		offWaitsFull:   "publisher that waited for room", offWaitsEmpty: "subscribers that waited for a message",
 	}
 	for off, text := range psWant {
 		if !strings.Contains(psOffsets[off], text) {

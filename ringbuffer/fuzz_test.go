@@ -121,7 +121,7 @@ func fuzzCheckLayout(t *testing.T, b []byte) {
 }
 
 // ringMetricNames are the names of a ring's metrics, in their order.
-var ringMetricNames = []string{"pushed", "popped", "len", "sleeps_empty", "sleeps_full",
+var ringMetricNames = []string{"pushed", "popped", "len", "waits_empty", "waits_full", "sleeps_empty", "sleeps_full",
 	"wakes_empty", "wakes_full", "holes", "producer_takeovers", "consumer_takeovers"}
 
 // fuzzCheckMetrics checks that m are the metrics named names, in order.

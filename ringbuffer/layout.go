@@ -53,6 +53,22 @@ const (
 	offProducerTakeovers = 280 // a dead producer's role or table slot taken over
 )
 
+// The counts of waits, in the lines that the side that waits writes at
+// every message anyway: a consumer's waits beside the head (a PubSub's
+// subscribers' beside its limit word, which only the publisher writes,
+// and rarely), a producer's beside the tail.
+const (
+	offWaitsFull  = 72  // calls that found no room and waited (a PubSub's publisher)
+	offWaitsEmpty = 136 // calls that found no message and waited
+)
+
+var (
+	_ = [1]struct{}{}[offWaitsFull/64-offTail/64]
+	_ = [1]struct{}{}[offWaitsEmpty/64-offHead/64]
+	_ = [1]struct{}{}[offWaitsFull-psOffTail-8]
+	_ = [1]struct{}{}[offWaitsEmpty-psOffLimit-8]
+)
+
 // The counters start right past their sleep word and end in its line.
 var (
 	_ = [1]struct{}{}[offSleepsEmpty-offNotEmpty-8]

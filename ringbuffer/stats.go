@@ -35,6 +35,7 @@ const genMask = 1<<31 - 1
 // generation before it sleeps, so the record is never far behind;
 // wakesOf adds what is missing.
 type sleepCounts struct {
+	waits  *uint64 // calls that had to wait (see awaitWord), in another line
 	sleeps *uint64
 	wakes  *uint64
 }
@@ -42,8 +43,8 @@ type sleepCounts struct {
 // sleepCountsOf maps the counters of the two sleep words of a header,
 // a ring's or a PubSub's.
 func sleepCountsOf(b []byte) (empty, full sleepCounts) {
-	return sleepCounts{sleeps: mem.Uint64(b, offSleepsEmpty), wakes: mem.Uint64(b, offWakesEmpty)},
-		sleepCounts{sleeps: mem.Uint64(b, offSleepsFull), wakes: mem.Uint64(b, offWakesFull)}
+	return sleepCounts{waits: mem.Uint64(b, offWaitsEmpty), sleeps: mem.Uint64(b, offSleepsEmpty), wakes: mem.Uint64(b, offWakesEmpty)},
+		sleepCounts{waits: mem.Uint64(b, offWaitsFull), sleeps: mem.Uint64(b, offSleepsFull), wakes: mem.Uint64(b, offWakesFull)}
 }
 
 // slept counts a sleep on the word, whose value the sleeper announced
@@ -99,6 +100,13 @@ type RingStats struct {
 	Popped uint64
 	// Len is the number of messages in the ring, as Len reports it.
 	Len uint64
+	// WaitsEmpty counts the blocking calls that found no message and
+	// waited for one (Pop, Get, Recv, Borrow), spinning, yielding or
+	// sleeping: one a call, however long it waited.
+	WaitsEmpty uint64
+	// WaitsFull counts the blocking calls that found no room and waited
+	// for it (Push, Put, Send, Loan).
+	WaitsFull uint64
 	// SleepsEmpty counts the sleeps of calls that waited for a message
 	// (Pop, Get, Recv, Poll): one for each time a caller went to sleep,
 	// so a long wait may count several. A wait that found a message while
@@ -132,6 +140,8 @@ func (c *core) stats() RingStats {
 		Pushed: atomic.LoadUint64(c.tail) &^ shutBit,
 		Len:    c.messages(),
 
+		WaitsEmpty:        atomic.LoadUint64(c.cnt.empty.waits),
+		WaitsFull:         atomic.LoadUint64(c.cnt.full.waits),
 		SleepsEmpty:       atomic.LoadUint64(c.cnt.empty.sleeps),
 		SleepsFull:        atomic.LoadUint64(c.cnt.full.sleeps),
 		WakesEmpty:        wakesOf(c.empty, c.cnt.empty),
@@ -149,6 +159,8 @@ func (s RingStats) metrics(prefix, help string) []shm.Metric {
 		{Name: "pushed", Help: "slots taken at the tail (cells for encoded messages), holes included", Value: s.Pushed},
 		{Name: "popped", Help: "slots taken at the head (cells for encoded messages), holes included", Value: s.Popped},
 		{Name: "len", Help: "messages in the ring", Value: s.Len, Gauge: true},
+		{Name: "waits_empty", Help: "blocking calls that waited for a message", Value: s.WaitsEmpty},
+		{Name: "waits_full", Help: "blocking calls that waited for room", Value: s.WaitsFull},
 		{Name: "sleeps_empty", Help: "sleeps of calls waiting for a message", Value: s.SleepsEmpty},
 		{Name: "sleeps_full", Help: "sleeps of calls waiting for room", Value: s.SleepsFull},
 		{Name: "wakes_empty", Help: "wake-up calls made for sleepers on an empty ring", Value: s.WakesEmpty},
@@ -308,6 +320,12 @@ type PubSubStats struct {
 	Laps uint64
 	// Missed counts the messages those errors reported missed.
 	Missed uint64
+	// WaitsEmpty counts the blocking calls of subscribers that found no
+	// message and waited (Recv, Borrow): one a call.
+	WaitsEmpty uint64
+	// WaitsFull counts the blocking calls of a lossless publisher that
+	// waited for a slow subscriber (Publish, Loan).
+	WaitsFull uint64
 	// SleepsEmpty counts the sleeps of subscribers waiting for a message
 	// (Recv).
 	SleepsEmpty uint64
@@ -340,6 +358,8 @@ func psStats(b []byte, l psLayout) PubSubStats {
 	s := PubSubStats{
 		Laps:               atomic.LoadUint64(n.laps),
 		Missed:             atomic.LoadUint64(n.missed),
+		WaitsEmpty:         atomic.LoadUint64(n.empty.waits),
+		WaitsFull:          atomic.LoadUint64(n.full.waits),
 		SleepsEmpty:        atomic.LoadUint64(n.empty.sleeps),
 		SleepsFull:         atomic.LoadUint64(n.full.sleeps),
 		WakesEmpty:         wakesOf(mem.Uint32(b, psOffNotEmpty), n.empty),
@@ -370,6 +390,8 @@ func (s PubSubStats) metrics() []shm.Metric {
 		{Name: "max_lag", Help: "messages the furthest subscriber has not received", Value: s.MaxLag, Gauge: true},
 		{Name: "laps", Help: "subscribers lapped by the publisher (lossy)", Value: s.Laps},
 		{Name: "missed", Help: "messages lapped subscribers missed (lossy)", Value: s.Missed},
+		{Name: "waits_empty", Help: "blocking calls of subscribers that waited for a message", Value: s.WaitsEmpty},
+		{Name: "waits_full", Help: "blocking calls of the publisher that waited for a slow subscriber (lossless)", Value: s.WaitsFull},
 		{Name: "sleeps_empty", Help: "sleeps of subscribers waiting for a message", Value: s.SleepsEmpty},
 		{Name: "sleeps_full", Help: "sleeps of the publisher waiting for a slow subscriber (lossless)", Value: s.SleepsFull},
 		{Name: "wakes_empty", Help: "wake-up calls made for sleeping subscribers", Value: s.WakesEmpty},

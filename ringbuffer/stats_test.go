@@ -26,8 +26,8 @@ import (
 // PubSub's metrics, in their order.
 var (
 	pipeMetricNames = append(prefixed("ring0_", ringMetricNames), prefixed("ring1_", ringMetricNames)...)
-	psMetricNames   = []string{"published", "subscribers", "max_lag", "laps", "missed", "sleeps_empty",
-		"sleeps_full", "wakes_empty", "wakes_full", "dead_subscribers", "publisher_takeovers"}
+	psMetricNames   = []string{"published", "subscribers", "max_lag", "laps", "missed", "waits_empty", "waits_full",
+		"sleeps_empty", "sleeps_full", "wakes_empty", "wakes_full", "dead_subscribers", "publisher_takeovers"}
 )
 
 func prefixed(p string, names []string) []string {
@@ -227,7 +227,7 @@ func TestStatsMultiProc(t *testing.T) {
 				cells = r.c.l.cellsFor(len(encodeGob(t, strconv.Itoa(n-1))))
 			}
 			want := RingStats{Pushed: 2 * n * cells, Popped: 2 * n * cells, WakesEmpty: n, WakesFull: n - 1,
-				SleepsEmpty: s.SleepsEmpty, SleepsFull: s.SleepsFull}
+				WaitsEmpty: n, WaitsFull: n - 1, SleepsEmpty: s.SleepsEmpty, SleepsFull: s.SleepsFull}
 			if s != want {
 				t.Fatalf("after %d messages each way:\n%+v, want\n%+v", n, s, want)
 			}
@@ -373,7 +373,7 @@ func TestStatsPubSub(t *testing.T) {
 	if s.SleepsFull == 0 {
 		t.Fatalf("the publisher never slept: %+v", s)
 	}
-	want := PubSubStats{Published: n, Subscribers: 1, WakesFull: n - 1, SleepsFull: s.SleepsFull}
+	want := PubSubStats{Published: n, Subscribers: 1, WakesFull: n - 1, WaitsFull: n - 1, SleepsFull: s.SleepsFull}
 	if s != want {
 		t.Fatalf("after %d messages:\n%+v, want\n%+v", n, s, want)
 	}
