@@ -1152,7 +1152,10 @@ func TestKillInsideRCondWait(t *testing.T) {
 		}
 		p.WaitPoint("ready")
 		p.Continue()
-		mpEventually(t, "the child waits", func() bool { return cv.Waiting() == 1 })
+		// A waiter's ticket is issued before it lets the RLock go: wait
+		// for both, or a Lock of this process could take the child's
+		// hold mid-release (the child killed holding it).
+		mpEventually(t, "the child waits", func() bool { return cv.Waiting() == 1 && rl.Owner() == 0 })
 		// Each goroutine enters the RLock twice and waits, then sends
 		// Wait's error once it has checked its hold and left the RLock;
 		// at is when Wait returned.
@@ -1180,7 +1183,10 @@ func TestKillInsideRCondWait(t *testing.T) {
 				cpLeave(rl, killRCondDepth)
 				ch <- err
 			}()
-			mpEventually(t, "a goroutine waits", func() bool { return cv.Waiting() == n+1 })
+			// Until the goroutine has let the RLock go too, a Lock of
+			// another goroutine here would enter its hold (re-entry is
+			// per process) and share its levels.
+			mpEventually(t, "a goroutine waits", func() bool { return cv.Waiting() == n+1 && rl.Owner() == 0 })
 			return waiting{ch, at}
 		}
 		gs := []waiting{waiter(), waiter()}
